@@ -1,0 +1,172 @@
+/**
+ * Typed errors. Callers branch on classes, `code` and `errno`; nothing in kvmnet (or in its users)
+ * should ever have to match message text.
+ */
+import { constants as osConstants } from 'node:os'
+
+const errnoNames: Map<number, string> = new Map(
+  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
+)
+
+/** 'EEXIST' for 17, 'E123' for numbers Node does not know. */
+export function errnoName(errno: number): string {
+  const n = Math.abs(errno)
+  return errnoNames.get(n) ?? `E${n}`
+}
+
+/** Base class of every error kvmnet throws on purpose. */
+export class KvmnetError extends Error {
+  override name = 'KvmnetError'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}
+
+export interface NetlinkErrorInit {
+  /** Positive errno from the kernel's NLMSG_ERROR. */
+  errno: number
+  /** Request type name, e.g. 'RTM_NEWLINK'. */
+  op: string
+  /** The object the request was about: a link name, an address, a route. */
+  object?: string
+  /** The kernel's extended-ack message (NLMSGERR_ATTR_MSG), when it gave one. */
+  extAck?: string
+  cause?: unknown
+}
+
+/** The kernel refused an rtnetlink request. */
+export class NetlinkError extends KvmnetError {
+  override name = 'NetlinkError'
+  readonly errno: number
+  readonly code: string
+  readonly op: string
+  readonly object: string | undefined
+  readonly extAck: string | undefined
+  constructor(init: NetlinkErrorInit) {
+    const code = errnoName(init.errno)
+    const what = init.object ? ` (${init.object})` : ''
+    const ack = init.extAck ? `: ${init.extAck}` : ''
+    super(`${init.op}${what} failed with ${code}${ack}`, { cause: init.cause })
+    this.errno = Math.abs(init.errno)
+    this.code = code
+    this.op = init.op
+    this.object = init.object
+    this.extAck = init.extAck
+  }
+}
+
+/** A system call in the native addon (or a file operation) failed. */
+export class SystemError extends KvmnetError {
+  override name = 'SystemError'
+  readonly errno: number
+  readonly code: string
+  readonly syscall: string
+  readonly path: string | undefined
+  constructor(init: { errno: number; syscall: string; path?: string; message?: string; cause?: unknown }) {
+    const code = errnoName(init.errno)
+    super(init.message ?? `${init.syscall}${init.path ? ` ${init.path}` : ''} failed with ${code}`, {
+      cause: init.cause,
+    })
+    this.errno = Math.abs(init.errno)
+    this.code = code
+    this.syscall = init.syscall
+    this.path = init.path
+  }
+}
+
+/** `nft` exited non-zero. `stderr` is nft's own diagnostic. */
+export class NftError extends KvmnetError {
+  override name = 'NftError'
+  readonly exitCode: number | undefined
+  readonly stderr: string
+  constructor(init: { exitCode: number | undefined; stderr: string; message?: string; cause?: unknown }) {
+    super(init.message ?? `nft failed (exit ${init.exitCode ?? 'signal'}): ${firstLine(init.stderr)}`, {
+      cause: init.cause,
+    })
+    this.exitCode = init.exitCode
+    this.stderr = init.stderr
+  }
+}
+
+/** dnsmasq failed to start, exited, or could not be adopted. `detail` is dnsmasq's own message. */
+export class DnsmasqError extends KvmnetError {
+  override name = 'DnsmasqError'
+  readonly exitCode: number | undefined
+  readonly detail: string
+  constructor(init: { exitCode?: number | undefined; detail: string; message?: string; cause?: unknown }) {
+    super(init.message ?? `dnsmasq: ${firstLine(init.detail)}`, { cause: init.cause })
+    this.exitCode = init.exitCode
+    this.detail = init.detail
+  }
+}
+
+/** Input refused before anything was touched. `field` is a dotted path into the input, e.g. 'ipv4.dhcp.hosts[2].mac'. */
+export class SpecError extends KvmnetError {
+  override name = 'SpecError'
+  readonly field: string
+  readonly reason: string
+  /** Every problem found, when the input had more than one; the first is also `field`/`reason`. */
+  readonly issues: readonly { field: string; reason: string }[]
+  constructor(field: string, reason: string, issues?: readonly { field: string; reason: string }[]) {
+    const all = issues && issues.length > 0 ? issues : [{ field, reason }]
+    const more = all.length > 1 ? ` (and ${all.length - 1} more)` : ''
+    super(`${field || '(spec)'}: ${reason}${more}`)
+    this.field = field
+    this.reason = reason
+    this.issues = all
+  }
+}
+
+/** Something a request depends on is not there (a parent link, a network by name, a namespace). */
+export class NotFoundError extends KvmnetError {
+  override name = 'NotFoundError'
+  readonly code = 'ENOENT'
+  readonly what: string
+  constructor(what: string, message?: string) {
+    super(message ?? `${what} not found`)
+    this.what = what
+  }
+}
+
+/** A failure part-way through an apply, and whatever went wrong while undoing it. Never swallowed. */
+export class RollbackError extends KvmnetError {
+  override name = 'RollbackError'
+  readonly rollbackErrors: readonly unknown[]
+  constructor(cause: unknown, rollbackErrors: readonly unknown[]) {
+    const c = cause instanceof Error ? cause.message : String(cause)
+    super(`${c}; rollback also failed: ${rollbackErrors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ')}`, {
+      cause,
+    })
+    this.rollbackErrors = rollbackErrors
+  }
+}
+
+function hasCode(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code
+}
+
+/** The object already exists (EEXIST). */
+export function isExists(err: unknown): boolean {
+  return hasCode(err, 'EEXIST')
+}
+
+/** The object is not there: ENODEV for links, ESRCH/EADDRNOTAVAIL for routes and addresses, ENOENT otherwise. */
+export function isNotFound(err: unknown): boolean {
+  return (
+    err instanceof NotFoundError ||
+    hasCode(err, 'ENODEV') ||
+    hasCode(err, 'ENOENT') ||
+    hasCode(err, 'ESRCH') ||
+    hasCode(err, 'EADDRNOTAVAIL')
+  )
+}
+
+/** The object is busy (EBUSY) — e.g. a NIC already enslaved. */
+export function isBusy(err: unknown): boolean {
+  return hasCode(err, 'EBUSY')
+}
+
+function firstLine(s: string): string {
+  const line = s.split('\n').find((l) => l.trim() !== '')
+  return (line ?? s).trim()
+}
