@@ -1,0 +1,101 @@
+/**
+ * The demo's lab: scratch namespaces for the host, its guests and the world outside (an "internet" on
+ * TEST-NET-3 and a "LAN" on TEST-NET-2), built with kvmnet's own netlink layer. Everything made here is
+ * tracked and removed by `dispose()`, also on Ctrl-C.
+ */
+import { execa } from 'execa'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Netns } from '../../netns/index.js'
+import { nsCommand } from '../../netns/exec.js'
+import { Rtnl } from '../../rtnl/index.js'
+
+/** busybox udhcpc runs this on a lease: configure the address and the default route, print the lease. */
+const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    if [ -n "$router" ]; then ip route replace default via "\${router%% *}" dev "$interface"; fi
+    echo "KVMNET-LEASE $ip/$mask \${router%% *}"
+    ;;
+esac
+exit 0
+`
+
+export class Lab {
+  private readonly namespaces: Netns[] = []
+  private readonly sockets: Rtnl[] = []
+  private readonly cleanups: (() => Promise<void>)[] = []
+  private dir: string | undefined
+
+  async scratchDir(): Promise<string> {
+    this.dir ??= await mkdtemp(join(tmpdir(), 'kvmnet-demo-'))
+    return this.dir
+  }
+
+  async udhcpcScript(): Promise<string> {
+    const path = join(await this.scratchDir(), 'udhcpc.sh')
+    await writeFile(path, UDHCPC_SCRIPT, { mode: 0o755 })
+    return path
+  }
+
+  async ns(prefix: string): Promise<Netns> {
+    const ns = await Netns.create({ prefix: `kvdemo-${prefix}` })
+    this.namespaces.push(ns)
+    return ns
+  }
+
+  rtnl(ns: Netns): Rtnl {
+    const r = Rtnl.open(ns)
+    this.sockets.push(r)
+    return r
+  }
+
+  onDispose(fn: () => Promise<void>): void {
+    this.cleanups.push(fn)
+  }
+
+  /** A veth between two namespaces: `a` in nsA (optionally enslaved to a master there), `b` in nsB. */
+  async wire(nsA: Netns, a: string, nsB: Netns, b: string, opts: { master?: string; cidrA?: string; cidrB?: string } = {}): Promise<void> {
+    const ra = this.rtnl(nsA)
+    const rb = this.rtnl(nsB)
+    await ra.addLink({ kind: 'veth', name: a, peer: { name: b, netns: nsB }, ...(opts.master ? { master: opts.master } : {}) })
+    if (opts.cidrA) await ra.addAddress(a, opts.cidrA)
+    if (opts.cidrB) await rb.addAddress(b, opts.cidrB)
+    await ra.setLink(a, { up: true })
+    await rb.setLink(b, { up: true })
+  }
+
+  /** Run a program in a namespace; never throws on exit code. */
+  async run(ns: Netns, cmd: string, args: string[], timeoutMs = 10_000): Promise<{ ok: boolean; stdout: string; ms: number }> {
+    const c = nsCommand(ns, cmd, args)
+    const start = performance.now()
+    const r = await execa(c.file, c.args, { reject: false, timeout: timeoutMs })
+    return { ok: r.exitCode === 0, stdout: String(r.stdout), ms: performance.now() - start }
+  }
+
+  async ping(from: Netns, to: string): Promise<boolean> {
+    return (await this.run(from, 'busybox', ['ping', '-c', '1', '-W', '2', to])).ok
+  }
+
+  /** busybox udhcpc on `ifname`: the leased address (CIDR) and how long it took, or undefined. */
+  async dhcp(ns: Netns, ifname: string): Promise<{ cidr: string; ms: number } | undefined> {
+    const script = await this.udhcpcScript()
+    const r = await this.run(ns, 'busybox', ['udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '4', '-T', '1', '-s', script], 15_000)
+    const m = r.stdout.match(/KVMNET-LEASE (\S+)/)
+    return r.ok && m ? { cidr: m[1]!, ms: r.ms } : undefined
+  }
+
+  async dispose(): Promise<void> {
+    for (const fn of this.cleanups.reverse()) await fn().catch(() => undefined)
+    this.cleanups.length = 0
+    for (const s of this.sockets) s.close()
+    this.sockets.length = 0
+    for (const ns of this.namespaces.reverse()) await ns.delete().catch(() => undefined)
+    this.namespaces.length = 0
+    if (this.dir) await rm(this.dir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,3 @@
+export { Netns } from './netns.js'
+export type { NetnsRef } from './ref.js'
+export { nsCommand, nsLabel } from './exec.js'

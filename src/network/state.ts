@@ -1,0 +1,102 @@
+/**
+ * What a network's apply created, on disk under /run/kvmnet/<namespace>/<network>/network.json, so that
+ * `down`, `status` and `gc` work from another process or after a crash of the one that built it.
+ * /run is a tmpfs: state does not outlive a reboot, and neither do the links it describes.
+ */
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { NetworkSpec } from './spec.js'
+
+export const DEFAULT_STATE_ROOT = '/run/kvmnet'
+
+export interface MovedAddress {
+  cidr: string
+  family: 4 | 6
+}
+
+export interface MovedRoute {
+  dst: string
+  gateway?: string | undefined
+  table?: number | undefined
+  metric?: number | undefined
+  prefsrc?: string | undefined
+  scope?: number | undefined
+  protocol?: number | undefined
+  family: 4 | 6
+}
+
+export interface NetworkState {
+  version: 1
+  name: string
+  /** Path of the namespace file the network lives in. */
+  netnsPath: string
+  netnsName?: string | undefined
+  spec: NetworkSpec
+  bridge?: string | undefined
+  group: number
+  /** bridge mode: what was moved from the NIC to the bridge, to put back on down. */
+  nic?: { name: string; mac: string; mtu: number; addresses: MovedAddress[]; routes: MovedRoute[]; wasUp: boolean } | undefined
+  /** Sysctls this network changed, with the value before, to restore on down. */
+  sysctls: { key: string; before: string }[]
+  dnsmasq?: { stateDir: string; detached: boolean } | undefined
+  /** Hash of the last applied nft document: re-applying the same rules is skipped. */
+  nftHash?: string | undefined
+  /** The process supervising this network (kvmnet up --foreground, or an API user), if any. */
+  owner?: { pid: number; startTime: string } | undefined
+  createdAt: string
+}
+
+export function stateDirFor(root: string, nsLabel: string, network: string): string {
+  return join(root, nsLabel, network)
+}
+
+export async function readState(dir: string): Promise<NetworkState | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'network.json'), 'utf8')) as NetworkState
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+/** Written to a temporary file and renamed, so a crash never leaves half a state file. */
+export async function writeState(dir: string, state: NetworkState): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o755 })
+  const tmp = join(dir, `.network.json.${process.pid}`)
+  await writeFile(tmp, JSON.stringify(state, null, 2))
+  await rename(tmp, join(dir, 'network.json'))
+}
+
+export async function removeState(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true })
+}
+
+/** Every network with state under root (optionally only in one namespace label). */
+export async function listStates(root: string, nsLabel?: string): Promise<{ dir: string; state: NetworkState }[]> {
+  const out: { dir: string; state: NetworkState }[] = []
+  const labels = nsLabel ? [nsLabel] : await readdir(root).catch(() => [] as string[])
+  for (const label of labels) {
+    const names = await readdir(join(root, label)).catch(() => [] as string[])
+    for (const name of names) {
+      const dir = join(root, label, name)
+      const state = await readState(dir).catch(() => undefined)
+      if (state) out.push({ dir, state })
+    }
+  }
+  return out
+}
+
+/** Start time of a process (field 22 of /proc/PID/stat): with the pid, identifies it across pid reuse. */
+export async function processStartTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
+export async function ownerAlive(owner: NetworkState['owner']): Promise<boolean> {
+  if (!owner) return false
+  return (await processStartTime(owner.pid)) === owner.startTime
+}

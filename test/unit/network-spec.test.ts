@@ -1,0 +1,123 @@
+import t from 'tap'
+import { SpecError } from '../../src/errors.js'
+import { validateSpec } from '../../src/network/spec.js'
+import { planNetwork } from '../../src/network/plan.js'
+import { defaultBridgeName, defaultLinkGroup, defaultMac, parseAlias, linkAlias } from '../../src/network/names.js'
+
+const nat = {
+  name: 'lab',
+  mode: 'nat',
+  ipv4: {
+    address: '192.168.150.1/24',
+    dhcp: { range: ['192.168.150.100', '192.168.150.200'], hosts: [{ mac: '52:54:00:00:00:01', ip: '192.168.150.10', name: 'vm1' }] },
+  },
+  dns: { domain: 'lab.test', hosts: [{ name: 'gw', ip: '192.168.150.1' }] },
+  forwards: [{ proto: 'tcp', hostPort: 8080, guest: '192.168.150.10', guestPort: 80 }],
+  ports: [{ name: 'vm1-tap0' }],
+}
+
+function with_(patch: (s: any) => void): unknown {
+  const s = structuredClone(nat) as any
+  patch(s)
+  return s
+}
+
+t.test('valid specs of every mode pass', async (t) => {
+  t.ok(validateSpec(nat))
+  t.ok(validateSpec({ name: 'iso', mode: 'isolated', ipv4: { address: '10.1.0.1/24', dhcp: { range: ['10.1.0.10', '10.1.0.20'] } } }))
+  t.ok(validateSpec({ name: 'iso2', mode: 'isolated' }))
+  t.ok(validateSpec({ name: 'vi', mode: 'very-isolated', ports: [{ name: 'p0' }] }))
+  t.ok(validateSpec({ name: 'br', mode: 'bridge', interface: 'eth0', ports: [{ name: 'p0' }] }))
+  t.ok(validateSpec({ name: 'mv', mode: 'macvtap', interface: 'eth0', macvtapMode: 'vepa', ports: [{ name: 'mv0' }] }))
+  t.ok(validateSpec({ name: 'mvh', mode: 'macvtap', interface: 'eth0', hostAccess: true, ipv4: { address: '198.51.100.3/24' } }))
+})
+
+const bad: [string, unknown, string][] = [
+  ['not an object', 'nat', ''],
+  ['unknown field', with_((s) => (s.colour = 'red')), 'colour'],
+  ['unknown mode', with_((s) => (s.mode = 'routed')), 'mode'],
+  ['empty name', with_((s) => (s.name = '')), 'name'],
+  ['name with slash', with_((s) => (s.name = 'a/b')), 'name'],
+  ['bridge name over 15 bytes', with_((s) => (s.bridge = 'a-very-long-bridge')), 'bridge'],
+  ['address without prefix', with_((s) => (s.ipv4.address = '192.168.150.1')), 'ipv4.address'],
+  ['address is network address', with_((s) => (s.ipv4.address = '192.168.150.0/24')), 'ipv4.address'],
+  ['IPv6 in ipv4.address', with_((s) => (s.ipv4.address = 'fd00::1/64')), 'ipv4.address'],
+  ['nat without address', with_((s) => delete s.ipv4), 'ipv4.address'],
+  ['range outside subnet', with_((s) => (s.ipv4.dhcp.range = ['192.168.151.10', '192.168.150.20'])), 'ipv4.dhcp.range[0]'],
+  ['range inverted', with_((s) => (s.ipv4.dhcp.range = ['192.168.150.200', '192.168.150.100'])), 'ipv4.dhcp.range'],
+  ['range contains host address', with_((s) => (s.ipv4.dhcp.range = ['192.168.150.1', '192.168.150.20'])), 'ipv4.dhcp.range[0]'],
+  ['bad MAC', with_((s) => (s.ipv4.dhcp.hosts[0].mac = '52:54:00:00:00')), 'ipv4.dhcp.hosts[0].mac'],
+  ['reservation outside subnet', with_((s) => (s.ipv4.dhcp.hosts[0].ip = '10.0.0.5')), 'ipv4.dhcp.hosts[0].ip'],
+  ['hostname with newline', with_((s) => (s.ipv4.dhcp.hosts[0].name = 'vm1\ndhcp-range=1.2.3.4')), 'ipv4.dhcp.hosts[0].name'],
+  ['hostname with comma', with_((s) => (s.ipv4.dhcp.hosts[0].name = 'a,b')), 'ipv4.dhcp.hosts[0].name'],
+  [
+    'duplicate reservation MAC',
+    with_((s) => s.ipv4.dhcp.hosts.push({ mac: '52:54:00:00:00:01', ip: '192.168.150.11' })),
+    'ipv4.dhcp.hosts[1].mac',
+  ],
+  ['lease time too short', with_((s) => (s.ipv4.dhcp.leaseTime = 10)), 'ipv4.dhcp.leaseTime'],
+  ['dns domain with space', with_((s) => (s.dns.domain = 'lab test')), 'dns.domain'],
+  ['dns host with =', with_((s) => (s.dns.hosts[0].name = 'a=b')), 'dns.hosts[0].name'],
+  ['forwarder not an IP', with_((s) => (s.dns.forwarders = ['dns.example'])), 'dns.forwarders[0]'],
+  ['port 0', with_((s) => (s.forwards[0].hostPort = 0)), 'forwards[0].hostPort'],
+  ['port 65536', with_((s) => (s.forwards[0].guestPort = 65536)), 'forwards[0].guestPort'],
+  ['port range inverted', with_((s) => (s.forwards[0].hostPort = [9000, 8000])), 'forwards[0].hostPort'],
+  ['forward to guest outside subnet', with_((s) => (s.forwards[0].guest = '10.9.9.9')), 'forwards[0].guest'],
+  ['forward proto sctp', with_((s) => (s.forwards[0].proto = 'sctp')), 'forwards[0].proto'],
+  [
+    'overlapping forwards',
+    with_((s) => s.forwards.push({ proto: 'tcp', hostPort: [8000, 8100], guest: '192.168.150.11' })),
+    'forwards[1].hostPort',
+  ],
+  ['port name over 15 bytes', with_((s) => (s.ports[0].name = 'this-name-is-too-long')), 'ports[0].name'],
+  ['duplicate port names', with_((s) => s.ports.push({ name: 'vm1-tap0' })), 'ports[1].name'],
+  ['multicast port MAC', with_((s) => (s.ports[0].mac = '01:00:5e:00:00:01')), 'ports[0].mac'],
+  ['queues 0', with_((s) => (s.ports[0].queues = 0)), 'ports[0].queues'],
+  ['macvtap port on a nat network', with_((s) => (s.ports[0].kind = 'macvtap')), 'ports[0].kind'],
+  ['mtu out of range', with_((s) => (s.mtu = 20)), 'mtu'],
+  ['snat not an address', with_((s) => (s.snat = '1.2.3')), 'snat'],
+  ['very-isolated with address', { name: 'vi', mode: 'very-isolated', ipv4: { address: '10.0.0.1/24' } }, 'ipv4.address'],
+  ['very-isolated with dhcp', { name: 'vi', mode: 'very-isolated', ipv4: { dhcp: { range: ['10.0.0.2', '10.0.0.3'] } } }, 'ipv4.dhcp'],
+  ['bridge without interface', { name: 'br', mode: 'bridge' }, 'interface'],
+  ['macvtap without interface', { name: 'mv', mode: 'macvtap' }, 'interface'],
+  ['macvtap with a bridge', { name: 'mv', mode: 'macvtap', interface: 'eth0', bridge: 'br0' }, 'bridge'],
+  ['hostAccess on nat', with_((s) => (s.hostAccess = true)), 'hostAccess'],
+  ['macvtapMode on a bridge network', { name: 'br', mode: 'bridge', interface: 'eth0', macvtapMode: 'vepa' }, 'macvtapMode'],
+  ['snat on isolated', { name: 'i', mode: 'isolated', snat: '203.0.113.5' }, 'snat'],
+  ['bridge equal to interface', { name: 'br', mode: 'bridge', interface: 'eth0', bridge: 'eth0' }, 'bridge'],
+  ['owner on a macvtap port', { name: 'mv', mode: 'macvtap', interface: 'eth0', ports: [{ name: 'm0', owner: 1 }] }, 'ports[0].owner'],
+]
+
+t.test(`${bad.length} bad specs are refused with a SpecError naming the field`, async (t) => {
+  t.ok(bad.length >= 25)
+  for (const [what, spec, field] of bad) {
+    try {
+      validateSpec(spec)
+      t.fail(`${what}: accepted`)
+    } catch (err) {
+      t.type(err, SpecError, what)
+      t.equal((err as SpecError).field, field, `${what}: field`)
+    }
+  }
+})
+
+t.test('plan: names, MACs and groups are stable and valid', async (t) => {
+  const plan = planNetwork(validateSpec(nat))
+  t.equal(plan.bridge, 'kvbr-lab')
+  t.equal(plan.subnet, '192.168.150.0/24')
+  t.equal(plan.ports[0]!.mac, defaultMac('lab', 'vm1-tap0'))
+  t.match(plan.ports[0]!.mac, /^52:54:00(:[0-9a-f]{2}){3}$/)
+  t.equal(defaultMac('lab', 'vm1-tap0'), defaultMac('lab', 'vm1-tap0'))
+  t.not(defaultMac('lab', 'vm1-tap0'), defaultMac('lab', 'vm1-tap1'))
+  t.ok(defaultBridgeName('a-network-with-a-long-name').length <= 15)
+  t.equal(defaultLinkGroup('lab') >>> 24, 0x4b)
+  t.same(parseAlias(linkAlias('my:net', 'port')), { network: 'my:net', role: 'port' })
+  t.equal(plan.firewall?.mode, 'nat')
+  t.equal(plan.dnsmasq?.dhcp?.router, '192.168.150.1')
+  const iso = planNetwork(validateSpec({ name: 'iso', mode: 'isolated', ipv4: { address: '10.1.0.1/24', dhcp: { range: ['10.1.0.10', '10.1.0.20'] } } }))
+  t.equal(iso.dnsmasq?.dhcp?.router, false, 'isolated networks hand out no router')
+  t.equal(iso.ipForward, false)
+  const vi = planNetwork(validateSpec({ name: 'vi', mode: 'very-isolated' }))
+  t.equal(vi.noHostAddress, true)
+  t.equal(vi.dnsmasq, undefined)
+})
