@@ -1,0 +1,31 @@
+/**
+ * Resident memory of a process holding N networks with M ports in total (argv: N M), printed as one JSON
+ * line. Run as its own process by the network benchmark so nothing else is counted.
+ */
+import { createNetwork, Netns, type Network } from '../src/index.js'
+
+const nNets = Number(process.argv[2] ?? 100)
+const nPorts = Number(process.argv[3] ?? 1000)
+const perNet = Math.ceil(nPorts / nNets)
+const stateRoot = `/run/kvmnet-bench-mem-${process.pid}`
+
+const ns = await Netns.create({ prefix: 'kvbench-mem' })
+const nets: Network[] = []
+try {
+  global.gc?.()
+  const baselineMB = process.memoryUsage().rss / 2 ** 20
+  for (let i = 0; i < nNets; i++) {
+    const ports = Array.from({ length: perNet }, (_, j) => ({ name: `m${i}p${j}` }))
+    const net = createNetwork(
+      { name: `mem${i}`, mode: 'isolated', ipv4: { address: `10.${100 + (i >> 8)}.${i & 255}.1/24` }, ports },
+      { netns: ns, stateRoot },
+    )
+    await net.up()
+    nets.push(net)
+  }
+  const rssMB = process.memoryUsage().rss / 2 ** 20
+  console.log(JSON.stringify({ rssMB, baselineMB, networks: nNets, ports: perNet * nNets }))
+} finally {
+  for (const n of nets) await n.down().catch(() => undefined)
+  await ns.delete()
+}

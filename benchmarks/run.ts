@@ -1,0 +1,53 @@
+/**
+ * `npm run bench [-- --quick] [-- --only rtnl,nft,dnsmasq,network]`: every benchmark side by side with its
+ * baseline in one run, in scratch namespaces. Prints a table of medians and ratios and writes the rows as
+ * JSON to benchmarks/results/. Benchmarks are never assertions: goals are printed, not enforced.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { cpus } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { runRtnlBench } from './rtnl-links.js'
+import { runNftBench } from './nft-apply.js'
+import { runDnsmasqBench } from './dnsmasq.js'
+import { runNetworkBench } from './network.js'
+import type { BenchRow } from './stats.js'
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const onlyArg = args.find((a) => a.startsWith('--only='))?.slice(7) ?? (args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined)
+const only = onlyArg ? new Set(onlyArg.split(',')) : undefined
+
+const suites: [string, (o: { quick: boolean }) => Promise<BenchRow[]>][] = [
+  ['rtnl', runRtnlBench],
+  ['nft', runNftBench],
+  ['dnsmasq', runDnsmasqBench],
+  ['network', runNetworkBench],
+]
+
+function fmt(v: number, unit = 'ms'): string {
+  return `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ${unit}`
+}
+
+const rows: BenchRow[] = []
+const started = new Date()
+for (const [name, run] of suites) {
+  if (only && !only.has(name)) continue
+  process.stderr.write(`bench: ${name}${quick ? ' (quick)' : ''}...\n`)
+  const t0 = performance.now()
+  rows.push(...(await run({ quick })))
+  process.stderr.write(`bench: ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`)
+}
+
+const header = ['benchmark', 'kvmnet', 'baseline', 'ratio', 'goal', 'baseline is']
+const body = rows.map((r) => [r.name, fmt(r.kvmnetMs, r.unit), fmt(r.baselineMs, r.unit), `${r.ratio.toFixed(2)}x`, r.goal ?? '', r.baseline])
+const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)))
+const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`
+console.log(line(header))
+console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
+for (const b of body) console.log(line(b))
+
+const dir = fileURLToPath(new URL('./results/', import.meta.url))
+await mkdir(dir, { recursive: true })
+const out = { date: started.toISOString(), quick, node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, rows }
+await writeFile(`${dir}${started.toISOString().replace(/[:.]/g, '-')}.json`, `${JSON.stringify(out, null, 2)}\n`)
+await writeFile(`${dir}latest.json`, `${JSON.stringify(out, null, 2)}\n`)

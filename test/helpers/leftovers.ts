@@ -1,0 +1,41 @@
+/**
+ * Asserts that a network left nothing in its namespace: no link tagged with it, no kvmnet nft table, no
+ * dnsmasq running in the namespace, no state directory.
+ */
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs'
+import type { TestNs } from './ns.js'
+
+interface Asserts {
+  same(a: unknown, b: unknown, msg?: string): unknown
+  notOk(a: unknown, msg?: string): unknown
+}
+
+function read(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+/** PIDs of processes named `comm` whose network namespace is the one at `nsPath`. */
+export function processesIn(nsPath: string, comm: string): number[] {
+  const want = `net:[${statSync(nsPath).ino}]`
+  const out: number[] = []
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || read(`/proc/${p}/comm`).trim() !== comm) continue
+    try {
+      if (readlinkSync(`/proc/${p}/ns/net`) === want) out.push(Number(p))
+    } catch {}
+  }
+  return out
+}
+
+export async function assertNothingLeft(t: Asserts, ns: TestNs, network: string, stateRoot = `/run/kvmnet-test/${ns.name}`): Promise<void> {
+  const links = await ns.run('ip', ['-o', '-d', 'link', 'show'])
+  t.notOk(links.includes(`alias kvmnet:${network}:`), `${network}: no tagged link left`)
+  const tables = await ns.run('nft', ['list', 'tables'])
+  t.notOk(/kvmnet/.test(tables), `${network}: no kvmnet nft table left`)
+  t.same(processesIn(ns.path, 'dnsmasq'), [], `${network}: no dnsmasq left in the namespace`)
+  t.notOk(existsSync(`${stateRoot}/${ns.name}/${network}`), `${network}: no state directory left`)
+}

@@ -1,0 +1,105 @@
+/**
+ * The kvmnet command: up/status/ports/leases/down with a JSON spec, one-line errors, and gc after a
+ * killed `up --foreground`.
+ */
+import t from 'tap'
+import { execa } from 'execa'
+import { writeFileSync, mkdtempSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { makeNs, waitFor } from '../helpers/ns.js'
+import { assertNothingLeft, processesIn } from '../helpers/leftovers.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const cliArgs = ['--import', 'tsx', join(root, 'src/cli/main.ts')]
+
+function kvmnet(args: string[], opts: { reject?: boolean } = {}) {
+  return execa('node', [...cliArgs, ...args], { reject: opts.reject ?? true, cwd: root, timeout: 60_000 })
+}
+
+function specFile(spec: unknown): string {
+  const p = join(mkdtempSync(join(tmpdir(), 'kvmnet-cli-')), 'spec.json')
+  writeFileSync(p, JSON.stringify(spec))
+  return p
+}
+
+t.test('up, status, ports, leases, down', async (t) => {
+  const ns = await makeNs(t, 'kvn')
+  const stateRoot = `/run/kvmnet-test/${ns.name}`
+  const common = ['--netns', ns.name, '--state-root', stateRoot]
+  const spec = specFile({
+    name: 'clinet',
+    mode: 'nat',
+    ipv4: { address: '10.240.0.1/24', dhcp: { range: ['10.240.0.10', '10.240.0.20'] } },
+    ports: [{ name: 'cli-p0' }],
+  })
+  t.teardown(() => kvmnet(['down', 'clinet', ...common], { reject: false }))
+  const up = await kvmnet(['up', spec, ...common, '--timings'])
+  t.match(up.stdout, /clinet: up in/)
+  t.match(up.stdout, /nft/, 'timings table printed')
+  const status = JSON.parse((await kvmnet(['status', 'clinet', '--json', ...common])).stdout)
+  t.equal(status.up, true, `status up (${status.problems})`)
+  t.equal(status.dnsmasq.detached, true, 'dnsmasq detached after up')
+  t.ok(status.dnsmasq.pid > 0)
+  const table = (await kvmnet(['status', ...common])).stdout
+  t.match(table, /NAME\s+\| MODE/)
+  t.match(table, /clinet\s+\| nat\s+\| up/)
+  t.match((await kvmnet(['ports', 'clinet', ...common])).stdout, /cli-p0\s+\| tap/)
+  t.match((await kvmnet(['leases', 'clinet', ...common])).stdout, /MAC/)
+  const down = await kvmnet(['down', 'clinet', ...common])
+  t.match(down.stdout, /clinet: down in/)
+  await assertNothingLeft(t, ns, 'clinet')
+})
+
+t.test('errors print one line and exit non-zero', async (t) => {
+  const bad = specFile({ name: 'x', mode: 'nat', ipv4: { address: '10.0.0.1/24' }, forwards: [{ proto: 'tcp', hostPort: 70000, guest: '10.0.0.2' }] })
+  const r = await kvmnet(['up', bad], { reject: false })
+  t.equal(r.exitCode, 2)
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line')
+  t.match(r.stderr, /^kvmnet: forwards\[0\]\.hostPort: /)
+  const missing = await kvmnet(['down', 'no-such-net', '--state-root', '/run/kvmnet-test/none'], { reject: false })
+  t.equal(missing.exitCode, 1)
+  t.match(missing.stderr, /^kvmnet: no network named no-such-net/)
+  const unknown = await kvmnet(['frobnicate'], { reject: false })
+  t.equal(unknown.exitCode, 2)
+})
+
+t.test('gc removes what a killed `up --foreground` left', async (t) => {
+  const ns = await makeNs(t, 'kvn')
+  const stateRoot = `/run/kvmnet-test/${ns.name}`
+  const common = ['--netns', ns.name, '--state-root', stateRoot]
+  const spec = specFile({
+    name: 'crash',
+    mode: 'nat',
+    ipv4: { address: '10.241.0.1/24', dhcp: { range: ['10.241.0.10', '10.241.0.20'] } },
+    ports: [{ name: 'crash-p0' }],
+  })
+  const fg = execa('node', [...cliArgs, 'up', spec, '--foreground', ...common], { reject: false, cwd: root })
+  t.teardown(() => {
+    fg.kill('SIGKILL')
+  })
+  await waitFor(async () => existsSync(`${stateRoot}/${ns.name}/crash/network.json`) && processesIn(ns.path, 'dnsmasq').length > 0, 30_000, 50)
+  fg.kill('SIGKILL')
+  await fg
+  // The supervised dnsmasq dies with its parent; the links and rules stay until gc.
+  await waitFor(() => processesIn(ns.path, 'dnsmasq').length === 0, 5000)
+  t.match(await ns.run('ip', ['-o', 'link', 'show']), /crash-p0/, 'links left by the killed process')
+  const gc = await kvmnet(['gc', ...common])
+  t.match(gc.stdout, /networks taken down: crash/)
+  await assertNothingLeft(t, ns, 'crash')
+  t.notMatch(await ns.run('ip', ['-o', 'link', 'show']), /crash-p0|kvbr-crash/)
+})
+
+t.test('up --foreground tears down on SIGTERM', async (t) => {
+  const ns = await makeNs(t, 'kvn')
+  const stateRoot = `/run/kvmnet-test/${ns.name}`
+  const spec = specFile({ name: 'fg', mode: 'isolated', ipv4: { address: '10.242.0.1/24' } })
+  const fg = execa('node', [...cliArgs, 'up', spec, '--foreground', '--netns', ns.name, '--state-root', stateRoot], { reject: false, cwd: root })
+  await waitFor(() => existsSync(`${stateRoot}/${ns.name}/fg/network.json`), 30_000, 50)
+  fg.kill('SIGTERM')
+  const r = await fg
+  t.equal(r.exitCode, 0)
+  t.match(r.stdout, /fg: down \(SIGTERM\)/)
+  await assertNothingLeft(t, ns, 'fg')
+})
