@@ -1,0 +1,11 @@
+/** The nftables layer: a typed model of a network's firewall/NAT rules, rendered to nft JSON and applied per namespace. */
+export type { InstalledChain, InstalledNetworkRules, NetworkRules, PortForward, RequiredSysctl } from './model.js'
+export type { NftDocument } from './json.js'
+export { renderRemove, renderRules, renderRulesMany } from './render.js'
+export { requiredSysctls } from './sysctls.js'
+export { checkRules } from './validate.js'
+export { parseInstalled } from './parse.js'
+export { Nft } from './nft.js'
+export type { NftRunOptions } from './run.js'
+export { TABLE_PREFIX, tableName, tagOfTable } from './names.js'
+export { NftError } from '../errors.js'

@@ -1,0 +1,72 @@
+/**
+ * What a network asks of the firewall, in the network's own terms (subnets, bridge, forwards), with no
+ * nftables vocabulary: the network layer fills this in, render.ts turns it into nft's JSON.
+ */
+
+/** The rules one kvmnet network needs. */
+export interface NetworkRules {
+  /** Network name, [A-Za-z0-9_-]{1,32}: names the table (kvmnet_<tag>) and every rule comment. */
+  tag: string
+  /** The network's bridge ifname. */
+  bridge: string
+  /** 'nat': routed and masqueraded out; 'isolated': nothing is forwarded from or to the bridge. */
+  mode: 'nat' | 'isolated'
+  ipv4?: { subnet: string; hostAddress?: string | undefined } | undefined
+  ipv6?: { subnet: string; hostAddress?: string | undefined; nat66?: boolean | undefined } | undefined
+  nat?:
+    | {
+        /** Only masquerade (and only forward) out of this ifname. */
+        uplink?: string | undefined
+        /** SNAT to this fixed IPv4 source instead of masquerading. */
+        snat?: string | undefined
+      }
+    | undefined
+  forwards?: readonly PortForward[] | undefined
+}
+
+/** A DNAT port forward from the host to a guest. */
+export interface PortForward {
+  proto: 'tcp' | 'udp'
+  /** A port or an inclusive [first, last] range. */
+  hostPort: number | readonly [number, number]
+  /** Guest IP inside the network's subnet (IPv4 or IPv6). */
+  guest: string
+  /** Default: same as hostPort. For a range, the first guest port; the range keeps its length. */
+  guestPort?: number | undefined
+  /** Only connections to this host address (default: any local address). */
+  hostAddress?: string | undefined
+  /** Only packets arriving on this interface (host-originated connections then are not forwarded). */
+  inInterface?: string | undefined
+}
+
+/** A kvmnet table as found in the kernel. */
+export interface InstalledNetworkRules {
+  tag: string
+  /** The table's name, kvmnet_<tag>. */
+  table: string
+  family: 'inet'
+  chains: InstalledChain[]
+  /** Rules in all chains. */
+  ruleCount: number
+  /** Port forwards recovered from the DNAT rules of the prerouting chain. */
+  forwards: PortForward[]
+}
+
+export interface InstalledChain {
+  name: string
+  type?: string | undefined
+  hook?: string | undefined
+  prio?: number | undefined
+  policy?: string | undefined
+  rules: number
+}
+
+/** A sysctl the rules depend on. `key` is in sysctl(8) form (dots inside an ifname written as '/'). */
+export interface RequiredSysctl {
+  key: string
+  value: string
+  /** The file under /proc/sys. */
+  path: string
+  /** Why the rules need it. */
+  reason: string
+}

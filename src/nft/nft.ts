@@ -1,0 +1,70 @@
+/**
+ * The runner: applies, lists and removes kvmnet's tables in one namespace. Every call validates first and
+ * then runs exactly one nft process; a failed apply changes nothing (nft transactions are all or nothing).
+ */
+import type { NetnsRef } from '../netns/ref.js'
+import type { InstalledNetworkRules, NetworkRules, RequiredSysctl } from './model.js'
+import { TABLE_FAMILY, TAG_PATTERN, tagOfTable } from './names.js'
+import { parseInstalled } from './parse.js'
+import { renderRemove, renderRules, renderRulesMany } from './render.js'
+import { nftApply, nftQuery, type NftRunOptions } from './run.js'
+import { requiredSysctls } from './sysctls.js'
+
+export class Nft {
+  readonly ns: NetnsRef | undefined
+  private readonly opts: NftRunOptions
+
+  /** `ns` undefined (or isCurrent): the namespace this process is in. */
+  constructor(ns?: NetnsRef, opts: NftRunOptions = {}) {
+    this.ns = ns
+    this.opts = opts
+  }
+
+  /** Create or atomically replace the rules of one network. SpecError before nft runs; NftError if nft refuses. */
+  async apply(rules: NetworkRules): Promise<void> {
+    await nftApply(this.ns, renderRules(rules), this.opts)
+  }
+
+  /** Several networks in one transaction. */
+  async applyMany(rules: readonly NetworkRules[]): Promise<void> {
+    if (rules.length === 0) return
+    await nftApply(this.ns, renderRulesMany(rules), this.opts)
+  }
+
+  /** Delete a network's table; fine if it is not there. */
+  async remove(tag: string): Promise<void> {
+    await nftApply(this.ns, renderRemove([tag]), this.opts)
+  }
+
+  /** Every kvmnet table in the namespace, parsed. */
+  async list(): Promise<InstalledNetworkRules[]> {
+    return parseInstalled(await nftQuery(this.ns, ['list', 'ruleset', TABLE_FAMILY], this.opts))
+  }
+
+  /** The tags of the kvmnet tables present (cheaper than list(): tables only). */
+  async tags(): Promise<string[]> {
+    const doc = await nftQuery(this.ns, ['list', 'tables', TABLE_FAMILY], this.opts)
+    const tags: string[] = []
+    for (const item of doc.nftables ?? []) {
+      const t = item['table'] as { family?: unknown; name?: unknown } | undefined
+      if (t?.family !== TABLE_FAMILY || typeof t.name !== 'string') continue
+      const tag = tagOfTable(t.name)
+      if (tag !== undefined) tags.push(tag)
+    }
+    return tags.sort()
+  }
+
+  /** Orphan cleanup: delete every kvmnet table (and nothing else); returns the tags removed. */
+  async removeAll(): Promise<string[]> {
+    const tags = await this.tags()
+    // A tag that does not fit the pattern was not written by kvmnet (the name only looks like ours).
+    const ours = tags.filter((t) => TAG_PATTERN.test(t))
+    if (ours.length > 0) await nftApply(this.ns, renderRemove(ours), this.opts)
+    return ours
+  }
+
+  /** Sysctls `rules` need in this namespace (see requiredSysctls). */
+  requiredSysctls(rules: NetworkRules): RequiredSysctl[] {
+    return requiredSysctls(rules)
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * NetworkRules -> one nft JSON transaction.
+ *
+ * Ownership: each network gets its own table, `inet kvmnet_<tag>`, and kvmnet never adds to, reads
+ * rules from, or flushes a table it did not create. One table per network (rather than one shared kvmnet
+ * table with per-network chains) because then:
+ *  - replacing a network's rules is `add table; delete table; add table; chains; rules` in ONE transaction:
+ *    the kernel swaps old for new atomically, so there is no moment without rules and never a duplicate,
+ *    whatever was there before (the leading `add` makes the `delete` valid when nothing was);
+ *  - removing is one `delete table` (made idempotent the same way), and orphan cleanup is "every inet
+ *    table whose name starts with kvmnet_" with no rule parsing;
+ *  - networks never share a chain, so applying one cannot disturb another.
+ * inet (not ip + ip6) so a network's IPv4 and IPv6 rules live and die together; NAT in inet needs kernel
+ * 5.2, far below what kvmnet requires anyway.
+ *
+ * Comments: every rule carries `kvmnet:<tag> <purpose>`. Tables and chains are identified by name only:
+ * the kernel (5.10+) and nft's text syntax accept table/chain comments, but the libnftables JSON schema
+ * (doc/libnftables-json.adoc) has no `comment` for tables or chains and nft 1.0.6 (Debian 12) silently
+ * drops one given in JSON, so the name is the reliable mark.
+ *
+ * Base chains use accept policies: another table's drop still drops (every base chain on a hook sees the
+ * packet), so kvmnet only ever narrows what passes, and its accepts cannot open a hole in a host firewall.
+ */
+import { SpecError } from '../errors.js'
+import type { NetworkRules } from './model.js'
+import { TABLE_FAMILY, TAG_PATTERN, ruleComment, tableName } from './names.js'
+import {
+  METAINFO,
+  accept,
+  anonMap,
+  ct,
+  dnat,
+  fibDaddrType,
+  masquerade,
+  match,
+  meta,
+  payload,
+  prefix,
+  rejectUnreachable,
+  ret,
+  snat,
+  type Expr,
+  type NftCommand,
+  type NftDocument,
+  type Stmt,
+} from './json.js'
+import { checkRules, type CheckedForward, type CheckedRules, type CheckedSubnet } from './validate.js'
+import { forwardsNeedLocalnet } from './sysctls.js'
+
+/** Source ports a masqueraded TCP/UDP flow may use: never a privileged one (as libvirt does). */
+const NAT_PORTS: [number, number] = [1024, 65535]
+
+const CHAINS = {
+  forward: { type: 'filter', hook: 'forward', prio: 0 },
+  prerouting: { type: 'nat', hook: 'prerouting', prio: -100 },
+  output: { type: 'nat', hook: 'output', prio: -100 },
+  postrouting: { type: 'nat', hook: 'postrouting', prio: 100 },
+} as const
+type ChainName = keyof typeof CHAINS
+
+/** The JSON document that atomically (re)creates the rules of one network. Throws SpecError on bad input. */
+export function renderRules(rules: NetworkRules): NftDocument {
+  return { nftables: [METAINFO, ...replaceCommands(checkRules(rules))] }
+}
+
+/** Several networks in one transaction: all replaced, or (on any error) none. */
+export function renderRulesMany(list: readonly NetworkRules[]): NftDocument {
+  const checked = list.map((r) => checkRules(r))
+  const seen = new Set<string>()
+  for (const [i, c] of checked.entries()) {
+    if (seen.has(c.tag)) throw new SpecError(`[${i}].tag`, `duplicate tag ${c.tag}`)
+    seen.add(c.tag)
+  }
+  return { nftables: [METAINFO, ...checked.flatMap((c) => replaceCommands(c))] }
+}
+
+/** Deletes the tables of `tags`, succeeding also for tags that have no table. */
+export function renderRemove(tags: readonly string[]): NftDocument {
+  for (const [i, tag] of tags.entries()) {
+    if (!TAG_PATTERN.test(tag)) throw new SpecError(tags.length === 1 ? 'tag' : `[${i}]`, 'must match [A-Za-z0-9_-]{1,32}')
+  }
+  return { nftables: [METAINFO, ...tags.flatMap((t) => [add('table', tableRef(t)), del('table', tableRef(t))])] }
+}
+
+function tableRef(tag: string): Record<string, unknown> {
+  return { family: TABLE_FAMILY, name: tableName(tag) }
+}
+
+function add(kind: string, obj: Record<string, unknown>): NftCommand {
+  return { add: { [kind]: obj } }
+}
+
+function del(kind: string, obj: Record<string, unknown>): NftCommand {
+  return { delete: { [kind]: obj } }
+}
+
+function replaceCommands(r: CheckedRules): NftCommand[] {
+  const table = tableName(r.tag)
+  const chains = buildChains(r)
+  const out: NftCommand[] = [add('table', tableRef(r.tag)), del('table', tableRef(r.tag)), add('table', tableRef(r.tag))]
+  for (const [name] of chains) {
+    out.push(add('chain', { family: TABLE_FAMILY, table, name, ...CHAINS[name], policy: 'accept' }))
+  }
+  for (const [name, rules] of chains) {
+    for (const { what, expr } of rules) {
+      out.push(add('rule', { family: TABLE_FAMILY, table, chain: name, expr, comment: ruleComment(r.tag, what) }))
+    }
+  }
+  return out
+}
+
+interface Rule {
+  what: string
+  expr: Stmt[]
+}
+
+function buildChains(r: CheckedRules): Array<[ChainName, Rule[]]> {
+  const chains: Array<[ChainName, Rule[]]> = [['forward', forwardChain(r)]]
+  if (r.mode !== 'nat') return chains
+  const ordered = bySpecificity(r.forwards)
+  const pre = ordered.map((f) => dnatRule(f, 'prerouting'))
+  const out = ordered.filter((f) => f.inInterface === undefined).map((f) => dnatRule(f, 'output'))
+  if (pre.length > 0) chains.push(['prerouting', pre])
+  if (out.length > 0) chains.push(['output', out])
+  const post = postroutingChain(r)
+  if (post.length > 0) chains.push(['postrouting', post])
+  return chains
+}
+
+const iif = (name: string): Stmt => match(meta('iifname'), name)
+const oif = (name: string): Stmt => match(meta('oifname'), name)
+const saddrIn = (s: CheckedSubnet, op: '==' | '!=' = '=='): Stmt => match(payload(s.family, 'saddr'), prefix(s.addr, s.len), op)
+const daddrIn = (s: CheckedSubnet, op: '==' | '!=' = '=='): Stmt => match(payload(s.family, 'daddr'), prefix(s.addr, s.len), op)
+const subnets = (r: CheckedRules): CheckedSubnet[] => [r.v4, r.v6].filter((s): s is CheckedSubnet => s !== undefined)
+
+function forwardChain(r: CheckedRules): Rule[] {
+  const b = r.bridge
+  const rules: Rule[] = [{ what: 'bridge to bridge', expr: [iif(b), oif(b), accept] }]
+  if (r.mode === 'nat') {
+    const up = r.uplink
+    for (const s of subnets(r)) {
+      const v = s.family === 'ip' ? 'ipv4' : 'ipv6'
+      if (r.forwards.some((f) => f.family === s.family)) {
+        rules.push({ what: `${v} port forwards in`, expr: [oif(b), daddrIn(s), match(ct('status'), 'dnat', 'in'), accept] })
+      }
+      rules.push({
+        what: `${v} replies in`,
+        expr: [...(up ? [iif(up)] : []), oif(b), daddrIn(s), match(ct('state'), ['established', 'related'], 'in'), accept],
+      })
+      rules.push({ what: `${v} out`, expr: [iif(b), ...(up ? [oif(up)] : []), saddrIn(s), accept] })
+    }
+  }
+  // Whatever was not accepted above: a spoofed source, a new connection from outside, isolation.
+  rules.push({ what: 'reject from bridge', expr: [iif(b), rejectUnreachable] })
+  rules.push({ what: 'reject to bridge', expr: [oif(b), rejectUnreachable] })
+  return rules
+}
+
+function postroutingChain(r: CheckedRules): Rule[] {
+  const b = r.bridge
+  const rules: Rule[] = []
+  if (forwardsNeedLocalnet(r)) {
+    // 127.0.0.1:port DNATed to a guest leaves through the bridge with a loopback source the guest cannot
+    // answer: give it the bridge address.
+    rules.push({
+      what: 'localhost to port forwards',
+      expr: [oif(b), match(payload('ip', 'saddr'), prefix('127.0.0.0', 8)), masquerade()],
+    })
+  }
+  for (const s of subnets(r)) {
+    if (!r.forwards.some((f) => f.family === s.family)) continue
+    // A guest reaching another guest through the host's forwarded port: without this the reply would go
+    // straight back over the bridge, un-NATed, and the client would drop it.
+    rules.push({
+      what: `${s.family === 'ip' ? 'ipv4' : 'ipv6'} hairpin`,
+      expr: [oif(b), saddrIn(s), daddrIn(s), match(ct('status'), 'dnat', 'in'), masquerade()],
+    })
+  }
+  for (const s of subnets(r)) {
+    if (!s.masquerade) continue
+    const v = s.family === 'ip' ? 'ipv4' : 'ipv6'
+    // Multicast and broadcast from the subnet (e.g. the host's own mDNS, DHCP) must keep their source.
+    const exempt: Array<[string, Expr]> =
+      s.family === 'ip'
+        ? [['224.0.0.0/24', prefix('224.0.0.0', 24)], ['255.255.255.255', '255.255.255.255']]
+        : [['ff00::/8', prefix('ff00::', 8)]]
+    for (const [text, dst] of exempt) {
+      rules.push({ what: `${v} keep ${text}`, expr: [saddrIn(s), match(payload(s.family, 'daddr'), dst), ret] })
+    }
+    const base = [...(r.uplink ? [oif(r.uplink)] : []), saddrIn(s), daddrIn(s, '!=')]
+    const fixed = s.family === 'ip' ? r.snat : undefined
+    for (const proto of ['tcp', 'udp'] as const) {
+      rules.push({
+        what: `${v} ${fixed ? 'snat' : 'masquerade'} ${proto}`,
+        expr: [...base, match(meta('l4proto'), proto), fixed ? snat('ip', fixed, NAT_PORTS) : masquerade(NAT_PORTS)],
+      })
+    }
+    rules.push({ what: `${v} ${fixed ? 'snat' : 'masquerade'}`, expr: [...base, fixed ? snat('ip', fixed) : masquerade()] })
+  }
+  return rules
+}
+
+/** Forwards bound to an address or interface first, so a general forward of the same port cannot shadow them. */
+function bySpecificity(forwards: readonly CheckedForward[]): CheckedForward[] {
+  const rank = (f: CheckedForward): number => (f.hostAddress !== undefined ? 0 : 2) + (f.inInterface !== undefined ? 0 : 1)
+  return forwards
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i)
+    .map(({ f }) => f)
+}
+
+function dnatRule(f: CheckedForward, chain: 'prerouting' | 'output'): Rule {
+  const expr: Stmt[] = []
+  if (chain === 'prerouting' && f.inInterface !== undefined) expr.push(iif(f.inInterface))
+  if (f.hostAddress !== undefined) expr.push(match(payload(f.family, 'daddr'), f.hostAddress))
+  else {
+    expr.push(match(meta('nfproto'), f.family === 'ip' ? 'ipv4' : 'ipv6'))
+    expr.push(match(fibDaddrType, 'local'))
+    // ::1 cannot be forwarded (no route_localnet in IPv6): leave the host's own [::1]:port alone.
+    if (chain === 'output' && f.family === 'ip6') expr.push(match(payload('ip6', 'daddr'), '::1', '!='))
+  }
+  const dport = payload(f.proto, 'dport')
+  expr.push(match(dport, f.first === f.last ? f.first : { range: [f.first, f.last] }))
+  expr.push(dnat(f.family, f.guest, dnatPort(f, dport)))
+  const host = f.first === f.last ? `${f.first}` : `${f.first}-${f.last}`
+  const guestLast = f.guestFirst + (f.last - f.first)
+  const guestPorts = f.first === f.last ? `${f.guestFirst}` : `${f.guestFirst}-${guestLast}`
+  const guest = f.family === 'ip6' ? `[${f.guest}]:${guestPorts}` : `${f.guest}:${guestPorts}`
+  return { what: `forward ${f.proto} ${host} -> ${guest}`, expr }
+}
+
+function dnatPort(f: CheckedForward, dport: Expr): Expr | undefined {
+  if (f.first === f.last) return f.guestFirst
+  // Without a port the destination port is kept: a range maps onto itself one to one.
+  if (f.guestFirst === f.first) return undefined
+  // `to addr:a-b` would pick ANY port of the range; a shifted range needs an explicit port -> port map.
+  const pairs: Array<[number, number]> = []
+  for (let p = f.first; p <= f.last; p++) pairs.push([p, f.guestFirst + (p - f.first)])
+  return anonMap(dport, pairs)
+}

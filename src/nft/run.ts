@@ -1,0 +1,77 @@
+/**
+ * Runs nft inside a namespace: a transaction of any size is one process and one netlink batch; nft's
+ * stderr is kept verbatim in NftError.
+ *
+ * The document is passed as nft's argument (nft parses a JSON buffer exactly like a JSON file), not on
+ * stdin: for JSON, `nft -j -f -` opens the path /dev/stdin, which fails with ENXIO when stdin is a socket,
+ * and a socket is what Node gives a child for 'pipe'. Linux caps one argument at 128 KiB (MAX_ARG_STRLEN),
+ * so a larger document (say, big port maps) goes through a private temporary file instead.
+ */
+import { execa } from 'execa'
+import { randomBytes } from 'node:crypto'
+import { rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { NftError } from '../errors.js'
+import { nsCommand } from '../netns/exec.js'
+import type { NetnsRef } from '../netns/ref.js'
+import type { NftDocument } from './json.js'
+
+export interface NftRunOptions {
+  /** The nft binary (default 'nft', found on PATH). */
+  nftPath?: string
+  /** Kill nft after this many ms (default 30 000): a wedged nft must not hang an apply forever. */
+  timeoutMs?: number
+}
+
+/** `nft -j -f -` with `doc` on stdin. */
+/** Leaves room under MAX_ARG_STRLEN (131 072 bytes). */
+const MAX_ARGV_BYTES = 120_000
+
+export async function nftApply(ns: NetnsRef | undefined, doc: NftDocument, opts: NftRunOptions = {}): Promise<void> {
+  const text = JSON.stringify(doc)
+  if (Buffer.byteLength(text) <= MAX_ARGV_BYTES) {
+    await nftRun(ns, ['-j', text], undefined, opts)
+    return
+  }
+  const file = join(tmpdir(), `kvmnet-nft-${process.pid}-${randomBytes(6).toString('hex')}.json`)
+  // 'wx': never follow or reuse something another user planted under that name in a shared /tmp.
+  await writeFile(file, text, { flag: 'wx', mode: 0o600 })
+  try {
+    await nftRun(ns, ['-j', '-f', file], undefined, opts)
+  } finally {
+    await rm(file, { force: true })
+  }
+}
+
+/** `nft -j <args>` and its parsed JSON output. */
+export async function nftQuery(ns: NetnsRef | undefined, args: readonly string[], opts: NftRunOptions = {}): Promise<NftDocument> {
+  const out = await nftRun(ns, ['-j', ...args], undefined, opts)
+  if (out.trim() === '') return { nftables: [] }
+  try {
+    return JSON.parse(out) as NftDocument
+  } catch (cause) {
+    throw new NftError({ exitCode: 0, stderr: '', message: `nft -j ${args.join(' ')} printed invalid JSON`, cause })
+  }
+}
+
+async function nftRun(ns: NetnsRef | undefined, args: string[], input: string | undefined, opts: NftRunOptions): Promise<string> {
+  const { file, args: argv } = nsCommand(ns, opts.nftPath ?? 'nft', args)
+  const r = await execa(file, argv, {
+    ...(input !== undefined ? { input } : { stdin: 'ignore' as const }),
+    reject: false,
+    timeout: opts.timeoutMs ?? 30_000,
+    stripFinalNewline: false,
+    env: { LC_ALL: 'C' },
+  })
+  if (r.failed) {
+    const stderr = String(r.stderr ?? '')
+    const what = args[1]?.startsWith('{') ? 'nft -j <document>' : `nft ${args.join(' ')}`
+    if (r.exitCode === undefined) {
+      // Never ran or was killed: the reason is execa's, not nft's.
+      throw new NftError({ exitCode: undefined, stderr, message: `${what}: ${r.shortMessage}`, cause: r })
+    }
+    throw new NftError({ exitCode: r.exitCode, stderr, cause: r })
+  }
+  return String(r.stdout)
+}
