@@ -1,0 +1,27 @@
+{
+  "targets": [
+    {
+      "target_name": "kvmnet",
+      "sources": [
+        "src/addon.cc",
+        "src/args.cc",
+        "src/constants.cc",
+        "src/errors.cc",
+        "src/scoped_netns.cc",
+        "src/netns_create.cc",
+        "src/netns_delete.cc",
+        "src/with_netns.cc",
+        "src/netlink_fd.cc",
+        "src/sockopt.cc",
+        "src/if_up.cc",
+        "src/tap.cc",
+        "src/fd.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"]
+    }
+  ]
+}

@@ -1,0 +1,29 @@
+// kvmnet's native addon: the few kernel operations Node has no API for (namespaces, tun/tap, raw socket
+// options). Everything else is done from TypeScript over netlink or with nft/dnsmasq.
+#include <napi.h>
+
+#include "exports.h"
+
+namespace kvmnet {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("netnsCreate", Napi::Function::New(env, NetnsCreate, "netnsCreate"));
+  exports.Set("netnsDelete", Napi::Function::New(env, NetnsDelete, "netnsDelete"));
+  exports.Set("withNetns", Napi::Function::New(env, WithNetns, "withNetns"));
+  exports.Set("findNetlinkFd", Napi::Function::New(env, FindNetlinkFd, "findNetlinkFd"));
+  exports.Set("setsockoptInt", Napi::Function::New(env, SetsockoptInt, "setsockoptInt"));
+  exports.Set("ifUp", Napi::Function::New(env, IfUp, "ifUp"));
+  exports.Set("tapCreate", Napi::Function::New(env, TapCreate, "tapCreate"));
+  exports.Set("tapCreateMany", Napi::Function::New(env, TapCreateMany, "tapCreateMany"));
+  exports.Set("tapSetPersist", Napi::Function::New(env, TapSetPersist, "tapSetPersist"));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("constants", Constants(env));
+  return exports;
+}
+
+}  // namespace kvmnet
+
+// NODE_API_MODULE pastes the function name into an identifier, so it needs an unqualified one.
+static Napi::Object InitKvmnet(Napi::Env env, Napi::Object exports) { return kvmnet::Init(env, exports); }
+
+NODE_API_MODULE(kvmnet, InitKvmnet)

@@ -1,0 +1,20 @@
+// The functions the addon exports; each lives in the file named after its concern.
+#pragma once
+
+#include <napi.h>
+
+namespace kvmnet {
+
+Napi::Value NetnsCreate(const Napi::CallbackInfo& info);
+Napi::Value NetnsDelete(const Napi::CallbackInfo& info);
+Napi::Value WithNetns(const Napi::CallbackInfo& info);
+Napi::Value FindNetlinkFd(const Napi::CallbackInfo& info);
+Napi::Value SetsockoptInt(const Napi::CallbackInfo& info);
+Napi::Value IfUp(const Napi::CallbackInfo& info);
+Napi::Value TapCreate(const Napi::CallbackInfo& info);
+Napi::Value TapCreateMany(const Napi::CallbackInfo& info);
+Napi::Value TapSetPersist(const Napi::CallbackInfo& info);
+Napi::Value CloseFd(const Napi::CallbackInfo& info);
+Napi::Object Constants(Napi::Env env);
+
+}  // namespace kvmnet

@@ -1,0 +1,74 @@
+/**
+ * The shape of the compiled addon (native/src). Raw: its failures are plain Errors carrying
+ * errno/code/syscall/path; use `native` from ./index.js, which turns them into SystemError.
+ */
+
+export type TapMode = 'tap' | 'tun'
+
+export interface NativeTapOptions {
+  /** Interface name; may contain one `%d` for the kernel to number. */
+  name: string
+  mode: TapMode
+  /** 1..256; above 1 the device is multi-queue and one fd is opened per queue. */
+  queues: number
+  vnetHdr: boolean
+  persist: boolean
+  owner?: number | undefined
+  group?: number | undefined
+}
+
+export interface NativeTap {
+  /** The name the kernel gave the device (a `%d` filled in). */
+  name: string
+  /** One fd per queue, close-on-exec, owned by the caller. */
+  fds: number[]
+  /** The device outlives its fds: made so now, or an existing persistent device was attached to. */
+  persistent: boolean
+}
+
+/** Kernel constants from the headers the addon was compiled against. */
+export interface NativeConstants {
+  readonly SOL_SOCKET: number
+  readonly SO_RCVBUF: number
+  readonly SO_SNDBUF: number
+  readonly SO_RCVBUFFORCE: number
+  readonly SO_SNDBUFFORCE: number
+  readonly SOL_NETLINK: number
+  readonly NETLINK_ROUTE: number
+  readonly NETLINK_NETFILTER: number
+  readonly NETLINK_CAP_ACK: number
+  readonly NETLINK_EXT_ACK: number
+  readonly NETLINK_GET_STRICT_CHK: number
+  readonly NETLINK_NO_ENOBUFS: number
+  readonly CLONE_NEWNET: number
+  readonly MNT_DETACH: number
+  readonly IFF_TUN: number
+  readonly IFF_TAP: number
+  readonly IFF_NO_PI: number
+  readonly IFF_VNET_HDR: number
+  readonly IFF_MULTI_QUEUE: number
+}
+
+export interface NativeBinding {
+  /** `ip netns add`: a new namespace bind-mounted on `path` (EEXIST when the file exists). */
+  netnsCreate(path: string): void
+  /** `ip netns del`: detach the mount and remove the file. */
+  netnsDelete(path: string): void
+  /** Calls fn with the calling thread inside the namespace at `path`; always switches back. */
+  withNetns<T>(path: string, fn: () => T): T
+  /** This process's AF_NETLINK socket of `protocol` bound to `portId`, or -1. */
+  findNetlinkFd(portId: number, protocol: number): number
+  setsockoptInt(fd: number, level: number, optname: number, value: number): void
+  /** Sets IFF_UP on `name` in the calling thread's current namespace. */
+  ifUp(name: string): void
+  /**
+   * Creates a tun/tap device in the namespace at nsPath (the current one for null), or attaches to an
+   * existing persistent one of that name; an attached device is never removed by a rollback.
+   */
+  tapCreate(nsPath: string | null, opts: NativeTapOptions): NativeTap
+  /** All or nothing: on a failure the earlier devices of the batch are undone; the error has `index`. */
+  tapCreateMany(nsPath: string | null, opts: readonly NativeTapOptions[]): NativeTap[]
+  tapSetPersist(fd: number, persist: boolean): void
+  closeFd(fd: number): void
+  readonly constants: NativeConstants
+}

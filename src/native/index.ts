@@ -1,0 +1,55 @@
+/**
+ * The native addon, typed, with its failures as SystemError. Loaded on first use, so importing kvmnet
+ * on a machine without the binary only fails when a native operation is actually needed.
+ */
+import type { NativeBinding, NativeConstants, NativeTap, NativeTapOptions } from './binding.js'
+import { mapNativeError } from './errors.js'
+import { loadBinding } from './load.js'
+
+export type { NativeBinding, NativeConstants, NativeTap, NativeTapOptions, TapMode } from './binding.js'
+export { BatchItemError, mapNativeError } from './errors.js'
+export { findPackageRoot, loadBinding } from './load.js'
+
+function call<T>(run: (b: NativeBinding) => T): T {
+  const binding = loadBinding()
+  try {
+    return run(binding)
+  } catch (err) {
+    throw mapNativeError(err)
+  }
+}
+
+export const native: NativeBinding = {
+  netnsCreate: (path) => call((b) => b.netnsCreate(path)),
+  netnsDelete: (path) => call((b) => b.netnsDelete(path)),
+  withNetns<T>(path: string, fn: () => T): T {
+    // Errors of fn itself pass through untouched, even when they look like native ones (fn may well
+    // call the raw addon); only failures of the switch are mapped.
+    if (typeof fn !== 'function') throw new TypeError('fn must be a function')
+    let thrown: { error: unknown } | undefined
+    try {
+      return loadBinding().withNetns(path, () => {
+        try {
+          return fn()
+        } catch (error) {
+          thrown = { error }
+          throw error
+        }
+      })
+    } catch (err) {
+      if (thrown && thrown.error === err) throw err
+      throw mapNativeError(err)
+    }
+  },
+  findNetlinkFd: (portId, protocol) => call((b) => b.findNetlinkFd(portId, protocol)),
+  setsockoptInt: (fd, level, optname, value) => call((b) => b.setsockoptInt(fd, level, optname, value)),
+  ifUp: (name) => call((b) => b.ifUp(name)),
+  tapCreate: (nsPath: string | null, opts: NativeTapOptions): NativeTap => call((b) => b.tapCreate(nsPath, opts)),
+  tapCreateMany: (nsPath: string | null, opts: readonly NativeTapOptions[]): NativeTap[] =>
+    call((b) => b.tapCreateMany(nsPath, opts)),
+  tapSetPersist: (fd, persist) => call((b) => b.tapSetPersist(fd, persist)),
+  closeFd: (fd) => call((b) => b.closeFd(fd)),
+  get constants(): NativeConstants {
+    return loadBinding().constants
+  },
+}

@@ -1,0 +1,65 @@
+import { createRequire } from 'node:module'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { KvmnetError } from '../errors.js'
+import type { NativeBinding } from './binding.js'
+
+const PACKAGE_NAME = 'kvmnet'
+
+/**
+ * The kvmnet package root above `from`: the nearest folder whose package.json is kvmnet's. Walking up by
+ * name rather than a fixed `../..` is what lets one loader work from src/native (tsx, tap), from the
+ * single-file bundles in dist/ (ESM and CJS) and from node_modules/kvmnet/dist.
+ */
+export function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json')
+    if (existsSync(manifest) && readsAsKvmnet(manifest)) return dir
+    if (dirname(dir) === dir) break
+  }
+  throw new KvmnetError(`cannot find the ${PACKAGE_NAME} package root above ${from}`)
+}
+
+function readsAsKvmnet(manifest: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === PACKAGE_NAME
+  } catch {
+    return false
+  }
+}
+
+/** The folder this module is in. tsup's `shims` gives the CJS bundle an import.meta.url too. */
+function ownDir(): string {
+  return dirname(fileURLToPath(import.meta.url))
+}
+
+let cached: NativeBinding | undefined
+
+/**
+ * Loads the addon once: prebuilds/<platform>-<arch>/ through node-gyp-build (what an installed package
+ * uses), else a local `node-gyp build` in native/ (development).
+ */
+export function loadBinding(): NativeBinding {
+  if (cached) return cached
+  const root = findPackageRoot(ownDir())
+  const require = createRequire(join(root, 'package.json'))
+  let first: unknown
+  try {
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown
+    cached = nodeGypBuild(root) as NativeBinding
+    return cached
+  } catch (err) {
+    first = err
+  }
+  const local = join(root, 'native', 'build', 'Release', 'kvmnet.node')
+  if (existsSync(local)) {
+    cached = require(local) as NativeBinding
+    return cached
+  }
+  throw new KvmnetError(
+    `kvmnet's native addon for ${process.platform}-${process.arch} was not found under ${root}/prebuilds; ` +
+      'run `npm run build:native` in the kvmnet checkout',
+    { cause: first },
+  )
+}

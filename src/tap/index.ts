@@ -1,0 +1,3 @@
+export { createTap, createTaps } from './create.js'
+export type { TapHandle } from './handle.js'
+export { MAX_TAP_QUEUES, normalizeTapOptions, type TapOptions } from './options.js'
