@@ -1,0 +1,63 @@
+#!/bin/sh
+# PID 1 of the kvmnet test guest. Everything the host harness reads is a `KVMNET-RESULT ...` line on the
+# serial console; the harness (test/helpers/qemu.ts) parses nothing else, so kernel chatter may interleave.
+# Checks come from the kernel command line (kvmnet.ping=IP,IP kvmnet.tcp=HOST/PORT,...) so that one cached
+# image serves every test.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+
+say() { echo "KVMNET-RESULT $*"; }
+# Always power off, also on an unexpected error, so the harness never waits for its timeout to learn it.
+finish() { say done; sync; poweroff -f; sleep 5; echo o > /proc/sysrq-trigger; }
+
+say boot uptime=$(cut -d' ' -f1 /proc/uptime)
+
+# Modules are listed in load order (dependencies first) by the image builder; insmod does no dependency work.
+while read -r ko; do
+  [ -n "$ko" ] || continue
+  insmod "/lib/modules/$ko" || say error "insmod $ko failed"
+done < /etc/kvmnet-modules
+
+ip link set lo up
+# virtio-net probes asynchronously after insmod: wait for eth0 rather than racing it.
+n=0
+while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 100 ]; do usleep 100000; n=$((n + 1)); done
+if [ ! -e /sys/class/net/eth0 ]; then say error "no eth0"; finish; fi
+ip link set eth0 up
+say mac=$(cat /sys/class/net/eth0/address)
+
+arg() { echo " $(cat /proc/cmdline)" | sed -n "s/.*[[:space:]]$1=\\([^[:space:]]*\\).*/\\1/p" | tr ',' ' '; }
+ping_list=$(arg kvmnet.ping)
+tcp_list=$(arg kvmnet.tcp)
+dhcp_tries=$(arg kvmnet.dhcptries); [ -n "$dhcp_tries" ] || dhcp_tries=15
+
+# -n: give up (exit 1) without a lease instead of backgrounding; -q: exit once leased, leaving it configured.
+if ! udhcpc -i eth0 -s /etc/udhcpc.script -n -q -t "$dhcp_tries" -T 1 -A 1 >/dev/null 2>&1; then
+  say error "no dhcp lease"
+fi
+
+for ip in $ping_list; do
+  # Two tries: the first packet may be spent on ARP/neighbour resolution along the path.
+  if ping -c 1 -W 2 "$ip" >/dev/null 2>&1 || ping -c 1 -W 2 "$ip" >/dev/null 2>&1; then
+    say ping "$ip" ok
+  else
+    say ping "$ip" fail
+  fi
+done
+
+for hp in $tcp_list; do
+  host=${hp%/*}
+  port=${hp##*/}
+  # -e true: succeed the moment the connection is established, whatever the server then does. busybox nc
+  # wants -e after HOST PORT.
+  if nc -w 3 "$host" "$port" -e /bin/true </dev/null >/dev/null 2>&1; then
+    say tcp "$hp" ok
+  else
+    say tcp "$hp" fail
+  fi
+done
+
+finish
