@@ -300,7 +300,7 @@ export async function applyPorts(rtnl: Rtnl, ns: Netns, tx: Transaction, plan: N
         })
         taps.forEach((p, i) => {
           const h = handles[i]!
-          if (!h.persistent) fds.set(p.name, h.fds)
+          if (!h.persistent) fds.set(p.name, [...h.fds])
           else h.close()
         })
         // One pipelined round: every request is in flight at once on the same socket.

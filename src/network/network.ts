@@ -178,6 +178,12 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
           createdAt: new Date().toISOString(),
         }
     try {
+      if (!prev) {
+        // A first apply owns the state directory (dnsmasq's files live in it too): a rollback removes it.
+        await tx.step('state-dir', 'state', (s) => {
+          s.onUndo(() => removeState(this.stateDir))
+        })
+      }
       await applyLinks(this.rtnl, this.ns, tx, plan, state, this.specValue)
       await applySysctls(this.ns, tx, plan, state)
       if (plan.firewall) await this.applyFirewall(tx, plan, state, prev)
