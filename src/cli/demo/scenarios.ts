@@ -52,7 +52,7 @@ async function hostOnLan(lab: Lab, hostNicCidr: string | undefined): Promise<{ h
   const r = lab.rtnl(lan)
   await r.addLink({ kind: 'bridge', name: 'lan0', stp: false, forwardDelay: 0, up: true })
   await r.addAddress('lan0', LAN.routerCidr)
-  await lab.wire(host, 'eth0', lan, 'lan-host', { master: 'lan0', ...(hostNicCidr ? { cidrA: hostNicCidr } : {}) })
+  await lab.wire(lan, 'lan-host', host, 'eth0', { master: 'lan0', ...(hostNicCidr ? { cidrB: hostNicCidr } : {}) })
   if (hostNicCidr) await lab.rtnl(host).addRoute({ dst: 'default', gateway: LAN.router })
   const dhcp = new Dnsmasq(lan, {
     network: 'lan',
