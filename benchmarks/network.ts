@@ -39,19 +39,19 @@ async function equivalentNftText(ns: Netns, dir: string): Promise<void> {
 async function shellNatUp(ns: Netns, dir: string): Promise<number> {
   const script = `
 set -e
-ip -n ${ns.name} -batch - <<EOF
+ip -n ${ns.name!} -batch - <<EOF
 link add kvbr-shell type bridge stp_state 0 forward_delay 0
 addr add 10.250.0.1/24 dev kvbr-shell
 link set kvbr-shell up
 EOF
-ip netns exec ${ns.name} sysctl -qw net.ipv4.ip_forward=1
+ip netns exec ${ns.name!} sysctl -qw net.ipv4.ip_forward=1
 nsenter --net=${ns.path} nft -f ${dir}/rules.nft
 nsenter --net=${ns.path} dnsmasq --keep-in-foreground --conf-file=/dev/null --bind-dynamic --interface=kvbr-shell \\
   --except-interface=lo --listen-address=10.250.0.1 --no-resolv --no-hosts --domain=bench.test --local=/bench.test/ \\
   --dhcp-range=10.250.0.100,10.250.0.200,1h --dhcp-authoritative --no-ping --dhcp-rapid-commit \\
   --dhcp-leasefile=${dir}/leases --pid-file=${dir}/pid &
 echo $! > ${dir}/dnsmasq.pid
-until ip netns exec ${ns.name} ss -Hlnu 'sport = :67' | grep -q . && ip netns exec ${ns.name} ss -Hlnt 'sport = :53' | grep -q .; do sleep 0.001; done
+until ip netns exec ${ns.name!} ss -Hlnu 'sport = :67' | grep -q . && ip netns exec ${ns.name!} ss -Hlnt 'sport = :53' | grep -q .; do sleep 0.001; done
 `
   const start = performance.now()
   await execa('bash', ['-c', script])
@@ -59,7 +59,7 @@ until ip netns exec ${ns.name} ss -Hlnu 'sport = :67' | grep -q . && ip netns ex
   const pid = Number((await execa('cat', [join(dir, 'dnsmasq.pid')])).stdout)
   process.kill(pid, 'SIGTERM')
   await execa('bash', ['-c', `while kill -0 ${pid} 2>/dev/null; do sleep 0.01; done`])
-  await execa('ip', ['-n', ns.name, 'link', 'del', 'kvbr-shell'])
+  await execa('ip', ['-n', ns.name!, 'link', 'del', 'kvbr-shell'])
   await execa('nsenter', [`--net=${ns.path}`, 'nft', 'delete', 'table', 'inet', 'kvmnet_shell'])
   return ms
 }
@@ -107,7 +107,7 @@ export async function runNetworkBench(opts: { quick: boolean }): Promise<BenchRo
     const ipShow: number[] = []
     for (let i = 0; i < (opts.quick ? 3 : 5); i++) {
       const t0 = performance.now()
-      await execa('ip', ['-n', ns.name, '-d', 'link', 'show', 'master', 'kvbr-status'])
+      await execa('ip', ['-n', ns.name!, '-d', 'link', 'show', 'master', 'kvbr-status'])
       ipShow.push(performance.now() - t0)
     }
     await big.down()
@@ -118,14 +118,14 @@ export async function runNetworkBench(opts: { quick: boolean }): Promise<BenchRo
   }
 
   // g. resident memory after 100 networks and 1000 ports, in a fresh process so nothing else counts.
-  const script = fileURLToPath(new URL('./memory.ts', import.meta.url))
-  const r = await execa('node', ['--import', 'tsx', script, opts.quick ? '20' : '100', opts.quick ? '200' : '1000'])
+  const script = fileURLToPath(new URL('./memory.mjs', import.meta.url))
+  const r = await execa('node', ['--expose-gc', script, opts.quick ? '20' : '100', opts.quick ? '200' : '1000'])
   const mem = JSON.parse(r.stdout.trim().split('\n').pop()!) as { rssMB: number; baselineMB: number; networks: number; ports: number }
   rows.push({
     name: `RSS after ${mem.networks} networks, ${mem.ports} ports`,
     kvmnetMs: mem.rssMB,
     baselineMs: mem.baselineMB,
-    baseline: 'RSS of the same process before (MB)',
+    baseline: 'RSS of the same process before (node + kvmnet loaded)',
     ratio: mem.rssMB / mem.baselineMB,
     unit: 'MB',
     goal: '<= 80 MB',

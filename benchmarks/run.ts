@@ -6,10 +6,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { runRtnlBench } from './rtnl-links.js'
-import { runNftBench } from './nft-apply.js'
-import { runDnsmasqBench } from './dnsmasq.js'
-import { runNetworkBench } from './network.js'
 import type { BenchRow } from './stats.js'
 
 const args = process.argv.slice(2)
@@ -17,11 +13,13 @@ const quick = args.includes('--quick')
 const onlyArg = args.find((a) => a.startsWith('--only='))?.slice(7) ?? (args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined)
 const only = onlyArg ? new Set(onlyArg.split(',')) : undefined
 
-const suites: [string, (o: { quick: boolean }) => Promise<BenchRow[]>][] = [
-  ['rtnl', runRtnlBench],
-  ['nft', runNftBench],
-  ['dnsmasq', runDnsmasqBench],
-  ['network', runNetworkBench],
+type Suite = (o: { quick: boolean }) => Promise<BenchRow[]>
+// Loaded only when selected, so `--only nft` does not pay for (or depend on) the others.
+const suites: [string, () => Promise<Suite>][] = [
+  ['rtnl', async () => (await import('./rtnl-links.js')).runRtnlBench],
+  ['nft', async () => (await import('./nft-apply.js')).runNftBench],
+  ['dnsmasq', async () => (await import('./dnsmasq.js')).runDnsmasqBench],
+  ['network', async () => (await import('./network.js')).runNetworkBench],
 ]
 
 function fmt(v: number, unit = 'ms'): string {
@@ -30,8 +28,9 @@ function fmt(v: number, unit = 'ms'): string {
 
 const rows: BenchRow[] = []
 const started = new Date()
-for (const [name, run] of suites) {
+for (const [name, load] of suites) {
   if (only && !only.has(name)) continue
+  const run = await load()
   process.stderr.write(`bench: ${name}${quick ? ' (quick)' : ''}...\n`)
   const t0 = performance.now()
   rows.push(...(await run({ quick })))

@@ -1,8 +1,7 @@
-/**
- * Resident memory of a process holding N networks with M ports in total (argv: N M), printed as one JSON
- * line. Run as its own process by the network benchmark so nothing else is counted.
- */
-import { createNetwork, Netns, type Network } from '../src/index.js'
+// Resident memory of a process holding N networks with M ports in total (argv: N M), printed as one JSON
+// line. Plain JS on the built library (dist/, as a user's process would load it), run as its own process
+// by the network benchmark so that neither the benchmark nor a TypeScript loader is counted.
+import { createNetwork, Netns } from '../dist/index.js'
 
 const nNets = Number(process.argv[2] ?? 100)
 const nPorts = Number(process.argv[3] ?? 1000)
@@ -10,9 +9,9 @@ const perNet = Math.ceil(nPorts / nNets)
 const stateRoot = `/run/kvmnet-bench-mem-${process.pid}`
 
 const ns = await Netns.create({ prefix: 'kvbench-mem' })
-const nets: Network[] = []
+const nets = []
 try {
-  global.gc?.()
+  globalThis.gc?.()
   const baselineMB = process.memoryUsage().rss / 2 ** 20
   for (let i = 0; i < nNets; i++) {
     const ports = Array.from({ length: perNet }, (_, j) => ({ name: `m${i}p${j}` }))
@@ -23,6 +22,7 @@ try {
     await net.up()
     nets.push(net)
   }
+  globalThis.gc?.()
   const rssMB = process.memoryUsage().rss / 2 ** 20
   console.log(JSON.stringify({ rssMB, baselineMB, networks: nNets, ports: perNet * nNets }))
 } finally {

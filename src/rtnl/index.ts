@@ -1,0 +1,56 @@
+export { Rtnl } from './rtnl.js'
+export { RtnlSocket, MAX_IN_FLIGHT, type BatchItem, type BatchResult, type NlReply, type RequestMeta } from './socket.js'
+export type {
+  BridgeData,
+  BridgeSpec,
+  LinkChange,
+  LinkCommon,
+  LinkFilter,
+  LinkInfo,
+  LinkKind,
+  LinkRef,
+  LinkSpec,
+  MacvlanData,
+  MacvlanMode,
+  MacvlanSpec,
+  TapSpec,
+  TunData,
+  VethSpec,
+  VxlanData,
+  VxlanSpec,
+} from './link-types.js'
+export { LINK_KINDS } from './link-types.js'
+export { validateLinkSpec, validateLinkChange, badLinkName } from './link-validate.js'
+export type { AddressInfo, AddressOptions } from './address-message.js'
+export type { RouteInfo, RouteScope, RouteSpec } from './route-message.js'
+export type { RouteFilter } from './routes.js'
+export {
+  readSysctl,
+  writeSysctl,
+  sysctlKeys,
+  sysctlPath,
+  setIpForward,
+  setRouteLocalnet,
+  setProxyArp,
+  setAcceptRa,
+  readBridgeNfCallIptables,
+  setBridgeNfCallIptables,
+} from './sysctl.js'
+export { tapDevicePath } from './macvtap-index.js'
+export {
+  encodeCreateLink,
+  encodeSetLink,
+  encodeDeleteLink,
+  encodeDeleteGroup,
+  encodeGetLink,
+  encodeDumpLinks,
+  decodeLink,
+  type LinkTarget,
+  type ResolvedChange,
+  type ResolvedCreate,
+} from './link-message.js'
+export { encodeAddAddress, encodeDeleteAddress, encodeDumpAddresses, decodeAddress, parseHostCidr } from './address-message.js'
+export { encodeAddRoute, encodeDeleteRoute, encodeDumpRoutes, decodeRoute } from './route-message.js'
+export { parseRouteSpec } from './route-validate.js'
+export type { OperState, RouteType } from './wire/constants.js'
+export type { Family } from './wire/ip.js'

@@ -1,0 +1,285 @@
+/**
+ * RTM_*LINK requests from typed specs, and LinkInfo from RTM_NEWLINK replies. Pure: names that need the
+ * kernel (a master's ifindex, a namespace fd) are resolved by the caller and passed in.
+ */
+import ipaddr from 'ipaddr.js'
+import {
+  AF_UNSPEC,
+  IFF_UP,
+  IFLA_ADDRESS,
+  IFLA_BR_FORWARD_DELAY,
+  IFLA_BR_STP_STATE,
+  IFLA_BR_VLAN_FILTERING,
+  IFLA_EXT_MASK,
+  IFLA_GROUP,
+  IFLA_IFALIAS,
+  IFLA_IFNAME,
+  IFLA_INFO_DATA,
+  IFLA_INFO_KIND,
+  IFLA_INFO_SLAVE_KIND,
+  IFLA_LINK,
+  IFLA_LINKINFO,
+  IFLA_LINK_NETNSID,
+  IFLA_MACVLAN_MODE,
+  IFLA_MASTER,
+  IFLA_MTU,
+  IFLA_NET_NS_FD,
+  IFLA_OPERSTATE,
+  IFLA_TUN_GROUP,
+  IFLA_TUN_MULTI_QUEUE,
+  IFLA_TUN_NUM_QUEUES,
+  IFLA_TUN_OWNER,
+  IFLA_TUN_PERSIST,
+  IFLA_TUN_TYPE,
+  IFLA_TUN_VNET_HDR,
+  IFLA_VXLAN_GROUP,
+  IFLA_VXLAN_GROUP6,
+  IFLA_VXLAN_ID,
+  IFLA_VXLAN_LINK,
+  IFLA_VXLAN_LOCAL,
+  IFLA_VXLAN_LOCAL6,
+  IFLA_VXLAN_PORT,
+  MACVLAN_MODE_BRIDGE,
+  MACVLAN_MODE_PASSTHRU,
+  MACVLAN_MODE_PRIVATE,
+  MACVLAN_MODE_SOURCE,
+  MACVLAN_MODE_VEPA,
+  NLM_F_ACK,
+  NLM_F_CREATE,
+  NLM_F_DUMP,
+  NLM_F_EXCL,
+  NLM_F_REQUEST,
+  OPER_STATES,
+  RTEXT_FILTER_SKIP_STATS,
+  RTM_DELLINK,
+  RTM_GETLINK,
+  RTM_NEWLINK,
+  VETH_INFO_PEER,
+} from './wire/constants.js'
+import { attr, attrMap, attrString, attrU16be, attrU32, attrU8, nested, readS32, readString, readU16be, readU32, readU8 } from './wire/attrs.js'
+import { encodeMessage } from './wire/header.js'
+import { decodeIfInfoMsg, encodeIfInfoMsg, IFINFOMSG_LEN } from './wire/ifinfomsg.js'
+import { bytesToMac, macToBytes } from './wire/mac.js'
+import { ipBytes, ipString } from './wire/ip.js'
+import type { LinkInfo, LinkSpec, MacvlanMode, TunData, VxlanData } from './link-types.js'
+
+export const MACVLAN_MODE_VALUES: Readonly<Record<MacvlanMode, number>> = {
+  private: MACVLAN_MODE_PRIVATE,
+  vepa: MACVLAN_MODE_VEPA,
+  bridge: MACVLAN_MODE_BRIDGE,
+  passthru: MACVLAN_MODE_PASSTHRU,
+  source: MACVLAN_MODE_SOURCE,
+}
+
+export const DEFAULT_VXLAN_PORT = 4789
+/** USER_HZ: the bridge's time attributes are clock_t. */
+const CLOCK_T_PER_SECOND = 100
+const TUN_TYPE_TAP = 2
+
+/** Where a request points: by ifindex, or by IFLA_IFNAME when the index is not known. */
+export type LinkTarget = { index: number } | { name: string }
+
+/** Values the caller looked up in the kernel before building a create request. */
+export interface ResolvedCreate {
+  master?: number
+  parent?: number
+  /** ifi_index to ask for (macvtap: chosen so /dev/tapN is free). */
+  index?: number
+  /** fd of the namespace file the veth peer goes to. */
+  peerNetnsFd?: number
+}
+
+function targetHeader(t: LinkTarget, extra: { flags?: number; change?: number } = {}): { ifi: Buffer; nameAttr: Buffer[] } {
+  const index = 'index' in t ? t.index : 0
+  return {
+    ifi: encodeIfInfoMsg({ family: AF_UNSPEC, index, flags: extra.flags ?? 0, change: extra.change ?? 0 }),
+    nameAttr: 'name' in t ? [attrString(IFLA_IFNAME, t.name)] : [],
+  }
+}
+
+function kindData(spec: LinkSpec, r: ResolvedCreate): Buffer[] {
+  switch (spec.kind) {
+    case 'bridge': {
+      const d: Buffer[] = []
+      if (spec.forwardDelay !== undefined) d.push(attrU32(IFLA_BR_FORWARD_DELAY, Math.round(spec.forwardDelay * CLOCK_T_PER_SECOND)))
+      if (spec.stp !== undefined) d.push(attrU32(IFLA_BR_STP_STATE, spec.stp ? 1 : 0))
+      // Only when wanted: off is the default, and kernels built without VLAN filtering refuse the
+      // attribute (EOPNOTSUPP) whatever its value.
+      if (spec.vlanFiltering) d.push(attrU8(IFLA_BR_VLAN_FILTERING, 1))
+      return d
+    }
+    case 'veth': {
+      const peer: Buffer[] = [encodeIfInfoMsg(), attrString(IFLA_IFNAME, spec.peer.name)]
+      if (spec.peer.mac) peer.push(attr(IFLA_ADDRESS, macToBytes(spec.peer.mac)))
+      if (r.peerNetnsFd !== undefined) peer.push(attrU32(IFLA_NET_NS_FD, r.peerNetnsFd))
+      return [attr(VETH_INFO_PEER, Buffer.concat(peer))]
+    }
+    case 'macvlan':
+    case 'macvtap':
+      return spec.mode ? [attrU32(IFLA_MACVLAN_MODE, MACVLAN_MODE_VALUES[spec.mode])] : []
+    case 'vxlan': {
+      const d: Buffer[] = [attrU32(IFLA_VXLAN_ID, spec.vni)]
+      const far = spec.remote ?? spec.multicastGroup
+      if (far !== undefined) {
+        const a = ipaddr.parse(far)
+        d.push(attr(a.kind() === 'ipv4' ? IFLA_VXLAN_GROUP : IFLA_VXLAN_GROUP6, ipBytes(a)))
+      }
+      if (spec.local !== undefined) {
+        const a = ipaddr.parse(spec.local)
+        d.push(attr(a.kind() === 'ipv4' ? IFLA_VXLAN_LOCAL : IFLA_VXLAN_LOCAL6, ipBytes(a)))
+      }
+      if (r.parent !== undefined) d.push(attrU32(IFLA_VXLAN_LINK, r.parent))
+      d.push(attrU16be(IFLA_VXLAN_PORT, spec.port ?? DEFAULT_VXLAN_PORT))
+      return d
+    }
+    case 'tap':
+      throw new TypeError('taps are created through src/tap, not RTM_NEWLINK')
+  }
+}
+
+/** RTM_NEWLINK with NLM_F_CREATE|NLM_F_EXCL: create exactly this link or fail. */
+export function encodeCreateLink(spec: LinkSpec, r: ResolvedCreate = {}): Buffer {
+  const up = spec.up ? IFF_UP : 0
+  const ifi = encodeIfInfoMsg({ family: AF_UNSPEC, index: r.index ?? 0, flags: up, change: up })
+  const attrs: Buffer[] = [attrString(IFLA_IFNAME, spec.name)]
+  if (spec.mtu !== undefined) attrs.push(attrU32(IFLA_MTU, spec.mtu))
+  if (spec.mac !== undefined) attrs.push(attr(IFLA_ADDRESS, macToBytes(spec.mac)))
+  if (r.master !== undefined) attrs.push(attrU32(IFLA_MASTER, r.master))
+  if (spec.group !== undefined) attrs.push(attrU32(IFLA_GROUP, spec.group))
+  // No IFLA_IFALIAS: the create path ignores it (links.ts sets it with a second request).
+  if ((spec.kind === 'macvlan' || spec.kind === 'macvtap') && r.parent !== undefined) attrs.push(attrU32(IFLA_LINK, r.parent))
+  const data = kindData(spec, r)
+  const info = [attrString(IFLA_INFO_KIND, spec.kind)]
+  if (data.length > 0) info.push(nested(IFLA_INFO_DATA, data))
+  attrs.push(nested(IFLA_LINKINFO, info))
+  return encodeMessage(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, [ifi, ...attrs])
+}
+
+export interface ResolvedChange {
+  up?: boolean
+  mtu?: number
+  mac?: string
+  /** 0 releases the link from its master. */
+  master?: number
+  alias?: string
+  group?: number
+  name?: string
+  netnsFd?: number
+}
+
+/** RTM_NEWLINK without NLM_F_CREATE: change an existing link (what `ip link set` sends). */
+export function encodeSetLink(target: LinkTarget, c: ResolvedChange): Buffer {
+  if (c.name !== undefined && !('index' in target)) throw new TypeError('a rename must target the link by index')
+  const upBits = c.up === undefined ? {} : { flags: c.up ? IFF_UP : 0, change: IFF_UP }
+  const { ifi, nameAttr } = targetHeader(target, upBits)
+  const attrs: Buffer[] = [...nameAttr]
+  if (c.name !== undefined) attrs.push(attrString(IFLA_IFNAME, c.name))
+  if (c.mtu !== undefined) attrs.push(attrU32(IFLA_MTU, c.mtu))
+  if (c.mac !== undefined) attrs.push(attr(IFLA_ADDRESS, macToBytes(c.mac)))
+  if (c.master !== undefined) attrs.push(attrU32(IFLA_MASTER, c.master))
+  if (c.group !== undefined) attrs.push(attrU32(IFLA_GROUP, c.group))
+  if (c.alias !== undefined) attrs.push(attrString(IFLA_IFALIAS, c.alias))
+  if (c.netnsFd !== undefined) attrs.push(attrU32(IFLA_NET_NS_FD, c.netnsFd))
+  return encodeMessage(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, [ifi, ...attrs])
+}
+
+export function encodeDeleteLink(target: LinkTarget): Buffer {
+  const { ifi, nameAttr } = targetHeader(target)
+  return encodeMessage(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, [ifi, ...nameAttr])
+}
+
+/** One RTM_DELLINK for a whole link group, like `ip link delete group N`. */
+export function encodeDeleteGroup(group: number): Buffer {
+  return encodeMessage(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, [encodeIfInfoMsg(), attrU32(IFLA_GROUP, group)])
+}
+
+export function encodeGetLink(target: LinkTarget): Buffer {
+  const { ifi, nameAttr } = targetHeader(target)
+  return encodeMessage(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, [ifi, ...nameAttr, attrU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)])
+}
+
+/** A link dump, filtered in the kernel (strict checking on) by master and/or kind. */
+export function encodeDumpLinks(filter: { master?: number; kind?: string } = {}): Buffer {
+  const attrs: Buffer[] = [attrU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)]
+  if (filter.master !== undefined) attrs.push(attrU32(IFLA_MASTER, filter.master))
+  if (filter.kind !== undefined) attrs.push(nested(IFLA_LINKINFO, [attrString(IFLA_INFO_KIND, filter.kind)]))
+  return encodeMessage(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, [encodeIfInfoMsg(), ...attrs])
+}
+
+function macvlanMode(v: number): MacvlanMode | number {
+  const hit = (Object.entries(MACVLAN_MODE_VALUES) as [MacvlanMode, number][]).find(([, n]) => n === v)
+  return hit ? hit[0] : v
+}
+
+function decodeVxlan(d: Map<number, Buffer>): VxlanData {
+  const far = d.get(IFLA_VXLAN_GROUP) ?? d.get(IFLA_VXLAN_GROUP6)
+  const farIp = far && far.some((b) => b !== 0) ? ipString(far) : undefined
+  const local = d.get(IFLA_VXLAN_LOCAL) ?? d.get(IFLA_VXLAN_LOCAL6)
+  const multicast = farIp !== undefined && ipaddr.parse(farIp).range() === 'multicast'
+  const parent = readU32(d.get(IFLA_VXLAN_LINK))
+  return {
+    vni: readU32(d.get(IFLA_VXLAN_ID)) ?? 0,
+    port: readU16be(d.get(IFLA_VXLAN_PORT)),
+    local: local && local.some((b) => b !== 0) ? ipString(local) : undefined,
+    remote: multicast ? undefined : farIp,
+    multicastGroup: multicast ? farIp : undefined,
+    parent: parent ? parent : undefined,
+  }
+}
+
+function decodeTun(d: Map<number, Buffer>): TunData {
+  const owner = readU32(d.get(IFLA_TUN_OWNER))
+  const group = readU32(d.get(IFLA_TUN_GROUP))
+  // (uid_t)-1 means "anyone": report it as absent.
+  return {
+    type: readU8(d.get(IFLA_TUN_TYPE)) === TUN_TYPE_TAP ? 'tap' : 'tun',
+    owner: owner === 0xffffffff ? undefined : owner,
+    group: group === 0xffffffff ? undefined : group,
+    persist: readU8(d.get(IFLA_TUN_PERSIST)) === 1,
+    vnetHdr: readU8(d.get(IFLA_TUN_VNET_HDR)) === 1,
+    multiQueue: readU8(d.get(IFLA_TUN_MULTI_QUEUE)) === 1,
+    queues: readU32(d.get(IFLA_TUN_NUM_QUEUES)),
+  }
+}
+
+/** LinkInfo from the payload (after nlmsghdr) of an RTM_NEWLINK message. */
+export function decodeLink(payload: Buffer): LinkInfo {
+  const ifi = decodeIfInfoMsg(payload)
+  const a = attrMap(payload, IFINFOMSG_LEN)
+  const info = a.get(IFLA_LINKINFO)
+  const li = info ? attrMap(info) : new Map<number, Buffer>()
+  const kind = readString(li.get(IFLA_INFO_KIND))
+  const dataBuf = li.get(IFLA_INFO_DATA)
+  const data = dataBuf ? attrMap(dataBuf) : new Map<number, Buffer>()
+  const mac = a.get(IFLA_ADDRESS)
+  const parent = readS32(a.get(IFLA_LINK))
+  const link: LinkInfo = {
+    index: ifi.index,
+    name: readString(a.get(IFLA_IFNAME)) ?? '',
+    kind,
+    mtu: readU32(a.get(IFLA_MTU)) ?? 0,
+    mac: mac && mac.length === 6 ? bytesToMac(mac) : undefined,
+    flags: ifi.flags,
+    up: (ifi.flags & IFF_UP) !== 0,
+    operState: OPER_STATES[readU8(a.get(IFLA_OPERSTATE)) ?? 0] ?? 'unknown',
+    master: readU32(a.get(IFLA_MASTER)) || undefined,
+    group: readU32(a.get(IFLA_GROUP)) ?? 0,
+    alias: readString(a.get(IFLA_IFALIAS)),
+    // IFLA_LINK equal to the link's own index means "no lower device" (how lo and tuns report it).
+    parent: parent !== undefined && parent !== 0 && parent !== ifi.index ? parent : undefined,
+    linkNetnsid: readS32(a.get(IFLA_LINK_NETNSID)),
+    slaveKind: readString(li.get(IFLA_INFO_SLAVE_KIND)),
+  }
+  if (kind === 'macvtap') link.tapDevice = `/dev/tap${ifi.index}`
+  if (kind === 'bridge' && dataBuf)
+    link.bridge = {
+      stp: (readU32(data.get(IFLA_BR_STP_STATE)) ?? 0) !== 0,
+      forwardDelay: (readU32(data.get(IFLA_BR_FORWARD_DELAY)) ?? 0) / CLOCK_T_PER_SECOND,
+      vlanFiltering: readU8(data.get(IFLA_BR_VLAN_FILTERING)) === 1,
+    }
+  if ((kind === 'macvlan' || kind === 'macvtap') && dataBuf) link.macvlan = { mode: macvlanMode(readU32(data.get(IFLA_MACVLAN_MODE)) ?? 0) }
+  if (kind === 'vxlan' && dataBuf) link.vxlan = decodeVxlan(data)
+  if (kind === 'tun' && dataBuf) link.tun = decodeTun(data)
+  return link
+}
+

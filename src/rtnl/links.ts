@@ -1,0 +1,248 @@
+/** Link operations: create (every kind), ensure, get/find/list, change, delete, delete a group. */
+import { closeSync, openSync } from 'node:fs'
+import { constants as os } from 'node:os'
+import { KvmnetError, NetlinkError, SpecError, SystemError, isExists, isNotFound } from '../errors.js'
+import type { NetnsRef } from '../netns/ref.js'
+import { createTaps } from '../tap/index.js'
+import type { RtnlContext } from './context.js'
+import type { LinkChange, LinkFilter, LinkInfo, LinkRef, LinkSpec, TapSpec } from './link-types.js'
+import { validateLinkChange, validateLinkRef, validateLinkSpec } from './link-validate.js'
+import {
+  decodeLink,
+  encodeCreateLink,
+  encodeDeleteGroup,
+  encodeDeleteLink,
+  encodeDumpLinks,
+  encodeSetLink,
+  type LinkTarget,
+  type ResolvedChange,
+  type ResolvedCreate,
+} from './link-message.js'
+import { reserveMacvtapIndex, waitForTapDevice } from './macvtap-index.js'
+import { describe, fetchLink, indexOfDependency, targetOf } from './resolve-link.js'
+import { RTM_NEWLINK } from './wire/constants.js'
+
+const MACVTAP_INDEX_ATTEMPTS = 5
+
+function openNetnsFd(ns: NetnsRef, field: string): number {
+  try {
+    return openSync(ns.path, 'r')
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    if (e.code === 'ENOENT') throw new SpecError(field, `namespace ${ns.path} does not exist`)
+    throw new SystemError({ errno: e.errno ?? 0, syscall: 'open', path: ns.path, cause: err })
+  }
+}
+
+export async function getLink(ctx: RtnlContext, ref: LinkRef): Promise<LinkInfo> {
+  validateLinkRef(ref, 'link')
+  return fetchLink(ctx, ref)
+}
+
+export async function findLink(ctx: RtnlContext, ref: LinkRef): Promise<LinkInfo | undefined> {
+  try {
+    return await getLink(ctx, ref)
+  } catch (err) {
+    if (isNotFound(err)) return undefined
+    throw err
+  }
+}
+
+export async function listLinks(ctx: RtnlContext, filter: LinkFilter = {}): Promise<LinkInfo[]> {
+  if (filter.master !== undefined) validateLinkRef(filter.master, 'filter.master')
+  let master: number | undefined
+  if (typeof filter.master === 'string') {
+    // Nothing can be enslaved to a bridge that does not exist.
+    const m = await findLink(ctx, filter.master)
+    if (!m) return []
+    master = m.index
+  } else master = filter.master
+  const replies = await ctx.sock.dump(encodeDumpLinks({ ...(master !== undefined ? { master } : {}), ...(filter.kind ? { kind: filter.kind } : {}) }), {
+    object: 'links',
+  })
+  // The kernel filters master and kind; group has no dump filter. Checking all three here as well keeps
+  // the result right on kernels that ignore a filter.
+  return replies
+    .filter((r) => r.type === RTM_NEWLINK)
+    .map((r) => decodeLink(r.payload))
+    .filter((l) => (master === undefined || l.master === master) && (!filter.kind || l.kind === filter.kind) && (filter.group === undefined || l.group === filter.group))
+}
+
+/** The kind a spec creates, as the kernel reports it (taps are 'tun' devices). */
+function kernelKind(spec: LinkSpec): string {
+  return spec.kind === 'tap' ? 'tun' : spec.kind
+}
+
+function sameKind(link: LinkInfo, spec: LinkSpec): boolean {
+  if (spec.kind === 'tap') return link.kind === 'tun' && (link.tun === undefined || link.tun.type === 'tap')
+  return link.kind === spec.kind
+}
+
+async function createTapLink(ctx: RtnlContext, spec: TapSpec, master: number | undefined): Promise<LinkInfo> {
+  if (await findLink(ctx, spec.name)) throw new NetlinkError({ errno: os.errno.EEXIST, op: 'RTM_NEWLINK', object: spec.name })
+  const [tap] = createTaps(ctx.ns, [
+    {
+      name: spec.name,
+      mode: 'tap',
+      persist: true,
+      ...(spec.queues !== undefined ? { queues: spec.queues } : {}),
+      ...(spec.vnetHdr !== undefined ? { vnetHdr: spec.vnetHdr } : {}),
+      ...(spec.owner !== undefined ? { owner: spec.owner } : {}),
+      ...(spec.ownerGroup !== undefined ? { group: spec.ownerGroup } : {}),
+    },
+  ])
+  // Persistent: the device stays after its queue fds are closed; it is configured like any link.
+  tap!.close()
+  const change: ResolvedChange = {}
+  if (spec.mtu !== undefined) change.mtu = spec.mtu
+  if (spec.mac !== undefined) change.mac = spec.mac
+  if (master !== undefined) change.master = master
+  if (spec.group !== undefined) change.group = spec.group
+  if (spec.alias !== undefined) change.alias = spec.alias
+  if (spec.up !== undefined) change.up = spec.up
+  try {
+    if (Object.keys(change).length > 0) await ctx.sock.request(encodeSetLink({ name: spec.name }, change), { object: spec.name })
+    return await fetchLink(ctx, spec.name)
+  } catch (err) {
+    await ctx.sock.request(encodeDeleteLink({ name: spec.name }), { object: spec.name }).catch(() => undefined)
+    throw err
+  }
+}
+
+async function createMacvtap(ctx: RtnlContext, spec: LinkSpec, r: ResolvedCreate): Promise<LinkInfo> {
+  const used = new Set((await listLinks(ctx)).map((l) => l.index))
+  for (let attempt = 1; ; attempt++) {
+    const slot = reserveMacvtapIndex(used)
+    try {
+      try {
+        await ctx.sock.request(encodeCreateLink(spec, { ...r, index: slot.index }), { object: spec.name })
+      } catch (err) {
+        // EEXIST is either our name (a real conflict) or the chosen index taken since the listing.
+        if (!isExists(err) || attempt >= MACVTAP_INDEX_ATTEMPTS || (await findLink(ctx, spec.name))) throw err
+        used.add(slot.index)
+        continue
+      }
+      await setAliasAfterCreate(ctx, { index: slot.index }, spec)
+      if (!(await waitForTapDevice(slot.index))) {
+        await ctx.sock.request(encodeDeleteLink({ index: slot.index }), { object: spec.name }).catch(() => undefined)
+        throw new KvmnetError(`${spec.name}: /dev/tap${slot.index} did not appear (is devtmpfs mounted on /dev?)`)
+      }
+      return await fetchLink(ctx, slot.index)
+    } finally {
+      slot.release()
+    }
+  }
+}
+
+/** Create a link; EEXIST (isExists) when one of that name exists. Nothing is left behind on failure. */
+export async function addLink(ctx: RtnlContext, spec: LinkSpec): Promise<LinkInfo> {
+  validateLinkSpec(spec)
+  const master = spec.master === undefined ? undefined : await indexOfDependency(ctx, spec.master, 'master', true)
+  if (spec.kind === 'tap') return createTapLink(ctx, spec, master)
+  const r: ResolvedCreate = {}
+  if (master !== undefined) r.master = master
+  if ((spec.kind === 'macvlan' || spec.kind === 'macvtap') && spec.parent !== undefined) r.parent = await indexOfDependency(ctx, spec.parent, 'parent', true)
+  if (spec.kind === 'vxlan' && spec.parent !== undefined) r.parent = await indexOfDependency(ctx, spec.parent, 'parent', true)
+  if (spec.kind === 'macvtap') return createMacvtap(ctx, spec, r)
+  const peerNs = spec.kind === 'veth' ? spec.peer.netns : undefined
+  const fd = peerNs && !peerNs.isCurrent ? openNetnsFd(peerNs, 'peer.netns') : undefined
+  try {
+    if (fd !== undefined) r.peerNetnsFd = fd
+    await ctx.sock.request(encodeCreateLink(spec, r), { object: spec.name })
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+  await setAliasAfterCreate(ctx, { name: spec.name }, spec)
+  return fetchLink(ctx, spec.name)
+}
+
+/**
+ * The kernel's create path (rtnl_create_link) ignores IFLA_IFALIAS, so the alias is a second request;
+ * if that fails the new link is removed again.
+ */
+async function setAliasAfterCreate(ctx: RtnlContext, target: LinkTarget, spec: LinkSpec): Promise<void> {
+  if (spec.alias === undefined) return
+  try {
+    await ctx.sock.request(encodeSetLink(target, { alias: spec.alias }), { object: spec.name })
+  } catch (err) {
+    await ctx.sock.request(encodeDeleteLink(target), { object: spec.name }).catch(() => undefined)
+    throw err
+  }
+}
+
+/** The changes that bring an existing link in line with a spec (attributes the spec names only). */
+function drift(link: LinkInfo, spec: LinkSpec, master: number | undefined): LinkChange {
+  const c: LinkChange = {}
+  if (spec.mtu !== undefined && link.mtu !== spec.mtu) c.mtu = spec.mtu
+  if (spec.mac !== undefined && link.mac !== spec.mac.toLowerCase()) c.mac = spec.mac
+  if (master !== undefined && link.master !== master) c.master = master
+  if (spec.group !== undefined && link.group !== spec.group) c.group = spec.group
+  if (spec.alias !== undefined && (link.alias ?? '') !== spec.alias) c.alias = spec.alias
+  if (spec.up !== undefined && link.up !== spec.up) c.up = spec.up
+  return c
+}
+
+/**
+ * Idempotent create: an existing link of the same kind is accepted (and given the spec's common
+ * attributes if they differ); one of another kind is a SpecError on 'kind'.
+ */
+export async function ensureLink(ctx: RtnlContext, spec: LinkSpec): Promise<{ link: LinkInfo; created: boolean }> {
+  validateLinkSpec(spec)
+  for (;;) {
+    const have = await findLink(ctx, spec.name)
+    if (!have) {
+      try {
+        return { link: await addLink(ctx, spec), created: true }
+      } catch (err) {
+        if (isExists(err) && (await findLink(ctx, spec.name))) continue // created meanwhile: adopt it
+        throw err
+      }
+    }
+    if (!sameKind(have, spec))
+      throw new SpecError('kind', `${spec.name} exists as ${have.kind ? `a ${have.kind}` : 'a device without a kind'}, not a ${kernelKind(spec)}`)
+    const master = spec.master === undefined ? undefined : await indexOfDependency(ctx, spec.master, 'master')
+    const change = drift(have, spec, master)
+    if (Object.keys(change).length === 0) return { link: have, created: false }
+    await setLink(ctx, have.index, change)
+    return { link: await fetchLink(ctx, have.index), created: false }
+  }
+}
+
+export async function setLink(ctx: RtnlContext, ref: LinkRef, change: LinkChange): Promise<void> {
+  validateLinkRef(ref, 'link')
+  validateLinkChange(change)
+  const c: ResolvedChange = {}
+  if (change.up !== undefined) c.up = change.up
+  if (change.mtu !== undefined) c.mtu = change.mtu
+  if (change.mac !== undefined) c.mac = change.mac
+  if (change.alias !== undefined) c.alias = change.alias
+  if (change.group !== undefined) c.group = change.group
+  if (change.master === null) c.master = 0
+  else if (change.master !== undefined) c.master = await indexOfDependency(ctx, change.master, 'master')
+  // A rename carries the new name in IFLA_IFNAME, so the link itself must be named by index.
+  let target = targetOf(ref)
+  if (change.name !== undefined) {
+    c.name = change.name
+    if (typeof ref === 'string') target = { index: (await fetchLink(ctx, ref)).index }
+  }
+  const fd = change.netns && !change.netns.isCurrent ? openNetnsFd(change.netns, 'netns') : undefined
+  try {
+    if (fd !== undefined) c.netnsFd = fd
+    await ctx.sock.request(encodeSetLink(target, c), { object: describe(ref) })
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
+/** Absent link: NetlinkError with code ENODEV (isNotFound). */
+export async function deleteLink(ctx: RtnlContext, ref: LinkRef): Promise<void> {
+  validateLinkRef(ref, 'link')
+  await ctx.sock.request(encodeDeleteLink(targetOf(ref)), { object: describe(ref) })
+}
+
+/** Every link of a group in one request (`ip link delete group N`). Empty group: ENODEV. */
+export async function deleteGroup(ctx: RtnlContext, group: number): Promise<void> {
+  if (!Number.isInteger(group) || group < 1 || group > 0xffffffff)
+    throw new SpecError('group', group === 0 ? 'group 0 is the default group of every link (lo included); refusing to delete it' : 'must be an integer 1..4294967295')
+  await ctx.sock.request(encodeDeleteGroup(group), { object: `group ${group}` })
+}

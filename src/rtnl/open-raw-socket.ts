@@ -1,0 +1,77 @@
+/**
+ * A NETLINK_ROUTE socket that belongs to a given namespace: a netlink socket talks to the namespace it
+ * was created in for its whole life, so it is created with the thread briefly inside that namespace.
+ */
+import { constants as os } from 'node:os'
+import { generateLocalPort, RawNetlinkSocket } from 'netlink'
+import { KvmnetError, SystemError } from '../errors.js'
+import { native } from '../native/index.js'
+import type { NetnsRef } from '../netns/ref.js'
+import {
+  NETLINK_CAP_ACK,
+  NETLINK_EXT_ACK,
+  NETLINK_GET_STRICT_CHK,
+  NETLINK_ROUTE,
+  SOL_NETLINK,
+  SOL_SOCKET,
+  SO_RCVBUFFORCE,
+  SO_SNDBUFFORCE,
+} from './wire/constants.js'
+
+/**
+ * Room for the acks of a full pipelining window: the kernel drops (ENOBUFS) replies that do not fit the
+ * receive buffer, and a dropped ack is a request that never settles.
+ */
+export const RECV_BUFFER_BYTES = 8 << 20
+export const SEND_BUFFER_BYTES = 2 << 20
+
+export interface RawRtnl {
+  raw: RawNetlinkSocket
+  port: number
+  fd: number
+}
+
+function bindSomewhere(): { raw: RawNetlinkSocket; port: number } {
+  for (let tries = 0; tries < 64; tries++) {
+    const port = generateLocalPort()
+    try {
+      const raw = new RawNetlinkSocket(NETLINK_ROUTE, { localPort: port, recvBufferSize: 0, sendBufferSize: 0 })
+      return { raw, port }
+    } catch (err) {
+      if ((err as { errno?: number }).errno === os.errno.EADDRINUSE) continue
+      const e = err as { errno?: number; syscall?: string }
+      if (typeof e.errno === 'number') throw new SystemError({ errno: e.errno, syscall: e.syscall ?? 'socket', message: `cannot open an rtnetlink socket: ${String((err as Error).message)}`, cause: err })
+      throw err
+    }
+  }
+  throw new KvmnetError('no free netlink port id for an rtnetlink socket')
+}
+
+function trySetsockopt(fd: number, level: number, opt: number, value: number): boolean {
+  try {
+    native.setsockoptInt(fd, level, opt, value)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export function openRawRtnl(ns?: NetnsRef): RawRtnl {
+  const { raw, port } = ns && !ns.isCurrent ? native.withNetns(ns.path, bindSomewhere) : bindSomewhere()
+  try {
+    const fd = native.findNetlinkFd(port, NETLINK_ROUTE)
+    if (fd < 0) throw new KvmnetError(`rtnetlink socket bound to port ${port} not found among this process's fds`)
+    // Extended acks carry the kernel's reason; strict checking makes dumps honour their filters (and
+    // reject malformed requests instead of ignoring them); capped acks keep each ack ~36 bytes.
+    native.setsockoptInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1)
+    native.setsockoptInt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+    native.setsockoptInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1)
+    // The FORCE variants exceed net.core.rmem_max but need CAP_NET_ADMIN; fall back to the capped ones.
+    if (!trySetsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, RECV_BUFFER_BYTES)) raw.setRecvBufferSize(RECV_BUFFER_BYTES)
+    if (!trySetsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, SEND_BUFFER_BYTES)) raw.setSendBufferSize(SEND_BUFFER_BYTES)
+    return { raw, port, fd }
+  } catch (err) {
+    raw.close()
+    throw err
+  }
+}

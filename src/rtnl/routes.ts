@@ -1,0 +1,75 @@
+/** Route operations: add, replace, delete, list. */
+import { SpecError, isNotFound } from '../errors.js'
+import type { RtnlContext } from './context.js'
+import type { LinkRef } from './link-types.js'
+import { listLinks } from './links.js'
+import { validateLinkRef } from './link-validate.js'
+import { indexOfDependency } from './resolve-link.js'
+import { decodeRoute, encodeAddRoute, encodeDeleteRoute, encodeDumpRoutes, type ResolvedRoute, type RouteInfo, type RouteSpec } from './route-message.js'
+import { parseRouteSpec } from './route-validate.js'
+import { RTM_NEWROUTE } from './wire/constants.js'
+import type { Family } from './wire/ip.js'
+
+export interface RouteFilter {
+  family?: Family
+  /** Default 254 (main), like `ip route`; 0 lists every table. */
+  table?: number
+  dev?: LinkRef
+}
+
+async function resolve(ctx: RtnlContext, spec: RouteSpec): Promise<ResolvedRoute> {
+  const parsed = parseRouteSpec(spec)
+  const dev = spec.dev === undefined ? undefined : await indexOfDependency(ctx, spec.dev, 'dev')
+  return { ...parsed, dev }
+}
+
+function label(spec: RouteSpec): string {
+  return `${spec.dst}${spec.gateway ? ` via ${spec.gateway}` : ''}${spec.dev !== undefined ? ` dev ${spec.dev}` : ''}${spec.table !== undefined ? ` table ${spec.table}` : ''}`
+}
+
+/** EEXIST (isExists) when the route exists. */
+export async function addRoute(ctx: RtnlContext, spec: RouteSpec): Promise<void> {
+  const r = await resolve(ctx, spec)
+  await ctx.sock.request(encodeAddRoute(r), { object: label(spec) })
+}
+
+export async function replaceRoute(ctx: RtnlContext, spec: RouteSpec): Promise<void> {
+  const r = await resolve(ctx, spec)
+  await ctx.sock.request(encodeAddRoute(r, true), { object: label(spec) })
+}
+
+/** ESRCH (isNotFound) when no route matches. */
+export async function deleteRoute(ctx: RtnlContext, spec: RouteSpec): Promise<void> {
+  const r = await resolve(ctx, spec)
+  await ctx.sock.request(encodeDeleteRoute(r), { object: label(spec) })
+}
+
+export async function listRoutes(ctx: RtnlContext, filter: RouteFilter = {}): Promise<RouteInfo[]> {
+  const table = filter.table ?? 254
+  if (!Number.isInteger(table) || table < 0 || table > 0xffffffff) throw new SpecError('table', 'must be an integer 0..4294967295')
+  if (filter.family !== undefined && filter.family !== 4 && filter.family !== 6) throw new SpecError('family', 'must be 4 or 6')
+  if (filter.dev !== undefined) validateLinkRef(filter.dev, 'dev')
+  const dev = filter.dev === undefined ? undefined : await indexOfDependency(ctx, filter.dev, 'dev')
+  let replies
+  try {
+    replies = await ctx.sock.dump(encodeDumpRoutes({ table, ...(filter.family ? { family: filter.family } : {}), ...(dev !== undefined ? { dev } : {}) }), {
+      object: 'routes',
+    })
+  } catch (err) {
+    // A table that has never held a route does not exist yet: that is an empty table.
+    if (isNotFound(err) && table !== 0) return []
+    throw err
+  }
+  const routes = replies
+    .filter((r) => r.type === RTM_NEWROUTE)
+    .map((r) => decodeRoute(r.payload))
+    .filter(
+      (r): r is RouteInfo =>
+        r !== undefined && (table === 0 || r.table === table) && (dev === undefined || r.dev === dev) && (filter.family === undefined || r.family === filter.family),
+    )
+  if (routes.some((r) => r.dev !== undefined)) {
+    const names = new Map((await listLinks(ctx)).map((l) => [l.index, l.name]))
+    for (const r of routes) if (r.dev !== undefined) r.devName = names.get(r.dev)
+  }
+  return routes
+}

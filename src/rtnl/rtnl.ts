@@ -1,0 +1,106 @@
+/**
+ * The rtnetlink handle of one namespace. Every method may be called concurrently: requests pipeline on
+ * one socket, and those issued in the same turn of the event loop share datagrams.
+ */
+import type { NetnsRef } from '../netns/ref.js'
+import * as addresses from './addresses.js'
+import type { AddressInfo, AddressOptions } from './address-message.js'
+import type { RtnlContext } from './context.js'
+import * as links from './links.js'
+import type { LinkChange, LinkFilter, LinkInfo, LinkRef, LinkSpec } from './link-types.js'
+import type { RouteInfo, RouteSpec } from './route-message.js'
+import * as routes from './routes.js'
+import type { RouteFilter } from './routes.js'
+import { RtnlSocket, type BatchItem, type BatchResult } from './socket.js'
+
+export class Rtnl {
+  private readonly ctx: RtnlContext
+
+  private constructor(readonly socket: RtnlSocket, readonly ns: NetnsRef | undefined) {
+    this.ctx = { sock: socket, ns }
+  }
+
+  /** A handle on `ns` (the process's own namespace when omitted). Does not keep the process alive when idle. */
+  static open(ns?: NetnsRef): Rtnl {
+    return new Rtnl(RtnlSocket.open(ns), ns)
+  }
+
+  /** Rejects whatever is still pending. */
+  close(): void {
+    this.socket.close()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  addLink(spec: LinkSpec): Promise<LinkInfo> {
+    return links.addLink(this.ctx, spec)
+  }
+
+  ensureLink(spec: LinkSpec): Promise<{ link: LinkInfo; created: boolean }> {
+    return links.ensureLink(this.ctx, spec)
+  }
+
+  /** NetlinkError code ENODEV (isNotFound) when absent. */
+  getLink(ref: LinkRef): Promise<LinkInfo> {
+    return links.getLink(this.ctx, ref)
+  }
+
+  findLink(ref: LinkRef): Promise<LinkInfo | undefined> {
+    return links.findLink(this.ctx, ref)
+  }
+
+  listLinks(filter?: LinkFilter): Promise<LinkInfo[]> {
+    return links.listLinks(this.ctx, filter)
+  }
+
+  setLink(ref: LinkRef, change: LinkChange): Promise<void> {
+    return links.setLink(this.ctx, ref, change)
+  }
+
+  deleteLink(ref: LinkRef): Promise<void> {
+    return links.deleteLink(this.ctx, ref)
+  }
+
+  deleteGroup(group: number): Promise<void> {
+    return links.deleteGroup(this.ctx, group)
+  }
+
+  addAddress(link: LinkRef, cidr: string, opts?: AddressOptions): Promise<void> {
+    return addresses.addAddress(this.ctx, link, cidr, opts)
+  }
+
+  replaceAddress(link: LinkRef, cidr: string, opts?: AddressOptions): Promise<void> {
+    return addresses.replaceAddress(this.ctx, link, cidr, opts)
+  }
+
+  deleteAddress(link: LinkRef, cidr: string): Promise<void> {
+    return addresses.deleteAddress(this.ctx, link, cidr)
+  }
+
+  listAddresses(link?: LinkRef): Promise<AddressInfo[]> {
+    return addresses.listAddresses(this.ctx, link)
+  }
+
+  addRoute(spec: RouteSpec): Promise<void> {
+    return routes.addRoute(this.ctx, spec)
+  }
+
+  replaceRoute(spec: RouteSpec): Promise<void> {
+    return routes.replaceRoute(this.ctx, spec)
+  }
+
+  deleteRoute(spec: RouteSpec): Promise<void> {
+    return routes.deleteRoute(this.ctx, spec)
+  }
+
+  listRoutes(filter?: RouteFilter): Promise<RouteInfo[]> {
+    return routes.listRoutes(this.ctx, filter)
+  }
+
+  /** Raw encoded requests in as few datagrams as possible, each with its own result (see the encoders). */
+  batch(items: readonly BatchItem[]): Promise<BatchResult[]> {
+    return this.socket.batch(items)
+  }
+}

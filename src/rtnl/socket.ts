@@ -1,0 +1,250 @@
+/**
+ * Request/ack and dump over netlink 0.3.0's RawNetlinkSocket, with pipelining: every request gets its
+ * own sequence number and is settled by the replies carrying it, so any number can be in flight at once.
+ * Requests queued in the same turn of the event loop are packed into as few datagrams as possible (the
+ * kernel runs every message of a datagram and acks each one separately).
+ *
+ * Things about the raw socket this layer has to make up for:
+ * - one datagram may hold many messages (a dump page, a run of acks): every one is dispatched;
+ * - a full receive buffer makes the kernel drop replies and report ENOBUFS as an 'error' event, so the
+ *   number of requests in flight is bounded and the buffer enlarged; if it happens anyway, everything in
+ *   flight is failed instead of waiting forever;
+ * - an 'error' event without a listener would throw from the event loop;
+ * - the socket is ref'd from creation: it is unref'd whenever nothing is pending;
+ * - a socket runs one dump at a time (EBUSY otherwise): dumps wait their turn, other requests do not.
+ */
+import { KvmnetError, NetlinkError, SystemError } from '../errors.js'
+import type { NetnsRef } from '../netns/ref.js'
+import { openRawRtnl, type RawRtnl } from './open-raw-socket.js'
+import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_DUMP_INTR, RTM_NAMES } from './wire/constants.js'
+import { decodeHeader, setPid, setSeq, splitMessages } from './wire/header.js'
+import { parseDone, parseNlError } from './wire/nlmsgerr.js'
+
+/** A data message the kernel sent in answer to a request (an RTM_NEWLINK of a GETLINK, a dump entry). */
+export interface NlReply {
+  type: number
+  flags: number
+  /** Bytes after the nlmsghdr. */
+  payload: Buffer
+}
+
+export interface RequestMeta {
+  /** What the request is about, for error messages: a link name, an address, a route. */
+  object?: string | undefined
+}
+
+export interface BatchItem extends RequestMeta {
+  /** One encoded netlink message (see the encoders); its seq is set here. */
+  msg: Buffer
+}
+
+export type BatchResult = { ok: true; replies: NlReply[] } | { ok: false; error: Error }
+
+/** Requests in flight at once; with capped acks this stays far below the receive buffer. */
+export const MAX_IN_FLIGHT = 1024
+/** Bytes per sendmsg; well under the socket's send buffer, which bounds one datagram. */
+export const MAX_DATAGRAM_BYTES = 64 * 1024
+const MAX_DUMP_RETRIES = 5
+
+interface Pending {
+  seq: number
+  msg: Buffer
+  op: string
+  object: string | undefined
+  dump: boolean
+  replies: NlReply[]
+  interrupted: boolean
+  resolve(replies: NlReply[]): void
+  reject(err: Error): void
+}
+
+export class RtnlSocket {
+  private readonly raw: RawRtnl['raw']
+  readonly port: number
+  private seq = 1
+  private readonly inFlight = new Map<number, Pending>()
+  private readonly outbox: Pending[] = []
+  private readonly dumpQueue: Pending[] = []
+  private dumpActive = false
+  private flushScheduled = false
+  private closed = false
+  private referenced = true
+
+  private constructor(r: RawRtnl) {
+    this.raw = r.raw
+    this.port = r.port
+    this.raw.on('message', (buf) => this.onDatagram(buf))
+    this.raw.on('truncatedMessage', () => this.failInFlight(new KvmnetError('rtnetlink reply truncated')))
+    this.raw.on('error', (err) => this.failInFlight(new SystemError({ errno: err.errno, syscall: err.syscall ?? 'recvmsg', message: `rtnetlink socket: ${err.message}`, cause: err })))
+    this.updateRef()
+  }
+
+  /** A socket in `ns` (the current namespace when omitted). */
+  static open(ns?: NetnsRef): RtnlSocket {
+    return new RtnlSocket(openRawRtnl(ns))
+  }
+
+  /** Requests sent and not yet answered, plus those queued. */
+  get pending(): number {
+    return this.inFlight.size + this.outbox.length + this.dumpQueue.length
+  }
+
+  /** Send a request (NLM_F_ACK set by the encoder) and resolve with the data replies that preceded its ack. */
+  request(msg: Buffer, meta: RequestMeta = {}): Promise<NlReply[]> {
+    return new Promise((resolve, reject) => this.enqueue(this.pendingFor(msg, meta, false, resolve, reject)))
+  }
+
+  /** Send a dump request (NLM_F_DUMP) and resolve with every entry; retried when the kernel flags it inconsistent. */
+  async dump(msg: Buffer, meta: RequestMeta = {}): Promise<NlReply[]> {
+    for (let attempt = 0; ; attempt++) {
+      const { replies, interrupted } = await new Promise<{ replies: NlReply[]; interrupted: boolean }>((resolve, reject) => {
+        const p = this.pendingFor(Buffer.from(msg), meta, true, (r) => resolve({ replies: r, interrupted: p.interrupted }), reject)
+        this.dumpQueue.push(p)
+        this.pumpDumps()
+      })
+      // NLM_F_DUMP_INTR: the table changed during the dump, so entries may be missing or doubled.
+      if (!interrupted || attempt >= MAX_DUMP_RETRIES) return replies
+    }
+  }
+
+  /**
+   * Many requests at once, packed into as few datagrams as possible. Each result is that request's own:
+   * one refused request does not fail the others (the kernel goes on with the rest of a datagram).
+   */
+  batch(items: readonly BatchItem[]): Promise<BatchResult[]> {
+    return Promise.all(
+      items.map((it) =>
+        this.request(it.msg, it).then(
+          (replies): BatchResult => ({ ok: true, replies }),
+          (error: Error): BatchResult => ({ ok: false, error }),
+        ),
+      ),
+    )
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.raw.close()
+    const err = (p: Pending): KvmnetError => new KvmnetError(`rtnetlink socket closed before the kernel answered ${p.op}${p.object ? ` (${p.object})` : ''}`)
+    for (const p of [...this.inFlight.values(), ...this.outbox, ...this.dumpQueue]) p.reject(err(p))
+    this.inFlight.clear()
+    this.outbox.length = 0
+    this.dumpQueue.length = 0
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  private pendingFor(msg: Buffer, meta: RequestMeta, dump: boolean, resolve: (r: NlReply[]) => void, reject: (e: Error) => void): Pending {
+    const type = decodeHeader(msg).type
+    return { seq: 0, msg, op: RTM_NAMES[type] ?? `nlmsg type ${type}`, object: meta.object, dump, replies: [], interrupted: false, resolve, reject }
+  }
+
+  private enqueue(p: Pending): void {
+    if (this.closed) {
+      p.reject(new KvmnetError(`rtnetlink socket is closed (${p.op}${p.object ? ` ${p.object}` : ''})`))
+      return
+    }
+    this.outbox.push(p)
+    this.updateRef()
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      // setImmediate rather than a microtask: requests issued from many async functions in the same
+      // turn (Promise.all over a list) all make it into the same datagrams.
+      setImmediate(() => {
+        this.flushScheduled = false
+        this.flush()
+      })
+    }
+  }
+
+  private pumpDumps(): void {
+    if (this.dumpActive || this.closed) return
+    const next = this.dumpQueue.shift()
+    if (!next) return
+    this.dumpActive = true
+    this.enqueue(next)
+  }
+
+  private nextSeq(): number {
+    do {
+      this.seq = (this.seq + 1) >>> 0
+    } while (this.seq === 0 || this.inFlight.has(this.seq))
+    return this.seq
+  }
+
+  private flush(): void {
+    if (this.closed) return
+    while (this.outbox.length > 0 && this.inFlight.size < MAX_IN_FLIGHT) {
+      const datagram: Buffer[] = []
+      const members: Pending[] = []
+      let bytes = 0
+      while (this.outbox.length > 0 && this.inFlight.size < MAX_IN_FLIGHT) {
+        const p = this.outbox[0]!
+        if (bytes > 0 && bytes + p.msg.length > MAX_DATAGRAM_BYTES) break
+        this.outbox.shift()
+        p.seq = this.nextSeq()
+        setSeq(p.msg, p.seq)
+        setPid(p.msg, this.port)
+        this.inFlight.set(p.seq, p)
+        datagram.push(p.msg)
+        members.push(p)
+        bytes += p.msg.length
+      }
+      this.raw.send(datagram, {}, (error) => {
+        if (!error) return
+        const err = new SystemError({ errno: error.errno, syscall: 'sendmsg', message: `rtnetlink sendmsg failed: ${error.message}`, cause: error })
+        for (const p of members) if (this.inFlight.get(p.seq) === p) this.settle(p, err)
+      })
+    }
+  }
+
+  private onDatagram(buf: Buffer): void {
+    for (const m of splitMessages(buf)) {
+      const p = this.inFlight.get(m.header.seq)
+      if (!p || m.header.pid !== this.port) continue
+      const { type, flags } = m.header
+      if (type === NLMSG_ERROR) {
+        const e = parseNlError(m.payload, flags)
+        if (e.errno === 0) this.settle(p, p.replies)
+        else this.settle(p, new NetlinkError({ errno: e.errno, op: p.op, object: p.object, extAck: e.message }))
+      } else if (type === NLMSG_DONE) {
+        const d = parseDone(m.payload, flags)
+        if (d.errno === 0) this.settle(p, p.replies)
+        else this.settle(p, new NetlinkError({ errno: d.errno, op: p.op, object: p.object, extAck: d.message }))
+      } else if (type !== NLMSG_NOOP && type !== NLMSG_OVERRUN) {
+        if (flags & NLM_F_DUMP_INTR) p.interrupted = true
+        // Each datagram is a fresh buffer owned by us, so a view is safe to keep.
+        p.replies.push({ type, flags, payload: m.payload })
+      }
+    }
+  }
+
+  private settle(p: Pending, outcome: NlReply[] | Error): void {
+    this.inFlight.delete(p.seq)
+    if (outcome instanceof Error) p.reject(outcome)
+    else p.resolve(outcome)
+    if (p.dump) {
+      this.dumpActive = false
+      this.pumpDumps()
+    }
+    if (this.outbox.length > 0) this.flush()
+    this.updateRef()
+  }
+
+  /** The kernel lost replies (ENOBUFS) or the socket failed: nothing in flight can be trusted to settle. */
+  private failInFlight(err: Error): void {
+    for (const p of [...this.inFlight.values()]) this.settle(p, err)
+  }
+
+  private updateRef(): void {
+    if (this.closed) return
+    const want = this.pending > 0
+    if (want === this.referenced) return
+    this.referenced = want
+    if (want) this.raw.ref()
+    else this.raw.unref()
+  }
+}

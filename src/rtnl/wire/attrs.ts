@@ -1,0 +1,107 @@
+/**
+ * Netlink attributes (struct nlattr): a 4-byte header {u16 len, u16 type} then the payload, each
+ * attribute padded to 4 bytes. `len` counts header + payload but not the padding.
+ */
+import { NLA_HDRLEN, NLA_TYPE_MASK } from './constants.js'
+
+export const align4 = (n: number): number => (n + 3) & ~3
+
+/** One encoded attribute, padding included, ready to concatenate with its siblings. */
+export function attr(type: number, payload: Uint8Array): Buffer {
+  const len = NLA_HDRLEN + payload.length
+  const out = Buffer.alloc(align4(len))
+  out.writeUInt16LE(len, 0)
+  out.writeUInt16LE(type, 2)
+  out.set(payload, NLA_HDRLEN)
+  return out
+}
+
+/** A nested attribute: its payload is the concatenation of already-encoded attributes. */
+export function nested(type: number, children: readonly Buffer[]): Buffer {
+  return attr(type, Buffer.concat(children))
+}
+
+export function attrU8(type: number, v: number): Buffer {
+  return attr(type, Uint8Array.of(v & 0xff))
+}
+
+export function attrU16(type: number, v: number): Buffer {
+  const b = Buffer.alloc(2)
+  b.writeUInt16LE(v, 0)
+  return attr(type, b)
+}
+
+/** Network byte order u16, e.g. a UDP port. */
+export function attrU16be(type: number, v: number): Buffer {
+  const b = Buffer.alloc(2)
+  b.writeUInt16BE(v, 0)
+  return attr(type, b)
+}
+
+export function attrU32(type: number, v: number): Buffer {
+  const b = Buffer.alloc(4)
+  b.writeUInt32LE(v >>> 0, 0)
+  return attr(type, b)
+}
+
+export function attrS32(type: number, v: number): Buffer {
+  const b = Buffer.alloc(4)
+  b.writeInt32LE(v, 0)
+  return attr(type, b)
+}
+
+/** NUL-terminated string (NLA_STRING / NLA_NUL_STRING both accept the terminator). */
+export function attrString(type: number, s: string): Buffer {
+  return attr(type, Buffer.concat([Buffer.from(s, 'utf8'), Buffer.alloc(1)]))
+}
+
+export interface RawAttr {
+  /** Type with NLA_F_NESTED / NLA_F_NET_BYTEORDER masked off. */
+  type: number
+  data: Buffer
+}
+
+/**
+ * Split a run of attributes. Stops at the first malformed header instead of throwing: the kernel may
+ * append attributes newer than this code, and a truncated tail must not hide the ones before it.
+ */
+export function parseAttrs(buf: Buffer, start = 0, end = buf.length): RawAttr[] {
+  const out: RawAttr[] = []
+  let off = start
+  while (off + NLA_HDRLEN <= end) {
+    const len = buf.readUInt16LE(off)
+    if (len < NLA_HDRLEN || off + len > end) break
+    out.push({ type: buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, data: buf.subarray(off + NLA_HDRLEN, off + len) })
+    off += align4(len)
+  }
+  return out
+}
+
+/** Attributes by type; the first occurrence wins (repeated attributes are read with parseAttrs). */
+export function attrMap(buf: Buffer, start = 0, end = buf.length): Map<number, Buffer> {
+  const m = new Map<number, Buffer>()
+  for (const a of parseAttrs(buf, start, end)) if (!m.has(a.type)) m.set(a.type, a.data)
+  return m
+}
+
+export function readString(data: Buffer | undefined): string | undefined {
+  if (data === undefined) return undefined
+  const nul = data.indexOf(0)
+  return data.toString('utf8', 0, nul === -1 ? data.length : nul)
+}
+
+export function readU32(data: Buffer | undefined): number | undefined {
+  return data !== undefined && data.length >= 4 ? data.readUInt32LE(0) : undefined
+}
+
+export function readS32(data: Buffer | undefined): number | undefined {
+  return data !== undefined && data.length >= 4 ? data.readInt32LE(0) : undefined
+}
+
+export function readU16be(data: Buffer | undefined): number | undefined {
+  return data !== undefined && data.length >= 2 ? data.readUInt16BE(0) : undefined
+}
+
+export function readU8(data: Buffer | undefined): number | undefined {
+  return data !== undefined && data.length >= 1 ? data.readUInt8(0) : undefined
+}
