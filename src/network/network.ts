@@ -12,7 +12,7 @@ import { KvmnetError, NotFoundError, SpecError, isNotFound } from '../errors.js'
 import { Netns } from '../netns/index.js'
 import { nsLabel } from '../netns/exec.js'
 import { Rtnl, type LinkInfo } from '../rtnl/index.js'
-import { Nft, renderRules } from '../nft/index.js'
+import { Nft, renderRules, tableExists } from '../nft/index.js'
 import { Dnsmasq, type Lease } from '../dnsmasq/index.js'
 import { planNetwork, planPort, type NetworkPlan, type PlannedPort } from './plan.js'
 import { validateSpec, type DhcpHostSpec, type ForwardSpec, type NetworkSpec, type NetworkSpecInput, type PortSpec } from './spec.js'
@@ -214,7 +214,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     const doc = renderRules(rules)
     const hash = createHash('sha256').update(JSON.stringify(doc)).digest('hex')
     await tx.step('nft', 'nft', async (s) => {
-      if (prev?.nftHash === hash && (await this.nft.list()).some((r) => r.tag === rules.tag)) {
+      if (prev?.nftHash === hash && (await tableExists(this.ns, rules.tag))) {
         s.outcome('unchanged')
         return
       }

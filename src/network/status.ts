@@ -5,6 +5,7 @@
  */
 import type { Dnsmasq, Lease } from '../dnsmasq/index.js'
 import type { LinkInfo } from '../rtnl/index.js'
+import { tableExists } from '../nft/index.js'
 import type { Network } from './network.js'
 import type { NetworkState } from './state.js'
 
@@ -62,8 +63,8 @@ export async function networkStatus(net: Network, state: NetworkState | undefine
 
   let firewall: NetworkStatus['firewall']
   if (plan.firewall) {
-    const installed = (await net.nft.list()).find((r) => r.tag === plan.name)
-    firewall = { installed: installed !== undefined, forwards: plan.firewall.forwards?.length ?? 0 }
+    const installed = await tableExists(net.ns, plan.name)
+    firewall = { installed, forwards: plan.firewall.forwards?.length ?? 0 }
     if (!installed) problems.push('firewall rules missing')
   }
 

@@ -31,11 +31,11 @@ export interface RawRtnl {
   fd: number
 }
 
-function bindSomewhere(): { raw: RawNetlinkSocket; port: number } {
+function bindSomewhere(protocol: number): { raw: RawNetlinkSocket; port: number } {
   for (let tries = 0; tries < 64; tries++) {
     const port = generateLocalPort()
     try {
-      const raw = new RawNetlinkSocket(NETLINK_ROUTE, { localPort: port, recvBufferSize: 0, sendBufferSize: 0 })
+      const raw = new RawNetlinkSocket(protocol, { localPort: port, recvBufferSize: 0, sendBufferSize: 0 })
       return { raw, port }
     } catch (err) {
       if ((err as { errno?: number }).errno === os.errno.EADDRINUSE) continue
@@ -56,10 +56,12 @@ function trySetsockopt(fd: number, level: number, opt: number, value: number): b
   }
 }
 
-export function openRawRtnl(ns?: NetnsRef): RawRtnl {
-  const { raw, port } = ns && !ns.isCurrent ? native.withNetns(ns.path, bindSomewhere) : bindSomewhere()
+/** A netlink socket in `ns`: NETLINK_ROUTE by default; NETLINK_NETFILTER for nf_tables queries. */
+export function openRawRtnl(ns?: NetnsRef, protocol = NETLINK_ROUTE): RawRtnl {
+  const bind = () => bindSomewhere(protocol)
+  const { raw, port } = ns && !ns.isCurrent ? native.withNetns(ns.path, bind) : bind()
   try {
-    const fd = native.findNetlinkFd(port, NETLINK_ROUTE)
+    const fd = native.findNetlinkFd(port, protocol)
     if (fd < 0) throw new KvmnetError(`rtnetlink socket bound to port ${port} not found among this process's fds`)
     // Extended acks carry the kernel's reason; strict checking makes dumps honour their filters (and
     // reject malformed requests instead of ignoring them); capped acks keep each ack ~36 bytes.

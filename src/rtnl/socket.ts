@@ -31,6 +31,8 @@ export interface NlReply {
 export interface RequestMeta {
   /** What the request is about, for error messages: a link name, an address, a route. */
   object?: string | undefined
+  /** Name of the request for errors, when it is not an rtnetlink type (e.g. 'NFT_MSG_GETTABLE'). */
+  op?: string | undefined
 }
 
 export interface BatchItem extends RequestMeta {
@@ -80,8 +82,8 @@ export class RtnlSocket {
   }
 
   /** A socket in `ns` (the current namespace when omitted). */
-  static open(ns?: NetnsRef): RtnlSocket {
-    return new RtnlSocket(openRawRtnl(ns))
+  static open(ns?: NetnsRef, protocol?: number): RtnlSocket {
+    return new RtnlSocket(openRawRtnl(ns, protocol))
   }
 
   /** Requests sent and not yet answered, plus those queued. */
@@ -139,7 +141,7 @@ export class RtnlSocket {
 
   private pendingFor(msg: Buffer, meta: RequestMeta, dump: boolean, resolve: (r: NlReply[]) => void, reject: (e: Error) => void): Pending {
     const type = decodeHeader(msg).type
-    return { seq: 0, msg, op: RTM_NAMES[type] ?? `nlmsg type ${type}`, object: meta.object, dump, replies: [], interrupted: false, resolve, reject }
+    return { seq: 0, msg, op: meta.op ?? RTM_NAMES[type] ?? `nlmsg type ${type}`, object: meta.object, dump, replies: [], interrupted: false, resolve, reject }
   }
 
   private enqueue(p: Pending): void {

@@ -1,6 +1,7 @@
 /** Bad NetworkRules are refused with a SpecError naming the field, before nft is ever run. */
 import t from 'tap'
 import { SpecError } from '../../src/errors.js'
+import { encodeGetTable } from '../../src/nft/table-exists.js'
 import { Nft, checkRules, renderRules, requiredSysctls, type NetworkRules, type PortForward } from '../../src/nft/index.js'
 
 const base: NetworkRules = {
@@ -99,4 +100,11 @@ t.test('requiredSysctls', async (t) => {
   t.same(requiredSysctls(withForwards(fwd({ inInterface: 'eth0' }))), [], 'interface-bound forward is not reachable from the host')
   t.same(requiredSysctls(withForwards(fwd({ hostAddress: '203.0.113.1' }))), [], 'address-bound forward is not reachable via 127.0.0.1')
   t.equal(requiredSysctls({ ...withForwards(fwd({})), bridge: 'br0.10' })[0]?.key, 'net.ipv4.conf.br0/10.route_localnet', 'dots in the ifname')
+})
+
+t.test('NFT_MSG_GETTABLE request bytes', async (t) => {
+  // nlmsghdr{len=36, type=(NFNL_SUBSYS_NFTABLES<<8)|NFT_MSG_GETTABLE=0x0a01, flags=REQUEST|ACK=5, seq=0, pid=0}
+  // nfgenmsg{family=NFPROTO_INET=1, version=0, res_id=0}, NFTA_TABLE_NAME(1) "kvmnet_a\0" padded to 4.
+  const want = Buffer.from('24000000' + '010a' + '0500' + '00000000' + '00000000' + '01000000' + '0d000100' + Buffer.from('kvmnet_a\0').toString('hex') + '000000', 'hex')
+  t.equal(encodeGetTable('kvmnet_a').toString('hex'), want.toString('hex'))
 })

@@ -1,0 +1,39 @@
+/**
+ * Whether a network's table is installed, asked of nf_tables over netlink (NFT_MSG_GETTABLE) instead of
+ * spawning `nft list`: one request on a socket in the namespace, ~0.1 ms instead of ~20 ms, which is what
+ * keeps `status` of a large network cheap.
+ */
+import type { NetnsRef } from '../netns/ref.js'
+import { RtnlSocket } from '../rtnl/socket.js'
+import { attrString } from '../rtnl/wire/attrs.js'
+import { encodeMessage } from '../rtnl/wire/header.js'
+import { isNotFound } from '../errors.js'
+import { TABLE_FAMILY, tableName } from './names.js'
+
+const NETLINK_NETFILTER = 12
+const NFNL_SUBSYS_NFTABLES = 10
+const NFT_MSG_GETTABLE = 1
+const NFTA_TABLE_NAME = 1
+const NFPROTO = { inet: 1, ip: 2, ip6: 10 } as const
+const NLM_F_REQUEST = 1
+const NLM_F_ACK = 4
+
+/** The NFT_MSG_GETTABLE request for one table (pure; unit-tested against known bytes). */
+export function encodeGetTable(name: string, family: keyof typeof NFPROTO = 'inet'): Buffer {
+  // struct nfgenmsg { u8 nfgen_family; u8 version; __be16 res_id; }
+  const nfgen = Buffer.from([NFPROTO[family], 0, 0, 0])
+  return encodeMessage((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, [nfgen, attrString(NFTA_TABLE_NAME, name)])
+}
+
+export async function tableExists(ns: NetnsRef | undefined, tag: string): Promise<boolean> {
+  const sock = RtnlSocket.open(ns, NETLINK_NETFILTER)
+  try {
+    await sock.request(encodeGetTable(tableName(tag), TABLE_FAMILY as 'inet'), { op: 'NFT_MSG_GETTABLE', object: tableName(tag) })
+    return true
+  } catch (err) {
+    if (isNotFound(err)) return false
+    throw err
+  } finally {
+    sock.close()
+  }
+}
