@@ -1,0 +1,44 @@
+/** The state directory's files: written whole (rename) so dnsmasq never reads half a hosts file on SIGHUP. */
+import { mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises'
+import type { DnsmasqPaths } from './paths.js'
+import type { RenderedConfig } from './render.js'
+
+// World-readable: a dnsmasq that dropped to 'nobody' re-reads the hosts files with those credentials.
+const FILE_MODE = 0o644
+const DIR_MODE = 0o755
+
+async function writeWhole(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`
+  await writeFile(tmp, text, { mode: FILE_MODE })
+  await rename(tmp, path)
+}
+
+export async function writeConfigFiles(paths: DnsmasqPaths, r: RenderedConfig): Promise<void> {
+  await mkdir(paths.dir, { recursive: true, mode: DIR_MODE })
+  await writeWhole(paths.hostsFile, r.hostsFile)
+  await writeWhole(paths.addnHosts, r.addnHosts)
+  await writeWhole(paths.conf, r.conf)
+}
+
+export async function writeHostsFiles(paths: DnsmasqPaths, r: RenderedConfig): Promise<void> {
+  await writeWhole(paths.hostsFile, r.hostsFile)
+  await writeWhole(paths.addnHosts, r.addnHosts)
+}
+
+/** What is on disk now, for comparing with a new render. */
+export async function readConfigFiles(paths: DnsmasqPaths): Promise<RenderedConfig> {
+  const read = (p: string) => readFile(p, 'utf8').catch(() => '')
+  const [conf, hostsFile, addnHosts] = await Promise.all([read(paths.conf), read(paths.hostsFile), read(paths.addnHosts)])
+  return { conf, hostsFile, addnHosts }
+}
+
+/** Remove every file kvmnet put in the state dir, then the dir if nothing else is in it. */
+export async function removeStateFiles(paths: DnsmasqPaths): Promise<void> {
+  for (const p of [paths.conf, paths.hostsFile, paths.addnHosts, paths.leaseFile, paths.pidFile, paths.logFile]) {
+    await rm(p, { force: true })
+  }
+  await rmdir(paths.dir).catch((err: NodeJS.ErrnoException) => {
+    // Someone else's file in the directory is not ours to delete.
+    if (err.code !== 'ENOENT' && err.code !== 'ENOTEMPTY') throw err
+  })
+}

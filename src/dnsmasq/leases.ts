@@ -1,0 +1,58 @@
+/**
+ * dnsmasq's lease file: one line per IPv4 lease, `<expiry epoch> <mac> <ip> <hostname|*> <client-id|*>`,
+ * rewritten in place whenever a lease changes. An expiry of 0 means an infinite lease. DHCPv6 lines (after
+ * a 'duid' line) carry an IAID instead of a MAC; kvmnet serves no DHCPv6, so they are skipped.
+ */
+import { readFile } from 'node:fs/promises'
+
+export interface Lease {
+  /** null for an infinite lease. */
+  expiresAt: Date | null
+  /** Lower-case, colon separated. */
+  mac: string
+  ip: string
+  /** The name the client sent (or its reservation's name). */
+  hostname?: string
+  clientId?: string
+}
+
+const MACLIKE = /^[0-9a-f]{2}(:[0-9a-f]{2})+$/i
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/
+
+export function parseLeases(text: string): Lease[] {
+  const out: Lease[] = []
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/)
+    if (f.length < 4 || !/^\d+$/.test(f[0]!) || !MACLIKE.test(f[1]!) || !IPV4.test(f[2]!)) continue
+    const expiry = Number(f[0])
+    const lease: Lease = { expiresAt: expiry === 0 ? null : new Date(expiry * 1000), mac: f[1]!.toLowerCase(), ip: f[2]! }
+    if (f[3] && f[3] !== '*') lease.hostname = f[3]
+    if (f[4] && f[4] !== '*') lease.clientId = f[4]
+    out.push(lease)
+  }
+  return out
+}
+
+export function isExpired(lease: Lease, now = Date.now()): boolean {
+  return lease.expiresAt !== null && lease.expiresAt.getTime() <= now
+}
+
+/** Every lease in the file, expired ones included (dnsmasq drops them lazily); [] when there is no file. */
+export async function readLeaseFile(path: string): Promise<Lease[]> {
+  try {
+    return parseLeases(await readFile(path, 'utf8'))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+}
+
+export function sameLease(a: Lease, b: Lease): boolean {
+  return (
+    a.mac === b.mac &&
+    a.ip === b.ip &&
+    a.hostname === b.hostname &&
+    a.clientId === b.clientId &&
+    (a.expiresAt?.getTime() ?? null) === (b.expiresAt?.getTime() ?? null)
+  )
+}

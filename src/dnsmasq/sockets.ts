@@ -1,0 +1,74 @@
+/**
+ * Readiness from the kernel's socket tables: /proc/PID/net/{udp,tcp} list the sockets of PID's network
+ * namespace, and /proc/PID/fd says which of them PID holds. Bound sockets are exactly what "ready" means
+ * for dnsmasq (it binds, then serves), and unlike a probe query this never adds traffic or log lines.
+ */
+import { readFile, readdir, readlink } from 'node:fs/promises'
+
+export interface BoundSocket {
+  proto: 'udp' | 'tcp'
+  /** Dotted quad; '0.0.0.0' for a wildcard (a device-bound DHCP socket looks like this too). */
+  address: string
+  port: number
+}
+
+const TCP_LISTEN = '0A'
+
+function hexToIpv4(hex: string): string {
+  // /proc prints the address as the host-order (little-endian here) u32.
+  const n = parseInt(hex, 16)
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24].join('.')
+}
+
+/** Parse one /proc/net/{udp,tcp} table into socket inode -> bound local address (listening only, for TCP). */
+export function parseSocketTable(text: string, proto: 'udp' | 'tcp'): Map<string, BoundSocket> {
+  const out = new Map<string, BoundSocket>()
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/)
+    if (f.length < 10) continue
+    const [addr, port] = (f[1] ?? '').split(':')
+    if (!addr || !port || addr.length !== 8) continue
+    if (proto === 'tcp' && f[3] !== TCP_LISTEN) continue
+    out.set(f[9]!, { proto, address: hexToIpv4(addr), port: parseInt(port, 16) })
+  }
+  return out
+}
+
+async function socketInodes(pid: number): Promise<Set<string>> {
+  const inodes = new Set<string>()
+  const fds = await readdir(`/proc/${pid}/fd`)
+  await Promise.all(
+    fds.map(async (fd) => {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')
+      const m = /^socket:\[(\d+)\]$/.exec(target)
+      if (m) inodes.add(m[1]!)
+    }),
+  )
+  return inodes
+}
+
+/** IPv4 UDP sockets and listening TCP sockets that `pid` holds. Throws ENOENT when the process is gone. */
+export async function boundSockets(pid: number): Promise<BoundSocket[]> {
+  const [inodes, udp, tcp] = await Promise.all([
+    socketInodes(pid),
+    readFile(`/proc/${pid}/net/udp`, 'utf8'),
+    readFile(`/proc/${pid}/net/tcp`, 'utf8'),
+  ])
+  const out: BoundSocket[] = []
+  for (const table of [parseSocketTable(udp, 'udp'), parseSocketTable(tcp, 'tcp')]) {
+    for (const [inode, s] of table) if (inodes.has(inode)) out.push(s)
+  }
+  return out
+}
+
+/** Sockets that must all be bound before dnsmasq counts as ready. */
+export function expectedSockets(opts: { hostAddress: string; dhcp: boolean; dns: boolean }): BoundSocket[] {
+  const want: BoundSocket[] = []
+  if (opts.dhcp) want.push({ proto: 'udp', address: '0.0.0.0', port: 67 })
+  if (opts.dns) want.push({ proto: 'udp', address: opts.hostAddress, port: 53 }, { proto: 'tcp', address: opts.hostAddress, port: 53 })
+  return want
+}
+
+export function missingSockets(have: readonly BoundSocket[], want: readonly BoundSocket[]): BoundSocket[] {
+  return want.filter((w) => !have.some((h) => h.proto === w.proto && h.address === w.address && h.port === w.port))
+}
