@@ -3,12 +3,8 @@
  * dnsmasq running in the namespace, no state directory.
  */
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs'
+import type { Test } from 'tap'
 import type { TestNs } from './ns.js'
-
-interface Asserts {
-  same(a: unknown, b: unknown, msg?: string): unknown
-  notOk(a: unknown, msg?: string): unknown
-}
 
 function read(path: string): string {
   try {
@@ -31,7 +27,7 @@ export function processesIn(nsPath: string, comm: string): number[] {
   return out
 }
 
-export async function assertNothingLeft(t: Asserts, ns: TestNs, network: string, stateRoot = `/run/kvmnet-test/${ns.name}`): Promise<void> {
+export async function assertNothingLeft(t: Test, ns: TestNs, network: string, stateRoot = `/run/kvmnet-test/${ns.name}`): Promise<void> {
   const links = await ns.run('ip', ['-o', '-d', 'link', 'show'])
   t.notOk(links.includes(`alias kvmnet:${network}:`), `${network}: no tagged link left`)
   const tables = await ns.run('nft', ['list', 'tables'])
