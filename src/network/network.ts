@@ -194,6 +194,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       await tx.step('state', 'state', async () => {
         const startTime = await processStartTime(process.pid)
         state.owner = startTime && this.dnsmasqMode() === 'supervised' ? { pid: process.pid, startTime } : state.owner
+        state.lastApply = { at: new Date().toISOString(), totalMs: performance.now() - start, steps: [...tx.timings] }
         await writeState(this.stateDir, state)
       })
     } catch (err) {

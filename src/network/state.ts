@@ -44,6 +44,8 @@ export interface NetworkState {
   /** The process supervising this network (kvmnet up --foreground, or an API user), if any. */
   owner?: { pid: number; startTime: string } | undefined
   createdAt: string
+  /** Per-step timings of the last apply, for `status --json` and harnesses that did not watch the events. */
+  lastApply?: { at: string; totalMs: number; steps: { step: string; category: string; ms: number; outcome: string }[] } | undefined
 }
 
 export function stateDirFor(root: string, nsLabel: string, network: string): string {

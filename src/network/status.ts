@@ -34,6 +34,8 @@ export interface NetworkStatus {
   problems: string[]
   /** How long this status took to read, ms. */
   ms: number
+  /** Per-step timings of the last apply (from the network's state). */
+  lastApply?: NetworkState['lastApply']
 }
 
 function portStatus(l: LinkInfo): PortStatus {
@@ -92,5 +94,6 @@ export async function networkStatus(net: Network, state: NetworkState | undefine
     leases,
     problems,
     ms: performance.now() - start,
+    lastApply: state?.lastApply,
   }
 }

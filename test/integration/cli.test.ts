@@ -42,6 +42,7 @@ t.test('up, status, ports, leases, down', async (t) => {
   t.equal(status.up, true, `status up (${status.problems})`)
   t.equal(status.dnsmasq.detached, true, 'dnsmasq detached after up')
   t.ok(status.dnsmasq.pid > 0)
+  t.ok(status.lastApply.steps.some((s: { category: string }) => s.category === 'nft'), 'status --json carries the last apply timings')
   const table = (await kvmnet(['status', ...common])).stdout
   t.match(table, /NAME\s+\| MODE/)
   t.match(table, /clinet\s+\| nat\s+\| up/)
