@@ -7,6 +7,8 @@
  *   npx tsx benchmarks/nft-apply.ts [--quick]
  */
 import { execa } from 'execa'
+import { median, type BenchRow } from './stats.js'
+export type { BenchRow }
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -14,14 +16,6 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Nft, type NetworkRules } from '../src/nft/index.js'
 
-export interface BenchRow {
-  name: string
-  n?: number
-  kvmnetMs: number
-  baselineMs: number
-  baseline: string
-  ratio: number
-}
 
 const TAG = 'bench'
 
@@ -42,11 +36,6 @@ export function benchRules(forwardCount = 10): NetworkRules {
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint()
@@ -90,7 +79,7 @@ export async function runNftBench(opts: { quick: boolean }): Promise<BenchRow[]>
     const row = (label: string, s: { k: number[]; b: number[] }, baseline: string): BenchRow => {
       const kvmnetMs = median(s.k)
       const baselineMs = median(s.b)
-      return { name: label, n: runs, kvmnetMs, baselineMs, baseline, ratio: kvmnetMs / baselineMs }
+      return { name: label, n: runs, kvmnetMs, baselineMs, baseline, ratio: kvmnetMs / baselineMs, goal: '<= 1.1x' }
     }
     return [
       row('nft apply (create, NAT + 10 forwards)', apply, 'nft -f ruleset.nft (text)'),
