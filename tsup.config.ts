@@ -19,9 +19,7 @@ export default defineConfig([
     platform: 'node',
     sourcemap: true,
     splitting: false,
-    // execa (and what it imports) is ESM-only; bundle it into the CJS build so `require('kvmnet')` works
-    // on every Node 20, also those without require(esm).
-    noExternal: ['execa', /^@sindresorhus\//, /^figures$/, /^is-/, /^get-stream$/, /^human-signals$/, /^npm-run-path$/, /^path-key$/, /^parse-ms$/, /^pretty-ms$/, /^strip-final-newline$/, /^unicorn-magic$/, /^yoctocolors$/],
+    // import.meta.url (the native loader finds the package root from it) needs a shim in CJS.
     shims: true,
   },
 ])

@@ -7,7 +7,6 @@
  * and a socket is what Node gives a child for 'pipe'. Linux caps one argument at 128 KiB (MAX_ARG_STRLEN),
  * so a larger document (say, big port maps) goes through a private temporary file instead.
  */
-import { execa } from 'execa'
 import { randomBytes } from 'node:crypto'
 import { rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -16,6 +15,7 @@ import { NftError } from '../errors.js'
 import { nsCommand } from '../netns/exec.js'
 import type { NetnsRef } from '../netns/ref.js'
 import type { NftDocument } from './json.js'
+import { runProgram } from '../util/run-program.js'
 
 export interface NftRunOptions {
   /** The nft binary (default 'nft', found on PATH). */
@@ -24,21 +24,20 @@ export interface NftRunOptions {
   timeoutMs?: number
 }
 
-/** `nft -j -f -` with `doc` on stdin. */
 /** Leaves room under MAX_ARG_STRLEN (131 072 bytes). */
 const MAX_ARGV_BYTES = 120_000
 
 export async function nftApply(ns: NetnsRef | undefined, doc: NftDocument, opts: NftRunOptions = {}): Promise<void> {
   const text = JSON.stringify(doc)
   if (Buffer.byteLength(text) <= MAX_ARGV_BYTES) {
-    await nftRun(ns, ['-j', text], undefined, opts)
+    await nftRun(ns, ['-j', text], opts)
     return
   }
   const file = join(tmpdir(), `kvmnet-nft-${process.pid}-${randomBytes(6).toString('hex')}.json`)
   // 'wx': never follow or reuse something another user planted under that name in a shared /tmp.
   await writeFile(file, text, { flag: 'wx', mode: 0o600 })
   try {
-    await nftRun(ns, ['-j', '-f', file], undefined, opts)
+    await nftRun(ns, ['-j', '-f', file], opts)
   } finally {
     await rm(file, { force: true })
   }
@@ -46,7 +45,7 @@ export async function nftApply(ns: NetnsRef | undefined, doc: NftDocument, opts:
 
 /** `nft -j <args>` and its parsed JSON output. */
 export async function nftQuery(ns: NetnsRef | undefined, args: readonly string[], opts: NftRunOptions = {}): Promise<NftDocument> {
-  const out = await nftRun(ns, ['-j', ...args], undefined, opts)
+  const out = await nftRun(ns, ['-j', ...args], opts)
   if (out.trim() === '') return { nftables: [] }
   try {
     return JSON.parse(out) as NftDocument
@@ -55,23 +54,17 @@ export async function nftQuery(ns: NetnsRef | undefined, args: readonly string[]
   }
 }
 
-async function nftRun(ns: NetnsRef | undefined, args: string[], input: string | undefined, opts: NftRunOptions): Promise<string> {
+async function nftRun(ns: NetnsRef | undefined, args: string[], opts: NftRunOptions): Promise<string> {
   const { file, args: argv } = nsCommand(ns, opts.nftPath ?? 'nft', args)
-  const r = await execa(file, argv, {
-    ...(input !== undefined ? { input } : { stdin: 'ignore' as const }),
-    reject: false,
-    timeout: opts.timeoutMs ?? 30_000,
-    stripFinalNewline: false,
-    env: { LC_ALL: 'C' },
-  })
-  if (r.failed) {
-    const stderr = String(r.stderr ?? '')
+  const r = await runProgram(file, argv, { timeoutMs: opts.timeoutMs ?? 30_000, env: { LC_ALL: 'C' } })
+  if (r.exitCode !== 0) {
     const what = args[1]?.startsWith('{') ? 'nft -j <document>' : `nft ${args.join(' ')}`
     if (r.exitCode === undefined) {
-      // Never ran or was killed: the reason is execa's, not nft's.
-      throw new NftError({ exitCode: undefined, stderr, message: `${what}: ${r.shortMessage}`, cause: r })
+      // Never ran or was killed: the reason is ours (ENOENT, timeout), not nft's.
+      const why = r.timedOut ? `killed after ${opts.timeoutMs ?? 30_000} ms` : (r.error?.message ?? `killed by ${r.signal}`)
+      throw new NftError({ exitCode: undefined, stderr: r.stderr, message: `${what}: ${why}`, cause: r.error })
     }
-    throw new NftError({ exitCode: r.exitCode, stderr, cause: r })
+    throw new NftError({ exitCode: r.exitCode, stderr: r.stderr })
   }
-  return String(r.stdout)
+  return r.stdout
 }

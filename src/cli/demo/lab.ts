@@ -3,13 +3,13 @@
  * TEST-NET-3 and a "LAN" on TEST-NET-2), built with kvmnet's own netlink layer. Everything made here is
  * tracked and removed by `dispose()`, also on Ctrl-C.
  */
-import { execa } from 'execa'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Netns } from '../../netns/index.js'
 import { nsCommand } from '../../netns/exec.js'
 import { Rtnl } from '../../rtnl/index.js'
+import { runProgram } from '../../util/run-program.js'
 
 /** busybox udhcpc runs this on a lease: configure the address and the default route, print the lease. */
 const UDHCPC_SCRIPT = `#!/bin/sh
@@ -73,8 +73,8 @@ export class Lab {
   async run(ns: Netns, cmd: string, args: string[], timeoutMs = 10_000): Promise<{ ok: boolean; stdout: string; ms: number }> {
     const c = nsCommand(ns, cmd, args)
     const start = performance.now()
-    const r = await execa(c.file, c.args, { reject: false, timeout: timeoutMs })
-    return { ok: r.exitCode === 0, stdout: String(r.stdout), ms: performance.now() - start }
+    const r = await runProgram(c.file, c.args, { timeoutMs })
+    return { ok: r.exitCode === 0, stdout: r.stdout, ms: performance.now() - start }
   }
 
   async ping(from: Netns, to: string): Promise<boolean> {
