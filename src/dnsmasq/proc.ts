@@ -12,16 +12,7 @@ export interface ProcessIdentity {
   startTime: string
 }
 
-/** Start time of `pid`, or undefined when there is no such process. */
-export async function processStartTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-    // comm (field 2) may contain spaces and parentheses: count fields after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch {
-    return undefined
-  }
-}
+export { processStartTime } from '../util/process-start-time.js'
 
 /** True while the very process of `id` lives (not a later one with the same pid). Zombies count as gone. */
 export async function isAlive(id: ProcessIdentity): Promise<boolean> {

@@ -18,13 +18,13 @@ import { planNetwork, planPort, type NetworkPlan, type PlannedPort } from './pla
 import { validateSpec, type DhcpHostSpec, type ForwardSpec, type NetworkSpec, type NetworkSpecInput, type PortSpec } from './spec.js'
 import {
   DEFAULT_STATE_ROOT,
-  processStartTime,
   readState,
   removeState,
   stateDirFor,
   writeState,
   type NetworkState,
 } from './state.js'
+import { processStartTime } from '../util/process-start-time.js'
 import { Transaction, type StepEvent, type StepTiming } from './transaction.js'
 import { applyLinks, applyPorts, removePortLinks, restoreNic, type PortInfo } from './apply-links.js'
 import { applySysctls, restoreSysctls } from './apply-sysctls.js'

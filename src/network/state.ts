@@ -6,6 +6,7 @@
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { NetworkSpec } from './spec.js'
+import { processStartTime } from '../util/process-start-time.js'
 
 export const DEFAULT_STATE_ROOT = '/run/kvmnet'
 
@@ -88,15 +89,6 @@ export async function listStates(root: string, nsLabel?: string): Promise<{ dir:
   return out
 }
 
-/** Start time of a process (field 22 of /proc/PID/stat): with the pid, identifies it across pid reuse. */
-export async function processStartTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch {
-    return undefined
-  }
-}
 
 export async function ownerAlive(owner: NetworkState['owner']): Promise<boolean> {
   if (!owner) return false

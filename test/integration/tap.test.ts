@@ -9,6 +9,7 @@ import { native } from '../../src/native/index.js'
 import { SpecError, SystemError } from '../../src/errors.js'
 import { createTap, createTaps, type TapOptions } from '../../src/tap/index.js'
 import { makeNs, uniqueName, type TestNs } from '../helpers/ns.js'
+import { catchErr } from '../helpers/catch.js'
 
 interface TunInfo {
   type: string
@@ -48,14 +49,6 @@ async function attachAs(ns: TestNs, uid: number, gid: number, dev: string): Prom
   return ns.try('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '/usr/bin/python3', '-c', ATTACH, dev])
 }
 
-function catchErr(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
-}
 
 t.test('a plain tap: created in the namespace, not on the host, gone on close', async (t) => {
   const ns = await makeNs(t, 'kva')

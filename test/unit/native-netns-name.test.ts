@@ -2,6 +2,7 @@
 import t from 'tap'
 import { SpecError } from '../../src/errors.js'
 import { netnsPath, validateNetnsName } from '../../src/netns/name.js'
+import { catchErr } from '../helpers/catch.js'
 
 t.test('valid names map to /run/netns', async (t) => {
   t.equal(validateNetnsName('kvmnet-1'), 'kvmnet-1')
@@ -18,11 +19,3 @@ t.test('names that are not a plain file name are refused', async (t) => {
   t.match(catchErr(() => validateNetnsName('', 'prefix')), { field: 'prefix' })
 })
 
-function catchErr(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
-}

@@ -2,6 +2,7 @@
 import t from 'tap'
 import { SpecError } from '../../src/errors.js'
 import { normalizeTapOptions, type TapOptions } from '../../src/tap/index.js'
+import { catchErr } from '../helpers/catch.js'
 
 t.test('defaults are filled in', async (t) => {
   t.same(normalizeTapOptions({ name: 'vm0' }), { name: 'vm0', mode: 'tap', queues: 1, vnetHdr: false, persist: false })
@@ -42,11 +43,3 @@ t.test('bad input names the field', async (t) => {
   t.match(catchErr(() => normalizeTapOptions({ name: 'x', queues: 0 }, 'taps[1]')), { field: 'taps[1].queues' }, 'batch prefix')
 })
 
-function catchErr(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
-}

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { KvmnetError, SystemError } from '../../src/errors.js'
 import { BatchItemError, findPackageRoot, loadBinding, mapNativeError, native } from '../../src/native/index.js'
+import { catchErr } from '../helpers/catch.js'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -136,11 +137,3 @@ t.test('mapNativeError', async (t) => {
   t.equal(mapNativeError('text'), 'text')
 })
 
-function catchErr(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
-}
