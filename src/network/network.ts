@@ -12,7 +12,7 @@ import { KvmnetError, NotFoundError, SpecError, isNotFound } from '../errors.js'
 import { Netns } from '../netns/index.js'
 import { nsLabel } from '../netns/exec.js'
 import { Rtnl, type LinkInfo } from '../rtnl/index.js'
-import { Nft, renderRules, tableExists } from '../nft/index.js'
+import { Nft, renderRules, tableExists, type NetworkRules } from '../nft/index.js'
 import { Dnsmasq, type Lease } from '../dnsmasq/index.js'
 import { planNetwork, planPort, type NetworkPlan, type PlannedPort } from './plan.js'
 import { validateSpec, type DhcpHostSpec, type ForwardSpec, type NetworkSpec, type NetworkSpecInput, type PortSpec } from './spec.js'
@@ -216,16 +216,27 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     return this.opts.dnsmasq ?? 'supervised'
   }
 
-  private async applyFirewall(tx: Transaction, plan: NetworkPlan, state: NetworkState, prev: NetworkState | undefined): Promise<void> {
+  /**
+   * The rules to install: the plan's, with a nat network's uplink defaulting to the device of the
+   * namespace's IPv4 default route (when there is one), so guests are masqueraded only on the way out.
+   */
+  private async resolveFirewall(plan: NetworkPlan): Promise<NetworkRules> {
     const rules = plan.firewall!
-    const doc = renderRules(rules)
-    const hash = createHash('sha256').update(JSON.stringify(doc)).digest('hex')
+    if (rules.mode !== 'nat' || rules.nat?.uplink) return rules
+    const def = (await this.rtnl.listRoutes({ family: 4 })).find((r) => r.dst === 'default')
+    const dev = def?.devName ?? (def?.dev !== undefined ? (await this.rtnl.findLink(def.dev))?.name : undefined)
+    return dev && dev !== plan.bridge ? { ...rules, nat: { ...rules.nat, uplink: dev } } : rules
+  }
+
+  private async applyFirewall(tx: Transaction, plan: NetworkPlan, state: NetworkState, prev: NetworkState | undefined): Promise<void> {
     await tx.step('nft', 'nft', async (s) => {
+      const rules = await this.resolveFirewall(plan)
+      const hash = createHash('sha256').update(JSON.stringify(renderRules(rules))).digest('hex')
       if (prev?.nftHash === hash && (await tableExists(this.ns, rules.tag))) {
         s.outcome('unchanged')
         return
       }
-      const before = prev ? planNetwork(prev.spec).firewall : undefined
+      const before = prev?.nftRules
       await this.nft.apply(rules)
       s.outcome(before ? 'updated' : 'created')
       s.onUndo(async () => {
@@ -233,6 +244,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
         else await this.nft.remove(rules.tag)
       })
       state.nftHash = hash
+      state.nftRules = rules
     })
   }
 

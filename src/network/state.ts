@@ -6,6 +6,7 @@
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { NetworkSpec } from './spec.js'
+import type { NetworkRules } from '../nft/index.js'
 import { processStartTime } from '../util/process-start-time.js'
 
 export const DEFAULT_STATE_ROOT = '/run/kvmnet'
@@ -42,6 +43,8 @@ export interface NetworkState {
   dnsmasq?: { stateDir: string; detached: boolean } | undefined
   /** Hash of the last applied nft document: re-applying the same rules is skipped. */
   nftHash?: string | undefined
+  /** The rules last applied (uplink resolved), to put back if a later apply fails. */
+  nftRules?: NetworkRules | undefined
   /** The process supervising this network (kvmnet up --foreground, or an API user), if any. */
   owner?: { pid: number; startTime: string } | undefined
   createdAt: string

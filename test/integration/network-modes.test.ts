@@ -25,6 +25,7 @@ t.test('nat: host <-> guest yes, guest -> outside yes (masqueraded), DHCP yes', 
     ipv4: { address: '10.210.1.1/24', dhcp: { range: ['10.210.1.100', '10.210.1.150'] } },
     dns: { domain: 'nat.test' },
   })
+  t.match(await host.run('nft', ['list', 'table', 'inet', 'kvmnet_tnat']), /oifname "uplink0".*masquerade/, 'uplink defaults to the default route device')
   const guest = await guestOnBridge(t, host, net.plan.bridge!, 'g0')
   const lease = await dhcp(guest)
   t.ok(lease, 'guest got a lease')
