@@ -104,3 +104,29 @@ t.test('up --foreground tears down on SIGTERM', async (t) => {
   t.match(r.stdout, /fg: down \(SIGTERM\)/)
   await assertNothingLeft(t, ns, 'fg')
 })
+
+t.test('the CLI drives every mode from a JSON spec', async (t) => {
+  const ns = await makeNs(t, 'kvn')
+  const stateRoot = `/run/kvmnet-test/${ns.name}`
+  const common = ['--netns', ns.name, '--state-root', stateRoot]
+  // Two NICs for the bridge and macvtap kinds: veth ends whose peers stay in the same namespace.
+  await ns.ip('link add nic0 type veth peer name nic0-peer\nlink add nic1 type veth peer name nic1-peer\nlink set nic0 up\nlink set nic1 up\nlink set nic0-peer up\nlink set nic1-peer up')
+  const specs = [
+    { name: 'm-nat', mode: 'nat', ipv4: { address: '10.243.1.1/24', dhcp: { range: ['10.243.1.10', '10.243.1.20'] } }, forwards: [{ proto: 'tcp', hostPort: 2222, guest: '10.243.1.10', guestPort: 22 }], ports: [{ name: 'm-nat0' }] },
+    { name: 'm-iso', mode: 'isolated', ipv4: { address: '10.243.2.1/24' }, ports: [{ name: 'm-iso0' }] },
+    { name: 'm-vi', mode: 'very-isolated', ports: [{ name: 'm-vi0' }] },
+    { name: 'm-br', mode: 'bridge', interface: 'nic0', ports: [{ name: 'm-br0' }] },
+    { name: 'm-mvt', mode: 'macvtap', interface: 'nic1', hostAccess: true, ipv4: { address: '10.243.5.2/24' }, ports: [{ name: 'm-mvt0' }] },
+  ]
+  for (const spec of specs) {
+    t.teardown(() => kvmnet(['down', spec.name, ...common], { reject: false }))
+    await kvmnet(['up', specFile(spec), ...common])
+  }
+  const all = JSON.parse((await kvmnet(['status', '--json', ...common])).stdout) as { name: string; mode: string; up: boolean; problems: string[] }[]
+  t.same(all.map((s) => [s.name, s.mode, s.up]).sort(), specs.map((s) => [s.name, s.mode, true]).sort(), 'every mode is up')
+  const ports = JSON.parse((await kvmnet(['ports', 'm-mvt', '--json', ...common])).stdout) as { tapDevice?: string }[]
+  t.match(ports[0]?.tapDevice, /^\/dev\/tap\d+$/, 'macvtap port reports /dev/tapN')
+  for (const spec of specs) await kvmnet(['down', spec.name, ...common])
+  for (const spec of specs) await assertNothingLeft(t, ns, spec.name)
+  t.notMatch(await ns.run('ip', ['-o', 'link', 'show', 'nic0']), /master/, 'bridged NIC released')
+})
