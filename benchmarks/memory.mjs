@@ -1,6 +1,7 @@
 // Resident memory of a process holding N networks with M ports in total (argv: N M), printed as one JSON
 // line. Plain JS on the built library (dist/, as a user's process would load it), run as its own process
 // by the network benchmark so that neither the benchmark nor a TypeScript loader is counted.
+import { rm } from 'node:fs/promises'
 import { createNetwork, Netns } from '../dist/index.js'
 
 const nNets = Number(process.argv[2] ?? 100)
@@ -28,4 +29,5 @@ try {
 } finally {
   for (const n of nets) await n.down().catch(() => undefined)
   await ns.delete()
+  await rm(stateRoot, { recursive: true, force: true })
 }

@@ -3,8 +3,8 @@
  * `down`, `status` and `gc` work from another process or after a crash of the one that built it.
  * /run is a tmpfs: state does not outlive a reboot, and neither do the links it describes.
  */
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import type { NetworkSpec } from './spec.js'
 import type { NetworkRules } from '../nft/index.js'
 import { processStartTime } from '../util/process-start-time.js'
@@ -75,6 +75,8 @@ export async function writeState(dir: string, state: NetworkState): Promise<void
 
 export async function removeState(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
+  // The namespace's directory goes with its last network: nothing of a namespace that is gone lingers.
+  await rmdir(dirname(dir)).catch(() => undefined)
 }
 
 /** Every network with state under root (optionally only in one namespace label). */
