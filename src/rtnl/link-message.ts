@@ -56,7 +56,7 @@ import {
   RTM_NEWLINK,
   VETH_INFO_PEER,
 } from './wire/constants.js'
-import { attr, attrMap, attrString, attrU16be, attrU32, attrU8, nested, readS32, readString, readU16be, readU32, readU8 } from './wire/attrs.js'
+import { AttrIndex, attr, attrMap, attrString, attrU16be, attrU32, attrU8, nested, readS32, readString, readU16be, readU32, readU8 } from './wire/attrs.js'
 import { encodeMessage } from './wire/header.js'
 import { decodeIfInfoMsg, encodeIfInfoMsg, IFINFOMSG_LEN } from './wire/ifinfomsg.js'
 import { bytesToMac, macToBytes } from './wire/mac.js'
@@ -245,7 +245,7 @@ function decodeTun(d: Map<number, Buffer>): TunData {
 /** LinkInfo from the payload (after nlmsghdr) of an RTM_NEWLINK message. */
 export function decodeLink(payload: Buffer): LinkInfo {
   const ifi = decodeIfInfoMsg(payload)
-  const a = attrMap(payload, IFINFOMSG_LEN)
+  const a = new AttrIndex(payload, IFINFOMSG_LEN)
   const info = a.get(IFLA_LINKINFO)
   const li = info ? attrMap(info) : new Map<number, Buffer>()
   const kind = readString(li.get(IFLA_INFO_KIND))
