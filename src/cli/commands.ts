@@ -16,7 +16,6 @@ export interface CliArgs {
   foreground?: boolean | undefined
   timings?: boolean | undefined
   'state-root'?: string | undefined
-  keep?: boolean | undefined
 }
 
 export const usage = `kvmnet — virtual networks for KVM/QEMU guests on the Linux kernel
@@ -198,6 +197,6 @@ const schema: Command = async () => {
   return 0
 }
 
-const demo: Command = async (a) => runDemo({ json: a.json ?? false, keep: a.keep ?? false })
+const demo: Command = async (a) => runDemo({ json: a.json ?? false })
 
 export const commands: Record<string, Command> = { up, down, status, leases, ports, gc: gcCmd, demo, schema }

@@ -28,7 +28,6 @@ async function main(argv: string[]): Promise<number> {
       foreground: { type: 'boolean', default: false },
       timings: { type: 'boolean', default: false },
       'state-root': { type: 'string' },
-      keep: { type: 'boolean', default: false },
     },
   })
   return run({ positionals, ...values })

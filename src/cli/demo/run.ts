@@ -20,7 +20,7 @@ function cell(m: { ok: boolean }): string {
   return m.ok ? 'yes' : 'no'
 }
 
-export async function runDemo(opts: { json: boolean; keep: boolean }): Promise<number> {
+export async function runDemo(opts: { json: boolean }): Promise<number> {
   if (process.getuid?.() !== 0) {
     process.stderr.write('kvmnet demo: needs root (it creates network namespaces)\n')
     return 1
