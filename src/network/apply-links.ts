@@ -259,10 +259,18 @@ async function applyMacvtapHost(rtnl: Rtnl, tx: Transaction, plan: NetworkPlan, 
 
 /**
  * Create the planned ports that do not exist yet (taps in one native batch, then one pipelined round of
- * netlink requests for master/group/alias/up), and remove this network's ports that are no longer planned.
+ * netlink requests for master/group/alias/up); with `prune`, remove this network's ports that are not in
+ * `ports` (a full apply; adding one port prunes nothing).
  * Returns the fds of non-persistent taps.
  */
-export async function applyPorts(rtnl: Rtnl, ns: Netns, tx: Transaction, plan: NetworkPlan, ports: PlannedPort[]): Promise<Map<string, number[]>> {
+export async function applyPorts(
+  rtnl: Rtnl,
+  ns: Netns,
+  tx: Transaction,
+  plan: NetworkPlan,
+  ports: PlannedPort[],
+  opts: { prune: boolean },
+): Promise<Map<string, number[]>> {
   const fds = new Map<string, number[]>()
   const existing = new Map<string, LinkInfo>()
   const ours = plan.mode === 'macvtap' ? await rtnl.listLinks({ group: plan.group }) : await rtnl.listLinks({ master: plan.bridge! })
@@ -345,7 +353,7 @@ export async function applyPorts(rtnl: Rtnl, ns: Netns, tx: Transaction, plan: N
 
   const planned = new Set(ports.map((p) => p.name))
   const stale = ours.filter((l) => !planned.has(l.name) && l.alias === plan.alias.port)
-  if (stale.length > 0 && ports === plan.ports) {
+  if (stale.length > 0 && opts.prune) {
     await tx.step(`remove-ports(${stale.length})`, 'links', async () => {
       await Promise.all(stale.map((l) => rtnl.deleteLink(l.index).catch(ignoreNotFound)))
     })

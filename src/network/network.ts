@@ -191,7 +191,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       const results = await Promise.allSettled([
         applySysctls(this.ns, tx, plan, state).then(() => (plan.firewall ? this.applyFirewall(tx, plan, state, prev) : undefined)),
         plan.dnsmasq ? this.applyDnsmasq(tx, plan, state) : prev?.dnsmasq ? this.stopDnsmasq(tx, state) : undefined,
-        applyPorts(this.rtnl, this.ns, tx, plan, plan.ports).then((fds) => {
+        applyPorts(this.rtnl, this.ns, tx, plan, plan.ports, { prune: true }).then((fds) => {
           for (const [name, f] of fds) this.portFds.set(name, f)
         }),
       ])
@@ -354,7 +354,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     const tx = this.tx('apply')
     let info: PortInfo | undefined
     try {
-      const fds = await applyPorts(this.rtnl, this.ns, tx, { ...planNetwork(spec), ports: [planned] }, [planned])
+      const fds = await applyPorts(this.rtnl, this.ns, tx, planNetwork(spec), [planned], { prune: false })
       for (const [name, f] of fds) this.portFds.set(name, f)
       this.specValue = spec
       this.planValue = planNetwork(spec)

@@ -112,6 +112,8 @@ t.test('ports: tap with owner and queues; non-persistent taps hand over fds', as
   const added = await n.addPort({ name: 'pt-new', mac: '52:54:00:12:34:56' })
   t.equal(added.mac, '52:54:00:12:34:56')
   t.match(await host.run('ip', ['-o', 'link', 'show', 'pt-new']), /master kvbr-ports/)
+  const withNew = await host.run('ip', ['-o', 'link', 'show'])
+  t.ok(withNew.includes('pt-own') && withNew.includes('pt-fd'), 'adding a port keeps the others')
   await n.removePort('pt-new')
   t.notMatch(await host.run('ip', ['-o', 'link', 'show']), /pt-new/)
   await n.down()
