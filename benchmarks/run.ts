@@ -49,5 +49,5 @@ const dir = fileURLToPath(new URL('./results/', import.meta.url))
 await mkdir(dir, { recursive: true })
 const out = { date: started.toISOString(), quick, node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, rows }
 await writeFile(`${dir}${started.toISOString().replace(/[:.]/g, '-')}.json`, `${JSON.stringify(out, null, 2)}\n`)
-// A smoke run must not replace the full run the README quotes.
-await writeFile(`${dir}${quick ? 'latest-quick' : 'latest'}.json`, `${JSON.stringify(out, null, 2)}\n`)
+// A smoke or partial run must not replace the full run the README quotes.
+await writeFile(`${dir}${quick || only ? 'latest-partial' : 'latest'}.json`, `${JSON.stringify(out, null, 2)}\n`)
