@@ -75,8 +75,10 @@ export async function writeState(dir: string, state: NetworkState): Promise<void
 
 export async function removeState(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
-  // The namespace's directory goes with its last network: nothing of a namespace that is gone lingers.
+  // The namespace's directory goes with its last network, and the state root with the last namespace
+  // (rmdir only removes empty directories): kvmnet leaves nothing behind in /run.
   await rmdir(dirname(dir)).catch(() => undefined)
+  await rmdir(dirname(dirname(dir))).catch(() => undefined)
 }
 
 /** Every network with state under root (optionally only in one namespace label). */
