@@ -276,8 +276,11 @@ export async function applyPorts(
   const ours = plan.mode === 'macvtap' ? await rtnl.listLinks({ group: plan.group }) : await rtnl.listLinks({ master: plan.bridge! })
   for (const l of ours) existing.set(l.name, l)
   const missing: PlannedPort[] = []
-  for (const p of ports) {
-    const have = existing.get(p.name) ?? (await rtnl.findLink(p.name))
+  // A name not among the network's links may still be taken by another link: ask for all of them at
+  // once (pipelined on one socket) rather than one round trip per port.
+  const found = await Promise.all(ports.map((p) => existing.get(p.name) ?? rtnl.findLink(p.name)))
+  for (const [i, p] of ports.entries()) {
+    const have = found[i]
     if (have) {
       assertOurs(have, plan.alias.port, `ports.${p.name}`)
       const kind = have.kind === 'tun' ? 'tap' : have.kind
