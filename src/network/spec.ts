@@ -260,15 +260,15 @@ function checkRelations(spec: NetworkSpec): Issue[] {
       else if (f.guestPort !== undefined && f.guestPort + (b - a) > 65535) bad(`forwards[${i}].guestPort`, 'range runs past 65535')
     }
   })
-  const fwdKeys = new Map<string, number>()
+  const seenForwards: { proto: string; lo: number; hi: number; hostAddress: string | undefined; i: number }[] = []
   spec.forwards?.forEach((f, i) => {
-    const [a, b] = Array.isArray(f.hostPort) ? f.hostPort : [f.hostPort, f.hostPort]
-    for (const [k, j] of fwdKeys) {
-      const [p, lo, hi, ha] = k.split('|')
-      if (p === f.proto && (ha === (f.hostAddress ?? '') || ha === '' || !f.hostAddress) && a <= Number(hi) && b >= Number(lo))
-        bad(`forwards[${i}].hostPort`, `overlaps forwards[${j}]`)
+    const [lo, hi] = Array.isArray(f.hostPort) ? f.hostPort : [f.hostPort, f.hostPort]
+    for (const g of seenForwards) {
+      // Two forwards collide on the same protocol and port when they can match the same host address.
+      const sameAddress = !f.hostAddress || !g.hostAddress || f.hostAddress === g.hostAddress
+      if (g.proto === f.proto && sameAddress && lo <= g.hi && hi >= g.lo) bad(`forwards[${i}].hostPort`, `overlaps forwards[${g.i}]`)
     }
-    fwdKeys.set(`${f.proto}|${a}|${b}|${f.hostAddress ?? ''}`, i)
+    seenForwards.push({ proto: f.proto, lo, hi, hostAddress: f.hostAddress, i })
   })
 
   const names = new Map<string, number>()
