@@ -153,6 +153,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
    */
   async up(newSpec?: NetworkSpecInput): Promise<ApplyReport> {
     const start = performance.now()
+    const [oldSpec, oldPlan] = [this.specValue, this.planValue]
     if (newSpec !== undefined) {
       const spec = validateSpec(newSpec)
       if (spec.name !== this.name) throw new SpecError('name', `cannot rename network ${this.name} to ${spec.name}`)
@@ -177,6 +178,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
           sysctls: [],
           createdAt: new Date().toISOString(),
         }
+    const newFds = new Map<string, number[]>()
     try {
       if (!prev) {
         // A first apply owns the state directory (dnsmasq's files live in it too): a rollback removes it.
@@ -192,7 +194,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
         applySysctls(this.ns, tx, plan, state).then(() => (plan.firewall ? this.applyFirewall(tx, plan, state, prev) : undefined)),
         plan.dnsmasq ? this.applyDnsmasq(tx, plan, state) : prev?.dnsmasq ? this.stopDnsmasq(tx, state) : undefined,
         applyPorts(this.rtnl, this.ns, tx, plan, plan.ports, { prune: true }).then((fds) => {
-          for (const [name, f] of fds) this.portFds.set(name, f)
+          for (const [name, f] of fds) newFds.set(name, f)
         }),
       ])
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
@@ -204,10 +206,22 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
         await writeState(this.stateDir, state)
       })
     } catch (err) {
-      for (const f of this.portFds.values()) for (const fd of f) closeQuietly(fd)
+      // Only this apply's fds: ports from earlier applies stay with whoever holds them.
+      for (const f of newFds.values()) for (const fd of f) closeQuietly(fd)
+      // The network is back where it was, and so is the handle's idea of it.
+      this.specValue = oldSpec
+      this.planValue = oldPlan
       await tx.rollback(err)
     }
     tx.commit()
+    for (const [name, f] of newFds) this.portFds.set(name, f)
+    // Ports the new spec dropped were deleted: their fds (non-persistent taps) go with them.
+    const planned = new Set(plan.ports.map((p) => p.name))
+    for (const [name, f] of this.portFds) {
+      if (planned.has(name)) continue
+      for (const fd of f) closeQuietly(fd)
+      this.portFds.delete(name)
+    }
     this.state = state
     return report(this.name, start, tx.timings)
   }

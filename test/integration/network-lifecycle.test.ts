@@ -4,6 +4,7 @@
  */
 import t, { type Test } from 'tap'
 import { rm } from 'node:fs/promises'
+import { fstatSync } from 'node:fs'
 import { createNetwork, SpecError, RollbackError, type Network } from '../../src/index.js'
 import { makeNs, type TestNs } from '../helpers/ns.js'
 import { dhcp, guestOnBridge, hostWithInternet, ping, tcpGet, tcpServer } from '../helpers/guest.js'
@@ -118,6 +119,16 @@ t.test('ports: tap with owner and queues; non-persistent taps hand over fds', as
   t.ok(withNew.includes('pt-own') && withNew.includes('pt-fd'), 'adding a port keeps the others')
   await n.removePort('pt-new')
   t.notMatch(await host.run('ip', ['-o', 'link', 'show']), /pt-new/)
+  // A failed re-apply must not close the fds an earlier apply handed over.
+  const fd = n.portFdsOf('pt-fd')[0]!
+  await host.ip('link add foreign0 type bridge')
+  const clash = await n.up({ ...n.spec, ports: [...(n.spec.ports ?? []), { name: 'foreign0' }] }).catch((e: unknown) => e)
+  t.type(clash, SpecError, 're-apply fails on a port name taken by a foreign link')
+  t.notOk(n.spec.ports?.some((p) => p.name === 'foreign0'), 'the handle keeps the spec that is applied')
+  t.ok(fstatSync(fd).isCharacterDevice(), 'the handed-over tap fd is still open')
+  // Dropping the port from the spec closes its fds.
+  await n.up({ ...n.spec, ports: (n.spec.ports ?? []).filter((p) => p.name !== 'pt-fd') })
+  t.same(n.portFdsOf('pt-fd'), [], 'fds of a dropped port are released')
   await n.down()
   await assertNothingLeft(t, host, 'ports')
 })
