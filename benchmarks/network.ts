@@ -10,8 +10,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createNetwork, Netns } from '../src/index.js'
 import { Nft } from '../src/nft/index.js'
-import { planNetwork } from '../src/network/plan.js'
-import { validateSpec } from '../src/network/spec.js'
+import { planFor } from '../src/network/kinds/index.js'
+import { validateSpec } from '../src/network/validate.js'
 import { median, type BenchRow } from './stats.js'
 
 const natSpec = (name: string) => ({
@@ -27,9 +27,10 @@ const natSpec = (name: string) => ({
  * itself, so the shell baseline loads exactly the equivalent ruleset.
  */
 async function equivalentNftText(ns: Netns, dir: string): Promise<void> {
-  const plan = planNetwork(validateSpec(natSpec('shell')))
+  const plan = planFor(validateSpec(natSpec('shell')))
+  if (!('firewall' in plan)) throw new Error('a nat plan has rules')
   const nft = new Nft(ns)
-  await nft.apply(plan.firewall!)
+  await nft.apply(plan.firewall)
   const text = (await execa('nsenter', [`--net=${ns.path}`, 'nft', 'list', 'table', 'inet', 'kvmnet_shell'])).stdout
   await nft.remove('shell')
   await writeFile(join(dir, 'rules.nft'), `${text}\n`)

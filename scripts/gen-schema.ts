@@ -1,4 +1,4 @@
-// Regenerates schema/network.schema.json from the zod schema (the unit tests check it is current).
+// Regenerates schema/network.schema.json from the spec schema (src/network/spec.ts) (the unit tests check it is current).
 import { writeFileSync } from 'node:fs'
 import { networkJsonSchema } from '../src/network/json-schema.js'
 

@@ -170,3 +170,15 @@ function firstLine(s: string): string {
   const line = s.split('\n').find((l) => l.trim() !== '')
   return (line ?? s).trim()
 }
+
+/** A state file kvmnet wrote is unreadable or not what kvmnet writes (a crash mid-write cannot do this: writes are atomic). */
+export class StateError extends KvmnetError {
+  override name = 'StateError'
+  readonly path: string
+  readonly field: string | undefined
+  constructor(path: string, reason: string, field?: string) {
+    super(`${path}: ${field ? `${field}: ` : ''}${reason}`)
+    this.path = path
+    this.field = field
+  }
+}

@@ -5,6 +5,7 @@ import { createNetwork, openNetwork, type ApplyReport } from '../network/network
 import { gc } from '../network/gc.js'
 import { DEFAULT_STATE_ROOT, listStates } from '../network/state.js'
 import { networkJsonSchema } from '../network/json-schema.js'
+import { validateSpec } from '../network/validate.js'
 import { SpecError } from '../errors.js'
 import { ms, renderTable } from './table.js'
 import { runDemo } from './demo/run.js'
@@ -76,7 +77,7 @@ async function readStdin(): Promise<string> {
 
 const up: Command = async (a) => {
   const spec = await readSpec(need(a, 'SPEC'))
-  const net = createNetwork(spec, { ...opts(a), dnsmasq: a.foreground ? 'supervised' : 'detached' })
+  const net = createNetwork(validateSpec(spec), { ...opts(a), dnsmasq: a.foreground ? 'supervised' : 'detached' })
   const r = await net.up()
   printReport(r, a, 'up')
   if (!a.foreground) {

@@ -2,10 +2,31 @@ export { createNetwork, openNetwork, Network } from './network.js'
 export type { ApplyReport, NetworkOptions, NetworkEvents } from './network.js'
 export { gc } from './gc.js'
 export type { GcReport } from './gc.js'
-export { validateSpec, specSchema } from './spec.js'
-export type { NetworkSpec, NetworkSpecInput, NetworkMode, PortSpec, ForwardSpec, DhcpHostSpec, DnsHostSpec } from './spec.js'
+export { validateSpec, specIssues } from './validate.js'
+export { specSchema, NETWORK_MODES } from './spec.js'
+export type {
+  NetworkSpec,
+  NetworkSpecInput,
+  NetworkMode,
+  SpecOf,
+  NatNetworkSpec,
+  RoutedNetworkSpec,
+  OpenNetworkSpec,
+  IsolatedNetworkSpec,
+  VeryIsolatedNetworkSpec,
+  BridgeNetworkSpec,
+  MacvtapNetworkSpec,
+  PortSpec,
+  TapPortSpec,
+  MacvtapPortSpec,
+  ForwardSpec,
+  DhcpHostSpec,
+  DnsHostSpec,
+  SpecIssue,
+} from './spec.js'
+export type { NetworkPlan, PlanOf, PlannedPort, PlannedTap, PlannedMacvtap } from './plan.js'
 export { networkJsonSchema } from './json-schema.js'
 export type { NetworkStatus, PortStatus } from './status.js'
-export type { PortInfo } from './apply-links.js'
-export type { StepEvent, StepTiming, StepCategory } from './transaction.js'
-export { defaultMac, defaultBridgeName, defaultLinkGroup } from './names.js'
+export type { PortInfo } from './steps/ports.js'
+export type { StepEvent, StepTiming, StepCategory, StepOutcome } from './transaction.js'
+export { defaultMac, defaultBridgeName, defaultLinkGroup, tapHostMac } from './names.js'

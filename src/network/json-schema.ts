@@ -1,11 +1,11 @@
-/** The published JSON Schema of a network spec, generated from the same zod schema the code validates with. */
-import { z } from 'zod'
+/** The published JSON Schema of a network spec, generated from the same schema the code validates with. */
 import { specSchema } from './spec.js'
 
 export function networkJsonSchema(): Record<string, unknown> {
   return {
-    ...z.toJSONSchema(specSchema, { unrepresentable: 'any' }),
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'https://kvmnet.dev/schema/network.schema.json',
     title: 'kvmnet network spec',
+    ...specSchema.json(),
   }
 }

@@ -4,6 +4,7 @@
  * crashed process created.
  */
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest()
@@ -16,10 +17,53 @@ export function defaultBridgeName(network: string): string {
   return `kvbr-${network.slice(0, 5)}${digest(network).toString('hex').slice(0, 5)}`
 }
 
-/** 52:54:00 (QEMU's prefix) + 3 bytes from the network and port name: stable across re-applies. */
-export function defaultMac(network: string, port: string): string {
-  const d = digest(`${network}/${port}`)
-  return ['52', '54', '00', ...[d[0]!, d[1]!, d[2]!].map((b) => b.toString(16).padStart(2, '0'))].join(':')
+let machineIdCache: string | undefined
+
+/**
+ * This host's identity for default MACs: /etc/machine-id (systemd's, stable for the installation), so two
+ * hypervisors that give a network and port the same names still give their guests different MACs on a
+ * shared LAN (bridge and macvtap networks). Without one, the host name stands in.
+ */
+export function machineId(): string {
+  if (machineIdCache === undefined) {
+    try {
+      machineIdCache = readFileSync('/etc/machine-id', 'utf8').trim()
+    } catch {
+      machineIdCache = ''
+    }
+    if (!machineIdCache) machineIdCache = `host:${process.env.HOSTNAME ?? ''}`
+  }
+  return machineIdCache
+}
+
+function hex(bytes: Iterable<number>): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':')
+}
+
+/**
+ * A guest's default MAC: 52:54:00 (QEMU's prefix) + 3 bytes from the host, network and port names, so it
+ * is stable across re-applies and processes on one host and differs between hosts.
+ */
+export function defaultMac(network: string, port: string, host: string = machineId()): string {
+  const d = digest(`${host}/${network}/${port}`)
+  return hex([0x52, 0x54, 0x00, ...d.subarray(0, 3)])
+}
+
+/**
+ * The MAC of a tap's host side, given the guest's: fe + the guest's last five bytes (libvirt's rule).
+ * The guest's own MAC must never be the tap's: the bridge would learn it as a local address and drop the
+ * guest's frames ("received packet with own address as source address"), and guests could not reach
+ * each other. 0xfe is locally administered and unicast, and is high enough that the bridge, which takes
+ * the numerically lowest port MAC unless given one, keeps its own fixed MAC anyway.
+ */
+export function tapHostMac(guestMac: string): string {
+  return `fe:${guestMac.toLowerCase().slice(3)}`
+}
+
+/** A bridge's fixed MAC (so it does not change as ports come and go): locally administered, per host and network. */
+export function bridgeMac(network: string, host: string = machineId()): string {
+  const d = digest(`${host}/${network}/bridge`)
+  return hex([0x02, ...d.subarray(0, 5)])
 }
 
 /**

@@ -2,32 +2,26 @@
  * The Network handle: what an orchestrator holds. `up()` makes the kernel match the spec (creating,
  * or converging an existing network: same spec twice changes nothing), `down()` removes everything the
  * network owns and puts back what it borrowed (a NIC's addresses and routes, sysctls), and the port,
- * forward and reservation methods change one part without touching the rest.
+ * forward and reservation methods change one part without touching the rest. What is specific to a kind
+ * is its driver's (kinds/); the handle runs the driver inside a transaction.
  */
 import { EventEmitter } from 'node:events'
-import { createHash } from 'node:crypto'
 import { closeSync } from 'node:fs'
-import { join } from 'node:path'
 import { KvmnetError, NotFoundError, SpecError, isNotFound } from '../errors.js'
 import { Netns } from '../netns/index.js'
 import { nsLabel } from '../netns/exec.js'
-import { Rtnl, type LinkInfo } from '../rtnl/index.js'
-import { Nft, renderRules, tableExists, type NetworkRules } from '../nft/index.js'
-import { Dnsmasq, type Lease } from '../dnsmasq/index.js'
-import { planNetwork, planPort, type NetworkPlan, type PlannedPort } from './plan.js'
-import { validateSpec, type DhcpHostSpec, type ForwardSpec, type NetworkSpec, type NetworkSpecInput, type PortSpec } from './spec.js'
-import {
-  DEFAULT_STATE_ROOT,
-  readState,
-  removeState,
-  stateDirFor,
-  writeState,
-  type NetworkState,
-} from './state.js'
+import { Rtnl } from '../rtnl/index.js'
+import { Nft } from '../nft/index.js'
+import { Dnsmasq, type Lease, type RestartInfo } from '../dnsmasq/index.js'
+import type { ApplyContext, DnsmasqSlot, NetworkDriver, TeardownContext } from './driver.js'
+import { driverFor, planFor, sysctlsOfSpec } from './kinds/index.js'
+import { bridgeOf, type NetworkPlan, type PlannedPort } from './plan.js'
+import { validateSpec } from './validate.js'
+import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, PortSpec } from './spec.js'
+import { DEFAULT_STATE_ROOT, readState, removeState, stateDirFor, writeState, type NetworkState } from './state.js'
 import { processStartTime } from '../util/process-start-time.js'
-import { Transaction, type StepEvent, type StepTiming } from './transaction.js'
-import { applyLinks, applyPorts, removePortLinks, restoreNic, type PortInfo } from './apply-links.js'
-import { applySysctls, restoreSysctls } from './apply-sysctls.js'
+import { Transaction, type StepCategory, type StepEvent, type StepTiming } from './transaction.js'
+import { ensurePorts, portInfo, type PortInfo } from './steps/ports.js'
 import { networkStatus, type NetworkStatus } from './status.js'
 
 export interface NetworkOptions {
@@ -55,17 +49,17 @@ export interface ApplyReport {
   totalMs: number
   steps: StepTiming[]
   /** Durations summed per category (links, addresses, routes, sysctls, nft, dnsmasq, state). */
-  byCategory: Record<string, number>
+  byCategory: Partial<Record<StepCategory, number>>
 }
 
 export interface NetworkEvents {
   step: [StepEvent]
   lease: [Lease]
-  'dnsmasq-restart': [unknown]
+  'dnsmasq-restart': [RestartInfo]
 }
 
 function report(network: string, start: number, steps: StepTiming[]): ApplyReport {
-  const byCategory: Record<string, number> = {}
+  const byCategory: Partial<Record<StepCategory, number>> = {}
   for (const s of steps) byCategory[s.category] = (byCategory[s.category] ?? 0) + s.ms
   return { network, totalMs: performance.now() - start, steps: [...steps], byCategory }
 }
@@ -78,7 +72,7 @@ function resolveNetns(spec: NetworkSpec, opt: Netns | string | undefined): Netns
 }
 
 /** Validate a spec and return a handle; nothing is touched until `up()`. */
-export function createNetwork(spec: NetworkSpecInput | unknown, options: NetworkOptions = {}): Network {
+export function createNetwork(spec: NetworkSpecInput, options: NetworkOptions = {}): Network {
   return new Network(validateSpec(spec), options)
 }
 
@@ -88,9 +82,12 @@ export async function openNetwork(name: string, options: NetworkOptions = {}): P
   const dir = stateDirFor(options.stateRoot ?? DEFAULT_STATE_ROOT, nsLabel(ns), name)
   const state = await readState(dir)
   if (!state) throw new NotFoundError(`network ${name}`, `no network named ${name} in namespace ${nsLabel(ns)}`)
-  const net = new Network(state.spec, { ...options, netns: ns })
-  net.state = state
-  return net
+  return new Network(validateSpec(state.spec), { ...options, netns: ns }, state)
+}
+
+/** Kinds whose L2 is built differently: converging between them would leave the old one half in place. */
+function l2Family(mode: NetworkMode): 'own-bridge' | 'nic-bridge' | 'macvtap' {
+  return mode === 'bridge' ? 'nic-bridge' : mode === 'macvtap' ? 'macvtap' : 'own-bridge'
 }
 
 export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposable {
@@ -98,19 +95,19 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   readonly stateDir: string
   private specValue: NetworkSpec
   private planValue: NetworkPlan
-  /** @internal */
-  state: NetworkState | undefined
+  private state: NetworkState | undefined
   private rtnlValue: Rtnl | undefined
   private nftValue: Nft | undefined
   private dnsmasqValue: Dnsmasq | undefined
   private portFds = new Map<string, number[]>()
   private readonly opts: NetworkOptions
 
-  constructor(spec: NetworkSpec, options: NetworkOptions = {}) {
+  constructor(spec: NetworkSpec, options: NetworkOptions = {}, state?: NetworkState) {
     super()
     this.opts = options
     this.specValue = spec
-    this.planValue = planNetwork(spec)
+    this.planValue = planFor(spec)
+    this.state = state
     this.ns = resolveNetns(spec, options.netns)
     this.stateDir = stateDirFor(options.stateRoot ?? DEFAULT_STATE_ROOT, nsLabel(this.ns), spec.name)
     if (options.onStep) this.on('step', options.onStep)
@@ -119,20 +116,25 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   get name(): string {
     return this.specValue.name
   }
+  get mode(): NetworkMode {
+    return this.specValue.mode
+  }
   get spec(): NetworkSpec {
     return this.specValue
   }
   get plan(): NetworkPlan {
     return this.planValue
   }
+  /** The network's bridge (undefined for macvtap networks). */
+  get bridge(): string | undefined {
+    return bridgeOf(this.planValue)
+  }
 
-  /** @internal */
-  get rtnl(): Rtnl {
+  private get rtnl(): Rtnl {
     this.rtnlValue ??= Rtnl.open(this.ns)
     return this.rtnlValue
   }
-  /** @internal */
-  get nft(): Nft {
+  private get nft(): Nft {
     this.nftValue ??= new Nft(this.ns)
     return this.nftValue
   }
@@ -147,9 +149,44 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     return tx
   }
 
+  private driver(plan: NetworkPlan): { apply(ctx: ApplyContext): Promise<void>; teardown(ctx: TeardownContext): Promise<void> } {
+    // The plan and its driver are of the same kind; TypeScript cannot correlate the two unions.
+    const d = driverFor(plan.mode) as unknown as NetworkDriver<NetworkPlan['mode']>
+    const p = plan as never
+    return { apply: (ctx) => d.apply(ctx, p), teardown: (ctx) => d.teardown(ctx, p) }
+  }
+
+  private dnsmasqSlot(): DnsmasqSlot {
+    return {
+      mode: this.opts.dnsmasq ?? 'supervised',
+      current: (state) => this.dnsmasqHandle(state),
+      set: (d) => {
+        if (d && d !== this.dnsmasqValue) this.wireDnsmasq(d)
+        this.dnsmasqValue = d
+      },
+    }
+  }
+
+  private applyContext(tx: Transaction, state: NetworkState, prev: NetworkState | undefined, newFds: Map<string, number[]>, prunePorts: boolean): ApplyContext {
+    return {
+      ns: this.ns,
+      rtnl: this.rtnl,
+      nft: this.nft,
+      tx,
+      state,
+      prev,
+      stateDir: this.stateDir,
+      dnsmasq: this.dnsmasqSlot(),
+      newFds,
+      prunePorts,
+      sysctlsOf: sysctlsOfSpec,
+    }
+  }
+
   /**
    * Create the network, or converge an existing one to the spec (ports, forwards, reservations added and
-   * removed). A failure undoes what this call created, newest first, and rethrows.
+   * removed; a kind changed to another kind with its own bridge). A failure undoes what this call created,
+   * newest first, and rethrows.
    */
   async up(newSpec?: NetworkSpecInput): Promise<ApplyReport> {
     const start = performance.now()
@@ -158,53 +195,45 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       const spec = validateSpec(newSpec)
       if (spec.name !== this.name) throw new SpecError('name', `cannot rename network ${this.name} to ${spec.name}`)
       this.specValue = spec
-      this.planValue = planNetwork(spec)
+      this.planValue = planFor(spec)
     }
     const plan = this.planValue
     const tx = this.tx('apply')
-    const prev = this.state ?? (await readState(this.stateDir))
-    if (prev && prev.netnsPath !== this.ns.path && prev.netnsName !== this.ns.name)
-      throw new KvmnetError(`state of ${this.name} belongs to another namespace`)
-    const state: NetworkState = prev
-      ? { ...prev, spec: this.specValue, bridge: plan.bridge, group: plan.group }
-      : {
-          version: 1,
-          name: this.name,
-          netnsPath: this.ns.path,
-          netnsName: this.ns.name,
-          spec: this.specValue,
-          bridge: plan.bridge,
-          group: plan.group,
-          sysctls: [],
-          createdAt: new Date().toISOString(),
-        }
     const newFds = new Map<string, number[]>()
     try {
+      const prev = this.state ?? (await readState(this.stateDir))
+      if (prev && prev.netnsPath !== this.ns.path && prev.netnsName !== this.ns.name)
+        throw new KvmnetError(`state of ${this.name} belongs to another namespace`)
+      if (prev && l2Family(prev.spec.mode) !== l2Family(plan.mode))
+        throw new SpecError('mode', `cannot converge a ${prev.spec.mode} network to ${plan.mode}: take it down first`)
+      const state: NetworkState = prev
+        ? { ...prev, sysctls: [...prev.sysctls], spec: this.specValue, bridge: bridgeOf(plan), group: plan.group }
+        : {
+            version: 1,
+            name: this.name,
+            netnsPath: this.ns.path,
+            netnsName: this.ns.name,
+            spec: this.specValue,
+            bridge: bridgeOf(plan),
+            group: plan.group,
+            sysctls: [],
+            createdAt: new Date().toISOString(),
+          }
       if (!prev) {
         // A first apply owns the state directory (dnsmasq's files live in it too): a rollback removes it.
         await tx.step('state-dir', 'state', (s) => {
           s.onUndo(() => removeState(this.stateDir))
         })
       }
-      await applyLinks(this.rtnl, this.ns, tx, plan, state, this.specValue)
-      // Once the bridge and its address exist, rules, dnsmasq and ports depend on nothing else and on
-      // each other not at all: run them together (the apply then costs the slowest, not the sum).
-      // allSettled, not all: every branch must have registered its undos before a rollback starts.
-      const results = await Promise.allSettled([
-        applySysctls(this.ns, tx, plan, state).then(() => (plan.firewall ? this.applyFirewall(tx, plan, state, prev) : undefined)),
-        plan.dnsmasq ? this.applyDnsmasq(tx, plan, state) : prev?.dnsmasq ? this.stopDnsmasq(tx, state) : undefined,
-        applyPorts(this.rtnl, this.ns, tx, plan, plan.ports, { prune: true }).then((fds) => {
-          for (const [name, f] of fds) newFds.set(name, f)
-        }),
-      ])
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-      if (failed) throw failed.reason
+      await this.driver(plan).apply(this.applyContext(tx, state, prev, newFds, true))
       await tx.step('state', 'state', async () => {
         const startTime = await processStartTime(process.pid)
-        state.owner = startTime && this.dnsmasqMode() === 'supervised' ? { pid: process.pid, startTime } : state.owner
+        state.owner = startTime && (this.opts.dnsmasq ?? 'supervised') === 'supervised' ? { pid: process.pid, startTime } : state.owner
         state.lastApply = { at: new Date().toISOString(), totalMs: performance.now() - start, steps: [...tx.timings] }
         await writeState(this.stateDir, state)
       })
+      tx.commit()
+      this.state = state
     } catch (err) {
       // Only this apply's fds: ports from earlier applies stay with whoever holds them.
       for (const f of newFds.values()) for (const fd of f) closeQuietly(fd)
@@ -213,7 +242,6 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       this.planValue = oldPlan
       await tx.rollback(err)
     }
-    tx.commit()
     for (const [name, f] of newFds) this.portFds.set(name, f)
     // Ports the new spec dropped were deleted: their fds (non-persistent taps) go with them.
     const planned = new Set(plan.ports.map((p) => p.name))
@@ -222,49 +250,12 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       for (const fd of f) closeQuietly(fd)
       this.portFds.delete(name)
     }
-    this.state = state
     return report(this.name, start, tx.timings)
   }
 
-  private dnsmasqMode(): 'supervised' | 'detached' {
-    return this.opts.dnsmasq ?? 'supervised'
-  }
-
-  /**
-   * The rules to install: the plan's, with a nat network's uplink defaulting to the device of the
-   * namespace's IPv4 default route (when there is one), so guests are masqueraded only on the way out.
-   */
-  private async resolveFirewall(plan: NetworkPlan): Promise<NetworkRules> {
-    const rules = plan.firewall!
-    if (rules.mode !== 'nat' || rules.nat?.uplink) return rules
-    const def = (await this.rtnl.listRoutes({ family: 4 })).find((r) => r.dst === 'default')
-    const dev = def?.devName ?? (def?.dev !== undefined ? (await this.rtnl.findLink(def.dev))?.name : undefined)
-    return dev && dev !== plan.bridge ? { ...rules, nat: { ...rules.nat, uplink: dev } } : rules
-  }
-
-  private async applyFirewall(tx: Transaction, plan: NetworkPlan, state: NetworkState, prev: NetworkState | undefined): Promise<void> {
-    await tx.step('nft', 'nft', async (s) => {
-      const rules = await this.resolveFirewall(plan)
-      const hash = createHash('sha256').update(JSON.stringify(renderRules(rules))).digest('hex')
-      if (prev?.nftHash === hash && (await tableExists(this.ns, rules.tag))) {
-        s.outcome('unchanged')
-        return
-      }
-      const before = prev?.nftRules
-      await this.nft.apply(rules)
-      s.outcome(before ? 'updated' : 'created')
-      s.onUndo(async () => {
-        if (before) await this.nft.apply(before)
-        else await this.nft.remove(rules.tag)
-      })
-      state.nftHash = hash
-      state.nftRules = rules
-    })
-  }
-
-  private async dnsmasqHandle(state: NetworkState): Promise<Dnsmasq | undefined> {
+  private async dnsmasqHandle(state: NetworkState | undefined): Promise<Dnsmasq | undefined> {
     if (this.dnsmasqValue) return this.dnsmasqValue
-    if (!state.dnsmasq) return undefined
+    if (!state?.dnsmasq) return undefined
     const adopted = await Dnsmasq.adopt(this.ns, state.dnsmasq.stateDir).catch(() => undefined)
     if (adopted) this.wireDnsmasq(adopted)
     this.dnsmasqValue = adopted
@@ -274,41 +265,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   private wireDnsmasq(d: Dnsmasq): void {
     d.on('lease-added', (l: Lease) => this.emit('lease', l))
     d.on('lease-changed', (l: Lease) => this.emit('lease', l))
-    d.on('restart', (info: unknown) => this.emit('dnsmasq-restart', info))
-  }
-
-  private async applyDnsmasq(tx: Transaction, plan: NetworkPlan, state: NetworkState): Promise<void> {
-    const stateDir = join(this.stateDir, 'dnsmasq')
-    const spec = { ...plan.dnsmasq!, stateDir }
-    await tx.step('dnsmasq', 'dnsmasq', async (s) => {
-      const running = await this.dnsmasqHandle(state)
-      if (running) {
-        const changed = await running.reload(spec)
-        s.outcome(changed === false ? 'unchanged' : 'updated')
-        return
-      }
-      const detached = this.dnsmasqMode() === 'detached'
-      const d = new Dnsmasq(this.ns, spec, { detached })
-      this.wireDnsmasq(d)
-      await d.start()
-      this.dnsmasqValue = d
-      state.dnsmasq = { stateDir, detached }
-      s.outcome('created')
-      s.onUndo(async () => {
-        this.dnsmasqValue = undefined
-        state.dnsmasq = undefined
-        await d.stop()
-      })
-    })
-  }
-
-  private async stopDnsmasq(tx: Transaction, state: NetworkState): Promise<void> {
-    await tx.step('dnsmasq-stop', 'dnsmasq', async () => {
-      const d = await this.dnsmasqHandle(state)
-      await d?.stop()
-      this.dnsmasqValue = undefined
-      state.dnsmasq = undefined
-    })
+    d.on('restart', (info: RestartInfo) => this.emit('dnsmasq-restart', info))
   }
 
   /**
@@ -319,31 +276,26 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     const start = performance.now()
     const tx = this.tx('teardown')
     const state = this.state ?? (await readState(this.stateDir))
+    // The recorded kind is what was built; the handle's spec may be a newer one never applied.
+    const plan = state ? planFor(state.spec) : this.planValue
     const errors: unknown[] = []
-    const attempt = async (step: string, cat: Parameters<Transaction['step']>[1], fn: () => Promise<void>) => {
-      try {
-        await tx.step(step, cat, fn)
-      } catch (err) {
-        if (!isNotFound(err)) errors.push(err)
-      }
+    const ctx: TeardownContext = {
+      ns: this.ns,
+      rtnl: this.rtnl,
+      nft: this.nft,
+      state,
+      stateDir: this.stateDir,
+      dnsmasq: this.dnsmasqSlot(),
+      sysctlsOf: sysctlsOfSpec,
+      attempt: async (step, cat, fn) => {
+        try {
+          await tx.step(step, cat, fn)
+        } catch (err) {
+          if (!isNotFound(err)) errors.push(err)
+        }
+      },
     }
-    if (state?.dnsmasq || this.dnsmasqValue) {
-      await attempt('dnsmasq', 'dnsmasq', async () => {
-        const d = state ? await this.dnsmasqHandle(state) : this.dnsmasqValue
-        await d?.stop()
-        this.dnsmasqValue = undefined
-      })
-    }
-    if (this.planValue.firewall) await attempt('nft', 'nft', () => this.nft.remove(this.name))
-    await attempt('links', 'links', async () => {
-      await removePortLinks(this.rtnl, this.planValue, state)
-    })
-    if (state?.nic) {
-      const nic = state.nic
-      await attempt('restore-nic', 'addresses', () => restoreNic(this.rtnl, nic))
-    }
-    if (state) await attempt('sysctls', 'sysctls', () => restoreSysctls(this.ns, state, this.stateDir))
-    await attempt('state', 'state', () => removeState(this.stateDir))
+    await this.driver(plan).teardown(ctx)
     for (const f of this.portFds.values()) for (const fd of f) closeQuietly(fd)
     this.portFds.clear()
     this.state = undefined
@@ -356,32 +308,39 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   /** What is there now, read from the kernel (filtered requests, no full dumps), nft and dnsmasq. */
   async status(): Promise<NetworkStatus> {
     const state = this.state ?? (await readState(this.stateDir))
-    const d = state ? await this.dnsmasqHandle(state) : undefined
-    return networkStatus(this, state, d)
+    const d = await this.dnsmasqHandle(state)
+    const plan = this.planValue
+    const ctx = { ns: this.ns, rtnl: this.rtnl, state, dnsmasq: d }
+    const driver = driverFor(plan.mode) as unknown as NetworkDriver<NetworkPlan['mode']>
+    return networkStatus(ctx, plan, (c) => driver.problems(c, plan as never))
   }
 
-  /** Add a VM port (tap or macvtap) to a running network. Returns its name, MAC, ifindex, and fds or /dev/tapN. */
+  /** Add a VM port (tap or macvtap) to a running network. Returns its name, guest MAC, ifindex, and fds or /dev/tapN. */
   async addPort(port: PortSpec): Promise<PortInfo> {
     const ports = [...(this.specValue.ports ?? []).filter((p) => p.name !== port.name), port]
     const spec = validateSpec({ ...this.specValue, ports })
-    const planned = planPort(spec, port)
+    const plan = planFor(spec)
+    const planned = plan.ports.find((p) => p.name === port.name)
+    if (!planned) throw new KvmnetError(`port ${port.name} missing from its own plan`)
     const tx = this.tx('apply')
-    let info: PortInfo | undefined
+    const state = this.state ?? (await readState(this.stateDir))
+    if (!state) throw new NotFoundError(`network ${this.name}`, `network ${this.name} is not up`)
+    const newFds = new Map<string, number[]>()
     try {
-      const fds = await applyPorts(this.rtnl, this.ns, tx, planNetwork(spec), [planned], { prune: false })
-      for (const [name, f] of fds) this.portFds.set(name, f)
-      this.specValue = spec
-      this.planValue = planNetwork(spec)
-      if (this.state) {
-        this.state.spec = spec
-        await writeState(this.stateDir, this.state)
-      }
-      info = await this.portInfo(planned)
+      const anchor = 'bridge' in plan ? { bridge: plan.bridge } : { parent: plan.parent, mode: plan.macvtapMode }
+      await ensurePorts(this.applyContext(tx, state, state, newFds, false), plan, anchor, [planned])
+      state.spec = spec
+      await writeState(this.stateDir, state)
+      tx.commit()
     } catch (err) {
+      for (const f of newFds.values()) for (const fd of f) closeQuietly(fd)
       await tx.rollback(err)
     }
-    tx.commit()
-    return info!
+    for (const [name, f] of newFds) this.portFds.set(name, f)
+    this.specValue = spec
+    this.planValue = plan
+    this.state = state
+    return this.portInfo(planned)
   }
 
   /** Remove a VM port; its fds (if this handle holds them) are closed. */
@@ -393,7 +352,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     })
     for (const fd of this.portFds.get(name) ?? []) closeQuietly(fd)
     this.portFds.delete(name)
-    await this.replaceSpec({ ...this.specValue, ports })
+    await this.replaceSpec({ ...this.specValue, ports } as NetworkSpec)
   }
 
   /** The fds of a non-persistent tap port, to hand to the hypervisor. The handle keeps ownership. */
@@ -406,54 +365,53 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   }
 
   private async portInfo(p: PlannedPort): Promise<PortInfo> {
-    const link: LinkInfo = await this.rtnl.getLink(p.name)
-    return {
-      name: p.name,
-      kind: p.kind,
-      mac: link.mac ?? p.mac,
-      index: link.index,
-      up: link.up,
-      tapDevice: link.tapDevice,
-      fds: this.portFds.get(p.name),
-    }
+    return portInfo(p, await this.rtnl.getLink(p.name), this.portFds.get(p.name))
   }
 
   async addForward(f: ForwardSpec): Promise<ApplyReport> {
-    return this.up({ ...this.specValue, forwards: [...(this.specValue.forwards ?? []), f] })
+    const spec = this.specValue
+    if (spec.mode !== 'nat') throw new SpecError('forwards', `port forwards need a nat network (${this.name} is ${spec.mode})`)
+    return this.up({ ...spec, forwards: [...(spec.forwards ?? []), f] })
   }
 
   async removeForward(f: Pick<ForwardSpec, 'proto' | 'hostPort'> & { hostAddress?: string }): Promise<ApplyReport> {
+    const spec = this.specValue
     const same = (g: ForwardSpec) =>
       g.proto === f.proto && JSON.stringify(g.hostPort) === JSON.stringify(f.hostPort) && (g.hostAddress ?? '') === (f.hostAddress ?? '')
-    const forwards = (this.specValue.forwards ?? []).filter((g) => !same(g))
-    if (forwards.length === (this.specValue.forwards ?? []).length) throw new NotFoundError(`forward ${f.proto}/${JSON.stringify(f.hostPort)}`)
-    return this.up({ ...this.specValue, forwards })
+    const have = spec.mode === 'nat' ? (spec.forwards ?? []) : []
+    const forwards = have.filter((g) => !same(g))
+    if (spec.mode !== 'nat' || forwards.length === have.length) throw new NotFoundError(`forward ${f.proto}/${JSON.stringify(f.hostPort)}`)
+    return this.up({ ...spec, forwards })
   }
 
   async addReservation(h: DhcpHostSpec): Promise<ApplyReport> {
-    const dhcp = this.specValue.ipv4?.dhcp
-    if (!dhcp) throw new SpecError('ipv4.dhcp', 'this network has no DHCP')
-    return this.up({ ...this.specValue, ipv4: { ...this.specValue.ipv4, dhcp: { ...dhcp, hosts: [...(dhcp.hosts ?? []), h] } } })
+    const spec = this.specValue
+    const ipv4 = 'ipv4' in spec ? spec.ipv4 : undefined
+    const dhcp = ipv4 && 'dhcp' in ipv4 ? ipv4.dhcp : undefined
+    if (!ipv4 || !dhcp) throw new SpecError('ipv4.dhcp', 'this network has no DHCP')
+    return this.up({ ...spec, ipv4: { ...ipv4, dhcp: { ...dhcp, hosts: [...(dhcp.hosts ?? []), h] } } } as NetworkSpec)
   }
 
   /** Remove the reservation for a MAC (or IP). */
   async removeReservation(macOrIp: string): Promise<ApplyReport> {
-    const dhcp = this.specValue.ipv4?.dhcp
+    const spec = this.specValue
+    const ipv4 = 'ipv4' in spec ? spec.ipv4 : undefined
+    const dhcp = ipv4 && 'dhcp' in ipv4 ? ipv4.dhcp : undefined
     const key = macOrIp.toLowerCase()
     const hosts = (dhcp?.hosts ?? []).filter((h) => h.mac.toLowerCase() !== key && h.ip !== key)
-    if (!dhcp || hosts.length === (dhcp.hosts ?? []).length) throw new NotFoundError(`reservation ${macOrIp}`)
-    return this.up({ ...this.specValue, ipv4: { ...this.specValue.ipv4, dhcp: { ...dhcp, hosts } } })
+    if (!ipv4 || !dhcp || hosts.length === (dhcp.hosts ?? []).length) throw new NotFoundError(`reservation ${macOrIp}`)
+    return this.up({ ...spec, ipv4: { ...ipv4, dhcp: { ...dhcp, hosts } } } as NetworkSpec)
   }
 
   async leases(): Promise<Lease[]> {
     const state = this.state ?? (await readState(this.stateDir))
-    const d = state ? await this.dnsmasqHandle(state) : undefined
+    const d = await this.dnsmasqHandle(state)
     return d ? d.leases() : []
   }
 
-  private async replaceSpec(spec: NetworkSpecInput): Promise<void> {
-    this.specValue = validateSpec(spec)
-    this.planValue = planNetwork(this.specValue)
+  private async replaceSpec(input: NetworkSpec): Promise<void> {
+    this.specValue = validateSpec(input)
+    this.planValue = planFor(this.specValue)
     if (this.state) {
       this.state.spec = this.specValue
       await writeState(this.stateDir, this.state)

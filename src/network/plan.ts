@@ -1,17 +1,23 @@
 /**
  * spec -> plan: everything about a network that follows from its spec alone (names, addresses, which
- * parts run), computed without touching the kernel. The apply then only has to make the kernel match.
+ * parts run), computed without touching the kernel. Each kind's driver builds its own plan type from the
+ * pieces here; the apply then only has to make the kernel match.
  */
 import ipaddr from 'ipaddr.js'
 import type { NetworkRules } from '../nft/index.js'
 import type { DnsmasqSpec } from '../dnsmasq/index.js'
-import { defaultBridgeName, defaultLinkGroup, defaultMac, linkAlias } from './names.js'
-import type { NetworkSpec, PortSpec } from './spec.js'
+import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, linkAlias, tapHostMac } from './names.js'
+import type { DnsSpec, Dhcp4Spec, MacvtapPortSpec, NetworkMode, NetworkSpec, TapPortSpec } from './spec.js'
 
-export interface PlannedPort {
+export interface PlannedTap {
+  kind: 'tap'
   name: string
-  kind: 'tap' | 'macvtap'
+  /** Where the port is in the spec, for errors: `ports[2]`. */
+  field: string
+  /** The guest's MAC (what QEMU is given, what reservations match). */
   mac: string
+  /** The tap's own (host-side) MAC, distinct from the guest's. */
+  hostMac: string
   owner?: number | undefined
   group?: number | undefined
   queues: number
@@ -19,52 +25,143 @@ export interface PlannedPort {
   persistent: boolean
 }
 
-export interface NetworkPlan {
+export interface PlannedMacvtap {
+  kind: 'macvtap'
   name: string
-  mode: NetworkSpec['mode']
-  /** The bridge (absent for macvtap networks). */
-  bridge?: string | undefined
+  field: string
+  /** The guest's MAC, which a macvtap carries itself (that is how macvtap works). */
+  mac: string
+}
+
+export type PlannedPort = PlannedTap | PlannedMacvtap
+
+/** A sysctl a network needs, in /proc/sys path form (net/ipv4/ip_forward). */
+export interface WantedSysctl {
+  key: string
+  value: string
+}
+
+export type DnsmasqPlan = Omit<DnsmasqSpec, 'stateDir'>
+
+interface BasePlan<M extends NetworkMode> {
+  mode: M
+  name: string
   group: number
   alias: { bridge: string; port: string; host: string }
   mtu?: number | undefined
-  /** Host-side addresses to put on the bridge (or the macvtap host helper). */
+  ports: PlannedPort[]
+  /** Sysctls of the namespace the network needs (ip_forward ...), set and later put back. */
+  sysctls: WantedSysctl[]
+}
+
+/** The parts every bridged kind has. */
+export interface BridgePart {
+  bridge: string
+  /** The bridge's fixed MAC; absent for a bridge network, whose bridge takes the NIC's. */
+  bridgeMac?: string | undefined
+  /** Host-side addresses on the bridge (CIDR). */
   addresses: string[]
   /** The IPv4 subnet (network/prefix) when there is one. */
   subnet?: string | undefined
-  /** IPv6 prefix (network/prefix) when there is one. */
+  /** The IPv6 prefix (network/prefix) when there is one. */
   subnet6?: string | undefined
-  /** macvtap hostAccess: the host macvlan's name. */
-  hostHelper?: string | undefined
-  /** Whether the bridge has no host address at all: IPv6 is disabled on it so not even link-local talks. */
+  /** No host address at all: IPv6 is disabled on the bridge, so not even link-local talks. */
   noHostAddress: boolean
-  ports: PlannedPort[]
-  firewall?: NetworkRules | undefined
-  dnsmasq?: Omit<DnsmasqSpec, 'stateDir'> | undefined
-  ipForward: boolean
-  /** macvtap networks: the parent NIC and the mode of every macvtap port. */
-  macvtapParent?: string | undefined
-  macvtapMode?: 'bridge' | 'vepa' | 'private' | 'passthru' | undefined
 }
 
-function network(cidr: string): string {
+export interface NatPlan extends BasePlan<'nat'>, BridgePart {
+  firewall: NetworkRules
+  dnsmasq?: DnsmasqPlan | undefined
+}
+export interface RoutedPlan extends BasePlan<'routed'>, BridgePart {
+  firewall: NetworkRules
+  dnsmasq?: DnsmasqPlan | undefined
+}
+export interface OpenPlan extends BasePlan<'open'>, BridgePart {
+  dnsmasq?: DnsmasqPlan | undefined
+}
+export interface IsolatedPlan extends BasePlan<'isolated'>, BridgePart {
+  firewall: NetworkRules
+  dnsmasq?: DnsmasqPlan | undefined
+}
+export type VeryIsolatedPlan = BasePlan<'very-isolated'> & BridgePart
+export interface BridgeKindPlan extends BasePlan<'bridge'>, BridgePart {
+  /** The NIC enslaved to the bridge (its addresses and routes move over). */
+  nic: string
+}
+export interface MacvtapPlan extends BasePlan<'macvtap'> {
+  parent: string
+  macvtapMode: 'bridge' | 'vepa' | 'private' | 'passthru'
+  /** hostAccess: the host macvlan and its addresses. */
+  hostHelper?: { name: string; addresses: string[]; subnet?: string | undefined } | undefined
+}
+
+export type NetworkPlan = NatPlan | RoutedPlan | OpenPlan | IsolatedPlan | VeryIsolatedPlan | BridgeKindPlan | MacvtapPlan
+export type PlanOf<M extends NetworkMode> = Extract<NetworkPlan, { mode: M }>
+
+/** The bridge of a plan, if its kind has one. */
+export function bridgeOf(plan: NetworkPlan): string | undefined {
+  return 'bridge' in plan ? plan.bridge : undefined
+}
+
+/** A plan's firewall rules, if its kind installs any. */
+export function firewallOf(plan: NetworkPlan): NetworkRules | undefined {
+  return 'firewall' in plan ? plan.firewall : undefined
+}
+
+/** A plan's dnsmasq, if its kind runs one. */
+export function dnsmasqOf(plan: NetworkPlan): DnsmasqPlan | undefined {
+  return 'dnsmasq' in plan ? plan.dnsmasq : undefined
+}
+
+export function networkOf(cidr: string): string {
   const [addr, len] = ipaddr.parseCIDR(cidr)
-  const net =
-    addr.kind() === 'ipv4'
-      ? ipaddr.IPv4.networkAddressFromCIDR(cidr)
-      : ipaddr.IPv6.networkAddressFromCIDR(cidr)
+  const net = addr.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr)
   return `${net.toString()}/${len}`
 }
 
-/** macvtap host helper: kvh-<name>, within 15 bytes. */
-export function hostHelperName(spec: NetworkSpec): string {
-  return defaultBridgeName(spec.name).replace(/^kvbr-/, 'kvh-')
+export function hostOf(cidr: string): string {
+  return cidr.slice(0, cidr.indexOf('/'))
 }
 
-export function planPort(spec: NetworkSpec, p: PortSpec): PlannedPort {
+/** The fields every plan has. */
+export function basePlan<M extends NetworkMode>(spec: NetworkSpec & { mode: M }, ports: PlannedPort[], sysctls: WantedSysctl[]): BasePlan<M> {
   return {
+    mode: spec.mode,
+    name: spec.name,
+    group: spec.group ?? defaultLinkGroup(spec.name),
+    alias: { bridge: linkAlias(spec.name, 'bridge'), port: linkAlias(spec.name, 'port'), host: linkAlias(spec.name, 'host') },
+    mtu: spec.mtu,
+    ports,
+    sysctls,
+  }
+}
+
+/** The bridge part from a bridged spec's name, addresses and (for bridge networks) no fixed MAC. */
+export function bridgePart(
+  spec: { name: string; bridge?: string | undefined },
+  addresses: { v4?: string | undefined; v6?: string | undefined },
+  opts: { fixedMac: boolean } = { fixedMac: true },
+): BridgePart {
+  const list = [addresses.v4, addresses.v6].filter((a): a is string => a !== undefined)
+  return {
+    bridge: spec.bridge ?? defaultBridgeName(spec.name),
+    bridgeMac: opts.fixedMac ? bridgeMac(spec.name) : undefined,
+    addresses: list,
+    subnet: addresses.v4 ? networkOf(addresses.v4) : undefined,
+    subnet6: addresses.v6 ? networkOf(addresses.v6) : undefined,
+    noHostAddress: list.length === 0,
+  }
+}
+
+export function planTap(network: string, p: TapPortSpec, index: number): PlannedTap {
+  const mac = (p.mac ?? defaultMac(network, p.name)).toLowerCase()
+  return {
+    kind: 'tap',
     name: p.name,
-    kind: p.kind ?? (spec.mode === 'macvtap' ? 'macvtap' : 'tap'),
-    mac: (p.mac ?? defaultMac(spec.name, p.name)).toLowerCase(),
+    field: `ports[${index}]`,
+    mac,
+    hostMac: tapHostMac(mac),
     owner: p.owner,
     group: p.group,
     queues: p.queues ?? 1,
@@ -73,77 +170,64 @@ export function planPort(spec: NetworkSpec, p: PortSpec): PlannedPort {
   }
 }
 
-export function planNetwork(spec: NetworkSpec): NetworkPlan {
-  const mode = spec.mode
-  const bridge = mode === 'macvtap' ? undefined : (spec.bridge ?? defaultBridgeName(spec.name))
-  const addr4 = spec.ipv4?.address
-  const addr6 = spec.ipv6?.address
-  const addresses = [addr4, addr6].filter((a): a is string => a !== undefined)
-  const subnet = addr4 ? network(addr4) : undefined
-  const subnet6 = addr6 ? network(addr6) : undefined
-  const hostIp = addr4?.split('/')[0]
-  const routed = mode === 'nat' || mode === 'isolated' || mode === 'very-isolated'
+export function planMacvtapPort(network: string, p: MacvtapPortSpec, index: number): PlannedMacvtap {
+  return { kind: 'macvtap', name: p.name, field: `ports[${index}]`, mac: (p.mac ?? defaultMac(network, p.name)).toLowerCase() }
+}
 
-  const firewall: NetworkRules | undefined = routed
-    ? {
-        tag: spec.name,
-        bridge: bridge!,
-        mode: mode === 'nat' ? 'nat' : 'isolated',
-        ...(subnet ? { ipv4: { subnet, hostAddress: hostIp } } : {}),
-        ...(subnet6 ? { ipv6: { subnet: subnet6, hostAddress: addr6!.split('/')[0], nat66: spec.ipv6?.nat66 ?? false } } : {}),
-        ...(mode === 'nat' ? { nat: { uplink: spec.uplink, snat: spec.snat } } : {}),
-        forwards: (spec.forwards ?? []).map((f) => ({ ...f })),
-      }
-    : undefined
+export function planTaps(spec: { name: string; ports?: readonly TapPortSpec[] | undefined }): PlannedTap[] {
+  return (spec.ports ?? []).map((p, i) => planTap(spec.name, p, i))
+}
 
-  const dhcp = spec.ipv4?.dhcp
-  const runDnsmasq = routed && hostIp !== undefined && (dhcp !== undefined || spec.dns !== undefined)
-  const dnsOn = spec.dns?.enabled ?? true
-  const dnsmasq: NetworkPlan['dnsmasq'] = runDnsmasq
-    ? {
-        network: spec.name,
-        interface: bridge!,
-        subnet: subnet!,
-        hostAddress: hostIp!,
-        ...(dhcp
-          ? {
-              dhcp: {
-                range: dhcp.range,
-                ...(dhcp.leaseTime !== undefined ? { leaseTime: dhcp.leaseTime } : {}),
-                hosts: (dhcp.hosts ?? []).map((h) => ({ ...h })),
-                // Isolated networks lead nowhere: no default route is handed out, so guests do not try.
-                router: mode === 'nat' ? hostIp! : false,
-                ...(spec.mtu !== undefined ? { mtu: spec.mtu } : {}),
-              },
-            }
-          : {}),
-        dns: dnsOn
-          ? {
-              ...(spec.dns?.domain ? { domain: spec.dns.domain } : {}),
-              hosts: (spec.dns?.hosts ?? []).map((h) => ({ ...h })),
-              forwarders: spec.dns?.forwarders ?? [],
-            }
-          : false,
-      }
-    : undefined
+/** ip_forward (and IPv6 forwarding when the network has a prefix) for the kinds that route. */
+export function forwardingSysctls(part: BridgePart): WantedSysctl[] {
+  return [
+    { key: 'net/ipv4/ip_forward', value: '1' },
+    ...(part.subnet6 ? [{ key: 'net/ipv6/conf/all/forwarding', value: '1' }] : []),
+  ]
+}
 
+/**
+ * dnsmasq for a bridged network with a host IPv4 address: DHCP when asked for, DNS unless disabled.
+ * Nothing runs when it would serve nothing (no DHCP and DNS off): a dnsmasq with nothing to do costs a
+ * process and ~70 ms of every apply.
+ */
+export function planDnsmasq(
+  name: string,
+  part: BridgePart,
+  ipv4: { address?: string | undefined; dhcp?: Dhcp4Spec | undefined } | undefined,
+  dns: DnsSpec | undefined,
+  opts: { router: boolean; mtu: number | undefined },
+): DnsmasqPlan | undefined {
+  const address = ipv4?.address
+  if (!address || !part.subnet) return undefined
+  const dhcp = ipv4?.dhcp
+  // DNS comes with DHCP unless turned off, and alone when a dns section asks for it.
+  const dnsOn = (dns?.enabled ?? true) && (dhcp !== undefined || dns !== undefined)
+  if (!dhcp && !dnsOn) return undefined
+  const host = hostOf(address)
   return {
-    name: spec.name,
-    mode,
-    bridge,
-    group: spec.group ?? defaultLinkGroup(spec.name),
-    alias: { bridge: linkAlias(spec.name, 'bridge'), port: linkAlias(spec.name, 'port'), host: linkAlias(spec.name, 'host') },
-    mtu: spec.mtu,
-    addresses: mode === 'bridge' ? [] : addresses,
-    subnet,
-    subnet6,
-    hostHelper: mode === 'macvtap' && spec.hostAccess ? hostHelperName(spec) : undefined,
-    noHostAddress: routed && addresses.length === 0,
-    ports: (spec.ports ?? []).map((p) => planPort(spec, p)),
-    firewall,
-    dnsmasq,
-    ipForward: mode === 'nat',
-    macvtapParent: mode === 'macvtap' ? spec.interface : undefined,
-    macvtapMode: mode === 'macvtap' ? (spec.macvtapMode ?? 'bridge') : undefined,
+    network: name,
+    interface: part.bridge,
+    subnet: part.subnet,
+    hostAddress: host,
+    ...(dhcp
+      ? {
+          dhcp: {
+            range: [dhcp.range[0], dhcp.range[1]],
+            ...(dhcp.leaseTime !== undefined ? { leaseTime: dhcp.leaseTime } : {}),
+            hosts: (dhcp.hosts ?? []).map((h) => ({ ...h })),
+            // Networks that lead nowhere (isolated) hand out no default route, so guests do not try.
+            router: opts.router ? host : false,
+            ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+          },
+        }
+      : {}),
+    dns: dnsOn
+      ? {
+          ...(dns?.domain ? { domain: dns.domain } : {}),
+          hosts: (dns?.hosts ?? []).map((h) => ({ ...h })),
+          forwarders: [...(dns?.forwarders ?? [])],
+        }
+      : false,
   }
 }

@@ -1,56 +1,105 @@
 /**
- * The network spec: the JSON a user writes (CLI) or the object an orchestrator passes (API). The zod schema
- * is the single source of truth for field names, the published JSON Schema and shape errors; `validateSpec`
- * adds the checks that relate fields to each other (a reservation inside the subnet, a mode's required
- * fields). Everything is checked before anything is touched, and every error names the field.
+ * The network spec: the JSON a user writes (CLI) or the object an orchestrator passes (API). One schema,
+ * discriminated on `mode`, is the single source of truth for the TypeScript type, the validation of
+ * shapes and the published JSON Schema: a field that belongs to one kind exists only on that kind, so
+ * `{ mode: 'bridge' }` without `interface`, or `forwards` on an isolated network, fail to compile and fail
+ * validation alike. The checks that relate fields to each other live with each kind's driver
+ * (kinds/*.ts); `validateSpec` runs both, before anything is touched, and every error names the field as
+ * the user wrote it.
  */
 import ipaddr from 'ipaddr.js'
-import { z } from 'zod'
 import { SpecError } from '../errors.js'
+import { IFNAME_PATTERN, IFNAME_RULE, isIfName } from '../util/ifname.js'
+import { fieldPath, s, type Infer, type Issue } from '../schema/schema.js'
 
-const IFNAME = /^[A-Za-z0-9_.:@+-]{1,15}$/
 const MAC = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
+const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
+const HOSTNAME = new RegExp(`^(?=.{1,253}$)${LABEL}(\\.${LABEL})*$`)
+const HOST_LABEL = new RegExp(`^${LABEL}$`)
 
-const ifname = z
+const ifname = s.string().regex(IFNAME_PATTERN, IFNAME_RULE).refine(isIfName, IFNAME_RULE)
+const mac = s
   .string()
-  .regex(IFNAME, 'an interface name: 1-15 bytes of letters, digits and _ . : @ + -')
-  .refine((s) => s !== '.' && s !== '..', 'not . or ..')
-const mac = z.string().regex(MAC, 'a MAC address like 52:54:00:12:34:56')
-const ipv4 = z.string().refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), 'an IPv4 address in dotted-quad form')
-const ipv6 = z.string().refine((s) => ipaddr.IPv6.isValid(s) && !s.includes('%'), 'an IPv6 address')
-const ipv4Cidr = z.string().refine((s) => isCidr(s, 'ipv4'), 'an IPv4 address with prefix length, like 192.168.100.1/24')
-const ipv6Cidr = z.string().refine((s) => isCidr(s, 'ipv6'), 'an IPv6 address with prefix length, like fd00:100::1/64')
-const hostname = z.string().regex(HOSTNAME, 'a DNS host name (letters, digits, hyphens, dots)')
-const port = z.number().int().min(1).max(65535)
-const leaseTime = z.union([z.number().int().min(120).max(365 * 24 * 3600), z.literal('infinite')])
+  .regex(MAC, 'a MAC address like 52:54:00:12:34:56')
+  .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, 'is a multicast or broadcast MAC, not a NIC address')
+  .refine((m) => m !== '00:00:00:00:00:00', 'is the all-zero MAC, not a NIC address')
+const ipv4 = s.string().refine((x) => ipaddr.IPv4.isValidFourPartDecimal(x), 'an IPv4 address in dotted-quad form')
+const ipv6 = s.string().refine((x) => ipaddr.IPv6.isValid(x) && !x.includes('%'), 'an IPv6 address')
+const ipAny = s.union([ipv4, ipv6], 'an IPv4 or IPv6 address')
+const ipv4Cidr = s
+  .string()
+  .refine((x) => isCidr(x, 'ipv4'), 'an IPv4 address with prefix length 1-30, like 192.168.100.1/24')
+  .refine((x) => usableHostAddress(x), 'a unicast host address (not loopback, multicast, broadcast or unspecified)')
+const ipv6Cidr = s
+  .string()
+  .refine((x) => isCidr(x, 'ipv6'), 'an IPv6 address with prefix length 1-126, like fd00:100::1/64')
+  .refine((x) => usableHostAddress(x), 'a unicast host address (not loopback, multicast or unspecified)')
+const hostname = s.string().regex(HOSTNAME, 'a DNS host name (letters, digits, hyphens, dots)')
+/**
+ * A reservation's name is a single DNS label that dnsmasq cannot read as anything else: in a dhcp-host
+ * line `ignore` means "no lease", a number or `5m`/`infinite` is a lease time and an address moves the guest.
+ */
+const reservationName = s
+  .string()
+  .regex(HOST_LABEL, 'a host name: one DNS label (letters, digits, hyphens; no dots)')
+  .refine((x) => !/^(\d+[smhdw]?|infinite|ignore)$/i.test(x), 'reads as a dnsmasq keyword or lease time (ignore, infinite, 5m, 1001): pick another name')
+const port = s.int(1, 65535)
+const leaseTime = s.union([s.int(120, 365 * 24 * 3600), s.literal('infinite')], 'seconds (120 … 31536000) or "infinite"')
 
-function isCidr(s: string, kind: 'ipv4' | 'ipv6'): boolean {
+function isCidr(x: string, kind: 'ipv4' | 'ipv6'): boolean {
   try {
-    const [addr, len] = ipaddr.parseCIDR(s)
+    const [addr, len] = ipaddr.parseCIDR(x)
     if (addr.kind() !== kind) return false
-    return kind === 'ipv4' ? ipaddr.IPv4.isValidFourPartDecimal(s.split('/')[0] ?? '') && len >= 1 && len <= 30 : len >= 1 && len <= 126
+    return kind === 'ipv4' ? ipaddr.IPv4.isValidFourPartDecimal(x.split('/')[0] ?? '') && len >= 1 && len <= 30 : len >= 1 && len <= 126
   } catch {
     return false
   }
 }
 
-export const dhcpHostSchema = z.strictObject({
-  mac: mac.describe('The guest NIC MAC address'),
-  ip: ipv4.describe('The reserved IPv4 address (inside the subnet)'),
-  name: hostname.optional().describe('Host name handed to the guest and resolvable in dns.domain'),
+/** ipaddr.js ranges that cannot be a host's own address (TEST-NETs, 'reserved' to ipaddr.js, can). */
+const NOT_UNICAST = ['loopback', 'multicast', 'unspecified', 'broadcast']
+
+function usableHostAddress(cidr: string): boolean {
+  try {
+    return !NOT_UNICAST.includes(ipaddr.parseCIDR(cidr)[0].range())
+  } catch {
+    return false
+  }
+}
+
+export const dhcpHostSchema = s.object({
+  mac: mac.describe("The guest NIC's MAC address"),
+  ip: ipv4.describe('The reserved IPv4 address (inside the subnet, outside the dynamic range is not required)'),
+  name: reservationName.optional().describe('Host name handed to the guest and resolvable in dns.domain (one DNS label)'),
   leaseTime: leaseTime.optional().describe('Lease time in seconds for this host, or "infinite"'),
 })
 
-export const dnsHostSchema = z.strictObject({
+const dhcp4Schema = s
+  .object({
+    range: s.tuple<[string, string]>([ipv4, ipv4]).describe('[first, last] address handed out dynamically'),
+    leaseTime: leaseTime.optional().describe('Lease time in seconds (default 3600), or "infinite"'),
+    hosts: s.array(dhcpHostSchema).optional().describe('Static reservations'),
+  })
+  .describe('Run dnsmasq DHCP on the bridge')
+
+export const dnsHostSchema = s.object({
   name: hostname.describe('DNS name (a bare name is also resolvable under dns.domain)'),
-  ip: z.union([ipv4, ipv6]).describe('Address the name resolves to'),
+  ip: ipAny.describe('Address the name resolves to'),
 })
 
-export const forwardSchema = z.strictObject({
-  proto: z.enum(['tcp', 'udp']).describe('Transport protocol'),
-  hostPort: z
-    .union([port, z.tuple([port, port])])
+const dnsSchema = s
+  .object({
+    enabled: s.boolean().optional().describe('Serve DNS on the bridge address (default true when dnsmasq runs)'),
+    domain: hostname.optional().describe('Local DNS domain for guests, e.g. vm.internal'),
+    hosts: s.array(dnsHostSchema).optional().describe('Extra DNS host records'),
+    forwarders: s.array(ipAny).optional().describe('Upstream DNS servers; default: none (local names only)'),
+  })
+  .describe('DNS served by the network\'s dnsmasq')
+
+export const forwardSchema = s.object({
+  proto: s.enum(['tcp', 'udp']).describe('Transport protocol'),
+  hostPort: s
+    .union([port, s.tuple<[number, number]>([port, port])], 'a port 1-65535 or a [first, last] range')
     .describe('Host port, or an inclusive [first, last] range, that is forwarded'),
   guest: ipv4.describe('Guest IPv4 address (inside the subnet)'),
   guestPort: port.optional().describe('Guest port (the first of the range for a range); default: hostPort'),
@@ -58,241 +107,184 @@ export const forwardSchema = z.strictObject({
   inInterface: ifname.optional().describe('Only forward connections arriving on this interface'),
 })
 
-export const portSchema = z.strictObject({
-  name: ifname.describe('Interface name of the port (tap or macvtap), <= 15 bytes'),
-  kind: z.enum(['tap', 'macvtap']).optional().describe('tap (bridged modes) or macvtap (macvtap mode); default from mode'),
-  mac: mac.optional().describe('Guest MAC; default: 52:54:00 prefix, stable per port name'),
-  owner: z.number().int().min(0).max(4294967294).optional().describe('tap: uid allowed to open it (e.g. the QEMU user)'),
-  group: z.number().int().min(0).max(4294967294).optional().describe('tap: gid allowed to open it'),
-  queues: z.number().int().min(1).max(256).optional().describe('tap: number of queues (multiqueue when > 1)'),
-  vnetHdr: z.boolean().optional().describe('tap: IFF_VNET_HDR (virtio-net offloads); default true'),
-  persistent: z
-    .boolean()
-    .optional()
-    .describe('tap: persistent device that QEMU opens by name (default true); false hands the fds to the caller'),
+const portCommon = {
+  name: ifname.describe('Interface name of the port, <= 15 bytes'),
+  mac: mac.optional().describe("The guest's MAC address; default: 52:54:00 prefix, stable per host, network and port"),
+}
+
+export const tapPortSchema = s.object({
+  ...portCommon,
+  kind: s.literal('tap').optional().describe('tap (the only kind on bridged networks)'),
+  owner: s.int(0, 4294967294).optional().describe('uid allowed to open the tap (e.g. the QEMU user)'),
+  group: s.int(0, 4294967294).optional().describe('gid allowed to open the tap'),
+  queues: s.int(1, 256).optional().describe('Number of queues (multiqueue when > 1)'),
+  vnetHdr: s.boolean().optional().describe('IFF_VNET_HDR (virtio-net offloads); default true'),
+  persistent: s.boolean().optional().describe('Persistent device that QEMU opens by name (default true); false hands the fds to the caller'),
 })
 
-export const specSchema = z.strictObject({
-  name: z
+export const macvtapPortSchema = s.object({
+  ...portCommon,
+  kind: s.literal('macvtap').optional().describe('macvtap (the only kind on macvtap networks)'),
+})
+
+const common = {
+  name: s
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, '1-32 letters, digits, _ or -, starting with a letter or digit')
     .describe('Network name; tags every object kvmnet creates for it'),
-  netns: z
+  netns: s
     .string()
     .regex(/^[^/\0]{1,255}$|^\/[^\0]+$/, 'a namespace name under /run/netns or an absolute path')
     .optional()
     .describe('Network namespace (name under /run/netns or a path) to build the network in; default: the current one'),
-  mode: z.enum(['nat', 'isolated', 'very-isolated', 'bridge', 'macvtap']).describe('Network kind'),
-  bridge: ifname.optional().describe('Bridge interface name; default kvbr-<name> (truncated to 15 bytes)'),
-  uplink: ifname.optional().describe('nat: only masquerade out of this interface; default: the default route device'),
-  interface: ifname.optional().describe('bridge: the NIC to enslave; macvtap: the parent NIC'),
-  macvtapMode: z
-    .enum(['bridge', 'vepa', 'private', 'passthru'])
+  mtu: s.int(68, 65535).optional().describe('MTU of the bridge and ports'),
+  group: s.int(1, 0x7fffffff).optional().describe('Link group for bulk teardown; default derived from the name'),
+}
+
+const bridged = {
+  ...common,
+  bridge: ifname.optional().describe('Bridge interface name; default kvbr-<name> (shortened to 15 bytes)'),
+  ports: s.array(tapPortSchema).optional().describe('VM ports (taps) created with the network'),
+}
+
+const uplink = ifname.optional().describe('Forward (and masquerade) only out of this interface; default: the device of the default route')
+
+const routedIpv4 = s
+  .object({
+    address: ipv4Cidr.describe('Host-side address with prefix, e.g. 192.168.100.1/24'),
+    dhcp: dhcp4Schema.optional(),
+  })
+  .describe('IPv4 on the bridge')
+
+const ipv6Address = ipv6Cidr.describe('Host-side IPv6 address with prefix, e.g. fd00:100::1/64')
+
+export const natSpecSchema = s.object({
+  ...bridged,
+  mode: s.literal('nat').describe('Guests reach the outside masqueraded behind the host'),
+  uplink,
+  ipv4: routedIpv4,
+  ipv6: s
+    .object({
+      address: ipv6Address,
+      nat66: s.boolean().optional().describe('Masquerade IPv6 too (NAT66); default false'),
+    })
     .optional()
-    .describe('macvtap: the macvtap (and host helper) mode; default bridge'),
-  hostAccess: z
-    .boolean()
+    .describe('IPv6 on the bridge'),
+  dns: dnsSchema.optional(),
+  forwards: s.array(forwardSchema).optional().describe('Port forwards (DNAT) from the host to guests'),
+  snat: ipv4
+    .refine((x) => usableHostAddress(`${x}/32`), 'a unicast IPv4 address (not 0.0.0.0, multicast, loopback or broadcast)')
     .optional()
-    .describe('macvtap: add a host macvlan (bridge mode) carrying ipv4.address so host <-> guest works'),
-  mtu: z.number().int().min(68).max(65535).optional().describe('MTU of the bridge and ports'),
-  ipv4: z
-    .strictObject({
-      address: ipv4Cidr.optional().describe('Host-side address with prefix, e.g. 192.168.100.1/24'),
-      dhcp: z
-        .strictObject({
-          range: z.tuple([ipv4, ipv4]).describe('[first, last] address handed out dynamically'),
-          leaseTime: leaseTime.optional().describe('Lease time in seconds (default 3600), or "infinite"'),
-          hosts: z.array(dhcpHostSchema).optional().describe('Static reservations'),
-        })
-        .optional()
-        .describe('Run dnsmasq DHCP on the bridge'),
-    })
-    .optional(),
-  ipv6: z
-    .strictObject({
-      address: ipv6Cidr.describe('Host-side IPv6 address with prefix, e.g. fd00:100::1/64'),
-      nat66: z.boolean().optional().describe('nat: masquerade IPv6 too (NAT66); default false'),
-    })
-    .optional(),
-  dns: z
-    .strictObject({
-      enabled: z.boolean().optional().describe('Serve DNS on the bridge address (default true when dnsmasq runs)'),
-      domain: hostname.optional().describe('Local DNS domain for guests, e.g. vm.internal'),
-      hosts: z.array(dnsHostSchema).optional().describe('Extra DNS host records'),
-      forwarders: z.array(z.union([ipv4, ipv6])).optional().describe('Upstream DNS servers; default: none (local names only)'),
-    })
-    .optional(),
-  forwards: z.array(forwardSchema).optional().describe('Port forwards (DNAT) from the host to guests'),
-  snat: ipv4.optional().describe('nat: SNAT to this fixed address instead of masquerade'),
-  group: z.number().int().min(1).max(0x7fffffff).optional().describe('Link group for bulk teardown; default derived from the name'),
-  ports: z.array(portSchema).optional().describe('VM ports created with the network'),
+    .describe('SNAT to this fixed address instead of masquerade'),
 })
 
-export type NetworkSpecInput = z.input<typeof specSchema>
-export type NetworkSpec = z.output<typeof specSchema>
+export const routedSpecSchema = s.object({
+  ...bridged,
+  mode: s.literal('routed').describe('Guests reach the outside with their own addresses, routed by the host without NAT'),
+  uplink,
+  ipv4: routedIpv4,
+  ipv6: s.object({ address: ipv6Address }).optional().describe('IPv6 on the bridge'),
+  dns: dnsSchema.optional(),
+})
+
+export const openSpecSchema = s.object({
+  ...bridged,
+  mode: s.literal('open').describe('Like routed, but kvmnet adds no firewall rules at all'),
+  ipv4: routedIpv4,
+  ipv6: s.object({ address: ipv6Address }).optional().describe('IPv6 on the bridge'),
+  dns: dnsSchema.optional(),
+})
+
+export const isolatedSpecSchema = s.object({
+  ...bridged,
+  mode: s.literal('isolated').describe('Guests and the host only; forwarding is rejected'),
+  ipv4: s
+    .object({
+      address: ipv4Cidr.optional().describe('Host-side address with prefix, e.g. 192.168.100.1/24'),
+      dhcp: dhcp4Schema.optional(),
+    })
+    .optional()
+    .describe('IPv4 on the bridge'),
+  ipv6: s.object({ address: ipv6Address }).optional().describe('IPv6 on the bridge'),
+  dns: dnsSchema.optional(),
+})
+
+export const veryIsolatedSpecSchema = s.object({
+  ...bridged,
+  mode: s.literal('very-isolated').describe('Guests share L2 only: no host address, no DHCP, no DNS'),
+})
+
+export const bridgeSpecSchema = s.object({
+  ...bridged,
+  mode: s.literal('bridge').describe("A NIC is enslaved to the bridge; guests are on the NIC's LAN"),
+  interface: ifname.describe('The NIC to enslave (its addresses and routes move to the bridge)'),
+})
+
+export const macvtapSpecSchema = s.object({
+  ...common,
+  mode: s.literal('macvtap').describe("Each guest gets a macvtap on a NIC, directly on the NIC's LAN"),
+  interface: ifname.describe('The parent NIC'),
+  macvtapMode: s.enum(['bridge', 'vepa', 'private', 'passthru']).optional().describe('Mode of every macvtap port; default bridge'),
+  hostAccess: s.boolean().optional().describe('Add a host macvlan (bridge mode) carrying ipv4.address, so host <-> guest works'),
+  ipv4: s
+    .object({ address: ipv4Cidr.describe("The host macvlan's address with prefix (hostAccess)") })
+    .optional()
+    .describe('IPv4 of the host helper'),
+  ports: s.array(macvtapPortSchema).optional().describe('VM ports (macvtaps) created with the network'),
+})
+
+export const specSchema = s
+  .discriminated('mode', {
+    nat: natSpecSchema,
+    routed: routedSpecSchema,
+    open: openSpecSchema,
+    isolated: isolatedSpecSchema,
+    'very-isolated': veryIsolatedSpecSchema,
+    bridge: bridgeSpecSchema,
+    macvtap: macvtapSpecSchema,
+  })
+  .describe('A kvmnet network')
+
+export type NetworkSpec = Infer<typeof specSchema>
+/** What callers pass: the same type (validation transforms nothing). */
+export type NetworkSpecInput = NetworkSpec
 export type NetworkMode = NetworkSpec['mode']
-export type PortSpec = z.output<typeof portSchema>
-export type ForwardSpec = z.output<typeof forwardSchema>
-export type DhcpHostSpec = z.output<typeof dhcpHostSchema>
-export type DnsHostSpec = z.output<typeof dnsHostSchema>
+export type SpecOf<M extends NetworkMode> = Extract<NetworkSpec, { mode: M }>
+export type NatNetworkSpec = SpecOf<'nat'>
+export type RoutedNetworkSpec = SpecOf<'routed'>
+export type OpenNetworkSpec = SpecOf<'open'>
+export type IsolatedNetworkSpec = SpecOf<'isolated'>
+export type VeryIsolatedNetworkSpec = SpecOf<'very-isolated'>
+export type BridgeNetworkSpec = SpecOf<'bridge'>
+export type MacvtapNetworkSpec = SpecOf<'macvtap'>
+export type TapPortSpec = Infer<typeof tapPortSchema>
+export type MacvtapPortSpec = Infer<typeof macvtapPortSchema>
+export type PortSpec = TapPortSpec | MacvtapPortSpec
+export type ForwardSpec = Infer<typeof forwardSchema>
+export type DhcpHostSpec = Infer<typeof dhcpHostSchema>
+export type DnsHostSpec = Infer<typeof dnsHostSchema>
+export type DnsSpec = NonNullable<NatNetworkSpec['dns']>
+export type Dhcp4Spec = NonNullable<NatNetworkSpec['ipv4']['dhcp']>
 
-type Issue = { field: string; reason: string }
+export const NETWORK_MODES: readonly NetworkMode[] = Object.keys(specSchema.variants) as NetworkMode[]
 
-function fieldPath(path: readonly PropertyKey[]): string {
-  let out = ''
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`
-    else out += out ? `.${String(p)}` : String(p)
-  }
-  return out
+/** A problem with a field, named as the user wrote it (`ports[2].name`). */
+export interface SpecIssue {
+  field: string
+  reason: string
 }
 
-/** Parse and check a spec; throws SpecError naming the first offending field (all of them in `.issues`). */
-export function validateSpec(input: unknown): NetworkSpec {
-  const parsed = specSchema.safeParse(input)
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => {
-      if (i.code === 'unrecognized_keys') {
-        const keys = (i as { keys: string[] }).keys
-        return { field: fieldPath([...i.path, keys[0] ?? '']), reason: `unknown field (${keys.join(', ')})` }
-      }
-      return { field: fieldPath(i.path), reason: i.message }
-    })
-    const first = issues[0] ?? { field: '', reason: 'invalid spec' }
-    throw new SpecError(first.field, first.reason, issues)
-  }
-  const spec = parsed.data
-  const issues = checkRelations(spec)
-  if (issues.length > 0) throw new SpecError(issues[0]!.field, issues[0]!.reason, issues)
-  return spec
-}
+/** Collects relational problems; drivers call `bad(field, reason)`. */
+export type IssueSink = (field: string, reason: string) => void
 
-function inSubnet(ip: string, cidr: [ipaddr.IPv4, number]): boolean {
-  return ipaddr.IPv4.parse(ip).match(cidr)
-}
-
-function v4num(ip: string): number {
-  return ipaddr.IPv4.parse(ip).toByteArray().reduce((n, b) => n * 256 + b, 0)
-}
-
-/** Checks between fields: mode requirements, addresses inside the subnet, uniqueness. */
-function checkRelations(spec: NetworkSpec): Issue[] {
+/** The shapes only: the schema's verdict, as SpecIssues. */
+export function shapeIssues(input: unknown): SpecIssue[] {
   const issues: Issue[] = []
-  const bad = (field: string, reason: string) => issues.push({ field, reason })
-  const mode = spec.mode
-  const addr = spec.ipv4?.address
-  const dhcp = spec.ipv4?.dhcp
-  const l2Only = mode === 'bridge' || mode === 'macvtap'
+  specSchema.check(input, [], issues)
+  return issues.map((i) => ({ field: fieldPath(i.path), reason: i.message }))
+}
 
-  if (mode === 'nat' && !addr) bad('ipv4.address', 'a nat network needs a host address')
-  if (mode === 'very-isolated') {
-    if (addr) bad('ipv4.address', 'a very-isolated network has no host address')
-    if (spec.ipv6) bad('ipv6', 'a very-isolated network has no host address')
-    if (spec.dns) bad('dns', 'a very-isolated network has no DNS')
-  }
-  if ((mode === 'bridge' || mode === 'macvtap') && !spec.interface) bad('interface', `a ${mode} network needs the NIC to use`)
-  if (mode !== 'bridge' && mode !== 'macvtap' && spec.interface) bad('interface', `only bridge and macvtap networks use a NIC`)
-  if (mode !== 'macvtap') {
-    if (spec.macvtapMode) bad('macvtapMode', 'only for macvtap networks')
-    if (spec.hostAccess !== undefined) bad('hostAccess', 'only for macvtap networks')
-  }
-  if (mode === 'macvtap') {
-    if (spec.bridge) bad('bridge', 'a macvtap network has no bridge')
-    if (spec.hostAccess && !addr) bad('ipv4.address', 'hostAccess needs the host address for the macvlan helper')
-    if (!spec.hostAccess && addr) bad('ipv4.address', 'a macvtap network carries a host address only with hostAccess')
-  }
-  if (l2Only || mode === 'very-isolated') {
-    if (dhcp) bad('ipv4.dhcp', `a ${mode} network does not run DHCP (${l2Only ? "the LAN's serves it" : 'guests share L2 only'})`)
-    if (spec.forwards?.length) bad('forwards', `port forwards need a nat or isolated network`)
-  }
-  if (mode === 'bridge' && addr) bad('ipv4.address', 'a bridge network takes over the NIC\'s own addresses')
-  if (mode !== 'nat') {
-    if (spec.snat) bad('snat', 'only nat networks masquerade or SNAT')
-    if (spec.uplink) bad('uplink', 'only nat networks have an uplink')
-    if (spec.ipv6?.nat66) bad('ipv6.nat66', 'only nat networks masquerade')
-  }
-  if (mode === 'isolated' && spec.forwards?.length) {
-    // An isolated network rejects forwarding; a DNAT into it would be dropped by its own rules.
-    bad('forwards', 'an isolated network rejects forwarded traffic; use a nat network for port forwards')
-  }
-  if (spec.dns && !dhcp && mode !== 'nat' && mode !== 'isolated') bad('dns', 'DNS is served by the network\'s dnsmasq')
-  if (spec.dns && !addr) bad('dns', 'DNS needs a host address to listen on')
-  if (dhcp && !addr) bad('ipv4.dhcp', 'DHCP needs a host address on the bridge')
-
-  if (spec.interface && spec.bridge && spec.interface === spec.bridge) bad('bridge', 'must differ from interface')
-
-  if (addr) {
-    const cidr = ipaddr.IPv4.parseCIDR(addr)
-    const net = ipaddr.IPv4.networkAddressFromCIDR(addr).toString()
-    const bcast = ipaddr.IPv4.broadcastAddressFromCIDR(addr).toString()
-    const host = addr.split('/')[0]!
-    if (host === net || host === bcast) bad('ipv4.address', 'is the network or broadcast address of its subnet')
-    const inside = (field: string, ip: string) => {
-      if (!inSubnet(ip, cidr)) bad(field, `${ip} is outside ${net}/${cidr[1]}`)
-      else if (ip === net || ip === bcast) bad(field, `${ip} is the network or broadcast address`)
-      else if (ip === host) bad(field, `${ip} is the host's own address`)
-    }
-    if (dhcp) {
-      const [a, b] = dhcp.range
-      inside('ipv4.dhcp.range[0]', a)
-      inside('ipv4.dhcp.range[1]', b)
-      if (v4num(a) > v4num(b)) bad('ipv4.dhcp.range', 'first address is after the last')
-      const seen = { mac: new Map<string, number>(), ip: new Map<string, number>(), name: new Map<string, number>() }
-      dhcp.hosts?.forEach((h, i) => {
-        inside(`ipv4.dhcp.hosts[${i}].ip`, h.ip)
-        for (const k of ['mac', 'ip', 'name'] as const) {
-          const v = h[k]?.toLowerCase()
-          if (v === undefined) continue
-          const prev = seen[k].get(v)
-          if (prev !== undefined) bad(`ipv4.dhcp.hosts[${i}].${k}`, `duplicates ipv4.dhcp.hosts[${prev}].${k}`)
-          else seen[k].set(v, i)
-        }
-      })
-    }
-    spec.forwards?.forEach((f, i) => {
-      inside(`forwards[${i}].guest`, f.guest)
-    })
-  }
-  spec.forwards?.forEach((f, i) => {
-    if (Array.isArray(f.hostPort)) {
-      const [a, b] = f.hostPort
-      if (a > b) bad(`forwards[${i}].hostPort`, 'range start is after its end')
-      else if (f.guestPort !== undefined && f.guestPort + (b - a) > 65535) bad(`forwards[${i}].guestPort`, 'range runs past 65535')
-    }
-  })
-  const seenForwards: { proto: string; lo: number; hi: number; hostAddress: string | undefined; i: number }[] = []
-  spec.forwards?.forEach((f, i) => {
-    const [lo, hi] = Array.isArray(f.hostPort) ? f.hostPort : [f.hostPort, f.hostPort]
-    for (const g of seenForwards) {
-      // Two forwards collide on the same protocol and port when they can match the same host address.
-      const sameAddress = !f.hostAddress || !g.hostAddress || f.hostAddress === g.hostAddress
-      if (g.proto === f.proto && sameAddress && lo <= g.hi && hi >= g.lo) bad(`forwards[${i}].hostPort`, `overlaps forwards[${g.i}]`)
-    }
-    seenForwards.push({ proto: f.proto, lo, hi, hostAddress: f.hostAddress, i })
-  })
-
-  const names = new Map<string, number>()
-  const macs = new Map<string, number>()
-  spec.ports?.forEach((p, i) => {
-    const prev = names.get(p.name)
-    if (prev !== undefined) bad(`ports[${i}].name`, `duplicates ports[${prev}].name`)
-    names.set(p.name, i)
-    if (p.mac) {
-      const m = p.mac.toLowerCase()
-      const pm = macs.get(m)
-      if (pm !== undefined) bad(`ports[${i}].mac`, `duplicates ports[${pm}].mac`)
-      macs.set(m, i)
-      if ((parseInt(m.slice(0, 2), 16) & 1) === 1) bad(`ports[${i}].mac`, 'is a multicast address')
-    }
-    const kind = p.kind ?? (mode === 'macvtap' ? 'macvtap' : 'tap')
-    if (mode === 'macvtap' && kind !== 'macvtap') bad(`ports[${i}].kind`, 'a macvtap network has macvtap ports')
-    if (mode !== 'macvtap' && kind === 'macvtap') bad(`ports[${i}].kind`, 'macvtap ports belong to macvtap networks')
-    if (kind === 'macvtap') {
-      for (const k of ['owner', 'group', 'queues', 'persistent'] as const)
-        if (p[k] !== undefined) bad(`ports[${i}].${k}`, 'only for tap ports')
-    }
-    if (spec.bridge && p.name === spec.bridge) bad(`ports[${i}].name`, 'is the bridge name')
-    if (spec.interface && p.name === spec.interface) bad(`ports[${i}].name`, 'is the NIC name')
-  })
-  return issues
+export function throwIssues(issues: readonly SpecIssue[]): void {
+  const first = issues[0]
+  if (first) throw new SpecError(first.field, first.reason, [...issues])
 }

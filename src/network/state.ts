@@ -5,7 +5,9 @@
  */
 import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import type { NetworkSpec } from './spec.js'
+import { StateError } from '../errors.js'
+import { fieldPath, s, type Issue } from '../schema/schema.js'
+import { specSchema, type NetworkSpec } from './spec.js'
 import type { NetworkRules } from '../nft/index.js'
 import { processStartTime } from '../util/process-start-time.js'
 
@@ -56,13 +58,47 @@ export function stateDirFor(root: string, nsLabel: string, network: string): str
   return join(root, nsLabel, network)
 }
 
+/** The parts of a state file every reader relies on; the spec is checked by the spec's own schema. */
+const stateSchema = s.object({
+  version: s.number({ int: true, min: 1, max: 1 }),
+  name: s.string(),
+  netnsPath: s.string(),
+  netnsName: s.string().optional(),
+  spec: specSchema,
+  bridge: s.string().optional(),
+  group: s.int(1, 0xffffffff),
+  nic: s.unknown().optional(),
+  sysctls: s.array(s.object({ key: s.string(), before: s.string() })),
+  dnsmasq: s.object({ stateDir: s.string(), detached: s.boolean() }).optional(),
+  nftHash: s.string().optional(),
+  nftRules: s.unknown().optional(),
+  owner: s.object({ pid: s.int(1, 0x7fffffff), startTime: s.string() }).optional(),
+  createdAt: s.string(),
+  lastApply: s.unknown().optional(),
+})
+
+/** The state of the network in `dir`; undefined when there is none; StateError naming the file when it is corrupt. */
 export async function readState(dir: string): Promise<NetworkState | undefined> {
+  const path = join(dir, 'network.json')
+  let text: string
   try {
-    return JSON.parse(await readFile(join(dir, 'network.json'), 'utf8')) as NetworkState
+    text = await readFile(path, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch (err) {
+    throw new StateError(path, `not valid JSON (${(err as Error).message})`)
+  }
+  const issues: Issue[] = []
+  if (!stateSchema.check(data, [], issues)) {
+    const first = issues[0]
+    throw new StateError(path, first?.message ?? 'not a kvmnet state file', first ? fieldPath(first.path) : undefined)
+  }
+  return data as NetworkState
 }
 
 /** Written to a temporary file and renamed, so a crash never leaves half a state file. */

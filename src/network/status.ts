@@ -1,26 +1,29 @@
 /**
- * A network's status, read from the kernel with filtered requests (the bridge by name, its ports by
- * master or by link group) rather than dumps of every link in the namespace, so it stays cheap on a host
- * with thousands of ports.
+ * A network's status, read from the kernel with filtered requests (the bridge by name, its ports by link
+ * group) rather than dumps of every link in the namespace, so it stays cheap on a host with thousands of
+ * ports. The shared parts are checked here; each kind's driver adds what is specific to it.
  */
-import type { Dnsmasq, Lease } from '../dnsmasq/index.js'
+import type { Lease } from '../dnsmasq/index.js'
 import type { LinkInfo } from '../rtnl/index.js'
 import { tableExists } from '../nft/index.js'
-import type { Network } from './network.js'
+import type { StatusContext } from './driver.js'
+import { bridgeOf, dnsmasqOf, firewallOf, type NetworkPlan } from './plan.js'
+import type { NetworkMode } from './spec.js'
 import type { NetworkState } from './state.js'
 
 export interface PortStatus {
   name: string
-  kind: string
+  kind: 'tap' | 'macvtap'
   index: number
-  mac: string | undefined
+  /** The host side's MAC as the kernel has it (a tap's own; a macvtap's is the guest's). */
+  linkMac: string | undefined
   up: boolean
   tapDevice?: string | undefined
 }
 
 export interface NetworkStatus {
   name: string
-  mode: string
+  mode: NetworkMode
   netns: string
   /** True when everything the spec asks for is there and up. */
   up: boolean
@@ -39,23 +42,29 @@ export interface NetworkStatus {
 }
 
 function portStatus(l: LinkInfo): PortStatus {
-  return { name: l.name, kind: l.kind ?? 'unknown', index: l.index, mac: l.mac, up: l.up, tapDevice: l.tapDevice }
+  return { name: l.name, kind: l.kind === 'macvtap' ? 'macvtap' : 'tap', index: l.index, linkMac: l.mac, up: l.up, tapDevice: l.tapDevice }
 }
 
-export async function networkStatus(net: Network, state: NetworkState | undefined, dnsmasq: Dnsmasq | undefined): Promise<NetworkStatus> {
+export async function networkStatus(
+  ctx: StatusContext,
+  plan: NetworkPlan,
+  kindProblems: (ctx: StatusContext) => Promise<string[]>,
+): Promise<NetworkStatus> {
   const start = performance.now()
-  const plan = net.plan
-  const rtnl = net.rtnl
+  const { rtnl, state, dnsmasq } = ctx
   const problems: string[] = []
   if (!state) problems.push('not up (no state)')
 
-  const bridgeLink = plan.bridge ? await rtnl.findLink(plan.bridge) : undefined
-  if (plan.bridge && !bridgeLink) problems.push(`bridge ${plan.bridge} missing`)
-  else if (bridgeLink && !bridgeLink.up) problems.push(`bridge ${plan.bridge} down`)
-  const addrLink = bridgeLink ?? (plan.hostHelper ? await rtnl.findLink(plan.hostHelper) : undefined)
+  const bridge = bridgeOf(plan)
+  const bridgeLink = bridge ? await rtnl.findLink(bridge) : undefined
+  if (bridge && !bridgeLink) problems.push(`bridge ${bridge} missing`)
+  else if (bridgeLink && !bridgeLink.up) problems.push(`bridge ${bridge} down`)
+  const helper = plan.mode === 'macvtap' ? plan.hostHelper?.name : undefined
+  const addrLink = bridgeLink ?? (helper ? await rtnl.findLink(helper) : undefined)
   const addresses = addrLink ? (await rtnl.listAddresses(addrLink.index)).map((a) => a.cidr) : []
 
-  const links = plan.mode === 'macvtap' ? await rtnl.listLinks({ group: plan.group }) : bridgeLink ? await rtnl.listLinks({ master: bridgeLink.index }) : []
+  // Filtered in the kernel by master where there is a bridge (a group has no dump filter).
+  const links = bridge ? (bridgeLink ? await rtnl.listLinks({ master: bridgeLink.index }) : []) : await rtnl.listLinks({ group: plan.group })
   const ports = links.filter((l) => l.alias === plan.alias.port).map(portStatus)
   for (const p of plan.ports) {
     const got = ports.find((x) => x.name === p.name)
@@ -64,25 +73,27 @@ export async function networkStatus(net: Network, state: NetworkState | undefine
   }
 
   let firewall: NetworkStatus['firewall']
-  if (plan.firewall) {
-    const installed = await tableExists(net.ns, plan.name)
-    firewall = { installed, forwards: plan.firewall.forwards?.length ?? 0 }
+  const rules = firewallOf(plan)
+  if (rules) {
+    const installed = await tableExists(ctx.ns, plan.name)
+    firewall = { installed, forwards: rules.forwards?.length ?? 0 }
     if (!installed) problems.push('firewall rules missing')
   }
 
   let dns: NetworkStatus['dnsmasq']
   let leases: Lease[] = []
-  if (plan.dnsmasq) {
+  if (dnsmasqOf(plan)) {
     const pid = dnsmasq?.pid
     dns = { running: pid !== undefined, pid, detached: state?.dnsmasq?.detached ?? false }
-    if (pid === undefined) problems.push('dnsmasq not running')
-    else leases = await dnsmasq!.leases()
+    if (pid === undefined || !dnsmasq) problems.push('dnsmasq not running')
+    else leases = await dnsmasq.leases()
   }
+  problems.push(...(await kindProblems(ctx)))
 
   return {
     name: plan.name,
     mode: plan.mode,
-    netns: net.ns.name ?? net.ns.path,
+    netns: ctx.ns.name ?? ctx.ns.path,
     up: problems.length === 0,
     bridge: bridgeLink
       ? { name: bridgeLink.name, index: bridgeLink.index, up: bridgeLink.up, mtu: bridgeLink.mtu, mac: bridgeLink.mac }

@@ -12,9 +12,11 @@ export interface StepTiming {
   step: string
   category: StepCategory
   ms: number
-  /** What the step did: 'created', 'unchanged', 'updated', 'removed', 'skipped'. */
-  outcome: string
+  /** What the step did. */
+  outcome: StepOutcome
 }
+
+export type StepOutcome = 'done' | 'created' | 'unchanged' | 'updated' | 'removed' | 'skipped' | 'failed' | 'undone'
 
 export interface StepEvent extends StepTiming {
   network: string
@@ -27,7 +29,7 @@ export interface StepContext {
   /** Register how to undo what this step changed; run in reverse order on a later failure. */
   onUndo(undo: Undo): void
   /** Override the default 'done' outcome in the timing. */
-  outcome(o: string): void
+  outcome(o: StepOutcome): void
 }
 
 export class Transaction {
@@ -42,7 +44,7 @@ export class Transaction {
 
   async step<T>(step: string, category: StepCategory, fn: (ctx: StepContext) => Promise<T> | T): Promise<T> {
     const start = performance.now()
-    let outcome = 'done'
+    let outcome: StepOutcome = 'done'
     const ctx: StepContext = {
       onUndo: (undo) => this.undos.push({ step, undo }),
       outcome: (o) => {
@@ -66,7 +68,7 @@ export class Transaction {
     const errors: unknown[] = []
     for (const { step, undo } of this.undos.reverse()) {
       const start = performance.now()
-      let outcome = 'undone'
+      let outcome: StepOutcome = 'undone'
       try {
         await undo()
       } catch (err) {

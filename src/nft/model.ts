@@ -9,8 +9,12 @@ export interface NetworkRules {
   tag: string
   /** The network's bridge ifname. */
   bridge: string
-  /** 'nat': routed and masqueraded out; 'isolated': nothing is forwarded from or to the bridge. */
-  mode: 'nat' | 'isolated'
+  /**
+   * 'nat': routed and masqueraded out; 'routed': forwarded between the bridge and the uplink for the
+   * network's own subnet only, no NAT (guests are reached by their own addresses); 'isolated': nothing is
+   * forwarded from or to the bridge.
+   */
+  mode: 'nat' | 'routed' | 'isolated'
   ipv4?: { subnet: string; hostAddress?: string | undefined } | undefined
   ipv6?: { subnet: string; hostAddress?: string | undefined; nat66?: boolean | undefined } | undefined
   nat?:
@@ -21,6 +25,8 @@ export interface NetworkRules {
         snat?: string | undefined
       }
     | undefined
+  /** 'routed': forward only to and from this ifname (default: any interface but the bridge). */
+  routed?: { uplink?: string | undefined } | undefined
   forwards?: readonly PortForward[] | undefined
 }
 

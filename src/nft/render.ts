@@ -150,6 +150,16 @@ function forwardChain(r: CheckedRules): Rule[] {
       rules.push({ what: `${v} out`, expr: [iif(b), ...(up ? [oif(up)] : []), saddrIn(s), accept] })
     }
   }
+  if (r.mode === 'routed') {
+    const up = r.uplink
+    for (const s of subnets(r)) {
+      const v = s.family === 'ip' ? 'ipv4' : 'ipv6'
+      // No NAT: the outside reaches guests by their own addresses (it routes the subnet to the host), and
+      // guests leave with them; only the network's own subnet passes, in both directions.
+      rules.push({ what: `${v} in`, expr: [...(up ? [iif(up)] : []), oif(b), daddrIn(s), accept] })
+      rules.push({ what: `${v} out`, expr: [iif(b), ...(up ? [oif(up)] : []), saddrIn(s), accept] })
+    }
+  }
   // Whatever was not accepted above: a spoofed source, a new connection from outside, isolation.
   rules.push({ what: 'reject from bridge', expr: [iif(b), rejectUnreachable] })
   rules.push({ what: 'reject to bridge', expr: [oif(b), rejectUnreachable] })

@@ -34,7 +34,7 @@ export interface CheckedForward {
 export interface CheckedRules {
   tag: string
   bridge: string
-  mode: 'nat' | 'isolated'
+  mode: 'nat' | 'routed' | 'isolated'
   v4?: CheckedSubnet | undefined
   v6?: CheckedSubnet | undefined
   uplink?: string | undefined
@@ -55,7 +55,7 @@ export function checkRules(rules: NetworkRules): CheckedRules {
 
   if (typeof rules.tag !== 'string' || !TAG_PATTERN.test(rules.tag)) fail('tag', 'must match [A-Za-z0-9_-]{1,32}')
   checkIfname(rules.bridge, 'bridge', fail)
-  if (rules.mode !== 'nat' && rules.mode !== 'isolated') fail('mode', "must be 'nat' or 'isolated'")
+  if (rules.mode !== 'nat' && rules.mode !== 'routed' && rules.mode !== 'isolated') fail('mode', "must be 'nat', 'routed' or 'isolated'")
   const nat = rules.mode === 'nat'
 
   const v4 = rules.ipv4 ? checkSubnet(rules.ipv4.subnet, rules.ipv4.hostAddress, 'ipv4', 'ip', nat, fail) : undefined
@@ -76,6 +76,11 @@ export function checkRules(rules: NetworkRules): CheckedRules {
       else if (!v4) fail('nat.snat', 'SNAT needs an ipv4 subnet')
       else snat = a.toString()
     }
+  }
+
+  if (rules.routed) {
+    if (rules.mode !== 'routed') fail('routed', "only valid in mode 'routed'")
+    else if (rules.routed.uplink !== undefined) uplink = checkIfname(rules.routed.uplink, 'routed.uplink', fail)
   }
 
   const forwards: CheckedForward[] = []

@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap'
 import { rm } from 'node:fs/promises'
 import { fstatSync } from 'node:fs'
-import { createNetwork, SpecError, RollbackError, type Network } from '../../src/index.js'
+import { createNetwork, validateSpec, SpecError, RollbackError, type Network, type NetworkSpec } from '../../src/index.js'
 import { makeNs, type TestNs } from '../helpers/ns.js'
 import { dhcp, guestOnBridge, hostWithInternet, ping, tcpGet, tcpServer } from '../helpers/guest.js'
 import { assertNothingLeft } from '../helpers/leftovers.js'
@@ -15,7 +15,7 @@ function options(ns: TestNs, extra: Record<string, unknown> = {}) {
 }
 
 function net(t: Test, ns: TestNs, spec: Record<string, unknown>, extra: Record<string, unknown> = {}): Network {
-  const n = createNetwork(spec, options(ns, extra))
+  const n = createNetwork(validateSpec(spec), options(ns, extra))
   t.teardown(async () => {
     await n.down().catch(() => undefined)
     await rm(`/run/kvmnet-test/${ns.name}`, { recursive: true, force: true })
@@ -41,7 +41,7 @@ t.test('forwards reach a guest from outside, from the host and from another gues
   await inet.ip('route del 10.220.0.0/24')
   const n = net(t, host, natSpec())
   await n.up()
-  const web = await guestOnBridge(t, host, n.plan.bridge!, 'g-web', '52:54:00:aa:00:01')
+  const web = await guestOnBridge(t, host, n.bridge!, 'g-web', '52:54:00:aa:00:01')
   const lease = await dhcp(web)
   t.equal(lease?.ip, '10.220.0.10', 'reserved MAC got its reserved address')
   t.equal(lease?.hostname, 'web', 'and its host name')
@@ -50,7 +50,7 @@ t.test('forwards reach a guest from outside, from the host and from another gues
   t.match(await tcpGet(inet, '203.0.113.1', 8080), /^web 203\.0\.113\.2/, 'outside -> host:8080 -> guest:80')
   t.match(await tcpGet(host, '203.0.113.1', 8080), /^web /, 'host -> its own address:8080')
   t.match(await tcpGet(host, '127.0.0.1', 8080), /^web /, 'host -> 127.0.0.1:8080')
-  const other = await guestOnBridge(t, host, n.plan.bridge!, 'g-other')
+  const other = await guestOnBridge(t, host, n.bridge!, 'g-other')
   await dhcp(other)
   t.match(await tcpGet(other, '10.220.0.1', 8080), /^web 10\.220\.0\.1$/, 'hairpin from another guest (masqueraded to the bridge address)')
   // Forwards can be added and removed on a running network.
@@ -92,7 +92,7 @@ t.test('re-applying the same spec changes nothing; a changed spec converges', as
   t.match(after, /life-p2/, 'new port is there')
   t.match(after, /life-p1/, 'kept port is still there')
   t.match(await host.run('nft', ['list', 'ruleset']), /5000-5010/, 'new forward installed')
-  const g = await guestOnBridge(t, host, n.plan.bridge!, 'g-db', '52:54:00:aa:00:02')
+  const g = await guestOnBridge(t, host, n.bridge!, 'g-db', '52:54:00:aa:00:02')
   t.equal((await dhcp(g))?.ip, '10.220.0.11', 'new reservation effective')
   await n.down()
   await assertNothingLeft(t, host, 'life')
@@ -122,12 +122,12 @@ t.test('ports: tap with owner and queues; non-persistent taps hand over fds', as
   // A failed re-apply must not close the fds an earlier apply handed over.
   const fd = n.portFdsOf('pt-fd')[0]!
   await host.ip('link add foreign0 type bridge')
-  const clash = await n.up({ ...n.spec, ports: [...(n.spec.ports ?? []), { name: 'foreign0' }] }).catch((e: unknown) => e)
+  const clash = await n.up({ ...n.spec, ports: [...(n.spec.ports ?? []), { name: 'foreign0' }] } as NetworkSpec).catch((e: unknown) => e)
   t.type(clash, SpecError, 're-apply fails on a port name taken by a foreign link')
   t.notOk(n.spec.ports?.some((p) => p.name === 'foreign0'), 'the handle keeps the spec that is applied')
   t.ok(fstatSync(fd).isCharacterDevice(), 'the handed-over tap fd is still open')
   // Dropping the port from the spec closes its fds.
-  await n.up({ ...n.spec, ports: (n.spec.ports ?? []).filter((p) => p.name !== 'pt-fd') })
+  await n.up({ ...n.spec, ports: (n.spec.ports ?? []).filter((p) => p.name !== 'pt-fd') } as NetworkSpec)
   t.same(n.portFdsOf('pt-fd'), [], 'fds of a dropped port are released')
   await n.down()
   await assertNothingLeft(t, host, 'ports')
@@ -144,7 +144,7 @@ t.test('bad specs are refused before anything is created', async (t) => {
     { name: 'x', mode: 'bridge' },
     { name: 'x', mode: 'macvtap', interface: 'eth0', ports: [{ name: 'p', owner: 5 }] },
   ]
-  for (const spec of bad) t.throws(() => createNetwork(spec, options(host)), SpecError)
+  for (const spec of bad) t.throws(() => createNetwork(spec as NetworkSpec, options(host)), SpecError)
   // Checks that need the kernel also come before any change.
   const missingNic = net(t, host, { name: 'nonic', mode: 'bridge', interface: 'nope0' })
   await t.rejects(missingNic.up(), SpecError, 'bridge on a missing NIC')
@@ -184,7 +184,7 @@ t.test('a rollback that fails is reported together with the original error', asy
     faultInjector: (step: string) => {
       if (step === 'state') {
         // Pull the bridge away behind kvmnet's back: undoing its address must now fail.
-        host.ip(`link del ${n!.plan.bridge}`).catch(() => undefined)
+        host.ip(`link del ${n!.bridge}`).catch(() => undefined)
         throw new Error('injected at state')
       }
     },
@@ -207,7 +207,7 @@ t.test('guest -> host DNS: dig resolves reservations and host records', async (t
   const host = await makeNs(t, 'kvn')
   const n = net(t, host, natSpec({ dns: { domain: 'life.test', hosts: [{ name: 'api', ip: '10.220.0.20' }] } }))
   await n.up()
-  const g = await guestOnBridge(t, host, n.plan.bridge!, 'g-web', '52:54:00:aa:00:01')
+  const g = await guestOnBridge(t, host, n.bridge!, 'g-web', '52:54:00:aa:00:01')
   await dhcp(g, 'eth0', { hostname: 'web' })
   t.equal((await g.run('dig', ['+short', '+time=2', '+tries=1', '@10.220.0.1', 'api.life.test'])).trim(), '10.220.0.20')
   t.equal((await g.run('dig', ['+short', '+time=2', '+tries=1', '@10.220.0.1', 'web.life.test'])).trim(), '10.220.0.10')

@@ -3,13 +3,13 @@
  * guest -> outside, DHCP) with real packets and busybox udhcpc, and `down` leaves nothing behind.
  */
 import t, { type Test } from 'tap'
-import { createNetwork, type Network } from '../../src/index.js'
+import { createNetwork, validateSpec, type Network } from '../../src/index.js'
 import { makeNs, type TestNs } from '../helpers/ns.js'
 import { dhcp, guestOnBridge, hostWithInternet, ping } from '../helpers/guest.js'
 import { assertNothingLeft } from '../helpers/leftovers.js'
 
 async function upIn(t: Test, host: TestNs, spec: Record<string, unknown>): Promise<Network> {
-  const net = createNetwork(spec, { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` })
+  const net = createNetwork(validateSpec(spec), { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` })
   t.teardown(() => net.down().catch(() => undefined))
   await net.up()
   return net
@@ -26,7 +26,7 @@ t.test('nat: host <-> guest yes, guest -> outside yes (masqueraded), DHCP yes', 
     dns: { domain: 'nat.test' },
   })
   t.match(await host.run('nft', ['list', 'table', 'inet', 'kvmnet_tnat']), /oifname "uplink0".*masquerade/, 'uplink defaults to the default route device')
-  const guest = await guestOnBridge(t, host, net.plan.bridge!, 'g0')
+  const guest = await guestOnBridge(t, host, net.bridge!, 'g0')
   const lease = await dhcp(guest)
   t.ok(lease, 'guest got a lease')
   t.match(lease?.ip, /^10\.210\.1\.1\d\d$/)
@@ -47,14 +47,14 @@ t.test('isolated: host <-> guest yes, guest -> outside rejected, DHCP yes', asyn
     mode: 'isolated',
     ipv4: { address: '10.210.2.1/24', dhcp: { range: ['10.210.2.100', '10.210.2.150'] } },
   })
-  const guest = await guestOnBridge(t, host, net.plan.bridge!, 'g0')
+  const guest = await guestOnBridge(t, host, net.bridge!, 'g0')
   const lease = await dhcp(guest)
   t.ok(lease, 'guest got a lease')
   t.equal(lease?.router, '', 'no router handed out on an isolated network')
   t.ok(await ping(host, lease!.ip), 'host -> guest')
   await guest.ip('route replace default via 10.210.2.1')
   t.notOk(await ping(guest, '203.0.113.2'), 'guest -> outside is rejected')
-  const g2 = await guestOnBridge(t, host, net.plan.bridge!, 'g1')
+  const g2 = await guestOnBridge(t, host, net.bridge!, 'g1')
   const lease2 = await dhcp(g2)
   t.ok(lease2 && (await ping(guest, lease2.ip)), 'guest <-> guest works')
   await net.down()
@@ -65,7 +65,7 @@ t.test('very-isolated: no host address, no outside, no DHCP; guests share L2', a
   const { host } = await hostWithInternet(t, '10.210.3.0/24')
   await host.run('sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
   const net = await upIn(t, host, { name: 'tvi', mode: 'very-isolated' })
-  const bridge = net.plan.bridge!
+  const bridge = net.bridge!
   const addrs = await host.run('ip', ['-o', 'addr', 'show', 'dev', bridge])
   t.equal(addrs.trim(), '', 'the bridge has no address at all (not even IPv6 link-local)')
   const g1 = await guestOnBridge(t, host, bridge, 'g0')
@@ -104,7 +104,7 @@ async function lan(t: Test, hostNic?: string): Promise<{ host: TestNs; lan: Test
 t.test('bridge: NIC enslaved, its address and default route move to the bridge and come back on down', async (t) => {
   const { host } = await lan(t, '198.51.100.2/24')
   const net = await upIn(t, host, { name: 'tbr', mode: 'bridge', interface: 'eth0', ports: [{ name: 'vm0' }] })
-  const bridge = net.plan.bridge!
+  const bridge = net.bridge!
   t.match(await host.run('ip', ['-o', '-4', 'addr', 'show', 'dev', bridge]), /198\.51\.100\.2\/24/, 'address moved to the bridge')
   t.equal((await host.run('ip', ['-o', '-4', 'addr', 'show', 'dev', 'eth0'])).trim(), '', 'and off the NIC')
   t.match(await host.run('ip', ['route', 'show', 'default']), new RegExp(`via 198\\.51\\.100\\.1 dev ${bridge}`), 'default route moved')

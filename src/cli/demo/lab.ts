@@ -3,6 +3,7 @@
  * TEST-NET-3 and a "LAN" on TEST-NET-2), built with kvmnet's own netlink layer. Everything made here is
  * tracked and removed by `dispose()`, also on Ctrl-C.
  */
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -75,6 +76,33 @@ export class Lab {
     const start = performance.now()
     const r = await runProgram(c.file, c.args, { timeoutMs })
     return { ok: r.exitCode === 0, stdout: r.stdout, ms: performance.now() - start }
+  }
+
+  /**
+   * A TCP server in `ns` that answers every connection with the address it came from, so a client can see
+   * whether it was NATed on the way. Stopped (by its PID) on dispose.
+   */
+  async servePeerAddress(ns: Netns, port: number): Promise<void> {
+    const c = nsCommand(ns, 'socat', [`TCP-LISTEN:${port},reuseaddr,fork`, 'SYSTEM:echo PEER=$SOCAT_PEERADDR'])
+    const child = spawn(c.file, c.args, { stdio: 'ignore' })
+    this.onDispose(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL')
+        await new Promise((r) => child.once('exit', r))
+      }
+    })
+    for (let i = 0; i < 100; i++) {
+      const r = await this.run(ns, 'ss', ['-Htln', `sport = :${port}`])
+      if (r.stdout.trim()) return
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    throw new Error(`socat did not listen on ${port}`)
+  }
+
+  /** Connect from `from` to addr:port of a `servePeerAddress` server: the source address it saw. */
+  async peerAddressSeen(from: Netns, addr: string, port: number): Promise<string | undefined> {
+    const r = await this.run(from, 'busybox', ['nc', '-w', '2', addr, String(port)])
+    return r.stdout.match(/PEER=(\S+)/)?.[1]
   }
 
   async ping(from: Netns, to: string): Promise<boolean> {

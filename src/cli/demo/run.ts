@@ -4,11 +4,14 @@
  * removed afterwards, also on Ctrl-C.
  */
 import { ms, renderTable } from '../table.js'
+import type { StepCategory } from '../../network/transaction.js'
 import { Lab } from './lab.js'
-import { bridgeRow, isolatedRow, macvtapHostAccessRow, macvtapPlainRow, natRow, veryIsolatedRow, type Row } from './scenarios.js'
+import { bridgeRow, isolatedRow, macvtapHostAccessRow, macvtapPlainRow, natRow, openRow, routedRow, veryIsolatedRow, type Row } from './scenarios.js'
 
 const SCENARIOS: { kind: string; run: (lab: Lab) => Promise<Row> }[] = [
   { kind: 'nat', run: natRow },
+  { kind: 'routed', run: routedRow },
+  { kind: 'open', run: openRow },
   { kind: 'isolated', run: isolatedRow },
   { kind: 'very-isolated', run: veryIsolatedRow },
   { kind: 'bridge', run: bridgeRow },
@@ -71,14 +74,17 @@ export async function runDemo(opts: { json: boolean }): Promise<number> {
     out(`    DHCP: ${r.dhcp.detail}`)
   }
   out('')
-  const cats = ['links', 'addresses', 'sysctls', 'nft', 'dnsmasq', 'state']
+  const cats: StepCategory[] = ['links', 'addresses', 'sysctls', 'nft', 'dnsmasq', 'state']
   out(
     renderTable(
       ['Network type', 'up (total)', ...cats, 'first lease', 'down'],
       rows.map((r) => [
         r.kind,
         ms(r.up.totalMs),
-        ...cats.map((c) => (r.up.byCategory[c] !== undefined ? ms(r.up.byCategory[c]!) : '-')),
+        ...cats.map((c) => {
+          const v = r.up.byCategory[c]
+          return v !== undefined ? ms(v) : '-'
+        }),
         r.leaseMs !== undefined ? ms(r.leaseMs) : '-',
         r.down ? ms(r.down.totalMs) : '-',
       ]),

@@ -9,6 +9,7 @@ import { writeSysctl } from '../../rtnl/index.js'
 import type { Netns } from '../../netns/index.js'
 import { createNetwork, type ApplyReport, type Network } from '../../network/network.js'
 import type { NetworkSpecInput } from '../../network/spec.js'
+import { validateSpec } from '../../network/validate.js'
 import type { Lab } from './lab.js'
 
 export interface Measurement {
@@ -90,25 +91,29 @@ function no(detail: string): Measurement {
   return { ok: false, detail }
 }
 
-async function measureRouted(lab: Lab, kind: 'nat' | 'isolated', n: number): Promise<Row> {
+const PEER_PORT = 7000
+
+async function measureRouted(lab: Lab, kind: 'nat' | 'isolated' | 'routed' | 'open', n: number): Promise<Row> {
   const subnet = `10.200.${n}.0/24`
   const hostAddr = `10.200.${n}.1`
-  const { host } = await hostWithInternet(lab, subnet)
+  const { host, inet } = await hostWithInternet(lab, subnet)
+  await lab.servePeerAddress(inet, PEER_PORT)
   // Forwarding is on in the host, as it would be with any nat network beside: isolation must come from
   // the network's own rules.
   await writeSysctl(host, 'net/ipv4/ip_forward', '1')
   const { net, report } = await up(
     lab,
-    {
+    // One literal for four kinds: TypeScript cannot pick the variant of a union-typed mode, validation can.
+    validateSpec({
       name: `demo-${kind}`,
       mode: kind,
       ipv4: { address: `${hostAddr}/24`, dhcp: { range: [`10.200.${n}.100`, `10.200.${n}.150`] } },
       dns: { domain: `${kind}.test` },
       ports: [{ name: `vm-${kind}0` }],
-    },
+    }),
     host,
   )
-  const guest = await guestOnBridge(lab, host, net.plan.bridge!, `g-${kind}0`)
+  const guest = await guestOnBridge(lab, host, bridgeName(net), `g-${kind}0`)
   const lease = await lab.dhcp(guest, 'eth0')
   const dhcp = lease ? yes(`lease ${lease.cidr} in ${lease.ms.toFixed(0)} ms`) : no('no lease')
   let hostM = no('guest has no address')
@@ -121,9 +126,18 @@ async function measureRouted(lab: Lab, kind: 'nat' | 'isolated', n: number): Pro
   // network's rules stand between it and the outside.
   if (lease) await lab.rtnl(guest).replaceRoute({ dst: 'default', gateway: hostAddr })
   const out = await lab.ping(guest, INTERNET.farIp)
-  const external = out
-    ? yes(kind === 'nat' ? `ping ${INTERNET.farIp} (masqueraded)` : `ping ${INTERNET.farIp} answered`)
-    : no(kind === 'nat' ? `ping ${INTERNET.farIp} lost` : `ping ${INTERNET.farIp} rejected`)
+  // What the outside sees as the source: the host's uplink address behind NAT, the guest's own when routed.
+  const seen = out ? await lab.peerAddressSeen(guest, INTERNET.farIp, PEER_PORT) : undefined
+  const guestIp = lease ? ip(lease.cidr) : undefined
+  const external = !out
+    ? no(`ping ${INTERNET.farIp} ${kind === 'isolated' ? 'rejected' : 'lost'}`)
+    : kind === 'nat'
+      ? seen === ip(INTERNET.host)
+        ? yes(`ping ${INTERNET.farIp}; the outside saw ${seen} (masqueraded)`)
+        : no(`reached ${INTERNET.farIp} but the outside saw ${seen ?? 'nothing'}, not the host's ${ip(INTERNET.host)}`)
+      : seen !== undefined && seen === guestIp
+        ? yes(`ping ${INTERNET.farIp}; the outside saw the guest's own ${seen}${kind === 'open' ? ' (no kvmnet rules)' : ' (routed, no NAT)'}`)
+        : no(`reached ${INTERNET.farIp} but the outside saw ${seen ?? 'nothing'}, not the guest's ${guestIp ?? '?'}`)
   const down = await net.down()
   return { kind, host: hostM, external, dhcp, up: report, down, ...(lease ? { leaseMs: lease.ms } : {}) }
 }
@@ -136,12 +150,27 @@ export async function isolatedRow(lab: Lab): Promise<Row> {
   return measureRouted(lab, 'isolated', 2)
 }
 
+export async function routedRow(lab: Lab): Promise<Row> {
+  return measureRouted(lab, 'routed', 4)
+}
+
+export async function openRow(lab: Lab): Promise<Row> {
+  return measureRouted(lab, 'open', 5)
+}
+
+/** Every kind the demo builds here has a bridge. */
+function bridgeName(net: Network): string {
+  const b = net.bridge
+  if (!b) throw new Error(`${net.name} has no bridge`)
+  return b
+}
+
 export async function veryIsolatedRow(lab: Lab): Promise<Row> {
   const { host } = await hostWithInternet(lab, '10.200.3.0/24')
   await writeSysctl(host, 'net/ipv4/ip_forward', '1')
   const { net, report } = await up(lab, { name: 'demo-vi', mode: 'very-isolated', ports: [{ name: 'vm-vi0' }] }, host)
-  const g1 = await guestOnBridge(lab, host, net.plan.bridge!, 'g-vi0')
-  const g2 = await guestOnBridge(lab, host, net.plan.bridge!, 'g-vi1')
+  const g1 = await guestOnBridge(lab, host, bridgeName(net), 'g-vi0')
+  const g2 = await guestOnBridge(lab, host, bridgeName(net), 'g-vi1')
   const lease = await lab.dhcp(g1, 'eth0')
   const dhcp = lease ? yes(`lease ${lease.cidr}`) : no('no DHCP server answered')
   // Guests number themselves; they share L2 and nothing else.
@@ -160,7 +189,7 @@ export async function veryIsolatedRow(lab: Lab): Promise<Row> {
 export async function bridgeRow(lab: Lab): Promise<Row> {
   const { host } = await hostOnLan(lab, LAN.hostNic)
   const { net, report } = await up(lab, { name: 'demo-br', mode: 'bridge', interface: 'eth0', ports: [{ name: 'vm-br0' }] }, host)
-  const guest = await guestOnBridge(lab, host, net.plan.bridge!, 'g-br0')
+  const guest = await guestOnBridge(lab, host, bridgeName(net), 'g-br0')
   const lease = await lab.dhcp(guest, 'eth0')
   const dhcp = lease ? yes(`LAN lease ${lease.cidr} in ${lease.ms.toFixed(0)} ms`) : no('no lease from the LAN')
   let hostM = no('guest has no address')

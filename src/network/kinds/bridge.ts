@@ -1,0 +1,56 @@
+/**
+ * bridge (external): a physical NIC is enslaved to the bridge and its addresses and routes move to it,
+ * so guests are directly on the NIC's LAN and the host keeps its connectivity. The bridge takes the
+ * NIC's MAC and MTU (the LAN's DHCP leases and ARP caches stay valid); DHCP/DNS are the LAN's.
+ */
+import { SpecError } from '../../errors.js'
+import type { NetworkDriver } from '../driver.js'
+import { basePlan, bridgePart, planTaps } from '../plan.js'
+import { ensureBridge, ensureUp } from '../steps/bridge.js'
+import { concurrently } from '../steps/concurrent.js'
+import { ensureDnsmasq } from '../steps/dnsmasq.js'
+import { ensureFirewall } from '../steps/firewall.js'
+import { moveNicToBridge } from '../steps/nic.js'
+import { ensurePorts } from '../steps/ports.js'
+import { ensureSysctls } from '../steps/sysctls.js'
+import { teardownNetwork } from '../steps/teardown.js'
+import { MAX_BRIDGE_PORTS, checkPorts } from './checks.js'
+
+export const bridgeDriver: NetworkDriver<'bridge'> = {
+  mode: 'bridge',
+  check(spec, bad) {
+    if (spec.bridge !== undefined && spec.bridge === spec.interface) bad('bridge', 'must differ from interface')
+    checkPorts(spec.ports, bad, {
+      taken: [{ name: spec.interface, field: 'NIC' }, ...(spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [])],
+      // The NIC takes one of the bridge's ports.
+      maxPorts: MAX_BRIDGE_PORTS - 1,
+    })
+  },
+  plan(spec) {
+    // Not `noHostAddress`: the NIC's own addresses move onto the bridge.
+    return { ...basePlan(spec, planTaps(spec), []), ...bridgePart(spec, {}, { fixedMac: false }), noHostAddress: false, nic: spec.interface }
+  },
+  async apply(ctx, plan) {
+    const nic = await ctx.rtnl.findLink(plan.nic)
+    if (!nic) throw new SpecError('interface', `no interface named ${plan.nic} in this namespace`)
+    const existing = await ctx.rtnl.findLink(plan.bridge)
+    if (nic.master !== undefined && nic.master !== existing?.index)
+      throw new SpecError('interface', `${nic.name} is already enslaved to another master (ifindex ${nic.master})`)
+    const br = await ensureBridge(ctx, plan, nic)
+    if (nic.master !== br.index) await moveNicToBridge(ctx, nic, br)
+    await ensureUp(ctx, br, 'bridge-up')
+    await concurrently(
+      () => ensureSysctls(ctx, plan.sysctls, ctx.sysctlsOf),
+      () => ensureFirewall(ctx, undefined),
+      () => ensureDnsmasq(ctx, undefined),
+      () => ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports),
+    )
+  },
+  teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),
+  async problems(ctx, plan) {
+    const [nic, br] = await Promise.all([ctx.rtnl.findLink(plan.nic), ctx.rtnl.findLink(plan.bridge)])
+    if (!nic) return [`NIC ${plan.nic} missing`]
+    if (br && nic.master !== br.index) return [`NIC ${plan.nic} is not enslaved to ${plan.bridge}`]
+    return []
+  },
+}

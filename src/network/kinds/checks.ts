@@ -1,0 +1,116 @@
+/**
+ * Relational checks several kinds share: addresses inside their subnet, DHCP ranges and reservations,
+ * forwards, ports. Each names the field as the user wrote it.
+ */
+import ipaddr from 'ipaddr.js'
+import type { Dhcp4Spec, ForwardSpec, IssueSink, MacvtapPortSpec, TapPortSpec } from '../spec.js'
+
+/** A Linux bridge numbers its ports 1–1023 (BR_MAX_PORTS is 1024, port 0 unused). */
+export const MAX_BRIDGE_PORTS = 1023
+
+function v4num(ip: string): number {
+  return ipaddr.IPv4.parse(ip).toByteArray().reduce((n, b) => n * 256 + b, 0)
+}
+
+interface Subnet4 {
+  cidr: [ipaddr.IPv4, number]
+  net: string
+  bcast: string
+  host: string
+}
+
+function subnet4(address: string): Subnet4 {
+  return {
+    cidr: ipaddr.IPv4.parseCIDR(address),
+    net: ipaddr.IPv4.networkAddressFromCIDR(address).toString(),
+    bcast: ipaddr.IPv4.broadcastAddressFromCIDR(address).toString(),
+    host: address.slice(0, address.indexOf('/')),
+  }
+}
+
+/** An address that must be a guest's inside the subnet: not the network, broadcast or host address. */
+function checkInside(sub: Subnet4, field: string, ip: string, bad: IssueSink): void {
+  if (!ipaddr.IPv4.parse(ip).match(sub.cidr)) bad(field, `${ip} is outside ${sub.net}/${sub.cidr[1]}`)
+  else if (ip === sub.net || ip === sub.bcast) bad(field, `${ip} is the network or broadcast address`)
+  else if (ip === sub.host) bad(field, `${ip} is the host's own address`)
+}
+
+/** The host address, a DHCP range and reservations (with `ipv4.address` given). */
+export function checkIpv4(ipv4: { address?: string | undefined; dhcp?: Dhcp4Spec | undefined } | undefined, bad: IssueSink): void {
+  const address = ipv4?.address
+  const dhcp = ipv4?.dhcp
+  if (!address) {
+    if (dhcp) bad('ipv4.dhcp', 'DHCP needs a host address on the bridge (ipv4.address)')
+    return
+  }
+  const sub = subnet4(address)
+  if (sub.host === sub.net || sub.host === sub.bcast) bad('ipv4.address', 'is the network or broadcast address of its subnet')
+  if (!dhcp) return
+  const [a, b] = dhcp.range
+  checkInside(sub, 'ipv4.dhcp.range[0]', a, bad)
+  checkInside(sub, 'ipv4.dhcp.range[1]', b, bad)
+  if (v4num(a) > v4num(b)) bad('ipv4.dhcp.range', 'first address is after the last')
+  else if (v4num(a) <= v4num(sub.host) && v4num(sub.host) <= v4num(b)) bad('ipv4.dhcp.range', `includes the host's own address ${sub.host}`)
+  const seen = { mac: new Map<string, number>(), ip: new Map<string, number>(), name: new Map<string, number>() }
+  dhcp.hosts?.forEach((h, i) => {
+    checkInside(sub, `ipv4.dhcp.hosts[${i}].ip`, h.ip, bad)
+    for (const k of ['mac', 'ip', 'name'] as const) {
+      const v = h[k]?.toLowerCase()
+      if (v === undefined) continue
+      const prev = seen[k].get(v)
+      if (prev !== undefined) bad(`ipv4.dhcp.hosts[${i}].${k}`, `duplicates ipv4.dhcp.hosts[${prev}].${k}`)
+      else seen[k].set(v, i)
+    }
+  })
+}
+
+/** Port forwards of a nat network: guests inside the subnet, ranges in order, no overlap. */
+export function checkForwards(forwards: readonly ForwardSpec[] | undefined, address: string, bad: IssueSink): void {
+  if (!forwards) return
+  const sub = subnet4(address)
+  const seen: { proto: string; lo: number; hi: number; hostAddress: string | undefined; i: number }[] = []
+  forwards.forEach((f, i) => {
+    checkInside(sub, `forwards[${i}].guest`, f.guest, bad)
+    const [lo, hi] = typeof f.hostPort === 'number' ? [f.hostPort, f.hostPort] : f.hostPort
+    if (lo > hi) bad(`forwards[${i}].hostPort`, 'range start is after its end')
+    else if (f.guestPort !== undefined && f.guestPort + (hi - lo) > 65535) bad(`forwards[${i}].guestPort`, 'range runs past 65535')
+    for (const g of seen) {
+      // Two forwards collide on the same protocol and port when they can match the same host address.
+      const sameAddress = !f.hostAddress || !g.hostAddress || f.hostAddress === g.hostAddress
+      if (g.proto === f.proto && sameAddress && lo <= g.hi && hi >= g.lo) bad(`forwards[${i}].hostPort`, `overlaps forwards[${g.i}]`)
+    }
+    seen.push({ proto: f.proto, lo, hi, hostAddress: f.hostAddress, i })
+  })
+}
+
+/** DNS is served on the host address: a kind without one cannot serve it. */
+export function checkDns(dns: unknown, address: string | undefined, bad: IssueSink): void {
+  if (dns !== undefined && !address) bad('dns', 'DNS needs a host address to listen on (ipv4.address)')
+}
+
+/** Port names and MACs unique, none named like the bridge or NIC, no more than the bridge can take. */
+export function checkPorts(
+  ports: readonly (TapPortSpec | MacvtapPortSpec)[] | undefined,
+  bad: IssueSink,
+  opts: { taken: { name: string; field: string }[]; maxPorts?: number | undefined },
+): void {
+  if (!ports) return
+  if (opts.maxPorts !== undefined && ports.length > opts.maxPorts) {
+    bad('ports', `${ports.length} ports; a Linux bridge takes at most ${opts.maxPorts} here`)
+  }
+  const names = new Map<string, number>()
+  const macs = new Map<string, number>()
+  ports.forEach((p, i) => {
+    const prev = names.get(p.name)
+    if (prev !== undefined) bad(`ports[${i}].name`, `duplicates ports[${prev}].name`)
+    names.set(p.name, i)
+    const taken = opts.taken.find((t) => t.name === p.name)
+    if (taken) bad(`ports[${i}].name`, `is the ${taken.field} name`)
+    if (p.mac) {
+      const m = p.mac.toLowerCase()
+      const pm = macs.get(m)
+      if (pm !== undefined) bad(`ports[${i}].mac`, `duplicates ports[${pm}].mac`)
+      macs.set(m, i)
+    }
+  })
+}

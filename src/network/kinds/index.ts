@@ -1,0 +1,37 @@
+/**
+ * The driver of each kind, by mode. Adding a kind is a module here and a variant in spec.ts.
+ */
+import type { NetworkDriver } from '../driver.js'
+import type { NetworkMode, NetworkSpec, SpecOf } from '../spec.js'
+import type { NetworkPlan, PlanOf, WantedSysctl } from '../plan.js'
+import { bridgeDriver } from './bridge.js'
+import { isolatedDriver } from './isolated.js'
+import { macvtapDriver } from './macvtap.js'
+import { natDriver } from './nat.js'
+import { openDriver } from './open.js'
+import { routedDriver } from './routed.js'
+import { veryIsolatedDriver } from './very-isolated.js'
+
+const drivers: { [M in NetworkMode]: NetworkDriver<M> } = {
+  nat: natDriver,
+  routed: routedDriver,
+  open: openDriver,
+  isolated: isolatedDriver,
+  'very-isolated': veryIsolatedDriver,
+  bridge: bridgeDriver,
+  macvtap: macvtapDriver,
+}
+
+export function driverFor<M extends NetworkMode>(mode: M): NetworkDriver<M> {
+  return drivers[mode]
+}
+
+/** A spec's plan, through its kind's driver. */
+export function planFor<S extends NetworkSpec>(spec: S): PlanOf<S['mode']> {
+  return (driverFor(spec.mode) as unknown as NetworkDriver<S['mode']>).plan(spec as unknown as SpecOf<S['mode']>)
+}
+
+/** The sysctls a spec's network needs (for restoring: does another network still need a key?). */
+export function sysctlsOfSpec(spec: NetworkSpec): WantedSysctl[] {
+  return (planFor(spec) as NetworkPlan).sysctls
+}

@@ -1,0 +1,42 @@
+/** nat: guests reach the outside masqueraded behind the host; port forwards (DNAT) reach guests. */
+import { requiredSysctls } from '../../nft/index.js'
+import type { NetworkDriver } from '../driver.js'
+import { basePlan, bridgePart, forwardingSysctls, hostOf, planDnsmasq, planTaps, type NatPlan } from '../plan.js'
+import { teardownNetwork } from '../steps/teardown.js'
+import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
+import { MAX_BRIDGE_PORTS, checkForwards, checkIpv4, checkPorts } from './checks.js'
+
+export const natDriver: NetworkDriver<'nat'> = {
+  mode: 'nat',
+  check(spec, bad) {
+    checkIpv4(spec.ipv4, bad)
+    checkForwards(spec.forwards, spec.ipv4.address, bad)
+    checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
+    if (spec.uplink !== undefined && spec.uplink === spec.bridge) bad('uplink', 'is the network\'s own bridge')
+  },
+  plan(spec) {
+    const part = bridgePart(spec, { v4: spec.ipv4.address, v6: spec.ipv6?.address })
+    const firewall: NatPlan['firewall'] = {
+      tag: spec.name,
+      bridge: part.bridge,
+      mode: 'nat',
+      ipv4: { subnet: part.subnet ?? '', hostAddress: hostOf(spec.ipv4.address) },
+      ...(spec.ipv6 ? { ipv6: { subnet: part.subnet6 ?? '', hostAddress: hostOf(spec.ipv6.address), nat66: spec.ipv6.nat66 ?? false } } : {}),
+      nat: { uplink: spec.uplink, snat: spec.snat },
+      forwards: (spec.forwards ?? []).map((f) => ({ ...f })),
+    }
+    const sysctls = [
+      ...forwardingSysctls(part),
+      ...requiredSysctls(firewall).map((r) => ({ key: r.path.replace(/^\/proc\/sys\//, ''), value: r.value })),
+    ]
+    return {
+      ...basePlan(spec, planTaps(spec), sysctls),
+      ...part,
+      firewall,
+      dnsmasq: planDnsmasq(spec.name, part, spec.ipv4, spec.dns, { router: true, mtu: spec.mtu }),
+    }
+  },
+  apply: applyBridgedNetwork,
+  teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),
+  problems: noExtraProblems,
+}

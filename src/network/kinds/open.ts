@@ -1,0 +1,28 @@
+/**
+ * open (libvirt's forward mode='open'): like routed — bridge, host address, DHCP/DNS, forwarding on —
+ * but kvmnet adds no firewall rules at all; what passes is up to the host's own firewall.
+ */
+import type { NetworkDriver } from '../driver.js'
+import { basePlan, bridgePart, forwardingSysctls, planDnsmasq, planTaps } from '../plan.js'
+import { teardownNetwork } from '../steps/teardown.js'
+import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
+import { MAX_BRIDGE_PORTS, checkIpv4, checkPorts } from './checks.js'
+
+export const openDriver: NetworkDriver<'open'> = {
+  mode: 'open',
+  check(spec, bad) {
+    checkIpv4(spec.ipv4, bad)
+    checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
+  },
+  plan(spec) {
+    const part = bridgePart(spec, { v4: spec.ipv4.address, v6: spec.ipv6?.address })
+    return {
+      ...basePlan(spec, planTaps(spec), forwardingSysctls(part)),
+      ...part,
+      dnsmasq: planDnsmasq(spec.name, part, spec.ipv4, spec.dns, { router: true, mtu: spec.mtu }),
+    }
+  },
+  apply: applyBridgedNetwork,
+  teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),
+  problems: noExtraProblems,
+}

@@ -1,0 +1,40 @@
+/**
+ * routed (libvirt's forward mode='route'): bridge, host address, DHCP/DNS, and forwarding between the
+ * bridge and the uplink without NAT — only for the network's own subnet, in both directions. Guests are
+ * reached by their own addresses when the outside routes the subnet to the host.
+ */
+import type { NetworkDriver } from '../driver.js'
+import { basePlan, bridgePart, forwardingSysctls, hostOf, planDnsmasq, planTaps, type RoutedPlan } from '../plan.js'
+import { teardownNetwork } from '../steps/teardown.js'
+import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
+import { MAX_BRIDGE_PORTS, checkIpv4, checkPorts } from './checks.js'
+
+export const routedDriver: NetworkDriver<'routed'> = {
+  mode: 'routed',
+  check(spec, bad) {
+    checkIpv4(spec.ipv4, bad)
+    checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
+    if (spec.uplink !== undefined && spec.uplink === spec.bridge) bad('uplink', 'is the network\'s own bridge')
+  },
+  plan(spec) {
+    const part = bridgePart(spec, { v4: spec.ipv4.address, v6: spec.ipv6?.address })
+    const firewall: RoutedPlan['firewall'] = {
+      tag: spec.name,
+      bridge: part.bridge,
+      mode: 'routed',
+      ipv4: { subnet: part.subnet ?? '', hostAddress: hostOf(spec.ipv4.address) },
+      ...(spec.ipv6 ? { ipv6: { subnet: part.subnet6 ?? '', hostAddress: hostOf(spec.ipv6.address) } } : {}),
+      routed: { uplink: spec.uplink },
+      forwards: [],
+    }
+    return {
+      ...basePlan(spec, planTaps(spec), forwardingSysctls(part)),
+      ...part,
+      firewall,
+      dnsmasq: planDnsmasq(spec.name, part, spec.ipv4, spec.dns, { router: true, mtu: spec.mtu }),
+    }
+  },
+  apply: applyBridgedNetwork,
+  teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),
+  problems: noExtraProblems,
+}

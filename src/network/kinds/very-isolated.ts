@@ -1,0 +1,22 @@
+/**
+ * very-isolated: guests share L2 only. The bridge has no host address — not even an IPv6 link-local one
+ * — no DHCP, no DNS; the host is not on this network at all.
+ */
+import type { NetworkDriver } from '../driver.js'
+import { basePlan, bridgePart, planTaps } from '../plan.js'
+import { teardownNetwork } from '../steps/teardown.js'
+import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
+import { MAX_BRIDGE_PORTS, checkPorts } from './checks.js'
+
+export const veryIsolatedDriver: NetworkDriver<'very-isolated'> = {
+  mode: 'very-isolated',
+  check(spec, bad) {
+    checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
+  },
+  plan(spec) {
+    return { ...basePlan(spec, planTaps(spec), []), ...bridgePart(spec, {}) }
+  },
+  apply: applyBridgedNetwork,
+  teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),
+  problems: noExtraProblems,
+}

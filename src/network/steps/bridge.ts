@@ -1,0 +1,145 @@
+/**
+ * The bridge every bridged kind starts from: created (tagged with the network's group and alias in the
+ * same request, with a fixed MAC so it does not follow its ports), or found and checked to be this
+ * network's; then its host addresses, and up.
+ */
+import ipaddr from 'ipaddr.js'
+import { SpecError } from '../../errors.js'
+import { readSysctl, writeSysctl, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
+import type { ApplyContext } from '../driver.js'
+import type { BridgePart, NetworkPlan } from '../plan.js'
+import { assertOurs, ignoreNotFound, isLinkLocal6, normCidr } from './links-common.js'
+
+type BridgedPlan = Extract<NetworkPlan, BridgePart>
+
+/** Refuse a subnet that the namespace already routes through another device (it would break both). */
+export async function assertSubnetFree(rtnl: Rtnl, subnets: { v4?: string | undefined; v6?: string | undefined }, ourDevs: Set<number>): Promise<void> {
+  const wanted = [
+    ['ipv4.address', subnets.v4],
+    ['ipv6.address', subnets.v6],
+  ].filter((x): x is [string, string] => x[1] !== undefined)
+  if (wanted.length === 0) return
+  const routes = await rtnl.listRoutes({ table: 254 })
+  for (const [field, sub] of wanted) {
+    const [net, len] = ipaddr.parseCIDR(sub)
+    for (const r of routes) {
+      if (r.dst === 'default' || r.dev === undefined || ourDevs.has(r.dev)) continue
+      let other: [ipaddr.IPv4 | ipaddr.IPv6, number]
+      try {
+        other = ipaddr.parseCIDR(r.dst)
+      } catch {
+        continue
+      }
+      if (other[0].kind() !== net.kind()) continue
+      // Overlap: either prefix contains the other's network address.
+      if (net.match(other) || other[0].match([net, len] as [typeof net, number])) {
+        throw new SpecError(field, `${sub} overlaps ${r.dst}, already routed via ${r.devName ?? `ifindex ${r.dev}`}`)
+      }
+    }
+  }
+}
+
+/**
+ * A bridge renamed by a converge: the old one is this network's and would stay up with nothing planned
+ * on it. Its ports are re-enslaved to the new bridge by the port step.
+ */
+async function removeRenamedBridge(ctx: ApplyContext, plan: BridgedPlan): Promise<void> {
+  const old = ctx.prev?.bridge
+  if (!old || old === plan.bridge) return
+  const link = await ctx.rtnl.findLink(old)
+  if (!link || link.alias !== plan.alias.bridge) return
+  await ctx.tx.step('remove-old-bridge', 'links', async (s) => {
+    await ctx.rtnl.deleteLink(link.index).catch(ignoreNotFound)
+    s.outcome('removed')
+  })
+}
+
+/** Find or create the plan's bridge. `like` is the NIC a bridge network takes its MTU and MAC from. */
+export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: LinkInfo): Promise<LinkInfo> {
+  const { rtnl, tx } = ctx
+  let bridge = await rtnl.findLink(plan.bridge)
+  if (bridge) {
+    if (bridge.kind !== 'bridge') throw new SpecError('bridge', `${plan.bridge} exists and is a ${bridge.kind ?? 'device'}, not a bridge`)
+    assertOurs(bridge, plan.alias.bridge, 'bridge')
+  }
+  await assertSubnetFree(rtnl, { v4: plan.subnet, v6: plan.subnet6 }, new Set(bridge ? [bridge.index] : []))
+  await removeRenamedBridge(ctx, plan)
+  if (!bridge) {
+    bridge = await tx.step('bridge', 'links', async (s) => {
+      const mtu = plan.mtu ?? like?.mtu
+      const mac = like?.mac ?? plan.bridgeMac
+      const link = await rtnl.addLink({
+        kind: 'bridge',
+        name: plan.bridge,
+        stp: false,
+        forwardDelay: 0,
+        group: plan.group,
+        alias: plan.alias.bridge,
+        ...(mtu !== undefined ? { mtu } : {}),
+        ...(mac ? { mac } : {}),
+      })
+      s.onUndo(() => rtnl.deleteLink(link.index))
+      s.outcome('created')
+      return link
+    })
+  }
+  await ensureIpv6Presence(ctx, plan)
+  return bridge
+}
+
+/**
+ * No host address means no host at all on this L2: IPv6 is disabled on the bridge, or the kernel would
+ * give it a link-local address and the host could still talk to guests (also after a converge from a
+ * kind that had one). A kind with host addresses gets IPv6 back.
+ */
+async function ensureIpv6Presence(ctx: ApplyContext, plan: BridgedPlan): Promise<void> {
+  const key = `net/ipv6/conf/${plan.bridge}/disable_ipv6`
+  const want = plan.noHostAddress ? '1' : '0'
+  const have = (await readSysctl(ctx.ns, key).catch(() => want)).trim()
+  if (have === want) return
+  await ctx.tx.step(plan.noHostAddress ? 'bridge-no-ipv6' : 'bridge-ipv6', 'sysctls', async (s) => {
+    await writeSysctl(ctx.ns, key, want)
+    s.onUndo(() => writeSysctl(ctx.ns, key, have).catch(() => undefined))
+  })
+}
+
+/** The host addresses of a link: add the planned ones and (with prune) remove others, link-local kept. */
+export async function ensureAddresses(ctx: ApplyContext, link: LinkInfo, addresses: readonly string[], opts: { prune: boolean }): Promise<void> {
+  const { rtnl } = ctx
+  await ctx.tx.step('addresses', 'addresses', async (s) => {
+    const have = await rtnl.listAddresses(link.index)
+    const want = new Set(addresses.map(normCidr))
+    let changed = false
+    for (const cidr of addresses) {
+      if (have.some((a) => normCidr(a.cidr) === normCidr(cidr))) continue
+      await rtnl.addAddress(link.index, cidr)
+      s.onUndo(() => rtnl.deleteAddress(link.index, cidr).catch(ignoreNotFound))
+      changed = true
+    }
+    if (opts.prune) {
+      for (const a of have) {
+        if (isLinkLocal6(a.cidr) || want.has(normCidr(a.cidr))) continue
+        await rtnl.deleteAddress(link.index, a.cidr)
+        s.onUndo(() => rtnl.addAddress(link.index, a.cidr))
+        changed = true
+      }
+    }
+    s.outcome(changed ? 'updated' : 'unchanged')
+  })
+}
+
+export async function ensureUp(ctx: ApplyContext, link: LinkInfo, step: string): Promise<void> {
+  if (link.up) return
+  await ctx.tx.step(step, 'links', async (s) => {
+    await ctx.rtnl.setLink(link.index, { up: true })
+    s.onUndo(() => ctx.rtnl.setLink(link.index, { up: false }).catch(ignoreNotFound))
+  })
+}
+
+/** The usual bridged start: bridge, its addresses (exactly the planned ones), up. */
+export async function ensureBridgeWithAddresses(ctx: ApplyContext, plan: BridgedPlan): Promise<LinkInfo> {
+  const br = await ensureBridge(ctx, plan)
+  await ensureAddresses(ctx, br, plan.addresses, { prune: true })
+  await ensureUp(ctx, br, 'bridge-up')
+  return br
+}

@@ -1,0 +1,49 @@
+/**
+ * The network's dnsmasq: started when the plan has one and none runs, reloaded when its config changed,
+ * stopped when a converge leaves the kind with nothing for it to serve.
+ */
+import { join } from 'node:path'
+import { Dnsmasq } from '../../dnsmasq/index.js'
+import type { ApplyContext } from '../driver.js'
+import type { DnsmasqPlan } from '../plan.js'
+
+export async function ensureDnsmasq(ctx: ApplyContext, planned: DnsmasqPlan | undefined): Promise<void> {
+  const { state, tx } = ctx
+  if (!planned) {
+    if (!ctx.prev?.dnsmasq && !state.dnsmasq) return
+    await tx.step('dnsmasq-stop', 'dnsmasq', async (s) => {
+      const d = await ctx.dnsmasq.current(state)
+      await d?.stop()
+      ctx.dnsmasq.set(undefined)
+      state.dnsmasq = undefined
+      s.outcome('removed')
+    })
+    return
+  }
+  const stateDir = join(ctx.stateDir, 'dnsmasq')
+  const spec = { ...planned, stateDir }
+  await tx.step('dnsmasq', 'dnsmasq', async (s) => {
+    const running = await ctx.dnsmasq.current(state)
+    if (running) {
+      const changed = await running.reload(spec)
+      s.outcome(changed === false ? 'unchanged' : 'updated')
+      return
+    }
+    const detached = ctx.dnsmasq.mode === 'detached'
+    const d = new Dnsmasq(ctx.ns, spec, { detached })
+    ctx.dnsmasq.set(d)
+    try {
+      await d.start()
+    } catch (err) {
+      ctx.dnsmasq.set(undefined)
+      throw err
+    }
+    state.dnsmasq = { stateDir, detached }
+    s.outcome('created')
+    s.onUndo(async () => {
+      ctx.dnsmasq.set(undefined)
+      state.dnsmasq = undefined
+      await d.stop()
+    })
+  })
+}

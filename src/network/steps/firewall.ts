@@ -1,0 +1,52 @@
+/**
+ * The network's nftables table: installed (one atomic transaction that replaces the whole table),
+ * unchanged when the same rules are already there, or removed when a converge leaves the kind with none.
+ */
+import { createHash } from 'node:crypto'
+import { renderRules, tableExists, type NetworkRules } from '../../nft/index.js'
+import type { ApplyContext } from '../driver.js'
+
+/**
+ * The uplink a rule set should use: the one the spec names, else the device of the namespace's IPv4
+ * default route (when there is one and it is not the bridge), so guests leave only the way the host does.
+ */
+export async function resolveUplink(ctx: Pick<ApplyContext, 'rtnl'>, rules: NetworkRules): Promise<NetworkRules> {
+  if (rules.mode === 'isolated' || rules.nat?.uplink || rules.routed?.uplink) return rules
+  const def = (await ctx.rtnl.listRoutes({ family: 4 })).find((r) => r.dst === 'default')
+  const dev = def?.devName ?? (def?.dev !== undefined ? (await ctx.rtnl.findLink(def.dev))?.name : undefined)
+  if (!dev || dev === rules.bridge) return rules
+  return rules.mode === 'nat' ? { ...rules, nat: { ...rules.nat, uplink: dev } } : { ...rules, routed: { uplink: dev } }
+}
+
+export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | undefined): Promise<void> {
+  const { state, prev, nft } = ctx
+  if (!planned) {
+    if (!prev?.nftRules) return
+    const before = prev.nftRules
+    await ctx.tx.step('nft-remove', 'nft', async (s) => {
+      await nft.remove(before.tag)
+      state.nftRules = undefined
+      state.nftHash = undefined
+      s.outcome('removed')
+      s.onUndo(() => nft.apply(before).then(() => undefined))
+    })
+    return
+  }
+  await ctx.tx.step('nft', 'nft', async (s) => {
+    const rules = await resolveUplink(ctx, planned)
+    const hash = createHash('sha256').update(JSON.stringify(renderRules(rules))).digest('hex')
+    if (prev?.nftHash === hash && (await tableExists(ctx.ns, rules.tag))) {
+      s.outcome('unchanged')
+      return
+    }
+    const before = prev?.nftRules
+    await nft.apply(rules)
+    s.outcome(before ? 'updated' : 'created')
+    s.onUndo(async () => {
+      if (before) await nft.apply(before)
+      else await nft.remove(rules.tag)
+    })
+    state.nftHash = hash
+    state.nftRules = rules
+  })
+}

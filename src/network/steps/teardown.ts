@@ -1,0 +1,31 @@
+/**
+ * Teardown shared by every kind, from the recorded state (the spec may have changed since, or the
+ * process that built the network may be gone): dnsmasq, the nft table, every link of the network's group,
+ * a borrowed NIC, sysctls, the state directory. Each part is attempted even if another failed.
+ */
+import type { TeardownContext } from '../driver.js'
+import type { NetworkPlan } from '../plan.js'
+import { bridgeOf } from '../plan.js'
+import { removeState } from '../state.js'
+import { restoreNic } from './nic.js'
+import { removeNetworkLinks } from './ports.js'
+import { restoreSysctls, type SysctlsOfSpec } from './sysctls.js'
+
+export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan, othersNeed: SysctlsOfSpec): Promise<void> {
+  const { state } = ctx
+  await ctx.attempt('dnsmasq', 'dnsmasq', async () => {
+    const d = await ctx.dnsmasq.current(state)
+    await d?.stop()
+    ctx.dnsmasq.set(undefined)
+  })
+  // Whatever the kind: a converge may have left a table of an earlier kind, and removal is idempotent.
+  if (state?.nftRules || 'firewall' in plan) await ctx.attempt('nft', 'nft', () => ctx.nft.remove(plan.name))
+  const bridge = state?.bridge ?? bridgeOf(plan)
+  await ctx.attempt('links', 'links', () =>
+    removeNetworkLinks(ctx.rtnl, state?.group ?? plan.group, bridge ? { name: bridge, alias: plan.alias.bridge } : undefined),
+  )
+  const nic = state?.nic
+  if (nic) await ctx.attempt('restore-nic', 'addresses', () => restoreNic(ctx.rtnl, nic))
+  if (state) await ctx.attempt('sysctls', 'sysctls', () => restoreSysctls(ctx.ns, state, ctx.stateDir, othersNeed))
+  await ctx.attempt('state', 'state', () => removeState(ctx.stateDir))
+}

@@ -1,0 +1,23 @@
+/**
+ * validateSpec: the schema's shape checks, then the kind's relational checks — all before anything is
+ * touched. A SpecError names the first offending field as the user wrote it (all of them in `.issues`).
+ */
+import { driverFor } from './kinds/index.js'
+import { shapeIssues, throwIssues, type NetworkSpec, type SpecIssue, type SpecOf } from './spec.js'
+import type { NetworkDriver } from './driver.js'
+
+export function specIssues(input: unknown): SpecIssue[] {
+  const shapes = shapeIssues(input)
+  if (shapes.length > 0) return shapes
+  const spec = input as NetworkSpec
+  const issues: SpecIssue[] = []
+  const driver = driverFor(spec.mode) as unknown as NetworkDriver<typeof spec.mode>
+  driver.check(spec as SpecOf<typeof spec.mode>, (field, reason) => issues.push({ field, reason }))
+  return issues
+}
+
+/** Parse and check a spec; returns a copy the caller cannot change under kvmnet's feet. */
+export function validateSpec(input: unknown): NetworkSpec {
+  throwIssues(specIssues(input))
+  return structuredClone(input as NetworkSpec)
+}
