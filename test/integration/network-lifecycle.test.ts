@@ -145,6 +145,20 @@ t.test('bad specs are refused before anything is created', async (t) => {
     { name: 'x', mode: 'macvtap', interface: 'eth0', ports: [{ name: 'p', owner: 5 }] },
   ]
   for (const spec of bad) t.throws(() => createNetwork(spec as NetworkSpec, options(host)), SpecError)
+  // Each refused with the field as the user wrote it (these used to pass validation and fail mid-apply).
+  const named: [string, unknown, string][] = [
+    ['port vm+0', { name: 'x', mode: 'nat', ipv4: { address: '10.0.0.1/24' }, ports: [{ name: 'p0' }, { name: 'p1' }, { name: 'vm+0' }] }, 'ports[2].name'],
+    ['bridge br@1', { name: 'x', mode: 'isolated', bridge: 'br@1' }, 'bridge'],
+    ['range including the host', { name: 'x', mode: 'nat', ipv4: { address: '10.0.0.50/24', dhcp: { range: ['10.0.0.10', '10.0.0.90'] } } }, 'ipv4.dhcp.range'],
+    ['all-zero MAC', { name: 'x', mode: 'very-isolated', ports: [{ name: 'p0', mac: '00:00:00:00:00:00' }] }, 'ports[0].mac'],
+  ]
+  for (const [what, spec, field] of named) {
+    const err = await Promise.resolve()
+      .then(() => createNetwork(spec as NetworkSpec, options(host)).up())
+      .catch((e: unknown) => e)
+    t.type(err, SpecError, what)
+    t.equal((err as SpecError).field, field, `${what}: names ${field}`)
+  }
   // Checks that need the kernel also come before any change.
   const missingNic = net(t, host, { name: 'nonic', mode: 'bridge', interface: 'nope0' })
   await t.rejects(missingNic.up(), SpecError, 'bridge on a missing NIC')
