@@ -182,3 +182,27 @@ export class StateError extends KvmnetError {
     this.field = field
   }
 }
+
+/** Waiting for something (a lease, a lock) took longer than the caller allowed. */
+export class TimeoutError extends KvmnetError {
+  override name = 'TimeoutError'
+  readonly what: string
+  readonly ms: number
+  constructor(what: string, ms: number) {
+    super(`${what}: nothing after ${ms} ms`)
+    this.what = what
+    this.ms = ms
+  }
+}
+
+/** An object is in use by a process (a tap QEMU still holds open): refused unless forced. */
+export class InUseError extends KvmnetError {
+  override name = 'InUseError'
+  readonly what: string
+  readonly pids: number[]
+  constructor(what: string, pids: number[], hint: string) {
+    super(`${what} is in use by pid ${pids.join(', ')}; ${hint}`)
+    this.what = what
+    this.pids = pids
+  }
+}

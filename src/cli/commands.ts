@@ -3,7 +3,7 @@ import { Netns } from '../netns/index.js'
 import { nsLabel } from '../netns/exec.js'
 import { createNetwork, openNetwork, type ApplyReport } from '../network/network.js'
 import { gc } from '../network/gc.js'
-import { DEFAULT_STATE_ROOT, listStates } from '../network/state.js'
+import { DEFAULT_STATE_ROOT, listStates, netnsIdentity } from '../network/state.js'
 import { networkJsonSchema } from '../network/json-schema.js'
 import { validateSpec } from '../network/validate.js'
 import { SpecError } from '../errors.js'
@@ -75,6 +75,12 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
+/** A namespace's state label, or one that matches nothing when the namespace file is gone. */
+function stateLabelIfAny(ns: Netns): string {
+  const id = netnsIdentity(ns)
+  return id ? `ns-${id.replace(':', '-')}` : '-'
+}
+
 const up: Command = async (a) => {
   const spec = await readSpec(need(a, 'SPEC'))
   const net = createNetwork(validateSpec(spec), { ...opts(a), dnsmasq: a.foreground ? 'supervised' : 'detached' })
@@ -109,7 +115,7 @@ const status: Command = async (a) => {
   const ns = o.netns ? Netns.open(o.netns) : Netns.current()
   const names = a.positionals[0]
     ? [a.positionals[0]]
-    : (await listStates(o.stateRoot ?? DEFAULT_STATE_ROOT, nsLabel(ns))).map((s) => s.state.name).sort()
+    : (await listStates(o.stateRoot ?? DEFAULT_STATE_ROOT, stateLabelIfAny(ns))).map((s) => s.state.name).sort()
   const all = []
   for (const name of names) {
     const net = await openNetwork(name, o)

@@ -41,6 +41,12 @@ export interface ApplyContext {
   readonly prunePorts: boolean
   /** The sysctls any spec needs (another network's too), to know which keys are still needed on restore. */
   readonly sysctlsOf: SysctlsOfSpec
+  /**
+   * Write the state as it is now, before a step changes something only the state can undo (a sysctl's
+   * old value, a NIC's addresses, a detached dnsmasq): a process killed right after leaves a state from
+   * which `down` and `gc` finish the job. Writes are serialized.
+   */
+  journal(): Promise<void>
 }
 
 /** What a driver's teardown works with: the recorded state, since the spec may be gone or changed. */

@@ -1,65 +1,90 @@
 /**
- * Garbage collection after crashes: a network whose supervising process (kvmnet up --foreground, or an
- * API user with supervised dnsmasq) died is taken down from its state; links, nft tables and state
- * directories tagged kvmnet that no live network claims are removed. Detached networks (plain
- * `kvmnet up`) are meant to outlive their creator and are left alone.
+ * Garbage collection after crashes, for one state root (its owner tag is in every link alias it made):
+ *  - a network whose namespace is gone: its dnsmasq (which kept the namespace alive) is stopped, after the
+ *    identity checks, and its state removed;
+ *  - a network whose supervising process died, or whose apply was cut short (the journal names an applier
+ *    that is gone): taken down from its state, in whatever namespace it lives;
+ *  - links in the target namespace tagged with this root for a network this root has no state for, and
+ *    the nft tables of those networks: removed.
+ * A detached network (plain `kvmnet up`) is meant to outlive its creator and is left alone, and nothing
+ * another state root owns — a live network of another process using another root — is touched.
  */
-import { existsSync } from 'node:fs'
 import { Netns } from '../netns/index.js'
-import { nsLabel } from '../netns/exec.js'
 import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
-import { parseAlias } from './names.js'
+import { parseAlias, rootTag } from './names.js'
 import { openNetwork } from './network.js'
-import { DEFAULT_STATE_ROOT, listStates, ownerAlive, removeState } from './state.js'
+import { DEFAULT_STATE_ROOT, listStates, namespaceAlive, netnsIdentity, ownerAlive, removeState, type NetworkState } from './state.js'
+import { stopStrayDnsmasqs } from './steps/stray-dnsmasq.js'
 
 export interface GcReport {
-  /** Networks taken down because their owner process is gone. */
+  /** Networks taken down because their owner process, or the process applying them, is gone. */
   networks: string[]
-  /** Links removed that no network claimed. */
+  /** Networks whose namespace was deleted under them: their dnsmasq stopped and state removed. */
+  orphaned: string[]
+  /** Links removed that no network of this state root claims. */
   links: string[]
-  /** nft tables removed that no network claimed (by tag). */
+  /** nft tables removed along with such links. */
   tables: string[]
   errors: string[]
+}
+
+/** Why a network with state is to be collected, or undefined while it is someone's. */
+async function verdict(state: NetworkState): Promise<'namespace-gone' | 'owner-dead' | 'apply-cut-short' | undefined> {
+  if (!namespaceAlive(state)) return 'namespace-gone'
+  if (state.applying && !(await ownerAlive(state.applying))) return 'apply-cut-short'
+  if (state.owner !== undefined && !(await ownerAlive(state.owner))) return 'owner-dead'
+  return undefined
 }
 
 export async function gc(options: { netns?: Netns | string; stateRoot?: string } = {}): Promise<GcReport> {
   const ns = options.netns instanceof Netns ? options.netns : options.netns ? Netns.open(options.netns) : Netns.current()
   const root = options.stateRoot ?? DEFAULT_STATE_ROOT
-  const label = nsLabel(ns)
-  const out: GcReport = { networks: [], links: [], tables: [], errors: [] }
-
+  const out: GcReport = { networks: [], orphaned: [], links: [], tables: [], errors: [] }
+  const here = netnsIdentity(ns)
+  // Networks of this root that live on in the target namespace: their links and tables are theirs.
   const live = new Set<string>()
-  for (const { dir, state } of await listStates(root, label)) {
-    const orphaned = state.owner !== undefined && !(await ownerAlive(state.owner))
-    const nsGone = !existsSync(state.netnsPath)
-    if (nsGone) {
-      await removeState(dir)
-      out.networks.push(state.name)
+
+  for (const { dir, state } of await listStates(root)) {
+    const why = await verdict(state)
+    if (why === 'namespace-gone') {
+      try {
+        if (state.dnsmasq) await stopStrayDnsmasqs(null, state.dnsmasq.stateDir)
+        await removeState(dir)
+        out.orphaned.push(state.name)
+      } catch (err) {
+        out.errors.push(`${state.name}: ${(err as Error).message}`)
+      }
       continue
     }
-    if (!orphaned) {
-      live.add(state.name)
+    if (!why) {
+      if (state.netnsId === here) live.add(state.name)
       continue
     }
     try {
-      const net = await openNetwork(state.name, { netns: ns, stateRoot: root })
+      const net = await openNetwork(state.name, { netns: Netns.open(state.netnsPath), stateRoot: root })
       await net.down()
       out.networks.push(state.name)
     } catch (err) {
       out.errors.push(`${state.name}: ${(err as Error).message}`)
-      live.add(state.name)
+      if (state.netnsId === here) live.add(state.name)
     }
   }
 
+  const tag = rootTag(root)
+  const swept = new Set<string>()
   const rtnl = Rtnl.open(ns)
   try {
-    for (const link of await rtnl.listLinks()) {
-      const tag = parseAlias(link.alias)
-      if (!tag || live.has(tag.network)) continue
+    // Ports before bridges: deleting a bridge first would only make its ports' deletion fail.
+    const tagged = (await rtnl.listLinks())
+      .map((link) => ({ link, owner: parseAlias(link.alias) }))
+      .filter((x) => x.owner !== undefined && x.owner.root === tag && !live.has(x.owner.network))
+      .sort((a, b) => Number(a.link.kind === 'bridge') - Number(b.link.kind === 'bridge'))
+    for (const { link, owner } of tagged) {
       try {
         await rtnl.deleteLink(link.index)
         out.links.push(link.name)
+        if (owner) swept.add(owner.network)
       } catch (err) {
         out.errors.push(`${link.name}: ${(err as Error).message}`)
       }
@@ -68,9 +93,10 @@ export async function gc(options: { netns?: Netns | string; stateRoot?: string }
     rtnl.close()
   }
 
+  // A table is only known to be this root's through its network's links: remove those that went with them.
   const nft = new Nft(ns)
   for (const t of await nft.list()) {
-    if (live.has(t.tag)) continue
+    if (!swept.has(t.tag) || live.has(t.tag)) continue
     try {
       await nft.remove(t.tag)
       out.tables.push(t.tag)

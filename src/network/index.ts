@@ -1,5 +1,5 @@
 export { createNetwork, openNetwork, Network } from './network.js'
-export type { ApplyReport, NetworkOptions, NetworkEvents } from './network.js'
+export type { ApplyReport, NetworkOptions, NetworkEvents, PortLease } from './network.js'
 export { gc } from './gc.js'
 export type { GcReport } from './gc.js'
 export { validateSpec, specIssues } from './validate.js'

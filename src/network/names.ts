@@ -74,18 +74,30 @@ export function defaultLinkGroup(network: string): number {
   return 0x4b000000 | (digest(network).readUInt32BE(0) & 0x00ffffff)
 }
 
-/** The alias prefix on every kvmnet link: `kvmnet:<network>:<role>`. */
+/** The alias prefix on every kvmnet link: `kvmnet:<network>:<role>@<root tag>`. */
 export const ALIAS_PREFIX = 'kvmnet:'
 
-export function linkAlias(network: string, role: 'bridge' | 'port' | 'host' | 'nic'): string {
-  return `${ALIAS_PREFIX}${network}:${role}`
+/**
+ * The state root a network belongs to, as 8 hex digits in its links' aliases: two processes using
+ * different state roots are different owners, and `gc` of one root never touches another root's links.
+ */
+export function rootTag(stateRoot: string): string {
+  return digest(`root:${stateRoot}`).toString('hex').slice(0, 8)
 }
 
-/** Parse an alias written by `linkAlias`. */
-export function parseAlias(alias: string | undefined): { network: string; role: string } | undefined {
+export type LinkRole = 'bridge' | 'port' | 'host' | 'nic'
+
+export function linkAlias(network: string, role: LinkRole, root: string = rootTag('/run/kvmnet')): string {
+  return `${ALIAS_PREFIX}${network}:${role}@${root}`
+}
+
+/** Parse an alias written by `linkAlias` (also the older form without a root tag). */
+export function parseAlias(alias: string | undefined): { network: string; role: string; root: string | undefined } | undefined {
   if (!alias?.startsWith(ALIAS_PREFIX)) return undefined
-  const rest = alias.slice(ALIAS_PREFIX.length)
+  const at = alias.lastIndexOf('@')
+  const rest = alias.slice(ALIAS_PREFIX.length, at > 0 ? at : undefined)
+  const root = at > 0 ? alias.slice(at + 1) : undefined
   const i = rest.lastIndexOf(':')
   if (i <= 0) return undefined
-  return { network: rest.slice(0, i), role: rest.slice(i + 1) }
+  return { network: rest.slice(0, i), role: rest.slice(i + 1), root }
 }

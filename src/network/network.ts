@@ -7,22 +7,25 @@
  */
 import { EventEmitter } from 'node:events'
 import { closeSync } from 'node:fs'
-import { KvmnetError, NotFoundError, SpecError, isNotFound } from '../errors.js'
+import { join } from 'node:path'
+import { InUseError, KvmnetError, NotFoundError, SpecError, SystemError, TimeoutError, isNotFound } from '../errors.js'
 import { Netns } from '../netns/index.js'
 import { nsLabel } from '../netns/exec.js'
 import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
-import { Dnsmasq, type Lease, type RestartInfo } from '../dnsmasq/index.js'
+import { Dnsmasq, LeaseWatcher, readLeaseFile, type Lease, type RestartInfo } from '../dnsmasq/index.js'
+import { isExpired } from '../dnsmasq/leases.js'
 import type { ApplyContext, DnsmasqSlot, NetworkDriver, TeardownContext } from './driver.js'
 import { driverFor, planFor, sysctlsOfSpec } from './kinds/index.js'
 import { bridgeOf, type NetworkPlan, type PlannedPort } from './plan.js'
 import { validateSpec } from './validate.js'
 import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, PortSpec } from './spec.js'
-import { DEFAULT_STATE_ROOT, readState, removeState, stateDirFor, writeState, type NetworkState } from './state.js'
+import { DEFAULT_STATE_ROOT, netnsIdentity, readState, removeState, stateDirFor, stateLabel, writeState, type NetworkState } from './state.js'
 import { processStartTime } from '../util/process-start-time.js'
 import { Transaction, type StepCategory, type StepEvent, type StepTiming } from './transaction.js'
-import { ensurePorts, portInfo, type PortInfo } from './steps/ports.js'
+import { assertGroupOurs, ensurePorts, portInfo, type PortInfo } from './steps/ports.js'
 import { networkStatus, type NetworkStatus } from './status.js'
+import { tapHolders } from './steps/tap-holders.js'
 
 export interface NetworkOptions {
   /** Namespace to build in; overrides spec.netns. A Netns handle, a name under /run/netns, or a path. */
@@ -52,9 +55,15 @@ export interface ApplyReport {
   byCategory: Partial<Record<StepCategory, number>>
 }
 
+/** A lease, with the name of the port whose guest MAC it is (when it is one of the network's ports). */
+export type PortLease = Lease & { port?: string }
+
 export interface NetworkEvents {
   step: [StepEvent]
-  lease: [Lease]
+  /** A lease granted or renewed (supervised or adopted dnsmasq). */
+  lease: [PortLease]
+  /** A lease that ran out, or was released or dropped. */
+  'lease-expired': [PortLease, 'time' | 'removed']
   'dnsmasq-restart': [RestartInfo]
 }
 
@@ -79,7 +88,8 @@ export function createNetwork(spec: NetworkSpecInput, options: NetworkOptions = 
 /** A handle on an existing network, from its state (another process built it). */
 export async function openNetwork(name: string, options: NetworkOptions = {}): Promise<Network> {
   const ns = options.netns instanceof Netns ? options.netns : options.netns ? Netns.open(options.netns) : Netns.current()
-  const dir = stateDirFor(options.stateRoot ?? DEFAULT_STATE_ROOT, nsLabel(ns), name)
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(name)) throw new SpecError('NAME', `'${name}' is not a network name (1-32 letters, digits, _ or -)`)
+  const dir = stateDirFor(options.stateRoot ?? DEFAULT_STATE_ROOT, stateLabel(ns), name)
   const state = await readState(dir)
   if (!state) throw new NotFoundError(`network ${name}`, `no network named ${name} in namespace ${nsLabel(ns)}`)
   return new Network(validateSpec(state.spec), { ...options, netns: ns }, state)
@@ -93,6 +103,7 @@ function l2Family(mode: NetworkMode): 'own-bridge' | 'nic-bridge' | 'macvtap' {
 export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposable {
   readonly ns: Netns
   readonly stateDir: string
+  private readonly stateRoot: string
   private specValue: NetworkSpec
   private planValue: NetworkPlan
   private state: NetworkState | undefined
@@ -106,10 +117,11 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     super()
     this.opts = options
     this.specValue = spec
-    this.planValue = planFor(spec)
+    this.stateRoot = options.stateRoot ?? DEFAULT_STATE_ROOT
+    this.planValue = planFor(spec, this.stateRoot)
     this.state = state
     this.ns = resolveNetns(spec, options.netns)
-    this.stateDir = stateDirFor(options.stateRoot ?? DEFAULT_STATE_ROOT, nsLabel(this.ns), spec.name)
+    this.stateDir = stateDirFor(this.stateRoot, stateLabel(this.ns), spec.name)
     if (options.onStep) this.on('step', options.onStep)
   }
 
@@ -180,6 +192,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       newFds,
       prunePorts,
       sysctlsOf: sysctlsOfSpec,
+      journal: serialized(() => writeState(this.stateDir, state)),
     }
   }
 
@@ -195,15 +208,16 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       const spec = validateSpec(newSpec)
       if (spec.name !== this.name) throw new SpecError('name', `cannot rename network ${this.name} to ${spec.name}`)
       this.specValue = spec
-      this.planValue = planFor(spec)
+      this.planValue = planFor(spec, this.stateRoot)
     }
     const plan = this.planValue
     const tx = this.tx('apply')
     const newFds = new Map<string, number[]>()
     try {
       const prev = this.state ?? (await readState(this.stateDir))
-      if (prev && prev.netnsPath !== this.ns.path && prev.netnsName !== this.ns.name)
-        throw new KvmnetError(`state of ${this.name} belongs to another namespace`)
+      const netnsId = netnsIdentity(this.ns)
+      if (!netnsId) throw new NotFoundError(`network namespace ${nsLabel(this.ns)}`)
+      if (prev && prev.netnsId !== netnsId) throw new KvmnetError(`state of ${this.name} belongs to another namespace`)
       if (prev && l2Family(prev.spec.mode) !== l2Family(plan.mode))
         throw new SpecError('mode', `cannot converge a ${prev.spec.mode} network to ${plan.mode}: take it down first`)
       const state: NetworkState = prev
@@ -213,24 +227,32 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
             name: this.name,
             netnsPath: this.ns.path,
             netnsName: this.ns.name,
+            netnsId,
             spec: this.specValue,
             bridge: bridgeOf(plan),
             group: plan.group,
             sysctls: [],
             createdAt: new Date().toISOString(),
           }
-      if (!prev) {
+      const startTime = await processStartTime(process.pid)
+      const ctx = this.applyContext(tx, state, prev, newFds, true)
+      // The journal first: from here on, a process killed at any moment leaves a state from which `down`
+      // and `gc` can finish (every object is tagged, every borrowed value recorded before it is changed).
+      await tx.step('journal', 'state', async (s) => {
+        if (startTime) state.applying = { pid: process.pid, startTime, since: new Date().toISOString() }
         // A first apply owns the state directory (dnsmasq's files live in it too): a rollback removes it.
-        await tx.step('state-dir', 'state', (s) => {
-          s.onUndo(() => removeState(this.stateDir))
-        })
-      }
-      await this.driver(plan).apply(this.applyContext(tx, state, prev, newFds, true))
+        if (!prev) s.onUndo(() => removeState(this.stateDir))
+        else s.onUndo(() => writeState(this.stateDir, prev))
+        await ctx.journal()
+      })
+      // A group is this network's alone: down deletes it with one request.
+      if (!prev) await assertGroupOurs(this.rtnl, plan.group, [plan.alias.bridge, plan.alias.port, plan.alias.host], 'group')
+      await this.driver(plan).apply(ctx)
       await tx.step('state', 'state', async () => {
-        const startTime = await processStartTime(process.pid)
         state.owner = startTime && (this.opts.dnsmasq ?? 'supervised') === 'supervised' ? { pid: process.pid, startTime } : state.owner
+        state.applying = undefined
         state.lastApply = { at: new Date().toISOString(), totalMs: performance.now() - start, steps: [...tx.timings] }
-        await writeState(this.stateDir, state)
+        await ctx.journal()
       })
       tx.commit()
       this.state = state
@@ -263,8 +285,9 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   }
 
   private wireDnsmasq(d: Dnsmasq): void {
-    d.on('lease-added', (l: Lease) => this.emit('lease', l))
-    d.on('lease-changed', (l: Lease) => this.emit('lease', l))
+    d.on('lease-added', (l: Lease) => this.emit('lease', this.withPort(l)))
+    d.on('lease-changed', (l: Lease) => this.emit('lease', this.withPort(l)))
+    d.on('lease-expired', (l: Lease, why: 'time' | 'removed') => this.emit('lease-expired', this.withPort(l), why))
     d.on('restart', (info: RestartInfo) => this.emit('dnsmasq-restart', info))
   }
 
@@ -277,7 +300,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     const tx = this.tx('teardown')
     const state = this.state ?? (await readState(this.stateDir))
     // The recorded kind is what was built; the handle's spec may be a newer one never applied.
-    const plan = state ? planFor(state.spec) : this.planValue
+    const plan = state ? planFor(state.spec, this.stateRoot) : this.planValue
     const errors: unknown[] = []
     const ctx: TeardownContext = {
       ns: this.ns,
@@ -319,7 +342,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   async addPort(port: PortSpec): Promise<PortInfo> {
     const ports = [...(this.specValue.ports ?? []).filter((p) => p.name !== port.name), port]
     const spec = validateSpec({ ...this.specValue, ports })
-    const plan = planFor(spec)
+    const plan = planFor(spec, this.stateRoot)
     const planned = plan.ports.find((p) => p.name === port.name)
     if (!planned) throw new KvmnetError(`port ${port.name} missing from its own plan`)
     const tx = this.tx('apply')
@@ -343,10 +366,18 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     return this.portInfo(planned)
   }
 
-  /** Remove a VM port; its fds (if this handle holds them) are closed. */
-  async removePort(name: string): Promise<void> {
+  /**
+   * Remove a VM port; its fds (if this handle holds them) are closed. A tap that another process still
+   * holds open (QEMU, or fds taken with takePortFds) is refused with an InUseError unless `force`.
+   */
+  async removePort(name: string, opts: { force?: boolean } = {}): Promise<void> {
     const ports = (this.specValue.ports ?? []).filter((p) => p.name !== name)
     if (ports.length === (this.specValue.ports ?? []).length) throw new NotFoundError(`port ${name}`)
+    if (!opts.force && this.planValue.ports.find((p) => p.name === name)?.kind === 'tap') {
+      const ours = new Set((this.portFds.get(name) ?? []).map((fd) => `${process.pid}/${fd}`))
+      const holders = await tapHolders(name, ours)
+      if (holders.length > 0) throw new InUseError(`port ${name}`, holders, 'stop the guest first, or pass { force: true }')
+    }
     await this.rtnl.deleteLink(name).catch((err) => {
       if (!isNotFound(err)) throw err
     })
@@ -358,6 +389,17 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   /** The fds of a non-persistent tap port, to hand to the hypervisor. The handle keeps ownership. */
   portFdsOf(name: string): readonly number[] {
     return this.portFds.get(name) ?? []
+  }
+
+  /**
+   * Take over a non-persistent tap's fds: the handle forgets them (never closes them), so a VM manager
+   * passes them to QEMU and the tap lives exactly as long as someone holds one.
+   */
+  takePortFds(name: string): number[] {
+    const fds = this.portFds.get(name)
+    if (!fds) throw new NotFoundError(`fds of port ${name}`, `this handle holds no fds for ${name} (persistent, or already taken)`)
+    this.portFds.delete(name)
+    return fds
   }
 
   async ports(): Promise<PortInfo[]> {
@@ -403,15 +445,67 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     return this.up({ ...spec, ipv4: { ...ipv4, dhcp: { ...dhcp, hosts } } } as NetworkSpec)
   }
 
-  async leases(): Promise<Lease[]> {
+  /**
+   * The DHCP leases, read from dnsmasq's lease file: also when dnsmasq is not running or not adoptable by
+   * this process. A file that cannot be read (permissions) is an error, never an empty list.
+   */
+  async leases(): Promise<PortLease[]> {
+    const file = await this.leaseFile()
+    if (!file) return []
+    const now = Date.now()
+    return (await readLeases(file)).filter((l) => !isExpired(l, now)).map((l) => this.withPort(l))
+  }
+
+  /** Resolves with the first live lease of a port (by name) or MAC; TimeoutError after `timeoutMs`. */
+  async waitForLease(portOrMac: string, opts: { timeoutMs: number }): Promise<PortLease> {
+    const mac = (this.planValue.ports.find((p) => p.name === portOrMac)?.mac ?? portOrMac).toLowerCase()
+    const file = await this.leaseFile()
+    if (!file) throw new SpecError('ipv4.dhcp', `${this.name} runs no DHCP server`)
+    const watcher = new LeaseWatcher(file)
+    try {
+      return await new Promise<PortLease>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new TimeoutError(`lease for ${portOrMac}`, opts.timeoutMs)), opts.timeoutMs)
+        const done = (l: Lease) => {
+          if (l.mac !== mac || isExpired(l)) return
+          clearTimeout(timer)
+          resolve(this.withPort(l))
+        }
+        watcher.on('lease-added', done)
+        watcher.on('lease-changed', done)
+        watcher.on('error', (err) => {
+          clearTimeout(timer)
+          reject(err)
+        })
+        // Watch first, then read: a lease granted in between is seen by one or the other.
+        watcher
+          .start()
+          .then(() => readLeases(file))
+          .then((ls) => ls.forEach(done))
+          .catch((err: unknown) => {
+            clearTimeout(timer)
+            reject(err)
+          })
+      })
+    } finally {
+      watcher.stop()
+    }
+  }
+
+  private async leaseFile(): Promise<string | undefined> {
     const state = this.state ?? (await readState(this.stateDir))
-    const d = await this.dnsmasqHandle(state)
-    return d ? d.leases() : []
+    const dir = state?.dnsmasq?.stateDir
+    return dir ? join(dir, 'leases') : undefined
+  }
+
+  /** A lease with the port whose guest MAC it is. */
+  private withPort(l: Lease): PortLease {
+    const port = this.planValue.ports.find((p) => p.mac === l.mac)?.name
+    return port ? { ...l, port } : { ...l }
   }
 
   private async replaceSpec(input: NetworkSpec): Promise<void> {
     this.specValue = validateSpec(input)
-    this.planValue = planFor(this.specValue)
+    this.planValue = planFor(this.specValue, this.stateRoot)
     if (this.state) {
       this.state.spec = this.specValue
       await writeState(this.stateDir, this.state)
@@ -434,4 +528,25 @@ function closeQuietly(fd: number): void {
   try {
     closeSync(fd)
   } catch {}
+}
+
+/** One call at a time, in order: concurrent journal writes must not interleave in the same file. */
+function serialized(fn: () => Promise<void>): () => Promise<void> {
+  let last: Promise<void> = Promise.resolve()
+  return () => {
+    const next = last.then(fn, fn)
+    last = next.catch(() => undefined)
+    return next
+  }
+}
+
+/** The lease file's leases; a file that exists but cannot be read is a SystemError naming it. */
+async function readLeases(file: string): Promise<Lease[]> {
+  try {
+    return await readLeaseFile(file)
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    if (typeof e.errno !== 'number') throw err
+    throw new SystemError({ errno: e.errno, syscall: 'open', path: file, message: `cannot read the lease file ${file}: ${e.code ?? e.errno}`, cause: err })
+  }
 }

@@ -5,7 +5,9 @@
  */
 import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { StateError } from '../errors.js'
+import { statSync } from 'node:fs'
+import { NotFoundError, StateError } from '../errors.js'
+import type { NetnsRef } from '../netns/ref.js'
 import { fieldPath, s, type Issue } from '../schema/schema.js'
 import { specSchema, type NetworkSpec } from './spec.js'
 import type { NetworkRules } from '../nft/index.js'
@@ -35,6 +37,8 @@ export interface NetworkState {
   /** Path of the namespace file the network lives in. */
   netnsPath: string
   netnsName?: string | undefined
+  /** The namespace's identity ("dev:ino" of its file) when the network was created. */
+  netnsId: string
   spec: NetworkSpec
   bridge?: string | undefined
   group: number
@@ -47,6 +51,8 @@ export interface NetworkState {
   nftHash?: string | undefined
   /** The rules last applied (uplink resolved), to put back if a later apply fails. */
   nftRules?: NetworkRules | undefined
+  /** Set while an apply runs (cleared when it completes): a dead applier means a partial apply to finish. */
+  applying?: { pid: number; startTime: string; since: string } | undefined
   /** The process supervising this network (kvmnet up --foreground, or an API user), if any. */
   owner?: { pid: number; startTime: string } | undefined
   createdAt: string
@@ -58,12 +64,41 @@ export function stateDirFor(root: string, nsLabel: string, network: string): str
   return join(root, nsLabel, network)
 }
 
+/**
+ * "dev:ino" of a namespace: its identity, whatever path names it (/run/netns/x, ../../run/netns/x,
+ * /proc/PID/ns/net). Undefined when the file is gone (the namespace was deleted, or the name removed).
+ */
+export function netnsIdentity(ns: NetnsRef): string | undefined {
+  try {
+    const s = statSync(ns.path)
+    return `${s.dev}:${s.ino}`
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The state directory label of a namespace: `ns-<dev>-<ino>`, so every spelling of its path leads to one
+ * state location (two locations for one namespace would let one network's rollback remove another's).
+ */
+export function stateLabel(ns: NetnsRef): string {
+  const id = netnsIdentity(ns)
+  if (!id) throw new NotFoundError(`network namespace ${ns.name ?? ns.path}`)
+  return `ns-${id.replace(':', '-')}`
+}
+
+/** Whether the namespace a state was written in is still the one at its recorded path. */
+export function namespaceAlive(state: Pick<NetworkState, 'netnsPath' | 'netnsId'>): boolean {
+  return netnsIdentity({ path: state.netnsPath, isCurrent: false }) === state.netnsId
+}
+
 /** The parts of a state file every reader relies on; the spec is checked by the spec's own schema. */
 const stateSchema = s.object({
   version: s.number({ int: true, min: 1, max: 1 }),
   name: s.string(),
   netnsPath: s.string(),
   netnsName: s.string().optional(),
+  netnsId: s.string(),
   spec: specSchema,
   bridge: s.string().optional(),
   group: s.int(1, 0xffffffff),
@@ -73,6 +108,7 @@ const stateSchema = s.object({
   nftHash: s.string().optional(),
   nftRules: s.unknown().optional(),
   owner: s.object({ pid: s.int(1, 0x7fffffff), startTime: s.string() }).optional(),
+  applying: s.object({ pid: s.int(1, 0x7fffffff), startTime: s.string(), since: s.string() }).optional(),
   createdAt: s.string(),
   lastApply: s.unknown().optional(),
 })

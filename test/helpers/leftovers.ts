@@ -33,5 +33,6 @@ export async function assertNothingLeft(t: Test, ns: TestNs, network: string, st
   const tables = await ns.run('nft', ['list', 'tables'])
   t.notOk(/kvmnet/.test(tables), `${network}: no kvmnet nft table left`)
   t.same(processesIn(ns.path, 'dnsmasq'), [], `${network}: no dnsmasq left in the namespace`)
-  t.notOk(existsSync(`${stateRoot}/${ns.name}/${network}`), `${network}: no state directory left`)
+  const dirs = existsSync(stateRoot) ? readdirSync(stateRoot).filter((label) => existsSync(`${stateRoot}/${label}/${network}`)) : []
+  t.same(dirs, [], `${network}: no state directory left`)
 }

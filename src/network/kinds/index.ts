@@ -4,6 +4,8 @@
 import type { NetworkDriver } from '../driver.js'
 import type { NetworkMode, NetworkSpec, SpecOf } from '../spec.js'
 import type { NetworkPlan, PlanOf, WantedSysctl } from '../plan.js'
+import { linkAlias, rootTag } from '../names.js'
+import { DEFAULT_STATE_ROOT } from '../state.js'
 import { bridgeDriver } from './bridge.js'
 import { isolatedDriver } from './isolated.js'
 import { macvtapDriver } from './macvtap.js'
@@ -26,9 +28,14 @@ export function driverFor<M extends NetworkMode>(mode: M): NetworkDriver<M> {
   return drivers[mode]
 }
 
-/** A spec's plan, through its kind's driver. */
-export function planFor<S extends NetworkSpec>(spec: S): PlanOf<S['mode']> {
-  return (driverFor(spec.mode) as unknown as NetworkDriver<S['mode']>).plan(spec as unknown as SpecOf<S['mode']>)
+/**
+ * A spec's plan, through its kind's driver. `stateRoot` names the owner: its tag is in every link alias,
+ * so networks of different state roots never take each other's links for their own.
+ */
+export function planFor<S extends NetworkSpec>(spec: S, stateRoot: string = DEFAULT_STATE_ROOT): PlanOf<S['mode']> {
+  const plan = (driverFor(spec.mode) as unknown as NetworkDriver<S['mode']>).plan(spec as unknown as SpecOf<S['mode']>)
+  const tag = rootTag(stateRoot)
+  return { ...plan, alias: { bridge: linkAlias(spec.name, 'bridge', tag), port: linkAlias(spec.name, 'port', tag), host: linkAlias(spec.name, 'host', tag) } }
 }
 
 /** The sysctls a spec's network needs (for restoring: does another network still need a key?). */

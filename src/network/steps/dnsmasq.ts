@@ -32,13 +32,17 @@ export async function ensureDnsmasq(ctx: ApplyContext, planned: DnsmasqPlan | un
     const detached = ctx.dnsmasq.mode === 'detached'
     const d = new Dnsmasq(ctx.ns, spec, { detached })
     ctx.dnsmasq.set(d)
+    // Journalled before the spawn: a crash between spawn and the end of the apply leaves a dnsmasq that
+    // `down` finds from this directory.
+    state.dnsmasq = { stateDir, detached }
+    await ctx.journal()
     try {
       await d.start()
     } catch (err) {
       ctx.dnsmasq.set(undefined)
+      state.dnsmasq = undefined
       throw err
     }
-    state.dnsmasq = { stateDir, detached }
     s.outcome('created')
     s.onUndo(async () => {
       ctx.dnsmasq.set(undefined)

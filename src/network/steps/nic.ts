@@ -26,6 +26,7 @@ export async function moveNicToBridge(ctx: ApplyContext, nic: LinkInfo, br: Link
       routes: routes.map(toMoved),
     }
     state.nic = moved
+    await ctx.journal()
     s.onUndo(async () => {
       await rtnl.setLink(nic.index, { master: null }).catch(ignoreNotFound)
       await restoreNic(rtnl, moved)

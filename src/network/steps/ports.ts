@@ -8,6 +8,7 @@
 import { KvmnetError, SpecError, isNotFound } from '../../errors.js'
 import type { LinkInfo, Rtnl } from '../../rtnl/index.js'
 import { createTaps } from '../../tap/index.js'
+import { native } from '../../native/index.js'
 import type { ApplyContext } from '../driver.js'
 import type { NetworkPlan, PlannedMacvtap, PlannedPort, PlannedTap } from '../plan.js'
 import { assertOurs, ignoreNotFound } from './links-common.js'
@@ -83,6 +84,11 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
 
 type OnUndo = (undo: () => Promise<void> | void) => void
 
+/**
+ * Taps are created non-persistent, tagged (group, alias), enslaved and raised, and only then made
+ * persistent: a process killed at any moment before that leaves no tap behind (a non-persistent tap dies
+ * with its fds), and one killed after leaves a tap that is tagged, so `down` and `gc` find it.
+ */
 async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: string, taps: PlannedTap[], onUndo: OnUndo): Promise<void> {
   const { rtnl } = ctx
   const handles = createTaps(
@@ -92,20 +98,20 @@ async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: stri
       mode: 'tap' as const,
       queues: p.queues,
       vnetHdr: p.vnetHdr,
-      persist: p.persistent,
+      persist: false,
       ...(p.owner !== undefined ? { owner: p.owner } : {}),
       ...(p.group !== undefined ? { group: p.group } : {}),
     })),
   )
-  onUndo(async () => {
-    for (const h of handles) if (!h.persistent) h.close()
-    await Promise.all(handles.filter((h) => h.persistent).map((h) => rtnl.deleteLink(h.name).catch(ignoreNotFound)))
-  })
+  // Fds of taps the caller keeps are the handle's from now on (it closes them if the apply fails).
   taps.forEach((p, i) => {
     const h = handles[i]
-    if (!h) return
-    if (!h.persistent) ctx.newFds.set(p.name, [...h.fds])
-    else h.close()
+    if (h && !p.persistent) ctx.newFds.set(p.name, [...h.fds])
+  })
+  const persisted: string[] = []
+  onUndo(async () => {
+    taps.forEach((p, i) => p.persistent && handles[i]?.close())
+    await Promise.all(persisted.map((name) => rtnl.deleteLink(name).catch(ignoreNotFound)))
   })
   // One pipelined round: every request is in flight at once on the same socket.
   await Promise.all(
@@ -120,6 +126,14 @@ async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: stri
       }),
     ),
   )
+  taps.forEach((p, i) => {
+    const h = handles[i]
+    if (!h || !p.persistent) return
+    const first = h.fds[0]
+    if (first !== undefined) native.tapSetPersist(first, true)
+    persisted.push(p.name)
+    h.close()
+  })
 }
 
 async function createMacvtapPorts(
@@ -150,19 +164,34 @@ async function createMacvtapPorts(
   )
 }
 
-/** Teardown of every link the network created: one group delete, then a check that nothing is left. */
-export async function removeNetworkLinks(rtnl: Rtnl, group: number, bridge: { name: string; alias: string } | undefined): Promise<void> {
-  try {
-    await rtnl.deleteGroup(group)
-  } catch (err) {
-    if (!isNotFound(err)) throw err
+/**
+ * Teardown of every link the network created. One RTM_DELLINK for the whole group when every member is
+ * this network's; when the group also holds links kvmnet did not create for it (an administrator's veth
+ * given the same group, another network configured with the same `group`), only this network's links go,
+ * one by one. Links created before they joined the group are found by their alias.
+ */
+export async function removeNetworkLinks(rtnl: Rtnl, group: number, aliases: readonly string[], bridge: string | undefined): Promise<void> {
+  const ours = (l: LinkInfo) => l.alias !== undefined && aliases.includes(l.alias)
+  const members = await rtnl.listLinks({ group })
+  if (members.length > 0 && members.every(ours)) {
+    await rtnl.deleteGroup(group).catch(ignoreNotFound)
+  } else {
+    // Ports first, so the bridge is not deleted under ports that are still being removed.
+    const mine = members.filter(ours).sort((a, b) => Number(a.kind === 'bridge') - Number(b.kind === 'bridge'))
+    for (const l of mine) await rtnl.deleteLink(l.index).catch(ignoreNotFound)
   }
-  // Links created before they joined the group (a crash between create and set) are found by alias.
-  const left = (await rtnl.listLinks({ group })).concat(
-    bridge ? [await rtnl.findLink(bridge.name)].filter((l): l is LinkInfo => l !== undefined && l.alias === bridge.alias) : [],
-  )
-  for (const l of left) await rtnl.deleteLink(l.index).catch(ignoreNotFound)
-  if (left.length > 0 && (await rtnl.listLinks({ group })).length > 0) throw new KvmnetError(`links of group ${group} remain after teardown`)
+  const stray = bridge ? await rtnl.findLink(bridge) : undefined
+  if (stray && ours(stray)) await rtnl.deleteLink(stray.index).catch(ignoreNotFound)
+  const left = (await rtnl.listLinks({ group })).filter(ours)
+  if (left.length > 0) throw new KvmnetError(`links of ${aliases[0] ?? `group ${group}`} remain after teardown: ${left.map((l) => l.name).join(', ')}`)
+}
+
+/** Refuse a link group that already holds links kvmnet did not create for this network. */
+export async function assertGroupOurs(rtnl: Rtnl, group: number, aliases: readonly string[], field: string): Promise<void> {
+  const foreign = (await rtnl.listLinks({ group })).filter((l) => l.alias === undefined || !aliases.includes(l.alias))
+  if (foreign.length > 0) {
+    throw new SpecError(field, `link group ${group} already holds links this network did not create (${foreign.map((l) => l.name).join(', ')}); pick another group`)
+  }
 }
 
 /** A port as the kernel has it, with the guest's MAC from the plan. */

@@ -23,8 +23,12 @@ export async function ensureSysctls(ctx: ApplyContext, wanted: readonly WantedSy
     for (const { key, value } of wanted) {
       const before = (await readSysctl(ns, key)).trim()
       if (before === value) continue
+      if (!state.sysctls.some((x) => x.key === key)) {
+        // Recorded (and journalled) before the write: a crash right after still knows what to put back.
+        state.sysctls.push({ key, before })
+        await ctx.journal()
+      }
       await writeSysctl(ns, key, value)
-      if (!state.sysctls.some((x) => x.key === key)) state.sysctls.push({ key, before })
       s.onUndo(() => writeSysctl(ns, key, before))
       changed = true
     }
@@ -53,7 +57,7 @@ async function readSysctlsQuietly(ns: Netns, keys: string[]): Promise<Map<string
 /** Put back what this network changed, except keys another live network in the namespace also set. */
 export async function restoreSysctls(ns: Netns, state: NetworkState, stateDir: string, othersNeed: SysctlsOfSpec): Promise<void> {
   const others = (await listStates(dirname(dirname(stateDir)), undefined)).filter(
-    (o) => o.state.name !== state.name && o.state.netnsPath === state.netnsPath,
+    (o) => o.state.name !== state.name && o.state.netnsId === state.netnsId,
   )
   for (const { key, before } of state.sysctls) {
     const heir = others.find((o) => othersNeed(o.state.spec).some((w) => w.key === key))

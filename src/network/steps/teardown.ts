@@ -8,6 +8,7 @@ import type { NetworkPlan } from '../plan.js'
 import { bridgeOf } from '../plan.js'
 import { removeState } from '../state.js'
 import { restoreNic } from './nic.js'
+import { stopStrayDnsmasqs } from './stray-dnsmasq.js'
 import { removeNetworkLinks } from './ports.js'
 import { restoreSysctls, type SysctlsOfSpec } from './sysctls.js'
 
@@ -17,13 +18,14 @@ export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan, o
     const d = await ctx.dnsmasq.current(state)
     await d?.stop()
     ctx.dnsmasq.set(undefined)
+    // None that the pid file leads to, but the state says one was started: find it by its config path.
+    if (!d && state?.dnsmasq) await stopStrayDnsmasqs(ctx.ns, state.dnsmasq.stateDir)
   })
   // Whatever the kind: a converge may have left a table of an earlier kind, and removal is idempotent.
   if (state?.nftRules || 'firewall' in plan) await ctx.attempt('nft', 'nft', () => ctx.nft.remove(plan.name))
   const bridge = state?.bridge ?? bridgeOf(plan)
-  await ctx.attempt('links', 'links', () =>
-    removeNetworkLinks(ctx.rtnl, state?.group ?? plan.group, bridge ? { name: bridge, alias: plan.alias.bridge } : undefined),
-  )
+  const aliases = [plan.alias.bridge, plan.alias.port, plan.alias.host]
+  await ctx.attempt('links', 'links', () => removeNetworkLinks(ctx.rtnl, state?.group ?? plan.group, aliases, bridge))
   const nic = state?.nic
   if (nic) await ctx.attempt('restore-nic', 'addresses', () => restoreNic(ctx.rtnl, nic))
   if (state) await ctx.attempt('sysctls', 'sysctls', () => restoreSysctls(ctx.ns, state, ctx.stateDir, othersNeed))
