@@ -10,6 +10,15 @@ export interface GuestChecks {
   ping?: string[]
   /** TCP endpoints the guest must be able to connect to. */
   tcp?: Array<{ host: string; port: number }>
+  /** A static address (CIDR) instead of DHCP, for networks with no DHCP server. */
+  address?: string
+  /** A TCP port the guest listens on (so other guests can check it) while it runs. */
+  listen?: number
+  /**
+   * Seconds the checks keep retrying (another guest booting beside this one may not be up yet), and
+   * the guest stays up after its checks, so that its peers' checks can reach it. Default 0.
+   */
+  waitForPeers?: number
 }
 
 /** Kernel command-line words for `checks`; throws SpecError naming the bad field before anything runs. */
@@ -29,5 +38,18 @@ export function checksCmdline(checks: GuestChecks, field = 'checks'): string[] {
   })
   // host/port: the slash cannot appear in an IPv6 literal, unlike a colon.
   if (tcp.length > 0) words.push(`kvmnet.tcp=${tcp.map((t) => `${t.host}/${t.port}`).join(',')}`)
+  if (checks.address !== undefined) {
+    const [ip, len] = checks.address.split('/')
+    if (!ip || isIP(ip) !== 4 || !/^\d{1,2}$/.test(len ?? '')) throw new SpecError(`${field}.address`, `not an IPv4 CIDR: ${JSON.stringify(checks.address)}`)
+    words.push(`kvmnet.addr=${checks.address}`)
+  }
+  if (checks.listen !== undefined) {
+    if (!Number.isInteger(checks.listen) || checks.listen < 1 || checks.listen > 65535) throw new SpecError(`${field}.listen`, `not a port: ${checks.listen}`)
+    words.push(`kvmnet.listen=${checks.listen}`)
+  }
+  if (checks.waitForPeers !== undefined) {
+    if (!Number.isInteger(checks.waitForPeers) || checks.waitForPeers < 0 || checks.waitForPeers > 600) throw new SpecError(`${field}.waitForPeers`, `not 0-600 seconds: ${checks.waitForPeers}`)
+    words.push(`kvmnet.peerwait=${checks.waitForPeers}`)
+  }
   return words
 }

@@ -33,15 +33,39 @@ arg() { echo " $(cat /proc/cmdline)" | sed -n "s/.*[[:space:]]$1=\\([^[:space:]]
 ping_list=$(arg kvmnet.ping)
 tcp_list=$(arg kvmnet.tcp)
 dhcp_tries=$(arg kvmnet.dhcptries); [ -n "$dhcp_tries" ] || dhcp_tries=15
+static_addr=$(arg kvmnet.addr)
+listen_port=$(arg kvmnet.listen)
+# Peers boot beside this guest: checks retry until this many seconds have passed, and the guest stays up
+# that long after its own checks so theirs can reach it.
+peer_wait=$(arg kvmnet.peerwait); [ -n "$peer_wait" ] || peer_wait=0
 
+if [ -n "$static_addr" ]; then
+  ip addr add "$static_addr" dev eth0
+  say static "$static_addr"
 # -n: give up (exit 1) without a lease instead of backgrounding; -q: exit once leased, leaving it configured.
-if ! udhcpc -i eth0 -s /etc/udhcpc.script -n -q -t "$dhcp_tries" -T 1 -A 1 >/dev/null 2>&1; then
+elif ! udhcpc -i eth0 -s /etc/udhcpc.script -n -q -t "$dhcp_tries" -T 1 -A 1 >/dev/null 2>&1; then
   say error "no dhcp lease"
 fi
+# A TCP server for peers: answers every connection (and keeps listening), and notes that a peer came.
+if [ -n "$listen_port" ]; then
+  (while true; do nc -l -p "$listen_port" -e /bin/true >/dev/null 2>&1 && touch /tmp/peer-seen; done) &
+fi
+
+deadline=$(( $(cut -d. -f1 /proc/uptime) + peer_wait ))
+# Tries until it succeeds or the peer deadline passes (at least twice: the first packet may be spent on
+# ARP/neighbour resolution along the path).
+retry() {
+  "$@" && return 0
+  "$@" && return 0
+  while [ "$(cut -d. -f1 /proc/uptime)" -lt "$deadline" ]; do
+    "$@" && return 0
+    sleep 1
+  done
+  return 1
+}
 
 for ip in $ping_list; do
-  # Two tries: the first packet may be spent on ARP/neighbour resolution along the path.
-  if ping -c 1 -W 2 "$ip" >/dev/null 2>&1 || ping -c 1 -W 2 "$ip" >/dev/null 2>&1; then
+  if retry ping -c 1 -W 2 "$ip" >/dev/null 2>&1; then
     say ping "$ip" ok
   else
     say ping "$ip" fail
@@ -53,11 +77,16 @@ for hp in $tcp_list; do
   port=${hp##*/}
   # -e true: succeed the moment the connection is established, whatever the server then does. busybox nc
   # wants -e after HOST PORT.
-  if nc -w 3 "$host" "$port" -e /bin/true </dev/null >/dev/null 2>&1; then
+  if retry nc -w 3 "$host" "$port" -e /bin/true </dev/null >/dev/null 2>&1; then
     say tcp "$hp" ok
   else
     say tcp "$hp" fail
   fi
 done
 
+# Stay reachable for the peers: until one of them has connected (when listening), at most until the deadline.
+while [ "$(cut -d. -f1 /proc/uptime)" -lt "$deadline" ]; do
+  if [ -n "$listen_port" ] && [ -e /tmp/peer-seen ]; then break; fi
+  sleep 1
+done
 finish
