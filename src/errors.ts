@@ -206,3 +206,26 @@ export class InUseError extends KvmnetError {
     this.pids = pids
   }
 }
+
+/** Another writer holds the network (an apply, converge or teardown under way): nothing was touched. */
+export class BusyError extends KvmnetError {
+  override name = 'BusyError'
+  readonly what: string
+  /** The holder's pid as it wrote it in the lock file (informational: the lock is the flock, not the pid). */
+  readonly holder: { pid: number } | undefined
+  constructor(what: string, holder: { pid: number } | undefined, waitedMs: number) {
+    super(`${what} is busy${holder ? ` (held by pid ${holder.pid})` : ''}${waitedMs > 0 ? `; waited ${waitedMs} ms` : ''}`)
+    this.what = what
+    this.holder = holder
+  }
+}
+
+/** A full apply would remove what was added at runtime (a VM's port, a forward): it needs `prune`. */
+export class WouldRemoveError extends KvmnetError {
+  override name = 'WouldRemoveError'
+  readonly items: string[]
+  constructor(network: string, items: string[]) {
+    super(`up of ${network} would remove what was added at runtime: ${items.join(', ')}; add them to the spec, or prune them (--prune)`)
+    this.items = items
+  }
+}

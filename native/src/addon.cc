@@ -17,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tapCreateMany", Napi::Function::New(env, TapCreateMany, "tapCreateMany"));
   exports.Set("tapSetPersist", Napi::Function::New(env, TapSetPersist, "tapSetPersist"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  exports.Set("flockTry", Napi::Function::New(env, FlockTry, "flockTry"));
   exports.Set("constants", Constants(env));
   return exports;
 }

@@ -15,6 +15,7 @@ Napi::Value TapCreate(const Napi::CallbackInfo& info);
 Napi::Value TapCreateMany(const Napi::CallbackInfo& info);
 Napi::Value TapSetPersist(const Napi::CallbackInfo& info);
 Napi::Value CloseFd(const Napi::CallbackInfo& info);
+Napi::Value FlockTry(const Napi::CallbackInfo& info);
 Napi::Object Constants(Napi::Env env);
 
 }  // namespace kvmnet

@@ -16,13 +16,16 @@ export interface CliArgs {
   json?: boolean | undefined
   foreground?: boolean | undefined
   timings?: boolean | undefined
+  prune?: boolean | undefined
+  /** Seconds to wait for another writer of the same network (default 0: BusyError at once). */
+  wait?: string | undefined
   'state-root'?: string | undefined
 }
 
 export const usage = `kvmnet — virtual networks for KVM/QEMU guests on the Linux kernel
 
 Usage:
-  kvmnet up SPEC.json [--foreground] [--timings] [--json]   create or converge a network (SPEC '-' reads stdin)
+  kvmnet up SPEC.json [--foreground] [--prune] [--wait S]   create or converge a network (SPEC '-' reads stdin)
   kvmnet down NAME                                          remove a network and everything it created
   kvmnet status [NAME] [--json]                             what is there (all networks without NAME)
   kvmnet leases NAME [--json]                               DHCP leases
@@ -47,7 +50,14 @@ function need(a: CliArgs, what: string): string {
 }
 
 function opts(a: CliArgs) {
-  return { ...(a.netns ? { netns: a.netns } : {}), ...(a['state-root'] ? { stateRoot: a['state-root'] } : {}) }
+  const wait = a.wait === undefined ? 0 : Number(a.wait)
+  if (!Number.isFinite(wait) || wait < 0) throw new SpecError('--wait', `'${a.wait}' is not a number of seconds`)
+  return {
+    ...(a.netns ? { netns: a.netns } : {}),
+    ...(a['state-root'] ? { stateRoot: a['state-root'] } : {}),
+    // An operator's command fails at once when another writer holds the network, rather than queueing.
+    lockTimeoutMs: wait * 1000,
+  }
 }
 
 function printReport(r: ApplyReport, a: CliArgs, verb: string): void {
@@ -84,7 +94,7 @@ function stateLabelIfAny(ns: Netns): string {
 const up: Command = async (a) => {
   const spec = await readSpec(need(a, 'SPEC'))
   const net = createNetwork(validateSpec(spec), { ...opts(a), dnsmasq: a.foreground ? 'supervised' : 'detached' })
-  const r = await net.up()
+  const r = await net.up(undefined, { prune: a.prune ?? false })
   printReport(r, a, 'up')
   if (!a.foreground) {
     net.close()

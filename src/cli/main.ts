@@ -4,7 +4,7 @@
  * 1 for everything else); `--json` output is for programs, the rest for people.
  */
 import { parseArgs } from 'node:util'
-import { KvmnetError, SpecError } from '../errors.js'
+import { BusyError, KvmnetError, SpecError } from '../errors.js'
 import { commands, usage } from './commands.js'
 
 async function main(argv: string[]): Promise<number> {
@@ -27,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       foreground: { type: 'boolean', default: false },
       timings: { type: 'boolean', default: false },
+      prune: { type: 'boolean', default: false },
+      wait: { type: 'string' },
       'state-root': { type: 'string' },
     },
   })
@@ -44,6 +46,6 @@ main(process.argv.slice(2)).then(
       : `${e.name ?? 'Error'}: ${e.message}`
     process.stderr.write(`kvmnet: ${msg}\n`)
     if (process.env.KVMNET_DEBUG) process.stderr.write(`${e.stack}\n`)
-    process.exitCode = err instanceof SpecError || e.code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1
+    process.exitCode = err instanceof SpecError || e.code?.startsWith('ERR_PARSE_ARGS') ? 2 : err instanceof BusyError ? 75 : 1
   },
 )

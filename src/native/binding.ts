@@ -70,5 +70,7 @@ export interface NativeBinding {
   tapCreateMany(nsPath: string | null, opts: readonly NativeTapOptions[]): NativeTap[]
   tapSetPersist(fd: number, persist: boolean): void
   closeFd(fd: number): void
+  /** One non-blocking flock(2) attempt: true when taken, false when another open file description holds it. */
+  flockTry(fd: number, exclusive: boolean): boolean
   readonly constants: NativeConstants
 }

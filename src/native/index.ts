@@ -49,6 +49,7 @@ export const native: NativeBinding = {
     call((b) => b.tapCreateMany(nsPath, opts)),
   tapSetPersist: (fd, persist) => call((b) => b.tapSetPersist(fd, persist)),
   closeFd: (fd) => call((b) => b.closeFd(fd)),
+  flockTry: (fd, exclusive) => call((b) => b.flockTry(fd, exclusive)),
   get constants(): NativeConstants {
     return loadBinding().constants
   },

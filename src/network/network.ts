@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events'
 import { closeSync } from 'node:fs'
 import { join } from 'node:path'
-import { InUseError, KvmnetError, NotFoundError, SpecError, SystemError, TimeoutError, isNotFound } from '../errors.js'
+import { InUseError, WouldRemoveError, KvmnetError, NotFoundError, SpecError, SystemError, TimeoutError, isNotFound } from '../errors.js'
 import { Netns } from '../netns/index.js'
 import { nsLabel } from '../netns/exec.js'
 import { Rtnl } from '../rtnl/index.js'
@@ -20,7 +20,9 @@ import { driverFor, planFor, sysctlsOfSpec } from './kinds/index.js'
 import { bridgeOf, type NetworkPlan, type PlannedPort } from './plan.js'
 import { validateSpec } from './validate.js'
 import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, PortSpec } from './spec.js'
-import { DEFAULT_STATE_ROOT, netnsIdentity, readState, removeState, stateDirFor, stateLabel, writeState, type NetworkState } from './state.js'
+import { DEFAULT_STATE_ROOT, netnsIdentity, readState, removeEmptyParents, removeState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
+import { acquireLock } from '../lock/file-lock.js'
+import { droppedRuntime, emptyRuntime, forwardKey, keepRuntime, unique } from './runtime.js'
 import { processStartTime } from '../util/process-start-time.js'
 import { Transaction, type StepCategory, type StepEvent, type StepTiming } from './transaction.js'
 import { assertGroupOurs, ensurePorts, portInfo, type PortInfo } from './steps/ports.js'
@@ -39,12 +41,21 @@ export interface NetworkOptions {
   dnsmasq?: 'supervised' | 'detached'
   /** Called for every step of every apply, teardown and rollback (also emitted as 'step'). */
   onStep?: (e: StepEvent) => void
+  /** How long up/down/changes wait for another writer of the same network (default 10 s; 0: fail at once with BusyError). */
+  lockTimeoutMs?: number
   /**
    * Test hook: called before each step; throwing from it simulates a failure part-way through an apply.
    * Not for production use.
    */
   faultInjector?: (step: string) => void
 }
+
+export interface UpOptions {
+  /** Remove what was added at runtime (addPort, addForward, addReservation) and the spec lacks; else WouldRemoveError. */
+  prune?: boolean
+}
+
+const DEFAULT_LOCK_TIMEOUT_MS = 10_000
 
 export interface ApplyReport {
   network: string
@@ -201,28 +212,53 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
    * removed; a kind changed to another kind with its own bridge). A failure undoes what this call created,
    * newest first, and rethrows.
    */
-  async up(newSpec?: NetworkSpecInput): Promise<ApplyReport> {
+  async up(newSpec?: NetworkSpecInput, opts: UpOptions = {}): Promise<ApplyReport> {
+    const spec = newSpec !== undefined ? validateSpec(newSpec) : this.specValue
+    if (spec.name !== this.name) throw new SpecError('name', `cannot rename network ${this.name} to ${spec.name}`)
+    return this.locked(async () => {
+      // What is recorded now (another process may have changed it since this handle last looked).
+      const prev = await readState(this.stateDir)
+      const runtime = prev?.runtime ?? emptyRuntime()
+      const dropped = droppedRuntime(runtime, spec)
+      if (dropped.length > 0 && !opts.prune) throw new WouldRemoveError(this.name, dropped)
+      return this.apply(spec, prev, keepRuntime(runtime, spec))
+    })
+  }
+
+  /** Runs `fn` holding the network's lock (across processes and handles); `remove` the lock file after. */
+  private async locked<T>(fn: () => Promise<T>, opts: { removeAfter?: boolean } = {}): Promise<T> {
+    const lock = await acquireLock(`${this.stateDir}.lock`, { timeoutMs: this.opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, what: `network ${this.name}` })
+    let ok = false
+    try {
+      const r = await fn()
+      ok = true
+      return r
+    } finally {
+      lock.release({ remove: ok && opts.removeAfter === true })
+      // The namespace's directory and the root go with the last network (rmdir only removes empty ones).
+      if (ok && opts.removeAfter) await removeEmptyParents(this.stateDir)
+    }
+  }
+
+  /** The apply itself, under the lock, from the state as recorded (`prev`). */
+  private async apply(spec: NetworkSpec, prev: NetworkState | undefined, runtime: RuntimeAdditions, prunePorts = true): Promise<ApplyReport> {
     const start = performance.now()
     const [oldSpec, oldPlan] = [this.specValue, this.planValue]
-    if (newSpec !== undefined) {
-      const spec = validateSpec(newSpec)
-      if (spec.name !== this.name) throw new SpecError('name', `cannot rename network ${this.name} to ${spec.name}`)
-      this.specValue = spec
-      this.planValue = planFor(spec, this.stateRoot)
-    }
+    this.specValue = spec
+    this.planValue = planFor(spec, this.stateRoot)
     const plan = this.planValue
     const tx = this.tx('apply')
     const newFds = new Map<string, number[]>()
     try {
-      const prev = this.state ?? (await readState(this.stateDir))
       const netnsId = netnsIdentity(this.ns)
       if (!netnsId) throw new NotFoundError(`network namespace ${nsLabel(this.ns)}`)
       if (prev && prev.netnsId !== netnsId) throw new KvmnetError(`state of ${this.name} belongs to another namespace`)
       if (prev && l2Family(prev.spec.mode) !== l2Family(plan.mode))
         throw new SpecError('mode', `cannot converge a ${prev.spec.mode} network to ${plan.mode}: take it down first`)
       const state: NetworkState = prev
-        ? { ...prev, sysctls: [...prev.sysctls], spec: this.specValue, bridge: bridgeOf(plan), group: plan.group }
+        ? { ...prev, sysctls: [...prev.sysctls], spec: this.specValue, bridge: bridgeOf(plan), group: plan.group, runtime }
         : {
+            runtime,
             version: 1,
             name: this.name,
             netnsPath: this.ns.path,
@@ -235,7 +271,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
             createdAt: new Date().toISOString(),
           }
       const startTime = await processStartTime(process.pid)
-      const ctx = this.applyContext(tx, state, prev, newFds, true)
+      const ctx = this.applyContext(tx, state, prev, newFds, prunePorts)
       // The journal first: from here on, a process killed at any moment leaves a state from which `down`
       // and `gc` can finish (every object is tagged, every borrowed value recorded before it is changed).
       await tx.step('journal', 'state', async (s) => {
@@ -296,9 +332,13 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
    * what it borrowed (a NIC's addresses and routes, sysctls). Safe to call when parts are already gone.
    */
   async down(): Promise<ApplyReport> {
+    return this.locked(() => this.teardown(), { removeAfter: true })
+  }
+
+  private async teardown(): Promise<ApplyReport> {
     const start = performance.now()
     const tx = this.tx('teardown')
-    const state = this.state ?? (await readState(this.stateDir))
+    const state = await readState(this.stateDir)
     // The recorded kind is what was built; the handle's spec may be a newer one never applied.
     const plan = state ? planFor(state.spec, this.stateRoot) : this.planValue
     const errors: unknown[] = []
@@ -338,32 +378,39 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     return networkStatus(ctx, plan, (c) => driver.problems(c, plan as never))
   }
 
-  /** Add a VM port (tap or macvtap) to a running network. Returns its name, guest MAC, ifindex, and fds or /dev/tapN. */
+  /**
+   * Add a VM port (tap or macvtap) to a running network, recorded as a runtime addition (a later `up` of a
+   * spec without it refuses to remove it unless told to prune). Returns its name, guest MAC, ifindex, and
+   * fds or /dev/tapN.
+   */
   async addPort(port: PortSpec): Promise<PortInfo> {
-    const ports = [...(this.specValue.ports ?? []).filter((p) => p.name !== port.name), port]
-    const spec = validateSpec({ ...this.specValue, ports })
-    const plan = planFor(spec, this.stateRoot)
-    const planned = plan.ports.find((p) => p.name === port.name)
-    if (!planned) throw new KvmnetError(`port ${port.name} missing from its own plan`)
-    const tx = this.tx('apply')
-    const state = this.state ?? (await readState(this.stateDir))
-    if (!state) throw new NotFoundError(`network ${this.name}`, `network ${this.name} is not up`)
-    const newFds = new Map<string, number[]>()
-    try {
-      const anchor = 'bridge' in plan ? { bridge: plan.bridge } : { parent: plan.parent, mode: plan.macvtapMode }
-      await ensurePorts(this.applyContext(tx, state, state, newFds, false), plan, anchor, [planned])
-      state.spec = spec
-      await writeState(this.stateDir, state)
-      tx.commit()
-    } catch (err) {
-      for (const f of newFds.values()) for (const fd of f) closeQuietly(fd)
-      await tx.rollback(err)
-    }
-    for (const [name, f] of newFds) this.portFds.set(name, f)
-    this.specValue = spec
-    this.planValue = plan
-    this.state = state
-    return this.portInfo(planned)
+    return this.locked(async () => {
+      const state = await this.recordedState()
+      const base = state.spec
+      const ports = [...(base.ports ?? []).filter((p) => p.name !== port.name), port]
+      const spec = validateSpec({ ...base, ports })
+      const plan = planFor(spec, this.stateRoot)
+      const planned = plan.ports.find((p) => p.name === port.name)
+      if (!planned) throw new KvmnetError(`port ${port.name} missing from its own plan`)
+      const tx = this.tx('apply')
+      const newFds = new Map<string, number[]>()
+      const runtime = state.runtime ?? emptyRuntime()
+      const next: NetworkState = { ...state, spec, runtime: { ...runtime, ports: unique([...runtime.ports, port.name]) } }
+      try {
+        const anchor = 'bridge' in plan ? { bridge: plan.bridge } : { parent: plan.parent, mode: plan.macvtapMode }
+        await ensurePorts(this.applyContext(tx, next, state, newFds, false), plan, anchor, [planned])
+        await writeState(this.stateDir, next)
+        tx.commit()
+      } catch (err) {
+        for (const f of newFds.values()) for (const fd of f) closeQuietly(fd)
+        await tx.rollback(err)
+      }
+      for (const [name, f] of newFds) this.portFds.set(name, f)
+      this.specValue = spec
+      this.planValue = plan
+      this.state = next
+      return this.portInfo(planned)
+    })
   }
 
   /**
@@ -371,19 +418,25 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
    * holds open (QEMU, or fds taken with takePortFds) is refused with an InUseError unless `force`.
    */
   async removePort(name: string, opts: { force?: boolean } = {}): Promise<void> {
-    const ports = (this.specValue.ports ?? []).filter((p) => p.name !== name)
-    if (ports.length === (this.specValue.ports ?? []).length) throw new NotFoundError(`port ${name}`)
-    if (!opts.force && this.planValue.ports.find((p) => p.name === name)?.kind === 'tap') {
-      const ours = new Set((this.portFds.get(name) ?? []).map((fd) => `${process.pid}/${fd}`))
-      const holders = await tapHolders(name, ours)
-      if (holders.length > 0) throw new InUseError(`port ${name}`, holders, 'stop the guest first, or pass { force: true }')
-    }
-    await this.rtnl.deleteLink(name).catch((err) => {
-      if (!isNotFound(err)) throw err
+    await this.locked(async () => {
+      const state = await this.recordedState()
+      const have = state.spec.ports ?? []
+      const ports = have.filter((p) => p.name !== name)
+      if (ports.length === have.length) throw new NotFoundError(`port ${name}`)
+      const plan = planFor(state.spec, this.stateRoot)
+      if (!opts.force && plan.ports.find((p) => p.name === name)?.kind === 'tap') {
+        const ours = new Set((this.portFds.get(name) ?? []).map((fd) => `${process.pid}/${fd}`))
+        const holders = await tapHolders(name, ours)
+        if (holders.length > 0) throw new InUseError(`port ${name}`, holders, 'stop the guest first, or pass { force: true }')
+      }
+      await this.rtnl.deleteLink(name).catch((err) => {
+        if (!isNotFound(err)) throw err
+      })
+      for (const fd of this.portFds.get(name) ?? []) closeQuietly(fd)
+      this.portFds.delete(name)
+      const runtime = state.runtime ?? emptyRuntime()
+      await this.record({ ...state, spec: validateSpec({ ...state.spec, ports }), runtime: { ...runtime, ports: runtime.ports.filter((p) => p !== name) } })
     })
-    for (const fd of this.portFds.get(name) ?? []) closeQuietly(fd)
-    this.portFds.delete(name)
-    await this.replaceSpec({ ...this.specValue, ports } as NetworkSpec)
   }
 
   /** The fds of a non-persistent tap port, to hand to the hypervisor. The handle keeps ownership. */
@@ -410,39 +463,73 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     return portInfo(p, await this.rtnl.getLink(p.name), this.portFds.get(p.name))
   }
 
+  /** Add a port forward (nat networks), recorded as a runtime addition. */
   async addForward(f: ForwardSpec): Promise<ApplyReport> {
-    const spec = this.specValue
-    if (spec.mode !== 'nat') throw new SpecError('forwards', `port forwards need a nat network (${this.name} is ${spec.mode})`)
-    return this.up({ ...spec, forwards: [...(spec.forwards ?? []), f] })
+    return this.change((spec, runtime) => {
+      if (spec.mode !== 'nat') throw new SpecError('forwards', `port forwards need a nat network (${this.name} is ${spec.mode})`)
+      return [{ ...spec, forwards: [...(spec.forwards ?? []), f] }, { ...runtime, forwards: unique([...runtime.forwards, forwardKey(f)]) }]
+    })
   }
 
   async removeForward(f: Pick<ForwardSpec, 'proto' | 'hostPort'> & { hostAddress?: string }): Promise<ApplyReport> {
-    const spec = this.specValue
-    const same = (g: ForwardSpec) =>
-      g.proto === f.proto && JSON.stringify(g.hostPort) === JSON.stringify(f.hostPort) && (g.hostAddress ?? '') === (f.hostAddress ?? '')
-    const have = spec.mode === 'nat' ? (spec.forwards ?? []) : []
-    const forwards = have.filter((g) => !same(g))
-    if (spec.mode !== 'nat' || forwards.length === have.length) throw new NotFoundError(`forward ${f.proto}/${JSON.stringify(f.hostPort)}`)
-    return this.up({ ...spec, forwards })
+    return this.change((spec, runtime) => {
+      const key = forwardKey(f)
+      const have = spec.mode === 'nat' ? (spec.forwards ?? []) : []
+      const forwards = have.filter((g) => forwardKey(g) !== key)
+      if (spec.mode !== 'nat' || forwards.length === have.length) throw new NotFoundError(`forward ${f.proto}/${JSON.stringify(f.hostPort)}`)
+      return [{ ...spec, forwards }, { ...runtime, forwards: runtime.forwards.filter((k) => k !== key) }]
+    })
   }
 
+  /** Add a DHCP reservation, recorded as a runtime addition. */
   async addReservation(h: DhcpHostSpec): Promise<ApplyReport> {
-    const spec = this.specValue
-    const ipv4 = 'ipv4' in spec ? spec.ipv4 : undefined
-    const dhcp = ipv4 && 'dhcp' in ipv4 ? ipv4.dhcp : undefined
-    if (!ipv4 || !dhcp) throw new SpecError('ipv4.dhcp', 'this network has no DHCP')
-    return this.up({ ...spec, ipv4: { ...ipv4, dhcp: { ...dhcp, hosts: [...(dhcp.hosts ?? []), h] } } } as NetworkSpec)
+    return this.change((spec, runtime) => {
+      const ipv4 = 'ipv4' in spec ? spec.ipv4 : undefined
+      const dhcp = ipv4 && 'dhcp' in ipv4 ? ipv4.dhcp : undefined
+      if (!ipv4 || !dhcp) throw new SpecError('ipv4.dhcp', 'this network has no DHCP')
+      const next = { ...spec, ipv4: { ...ipv4, dhcp: { ...dhcp, hosts: [...(dhcp.hosts ?? []), h] } } } as NetworkSpec
+      return [next, { ...runtime, reservations: unique([...runtime.reservations, h.mac.toLowerCase()]) }]
+    })
   }
 
   /** Remove the reservation for a MAC (or IP). */
   async removeReservation(macOrIp: string): Promise<ApplyReport> {
-    const spec = this.specValue
-    const ipv4 = 'ipv4' in spec ? spec.ipv4 : undefined
-    const dhcp = ipv4 && 'dhcp' in ipv4 ? ipv4.dhcp : undefined
-    const key = macOrIp.toLowerCase()
-    const hosts = (dhcp?.hosts ?? []).filter((h) => h.mac.toLowerCase() !== key && h.ip !== key)
-    if (!ipv4 || !dhcp || hosts.length === (dhcp.hosts ?? []).length) throw new NotFoundError(`reservation ${macOrIp}`)
-    return this.up({ ...spec, ipv4: { ...ipv4, dhcp: { ...dhcp, hosts } } } as NetworkSpec)
+    return this.change((spec, runtime) => {
+      const ipv4 = 'ipv4' in spec ? spec.ipv4 : undefined
+      const dhcp = ipv4 && 'dhcp' in ipv4 ? ipv4.dhcp : undefined
+      const key = macOrIp.toLowerCase()
+      const gone = (dhcp?.hosts ?? []).filter((h) => h.mac.toLowerCase() === key || h.ip === key)
+      if (!ipv4 || !dhcp || gone.length === 0) throw new NotFoundError(`reservation ${macOrIp}`)
+      const hosts = (dhcp.hosts ?? []).filter((h) => !gone.includes(h))
+      const macs = new Set(gone.map((h) => h.mac.toLowerCase()))
+      return [{ ...spec, ipv4: { ...ipv4, dhcp: { ...dhcp, hosts } } } as NetworkSpec, { ...runtime, reservations: runtime.reservations.filter((m) => !macs.has(m)) }]
+    })
+  }
+
+  /**
+   * A change to one part, computed under the lock from the spec as recorded now — not this handle's copy,
+   * which another process may have changed since (its forward would otherwise be silently dropped).
+   */
+  private async change(edit: (spec: NetworkSpec, runtime: RuntimeAdditions) => [NetworkSpec, RuntimeAdditions]): Promise<ApplyReport> {
+    return this.locked(async () => {
+      const state = await this.recordedState()
+      const [spec, runtime] = edit(state.spec, state.runtime ?? emptyRuntime())
+      return this.apply(validateSpec(spec), state, runtime)
+    })
+  }
+
+  /** The state as recorded; NotFoundError when the network is not up. */
+  private async recordedState(): Promise<NetworkState> {
+    const state = await readState(this.stateDir)
+    if (!state) throw new NotFoundError(`network ${this.name}`, `network ${this.name} is not up`)
+    return state
+  }
+
+  private async record(state: NetworkState): Promise<void> {
+    await writeState(this.stateDir, state)
+    this.state = state
+    this.specValue = state.spec
+    this.planValue = planFor(state.spec, this.stateRoot)
   }
 
   /**
@@ -501,15 +588,6 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   private withPort(l: Lease): PortLease {
     const port = this.planValue.ports.find((p) => p.mac === l.mac)?.name
     return port ? { ...l, port } : { ...l }
-  }
-
-  private async replaceSpec(input: NetworkSpec): Promise<void> {
-    this.specValue = validateSpec(input)
-    this.planValue = planFor(this.specValue, this.stateRoot)
-    if (this.state) {
-      this.state.spec = this.specValue
-      await writeState(this.stateDir, this.state)
-    }
   }
 
   /** Release this handle's sockets; the network stays up (a detached dnsmasq keeps running). */

@@ -31,6 +31,13 @@ export interface MovedRoute {
   family: 4 | 6
 }
 
+/** Keys of runtime additions: port names, forward keys (proto/port/address), reservation MACs. */
+export interface RuntimeAdditions {
+  ports: string[]
+  forwards: string[]
+  reservations: string[]
+}
+
 export interface NetworkState {
   version: 1
   name: string
@@ -51,6 +58,8 @@ export interface NetworkState {
   nftHash?: string | undefined
   /** The rules last applied (uplink resolved), to put back if a later apply fails. */
   nftRules?: NetworkRules | undefined
+  /** What addPort/addForward/addReservation added at runtime: a later full `up` removes them only with prune. */
+  runtime?: RuntimeAdditions | undefined
   /** Set while an apply runs (cleared when it completes): a dead applier means a partial apply to finish. */
   applying?: { pid: number; startTime: string; since: string } | undefined
   /** The process supervising this network (kvmnet up --foreground, or an API user), if any. */
@@ -108,6 +117,7 @@ const stateSchema = s.object({
   nftHash: s.string().optional(),
   nftRules: s.unknown().optional(),
   owner: s.object({ pid: s.int(1, 0x7fffffff), startTime: s.string() }).optional(),
+  runtime: s.object({ ports: s.array(s.string()), forwards: s.array(s.string()), reservations: s.array(s.string()) }).optional(),
   applying: s.object({ pid: s.int(1, 0x7fffffff), startTime: s.string(), since: s.string() }).optional(),
   createdAt: s.string(),
   lastApply: s.unknown().optional(),
@@ -147,8 +157,14 @@ export async function writeState(dir: string, state: NetworkState): Promise<void
 
 export async function removeState(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
-  // The namespace's directory goes with its last network, and the state root with the last namespace
-  // (rmdir only removes empty directories): kvmnet leaves nothing behind in /run.
+  await removeEmptyParents(dir)
+}
+
+/**
+ * The namespace's directory goes with its last network, and the state root with the last namespace
+ * (rmdir only removes empty directories): kvmnet leaves nothing behind in /run.
+ */
+export async function removeEmptyParents(dir: string): Promise<void> {
   await rmdir(dirname(dir)).catch(() => undefined)
   await rmdir(dirname(dirname(dir))).catch(() => undefined)
 }

@@ -5,7 +5,7 @@
  */
 import type { Lease } from '../dnsmasq/index.js'
 import type { LinkInfo } from '../rtnl/index.js'
-import { tableExists } from '../nft/index.js'
+import { Nft, rulesDrift, type PortForward } from '../nft/index.js'
 import type { StatusContext } from './driver.js'
 import { bridgeOf, dnsmasqOf, firewallOf, type NetworkPlan } from './plan.js'
 import type { NetworkMode } from './spec.js'
@@ -30,7 +30,8 @@ export interface NetworkStatus {
   bridge?: { name: string; index: number; up: boolean; mtu: number; mac: string | undefined } | undefined
   addresses: string[]
   ports: PortStatus[]
-  firewall: { installed: boolean; forwards: number } | undefined
+  /** Read back from nft: whether the table is there, the forwards its DNAT rules implement, its rule count. */
+  firewall: { installed: boolean; forwards: PortForward[]; rules: number } | undefined
   dnsmasq: { running: boolean; pid: number | undefined; detached: boolean } | undefined
   leases: Lease[]
   /** Problems found (a port missing, dnsmasq not running): empty when up. */
@@ -75,9 +76,12 @@ export async function networkStatus(
   let firewall: NetworkStatus['firewall']
   const rules = firewallOf(plan)
   if (rules) {
-    const installed = await tableExists(ctx.ns, plan.name)
-    firewall = { installed, forwards: rules.forwards?.length ?? 0 }
-    if (!installed) problems.push('firewall rules missing')
+    // Read back from the kernel: what is installed, not what this handle believes it installed. The
+    // recorded rules carry the uplink resolved at apply time.
+    const installed = await new Nft(ctx.ns).get(plan.name)
+    const drift = rulesDrift(state?.nftRules ?? rules, installed)
+    firewall = { installed: installed !== undefined, forwards: installed?.forwards ?? [], rules: installed?.ruleCount ?? 0 }
+    problems.push(...drift.problems)
   }
 
   let dns: NetworkStatus['dnsmasq']

@@ -16,7 +16,7 @@ export interface StepTiming {
   outcome: StepOutcome
 }
 
-export type StepOutcome = 'done' | 'created' | 'unchanged' | 'updated' | 'removed' | 'skipped' | 'failed' | 'undone'
+export type StepOutcome = 'done' | 'created' | 'unchanged' | 'updated' | 'repaired' | 'removed' | 'skipped' | 'failed' | 'undone'
 
 export interface StepEvent extends StepTiming {
   network: string

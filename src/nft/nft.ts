@@ -2,9 +2,10 @@
  * The runner: applies, lists and removes kvmnet's tables in one namespace. Every call validates first and
  * then runs exactly one nft process; a failed apply changes nothing (nft transactions are all or nothing).
  */
+import { tableExists } from './table-exists.js'
 import type { NetnsRef } from '../netns/ref.js'
 import type { InstalledNetworkRules, NetworkRules, RequiredSysctl } from './model.js'
-import { TABLE_FAMILY, TAG_PATTERN, tagOfTable } from './names.js'
+import { TABLE_FAMILY, TAG_PATTERN, tableName, tagOfTable } from './names.js'
 import { parseInstalled } from './parse.js'
 import { renderRemove, renderRules, renderRulesMany } from './render.js'
 import { nftApply, nftQuery, type NftRunOptions } from './run.js'
@@ -39,6 +40,12 @@ export class Nft {
   /** Every kvmnet table in the namespace, parsed. */
   async list(): Promise<InstalledNetworkRules[]> {
     return parseInstalled(await nftQuery(this.ns, ['list', 'ruleset', TABLE_FAMILY], this.opts))
+  }
+
+  /** One network's table as the kernel has it, or undefined when there is none. */
+  async get(tag: string): Promise<InstalledNetworkRules | undefined> {
+    if (!(await tableExists(this.ns, tag))) return undefined
+    return parseInstalled(await nftQuery(this.ns, ['list', 'table', TABLE_FAMILY, tableName(tag)], this.opts))[0]
   }
 
   /** The tags of the kvmnet tables present (cheaper than list(): tables only). */

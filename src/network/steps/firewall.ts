@@ -3,7 +3,7 @@
  * unchanged when the same rules are already there, or removed when a converge leaves the kind with none.
  */
 import { createHash } from 'node:crypto'
-import { renderRules, tableExists, type NetworkRules } from '../../nft/index.js'
+import { renderRules, rulesDrift, tableExists, type NetworkRules } from '../../nft/index.js'
 import type { ApplyContext } from '../driver.js'
 
 /**
@@ -35,13 +35,19 @@ export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | 
   await ctx.tx.step('nft', 'nft', async (s) => {
     const rules = await resolveUplink(ctx, planned)
     const hash = createHash('sha256').update(JSON.stringify(renderRules(rules))).digest('hex')
+    let repair = false
     if (prev?.nftHash === hash && (await tableExists(ctx.ns, rules.tag))) {
-      s.outcome('unchanged')
-      return
+      // Same rules as last time, and a table: unchanged only if its contents are still what was
+      // installed (a flushed table, or a rule deleted by hand, is repaired here).
+      if (rulesDrift(rules, await nft.get(rules.tag)).problems.length === 0) {
+        s.outcome('unchanged')
+        return
+      }
+      repair = true
     }
     const before = prev?.nftRules
     await nft.apply(rules)
-    s.outcome(before ? 'updated' : 'created')
+    s.outcome(repair ? 'repaired' : before ? 'updated' : 'created')
     s.onUndo(async () => {
       if (before) await nft.apply(before)
       else await nft.remove(rules.tag)

@@ -1,0 +1,96 @@
+/**
+ * A lock across processes and across handles in one process: flock(2) on a file, taken without blocking
+ * the event loop (one non-blocking attempt, then short waits until the deadline). The kernel drops it
+ * when the holder dies, so a crash never leaves a network locked.
+ *
+ * The file may be removed by its holder (`release({ remove: true })`, when the network it guards is gone):
+ * a waiter that then gets the lock on the removed file sees that the path no longer leads to the file it
+ * locked, and starts over on the new one — so two holders never think they hold the same path.
+ */
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { BusyError } from '../errors.js'
+import { native } from '../native/index.js'
+
+export interface LockHandle {
+  readonly path: string
+  /** Release the lock; with `remove`, delete the file first (still holding it). */
+  release(opts?: { remove?: boolean }): void
+}
+
+const FIRST_WAIT_MS = 2
+const MAX_WAIT_MS = 50
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
+
+function holderOf(path: string): { pid: number } | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim())
+    return Number.isInteger(pid) && pid > 0 ? { pid } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The same file still at `path` (not removed or replaced since it was opened)? */
+function stillThere(fd: number, path: string): boolean {
+  try {
+    const a = fstatSync(fd)
+    const b = statSync(path)
+    return a.ino === b.ino && a.dev === b.dev
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Take the lock at `path` (created if missing), waiting up to `timeoutMs` (0: one attempt). BusyError
+ * naming `what` and the holder's pid when it stays taken.
+ */
+export async function acquireLock(path: string, opts: { timeoutMs: number; what: string }): Promise<LockHandle> {
+  const start = performance.now()
+  let wait = FIRST_WAIT_MS
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 })
+  for (;;) {
+    // Node opens with O_CLOEXEC: no child (dnsmasq, nft) ever inherits the lock.
+    const fd = openSync(path, 'a+', 0o600)
+    let taken = false
+    try {
+      taken = native.flockTry(fd, true)
+      if (taken && stillThere(fd, path)) {
+        ftruncateSync(fd, 0)
+        writeSync(fd, `${process.pid}\n`)
+        return handle(fd, path)
+      }
+    } catch (err) {
+      closeSync(fd)
+      throw err
+    }
+    closeSync(fd)
+    // Taken but removed under us: start over at once on the new file. Not taken: wait, or give up.
+    if (taken) continue
+    const waited = performance.now() - start
+    if (waited >= opts.timeoutMs) throw new BusyError(opts.what, holderOf(path), Math.round(waited))
+    await sleep(Math.min(wait, Math.max(1, opts.timeoutMs - waited)))
+    wait = Math.min(wait * 2, MAX_WAIT_MS)
+  }
+}
+
+function handle(fd: number, path: string): LockHandle {
+  let held = true
+  return {
+    path,
+    release(opts = {}) {
+      if (!held) return
+      held = false
+      if (opts.remove) {
+        try {
+          unlinkSync(path)
+        } catch {}
+      }
+      closeSync(fd)
+    },
+  }
+}
