@@ -2,9 +2,9 @@ import { defineConfig } from 'tsup'
 
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
+    // The command: one ESM program, loaded only by `kvmnet`.
+    entry: { cli: 'src/cli/main.ts' },
     format: ['esm'],
-    dts: { entry: { index: 'src/index.ts' } },
     target: 'node20',
     platform: 'node',
     sourcemap: true,
@@ -12,14 +12,22 @@ export default defineConfig([
     splitting: true,
   },
   {
-    entry: { index: 'src/index.ts' },
+    // The library's single implementation (see src/core.ts); scripts/write-entries.mjs then writes the
+    // four thin entry files (index.js/.cjs, wire.js/.cjs) that re-export it.
+    entry: { core: 'src/core.ts' },
     format: ['cjs'],
-    dts: { entry: { index: 'src/index.ts' } },
     target: 'node20',
     platform: 'node',
     sourcemap: true,
     splitting: false,
     // import.meta.url (the native loader finds the package root from it) needs a shim in CJS.
     shims: true,
+  },
+  {
+    entry: { index: 'src/index.ts', wire: 'src/wire.ts' },
+    format: ['esm', 'cjs'],
+    target: 'node20',
+    platform: 'node',
+    dts: { only: true },
   },
 ])

@@ -4,6 +4,7 @@
 // The counts are tap's own leaf totals (its closing `# { total, pass, fail, skip, todo }` comment), so one
 // broken file with ten checks does not hide behind a single "failed".
 import { spawn } from 'node:child_process'
+import { rmdirSync } from 'node:fs'
 
 const args = process.argv.slice(2)
 const paths = args.length > 0 ? args : ['test/unit', 'test/integration']
@@ -24,6 +25,11 @@ tap.on('close', (code) => {
   const skip = get('skip') + get('todo')
   // A runner that died (timeout, crash) without a failing point must still count as a failure.
   if (code !== 0 && fail === 0) fail = 1
+  // Test files keep state under /run/kvmnet-test/<their namespace> and remove their own part; the shared
+  // parent goes once all are done (rmdir: only if nothing was left in it).
+  try {
+    rmdirSync('/run/kvmnet-test')
+  } catch {}
   console.log(`${pass} passed, ${fail} failed, ${skip} skipped`)
   process.exit(fail > 0 ? 1 : 0)
 })

@@ -229,3 +229,15 @@ export class WouldRemoveError extends KvmnetError {
     this.items = items
   }
 }
+
+/** The kernel flagged a dump inconsistent (NLM_F_DUMP_INTR) on every one of `attempts` tries in a row. */
+export class DumpInterruptedError extends KvmnetError {
+  override name = 'DumpInterruptedError'
+  readonly op: string
+  readonly attempts: number
+  constructor(op: string, attempts: number) {
+    super(`${op} dump was interrupted by concurrent changes ${attempts} times in a row`)
+    this.op = op
+    this.attempts = attempts
+  }
+}

@@ -94,19 +94,24 @@ function stateLabelIfAny(ns: Netns): string {
 const up: Command = async (a) => {
   const spec = await readSpec(need(a, 'SPEC'))
   const net = createNetwork(validateSpec(spec), { ...opts(a), dnsmasq: a.foreground ? 'supervised' : 'detached' })
+  // Foreground: a signal that arrives while the network is still being built is kept, not fatal — the
+  // apply finishes (or rolls back) and the network is then taken down, so nothing is left half-made.
+  const signalled = a.foreground
+    ? new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', resolve)
+        process.once('SIGTERM', resolve)
+      })
+    : undefined
   const r = await net.up(undefined, { prune: a.prune ?? false })
   printReport(r, a, 'up')
-  if (!a.foreground) {
+  if (!signalled) {
     net.close()
     return 0
   }
-  // Foreground: supervise until a signal, then take the network down.
+  // Supervise until a signal, then take the network down.
   net.on('dnsmasq-restart', () => process.stderr.write(`kvmnet: dnsmasq of ${net.name} died and was restarted\n`))
   const keepAlive = setInterval(() => {}, 1 << 30)
-  const sig = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
+  const sig = await signalled
   clearInterval(keepAlive)
   const d = await net.down()
   if (!a.json) out(`${net.name}: down (${sig}) in ${ms(d.totalMs)}`)

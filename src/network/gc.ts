@@ -9,6 +9,7 @@
  * A detached network (plain `kvmnet up`) is meant to outlive its creator and is left alone, and nothing
  * another state root owns — a live network of another process using another root — is touched.
  */
+import { rm } from 'node:fs/promises'
 import { Netns } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
@@ -50,6 +51,8 @@ export async function gc(options: { netns?: Netns | string; stateRoot?: string }
     if (why === 'namespace-gone') {
       try {
         if (state.dnsmasq) await stopStrayDnsmasqs(null, state.dnsmasq.stateDir)
+        // Its lock file too: nobody can be applying to a namespace that no longer exists.
+        await rm(`${dir}.lock`, { force: true })
         await removeState(dir)
         out.orphaned.push(state.name)
       } catch (err) {

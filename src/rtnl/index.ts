@@ -1,5 +1,5 @@
+/** The typed rtnetlink API: operations and their types. Messages and sockets are in wire.ts (`kvmnet/wire`). */
 export { Rtnl } from './rtnl.js'
-export { RtnlSocket, MAX_IN_FLIGHT, type BatchItem, type BatchResult, type NlReply, type RequestMeta } from './socket.js'
 export type {
   BridgeData,
   BridgeSpec,
@@ -37,20 +37,6 @@ export {
   setBridgeNfCallIptables,
 } from './sysctl.js'
 export { tapDevicePath } from './macvtap-index.js'
-export {
-  encodeCreateLink,
-  encodeSetLink,
-  encodeDeleteLink,
-  encodeDeleteGroup,
-  encodeGetLink,
-  encodeDumpLinks,
-  decodeLink,
-  type LinkTarget,
-  type ResolvedChange,
-  type ResolvedCreate,
-} from './link-message.js'
-export { encodeAddAddress, encodeDeleteAddress, encodeDumpAddresses, decodeAddress, parseHostCidr } from './address-message.js'
-export { encodeAddRoute, encodeDeleteRoute, encodeDumpRoutes, decodeRoute } from './route-message.js'
 export { parseRouteSpec } from './route-validate.js'
 export type { OperState, RouteType } from './wire/constants.js'
 export type { Family } from './wire/ip.js'

@@ -11,12 +11,15 @@ import type { LinkChange, LinkFilter, LinkInfo, LinkRef, LinkSpec } from './link
 import type { RouteInfo, RouteSpec } from './route-message.js'
 import * as routes from './routes.js'
 import type { RouteFilter } from './routes.js'
-import { RtnlSocket, type BatchItem, type BatchResult } from './socket.js'
+import { RtnlSocket } from './socket.js'
 
 export class Rtnl {
   private readonly ctx: RtnlContext
 
-  private constructor(readonly socket: RtnlSocket, readonly ns: NetnsRef | undefined) {
+  private constructor(
+    private readonly socket: RtnlSocket,
+    readonly ns: NetnsRef | undefined,
+  ) {
     this.ctx = { sock: socket, ns }
   }
 
@@ -99,8 +102,4 @@ export class Rtnl {
     return routes.listRoutes(this.ctx, filter)
   }
 
-  /** Raw encoded requests in as few datagrams as possible, each with its own result (see the encoders). */
-  batch(items: readonly BatchItem[]): Promise<BatchResult[]> {
-    return this.socket.batch(items)
-  }
 }

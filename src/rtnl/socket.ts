@@ -16,6 +16,7 @@
 import { KvmnetError, NetlinkError, SystemError } from '../errors.js'
 import type { NetnsRef } from '../netns/ref.js'
 import { openRawRtnl, type RawRtnl } from './open-raw-socket.js'
+import { dumpConsistently, type DumpAttempt } from './dump-retry.js'
 import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_DUMP_INTR, RTM_NAMES } from './wire/constants.js'
 import { decodeHeader, setPid, setSeq, splitMessages } from './wire/header.js'
 import { parseDone, parseNlError } from './wire/nlmsgerr.js'
@@ -46,7 +47,6 @@ export type BatchResult = { ok: true; replies: NlReply[] } | { ok: false; error:
 export const MAX_IN_FLIGHT = 1024
 /** Bytes per sendmsg; well under the socket's send buffer, which bounds one datagram. */
 export const MAX_DATAGRAM_BYTES = 64 * 1024
-const MAX_DUMP_RETRIES = 5
 
 interface Pending {
   seq: number
@@ -98,15 +98,16 @@ export class RtnlSocket {
 
   /** Send a dump request (NLM_F_DUMP) and resolve with every entry; retried when the kernel flags it inconsistent. */
   async dump(msg: Buffer, meta: RequestMeta = {}): Promise<NlReply[]> {
-    for (let attempt = 0; ; attempt++) {
-      const { replies, interrupted } = await new Promise<{ replies: NlReply[]; interrupted: boolean }>((resolve, reject) => {
-        const p = this.pendingFor(Buffer.from(msg), meta, true, (r) => resolve({ replies: r, interrupted: p.interrupted }), reject)
-        this.dumpQueue.push(p)
-        this.pumpDumps()
-      })
-      // NLM_F_DUMP_INTR: the table changed during the dump, so entries may be missing or doubled.
-      if (!interrupted || attempt >= MAX_DUMP_RETRIES) return replies
-    }
+    const op = meta.op ?? RTM_NAMES[decodeHeader(msg).type] ?? 'dump'
+    return dumpConsistently(
+      () =>
+        new Promise<DumpAttempt<NlReply>>((resolve, reject) => {
+          const p = this.pendingFor(Buffer.from(msg), meta, true, (r) => resolve({ replies: r, interrupted: p.interrupted }), reject)
+          this.dumpQueue.push(p)
+          this.pumpDumps()
+        }),
+      op,
+    )
   }
 
   /**

@@ -42,3 +42,36 @@ export async function addresses(ns: TestNs, dev: string): Promise<string[]> {
   const list = parse<IpAddress>(await ns.run('ip', ['-j', 'addr', 'show', 'dev', dev]), 'ifname')
   return list.flatMap((l) => l.addr_info.map((a) => `${a.local}/${a.prefixlen}`))
 }
+
+/** What is configured on a link (not carrier or operational state, which settle on their own). */
+export interface ConfiguredLink {
+  ifname: string
+  kind: string | undefined
+  master: string | undefined
+  group: string | undefined
+  alias: string | undefined
+  address: string | undefined
+  mtu: number
+  up: boolean
+}
+
+/** Every link's configured state, sorted by name: comparable between two moments. */
+export async function configuredLinks(ns: TestNs): Promise<ConfiguredLink[]> {
+  return (await links(ns))
+    .map((l) => ({
+      ifname: l.ifname,
+      kind: l.linkinfo?.info_kind,
+      master: l.master,
+      group: l.group,
+      alias: l.ifalias,
+      address: l.address,
+      mtu: l.mtu,
+      up: l.flags.includes('UP'),
+    }))
+    .sort((a, b) => a.ifname.localeCompare(b.ifname))
+}
+
+/** Link names only. */
+export async function linkNames(ns: TestNs): Promise<string[]> {
+  return (await links(ns)).map((l) => l.ifname).sort()
+}

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs'
 import type { Test } from 'tap'
 import type { TestNs } from './ns.js'
+import { links } from './ip.js'
 
 function read(path: string): string {
   try {
@@ -28,11 +29,21 @@ export function processesIn(nsPath: string, comm: string): number[] {
 }
 
 export async function assertNothingLeft(t: Test, ns: TestNs, network: string, stateRoot = `/run/kvmnet-test/${ns.name}`): Promise<void> {
-  const links = await ns.run('ip', ['-o', '-d', 'link', 'show'])
-  t.notOk(links.includes(`alias kvmnet:${network}:`), `${network}: no tagged link left`)
+  const tagged = (await links(ns)).filter((l) => l.ifalias?.startsWith(`kvmnet:${network}:`)).map((l) => l.ifname)
+  t.same(tagged, [], `${network}: no tagged link left`)
   const tables = await ns.run('nft', ['list', 'tables'])
   t.notOk(/kvmnet/.test(tables), `${network}: no kvmnet nft table left`)
   t.same(processesIn(ns.path, 'dnsmasq'), [], `${network}: no dnsmasq left in the namespace`)
   const dirs = existsSync(stateRoot) ? readdirSync(stateRoot).filter((label) => existsSync(`${stateRoot}/${label}/${network}`)) : []
   t.same(dirs, [], `${network}: no state directory left`)
+}
+
+/** The state file of `network` under a state root (whichever namespace label it is under), if any. */
+export function stateFileOf(stateRoot: string, network: string): string | undefined {
+  if (!existsSync(stateRoot)) return undefined
+  for (const label of readdirSync(stateRoot)) {
+    const f = `${stateRoot}/${label}/${network}/network.json`
+    if (existsSync(f)) return f
+  }
+  return undefined
 }

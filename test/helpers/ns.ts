@@ -6,7 +6,7 @@
 import { execa, execaSync, type ResultPromise } from 'execa'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { rm, rmdir } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 
 export interface TestNs {
   /** Name under /run/netns. */
@@ -63,9 +63,10 @@ export async function makeNs(t: Teardownable, prefix = 'kvt'): Promise<TestNs> {
     }
     await execa('ip', ['netns', 'delete', name], { reject: false })
     live.delete(name)
-    // Network tests keep their kvmnet state under /run/kvmnet-test/<namespace>.
+    // Network tests keep their kvmnet state under /run/kvmnet-test/<namespace>: only this test's part is
+    // removed here (the shared parent would race other test files running beside this one; the test
+    // runner removes it once every file is done).
     await rm(`/run/kvmnet-test/${name}`, { recursive: true, force: true })
-    await rmdir('/run/kvmnet-test').catch(() => undefined)
   })
   const path = `/run/netns/${name}`
   const ns: TestNs = {

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeNs, waitFor } from '../helpers/ns.js'
-import { assertNothingLeft, processesIn } from '../helpers/leftovers.js'
+import { assertNothingLeft, processesIn, stateFileOf } from '../helpers/leftovers.js'
+import { link, linkNames } from '../helpers/ip.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const cliArgs = ['--import', 'tsx', join(root, 'src/cli/main.ts')]
@@ -80,16 +81,16 @@ t.test('gc removes what a killed `up --foreground` left', async (t) => {
   t.teardown(() => {
     fg.kill('SIGKILL')
   })
-  await waitFor(async () => existsSync(`${stateRoot}/${ns.name}/crash/network.json`) && processesIn(ns.path, 'dnsmasq').length > 0, 30_000, 50)
+  await waitFor(async () => stateFileOf(stateRoot, 'crash') !== undefined && processesIn(ns.path, 'dnsmasq').length > 0, 30_000, 50)
   fg.kill('SIGKILL')
   await fg
   // The supervised dnsmasq dies with its parent; the links and rules stay until gc.
   await waitFor(() => processesIn(ns.path, 'dnsmasq').length === 0, 5000)
-  t.match(await ns.run('ip', ['-o', 'link', 'show']), /crash-p0/, 'links left by the killed process')
+  t.ok((await linkNames(ns)).includes('crash-p0'), 'links left by the killed process')
   const gc = await kvmnet(['gc', ...common])
   t.match(gc.stdout, /networks taken down: crash/)
   await assertNothingLeft(t, ns, 'crash')
-  t.notMatch(await ns.run('ip', ['-o', 'link', 'show']), /crash-p0|kvbr-crash/)
+  t.notOk((await linkNames(ns)).some((n) => n === 'crash-p0' || n === 'kvbr-crash'))
 })
 
 t.test('up --foreground tears down on SIGTERM', async (t) => {
@@ -97,7 +98,8 @@ t.test('up --foreground tears down on SIGTERM', async (t) => {
   const stateRoot = `/run/kvmnet-test/${ns.name}`
   const spec = specFile({ name: 'fg', mode: 'isolated', ipv4: { address: '10.242.0.1/24' } })
   const fg = execa('node', [...cliArgs, 'up', spec, '--foreground', '--netns', ns.name, '--state-root', stateRoot], { reject: false, cwd: root })
-  await waitFor(() => existsSync(`${stateRoot}/${ns.name}/fg/network.json`), 30_000, 50)
+  // Mid-apply or after it, a SIGTERM must end in a clean teardown; here it comes once the state exists.
+  await waitFor(() => stateFileOf(stateRoot, 'fg') !== undefined, 30_000, 50)
   fg.kill('SIGTERM')
   const r = await fg
   t.equal(r.exitCode, 0)
@@ -128,5 +130,5 @@ t.test('the CLI drives every mode from a JSON spec', async (t) => {
   t.match(ports[0]?.tapDevice, /^\/dev\/tap\d+$/, 'macvtap port reports /dev/tapN')
   for (const spec of specs) await kvmnet(['down', spec.name, ...common])
   for (const spec of specs) await assertNothingLeft(t, ns, spec.name)
-  t.notMatch(await ns.run('ip', ['-o', 'link', 'show', 'nic0']), /master/, 'bridged NIC released')
+  t.equal((await link(ns, 'nic0'))?.master, undefined, 'bridged NIC released')
 })

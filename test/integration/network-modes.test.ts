@@ -4,9 +4,13 @@
  */
 import t, { type Test } from 'tap'
 import { createNetwork, validateSpec, type Network } from '../../src/index.js'
-import { makeNs, type TestNs } from '../helpers/ns.js'
+import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { dhcp, guestOnBridge, hostWithInternet, ping } from '../helpers/guest.js'
 import { assertNothingLeft } from '../helpers/leftovers.js'
+import { addresses, link } from '../helpers/ip.js'
 
 async function upIn(t: Test, host: TestNs, spec: Record<string, unknown>): Promise<Network> {
   const net = createNetwork(validateSpec(spec), { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` })
@@ -66,8 +70,7 @@ t.test('very-isolated: no host address, no outside, no DHCP; guests share L2', a
   await host.run('sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
   const net = await upIn(t, host, { name: 'tvi', mode: 'very-isolated' })
   const bridge = net.bridge!
-  const addrs = await host.run('ip', ['-o', 'addr', 'show', 'dev', bridge])
-  t.equal(addrs.trim(), '', 'the bridge has no address at all (not even IPv6 link-local)')
+  t.same(await addresses(host, bridge), [], 'the bridge has no address at all (not even IPv6 link-local)')
   const g1 = await guestOnBridge(t, host, bridge, 'g0')
   const g2 = await guestOnBridge(t, host, bridge, 'g1')
   t.equal(await dhcp(g1, 'eth0', { tries: 2 }), undefined, 'no DHCP')
@@ -88,16 +91,20 @@ async function lan(t: Test, hostNic?: string): Promise<{ host: TestNs; lan: Test
   await host.ip(`link add eth0 type veth peer name lan-host netns ${l.name}\nlink set eth0 up`)
   await l.ip('link set lan-host master lan0 up')
   if (hostNic) await host.ip(`addr add ${hostNic} dev eth0\nroute add default via 198.51.100.1`)
+  // This test's own lease file, not a name in a directory every test shares.
+  const leaseDir = await mkdtemp(join(tmpdir(), 'kvmnet-lan-'))
   const d = l.spawn('dnsmasq', [
     '--keep-in-foreground', '--no-resolv', '--no-hosts', '--port=0', '--bind-interfaces', '--interface=lan0', '--except-interface=lo',
     '--dhcp-range=198.51.100.100,198.51.100.150,1h', '--no-ping', '--dhcp-authoritative', '--dhcp-option=3,198.51.100.1',
-    `--dhcp-leasefile=/tmp/${l.name}.leases`, '--pid-file=',
+    `--dhcp-leasefile=${leaseDir}/leases`, '--pid-file=',
   ])
   t.teardown(async () => {
     d.kill('SIGTERM')
     await d.catch(() => undefined)
+    await rm(leaseDir, { recursive: true, force: true })
   })
-  await new Promise((r) => setTimeout(r, 300))
+  // Ready once it listens on the DHCP port, not after a guessed delay.
+  await waitFor(async () => (await l.run('ss', ['-Hlnu', 'sport = :67'])).trim() !== '')
   return { host, lan: l }
 }
 
@@ -105,8 +112,8 @@ t.test('bridge: NIC enslaved, its address and default route move to the bridge a
   const { host } = await lan(t, '198.51.100.2/24')
   const net = await upIn(t, host, { name: 'tbr', mode: 'bridge', interface: 'eth0', ports: [{ name: 'vm0' }] })
   const bridge = net.bridge!
-  t.match(await host.run('ip', ['-o', '-4', 'addr', 'show', 'dev', bridge]), /198\.51\.100\.2\/24/, 'address moved to the bridge')
-  t.equal((await host.run('ip', ['-o', '-4', 'addr', 'show', 'dev', 'eth0'])).trim(), '', 'and off the NIC')
+  t.ok((await addresses(host, bridge)).includes('198.51.100.2/24'), 'address moved to the bridge')
+  t.notOk((await addresses(host, 'eth0')).some((a) => a.includes('.')), 'and off the NIC')
   t.match(await host.run('ip', ['route', 'show', 'default']), new RegExp(`via 198\\.51\\.100\\.1 dev ${bridge}`), 'default route moved')
   t.ok(await ping(host, '198.51.100.1'), 'host still reaches the LAN')
   const guest = await guestOnBridge(t, host, bridge, 'g0')
@@ -115,9 +122,9 @@ t.test('bridge: NIC enslaved, its address and default route move to the bridge a
   t.ok(await ping(host, lease!.ip), 'host -> guest')
   t.ok(await ping(guest, '198.51.100.1'), 'guest -> LAN directly')
   await net.down()
-  t.match(await host.run('ip', ['-o', '-4', 'addr', 'show', 'dev', 'eth0']), /198\.51\.100\.2\/24/, 'address restored on the NIC')
+  t.ok((await addresses(host, 'eth0')).includes('198.51.100.2/24'), 'address restored on the NIC')
   t.match(await host.run('ip', ['route', 'show', 'default']), /via 198\.51\.100\.1 dev eth0/, 'default route restored')
-  t.notMatch(await host.run('ip', ['-o', 'link', 'show', 'eth0']), /master/, 'NIC released')
+  t.equal((await link(host, 'eth0'))?.master, undefined, 'NIC released')
   await assertNothingLeft(t, host, 'tbr')
 })
 

@@ -1,0 +1,22 @@
+// After tsup: the public entry files, each a thin re-export of dist/core.cjs (the one implementation), with
+// every name spelt out so that Node's static analysis of CommonJS (cjs-module-lexer) and ESM named
+// imports both see them. Run by `npm run build`.
+import { writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const core = require('../dist/core.cjs')
+
+for (const entry of ['root', 'wire']) {
+  const file = entry === 'root' ? 'index' : entry
+  const names = Object.keys(core[entry]).filter((n) => n !== 'default').sort()
+  const list = names.join(', ')
+  writeFileSync(
+    new URL(`../dist/${file}.cjs`, import.meta.url),
+    `'use strict'\n// kvmnet${entry === 'root' ? '' : '/wire'} (CommonJS): re-exports the one implementation in core.cjs.\nconst core = require('./core.cjs').${entry}\nmodule.exports = core\n0 && (module.exports = { ${list} })\n`,
+  )
+  writeFileSync(
+    new URL(`../dist/${file}.js`, import.meta.url),
+    `// kvmnet${entry === 'root' ? '' : '/wire'} (ESM): re-exports the one implementation in core.cjs.\nimport core from './core.cjs'\nexport const { ${list} } = core.${entry}\n`,
+  )
+}
