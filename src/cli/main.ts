@@ -1,38 +1,79 @@
 #!/usr/bin/env node
 /**
- * The kvmnet command. Every command prints one clear line on error and exits non-zero (2 for bad input,
- * 1 for everything else); `--json` output is for programs, the rest for people.
+ * The kvmnet command. Help and version load nothing but their text; each command's module (and with it the
+ * network layer, netlink, nft, dnsmasq) is imported only when that command runs. Errors print one line
+ * (`--json`: an {"error": {...}} object on stderr) and exit 2 for bad input, 75 when another writer holds
+ * the network, 1 otherwise.
  */
-import { parseArgs } from 'node:util'
-import { BusyError, KvmnetError, SpecError } from '../errors.js'
-import { commands, usage } from './commands.js'
+import { readFileSync } from 'node:fs'
+import { commandUsage, mainUsage } from './usage.js'
+
+const COMMANDS: Record<string, () => Promise<{ default: (a: import('./args.js').CliArgs) => Promise<number> }>> = {
+  up: () => import('./commands/up.js'),
+  down: () => import('./commands/down.js'),
+  status: () => import('./commands/status.js'),
+  list: () => import('./commands/status.js'),
+  leases: () => import('./commands/leases.js'),
+  ports: () => import('./commands/ports.js'),
+  gc: () => import('./commands/gc.js'),
+  demo: () => import('./commands/demo.js'),
+  schema: () => import('./commands/schema.js'),
+}
+
+function version(): string {
+  // package.json sits above dist/ (bundle) and above src/cli/ (sources run through tsx).
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name: string; version: string }).version
+    } catch {}
+  }
+  return 'unknown'
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(usage)
+  if (!command || command === '--help' || command === '-h') {
+    process.stdout.write(mainUsage())
     return command ? 0 : 2
   }
-  const run = commands[command]
-  if (!run) {
-    process.stderr.write(`kvmnet: unknown command '${command}' (try kvmnet --help)\n`)
-    return 2
+  if (command === '--version' || command === '-V' || command === 'version') {
+    process.stdout.write(`kvmnet ${version()}\n`)
+    return 0
   }
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      netns: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      foreground: { type: 'boolean', default: false },
-      timings: { type: 'boolean', default: false },
-      prune: { type: 'boolean', default: false },
-      wait: { type: 'string' },
-      'state-root': { type: 'string' },
-    },
-  })
-  return run({ positionals, ...values })
+  if (command === 'help') {
+    const topic = rest[0]
+    const text = topic ? commandUsage(topic) : mainUsage()
+    if (!text) return fail(new UsageError(`unknown command '${topic}' (try kvmnet --help)`), rest.includes('--json'))
+    process.stdout.write(text)
+    return 0
+  }
+  const load = COMMANDS[command]
+  if (!load) return fail(new UsageError(`unknown command '${command}' (try kvmnet --help)`), rest.includes('--json'))
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(commandUsage(command) ?? mainUsage())
+    return 0
+  }
+  const json = rest.includes('--json')
+  try {
+    const { parseCli } = await import('./args.js')
+    const args = parseCli(command, rest)
+    return await (await load()).default(args)
+  } catch (err) {
+    return fail(err, json, command)
+  }
+}
+
+class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+async function fail(err: unknown, json: boolean, command?: string): Promise<number> {
+  const { describeError } = await import('./errors.js')
+  const d = describeError(err, command)
+  if (json) process.stderr.write(`${JSON.stringify({ error: d.json })}\n`)
+  else for (const line of d.lines) process.stderr.write(`kvmnet: ${line}\n`)
+  if (process.env.KVMNET_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`)
+  return err instanceof UsageError ? 2 : d.exitCode
 }
 
 main(process.argv.slice(2)).then(
@@ -40,12 +81,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code
   },
   (err: unknown) => {
-    const e = err as Error & { code?: string }
-    const msg = err instanceof KvmnetError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code?.startsWith('ERR_PARSE_ARGS')
-      ? e.message
-      : `${e.name ?? 'Error'}: ${e.message}`
-    process.stderr.write(`kvmnet: ${msg}\n`)
-    if (process.env.KVMNET_DEBUG) process.stderr.write(`${e.stack}\n`)
-    process.exitCode = err instanceof SpecError || e.code?.startsWith('ERR_PARSE_ARGS') ? 2 : err instanceof BusyError ? 75 : 1
+    process.stderr.write(`kvmnet: ${String(err)}\n`)
+    process.exitCode = 1
   },
 )

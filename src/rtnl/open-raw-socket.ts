@@ -3,7 +3,8 @@
  * was created in for its whole life, so it is created with the thread briefly inside that namespace.
  */
 import { constants as os } from 'node:os'
-import { generateLocalPort, RawNetlinkSocket } from 'netlink'
+import { createRequire } from 'node:module'
+import type { RawNetlinkSocket } from 'netlink'
 import { KvmnetError, SystemError } from '../errors.js'
 import { native } from '../native/index.js'
 import type { NetnsRef } from '../netns/ref.js'
@@ -31,7 +32,20 @@ export interface RawRtnl {
   fd: number
 }
 
+type NetlinkModule = typeof import('netlink')
+let netlinkModule: NetlinkModule | undefined
+
+/**
+ * The `netlink` package, loaded on the first socket rather than at import: it costs ~45 ms of start-up,
+ * which a program that imports kvmnet (or a CLI command that needs no socket) should not pay.
+ */
+function netlink(): NetlinkModule {
+  netlinkModule ??= createRequire(import.meta.url)('netlink') as NetlinkModule
+  return netlinkModule
+}
+
 function bindSomewhere(protocol: number): { raw: RawNetlinkSocket; port: number } {
+  const { generateLocalPort, RawNetlinkSocket } = netlink()
   for (let tries = 0; tries < 64; tries++) {
     const port = generateLocalPort()
     try {

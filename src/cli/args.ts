@@ -1,0 +1,37 @@
+/** The CLI's arguments: one option table for every command (each command reads what it needs). */
+import { parseArgs } from 'node:util'
+
+export interface CliArgs {
+  command: string
+  positionals: string[]
+  netns?: string | undefined
+  'state-root'?: string | undefined
+  json: boolean
+  help: boolean
+  foreground: boolean
+  timings: boolean
+  prune: boolean
+  all: boolean
+  /** Seconds to wait for another writer of the same network (default 0: BusyError at once). */
+  wait?: string | undefined
+}
+
+export function parseCli(command: string, argv: string[]): CliArgs {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      netns: { type: 'string' },
+      'state-root': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      foreground: { type: 'boolean', default: false },
+      timings: { type: 'boolean', default: false },
+      prune: { type: 'boolean', default: false },
+      all: { type: 'boolean', default: false },
+      wait: { type: 'string' },
+    },
+  })
+  return { command, positionals, ...values } as CliArgs
+}

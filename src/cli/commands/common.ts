@@ -1,0 +1,43 @@
+/** What several commands share: the network options from the arguments, reading a spec, NAME. */
+import { readFile } from 'node:fs/promises'
+import { SpecError } from '../../errors.js'
+import type { CliArgs } from '../args.js'
+
+export type Command = (a: CliArgs) => Promise<number>
+
+export function networkOptions(a: CliArgs): { netns?: string; stateRoot?: string; lockTimeoutMs: number } {
+  const wait = a.wait === undefined ? 0 : Number(a.wait)
+  if (!Number.isFinite(wait) || wait < 0) throw new SpecError('--wait', `'${a.wait}' is not a number of seconds`)
+  return {
+    ...(a.netns ? { netns: a.netns } : {}),
+    ...(a['state-root'] ? { stateRoot: a['state-root'] } : {}),
+    // An operator's command fails at once when another writer holds the network, rather than queueing.
+    lockTimeoutMs: wait * 1000,
+  }
+}
+
+export function need(a: CliArgs, what: string): string {
+  const v = a.positionals[0]
+  if (!v) throw new SpecError(what, `missing ${what} (see kvmnet ${a.command} --help)`)
+  return v
+}
+
+export async function readSpec(path: string): Promise<unknown> {
+  const text =
+    path === '-'
+      ? await readStdin()
+      : await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          throw new SpecError('SPEC', `cannot read ${path}: ${err.code ?? err.message}`)
+        })
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new SpecError('SPEC', `${path} is not valid JSON: ${(err as Error).message}`)
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const c of process.stdin) chunks.push(c as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}

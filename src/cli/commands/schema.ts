@@ -1,0 +1,7 @@
+import { networkJsonSchema } from '../../network/json-schema.js'
+import { out } from '../output.js'
+
+export default async function schema(): Promise<number> {
+  out(JSON.stringify(networkJsonSchema(), null, 2))
+  return 0
+}

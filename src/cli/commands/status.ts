@@ -1,0 +1,90 @@
+/**
+ * status / list: networks with state under the state root — of one namespace, or (--all, list) of every
+ * namespace — read from the kernel. A network whose namespace was deleted under it shows as orphaned
+ * (`kvmnet gc` finishes it). With no state at all, nothing else is loaded.
+ */
+import { existsSync } from 'node:fs'
+import type { CliArgs } from '../args.js'
+import { out, renderColumns } from '../output.js'
+import { networkOptions } from './common.js'
+
+const DEFAULT_STATE_ROOT = '/run/kvmnet'
+
+interface Row {
+  name: string
+  netns: string
+  mode: string
+  state: string
+  bridge: string
+  addresses: string
+  ports: string
+  leases: string
+  dnsmasq: string
+}
+
+export default async function status(a: CliArgs): Promise<number> {
+  const o = networkOptions(a)
+  const root = o.stateRoot ?? DEFAULT_STATE_ROOT
+  const all = a.all || a.command === 'list'
+  const name = a.positionals[0]
+  // Nothing recorded anywhere: answer without loading the network layer (or netlink).
+  if (!name && !existsSync(root)) return report(a, [], all ? 'any namespace' : (a.netns ?? 'this namespace'))
+  const { Netns } = await import('../../netns/index.js')
+  const { listStates, namespaceAlive, netnsIdentity } = await import('../../network/state.js')
+  const ns = o.netns ? Netns.open(o.netns) : Netns.current()
+  const here = netnsIdentity(ns)
+  const states = (await listStates(root)).filter((s) => (all || s.state.netnsId === here || !namespaceAlive(s.state)) && (!name || s.state.name === name))
+  if (name && states.length === 0) {
+    const { NotFoundError } = await import('../../errors.js')
+    throw new NotFoundError(`network ${name}`, `no network named ${name} in ${a.netns ?? 'this namespace'}`)
+  }
+  const { openNetwork } = await import('../../network/network.js')
+  const full = []
+  const rows: Row[] = []
+  for (const { state } of states.sort((x, y) => x.state.name.localeCompare(y.state.name))) {
+    const where = state.netnsName ?? state.netnsPath
+    if (!namespaceAlive(state)) {
+      rows.push({ name: state.name, netns: where, mode: state.spec.mode, state: 'orphaned (namespace gone; run kvmnet gc)', bridge: state.bridge ?? '-', addresses: '-', ports: '-', leases: '-', dnsmasq: '-' })
+      full.push({ name: state.name, netns: where, mode: state.spec.mode, up: false, orphaned: true, problems: ['namespace deleted'] })
+      continue
+    }
+    const net = await openNetwork(state.name, { ...o, netns: Netns.open(state.netnsPath) })
+    try {
+      const s = await net.status()
+      full.push(s)
+      rows.push({
+        name: s.name,
+        netns: where,
+        mode: s.mode,
+        state: s.up ? 'up' : `degraded: ${s.problems.join('; ')}`,
+        bridge: s.bridge?.name ?? '-',
+        addresses: s.addresses.join(' ') || '-',
+        ports: String(s.ports.length),
+        leases: String(s.leases.length),
+        dnsmasq: s.dnsmasq ? (s.dnsmasq.running ? `pid ${s.dnsmasq.pid}` : 'stopped') : '-',
+      })
+    } finally {
+      net.close()
+    }
+  }
+  if (a.json) {
+    out(JSON.stringify(name ? full[0] : full, null, 2))
+    return full.every((s) => s.up) ? 0 : 1
+  }
+  return report(a, rows, all ? 'any namespace' : (a.netns ?? 'this namespace'))
+}
+
+function report(a: CliArgs, rows: Row[], where: string): number {
+  if (a.json && rows.length === 0) {
+    out(a.positionals[0] ? 'null' : '[]')
+    return 0
+  }
+  if (rows.length === 0) {
+    out(`no kvmnet networks in ${where}`)
+    return 0
+  }
+  const all = a.all || a.command === 'list'
+  const headers = ['name', ...(all ? ['netns'] : []), 'mode', 'state', 'bridge', 'addresses', 'ports', 'leases', 'dnsmasq']
+  out(renderColumns(headers, rows.map((r) => [r.name, ...(all ? [r.netns] : []), r.mode, r.state, r.bridge, r.addresses, r.ports, r.leases, r.dnsmasq])))
+  return rows.every((r) => r.state === 'up') ? 0 : 1
+}

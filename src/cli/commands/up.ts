@@ -1,0 +1,60 @@
+import { createNetwork } from '../../network/network.js'
+import { validateSpec } from '../../network/validate.js'
+import type { Network } from '../../network/network.js'
+import { dnsmasqOf } from '../../network/plan.js'
+import type { CliArgs } from '../args.js'
+import { ms, out, printReport, renderColumns } from '../output.js'
+import { need, networkOptions, readSpec } from './common.js'
+
+export default async function up(a: CliArgs): Promise<number> {
+  const spec = validateSpec(await readSpec(need(a, 'SPEC')))
+  const net = createNetwork(spec, { ...networkOptions(a), dnsmasq: a.foreground ? 'supervised' : 'detached' })
+  // Foreground: a signal that arrives while the network is still being built is kept, not fatal — the
+  // apply finishes (or rolls back) and the network is then taken down, so nothing is left half-made.
+  const signalled = a.foreground
+    ? new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', resolve)
+        process.once('SIGTERM', resolve)
+      })
+    : undefined
+  if (process.stderr.isTTY && !a.json) showProgress(net)
+  const r = await net.up(undefined, { prune: a.prune })
+  if (process.stderr.isTTY && !a.json) process.stderr.write('\r\x1b[K')
+  printReport(r, a.json, a.timings, 'up')
+  if (!a.json) await printGuestFacts(net)
+  if (!signalled) {
+    net.close()
+    return 0
+  }
+  // Supervise until a signal, then take the network down.
+  net.on('dnsmasq-restart', () => process.stderr.write(`kvmnet: dnsmasq of ${net.name} died and was restarted\n`))
+  const keepAlive = setInterval(() => {}, 1 << 30)
+  const sig = await signalled
+  clearInterval(keepAlive)
+  const d = await net.down()
+  if (!a.json) out(`${net.name}: down (${sig}) in ${ms(d.totalMs)}`)
+  return 0
+}
+
+/** One line on a terminal while steps complete (hundreds of ports take a moment); nothing otherwise. */
+function showProgress(net: Network): void {
+  let n = 0
+  net.on('step', (e) => {
+    if (e.phase !== 'apply') return
+    n++
+    process.stderr.write(`\r\x1b[K${net.name}: ${n} steps, last ${e.step} (${e.outcome})`)
+  })
+}
+
+/** What a VM manager needs to attach guests: ports with guest MACs and devices, bridge, gateway, DNS. */
+async function printGuestFacts(net: Network): Promise<void> {
+  const ports = await net.ports()
+  const dnsmasq = dnsmasqOf(net.plan)
+  const gateway = dnsmasq?.dhcp?.router || (['nat', 'routed', 'open'].includes(net.mode) ? dnsmasq?.hostAddress : undefined)
+  const dns = dnsmasq && dnsmasq.dns !== false ? dnsmasq.hostAddress : undefined
+  const facts = [net.bridge && `bridge ${net.bridge}`, gateway && `gateway ${gateway}`, dns && `dns ${dns}`].filter(Boolean)
+  if (facts.length > 0) out(facts.join(', '))
+  if (ports.length > 0) {
+    out(renderColumns(['port', 'kind', 'guest mac', 'device'], ports.map((p) => [p.name, p.kind, p.mac, p.tapDevice ?? (p.fds ? `fds ${p.fds.join(',')}` : p.name)])))
+  }
+}

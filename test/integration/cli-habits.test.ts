@@ -1,0 +1,97 @@
+/**
+ * What operators bring from virsh/incus/podman: help in every form, --version, networks of every
+ * namespace at once, errors as JSON, a clear line when not root, and orphaned networks shown as such.
+ */
+import t from 'tap'
+import { execa } from 'execa'
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { makeNs } from '../helpers/ns.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const pkg = JSON.parse((await import('node:fs')).readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
+const cli = (args: string[], opts: { user?: number } = {}) =>
+  opts.user === undefined
+    ? execa('node', ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, reject: false })
+    : // `env -i`: without the test runner's process hooks, which an unprivileged process cannot write for.
+      execa('setpriv', [`--reuid=${opts.user}`, `--regid=${opts.user}`, '--clear-groups', 'env', '-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, process.execPath, '--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], {
+        cwd: root,
+        reject: false,
+      })
+
+function specFile(spec: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kvmnet-habits-'))
+  // Readable by the unprivileged user of the not-root test too.
+  chmodSync(dir, 0o755)
+  const p = join(dir, 'spec.json')
+  writeFileSync(p, JSON.stringify(spec), { mode: 0o644 })
+  return p
+}
+
+t.test('help in every form, and the version', async (t) => {
+  for (const args of [['--help'], ['-h'], ['help'], ['help', 'up'], ['up', '--help'], ['status', '-h'], ['down', '--help']]) {
+    const r = await cli(args)
+    t.equal(r.exitCode, 0, `kvmnet ${args.join(' ')} exits 0`)
+    t.match(r.stdout, /Usage/, `kvmnet ${args.join(' ')} prints usage`)
+  }
+  t.match((await cli(['up', '--help'])).stdout, /--prune/, "up's own options")
+  for (const flag of ['--version', '-V']) {
+    const r = await cli([flag])
+    t.equal(r.exitCode, 0)
+    t.equal(r.stdout.trim(), `kvmnet ${pkg.version}`)
+  }
+  const bad = await cli(['help', 'frobnicate'])
+  t.equal(bad.exitCode, 2)
+})
+
+t.test('status --all and list show networks of every namespace', async (t) => {
+  const a = await makeNs(t, 'kvh')
+  const b = await makeNs(t, 'kvh')
+  const stateRoot = `/run/kvmnet-test/${a.name}-all`
+  t.teardown(() => rm(stateRoot, { recursive: true, force: true }))
+  const spec = (name: string) => specFile({ name, mode: 'very-isolated' })
+  t.equal((await cli(['up', spec('in-a'), '--netns', a.name, '--state-root', stateRoot])).exitCode, 0)
+  t.equal((await cli(['up', spec('in-b'), '--netns', b.name, '--state-root', stateRoot])).exitCode, 0)
+  const onlyA = await cli(['status', '--netns', a.name, '--state-root', stateRoot])
+  t.match(onlyA.stdout, /in-a/)
+  t.notMatch(onlyA.stdout, /in-b/, 'status without --all: this namespace only')
+  for (const args of [['status', '--all'], ['list']]) {
+    const r = await cli([...args, '--state-root', stateRoot])
+    t.match(r.stdout, /^NAME\s+NETNS\s+MODE/, `${args.join(' ')}: a NETNS column`)
+    t.match(r.stdout, new RegExp(`in-a\\s+${a.name}\\s+very-isolated\\s+up`))
+    t.match(r.stdout, new RegExp(`in-b\\s+${b.name}\\s+very-isolated\\s+up`))
+  }
+  // A namespace deleted under its network: listed as orphaned until gc.
+  await execa('ip', ['netns', 'delete', b.name])
+  const orphan = await cli(['list', '--state-root', stateRoot])
+  t.match(orphan.stdout, /in-b\s+.*orphaned/, 'orphaned')
+  const gc = await cli(['gc', '--state-root', stateRoot])
+  t.match(gc.stdout, /orphaned networks cleaned: in-b/)
+  t.equal((await cli(['down', 'in-a', '--netns', a.name, '--state-root', stateRoot])).exitCode, 0)
+})
+
+t.test('--json errors carry the typed fields; exit codes unchanged', async (t) => {
+  const bad = specFile({ name: 'x', mode: 'bridge' })
+  const r = await cli(['up', bad, '--json'])
+  t.equal(r.exitCode, 2)
+  const err = JSON.parse(r.stderr) as { error: { name: string; field: string; reason: string } }
+  t.same([err.error.name, err.error.field], ['SpecError', 'interface'])
+  t.match(err.error.reason, /required/)
+  const missing = await cli(['leases', 'nope', '--json', '--state-root', '/run/kvmnet-test/none'])
+  t.equal(missing.exitCode, 1)
+  t.equal((JSON.parse(missing.stderr) as { error: { name: string } }).error.name, 'NotFoundError')
+})
+
+t.test('not root: one clear line', async (t) => {
+  const ns = await makeNs(t, 'kvh')
+  const stateRoot = mkdtempSync(join(tmpdir(), 'kvmnet-nobody-'))
+  chmodSync(stateRoot, 0o777)
+  t.teardown(() => rm(stateRoot, { recursive: true, force: true }))
+  const r = await cli(['up', specFile({ name: 'np', mode: 'very-isolated' }), '--netns', ns.name, '--state-root', stateRoot], { user: 65534 })
+  t.not(r.exitCode, 0)
+  t.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr.trim()}`)
+  t.match(r.stderr, /needs root \(CAP_NET_ADMIN\)/)
+})
