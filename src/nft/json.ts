@@ -30,6 +30,7 @@ export function match(left: Expr, right: Expr, op: '==' | '!=' | 'in' = '=='): S
 }
 
 export const accept: Stmt = { accept: null }
+export const drop: Stmt = { drop: null }
 export const ret: Stmt = { return: null }
 /** icmpx: the right ICMP or ICMPv6 port-unreachable for the packet's family, what libvirt sends too. */
 export const rejectUnreachable: Stmt = { reject: { type: 'icmpx', expr: 'port-unreachable' } }

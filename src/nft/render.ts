@@ -28,6 +28,7 @@ import {
   METAINFO,
   accept,
   anonMap,
+  drop,
   ct,
   dnat,
   fibDaddrType,
@@ -51,6 +52,8 @@ import { forwardsNeedLocalnet } from './sysctls.js'
 const NAT_PORTS: [number, number] = [1024, 65535]
 
 const CHAINS = {
+  // raw priority: before conntrack and before any DNAT, so nothing of such a packet is ever processed.
+  guard: { type: 'filter', hook: 'prerouting', prio: -300 },
   forward: { type: 'filter', hook: 'forward', prio: 0 },
   prerouting: { type: 'nat', hook: 'prerouting', prio: -100 },
   output: { type: 'nat', hook: 'output', prio: -100 },
@@ -115,7 +118,7 @@ interface Rule {
 }
 
 function buildChains(r: CheckedRules): Array<[ChainName, Rule[]]> {
-  const chains: Array<[ChainName, Rule[]]> = [['forward', forwardChain(r)]]
+  const chains: Array<[ChainName, Rule[]]> = [['guard', guardChain(r)], ['forward', forwardChain(r)]]
   if (r.mode !== 'nat') return chains
   const ordered = bySpecificity(r.forwards)
   const pre = ordered.map((f) => dnatRule(f, 'prerouting'))
@@ -132,6 +135,21 @@ const oif = (name: string): Stmt => match(meta('oifname'), name)
 const saddrIn = (s: CheckedSubnet, op: '==' | '!=' = '=='): Stmt => match(payload(s.family, 'saddr'), prefix(s.addr, s.len), op)
 const daddrIn = (s: CheckedSubnet, op: '==' | '!=' = '=='): Stmt => match(payload(s.family, 'daddr'), prefix(s.addr, s.len), op)
 const subnets = (r: CheckedRules): CheckedSubnet[] => [r.v4, r.v6].filter((s): s is CheckedSubnet => s !== undefined)
+
+/**
+ * Nothing with a loopback address comes from a guest. With route_localnet on the bridge (which forwards
+ * reached via the host's 127.0.0.1 need) the kernel would otherwise accept a guest's packet to 127.0.0.1
+ * and deliver it to services the host binds to loopback only (Docker adds the same guard).
+ */
+function guardChain(r: CheckedRules): Rule[] {
+  const b = r.bridge
+  return [
+    { what: 'guest to loopback', expr: [iif(b), match(payload('ip', 'daddr'), prefix('127.0.0.0', 8)), drop] },
+    { what: 'guest from loopback', expr: [iif(b), match(payload('ip', 'saddr'), prefix('127.0.0.0', 8)), drop] },
+    { what: 'guest to ipv6 loopback', expr: [iif(b), match(payload('ip6', 'daddr'), '::1'), drop] },
+    { what: 'guest from ipv6 loopback', expr: [iif(b), match(payload('ip6', 'saddr'), '::1'), drop] },
+  ]
+}
 
 function forwardChain(r: CheckedRules): Rule[] {
   const b = r.bridge

@@ -1,0 +1,43 @@
+/**
+ * A guest as an attacker: with a forward reachable from the host's 127.0.0.1 (route_localnet on the
+ * bridge), a guest that routes 127.0.0.1 at the host must not reach services the host binds to loopback;
+ * the host's own 127.0.0.1:port forward keeps working.
+ */
+import t from 'tap'
+import { createNetwork, validateSpec } from '../../src/index.js'
+import { hostWithInternet, guestOnBridge, tcpGet, tcpServer } from '../helpers/guest.js'
+import { waitFor } from '../helpers/ns.js'
+
+t.test("no guest reaches the host's 127.0.0.1, while forwards from the host's loopback still work", async (t) => {
+  const { host } = await hostWithInternet(t, '10.218.0.0/24')
+  const stateRoot = `/run/kvmnet-test/${host.name}`
+  const net = createNetwork(
+    validateSpec({
+      name: 'lo-guard',
+      mode: 'nat',
+      ipv4: { address: '10.218.0.1/24' },
+      // The README's own example: a forward with neither hostAddress nor inInterface.
+      forwards: [{ proto: 'tcp', hostPort: 8080, guest: '10.218.0.10', guestPort: 80 }],
+    }),
+    { netns: host.name, stateRoot },
+  )
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  t.equal((await host.run('sysctl', ['-n', 'net.ipv4.conf.kvbr-lo-guard.route_localnet'])).trim(), '1', 'route_localnet is on (the forward needs it)')
+  // A service the host binds to loopback only.
+  host.spawn('socat', ['TCP-LISTEN:9999,bind=127.0.0.1,reuseaddr,fork', 'SYSTEM:echo secret'])
+  await waitFor(async () => (await host.run('ss', ['-Hltn', 'sport = :9999'])).trim() !== '')
+  const guest = await guestOnBridge(t, host, net.bridge!, 'g-lo')
+  await guest.ip(['addr add 10.218.0.10/24 dev eth0', 'route add default via 10.218.0.1'].join('\n'))
+  tcpServer(guest, 80, 'guest')
+  await waitFor(async () => (await guest.run('ss', ['-Hltn', 'sport = :80'])).trim() !== '')
+  // The attacker's own kernel: send 127.0.0.1 out of eth0 to the host.
+  await guest.run('sysctl', ['-qw', 'net.ipv4.conf.eth0.route_localnet=1'])
+  await guest.ip(
+    ['route del local 127.0.0.0/8 dev lo table local', 'route del local 127.0.0.1 dev lo table local', 'addr flush dev lo', 'route add 127.0.0.1/32 via 10.218.0.1 dev eth0'].join('\n'),
+  )
+  const stolen = await tcpGet(guest, '127.0.0.1', 9999)
+  t.equal(stolen, undefined, `the guest got no answer from the host's loopback (${stolen ?? 'nothing'})`)
+  t.match(await tcpGet(host, '127.0.0.1', 8080), /^guest /, "the host's 127.0.0.1:8080 still reaches the guest")
+  await net.down()
+})
