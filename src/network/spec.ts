@@ -147,6 +147,19 @@ const bridged = {
   ports: s.array(tapPortSchema).optional().describe('VM ports (taps) created with the network'),
 }
 
+const hostSchema = s
+  .object({
+    services: s
+      .union(
+        [s.enum(['all', 'dhcp-dns']), s.array(s.object({ proto: s.enum(['tcp', 'udp']), port: s.int(1, 65535) }))],
+        "'all', 'dhcp-dns' or a list of { proto, port }",
+      )
+      .optional()
+      .describe("What guests may reach on the host (any of its addresses): 'all' (default), 'dhcp-dns' (DHCP, DNS and replies only), or those plus the listed services"),
+  })
+  .optional()
+  .describe('The host as guests see it')
+
 const uplink = ifname.optional().describe('Forward (and masquerade) only out of this interface; default: the device of the default route')
 
 const routedIpv4 = s
@@ -160,6 +173,7 @@ const ipv6Address = ipv6Cidr.describe('Host-side IPv6 address with prefix, e.g. 
 
 export const natSpecSchema = s.object({
   ...bridged,
+  host: hostSchema,
   mode: s.literal('nat').describe('Guests reach the outside masqueraded behind the host'),
   uplink,
   ipv4: routedIpv4,
@@ -180,6 +194,7 @@ export const natSpecSchema = s.object({
 
 export const routedSpecSchema = s.object({
   ...bridged,
+  host: hostSchema,
   mode: s.literal('routed').describe('Guests reach the outside with their own addresses, routed by the host without NAT'),
   uplink,
   ipv4: routedIpv4,
@@ -197,6 +212,7 @@ export const openSpecSchema = s.object({
 
 export const isolatedSpecSchema = s.object({
   ...bridged,
+  host: hostSchema,
   mode: s.literal('isolated').describe('Guests and the host only; forwarding is rejected'),
   ipv4: s
     .object({

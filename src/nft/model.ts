@@ -25,10 +25,18 @@ export interface NetworkRules {
         snat?: string | undefined
       }
     | undefined
+  /**
+   * What guests may reach on the host (any host address): 'all' (default, no input rules), 'dhcp-dns'
+   * (DHCP, DHCPv6, DNS, IPv6 neighbour discovery and replies to the host's own connections), or those plus
+   * the listed services.
+   */
+  hostServices?: HostServices | undefined
   /** 'routed': forward only to and from this ifname (default: any interface but the bridge). */
   routed?: { uplink?: string | undefined } | undefined
   forwards?: readonly PortForward[] | undefined
 }
+
+export type HostServices = 'all' | 'dhcp-dns' | readonly { proto: 'tcp' | 'udp'; port: number }[]
 
 /** A DNAT port forward from the host to a guest. */
 export interface PortForward {

@@ -54,6 +54,7 @@ const NAT_PORTS: [number, number] = [1024, 65535]
 const CHAINS = {
   // raw priority: before conntrack and before any DNAT, so nothing of such a packet is ever processed.
   guard: { type: 'filter', hook: 'prerouting', prio: -300 },
+  input: { type: 'filter', hook: 'input', prio: 0 },
   forward: { type: 'filter', hook: 'forward', prio: 0 },
   prerouting: { type: 'nat', hook: 'prerouting', prio: -100 },
   output: { type: 'nat', hook: 'output', prio: -100 },
@@ -118,7 +119,9 @@ interface Rule {
 }
 
 function buildChains(r: CheckedRules): Array<[ChainName, Rule[]]> {
-  const chains: Array<[ChainName, Rule[]]> = [['guard', guardChain(r)], ['forward', forwardChain(r)]]
+  const chains: Array<[ChainName, Rule[]]> = [['guard', guardChain(r)]]
+  if (r.hostServices !== 'all') chains.push(['input', inputChain(r)])
+  chains.push(['forward', forwardChain(r)])
   if (r.mode !== 'nat') return chains
   const ordered = bySpecificity(r.forwards)
   const pre = ordered.map((f) => dnatRule(f, 'prerouting'))
@@ -149,6 +152,31 @@ function guardChain(r: CheckedRules): Rule[] {
     { what: 'guest to ipv6 loopback', expr: [iif(b), match(payload('ip6', 'daddr'), '::1'), drop] },
     { what: 'guest from ipv6 loopback', expr: [iif(b), match(payload('ip6', 'saddr'), '::1'), drop] },
   ]
+}
+
+/**
+ * What guests may reach on the host itself, on any of its addresses (the gateway, the uplink's, other
+ * networks' gateways): with 'dhcp-dns' only what the network's dnsmasq serves, IPv6 neighbour discovery
+ * (without which IPv6 does not work at all) and replies to connections the host opened; plus listed services.
+ */
+function inputChain(r: CheckedRules): Rule[] {
+  const b = r.bridge
+  const rules: Rule[] = [
+    { what: 'replies to the host', expr: [iif(b), match(ct('state'), ['established', 'related'], 'in'), accept] },
+    { what: 'dhcp', expr: [iif(b), match(payload('udp', 'dport'), 67), accept] },
+    { what: 'dhcpv6', expr: [iif(b), match(payload('udp', 'dport'), 547), accept] },
+    { what: 'dns udp', expr: [iif(b), match(payload('udp', 'dport'), 53), accept] },
+    { what: 'dns tcp', expr: [iif(b), match(payload('tcp', 'dport'), 53), accept] },
+    {
+      what: 'ipv6 neighbour discovery',
+      expr: [iif(b), match(payload('icmpv6', 'type'), { set: ['nd-router-solicit', 'nd-neighbor-solicit', 'nd-neighbor-advert'] }), accept],
+    },
+  ]
+  if (Array.isArray(r.hostServices)) {
+    for (const s of r.hostServices) rules.push({ what: `service ${s.proto}/${s.port}`, expr: [iif(b), match(payload(s.proto, 'dport'), s.port), accept] })
+  }
+  rules.push({ what: 'reject other host services', expr: [iif(b), rejectUnreachable] })
+  return rules
 }
 
 function forwardChain(r: CheckedRules): Rule[] {

@@ -5,7 +5,7 @@
  */
 import ipaddr from 'ipaddr.js'
 import { SpecError } from '../errors.js'
-import type { NetworkRules, PortForward } from './model.js'
+import type { HostServices, NetworkRules, PortForward } from './model.js'
 import { TAG_PATTERN } from './names.js'
 
 export type IpFamily = 'ip' | 'ip6'
@@ -40,6 +40,7 @@ export interface CheckedRules {
   uplink?: string | undefined
   snat?: string | undefined
   forwards: CheckedForward[]
+  hostServices: HostServices
 }
 
 type Issue = { field: string; reason: string }
@@ -97,9 +98,20 @@ export function checkRules(rules: NetworkRules): CheckedRules {
     })
   }
 
+  const hostServices = rules.hostServices ?? 'all'
+  if (typeof hostServices === 'string') {
+    if (hostServices !== 'all' && hostServices !== 'dhcp-dns') fail('hostServices', "must be 'all', 'dhcp-dns' or a list of { proto, port }")
+  } else if (!Array.isArray(hostServices)) fail('hostServices', "must be 'all', 'dhcp-dns' or a list of { proto, port }")
+  else {
+    hostServices.forEach((s, i) => {
+      if (s.proto !== 'tcp' && s.proto !== 'udp') fail(`hostServices[${i}].proto`, "must be 'tcp' or 'udp'")
+      if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) fail(`hostServices[${i}].port`, 'must be 1-65535')
+    })
+  }
+
   const first = issues[0]
   if (first) throw new SpecError(first.field, first.reason, issues)
-  return { tag: rules.tag, bridge: rules.bridge, mode: rules.mode, v4, v6, uplink, snat, forwards }
+  return { tag: rules.tag, bridge: rules.bridge, mode: rules.mode, v4, v6, uplink, snat, forwards, hostServices }
 }
 
 /** Strict parse: dotted-quad IPv4 only (no '127.1' or octal forms), IPv6 without zone. */

@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { createNetwork, validateSpec } from '../../src/index.js'
-import { hostWithInternet, guestOnBridge, tcpGet, tcpServer } from '../helpers/guest.js'
+import { dhcp, hostWithInternet, guestOnBridge, tcpGet, tcpServer } from '../helpers/guest.js'
 import { waitFor } from '../helpers/ns.js'
 
 t.test("no guest reaches the host's 127.0.0.1, while forwards from the host's loopback still work", async (t) => {
@@ -39,5 +39,35 @@ t.test("no guest reaches the host's 127.0.0.1, while forwards from the host's lo
   const stolen = await tcpGet(guest, '127.0.0.1', 9999)
   t.equal(stolen, undefined, `the guest got no answer from the host's loopback (${stolen ?? 'nothing'})`)
   t.match(await tcpGet(host, '127.0.0.1', 8080), /^guest /, "the host's 127.0.0.1:8080 still reaches the guest")
+  await net.down()
+})
+
+t.test("host.services 'dhcp-dns': guests lease and resolve, but reach no other host service on any host address", async (t) => {
+  const { host } = await hostWithInternet(t, '10.218.1.0/24')
+  const stateRoot = `/run/kvmnet-test/${host.name}`
+  const spec = (services: unknown) =>
+    validateSpec({
+      name: 'svc',
+      mode: 'nat',
+      ipv4: { address: '10.218.1.1/24', dhcp: { range: ['10.218.1.100', '10.218.1.150'] } },
+      dns: { domain: 'svc.test', hosts: [{ name: 'gw', ip: '10.218.1.1' }] },
+      host: { services },
+    })
+  const net = createNetwork(spec('dhcp-dns'), { netns: host.name, stateRoot })
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  tcpServer(host, 2222, 'host-service')
+  await waitFor(async () => (await host.run('ss', ['-Hltn', 'sport = :2222'])).trim() !== '')
+  const guest = await guestOnBridge(t, host, net.bridge!, 'g-svc')
+  const lease = await dhcp(guest)
+  t.ok(lease, 'DHCP works')
+  const dig = await guest.try('dig', ['+short', '+time=2', '+tries=1', '@10.218.1.1', 'gw.svc.test'])
+  t.equal(dig.stdout.trim(), '10.218.1.1', 'DNS works')
+  t.equal(await tcpGet(guest, '10.218.1.1', 2222), undefined, 'a host service on the gateway is refused')
+  t.equal(await tcpGet(guest, '203.0.113.1', 2222), undefined, "and on the host's other addresses")
+  await net.up(spec('all'))
+  t.match(await tcpGet(guest, '10.218.1.1', 2222), /^host-service /, "with 'all' (the default) it connects")
+  await net.up(spec([{ proto: 'tcp', port: 2222 }]))
+  t.match(await tcpGet(guest, '10.218.1.1', 2222), /^host-service /, 'a listed service connects')
   await net.down()
 })

@@ -25,6 +25,7 @@ export const isolatedDriver: NetworkDriver<'isolated'> = {
       ...(v4 ? { ipv4: { subnet: part.subnet ?? '', hostAddress: hostOf(v4) } } : {}),
       ...(spec.ipv6 ? { ipv6: { subnet: part.subnet6 ?? '', hostAddress: hostOf(spec.ipv6.address) } } : {}),
       forwards: [],
+      hostServices: spec.host?.services ?? 'all',
     }
     return {
       ...basePlan(spec, planTaps(spec), []),

@@ -24,6 +24,7 @@ export const natDriver: NetworkDriver<'nat'> = {
       ...(spec.ipv6 ? { ipv6: { subnet: part.subnet6 ?? '', hostAddress: hostOf(spec.ipv6.address), nat66: spec.ipv6.nat66 ?? false } } : {}),
       nat: { uplink: spec.uplink, snat: spec.snat },
       forwards: (spec.forwards ?? []).map((f) => ({ ...f })),
+      hostServices: spec.host?.services ?? 'all',
     }
     const sysctls = [
       ...forwardingSysctls(part),

@@ -26,6 +26,7 @@ export const routedDriver: NetworkDriver<'routed'> = {
       ...(spec.ipv6 ? { ipv6: { subnet: part.subnet6 ?? '', hostAddress: hostOf(spec.ipv6.address) } } : {}),
       routed: { uplink: spec.uplink },
       forwards: [],
+      hostServices: spec.host?.services ?? 'all',
     }
     return {
       ...basePlan(spec, planTaps(spec), forwardingSysctls(part)),
