@@ -20,14 +20,16 @@ import { driverFor, planFor, sysctlsOfSpec } from './kinds/index.js'
 import { bridgeOf, type NetworkPlan, type PlannedPort } from './plan.js'
 import { validateSpec } from './validate.js'
 import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, PortSpec } from './spec.js'
-import { DEFAULT_STATE_ROOT, netnsIdentity, readState, removeEmptyParents, removeState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
+import { DEFAULT_STATE_ROOT, listStates, netnsIdentity, readState, removeEmptyParents, removeState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { acquireLock } from '../lock/file-lock.js'
 import { droppedRuntime, emptyRuntime, forwardKey, keepRuntime, unique } from './runtime.js'
+import { forwardsOverlap } from './kinds/checks.js'
 import { processStartTime } from '../util/process-start-time.js'
 import { Transaction, type StepCategory, type StepEvent, type StepTiming } from './transaction.js'
 import { assertGroupOurs, ensurePorts, portInfo, type PortInfo } from './steps/ports.js'
 import { networkStatus, type NetworkStatus } from './status.js'
 import { tapHolders } from './steps/tap-holders.js'
+import { tightenDnsmasqFiles } from './steps/dnsmasq-files.js'
 
 export interface NetworkOptions {
   /** Namespace to build in; overrides spec.netns. A Netns handle, a name under /run/netns, or a path. */
@@ -270,6 +272,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
             sysctls: [],
             createdAt: new Date().toISOString(),
           }
+      await this.assertForwardsFree(spec, netnsId)
       const startTime = await processStartTime(process.pid)
       const ctx = this.applyContext(tx, state, prev, newFds, prunePorts)
       // The journal first: from here on, a process killed at any moment leaves a state from which `down`
@@ -324,7 +327,12 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     d.on('lease-added', (l: Lease) => this.emit('lease', this.withPort(l)))
     d.on('lease-changed', (l: Lease) => this.emit('lease', this.withPort(l)))
     d.on('lease-expired', (l: Lease, why: 'time' | 'removed') => this.emit('lease-expired', this.withPort(l), why))
-    d.on('restart', (info: RestartInfo) => this.emit('dnsmasq-restart', info))
+    d.on('restart', (info: RestartInfo) => {
+      // A restarted dnsmasq wrote a new pid file for its unprivileged user: take it back.
+      const dir = this.state?.dnsmasq?.stateDir
+      if (dir) void tightenDnsmasqFiles(dir).catch(() => undefined)
+      this.emit('dnsmasq-restart', info)
+    })
   }
 
   /**
@@ -516,6 +524,22 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       const [spec, runtime] = edit(state.spec, state.runtime ?? emptyRuntime())
       return this.apply(validateSpec(spec), state, runtime)
     })
+  }
+
+  /**
+   * Two networks in one namespace forwarding the same host port would both install DNAT rules for it, and
+   * every connection would go to whichever table the kernel consults first: refused before anything.
+   */
+  private async assertForwardsFree(spec: NetworkSpec, netnsId: string): Promise<void> {
+    if (spec.mode !== 'nat' || !spec.forwards?.length) return
+    const others = (await listStates(this.stateRoot)).filter((o) => o.state.name !== this.name && o.state.netnsId === netnsId)
+    for (const { state } of others) {
+      const theirs = state.spec.mode === 'nat' ? (state.spec.forwards ?? []) : []
+      spec.forwards.forEach((f, i) => {
+        const j = theirs.findIndex((g) => forwardsOverlap(f, g))
+        if (j >= 0) throw new SpecError(`forwards[${i}].hostPort`, `overlaps network ${state.name}'s forwards[${j}] in this namespace`)
+      })
+    }
   }
 
   /** The state as recorded; NotFoundError when the network is not up. */

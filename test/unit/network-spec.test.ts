@@ -69,6 +69,9 @@ const bad: [string, unknown, string][] = [
   ['uplink on an open network', { name: 'op', mode: 'open', ipv4: { address: '192.0.2.1/24' }, uplink: 'eth0' }, 'uplink'],
   ['nat66 on a routed network', { name: 'rt', mode: 'routed', ipv4: { address: '192.0.2.1/24' }, ipv6: { address: 'fd00::1/64', nat66: true } }, 'ipv6.nat66'],
   ['tap port options on a macvtap network', { name: 'mv', mode: 'macvtap', interface: 'eth0', ports: [{ name: 'm0', queues: 2 }] }, 'ports[0].queues'],
+  ['a forward capturing the network DNS', with_((s) => s.forwards.push({ proto: 'udp', hostPort: 53, guest: '192.168.150.11' })), 'forwards[1].hostPort'],
+  ['a forward capturing DHCP', with_((s) => s.forwards.push({ proto: 'udp', hostPort: [60, 70], guest: '192.168.150.11' })), 'forwards[1].hostPort'],
+  ['a forward of DNS on the gateway address', with_((s) => s.forwards.push({ proto: 'tcp', hostPort: 53, guest: '192.168.150.11', hostAddress: '192.168.150.1' })), 'forwards[1].hostPort'],
   ['dns on an isolated network without address', { name: 'i', mode: 'isolated', dns: { domain: 'x.test' } }, 'dns'],
   ['empty name', with_((s) => (s.name = '')), 'name'],
   ['name with slash', with_((s) => (s.name = 'a/b')), 'name'],
@@ -134,6 +137,11 @@ t.test(`${bad.length} bad specs are refused with a SpecError naming the field`, 
       t.equal((err as SpecError).field, field, `${what}: field`)
     }
   }
+})
+
+t.test('a DNS forward restricted to another address or an interface is fine', async (t) => {
+  t.ok(validateSpec(with_((s) => s.forwards.push({ proto: 'udp', hostPort: 53, guest: '192.168.150.11', hostAddress: '198.51.100.5' }))))
+  t.ok(validateSpec(with_((s) => s.forwards.push({ proto: 'udp', hostPort: 53, guest: '192.168.150.11', inInterface: 'eth0' }))))
 })
 
 t.test('a field of another kind is named as such', async (t) => {

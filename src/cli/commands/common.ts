@@ -1,11 +1,29 @@
 /** What several commands share: the network options from the arguments, reading a spec, NAME. */
+import { statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { SpecError } from '../../errors.js'
 import type { CliArgs } from '../args.js'
 
 export type Command = (a: CliArgs) => Promise<number>
 
+/**
+ * `--netns` must name a network namespace: a missing one, or a path that is not one, is bad input (exit 2)
+ * like any other, found before anything runs.
+ */
+function checkNetns(ns: string): void {
+  const path = ns.includes('/') ? ns : `/run/netns/${ns}`
+  let dev: number
+  try {
+    dev = statSync(path).dev
+  } catch {
+    throw new SpecError('--netns', `no network namespace ${ns} (${path} does not exist)`)
+  }
+  // Namespace files live on nsfs: the same device as this process's own namespace file.
+  if (dev !== statSync('/proc/self/ns/net').dev) throw new SpecError('--netns', `${path} is not a network namespace`)
+}
+
 export function networkOptions(a: CliArgs): { netns?: string; stateRoot?: string; lockTimeoutMs: number } {
+  if (a.netns !== undefined) checkNetns(a.netns)
   const wait = a.wait === undefined ? 0 : Number(a.wait)
   if (!Number.isFinite(wait) || wait < 0) throw new SpecError('--wait', `'${a.wait}' is not a number of seconds`)
   return {

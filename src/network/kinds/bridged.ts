@@ -4,6 +4,7 @@
  * at all — sysctls and rules, dnsmasq, and ports, run together. A part the kind does not have is removed
  * if a converge from another kind left it (a table, a dnsmasq, forwarding sysctls).
  */
+import { SpecError } from '../../errors.js'
 import type { ApplyContext, StatusContext } from '../driver.js'
 import { dnsmasqOf, firewallOf, type NetworkPlan, type BridgePart } from '../plan.js'
 import { ensureBridgeWithAddresses } from '../steps/bridge.js'
@@ -14,6 +15,12 @@ import { ensurePorts } from '../steps/ports.js'
 import { ensureSysctls } from '../steps/sysctls.js'
 
 export async function applyBridgedNetwork(ctx: ApplyContext, plan: Extract<NetworkPlan, BridgePart>): Promise<void> {
+  // Checks that need the kernel, before anything is created.
+  const uplink = firewallOf(plan)?.nat?.uplink ?? firewallOf(plan)?.routed?.uplink
+  if (uplink !== undefined) {
+    if (uplink === plan.bridge) throw new SpecError('uplink', "is the network's own bridge")
+    if (!(await ctx.rtnl.findLink(uplink))) throw new SpecError('uplink', `no interface named ${uplink} in this namespace`)
+  }
   await ensureBridgeWithAddresses(ctx, plan)
   await concurrently(
     async () => {

@@ -64,6 +64,15 @@ export function checkIpv4(ipv4: { address?: string | undefined; dhcp?: Dhcp4Spec
   })
 }
 
+/** Whether two forwards can match the same connection: same protocol, overlapping ports, a common host address. */
+export function forwardsOverlap(f: ForwardSpec, g: ForwardSpec): boolean {
+  const [a1, a2] = typeof f.hostPort === 'number' ? [f.hostPort, f.hostPort] : f.hostPort
+  const [b1, b2] = typeof g.hostPort === 'number' ? [g.hostPort, g.hostPort] : g.hostPort
+  const sameAddress = !f.hostAddress || !g.hostAddress || f.hostAddress === g.hostAddress
+  const sameInterface = !f.inInterface || !g.inInterface || f.inInterface === g.inInterface
+  return f.proto === g.proto && sameAddress && sameInterface && a1 <= b2 && a2 >= b1
+}
+
 /** Port forwards of a nat network: guests inside the subnet, ranges in order, no overlap. */
 export function checkForwards(forwards: readonly ForwardSpec[] | undefined, address: string, bad: IssueSink): void {
   if (!forwards) return
@@ -74,6 +83,13 @@ export function checkForwards(forwards: readonly ForwardSpec[] | undefined, addr
     const [lo, hi] = typeof f.hostPort === 'number' ? [f.hostPort, f.hostPort] : f.hostPort
     if (lo > hi) bad(`forwards[${i}].hostPort`, 'range start is after its end')
     else if (f.guestPort !== undefined && f.guestPort + (hi - lo) > 65535) bad(`forwards[${i}].guestPort`, 'range runs past 65535')
+    // The network's own DNS (53) and DHCP (67) on the host: a forward of any host address catches them
+    // (and the host's 127.0.0.1:53) and hands the guests' resolver to one guest.
+    const captures = (p: number) => lo <= p && p <= hi
+    const catchAll = f.hostAddress === undefined && f.inInterface === undefined
+    if ((catchAll || f.hostAddress === sub.host) && ((f.proto === 'udp' && (captures(53) || captures(67))) || (f.proto === 'tcp' && captures(53)))) {
+      bad(`forwards[${i}].hostPort`, `would capture the network's own ${captures(53) ? 'DNS (53)' : 'DHCP (67)'}; restrict it with hostAddress (another address) or inInterface`)
+    }
     for (const g of seen) {
       // Two forwards collide on the same protocol and port when they can match the same host address.
       const sameAddress = !f.hostAddress || !g.hostAddress || f.hostAddress === g.hostAddress

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { Dnsmasq } from '../../dnsmasq/index.js'
 import type { ApplyContext } from '../driver.js'
 import type { DnsmasqPlan } from '../plan.js'
+import { tightenDnsmasqFiles } from './dnsmasq-files.js'
 
 export async function ensureDnsmasq(ctx: ApplyContext, planned: DnsmasqPlan | undefined): Promise<void> {
   const { state, tx } = ctx
@@ -26,6 +27,7 @@ export async function ensureDnsmasq(ctx: ApplyContext, planned: DnsmasqPlan | un
     const running = await ctx.dnsmasq.current(state)
     if (running) {
       const changed = await running.reload(spec)
+      await tightenDnsmasqFiles(stateDir)
       s.outcome(changed === false ? 'unchanged' : 'updated')
       return
     }
@@ -38,6 +40,7 @@ export async function ensureDnsmasq(ctx: ApplyContext, planned: DnsmasqPlan | un
     await ctx.journal()
     try {
       await d.start()
+      await tightenDnsmasqFiles(stateDir)
     } catch (err) {
       ctx.dnsmasq.set(undefined)
       state.dnsmasq = undefined

@@ -5,13 +5,20 @@
 import { createHash } from 'node:crypto'
 import { renderRules, rulesDrift, tableExists, type NetworkRules } from '../../nft/index.js'
 import type { ApplyContext } from '../driver.js'
+import { SpecError } from '../../errors.js'
 
 /**
  * The uplink a rule set should use: the one the spec names, else the device of the namespace's IPv4
  * default route (when there is one and it is not the bridge), so guests leave only the way the host does.
  */
 export async function resolveUplink(ctx: Pick<ApplyContext, 'rtnl'>, rules: NetworkRules): Promise<NetworkRules> {
-  if (rules.mode === 'isolated' || rules.nat?.uplink || rules.routed?.uplink) return rules
+  if (rules.mode === 'isolated') return rules
+  const given = rules.nat?.uplink ?? rules.routed?.uplink
+  if (given) {
+    // A misspelt uplink would leave the network "up" with every guest packet to the outside dropped.
+    if (!(await ctx.rtnl.findLink(given))) throw new SpecError('uplink', `no interface named ${given} in this namespace`)
+    return rules
+  }
   const def = (await ctx.rtnl.listRoutes({ family: 4 })).find((r) => r.dst === 'default')
   const dev = def?.devName ?? (def?.dev !== undefined ? (await ctx.rtnl.findLink(def.dev))?.name : undefined)
   if (!dev || dev === rules.bridge) return rules
