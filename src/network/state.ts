@@ -53,7 +53,8 @@ export interface NetworkState {
   nic?: { name: string; mac: string; mtu: number; addresses: MovedAddress[]; routes: MovedRoute[]; wasUp: boolean } | undefined
   /** Sysctls this network changed, with the value before, to restore on down. */
   sysctls: { key: string; before: string }[]
-  dnsmasq?: { stateDir: string; detached: boolean } | undefined
+  /** `ifindex`: the bridge dnsmasq was started on; a bridge recreated since leaves dnsmasq on a dead index. */
+  dnsmasq?: { stateDir: string; detached: boolean; ifindex?: number | undefined } | undefined
   /** Hash of the last applied nft document: re-applying the same rules is skipped. */
   nftHash?: string | undefined
   /** The rules last applied (uplink resolved), to put back if a later apply fails. */
@@ -113,7 +114,7 @@ const stateSchema = s.object({
   group: s.int(1, 0xffffffff),
   nic: s.unknown().optional(),
   sysctls: s.array(s.object({ key: s.string(), before: s.string() })),
-  dnsmasq: s.object({ stateDir: s.string(), detached: s.boolean() }).optional(),
+  dnsmasq: s.object({ stateDir: s.string(), detached: s.boolean(), ifindex: s.int(1, 0x7fffffff).optional() }).optional(),
   nftHash: s.string().optional(),
   nftRules: s.unknown().optional(),
   owner: s.object({ pid: s.int(1, 0x7fffffff), startTime: s.string() }).optional(),

@@ -82,6 +82,13 @@ export async function networkStatus(
     const drift = rulesDrift(state?.nftRules ?? rules, installed)
     firewall = { installed: installed !== undefined, forwards: installed?.forwards ?? [], rules: installed?.ruleCount ?? 0 }
     problems.push(...drift.problems)
+    // An uplink kvmnet chose (the default route's device) must still be the way out.
+    const chosen = state?.nftRules?.nat?.uplink ?? state?.nftRules?.routed?.uplink
+    if (chosen && !rules.nat?.uplink && !rules.routed?.uplink) {
+      const def = (await rtnl.listRoutes({ family: 4 })).find((r) => r.dst === 'default')
+      const now = def?.devName ?? (def?.dev !== undefined ? (await rtnl.findLink(def.dev))?.name : undefined)
+      if (now && now !== chosen) problems.push(`the default route now leaves via ${now}, the rules still via ${chosen} (up follows it)`)
+    }
   }
 
   let dns: NetworkStatus['dnsmasq']
@@ -90,7 +97,12 @@ export async function networkStatus(
     const pid = dnsmasq?.pid
     dns = { running: pid !== undefined, pid, detached: state?.dnsmasq?.detached ?? false }
     if (pid === undefined || !dnsmasq) problems.push('dnsmasq not running')
-    else leases = await dnsmasq.leases()
+    else {
+      leases = await dnsmasq.leases()
+      const on = state?.dnsmasq?.ifindex
+      if (on !== undefined && bridgeLink && on !== bridgeLink.index)
+        problems.push(`dnsmasq serves a bridge that is gone (ifindex ${on}; ${bridgeLink.name} is now ${bridgeLink.index})`)
+    }
   }
   problems.push(...(await kindProblems(ctx)))
 

@@ -62,7 +62,10 @@ export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: 
     if (bridge.kind !== 'bridge') throw new SpecError('bridge', `${plan.bridge} exists and is a ${bridge.kind ?? 'device'}, not a bridge`)
     assertOurs(bridge, plan.alias.bridge, 'bridge')
   }
-  await assertSubnetFree(rtnl, { v4: plan.subnet, v6: plan.subnet6 }, new Set(bridge ? [bridge.index] : []))
+  // The old bridge of a rename routes the subnet too, and is this network's.
+  const old = ctx.prev?.bridge && ctx.prev.bridge !== plan.bridge ? await rtnl.findLink(ctx.prev.bridge) : undefined
+  const ours = [bridge, old?.alias === plan.alias.bridge ? old : undefined].filter((l): l is LinkInfo => l !== undefined)
+  await assertSubnetFree(rtnl, { v4: plan.subnet, v6: plan.subnet6 }, new Set(ours.map((l) => l.index)))
   await removeRenamedBridge(ctx, plan)
   if (!bridge) {
     bridge = await tx.step('bridge', 'links', async (s) => {

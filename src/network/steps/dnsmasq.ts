@@ -24,10 +24,21 @@ export async function ensureDnsmasq(ctx: ApplyContext, planned: DnsmasqPlan | un
   const stateDir = join(ctx.stateDir, 'dnsmasq')
   const spec = { ...planned, stateDir }
   await tx.step('dnsmasq', 'dnsmasq', async (s) => {
-    const running = await ctx.dnsmasq.current(state)
+    const ifindex = (await ctx.rtnl.findLink(planned.interface))?.index
+    let running = await ctx.dnsmasq.current(state)
+    let repair = false
+    if (running && state.dnsmasq?.ifindex !== undefined && state.dnsmasq.ifindex !== ifindex) {
+      // The bridge was deleted and made again: dnsmasq still listens on the dead interface index, and
+      // no guest would get a lease. Start it afresh on the new one.
+      await running.stop()
+      ctx.dnsmasq.set(undefined)
+      running = undefined
+      repair = true
+    }
     if (running) {
       const changed = await running.reload(spec)
       await tightenDnsmasqFiles(stateDir)
+      if (state.dnsmasq) state.dnsmasq.ifindex = ifindex
       s.outcome(changed === false ? 'unchanged' : 'updated')
       return
     }
@@ -36,7 +47,7 @@ export async function ensureDnsmasq(ctx: ApplyContext, planned: DnsmasqPlan | un
     ctx.dnsmasq.set(d)
     // Journalled before the spawn: a crash between spawn and the end of the apply leaves a dnsmasq that
     // `down` finds from this directory.
-    state.dnsmasq = { stateDir, detached }
+    state.dnsmasq = { stateDir, detached, ifindex }
     await ctx.journal()
     try {
       await d.start()
@@ -46,7 +57,7 @@ export async function ensureDnsmasq(ctx: ApplyContext, planned: DnsmasqPlan | un
       state.dnsmasq = undefined
       throw err
     }
-    s.outcome('created')
+    s.outcome(repair ? 'repaired' : 'created')
     s.onUndo(async () => {
       ctx.dnsmasq.set(undefined)
       state.dnsmasq = undefined
