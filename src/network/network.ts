@@ -17,7 +17,8 @@ import { Dnsmasq, LeaseWatcher, readLeaseFile, type Lease, type RestartInfo } fr
 import { isExpired } from '../dnsmasq/leases.js'
 import type { ApplyContext, DnsmasqSlot, NetworkDriver, TeardownContext } from './driver.js'
 import { driverFor, planFor, sysctlsOfSpec } from './kinds/index.js'
-import { bridgeOf, type NetworkPlan, type PlannedPort } from './plan.js'
+import { bridgeOf, firewallOf, type NetworkPlan, type PlannedPort } from './plan.js'
+import { ensureFirewall } from './steps/firewall.js'
 import { validateSpec } from './validate.js'
 import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, PortSpec } from './spec.js'
 import { DEFAULT_STATE_ROOT, listStates, netnsIdentity, readState, removeEmptyParents, removeState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
@@ -406,7 +407,11 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       const next: NetworkState = { ...state, spec, runtime: { ...runtime, ports: unique([...runtime.ports, port.name]) } }
       try {
         const anchor = 'bridge' in plan ? { bridge: plan.bridge } : { parent: plan.parent, mode: plan.macvtapMode }
-        await ensurePorts(this.applyContext(tx, next, state, newFds, false), plan, anchor, [planned])
+        const ctx = this.applyContext(tx, next, state, newFds, false)
+        await ensurePorts(ctx, plan, anchor, [planned])
+        // A filtered port needs its rules (and every other filter learns its reservation).
+        const rules = firewallOf(plan)
+        if (rules?.portFilters?.length) await ensureFirewall(ctx, rules)
         await writeState(this.stateDir, next)
         tx.commit()
       } catch (err) {

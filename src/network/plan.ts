@@ -4,7 +4,7 @@
  * pieces here; the apply then only has to make the kernel match.
  */
 import ipaddr from 'ipaddr.js'
-import type { NetworkRules } from '../nft/index.js'
+import type { NetworkRules, PortFilter } from '../nft/index.js'
 import type { DnsmasqSpec } from '../dnsmasq/index.js'
 import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, linkAlias, tapHostMac } from './names.js'
 import type { DnsSpec, Dhcp4Spec, MacvtapPortSpec, NetworkMode, NetworkSpec, TapPortSpec } from './spec.js'
@@ -23,6 +23,8 @@ export interface PlannedTap {
   queues: number
   vnetHdr: boolean
   persistent: boolean
+  /** Filtered against impersonation (the port's own setting, else the network's). */
+  filtering: boolean
 }
 
 export interface PlannedMacvtap {
@@ -154,7 +156,7 @@ export function bridgePart(
   }
 }
 
-export function planTap(network: string, p: TapPortSpec, index: number): PlannedTap {
+export function planTap(network: string, p: TapPortSpec, index: number, networkFiltering = false): PlannedTap {
   const mac = (p.mac ?? defaultMac(network, p.name)).toLowerCase()
   return {
     kind: 'tap',
@@ -167,6 +169,7 @@ export function planTap(network: string, p: TapPortSpec, index: number): Planned
     queues: p.queues ?? 1,
     vnetHdr: p.vnetHdr ?? true,
     persistent: p.persistent ?? true,
+    filtering: p.filtering ?? networkFiltering,
   }
 }
 
@@ -174,8 +177,22 @@ export function planMacvtapPort(network: string, p: MacvtapPortSpec, index: numb
   return { kind: 'macvtap', name: p.name, field: `ports[${index}]`, mac: (p.mac ?? defaultMac(network, p.name)).toLowerCase() }
 }
 
-export function planTaps(spec: { name: string; ports?: readonly TapPortSpec[] | undefined }): PlannedTap[] {
-  return (spec.ports ?? []).map((p, i) => planTap(spec.name, p, i))
+export function planTaps(spec: { name: string; ports?: readonly TapPortSpec[] | undefined; filtering?: boolean | undefined }): PlannedTap[] {
+  return (spec.ports ?? []).map((p, i) => planTap(spec.name, p, i, spec.filtering ?? false))
+}
+
+/**
+ * The filters of the ports that ask for one: a port's address is the reservation of its guest MAC; a port
+ * without one may use any address but the other guests' reservations.
+ */
+export function portFilters(taps: readonly PlannedTap[], hosts: readonly { mac: string; ip: string }[]): PortFilter[] {
+  const reserved = hosts.map((h) => h.ip)
+  return taps
+    .filter((p) => p.filtering)
+    .map((p) => {
+      const own = hosts.find((h) => h.mac.toLowerCase() === p.mac)?.ip
+      return { port: p.name, mac: p.mac, ipv4: own, othersIpv4: reserved.filter((ip) => ip !== own) }
+    })
 }
 
 /** ip_forward (and IPv6 forwarding when the network has a prefix) for the kinds that route. */

@@ -120,6 +120,7 @@ export const tapPortSchema = s.object({
   queues: s.int(1, 256).optional().describe('Number of queues (multiqueue when > 1)'),
   vnetHdr: s.boolean().optional().describe('IFF_VNET_HDR (virtio-net offloads); default true'),
   persistent: s.boolean().optional().describe('Persistent device that QEMU opens by name (default true); false hands the fds to the caller'),
+  filtering: s.boolean().optional().describe("Filter this guest's traffic against impersonation (default: the network's filtering)"),
 })
 
 export const macvtapPortSchema = s.object({
@@ -174,6 +175,10 @@ const ipv6Address = ipv6Cidr.describe('Host-side IPv6 address with prefix, e.g. 
 export const natSpecSchema = s.object({
   ...bridged,
   host: hostSchema,
+  filtering: s
+    .boolean()
+    .optional()
+    .describe("Filter guests' traffic against impersonation: only their own MAC, their reserved IPv4 (or none of the other guests'), no DHCP server or router advertisements; per port with ports[].filtering"),
   mode: s.literal('nat').describe('Guests reach the outside masqueraded behind the host'),
   uplink,
   ipv4: routedIpv4,
@@ -195,6 +200,10 @@ export const natSpecSchema = s.object({
 export const routedSpecSchema = s.object({
   ...bridged,
   host: hostSchema,
+  filtering: s
+    .boolean()
+    .optional()
+    .describe("Filter guests' traffic against impersonation: only their own MAC, their reserved IPv4 (or none of the other guests'), no DHCP server or router advertisements; per port with ports[].filtering"),
   mode: s.literal('routed').describe('Guests reach the outside with their own addresses, routed by the host without NAT'),
   uplink,
   ipv4: routedIpv4,
@@ -213,6 +222,10 @@ export const openSpecSchema = s.object({
 export const isolatedSpecSchema = s.object({
   ...bridged,
   host: hostSchema,
+  filtering: s
+    .boolean()
+    .optional()
+    .describe("Filter guests' traffic against impersonation: only their own MAC, their reserved IPv4 (or none of the other guests'), no DHCP server or router advertisements; per port with ports[].filtering"),
   mode: s.literal('isolated').describe('Guests and the host only; forwarding is rejected'),
   ipv4: s
     .object({

@@ -15,13 +15,14 @@ export function rulesDrift(rules: NetworkRules, installed: InstalledNetworkRules
   if (!installed) return { problems: [`nft table inet kvmnet_${rules.tag} missing`] }
   const doc = renderRules(rules).nftables
   const wantChains = new Map<string, number>()
+  // The inet table's chains (the port filters' bridge table is not read back here).
   for (const item of doc) {
-    const c = (item as { add?: { chain?: { name: string } } }).add?.chain
-    if (c) wantChains.set(c.name, 0)
+    const c = (item as { add?: { chain?: { name: string; family: string } } }).add?.chain
+    if (c && c.family === 'inet') wantChains.set(c.name, 0)
   }
   for (const item of doc) {
-    const r = (item as { add?: { rule?: { chain: string } } }).add?.rule
-    if (r) wantChains.set(r.chain, (wantChains.get(r.chain) ?? 0) + 1)
+    const r = (item as { add?: { rule?: { chain: string; family: string } } }).add?.rule
+    if (r && r.family === 'inet') wantChains.set(r.chain, (wantChains.get(r.chain) ?? 0) + 1)
   }
   const problems: string[] = []
   for (const [name, count] of wantChains) {

@@ -1,5 +1,5 @@
 /** The nftables layer: a typed model of a network's firewall/NAT rules, rendered to nft JSON and applied per namespace. */
-export type { InstalledChain, InstalledNetworkRules, NetworkRules, PortForward, RequiredSysctl } from './model.js'
+export type { HostServices, InstalledChain, InstalledNetworkRules, NetworkRules, PortFilter, PortForward, RequiredSysctl } from './model.js'
 export type { NftDocument } from './json.js'
 export { renderRemove, renderRules, renderRulesMany } from './render.js'
 export { requiredSysctls } from './sysctls.js'

@@ -31,9 +31,27 @@ export interface NetworkRules {
    * the listed services.
    */
   hostServices?: HostServices | undefined
+  /**
+   * Guest ports whose traffic is filtered against impersonation (libvirt's clean-traffic): frames must
+   * carry the port's guest MAC, ARP and IPv4 sources must be the port's reserved address (or, for a port
+   * without one, none of the other guests' reserved addresses), and no DHCP server or IPv6 router
+   * replies may come from a guest. Rendered in a `bridge` table of the same name, in the same transaction.
+   */
+  portFilters?: readonly PortFilter[] | undefined
   /** 'routed': forward only to and from this ifname (default: any interface but the bridge). */
   routed?: { uplink?: string | undefined } | undefined
   forwards?: readonly PortForward[] | undefined
+}
+
+export interface PortFilter {
+  /** The port's interface name (a tap). */
+  port: string
+  /** The guest's MAC. */
+  mac: string
+  /** The guest's reserved IPv4 address, if it has one: then the only IPv4 source it may use. */
+  ipv4?: string | undefined
+  /** Other guests' reserved addresses: a port without a reservation may use any address but these. */
+  othersIpv4: readonly string[]
 }
 
 export type HostServices = 'all' | 'dhcp-dns' | readonly { proto: 'tcp' | 'udp'; port: number }[]

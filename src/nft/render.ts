@@ -22,7 +22,7 @@
  * packet), so kvmnet only ever narrows what passes, and its accepts cannot open a hole in a host firewall.
  */
 import { SpecError } from '../errors.js'
-import type { NetworkRules } from './model.js'
+import type { NetworkRules, PortFilter } from './model.js'
 import { TABLE_FAMILY, TAG_PATTERN, ruleComment, tableName } from './names.js'
 import {
   METAINFO,
@@ -83,7 +83,17 @@ export function renderRemove(tags: readonly string[]): NftDocument {
   for (const [i, tag] of tags.entries()) {
     if (!TAG_PATTERN.test(tag)) throw new SpecError(tags.length === 1 ? 'tag' : `[${i}]`, 'must match [A-Za-z0-9_-]{1,32}')
   }
-  return { nftables: [METAINFO, ...tags.flatMap((t) => [add('table', tableRef(t)), del('table', tableRef(t))])] }
+  // The bridge-family table of port filters goes with the inet table (each `add` makes its `delete` valid).
+  return {
+    nftables: [
+      METAINFO,
+      ...tags.flatMap((t) => [add('table', tableRef(t)), del('table', tableRef(t)), add('table', bridgeTableRef(t)), del('table', bridgeTableRef(t))]),
+    ],
+  }
+}
+
+function bridgeTableRef(tag: string): Record<string, unknown> {
+  return { family: 'bridge', name: tableName(tag) }
 }
 
 function tableRef(tag: string): Record<string, unknown> {
@@ -110,7 +120,45 @@ function replaceCommands(r: CheckedRules): NftCommand[] {
       out.push(add('rule', { family: TABLE_FAMILY, table, chain: name, expr, comment: ruleComment(r.tag, what) }))
     }
   }
+  // Port filters live in the bridge family (they see every frame a guest sends, also to other guests),
+  // replaced together with the inet table: present only while some port is filtered.
+  out.push(add('table', bridgeTableRef(r.tag)), del('table', bridgeTableRef(r.tag)))
+  if (r.portFilters.length > 0) {
+    out.push(add('table', bridgeTableRef(r.tag)))
+    out.push(add('chain', { family: 'bridge', table, name: PORT_FILTER_CHAIN, type: 'filter', hook: 'prerouting', prio: -200, policy: 'accept' }))
+    for (const f of r.portFilters) {
+      for (const { what, expr } of portFilterRules(f)) {
+        out.push(add('rule', { family: 'bridge', table, chain: PORT_FILTER_CHAIN, expr, comment: ruleComment(r.tag, what) }))
+      }
+    }
+  }
   return out
+}
+
+export const PORT_FILTER_CHAIN = 'port-filter'
+
+/** What one filtered port may send (see NetworkRules.portFilters). */
+function portFilterRules(f: PortFilter): Rule[] {
+  const p = f.port
+  const from = match(meta('iifname'), p)
+  const others = f.othersIpv4.filter((ip) => ip !== f.ipv4)
+  const rules: Rule[] = [
+    { what: `${p}: only its guest MAC`, expr: [from, match(payload('ether', 'saddr'), f.mac, '!='), drop] },
+    { what: `${p}: ARP only from its guest MAC`, expr: [from, match(payload('arp', 'saddr ether'), f.mac, '!='), drop] },
+  ]
+  if (f.ipv4 !== undefined) {
+    // 0.0.0.0: DHCP discovery and ARP probes before the guest has its address.
+    const allowed = { set: [f.ipv4, '0.0.0.0'] }
+    rules.push({ what: `${p}: ARP only for its address`, expr: [from, match(payload('arp', 'saddr ip'), allowed, '!='), drop] })
+    rules.push({ what: `${p}: IPv4 only from its address`, expr: [from, match(payload('ip', 'saddr'), allowed, '!='), drop] })
+  } else if (others.length > 0) {
+    const taken = { set: [...others] }
+    rules.push({ what: `${p}: ARP not for other guests' addresses`, expr: [from, match(payload('arp', 'saddr ip'), taken), drop] })
+    rules.push({ what: `${p}: IPv4 not from other guests' addresses`, expr: [from, match(payload('ip', 'saddr'), taken), drop] })
+  }
+  rules.push({ what: `${p}: no DHCP server`, expr: [from, match(payload('udp', 'sport'), { set: [67, 547] }), drop] })
+  rules.push({ what: `${p}: no IPv6 router advertisements`, expr: [from, match(payload('icmpv6', 'type'), 'nd-router-advert'), drop] })
+  return rules
 }
 
 interface Rule {

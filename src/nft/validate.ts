@@ -5,7 +5,7 @@
  */
 import ipaddr from 'ipaddr.js'
 import { SpecError } from '../errors.js'
-import type { HostServices, NetworkRules, PortForward } from './model.js'
+import type { HostServices, NetworkRules, PortFilter, PortForward } from './model.js'
 import { TAG_PATTERN } from './names.js'
 
 export type IpFamily = 'ip' | 'ip6'
@@ -41,6 +41,7 @@ export interface CheckedRules {
   snat?: string | undefined
   forwards: CheckedForward[]
   hostServices: HostServices
+  portFilters: PortFilter[]
 }
 
 type Issue = { field: string; reason: string }
@@ -109,9 +110,18 @@ export function checkRules(rules: NetworkRules): CheckedRules {
     })
   }
 
+  const portFilters: PortFilter[] = []
+  ;(rules.portFilters ?? []).forEach((f, i) => {
+    const port = checkIfname(f.port, `portFilters[${i}].port`, fail)
+    if (typeof f.mac !== 'string' || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(f.mac)) fail(`portFilters[${i}].mac`, 'must be a MAC address')
+    const ips = [...(f.ipv4 !== undefined ? [f.ipv4] : []), ...f.othersIpv4]
+    if (ips.some((ip) => parseIp(ip)?.kind() !== 'ipv4')) fail(`portFilters[${i}]`, 'addresses must be IPv4')
+    if (port) portFilters.push({ port, mac: f.mac.toLowerCase(), ipv4: f.ipv4, othersIpv4: [...f.othersIpv4] })
+  })
+
   const first = issues[0]
   if (first) throw new SpecError(first.field, first.reason, issues)
-  return { tag: rules.tag, bridge: rules.bridge, mode: rules.mode, v4, v6, uplink, snat, forwards, hostServices }
+  return { tag: rules.tag, bridge: rules.bridge, mode: rules.mode, v4, v6, uplink, snat, forwards, hostServices, portFilters }
 }
 
 /** Strict parse: dotted-quad IPv4 only (no '127.1' or octal forms), IPv6 without zone. */

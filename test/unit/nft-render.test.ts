@@ -38,6 +38,12 @@ const cases: Record<string, NetworkRules> = {
   'nat-snat': nat({ nat: { snat: '198.51.100.7' } }),
   'nat-uplink': nat({ nat: { uplink: 'eth0' } }),
   'nat-host-dhcp-dns': nat({ hostServices: 'dhcp-dns' }),
+  'nat-port-filters': nat({
+    portFilters: [
+      { port: 'vm1', mac: '52:54:00:00:00:01', ipv4: '192.168.100.10', othersIpv4: ['192.168.100.11'] },
+      { port: 'vm2', mac: '52:54:00:00:00:02', othersIpv4: ['192.168.100.10', '192.168.100.11'] },
+    ],
+  }),
   'nat-host-services': nat({ hostServices: [{ proto: 'tcp', port: 22 }, { proto: 'udp', port: 5353 }] }),
   routed: { tag: 'rt', bridge: 'kvbr-rt', mode: 'routed', ipv4: v4, routed: { uplink: 'eth0' } },
   'routed-any-uplink': { tag: 'rt2', bridge: 'kvbr-rt2', mode: 'routed', ipv4: v4, ipv6: v6 },

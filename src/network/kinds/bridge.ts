@@ -24,6 +24,7 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
       taken: [{ name: spec.interface, field: 'NIC' }, ...(spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [])],
       // The NIC takes one of the bridge's ports.
       maxPorts: MAX_BRIDGE_PORTS - 1,
+      noFilters: 'bridge',
     })
   },
   plan(spec) {

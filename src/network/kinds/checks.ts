@@ -108,7 +108,7 @@ export function checkDns(dns: unknown, address: string | undefined, bad: IssueSi
 export function checkPorts(
   ports: readonly (TapPortSpec | MacvtapPortSpec)[] | undefined,
   bad: IssueSink,
-  opts: { taken: { name: string; field: string }[]; maxPorts?: number | undefined },
+  opts: { taken: { name: string; field: string }[]; maxPorts?: number | undefined; noFilters?: string | undefined },
 ): void {
   if (!ports) return
   if (opts.maxPorts !== undefined && ports.length > opts.maxPorts) {
@@ -120,6 +120,7 @@ export function checkPorts(
     const prev = names.get(p.name)
     if (prev !== undefined) bad(`ports[${i}].name`, `duplicates ports[${prev}].name`)
     names.set(p.name, i)
+    if (opts.noFilters && 'filtering' in p && p.filtering) bad(`ports[${i}].filtering`, `${opts.noFilters} networks have no firewall to filter in (nat, routed or isolated do)`)
     const taken = opts.taken.find((t) => t.name === p.name)
     if (taken) bad(`ports[${i}].name`, `is the ${taken.field} name`)
     if (p.mac) {

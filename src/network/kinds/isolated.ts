@@ -3,7 +3,7 @@
  * DHCP hands out no default route and port forwards are refused (the rules would drop them anyway).
  */
 import type { NetworkDriver } from '../driver.js'
-import { basePlan, bridgePart, hostOf, planDnsmasq, planTaps, type IsolatedPlan } from '../plan.js'
+import { portFilters, basePlan, bridgePart, hostOf, planDnsmasq, planTaps, type IsolatedPlan } from '../plan.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
 import { MAX_BRIDGE_PORTS, checkDns, checkIpv4, checkPorts } from './checks.js'
@@ -26,6 +26,7 @@ export const isolatedDriver: NetworkDriver<'isolated'> = {
       ...(spec.ipv6 ? { ipv6: { subnet: part.subnet6 ?? '', hostAddress: hostOf(spec.ipv6.address) } } : {}),
       forwards: [],
       hostServices: spec.host?.services ?? 'all',
+      portFilters: portFilters(planTaps(spec), spec.ipv4?.dhcp?.hosts ?? []),
     }
     return {
       ...basePlan(spec, planTaps(spec), []),

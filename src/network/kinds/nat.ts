@@ -1,7 +1,7 @@
 /** nat: guests reach the outside masqueraded behind the host; port forwards (DNAT) reach guests. */
 import { requiredSysctls } from '../../nft/index.js'
 import type { NetworkDriver } from '../driver.js'
-import { basePlan, bridgePart, forwardingSysctls, hostOf, planDnsmasq, planTaps, type NatPlan } from '../plan.js'
+import { portFilters, basePlan, bridgePart, forwardingSysctls, hostOf, planDnsmasq, planTaps, type NatPlan } from '../plan.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
 import { MAX_BRIDGE_PORTS, checkForwards, checkIpv4, checkPorts } from './checks.js'
@@ -25,6 +25,7 @@ export const natDriver: NetworkDriver<'nat'> = {
       nat: { uplink: spec.uplink, snat: spec.snat },
       forwards: (spec.forwards ?? []).map((f) => ({ ...f })),
       hostServices: spec.host?.services ?? 'all',
+      portFilters: portFilters(planTaps(spec), spec.ipv4?.dhcp?.hosts ?? []),
     }
     const sysctls = [
       ...forwardingSysctls(part),

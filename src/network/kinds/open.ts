@@ -12,7 +12,7 @@ export const openDriver: NetworkDriver<'open'> = {
   mode: 'open',
   check(spec, bad) {
     checkIpv4(spec.ipv4, bad)
-    checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
+    checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS, noFilters: 'open' })
   },
   plan(spec) {
     const part = bridgePart(spec, { v4: spec.ipv4.address, v6: spec.ipv6?.address })

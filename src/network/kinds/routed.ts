@@ -4,7 +4,7 @@
  * reached by their own addresses when the outside routes the subnet to the host.
  */
 import type { NetworkDriver } from '../driver.js'
-import { basePlan, bridgePart, forwardingSysctls, hostOf, planDnsmasq, planTaps, type RoutedPlan } from '../plan.js'
+import { portFilters, basePlan, bridgePart, forwardingSysctls, hostOf, planDnsmasq, planTaps, type RoutedPlan } from '../plan.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
 import { MAX_BRIDGE_PORTS, checkIpv4, checkPorts } from './checks.js'
@@ -27,6 +27,7 @@ export const routedDriver: NetworkDriver<'routed'> = {
       routed: { uplink: spec.uplink },
       forwards: [],
       hostServices: spec.host?.services ?? 'all',
+      portFilters: portFilters(planTaps(spec), spec.ipv4?.dhcp?.hosts ?? []),
     }
     return {
       ...basePlan(spec, planTaps(spec), forwardingSysctls(part)),

@@ -11,7 +11,7 @@ import { MAX_BRIDGE_PORTS, checkPorts } from './checks.js'
 export const veryIsolatedDriver: NetworkDriver<'very-isolated'> = {
   mode: 'very-isolated',
   check(spec, bad) {
-    checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
+    checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS, noFilters: 'very-isolated' })
   },
   plan(spec) {
     return { ...basePlan(spec, planTaps(spec), []), ...bridgePart(spec, {}) }
