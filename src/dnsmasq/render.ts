@@ -53,6 +53,7 @@ export function renderConfig(spec: DnsmasqSpec, paths: DnsmasqPaths, opts: Rende
     `interface=${spec.interface}`,
     'except-interface=lo',
     `listen-address=${spec.hostAddress}`,
+    ...(spec.ipv6 ? [`listen-address=${spec.ipv6.hostAddress}`] : []),
     '',
     '# Nothing from the host this namespace happens to share files with.',
     'no-hosts',
@@ -82,6 +83,20 @@ export function renderConfig(spec: DnsmasqSpec, paths: DnsmasqPaths, opts: Rende
     const dnsServer = dhcp.dnsServer ?? (dns ? spec.hostAddress : undefined)
     lines.push(`dhcp-option=option:dns-server${dnsServer ? `,${dnsServer}` : ''}`)
     if (dhcp.mtu !== undefined) lines.push(`dhcp-option=option:mtu,${dhcp.mtu}`)
+  }
+  const v6 = spec.ipv6
+  if (v6) {
+    const [net] = v6.prefix.split('/')
+    lines.push(
+      '',
+      '# IPv6: router advertisements for the prefix (SLAAC), with stateless DHCPv6 for DNS information.',
+      'enable-ra',
+      `dhcp-range=${net},ra-stateless,64,${lease(dhcp?.leaseTime ?? DEFAULT_LEASE_TIME)}`,
+      // interval 10 s; router lifetime 0 says "not a default router" (a network that leads nowhere).
+      `ra-param=${spec.interface},${v6.mtu !== undefined ? `mtu:${v6.mtu},` : ''}10${v6.router ? '' : ',0'}`,
+      ...(dns ? [`dhcp-option=option6:dns-server,[${v6.hostAddress}]`] : []),
+      ...(dns?.domain ? [`dhcp-option=option6:domain-search,${dns.domain}`] : []),
+    )
   }
   const hostsFile = (dhcp?.hosts ?? [])
     .map((h) => [h.mac.toLowerCase(), h.ip, ...(h.name ? [h.name] : []), ...(h.leaseTime !== undefined ? [lease(h.leaseTime)] : [])].join(','))

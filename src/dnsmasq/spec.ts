@@ -58,6 +58,22 @@ export interface DnsmasqSpec {
   dns?: false | DnsmasqDnsSpec
   /** Directory for config, lease, pid and log files; default /run/kvmnet/<namespace>/<network>/dnsmasq. */
   stateDir?: string
+  /**
+   * IPv6 on the interface: router advertisements for its /64 prefix (SLAAC, with stateless DHCPv6 for
+   * DNS information), RDNSS/DNSSL for this dnsmasq, DNS answered on the IPv6 address too.
+   */
+  ipv6?: DnsmasqIpv6Spec
+}
+
+export interface DnsmasqIpv6Spec {
+  /** The interface's IPv6 address (dnsmasq listens on it). */
+  hostAddress: string
+  /** The /64 prefix advertised, e.g. 'fd00:150::/64'. */
+  prefix: string
+  /** Advertise the host as default router (false: router lifetime 0, on networks that lead nowhere). */
+  router: boolean
+  /** MTU option in the advertisements. */
+  mtu?: number
 }
 
 interface Issue {
@@ -76,7 +92,8 @@ const MIN_LEASE = 120
 const MAX_LEASE = 365 * 24 * 3600
 
 const KEYS = {
-  spec: ['network', 'interface', 'subnet', 'hostAddress', 'dhcp', 'dns', 'stateDir'],
+  spec: ['network', 'interface', 'subnet', 'hostAddress', 'dhcp', 'dns', 'stateDir', 'ipv6'],
+  ipv6: ['hostAddress', 'prefix', 'router', 'mtu'],
   dhcp: ['range', 'leaseTime', 'hosts', 'router', 'mtu', 'dnsServer'],
   host: ['mac', 'ip', 'name', 'leaseTime'],
   dns: ['domain', 'hosts', 'forwarders'],
@@ -158,7 +175,28 @@ function check(c: Checker, spec: unknown): void {
     c.bad('stateDir', `must be an absolute path of letters, digits and ._/+- without '..', got ${describe(spec.stateDir)}`)
   }
   if (spec.dhcp !== undefined) checkDhcp(c, spec.dhcp, subnet, host)
+  if (spec.ipv6 !== undefined) checkIpv6(c, spec.ipv6)
   if (spec.dns !== undefined && spec.dns !== false) checkDns(c, spec.dns)
+}
+
+function checkIpv6(c: Checker, v6: unknown): void {
+  if (!isObject(v6)) return c.bad('ipv6', 'must be an object')
+  c.keys(v6, KEYS.ipv6, 'ipv6')
+  const host = typeof v6.hostAddress === 'string' && ipaddr.IPv6.isValid(v6.hostAddress) && !v6.hostAddress.includes('%')
+  if (!host) c.bad('ipv6.hostAddress', `must be an IPv6 address, got ${describe(v6.hostAddress)}`)
+  let prefix: [ipaddr.IPv6, number] | undefined
+  try {
+    const p = ipaddr.parseCIDR(String(v6.prefix))
+    if (p[0].kind() === 'ipv6') prefix = p as [ipaddr.IPv6, number]
+  } catch {}
+  if (!prefix) c.bad('ipv6.prefix', `must be an IPv6 prefix like fd00:1::/64, got ${describe(v6.prefix)}`)
+  // SLAAC makes interface identifiers of 64 bits: any other prefix length gives guests no address.
+  else if (prefix[1] !== 64) c.bad('ipv6.prefix', `router advertisements for SLAAC need a /64 prefix, not /${prefix[1]}`)
+  else if (host && !ipaddr.IPv6.parse(String(v6.hostAddress)).match(prefix)) c.bad('ipv6.hostAddress', `${v6.hostAddress} is outside ${v6.prefix}`)
+  if (typeof v6.router !== 'boolean') c.bad('ipv6.router', 'must be true or false')
+  if (v6.mtu !== undefined && (typeof v6.mtu !== 'number' || !Number.isInteger(v6.mtu) || v6.mtu < 1280 || v6.mtu > 65535)) {
+    c.bad('ipv6.mtu', `must be an integer from 1280 to 65535, got ${describe(v6.mtu)}`)
+  }
 }
 
 function checkDhcp(c: Checker, dhcp: unknown, subnet: Ipv4Subnet | undefined, host: number | undefined): void {

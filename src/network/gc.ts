@@ -9,13 +9,17 @@
  * A detached network (plain `kvmnet up`) is meant to outlive its creator and is left alone, and nothing
  * another state root owns — a live network of another process using another root — is touched.
  */
-import { rm } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { BusyError } from '../errors.js'
+import { acquireLock } from '../lock/file-lock.js'
 import { Netns } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
 import { parseAlias, rootTag } from './names.js'
 import { openNetwork } from './network.js'
-import { DEFAULT_STATE_ROOT, listStates, namespaceAlive, netnsIdentity, ownerAlive, removeState, type NetworkState } from './state.js'
+import { DEFAULT_STATE_ROOT, listStates, namespaceAlive, netnsIdentity, ownerAlive, removeEmptyParents, removeState, type NetworkState } from './state.js'
 import { stopStrayDnsmasqs } from './steps/stray-dnsmasq.js'
 
 export interface GcReport {
@@ -36,6 +40,18 @@ async function verdict(state: NetworkState): Promise<'namespace-gone' | 'owner-d
   if (state.applying && !(await ownerAlive(state.applying))) return 'apply-cut-short'
   if (state.owner !== undefined && !(await ownerAlive(state.owner))) return 'owner-dead'
   return undefined
+}
+
+/** Remove the lock file of a network directory that has no state, unless someone holds it right now. */
+export async function clearStaleLock(stateDir: string): Promise<void> {
+  if (!existsSync(`${stateDir}.lock`) || existsSync(join(stateDir, 'network.json'))) return
+  try {
+    const lock = await acquireLock(`${stateDir}.lock`, { timeoutMs: 0, what: 'stale lock' })
+    lock.release({ remove: true })
+    await removeEmptyParents(stateDir)
+  } catch (err) {
+    if (!(err instanceof BusyError)) throw err
+  }
 }
 
 export async function gc(options: { netns?: Netns | string; stateRoot?: string } = {}): Promise<GcReport> {
@@ -71,6 +87,17 @@ export async function gc(options: { netns?: Netns | string; stateRoot?: string }
     } catch (err) {
       out.errors.push(`${state.name}: ${(err as Error).message}`)
       if (state.netnsId === here) live.add(state.name)
+    }
+  }
+
+  // Lock files of networks that have no state (a process killed after taking the lock, before writing
+  // its journal): removed once nobody holds them.
+  for (const label of await readdir(root).catch(() => [] as string[])) {
+    for (const f of await readdir(join(root, label)).catch(() => [] as string[])) {
+      if (!f.endsWith('.lock')) continue
+      const name = f.slice(0, -'.lock'.length)
+      if (existsSync(join(root, label, name, 'network.json'))) continue
+      await clearStaleLock(join(root, label, name))
     }
   }
 

@@ -213,7 +213,7 @@ export function planDnsmasq(
   part: BridgePart,
   ipv4: { address?: string | undefined; dhcp?: Dhcp4Spec | undefined } | undefined,
   dns: DnsSpec | undefined,
-  opts: { router: boolean; mtu: number | undefined },
+  opts: { router: boolean; mtu: number | undefined; ipv6?: string | undefined },
 ): DnsmasqPlan | undefined {
   const address = ipv4?.address
   if (!address || !part.subnet) return undefined
@@ -246,5 +246,10 @@ export function planDnsmasq(
           forwarders: [...(dns?.forwarders ?? [])],
         }
       : false,
+    // Router advertisements for the IPv6 prefix: guests get SLAAC addresses, the DNS server and (where
+    // the network leads somewhere) the host as default router.
+    ...(opts.ipv6 && part.subnet6
+      ? { ipv6: { hostAddress: hostOf(opts.ipv6), prefix: part.subnet6, router: opts.router, ...(opts.mtu !== undefined && opts.mtu >= 1280 ? { mtu: opts.mtu } : {}) } }
+      : {}),
   }
 }

@@ -12,6 +12,12 @@ export default async function down(a: CliArgs): Promise<number> {
     throw err
   })
   if (!net) {
+    // A process killed between taking the network's lock and writing its first state leaves the lock.
+    const o = networkOptions(a)
+    const { clearStaleLock } = await import('../../network/gc.js')
+    const { Netns } = await import('../../netns/index.js')
+    const { stateDirFor, stateLabel } = await import('../../network/state.js')
+    await clearStaleLock(stateDirFor(o.stateRoot ?? '/run/kvmnet', stateLabel(o.netns ? Netns.open(o.netns) : Netns.current()), name))
     if (a.json) out(JSON.stringify({ network: name, down: true, existed: false }))
     else out(`kvmnet: no network ${name} in ${a.netns ?? 'this namespace'}; nothing to do`)
     return 0

@@ -99,6 +99,17 @@ export function checkForwards(forwards: readonly ForwardSpec[] | undefined, addr
   })
 }
 
+/**
+ * An IPv6 prefix guests get addresses from by router advertisement (whenever the network runs dnsmasq)
+ * must be a /64: SLAAC forms 64-bit interface identifiers, and any other length leaves guests without one.
+ */
+export function checkIpv6(address: string | undefined, ipv4: { address?: string | undefined; dhcp?: unknown } | undefined, dns: unknown, bad: IssueSink): void {
+  if (!address) return
+  const runsDnsmasq = ipv4?.address !== undefined && (ipv4.dhcp !== undefined || dns !== undefined)
+  const len = Number(address.split('/')[1])
+  if (runsDnsmasq && len !== 64) bad('ipv6.address', `guests get IPv6 addresses by SLAAC, which needs a /64 prefix, not /${len}`)
+}
+
 /** DNS is served on the host address: a kind without one cannot serve it. */
 export function checkDns(dns: unknown, address: string | undefined, bad: IssueSink): void {
   if (dns !== undefined && !address) bad('dns', 'DNS needs a host address to listen on (ipv4.address)')

@@ -6,12 +6,13 @@ import type { NetworkDriver } from '../driver.js'
 import { portFilters, basePlan, bridgePart, hostOf, planDnsmasq, planTaps, type IsolatedPlan } from '../plan.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
-import { MAX_BRIDGE_PORTS, checkDns, checkIpv4, checkPorts } from './checks.js'
+import { checkIpv6, MAX_BRIDGE_PORTS, checkDns, checkIpv4, checkPorts } from './checks.js'
 
 export const isolatedDriver: NetworkDriver<'isolated'> = {
   mode: 'isolated',
   check(spec, bad) {
     checkIpv4(spec.ipv4, bad)
+    checkIpv6(spec.ipv6?.address, spec.ipv4, spec.dns, bad)
     checkDns(spec.dns, spec.ipv4?.address, bad)
     checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
   },
@@ -32,7 +33,7 @@ export const isolatedDriver: NetworkDriver<'isolated'> = {
       ...basePlan(spec, planTaps(spec), []),
       ...part,
       firewall,
-      dnsmasq: planDnsmasq(spec.name, part, spec.ipv4, spec.dns, { router: false, mtu: spec.mtu }),
+      dnsmasq: planDnsmasq(spec.name, part, spec.ipv4, spec.dns, { router: false, mtu: spec.mtu, ipv6: spec.ipv6?.address }),
     }
   },
   apply: applyBridgedNetwork,

@@ -6,12 +6,13 @@ import type { NetworkDriver } from '../driver.js'
 import { basePlan, bridgePart, forwardingSysctls, planDnsmasq, planTaps } from '../plan.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
-import { MAX_BRIDGE_PORTS, checkIpv4, checkPorts } from './checks.js'
+import { checkIpv6, MAX_BRIDGE_PORTS, checkIpv4, checkPorts } from './checks.js'
 
 export const openDriver: NetworkDriver<'open'> = {
   mode: 'open',
   check(spec, bad) {
     checkIpv4(spec.ipv4, bad)
+    checkIpv6(spec.ipv6?.address, spec.ipv4, spec.dns, bad)
     checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS, noFilters: 'open' })
   },
   plan(spec) {
@@ -19,7 +20,7 @@ export const openDriver: NetworkDriver<'open'> = {
     return {
       ...basePlan(spec, planTaps(spec), forwardingSysctls(part)),
       ...part,
-      dnsmasq: planDnsmasq(spec.name, part, spec.ipv4, spec.dns, { router: true, mtu: spec.mtu }),
+      dnsmasq: planDnsmasq(spec.name, part, spec.ipv4, spec.dns, { router: true, mtu: spec.mtu, ipv6: spec.ipv6?.address }),
     }
   },
   apply: applyBridgedNetwork,

@@ -115,7 +115,9 @@ export async function ensureAddresses(ctx: ApplyContext, link: LinkInfo, address
     let changed = false
     for (const cidr of addresses) {
       if (have.some((a) => normCidr(a.cidr) === normCidr(cidr))) continue
-      await rtnl.addAddress(link.index, cidr)
+      // IPv6 without duplicate address detection: the network owns its prefix, and dnsmasq must be able
+      // to bind the address at once (a tentative address cannot be bound).
+      await rtnl.addAddress(link.index, cidr, cidr.includes(':') ? { noDad: true } : {})
       s.onUndo(() => rtnl.deleteAddress(link.index, cidr).catch(ignoreNotFound))
       changed = true
     }
