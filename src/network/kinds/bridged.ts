@@ -6,7 +6,8 @@
  */
 import { SpecError } from '../../errors.js'
 import type { ApplyContext, StatusContext } from '../driver.js'
-import { dnsmasqOf, firewallOf, type NetworkPlan, type BridgePart } from '../plan.js'
+import { dnsmasqOf, firewallOf, type NetworkPlan, type BridgePart, type WantedSysctl } from '../plan.js'
+import { readSysctl } from '../../rtnl/index.js'
 import { ensureBridgeWithAddresses } from '../steps/bridge.js'
 import { concurrently } from '../steps/concurrent.js'
 import { ensureDnsmasq } from '../steps/dnsmasq.js'
@@ -22,14 +23,33 @@ export async function applyBridgedNetwork(ctx: ApplyContext, plan: Extract<Netwo
     if (!(await ctx.rtnl.findLink(uplink))) throw new SpecError('uplink', `no interface named ${uplink} in this namespace`)
   }
   await ensureBridgeWithAddresses(ctx, plan)
+  const uplinkRa = await uplinkAcceptRa(ctx, plan)
   await concurrently(
     async () => {
-      await ensureSysctls(ctx, plan.sysctls, ctx.sysctlsOf)
+      await ensureSysctls(ctx, [...plan.sysctls, ...uplinkRa], ctx.sysctlsOf)
       await ensureFirewall(ctx, firewallOf(plan))
     },
     () => ensureDnsmasq(ctx, dnsmasqOf(plan)),
     () => ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports),
   )
+}
+
+const RTPROT_RA = 9
+
+/**
+ * With IPv6 forwarding on, the kernel ignores router advertisements on every interface whose accept_ra
+ * is 1 — so an uplink whose own IPv6 default route came from RA would lose it when the route expires.
+ * accept_ra=2 keeps accepting them; the old value goes back on down (libvirt refuses to start instead).
+ */
+async function uplinkAcceptRa(ctx: ApplyContext, plan: Extract<NetworkPlan, BridgePart>): Promise<WantedSysctl[]> {
+  if (!plan.sysctls.some((s) => s.key === 'net/ipv6/conf/all/forwarding')) return []
+  const def = (await ctx.rtnl.listRoutes({ family: 6 })).find((r) => r.dst === 'default' && r.protocol === RTPROT_RA)
+  const dev = def?.devName ?? (def?.dev !== undefined ? (await ctx.rtnl.findLink(def.dev))?.name : undefined)
+  if (!dev || dev === plan.bridge) return []
+  const key = `net/ipv6/conf/${dev}/accept_ra`
+  const now = (await readSysctl(ctx.ns, key).catch(() => '')).trim()
+  // Already 2 (or 0: the administrator turned RA off there) — nothing kvmnet should change.
+  return now === '1' || ctx.state.sysctls.some((s) => s.key === key) ? [{ key, value: '2' }] : []
 }
 
 /** Nothing kind-specific to check beyond the shared bridge, ports, nft and dnsmasq checks. */
