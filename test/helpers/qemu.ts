@@ -52,6 +52,8 @@ export interface GuestReport {
   accel: Accel
   /** The MAC the guest saw on eth0. */
   mac?: string
+  /** The IPv6 address the guest got by SLAAC (checks.slaac). */
+  addr6?: string
   /** Problems the guest reported about itself ('no dhcp lease', ...). */
   errors: string[]
 }
@@ -256,6 +258,7 @@ export async function bootGuest(opts: BootGuestOptions): Promise<GuestReport> {
   }
   if (results.lease) report.lease = results.lease
   if (results.mac) report.mac = results.mac
+  if (results.addr6) report.addr6 = results.addr6
 
   const failure = { report, stderr: run.stderr, pid: run.pid }
   if (run.timedOut) throw new GuestBootError(`guest did not power off within ${timeoutMs} ms (qemu PID ${run.pid} killed)`, failure)

@@ -133,3 +133,32 @@ t.test('two QEMU guests with static addresses on a very-isolated network reach e
   await net.down()
   await assertNothingLeft(t, host, 'qemu3')
 })
+
+t.test('a QEMU guest gets an IPv6 address by SLAAC (kernel only, no client) and pings the outside over IPv6 (NAT66)', { skip: support.ok ? false : support.reason }, async (t) => {
+  const { host, inet } = await hostWithInternet(t, '10.79.2.0/24')
+  await host.ip(['addr add 2001:db8:1::1/64 dev uplink0 nodad', 'route add default via 2001:db8:1::2'].join('\n'))
+  await inet.ip('addr add 2001:db8:1::2/64 dev eth0 nodad')
+  const stateRoot = `/run/kvmnet-test/${host.name}`
+  const mac = '52:54:00:4b:02:01'
+  const net = createNetwork(
+    validateSpec({
+      name: 'qemu6',
+      mode: 'nat',
+      ipv4: { address: '10.79.2.1/24', dhcp: { range: ['10.79.2.50', '10.79.2.99'] } },
+      ipv6: { address: 'fd00:79:2::1/64', nat66: true },
+      ports: [{ name: 'vm6', mac }],
+    }),
+    { netns: host.name, stateRoot },
+  )
+  t.teardown(async () => {
+    await net.down().catch(() => undefined)
+    await rm(stateRoot, { recursive: true, force: true })
+  })
+  await net.up()
+  const report = await bootGuest({ netnsPath: host.path, tapName: 'vm6', mac, checks: { slaac: 30, ping: ['fd00:79:2::1', '2001:db8:1::2'] } })
+  t.match(report.addr6, /^fd00:79:2:0?:/, `SLAAC address ${report.addr6}`)
+  t.equal(report.pings['fd00:79:2::1'], true, 'guest -> host over IPv6')
+  t.equal(report.pings['2001:db8:1::2'], true, 'guest -> outside over IPv6 (NAT66)')
+  await net.down()
+  await assertNothingLeft(t, host, 'qemu6')
+})

@@ -10,6 +10,11 @@ export interface GuestChecks {
   ping?: string[]
   /** TCP endpoints the guest must be able to connect to. */
   tcp?: Array<{ host: string; port: number }>
+  /**
+   * Wait (up to this many seconds) for the kernel to configure a global IPv6 address by SLAAC from the
+   * network's router advertisements, and report it; `ping` entries that are IPv6 addresses go out then.
+   */
+  slaac?: number
   /** A static address (CIDR) instead of DHCP, for networks with no DHCP server. */
   address?: string
   /** A TCP port the guest listens on (so other guests can check it) while it runs. */
@@ -42,6 +47,10 @@ export function checksCmdline(checks: GuestChecks, field = 'checks'): string[] {
     const [ip, len] = checks.address.split('/')
     if (!ip || isIP(ip) !== 4 || !/^\d{1,2}$/.test(len ?? '')) throw new SpecError(`${field}.address`, `not an IPv4 CIDR: ${JSON.stringify(checks.address)}`)
     words.push(`kvmnet.addr=${checks.address}`)
+  }
+  if (checks.slaac !== undefined) {
+    if (!Number.isInteger(checks.slaac) || checks.slaac < 1 || checks.slaac > 120) throw new SpecError(`${field}.slaac`, `not 1-120 seconds: ${checks.slaac}`)
+    words.push(`kvmnet.slaac=${checks.slaac}`)
   }
   if (checks.listen !== undefined) {
     if (!Number.isInteger(checks.listen) || checks.listen < 1 || checks.listen > 65535) throw new SpecError(`${field}.listen`, `not a port: ${checks.listen}`)

@@ -46,6 +46,18 @@ if [ -n "$static_addr" ]; then
 elif ! udhcpc -i eth0 -s /etc/udhcpc.script -n -q -t "$dhcp_tries" -T 1 -A 1 >/dev/null 2>&1; then
   say error "no dhcp lease"
 fi
+# IPv6 by SLAAC: the kernel configures it from the router advertisements by itself; wait until a global
+# address is there and no longer tentative.
+slaac_wait=$(arg kvmnet.slaac)
+if [ -n "$slaac_wait" ]; then
+  n=0
+  while [ $n -lt $((slaac_wait * 10)) ]; do
+    a6=$(ip -6 addr show dev eth0 scope global | grep inet6 | grep -v tentative | sed -n 's/.*inet6 \([0-9a-f:]*\/[0-9]*\).*/\1/p' | head -n1)
+    [ -n "$a6" ] && break
+    usleep 100000; n=$((n + 1))
+  done
+  if [ -n "$a6" ]; then say addr6=$a6; else say error "no slaac address"; fi
+fi
 # A TCP server for peers: answers every connection (and keeps listening), and notes that a peer came.
 if [ -n "$listen_port" ]; then
   (while true; do nc -l -p "$listen_port" -e /bin/true >/dev/null 2>&1 && touch /tmp/peer-seen; done) &
@@ -65,7 +77,8 @@ retry() {
 }
 
 for ip in $ping_list; do
-  if retry ping -c 1 -W 2 "$ip" >/dev/null 2>&1; then
+  case "$ip" in *:*) fam=-6 ;; *) fam=-4 ;; esac
+  if retry ping $fam -c 1 -W 2 "$ip" >/dev/null 2>&1; then
     say ping "$ip" ok
   else
     say ping "$ip" fail

@@ -19,6 +19,8 @@ export interface GuestResults {
   tcp: Record<string, boolean>
   /** The guest's MAC as it saw it on eth0. */
   mac?: string
+  /** The global IPv6 address the guest's kernel configured by SLAAC (kvmnet.slaac). */
+  addr6?: string
   /** Problems the guest itself reported ('no dhcp lease', 'no eth0', ...). */
   errors: string[]
   /** Init reached its end and powered off on purpose. */
@@ -57,6 +59,8 @@ export function parseGuestSerial(serial: string): GuestResults {
       // A renewal prints again; the last lease printed is the one the guest holds.
       const lease = parseLease(words)
       if (lease) out.lease = lease
+    } else if (first.startsWith('addr6=')) {
+      out.addr6 = first.slice(6)
     } else if (first.startsWith('mac=')) {
       out.mac = first.slice(4)
     } else if (first === 'ping' && second !== undefined && third !== undefined) {
