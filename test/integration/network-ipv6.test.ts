@@ -93,3 +93,23 @@ t.test("an uplink whose IPv6 default route comes from RA keeps it after up (acce
   await net.down()
   t.equal((await host.run('sysctl', ['-n', 'net.ipv6.conf.uplink0.accept_ra'])).trim(), '1', 'accept_ra put back')
 })
+
+t.test('routed: the guest reaches the outside over IPv6 with its own address, and is reached by it', async (t) => {
+  const { host, inet } = await hostWithInternet(t, '10.222.4.0/24')
+  await host.ip(['addr add 2001:db8:1::1/64 dev uplink0 nodad', 'route add default via 2001:db8:1::2'].join('\n'))
+  // The outside routes the network's prefix to the host: no NAT needed.
+  await inet.ip(['addr add 2001:db8:1::2/64 dev eth0 nodad', 'route add fd00:226::/64 via 2001:db8:1::1'].join('\n'))
+  const net = createNetwork(
+    validateSpec({ name: 'v6rt', mode: 'routed', ipv4: { address: '10.222.4.1/24', dhcp: { range: ['10.222.4.100', '10.222.4.150'] } }, ipv6: { address: 'fd00:226::1/64' } }),
+    { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` },
+  )
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  const guest = await guestOnBridge(t, host, net.bridge!, 'g-v6r')
+  const addr = (await slaac(guest, 'fd00:226:')).split('/')[0]!
+  await waitFor(async () => (await guest.run('ip', ['-6', 'route', 'show', 'default'])).trim() || undefined, 15_000, 100)
+  t.equal((await guest.try('busybox', ['ping', '-6', '-c', '1', '-W', '3', '2001:db8:1::2'])).exitCode, 0, 'guest -> outside over IPv6')
+  t.equal((await inet.try('busybox', ['ping', '-6', '-c', '1', '-W', '3', addr])).exitCode, 0, "the outside reaches the guest's own address (no NAT)")
+  t.notMatch(await host.run('nft', ['list', 'table', 'inet', 'kvmnet_v6rt']), /masquerade/, 'no NAT66')
+  await net.down()
+})
