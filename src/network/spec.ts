@@ -101,9 +101,9 @@ export const forwardSchema = s.object({
   hostPort: s
     .union([port, s.tuple<[number, number]>([port, port])], 'a port 1-65535 or a [first, last] range')
     .describe('Host port, or an inclusive [first, last] range, that is forwarded'),
-  guest: ipv4.describe('Guest IPv4 address (inside the subnet)'),
+  guest: ipAny.describe("Guest address: IPv4 inside the subnet, or IPv6 inside ipv6.address's prefix"),
   guestPort: port.optional().describe('Guest port (the first of the range for a range); default: hostPort'),
-  hostAddress: ipv4.optional().describe('Only forward connections to this host address'),
+  hostAddress: ipAny.optional().describe("Only forward connections to this host address (of the guest's family)"),
   inInterface: ifname.optional().describe('Only forward connections arriving on this interface'),
 })
 

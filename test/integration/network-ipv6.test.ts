@@ -113,3 +113,40 @@ t.test('routed: the guest reaches the outside over IPv6 with its own address, an
   t.notMatch(await host.run('nft', ['list', 'table', 'inet', 'kvmnet_v6rt']), /masquerade/, 'no NAT66')
   await net.down()
 })
+
+t.test('forwards over IPv6: from outside, from the host and from another guest (hairpin)', async (t) => {
+  const { host, inet } = await hostWithInternet(t, '10.222.5.0/24')
+  await host.ip(['addr add 2001:db8:1::1/64 dev uplink0 nodad', 'route add default via 2001:db8:1::2'].join('\n'))
+  await inet.ip('addr add 2001:db8:1::2/64 dev eth0 nodad')
+  const net = createNetwork(
+    validateSpec({
+      name: 'v6fwd',
+      mode: 'nat',
+      ipv4: { address: '10.222.5.1/24' },
+      ipv6: { address: 'fd00:227::1/64', nat66: true },
+      forwards: [{ proto: 'tcp', hostPort: 8080, guest: 'fd00:227::10', guestPort: 80 }],
+    }),
+    { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` },
+  )
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  const web = await guestOnBridge(t, host, net.bridge!, 'g-web6')
+  await web.ip(['addr add fd00:227::10/64 dev eth0 nodad', 'route add default via fd00:227::1'].join('\n'))
+  web.spawn('socat', ['TCP6-LISTEN:80,reuseaddr,fork', 'SYSTEM:echo web6 $SOCAT_PEERADDR'])
+  await waitFor(async () => (await web.run('ss', ['-Hltn', 'sport = :80'])).trim() !== '')
+  const get = async (from: TestNs) => {
+    const r = await from.try('socat', ['-T', '3', '-', 'TCP6:[2001:db8:1::1]:8080,connect-timeout=3'], { input: '', timeout: 8000 })
+    return r.stdout.trim()
+  }
+  t.match(await get(inet), /^web6 \[2001:0db8:0001:0000:0000:0000:0000:0002\]/, 'outside -> [host]:8080 -> guest:80, with the real client address')
+  t.match(await get(host), /^web6 /, "host -> its own [address]:8080")
+  const other = await guestOnBridge(t, host, net.bridge!, 'g-oth6')
+  await other.ip(['addr add fd00:227::11/64 dev eth0 nodad', 'route add default via fd00:227::1'].join('\n'))
+  t.match(await get(other), /^web6 /, 'another guest through the host address (hairpin)')
+  t.throws(
+    () => validateSpec({ name: 'x', mode: 'nat', ipv4: { address: '10.222.6.1/24' }, forwards: [{ proto: 'tcp', hostPort: 1, guest: 'fd00::10' }] }),
+    SpecError,
+    'an IPv6 guest needs ipv6.address',
+  )
+  await net.down()
+})

@@ -70,16 +70,25 @@ export function forwardsOverlap(f: ForwardSpec, g: ForwardSpec): boolean {
   const [b1, b2] = typeof g.hostPort === 'number' ? [g.hostPort, g.hostPort] : g.hostPort
   const sameAddress = !f.hostAddress || !g.hostAddress || f.hostAddress === g.hostAddress
   const sameInterface = !f.inInterface || !g.inInterface || f.inInterface === g.inInterface
-  return f.proto === g.proto && sameAddress && sameInterface && a1 <= b2 && a2 >= b1
+  return f.proto === g.proto && f.guest.includes(':') === g.guest.includes(':') && sameAddress && sameInterface && a1 <= b2 && a2 >= b1
 }
 
 /** Port forwards of a nat network: guests inside the subnet, ranges in order, no overlap. */
-export function checkForwards(forwards: readonly ForwardSpec[] | undefined, address: string, bad: IssueSink): void {
+export function checkForwards(forwards: readonly ForwardSpec[] | undefined, address: string, address6: string | undefined, bad: IssueSink): void {
   if (!forwards) return
   const sub = subnet4(address)
-  const seen: { proto: string; lo: number; hi: number; hostAddress: string | undefined; i: number }[] = []
+  const seen: { proto: string; v6: boolean; lo: number; hi: number; hostAddress: string | undefined; i: number }[] = []
   forwards.forEach((f, i) => {
-    checkInside(sub, `forwards[${i}].guest`, f.guest, bad)
+    const v6 = f.guest.includes(':')
+    if (!v6) checkInside(sub, `forwards[${i}].guest`, f.guest, bad)
+    else if (!address6) bad(`forwards[${i}].guest`, 'an IPv6 guest needs ipv6.address on the network')
+    else {
+      const [net, len] = ipaddr.IPv6.parseCIDR(address6)
+      const g = ipaddr.IPv6.parse(f.guest)
+      if (!g.match(net, len)) bad(`forwards[${i}].guest`, `${f.guest} is outside ${address6}'s prefix`)
+      else if (g.toNormalizedString() === net.toNormalizedString()) bad(`forwards[${i}].guest`, `${f.guest} is the host's own address`)
+    }
+    if (f.hostAddress !== undefined && f.hostAddress.includes(':') !== v6) bad(`forwards[${i}].hostAddress`, `must be of the guest's family (IPv${v6 ? 6 : 4})`)
     const [lo, hi] = typeof f.hostPort === 'number' ? [f.hostPort, f.hostPort] : f.hostPort
     if (lo > hi) bad(`forwards[${i}].hostPort`, 'range start is after its end')
     else if (f.guestPort !== undefined && f.guestPort + (hi - lo) > 65535) bad(`forwards[${i}].guestPort`, 'range runs past 65535')
@@ -87,15 +96,16 @@ export function checkForwards(forwards: readonly ForwardSpec[] | undefined, addr
     // (and the host's 127.0.0.1:53) and hands the guests' resolver to one guest.
     const captures = (p: number) => lo <= p && p <= hi
     const catchAll = f.hostAddress === undefined && f.inInterface === undefined
-    if ((catchAll || f.hostAddress === sub.host) && ((f.proto === 'udp' && (captures(53) || captures(67))) || (f.proto === 'tcp' && captures(53)))) {
-      bad(`forwards[${i}].hostPort`, `would capture the network's own ${captures(53) ? 'DNS (53)' : 'DHCP (67)'}; restrict it with hostAddress (another address) or inInterface`)
+    const hostOwn = f.hostAddress === sub.host || (address6 !== undefined && f.hostAddress === address6.split('/')[0])
+    if ((catchAll || hostOwn) && ((f.proto === 'udp' && (captures(53) || captures(67) || captures(547))) || (f.proto === 'tcp' && captures(53)))) {
+      bad(`forwards[${i}].hostPort`, `would capture the network's own ${captures(53) ? 'DNS (53)' : 'DHCP'}; restrict it with hostAddress (another address) or inInterface`)
     }
     for (const g of seen) {
-      // Two forwards collide on the same protocol and port when they can match the same host address.
+      // Two forwards collide on the same family, protocol and port when they can match the same host address.
       const sameAddress = !f.hostAddress || !g.hostAddress || f.hostAddress === g.hostAddress
-      if (g.proto === f.proto && sameAddress && lo <= g.hi && hi >= g.lo) bad(`forwards[${i}].hostPort`, `overlaps forwards[${g.i}]`)
+      if (g.proto === f.proto && g.v6 === v6 && sameAddress && lo <= g.hi && hi >= g.lo) bad(`forwards[${i}].hostPort`, `overlaps forwards[${g.i}]`)
     }
-    seen.push({ proto: f.proto, lo, hi, hostAddress: f.hostAddress, i })
+    seen.push({ proto: f.proto, v6, lo, hi, hostAddress: f.hostAddress, i })
   })
 }
 

@@ -11,7 +11,7 @@ export const natDriver: NetworkDriver<'nat'> = {
   check(spec, bad) {
     checkIpv4(spec.ipv4, bad)
     checkIpv6(spec.ipv6?.address, spec.ipv4, spec.dns, bad)
-    checkForwards(spec.forwards, spec.ipv4.address, bad)
+    checkForwards(spec.forwards, spec.ipv4.address, spec.ipv6?.address, bad)
     checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
     if (spec.uplink !== undefined && spec.uplink === spec.bridge) bad('uplink', 'is the network\'s own bridge')
   },
