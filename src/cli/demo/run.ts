@@ -20,7 +20,11 @@ const SCENARIOS: { kind: string; run: (lab: Lab) => Promise<Row> }[] = [
 ]
 
 function cell(m: { ok: boolean }): string {
-  return m.ok ? 'yes' : 'no'
+  return yn(m.ok)
+}
+
+function yn(b: boolean): string {
+  return b ? 'yes' : 'no'
 }
 
 export async function runDemo(opts: { json: boolean }): Promise<number> {
@@ -64,7 +68,12 @@ export async function runDemo(opts: { json: boolean }): Promise<number> {
   }
   const out = (s: string) => process.stdout.write(`${s}\n`)
   out('')
-  out(renderTable(['Network type', 'Host connectivity', 'External connectivity', 'DHCP available'], rows.map((r) => [r.kind, cell(r.host), cell(r.external), cell(r.dhcp)])))
+  out(
+    renderTable(
+      ['Network type', 'Host connectivity', 'External connectivity', 'DHCP available', 'IPv6 address (RA)', 'IPv6 outside'],
+      rows.map((r) => [r.kind, cell(r.host), cell(r.external), cell(r.dhcp), r.ipv6 ? yn(r.ipv6.ra) : '-', r.ipv6 ? yn(r.ipv6.outside) : '-']),
+    ),
+  )
   out('')
   out('What was measured:')
   for (const r of rows) {
@@ -72,6 +81,7 @@ export async function runDemo(opts: { json: boolean }): Promise<number> {
     out(`    host <-> guest: ${r.host.detail}`)
     out(`    guest -> outside: ${r.external.detail}`)
     out(`    DHCP: ${r.dhcp.detail}`)
+    if (r.ipv6) out(`    IPv6: ${r.ipv6.detail}`)
   }
   out('')
   const cats: StepCategory[] = ['links', 'addresses', 'sysctls', 'nft', 'dnsmasq', 'state']

@@ -25,9 +25,11 @@ export interface Row {
   up: ApplyReport
   down?: ApplyReport
   leaseMs?: number
+  /** Kinds with IPv6: whether the guest got an address by router advertisement, and reached the outside over IPv6. */
+  ipv6?: { ra: boolean; outside: boolean; detail: string }
 }
 
-const INTERNET = { host: '203.0.113.1/24', far: '203.0.113.2/24', farIp: '203.0.113.2' }
+const INTERNET = { host: '203.0.113.1/24', far: '203.0.113.2/24', farIp: '203.0.113.2', host6: '2001:db8:1::1/64', far6: '2001:db8:1::2' }
 const LAN = { router: '198.51.100.1', routerCidr: '198.51.100.1/24', hostNic: '198.51.100.2/24', helper: '198.51.100.3/24' }
 
 function ip(cidr: string): string {
@@ -43,6 +45,11 @@ async function hostWithInternet(lab: Lab, guestSubnet: string): Promise<{ host: 
   // The outside knows the way back to the guests: if a guest's packet is not answered, it was the
   // network's rules that stopped it, not missing routing.
   await lab.rtnl(inet).addRoute({ dst: guestSubnet, gateway: ip(INTERNET.host) })
+  // IPv6 on the same link; the outside routes nothing of the guests' prefixes back (NAT66 where it is
+  // needed), except for routed networks, whose prefix the scenario routes itself.
+  await lab.rtnl(host).addAddress('uplink0', INTERNET.host6, { noDad: true })
+  await lab.rtnl(inet).addAddress('eth0', `${INTERNET.far6}/64`, { noDad: true })
+  await lab.rtnl(host).addRoute({ dst: 'default', gateway: INTERNET.far6 })
   return { host, inet }
 }
 
@@ -108,6 +115,7 @@ async function measureRouted(lab: Lab, kind: 'nat' | 'isolated' | 'routed' | 'op
       name: `demo-${kind}`,
       mode: kind,
       ipv4: { address: `${hostAddr}/24`, dhcp: { range: [`10.200.${n}.100`, `10.200.${n}.150`] } },
+      ipv6: { address: `fd00:200:${n}::1/64`, ...(kind === 'nat' ? { nat66: true } : {}) },
       dns: { domain: `${kind}.test` },
       ports: [{ name: `vm-${kind}0` }],
     }),
@@ -138,8 +146,25 @@ async function measureRouted(lab: Lab, kind: 'nat' | 'isolated' | 'routed' | 'op
       : seen !== undefined && seen === guestIp
         ? yes(`ping ${INTERNET.farIp}; the outside saw the guest's own ${seen}${kind === 'open' ? ' (no kvmnet rules)' : ' (routed, no NAT)'}`)
         : no(`reached ${INTERNET.farIp} but the outside saw ${seen ?? 'nothing'}, not the guest's ${guestIp ?? '?'}`)
+  if (kind === 'routed' || kind === 'open') await lab.rtnl(inet).addRoute({ dst: `fd00:200:${n}::/64`, gateway: ip(INTERNET.host6) })
+  const ipv6 = await measureIpv6(lab, guest, `fd00:200:${n}:`, kind)
   const down = await net.down()
-  return { kind, host: hostM, external, dhcp, up: report, down, ...(lease ? { leaseMs: lease.ms } : {}) }
+  return { kind, host: hostM, external, dhcp, up: report, down, ipv6, ...(lease ? { leaseMs: lease.ms } : {}) }
+}
+
+/** SLAAC from kvmnet's router advertisements (the guest's kernel alone), then a ping over IPv6 outside. */
+async function measureIpv6(lab: Lab, guest: Netns, prefix: string, kind: string): Promise<NonNullable<Row['ipv6']>> {
+  let addr: string | undefined
+  for (let i = 0; i < 100 && !addr; i++) {
+    const r = await lab.run(guest, 'ip', ['-6', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'global', '-tentative'])
+    addr = r.stdout.match(new RegExp(`inet6 (${prefix}[0-9a-f:]*)/64`))?.[1]
+    if (!addr) await new Promise((r) => setTimeout(r, 100))
+  }
+  if (!addr) return { ra: false, outside: false, detail: 'no IPv6 address by router advertisement' }
+  let out = false
+  for (let i = 0; i < (kind === 'isolated' ? 1 : 3) && !out; i++) out = (await lab.run(guest, 'busybox', ['ping', '-6', '-c', '1', '-W', '2', INTERNET.far6])).ok
+  const how = kind === 'nat' ? ' (NAT66)' : kind === 'isolated' ? '' : ' (own address)'
+  return { ra: true, outside: out, detail: `SLAAC ${addr}; ping ${INTERNET.far6} ${out ? `answered${how}` : kind === 'isolated' ? 'impossible: no default route advertised' : 'lost'}` }
 }
 
 export async function natRow(lab: Lab): Promise<Row> {
