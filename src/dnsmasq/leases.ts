@@ -1,16 +1,21 @@
 /**
  * dnsmasq's lease file: one line per IPv4 lease, `<expiry epoch> <mac> <ip> <hostname|*> <client-id|*>`,
  * rewritten in place whenever a lease changes. An expiry of 0 means an infinite lease. DHCPv6 lines (after
- * a 'duid' line) carry an IAID instead of a MAC; kvmnet serves no DHCPv6, so they are skipped.
+ * a 'duid' line) carry an IAID instead of a MAC and end with the client's DUID.
  */
 import { readFile } from 'node:fs/promises'
 
 export interface Lease {
   /** null for an infinite lease. */
   expiresAt: Date | null
-  /** Lower-case, colon separated. */
+  /** Lower-case, colon separated; for a DHCPv6 lease, taken from the client's DUID when it holds one ('' else). */
   mac: string
   ip: string
+  /** 4 for DHCP, 6 for DHCPv6. */
+  family: 4 | 6
+  /** DHCPv6: the client's DUID and IAID. */
+  duid?: string
+  iaid?: number
   /** The name the client sent (or its reservation's name). */
   hostname?: string
   clientId?: string
@@ -19,13 +24,34 @@ export interface Lease {
 const MACLIKE = /^[0-9a-f]{2}(:[0-9a-f]{2})+$/i
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/
 
+/** The MAC inside a DUID-LLT (type 1) or DUID-LL (type 3) of an Ethernet client, else ''. */
+export function macOfDuid(duid: string): string {
+  const b = duid.toLowerCase().split(':')
+  const type = b.slice(0, 2).join('')
+  const hw = b.slice(2, 4).join('')
+  if (hw !== '0001') return ''
+  if (type === '0001' && b.length === 14) return b.slice(8).join(':')
+  if (type === '0003' && b.length === 10) return b.slice(4).join(':')
+  return ''
+}
+
 export function parseLeases(text: string): Lease[] {
   const out: Lease[] = []
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/)
+    if (f.length >= 4 && /^\d+$/.test(f[0]!) && /^\d+$/.test(f[1]!) && f[2]!.includes(':')) {
+      // DHCPv6: <expiry> <iaid> <address> <hostname|*> <client DUID>
+      const expiry = Number(f[0])
+      const duid = f[4] && f[4] !== '*' ? f[4].toLowerCase() : undefined
+      const lease: Lease = { expiresAt: expiry === 0 ? null : new Date(expiry * 1000), mac: duid ? macOfDuid(duid) : '', ip: f[2]!, family: 6, iaid: Number(f[1]) }
+      if (duid) lease.duid = duid
+      if (f[3] && f[3] !== '*') lease.hostname = f[3]
+      out.push(lease)
+      continue
+    }
     if (f.length < 4 || !/^\d+$/.test(f[0]!) || !MACLIKE.test(f[1]!) || !IPV4.test(f[2]!)) continue
     const expiry = Number(f[0])
-    const lease: Lease = { expiresAt: expiry === 0 ? null : new Date(expiry * 1000), mac: f[1]!.toLowerCase(), ip: f[2]! }
+    const lease: Lease = { expiresAt: expiry === 0 ? null : new Date(expiry * 1000), mac: f[1]!.toLowerCase(), ip: f[2]!, family: 4 }
     if (f[3] && f[3] !== '*') lease.hostname = f[3]
     if (f[4] && f[4] !== '*') lease.clientId = f[4]
     out.push(lease)

@@ -89,17 +89,24 @@ export function renderConfig(spec: DnsmasqSpec, paths: DnsmasqPaths, opts: Rende
     const [net] = v6.prefix.split('/')
     lines.push(
       '',
-      '# IPv6: router advertisements for the prefix (SLAAC), with stateless DHCPv6 for DNS information.',
+      '# IPv6: router advertisements for the prefix (SLAAC), with DHCPv6: stateless for DNS information,',
+      '# or stateful from a range (the advertisements then ask for DHCPv6 and still allow SLAAC).',
       'enable-ra',
-      `dhcp-range=${net},ra-stateless,64,${lease(dhcp?.leaseTime ?? DEFAULT_LEASE_TIME)}`,
+      v6.dhcp
+        ? `dhcp-range=${v6.dhcp.range[0]},${v6.dhcp.range[1]},slaac,64,${lease(v6.dhcp.leaseTime ?? DEFAULT_LEASE_TIME)}`
+        : `dhcp-range=${net},ra-stateless,64,${lease(dhcp?.leaseTime ?? DEFAULT_LEASE_TIME)}`,
+      ...(v6.dhcp && !dhcp ? [`dhcp-hostsfile=${paths.hostsFile}`, `dhcp-leasefile=${paths.leaseFile}`] : []),
       // interval 10 s; router lifetime 0 says "not a default router" (a network that leads nowhere).
       `ra-param=${spec.interface},${v6.mtu !== undefined ? `mtu:${v6.mtu},` : ''}10${v6.router ? '' : ',0'}`,
       ...(dns ? [`dhcp-option=option6:dns-server,[${v6.hostAddress}]`] : []),
       ...(dns?.domain ? [`dhcp-option=option6:domain-search,${dns.domain}`] : []),
     )
   }
-  const hostsFile = (dhcp?.hosts ?? [])
-    .map((h) => [h.mac.toLowerCase(), h.ip, ...(h.name ? [h.name] : []), ...(h.leaseTime !== undefined ? [lease(h.leaseTime)] : [])].join(','))
+  const hostsFile = [
+    ...(dhcp?.hosts ?? []).map((h) => [h.mac.toLowerCase(), h.ip, ...(h.name ? [h.name] : []), ...(h.leaseTime !== undefined ? [lease(h.leaseTime)] : [])].join(',')),
+    // DHCPv6 reservations: the address in brackets, matched by client DUID (id:) or MAC.
+    ...(v6?.dhcp?.hosts ?? []).map((h) => [h.id ? `id:${h.id.toLowerCase()}` : (h.mac ?? '').toLowerCase(), `[${h.ip}]`, ...(h.name ? [h.name] : [])].join(',')),
+  ]
     .map((l) => `${l}\n`)
     .join('')
   const addnHosts = (dns?.hosts ?? []).map((h) => `${h.ip} ${h.name}\n`).join('')

@@ -74,6 +74,8 @@ export interface DnsmasqIpv6Spec {
   router: boolean
   /** MTU option in the advertisements. */
   mtu?: number
+  /** Stateful DHCPv6 from this range (guests keep SLAAC too), with reservations by DUID or MAC. */
+  dhcp?: { range: [string, string]; leaseTime?: LeaseTime; hosts?: Array<{ id?: string; mac?: string; ip: string; name?: string }> }
 }
 
 interface Issue {
@@ -93,7 +95,9 @@ const MAX_LEASE = 365 * 24 * 3600
 
 const KEYS = {
   spec: ['network', 'interface', 'subnet', 'hostAddress', 'dhcp', 'dns', 'stateDir', 'ipv6'],
-  ipv6: ['hostAddress', 'prefix', 'router', 'mtu'],
+  ipv6: ['hostAddress', 'prefix', 'router', 'mtu', 'dhcp'],
+  dhcp6: ['range', 'leaseTime', 'hosts'],
+  host6: ['id', 'mac', 'ip', 'name'],
   dhcp: ['range', 'leaseTime', 'hosts', 'router', 'mtu', 'dnsServer'],
   host: ['mac', 'ip', 'name', 'leaseTime'],
   dns: ['domain', 'hosts', 'forwarders'],
@@ -194,9 +198,34 @@ function checkIpv6(c: Checker, v6: unknown): void {
   else if (prefix[1] !== 64) c.bad('ipv6.prefix', `router advertisements for SLAAC need a /64 prefix, not /${prefix[1]}`)
   else if (host && !ipaddr.IPv6.parse(String(v6.hostAddress)).match(prefix)) c.bad('ipv6.hostAddress', `${v6.hostAddress} is outside ${v6.prefix}`)
   if (typeof v6.router !== 'boolean') c.bad('ipv6.router', 'must be true or false')
+  if (v6.dhcp !== undefined) checkDhcp6(c, v6.dhcp, prefix)
   if (v6.mtu !== undefined && (typeof v6.mtu !== 'number' || !Number.isInteger(v6.mtu) || v6.mtu < 1280 || v6.mtu > 65535)) {
     c.bad('ipv6.mtu', `must be an integer from 1280 to 65535, got ${describe(v6.mtu)}`)
   }
+}
+
+function checkDhcp6(c: Checker, dhcp: unknown, prefix: [ipaddr.IPv6, number] | undefined): void {
+  if (!isObject(dhcp)) return c.bad('ipv6.dhcp', 'must be an object')
+  c.keys(dhcp, KEYS.dhcp6, 'ipv6.dhcp')
+  const addr = (v: unknown, field: string) => {
+    if (typeof v !== 'string' || !ipaddr.IPv6.isValid(v) || v.includes('%')) return c.bad(field, `must be an IPv6 address, got ${describe(v)}`)
+    if (prefix && !ipaddr.IPv6.parse(v).match(prefix)) c.bad(field, `${v} is outside the prefix`)
+  }
+  if (!Array.isArray(dhcp.range) || dhcp.range.length !== 2) c.bad('ipv6.dhcp.range', 'must be [first, last]')
+  else dhcp.range.forEach((v: unknown, i: number) => addr(v, `ipv6.dhcp.range[${i}]`))
+  c.leaseTime(dhcp.leaseTime, 'ipv6.dhcp.leaseTime')
+  if (dhcp.hosts === undefined) return
+  if (!Array.isArray(dhcp.hosts)) return c.bad('ipv6.dhcp.hosts', 'must be an array')
+  dhcp.hosts.forEach((h: unknown, i: number) => {
+    const at = `ipv6.dhcp.hosts[${i}]`
+    if (!isObject(h)) return c.bad(at, 'must be an object')
+    c.keys(h, KEYS.host6, at)
+    addr(h.ip, `${at}.ip`)
+    if (h.id !== undefined && (typeof h.id !== 'string' || !/^([0-9a-f]{2}:){3,129}[0-9a-f]{2}$/i.test(h.id))) c.bad(`${at}.id`, `must be a DUID in hex, got ${describe(h.id)}`)
+    if (h.mac !== undefined && (typeof h.mac !== 'string' || !MAC.test(h.mac))) c.bad(`${at}.mac`, `must be a MAC, got ${describe(h.mac)}`)
+    if (h.id === undefined && h.mac === undefined) c.bad(at, 'needs id or mac')
+    if (h.name !== undefined && !isDnsName(h.name)) c.bad(`${at}.name`, `must be a DNS name, got ${describe(h.name)}`)
+  })
 }
 
 function checkDhcp(c: Checker, dhcp: unknown, subnet: Ipv4Subnet | undefined, host: number | undefined): void {

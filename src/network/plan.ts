@@ -7,7 +7,7 @@ import ipaddr from 'ipaddr.js'
 import type { NetworkRules, PortFilter } from '../nft/index.js'
 import type { DnsmasqSpec } from '../dnsmasq/index.js'
 import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, linkAlias, tapHostMac } from './names.js'
-import type { DnsSpec, Dhcp4Spec, MacvtapPortSpec, NetworkMode, NetworkSpec, TapPortSpec } from './spec.js'
+import type { DnsSpec, Dhcp4Spec, Dhcp6Spec, MacvtapPortSpec, NetworkMode, NetworkSpec, TapPortSpec } from './spec.js'
 
 export interface PlannedTap {
   kind: 'tap'
@@ -213,14 +213,14 @@ export function planDnsmasq(
   part: BridgePart,
   ipv4: { address?: string | undefined; dhcp?: Dhcp4Spec | undefined } | undefined,
   dns: DnsSpec | undefined,
-  opts: { router: boolean; mtu: number | undefined; ipv6?: string | undefined },
+  opts: { router: boolean; mtu: number | undefined; ipv6?: { address: string; dhcp?: Dhcp6Spec | undefined } | undefined },
 ): DnsmasqPlan | undefined {
   const address = ipv4?.address
   if (!address || !part.subnet) return undefined
   const dhcp = ipv4?.dhcp
   // DNS comes with DHCP unless turned off, and alone when a dns section asks for it.
   const dnsOn = (dns?.enabled ?? true) && (dhcp !== undefined || dns !== undefined)
-  if (!dhcp && !dnsOn) return undefined
+  if (!dhcp && !dnsOn && !opts.ipv6?.dhcp) return undefined
   const host = hostOf(address)
   return {
     network: name,
@@ -249,7 +249,23 @@ export function planDnsmasq(
     // Router advertisements for the IPv6 prefix: guests get SLAAC addresses, the DNS server and (where
     // the network leads somewhere) the host as default router.
     ...(opts.ipv6 && part.subnet6
-      ? { ipv6: { hostAddress: hostOf(opts.ipv6), prefix: part.subnet6, router: opts.router, ...(opts.mtu !== undefined && opts.mtu >= 1280 ? { mtu: opts.mtu } : {}) } }
+      ? {
+          ipv6: {
+            hostAddress: hostOf(opts.ipv6.address),
+            prefix: part.subnet6,
+            router: opts.router,
+            ...(opts.mtu !== undefined && opts.mtu >= 1280 ? { mtu: opts.mtu } : {}),
+            ...(opts.ipv6.dhcp
+              ? {
+                  dhcp: {
+                    range: [opts.ipv6.dhcp.range[0], opts.ipv6.dhcp.range[1]] as [string, string],
+                    ...(opts.ipv6.dhcp.leaseTime !== undefined ? { leaseTime: opts.ipv6.dhcp.leaseTime } : {}),
+                    hosts: (opts.ipv6.dhcp.hosts ?? []).map((h) => ({ ...h })),
+                  },
+                }
+              : {}),
+          },
+        }
       : {}),
   }
 }

@@ -172,6 +172,23 @@ const routedIpv4 = s
 
 const ipv6Address = ipv6Cidr.describe('Host-side IPv6 address with prefix, e.g. fd00:100::1/64')
 
+const DUID = /^([0-9a-fA-F]{2}:){3,129}[0-9a-fA-F]{2}$/
+
+export const dhcp6HostSchema = s.object({
+  id: s.string().regex(DUID, 'a DHCPv6 client DUID in hex, like 00:03:00:01:52:54:00:12:34:56').optional().describe("The client's DUID (what a DHCPv6 client identifies itself by)"),
+  mac: mac.optional().describe("The guest NIC's MAC (matched when dnsmasq can tell it, e.g. from a DUID-LL)"),
+  ip: ipv6.describe('The reserved IPv6 address (inside the prefix)'),
+  name: reservationName.optional().describe('Host name; resolvable (AAAA) in dns.domain'),
+})
+
+const dhcp6Schema = s
+  .object({
+    range: s.tuple<[string, string]>([ipv6, ipv6]).describe('[first, last] address handed out by stateful DHCPv6'),
+    leaseTime: leaseTime.optional().describe('Lease time in seconds (default 3600), or "infinite"'),
+    hosts: s.array(dhcp6HostSchema).optional().describe('Static reservations by DUID or MAC'),
+  })
+  .describe('Stateful DHCPv6 (guests also keep SLAAC)')
+
 export const natSpecSchema = s.object({
   ...bridged,
   host: hostSchema,
@@ -186,6 +203,7 @@ export const natSpecSchema = s.object({
     .object({
       address: ipv6Address,
       nat66: s.boolean().optional().describe('Masquerade IPv6 too (NAT66); default false'),
+      dhcp: dhcp6Schema.optional(),
     })
     .optional()
     .describe('IPv6 on the bridge'),
@@ -207,7 +225,7 @@ export const routedSpecSchema = s.object({
   mode: s.literal('routed').describe('Guests reach the outside with their own addresses, routed by the host without NAT'),
   uplink,
   ipv4: routedIpv4,
-  ipv6: s.object({ address: ipv6Address }).optional().describe('IPv6 on the bridge'),
+  ipv6: s.object({ address: ipv6Address, dhcp: dhcp6Schema.optional() }).optional().describe('IPv6 on the bridge'),
   dns: dnsSchema.optional(),
 })
 
@@ -215,7 +233,7 @@ export const openSpecSchema = s.object({
   ...bridged,
   mode: s.literal('open').describe('Like routed, but kvmnet adds no firewall rules at all'),
   ipv4: routedIpv4,
-  ipv6: s.object({ address: ipv6Address }).optional().describe('IPv6 on the bridge'),
+  ipv6: s.object({ address: ipv6Address, dhcp: dhcp6Schema.optional() }).optional().describe('IPv6 on the bridge'),
   dns: dnsSchema.optional(),
 })
 
@@ -234,7 +252,7 @@ export const isolatedSpecSchema = s.object({
     })
     .optional()
     .describe('IPv4 on the bridge'),
-  ipv6: s.object({ address: ipv6Address }).optional().describe('IPv6 on the bridge'),
+  ipv6: s.object({ address: ipv6Address, dhcp: dhcp6Schema.optional() }).optional().describe('IPv6 on the bridge'),
   dns: dnsSchema.optional(),
 })
 
@@ -292,6 +310,8 @@ export type PortSpec = TapPortSpec | MacvtapPortSpec
 export type ForwardSpec = Infer<typeof forwardSchema>
 export type DhcpHostSpec = Infer<typeof dhcpHostSchema>
 export type DnsHostSpec = Infer<typeof dnsHostSchema>
+export type Dhcp6HostSpec = Infer<typeof dhcp6HostSchema>
+export type Dhcp6Spec = Infer<typeof dhcp6Schema>
 export type DnsSpec = NonNullable<NatNetworkSpec['dns']>
 export type Dhcp4Spec = NonNullable<NatNetworkSpec['ipv4']['dhcp']>
 

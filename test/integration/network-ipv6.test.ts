@@ -4,6 +4,10 @@
  * over IPv6, and reaches an "outside" namespace over IPv6 (NAT66 on nat; on isolated no default route).
  */
 import t from 'tap'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createNetwork, validateSpec, SpecError } from '../../src/index.js'
 import { guestOnBridge, hostWithInternet } from '../helpers/guest.js'
 import { waitFor, type TestNs } from '../helpers/ns.js'
@@ -148,5 +152,41 @@ t.test('forwards over IPv6: from outside, from the host and from another guest (
     SpecError,
     'an IPv6 guest needs ipv6.address',
   )
+  await net.down()
+})
+
+t.test('stateful DHCPv6: a real client (dhclient -6) gets its reservation by DUID, listed by leases() and resolvable', async (t) => {
+  const { host } = await hostWithInternet(t, '10.222.7.0/24')
+  const mac = '52:54:00:6c:00:42'
+  const duid = `00:03:00:01:${mac}` // DUID-LL, what `dhclient -D LL` sends
+  const net = createNetwork(
+    validateSpec({
+      name: 'v6dhcp',
+      mode: 'nat',
+      ipv4: { address: '10.222.7.1/24', dhcp: { range: ['10.222.7.100', '10.222.7.150'] } },
+      ipv6: { address: 'fd00:228::1/64', dhcp: { range: ['fd00:228::100', 'fd00:228::1ff'], hosts: [{ id: duid, ip: 'fd00:228::42', name: 'v6res' }] } },
+      dns: { domain: 'v6d.test' },
+    }),
+    { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` },
+  )
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  const guest = await guestOnBridge(t, host, net.bridge!, 'g-d6', mac)
+  // DHCPv6 goes out from the link-local address: wait until it is usable.
+  await waitFor(async () => (await guest.run('ip', ['-6', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'link', '-tentative'])).trim() !== '', 10_000, 100)
+  const dir = mkdtempSync(join(tmpdir(), 'kvmnet-dhclient6-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'script'), '#!/bin/sh\necho "$reason $new_ip6_address" >> "$(dirname "$0")/out"\n', { mode: 0o755 })
+  const run = await guest.try('dhclient', ['-6', '-1', '-D', 'LL', '-lf', join(dir, 'leases'), '-pf', join(dir, 'pid'), '-sf', join(dir, 'script'), 'eth0'], { timeout: 30_000 })
+  t.teardown(async () => {
+    const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => '0'))
+    if (pid > 0) process.kill(pid, 'SIGKILL')
+  })
+  t.equal(run.exitCode, 0, `dhclient -6 got a lease (${run.stderr.trim().split('\n').pop()})`)
+  t.match(await readFile(join(dir, 'out'), 'utf8').catch(() => ''), /BOUND6 fd00:228::42/, 'the reserved address, matched by DUID')
+  const leases = await net.leases()
+  t.ok(leases.some((l) => l.family === 6 && l.ip === 'fd00:228::42' && l.mac === mac && l.duid === duid), 'leases() lists the v6 lease, with the MAC from the DUID')
+  const aaaa = await guest.run('dig', ['+short', '+time=2', '+tries=2', 'AAAA', 'v6res.v6d.test', '@fd00:228::1'])
+  t.equal(aaaa.trim(), 'fd00:228::42', 'the reservation resolves (AAAA)')
   await net.down()
 })

@@ -14,12 +14,18 @@ t.test('parseLeases', async (t) => {
     '0 52:54:00:aa:00:02 192.168.100.21 * *',
     'duid 00:01:00:01:2c:00:00:00:52:54:00:00:00:01',
     '1767225600 12345678 fd00::20 vm1 00:01:00:01',
+    '1767225600 1 fd00::21 vm2 00:03:00:01:52:54:00:aa:00:03',
+    '0 7 fd00::22 * 00:01:00:01:2c:00:00:00:52:54:00:aa:00:04',
     'garbage',
     '',
   ].join('\n')
   t.same(parseLeases(text), [
-    { expiresAt: new Date(1767225600 * 1000), mac: '52:54:00:aa:00:01', ip: '192.168.100.20', hostname: 'vm1', clientId: '01:52:54:00:aa:00:01' },
-    { expiresAt: null, mac: '52:54:00:aa:00:02', ip: '192.168.100.21' },
+    { expiresAt: new Date(1767225600 * 1000), mac: '52:54:00:aa:00:01', ip: '192.168.100.20', family: 4, hostname: 'vm1', clientId: '01:52:54:00:aa:00:01' },
+    { expiresAt: null, mac: '52:54:00:aa:00:02', ip: '192.168.100.21', family: 4 },
+    // DHCPv6: the MAC comes from a DUID-LL or DUID-LLT of an Ethernet client, else none.
+    { expiresAt: new Date(1767225600 * 1000), mac: '', ip: 'fd00::20', family: 6, iaid: 12345678, duid: '00:01:00:01', hostname: 'vm1' },
+    { expiresAt: new Date(1767225600 * 1000), mac: '52:54:00:aa:00:03', ip: 'fd00::21', family: 6, iaid: 1, duid: '00:03:00:01:52:54:00:aa:00:03', hostname: 'vm2' },
+    { expiresAt: null, mac: '52:54:00:aa:00:04', ip: 'fd00::22', family: 6, iaid: 7, duid: '00:01:00:01:2c:00:00:00:52:54:00:aa:00:04' },
   ])
 })
 

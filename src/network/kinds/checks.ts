@@ -3,7 +3,7 @@
  * forwards, ports. Each names the field as the user wrote it.
  */
 import ipaddr from 'ipaddr.js'
-import type { Dhcp4Spec, ForwardSpec, IssueSink, MacvtapPortSpec, TapPortSpec } from '../spec.js'
+import type { Dhcp4Spec, Dhcp6Spec, ForwardSpec, IssueSink, MacvtapPortSpec, TapPortSpec } from '../spec.js'
 
 /** A Linux bridge numbers its ports 1–1023 (BR_MAX_PORTS is 1024, port 0 unused). */
 export const MAX_BRIDGE_PORTS = 1023
@@ -113,11 +113,38 @@ export function checkForwards(forwards: readonly ForwardSpec[] | undefined, addr
  * An IPv6 prefix guests get addresses from by router advertisement (whenever the network runs dnsmasq)
  * must be a /64: SLAAC forms 64-bit interface identifiers, and any other length leaves guests without one.
  */
-export function checkIpv6(address: string | undefined, ipv4: { address?: string | undefined; dhcp?: unknown } | undefined, dns: unknown, bad: IssueSink): void {
-  if (!address) return
-  const runsDnsmasq = ipv4?.address !== undefined && (ipv4.dhcp !== undefined || dns !== undefined)
-  const len = Number(address.split('/')[1])
+export function checkIpv6(
+  ipv6: { address: string; dhcp?: Dhcp6Spec | undefined } | undefined,
+  ipv4: { address?: string | undefined; dhcp?: unknown } | undefined,
+  dns: unknown,
+  bad: IssueSink,
+): void {
+  if (!ipv6) return
+  const runsDnsmasq = ipv4?.address !== undefined && (ipv4.dhcp !== undefined || dns !== undefined || ipv6.dhcp !== undefined)
+  const len = Number(ipv6.address.split('/')[1])
   if (runsDnsmasq && len !== 64) bad('ipv6.address', `guests get IPv6 addresses by SLAAC, which needs a /64 prefix, not /${len}`)
+  const dhcp = ipv6.dhcp
+  if (!dhcp) return
+  if (ipv4?.address === undefined) bad('ipv6.dhcp', "DHCPv6 is served by the network's dnsmasq, which needs ipv4.address")
+  const [host, plen] = ipaddr.IPv6.parseCIDR(ipv6.address)
+  const inside = (field: string, ip: string) => {
+    const a = ipaddr.IPv6.parse(ip)
+    if (!a.match(host, plen)) bad(field, `${ip} is outside ${ipv6.address}'s prefix`)
+    else if (a.toNormalizedString() === host.toNormalizedString()) bad(field, `${ip} is the host's own address`)
+  }
+  inside('ipv6.dhcp.range[0]', dhcp.range[0])
+  inside('ipv6.dhcp.range[1]', dhcp.range[1])
+  const big = (ip: string) => BigInt(`0x${ipaddr.IPv6.parse(ip).toByteArray().map((b) => b.toString(16).padStart(2, '0')).join('')}`)
+  if (big(dhcp.range[0]) > big(dhcp.range[1])) bad('ipv6.dhcp.range', 'first address is after the last')
+  const seen = new Map<string, number>()
+  dhcp.hosts?.forEach((h, i) => {
+    inside(`ipv6.dhcp.hosts[${i}].ip`, h.ip)
+    if (!h.id && !h.mac) bad(`ipv6.dhcp.hosts[${i}]`, 'a reservation needs the client id (DUID) or mac')
+    const key = ipaddr.IPv6.parse(h.ip).toNormalizedString()
+    const prev = seen.get(key)
+    if (prev !== undefined) bad(`ipv6.dhcp.hosts[${i}].ip`, `duplicates ipv6.dhcp.hosts[${prev}].ip`)
+    else seen.set(key, i)
+  })
 }
 
 /** DNS is served on the host address: a kind without one cannot serve it. */

@@ -12,7 +12,7 @@ export const isolatedDriver: NetworkDriver<'isolated'> = {
   mode: 'isolated',
   check(spec, bad) {
     checkIpv4(spec.ipv4, bad)
-    checkIpv6(spec.ipv6?.address, spec.ipv4, spec.dns, bad)
+    checkIpv6(spec.ipv6, spec.ipv4, spec.dns, bad)
     checkDns(spec.dns, spec.ipv4?.address, bad)
     checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
   },
@@ -33,7 +33,7 @@ export const isolatedDriver: NetworkDriver<'isolated'> = {
       ...basePlan(spec, planTaps(spec), []),
       ...part,
       firewall,
-      dnsmasq: planDnsmasq(spec.name, part, spec.ipv4, spec.dns, { router: false, mtu: spec.mtu, ipv6: spec.ipv6?.address }),
+      dnsmasq: planDnsmasq(spec.name, part, spec.ipv4, spec.dns, { router: false, mtu: spec.mtu, ipv6: spec.ipv6 }),
     }
   },
   apply: applyBridgedNetwork,

@@ -12,7 +12,7 @@ export const openDriver: NetworkDriver<'open'> = {
   mode: 'open',
   check(spec, bad) {
     checkIpv4(spec.ipv4, bad)
-    checkIpv6(spec.ipv6?.address, spec.ipv4, spec.dns, bad)
+    checkIpv6(spec.ipv6, spec.ipv4, spec.dns, bad)
     checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS, noFilters: 'open' })
   },
   plan(spec) {
@@ -20,7 +20,7 @@ export const openDriver: NetworkDriver<'open'> = {
     return {
       ...basePlan(spec, planTaps(spec), forwardingSysctls(part)),
       ...part,
-      dnsmasq: planDnsmasq(spec.name, part, spec.ipv4, spec.dns, { router: true, mtu: spec.mtu, ipv6: spec.ipv6?.address }),
+      dnsmasq: planDnsmasq(spec.name, part, spec.ipv4, spec.dns, { router: true, mtu: spec.mtu, ipv6: spec.ipv6 }),
     }
   },
   apply: applyBridgedNetwork,

@@ -13,7 +13,7 @@ export const routedDriver: NetworkDriver<'routed'> = {
   mode: 'routed',
   check(spec, bad) {
     checkIpv4(spec.ipv4, bad)
-    checkIpv6(spec.ipv6?.address, spec.ipv4, spec.dns, bad)
+    checkIpv6(spec.ipv6, spec.ipv4, spec.dns, bad)
     checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
     if (spec.uplink !== undefined && spec.uplink === spec.bridge) bad('uplink', 'is the network\'s own bridge')
   },
@@ -34,7 +34,7 @@ export const routedDriver: NetworkDriver<'routed'> = {
       ...basePlan(spec, planTaps(spec), forwardingSysctls(part)),
       ...part,
       firewall,
-      dnsmasq: planDnsmasq(spec.name, part, spec.ipv4, spec.dns, { router: true, mtu: spec.mtu, ipv6: spec.ipv6?.address }),
+      dnsmasq: planDnsmasq(spec.name, part, spec.ipv4, spec.dns, { router: true, mtu: spec.mtu, ipv6: spec.ipv6 }),
     }
   },
   apply: applyBridgedNetwork,
