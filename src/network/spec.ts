@@ -203,6 +203,7 @@ export const natSpecSchema = s.object({
     .object({
       address: ipv6Address,
       nat66: s.boolean().optional().describe('Masquerade IPv6 too (NAT66); default false'),
+      snat: ipv6.optional().describe('With nat66: SNAT66 to this fixed IPv6 address instead of masquerade'),
       dhcp: dhcp6Schema.optional(),
     })
     .optional()

@@ -16,7 +16,8 @@ export interface NetworkRules {
    */
   mode: 'nat' | 'routed' | 'isolated'
   ipv4?: { subnet: string; hostAddress?: string | undefined } | undefined
-  ipv6?: { subnet: string; hostAddress?: string | undefined; nat66?: boolean | undefined } | undefined
+  /** nat66: masquerade IPv6 too; snat: with nat66, SNAT to this fixed IPv6 address instead. */
+  ipv6?: { subnet: string; hostAddress?: string | undefined; nat66?: boolean | undefined; snat?: string | undefined } | undefined
   nat?:
     | {
         /** Only masquerade (and only forward) out of this ifname. */

@@ -292,14 +292,14 @@ function postroutingChain(r: CheckedRules): Rule[] {
       rules.push({ what: `${v} keep ${text}`, expr: [saddrIn(s), match(payload(s.family, 'daddr'), dst), ret] })
     }
     const base = [...(r.uplink ? [oif(r.uplink)] : []), saddrIn(s), daddrIn(s, '!=')]
-    const fixed = s.family === 'ip' ? r.snat : undefined
+    const fixed = s.family === 'ip' ? r.snat : r.snat6
     for (const proto of ['tcp', 'udp'] as const) {
       rules.push({
         what: `${v} ${fixed ? 'snat' : 'masquerade'} ${proto}`,
-        expr: [...base, match(meta('l4proto'), proto), fixed ? snat('ip', fixed, NAT_PORTS) : masquerade(NAT_PORTS)],
+        expr: [...base, match(meta('l4proto'), proto), fixed ? snat(s.family, fixed, NAT_PORTS) : masquerade(NAT_PORTS)],
       })
     }
-    rules.push({ what: `${v} ${fixed ? 'snat' : 'masquerade'}`, expr: [...base, fixed ? snat('ip', fixed) : masquerade()] })
+    rules.push({ what: `${v} ${fixed ? 'snat' : 'masquerade'}`, expr: [...base, fixed ? snat(s.family, fixed) : masquerade()] })
   }
   return rules
 }

@@ -39,6 +39,7 @@ export interface CheckedRules {
   v6?: CheckedSubnet | undefined
   uplink?: string | undefined
   snat?: string | undefined
+  snat6?: string | undefined
   forwards: CheckedForward[]
   hostServices: HostServices
   portFilters: PortFilter[]
@@ -65,6 +66,13 @@ export function checkRules(rules: NetworkRules): CheckedRules {
     ? checkSubnet(rules.ipv6.subnet, rules.ipv6.hostAddress, 'ipv6', 'ip6', nat && rules.ipv6.nat66 === true, fail)
     : undefined
   if (rules.ipv6?.nat66 && !nat) fail('ipv6.nat66', "NAT66 needs mode 'nat'")
+  let snat6: string | undefined
+  if (rules.ipv6?.snat !== undefined) {
+    const a = parseIp(rules.ipv6.snat)
+    if (!a || a.kind() !== 'ipv6') fail('ipv6.snat', 'must be an IPv6 address')
+    else if (!rules.ipv6.nat66) fail('ipv6.snat', 'SNAT66 needs nat66')
+    else snat6 = a.toString()
+  }
 
   let uplink: string | undefined
   let snat: string | undefined
@@ -121,7 +129,7 @@ export function checkRules(rules: NetworkRules): CheckedRules {
 
   const first = issues[0]
   if (first) throw new SpecError(first.field, first.reason, issues)
-  return { tag: rules.tag, bridge: rules.bridge, mode: rules.mode, v4, v6, uplink, snat, forwards, hostServices, portFilters }
+  return { tag: rules.tag, bridge: rules.bridge, mode: rules.mode, v4, v6, uplink, snat, snat6, forwards, hostServices, portFilters }
 }
 
 /** Strict parse: dotted-quad IPv4 only (no '127.1' or octal forms), IPv6 without zone. */

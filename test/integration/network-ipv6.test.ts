@@ -190,3 +190,22 @@ t.test('stateful DHCPv6: a real client (dhclient -6) gets its reservation by DUI
   t.equal(aaaa.trim(), 'fd00:228::42', 'the reservation resolves (AAAA)')
   await net.down()
 })
+
+t.test('SNAT66: guests leave with a fixed IPv6 source instead of the masqueraded one', async (t) => {
+  const { host, inet } = await hostWithInternet(t, '10.222.8.0/24')
+  await host.ip(['addr add 2001:db8:1::1/64 dev uplink0 nodad', 'addr add 2001:db8:1::99/64 dev uplink0 nodad', 'route add default via 2001:db8:1::2'].join('\n'))
+  await inet.ip('addr add 2001:db8:1::2/64 dev eth0 nodad')
+  inet.spawn('socat', ['TCP6-LISTEN:7600,reuseaddr,fork', 'SYSTEM:echo peer $SOCAT_PEERADDR'])
+  const net = createNetwork(
+    validateSpec({ name: 'v6snat', mode: 'nat', ipv4: { address: '10.222.8.1/24' }, ipv6: { address: 'fd00:229::1/64', nat66: true, snat: '2001:db8:1::99' } }),
+    { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` },
+  )
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  const guest = await guestOnBridge(t, host, net.bridge!, 'g-sn6')
+  await guest.ip(['addr add fd00:229::10/64 dev eth0 nodad', 'route add default via fd00:229::1'].join('\n'))
+  await waitFor(async () => (await inet.run('ss', ['-Hltn', 'sport = :7600'])).trim() !== '')
+  const r = await guest.try('socat', ['-T', '3', '-', 'TCP6:[2001:db8:1::2]:7600,connect-timeout=3'], { input: '', timeout: 8000 })
+  t.match(r.stdout.trim(), /^peer \[2001:0db8:0001:0000:0000:0000:0000:0099\]/, 'the outside saw the SNAT66 address')
+  await net.down()
+})

@@ -50,6 +50,7 @@ const cases: Record<string, NetworkRules> = {
   'nat-uplink-snat': nat({ nat: { uplink: 'eth0', snat: '203.0.113.1' } }),
   'nat-ipv6': nat({ ipv6: v6, forwards: [{ proto: 'tcp', hostPort: 8443, guest: 'fd00:100::10', guestPort: 443 }] }),
   'nat-nat66': nat({ ipv6: { ...v6, nat66: true } }),
+  'nat-snat66': nat({ ipv6: { ...v6, nat66: true, snat: '2001:db8:1::99' } }),
   'nat-ipv6-only': { tag: 'v6only', bridge: 'br6', mode: 'nat', ipv6: { ...v6, nat66: true } },
   isolated: { tag: 'iso', bridge: 'kvbr-iso', mode: 'isolated', ipv4: v4 },
   'isolated-no-address': { tag: 'iso2', bridge: 'kvbr-iso2', mode: 'isolated' },

@@ -136,6 +136,7 @@ export function checkIpv6(
   inside('ipv6.dhcp.range[1]', dhcp.range[1])
   const big = (ip: string) => BigInt(`0x${ipaddr.IPv6.parse(ip).toByteArray().map((b) => b.toString(16).padStart(2, '0')).join('')}`)
   if (big(dhcp.range[0]) > big(dhcp.range[1])) bad('ipv6.dhcp.range', 'first address is after the last')
+  else if (big(dhcp.range[0]) <= big(host.toString()) && big(host.toString()) <= big(dhcp.range[1])) bad('ipv6.dhcp.range', `includes the host's own address ${host.toString()}`)
   const seen = new Map<string, number>()
   dhcp.hosts?.forEach((h, i) => {
     inside(`ipv6.dhcp.hosts[${i}].ip`, h.ip)

@@ -14,6 +14,7 @@ export const natDriver: NetworkDriver<'nat'> = {
     checkForwards(spec.forwards, spec.ipv4.address, spec.ipv6?.address, bad)
     checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
     if (spec.uplink !== undefined && spec.uplink === spec.bridge) bad('uplink', 'is the network\'s own bridge')
+    if (spec.ipv6?.snat !== undefined && !spec.ipv6.nat66) bad('ipv6.snat', 'SNAT66 needs ipv6.nat66')
   },
   plan(spec) {
     const part = bridgePart(spec, { v4: spec.ipv4.address, v6: spec.ipv6?.address })
@@ -22,7 +23,7 @@ export const natDriver: NetworkDriver<'nat'> = {
       bridge: part.bridge,
       mode: 'nat',
       ipv4: { subnet: part.subnet ?? '', hostAddress: hostOf(spec.ipv4.address) },
-      ...(spec.ipv6 ? { ipv6: { subnet: part.subnet6 ?? '', hostAddress: hostOf(spec.ipv6.address), nat66: spec.ipv6.nat66 ?? false } } : {}),
+      ...(spec.ipv6 ? { ipv6: { subnet: part.subnet6 ?? '', hostAddress: hostOf(spec.ipv6.address), nat66: spec.ipv6.nat66 ?? false, snat: spec.ipv6.snat } } : {}),
       nat: { uplink: spec.uplink, snat: spec.snat },
       forwards: (spec.forwards ?? []).map((f) => ({ ...f })),
       hostServices: spec.host?.services ?? 'all',
