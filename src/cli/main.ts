@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<{ default: (a: import('./args.js').
   leases: () => import('./commands/leases.js'),
   ports: () => import('./commands/ports.js'),
   gc: () => import('./commands/gc.js'),
+  doctor: () => import('./commands/doctor.js'),
   demo: () => import('./commands/demo.js'),
   schema: () => import('./commands/schema.js'),
 }
