@@ -4,7 +4,7 @@
  * pieces here; the apply then only has to make the kernel match.
  */
 import ipaddr from 'ipaddr.js'
-import type { NetworkRules, PortFilter } from '../nft/index.js'
+import type { HostServices, NetworkRules, PortFilter } from '../nft/index.js'
 import type { DnsmasqSpec } from '../dnsmasq/index.js'
 import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, linkAlias, tapHostMac } from './names.js'
 import type { DnsSpec, Dhcp4Spec, Dhcp6Spec, MacvtapPortSpec, NetworkMode, NetworkSpec, TapPortSpec } from './spec.js'
@@ -193,6 +193,35 @@ export function portFilters(taps: readonly PlannedTap[], hosts: readonly { mac: 
       const own = hosts.find((h) => h.mac.toLowerCase() === p.mac)?.ip
       return { port: p.name, mac: p.mac, ipv4: own, othersIpv4: reserved.filter((ip) => ip !== own) }
     })
+}
+
+/**
+ * The rules every kind with a table starts from: its subnets and host addresses, what guests may reach
+ * on the host, and the port filters. Each kind adds its own (NAT, uplink, forwards).
+ */
+export function baseRules(
+  spec: {
+    name: string
+    ipv4?: { address?: string | undefined; dhcp?: Dhcp4Spec | undefined } | undefined
+    ipv6?: { address: string } | undefined
+    host?: { services?: HostServices | undefined } | undefined
+    ports?: readonly TapPortSpec[] | undefined
+    filtering?: boolean | undefined
+  },
+  part: BridgePart,
+  mode: NetworkRules['mode'],
+): NetworkRules {
+  const v4 = spec.ipv4?.address
+  return {
+    tag: spec.name,
+    bridge: part.bridge,
+    mode,
+    ...(v4 && part.subnet ? { ipv4: { subnet: part.subnet, hostAddress: hostOf(v4) } } : {}),
+    ...(spec.ipv6 && part.subnet6 ? { ipv6: { subnet: part.subnet6, hostAddress: hostOf(spec.ipv6.address) } } : {}),
+    forwards: [],
+    hostServices: spec.host?.services ?? 'all',
+    portFilters: portFilters(planTaps(spec), spec.ipv4?.dhcp?.hosts ?? []),
+  }
 }
 
 /** ip_forward (and IPv6 forwarding when the network has a prefix) for the kinds that route. */

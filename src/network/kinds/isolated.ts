@@ -3,7 +3,7 @@
  * DHCP hands out no default route and port forwards are refused (the rules would drop them anyway).
  */
 import type { NetworkDriver } from '../driver.js'
-import { portFilters, basePlan, bridgePart, hostOf, planDnsmasq, planTaps, type IsolatedPlan } from '../plan.js'
+import { baseRules, basePlan, bridgePart, planDnsmasq, planTaps, type IsolatedPlan } from '../plan.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
 import { checkIpv6, MAX_BRIDGE_PORTS, checkDns, checkIpv4, checkPorts } from './checks.js'
@@ -17,18 +17,8 @@ export const isolatedDriver: NetworkDriver<'isolated'> = {
     checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
   },
   plan(spec) {
-    const v4 = spec.ipv4?.address
-    const part = bridgePart(spec, { v4, v6: spec.ipv6?.address })
-    const firewall: IsolatedPlan['firewall'] = {
-      tag: spec.name,
-      bridge: part.bridge,
-      mode: 'isolated',
-      ...(v4 ? { ipv4: { subnet: part.subnet ?? '', hostAddress: hostOf(v4) } } : {}),
-      ...(spec.ipv6 ? { ipv6: { subnet: part.subnet6 ?? '', hostAddress: hostOf(spec.ipv6.address) } } : {}),
-      forwards: [],
-      hostServices: spec.host?.services ?? 'all',
-      portFilters: portFilters(planTaps(spec), spec.ipv4?.dhcp?.hosts ?? []),
-    }
+    const part = bridgePart(spec, { v4: spec.ipv4?.address, v6: spec.ipv6?.address })
+    const firewall: IsolatedPlan['firewall'] = baseRules(spec, part, 'isolated')
     return {
       ...basePlan(spec, planTaps(spec), []),
       ...part,

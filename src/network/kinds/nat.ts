@@ -1,7 +1,7 @@
 /** nat: guests reach the outside masqueraded behind the host; port forwards (DNAT) reach guests. */
 import { requiredSysctls } from '../../nft/index.js'
 import type { NetworkDriver } from '../driver.js'
-import { portFilters, basePlan, bridgePart, forwardingSysctls, hostOf, planDnsmasq, planTaps, type NatPlan } from '../plan.js'
+import { baseRules, basePlan, bridgePart, forwardingSysctls, planDnsmasq, planTaps, type NatPlan } from '../plan.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
 import { checkIpv6, MAX_BRIDGE_PORTS, checkForwards, checkIpv4, checkPorts } from './checks.js'
@@ -18,16 +18,12 @@ export const natDriver: NetworkDriver<'nat'> = {
   },
   plan(spec) {
     const part = bridgePart(spec, { v4: spec.ipv4.address, v6: spec.ipv6?.address })
+    const base = baseRules(spec, part, 'nat')
     const firewall: NatPlan['firewall'] = {
-      tag: spec.name,
-      bridge: part.bridge,
-      mode: 'nat',
-      ipv4: { subnet: part.subnet ?? '', hostAddress: hostOf(spec.ipv4.address) },
-      ...(spec.ipv6 ? { ipv6: { subnet: part.subnet6 ?? '', hostAddress: hostOf(spec.ipv6.address), nat66: spec.ipv6.nat66 ?? false, snat: spec.ipv6.snat } } : {}),
+      ...base,
+      ...(base.ipv6 ? { ipv6: { ...base.ipv6, nat66: spec.ipv6?.nat66 ?? false, snat: spec.ipv6?.snat } } : {}),
       nat: { uplink: spec.uplink, snat: spec.snat },
       forwards: (spec.forwards ?? []).map((f) => ({ ...f })),
-      hostServices: spec.host?.services ?? 'all',
-      portFilters: portFilters(planTaps(spec), spec.ipv4?.dhcp?.hosts ?? []),
     }
     const sysctls = [
       ...forwardingSysctls(part),

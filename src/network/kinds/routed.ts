@@ -4,7 +4,7 @@
  * reached by their own addresses when the outside routes the subnet to the host.
  */
 import type { NetworkDriver } from '../driver.js'
-import { portFilters, basePlan, bridgePart, forwardingSysctls, hostOf, planDnsmasq, planTaps, type RoutedPlan } from '../plan.js'
+import { baseRules, basePlan, bridgePart, forwardingSysctls, planDnsmasq, planTaps, type RoutedPlan } from '../plan.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
 import { checkIpv6, MAX_BRIDGE_PORTS, checkIpv4, checkPorts } from './checks.js'
@@ -19,17 +19,7 @@ export const routedDriver: NetworkDriver<'routed'> = {
   },
   plan(spec) {
     const part = bridgePart(spec, { v4: spec.ipv4.address, v6: spec.ipv6?.address })
-    const firewall: RoutedPlan['firewall'] = {
-      tag: spec.name,
-      bridge: part.bridge,
-      mode: 'routed',
-      ipv4: { subnet: part.subnet ?? '', hostAddress: hostOf(spec.ipv4.address) },
-      ...(spec.ipv6 ? { ipv6: { subnet: part.subnet6 ?? '', hostAddress: hostOf(spec.ipv6.address) } } : {}),
-      routed: { uplink: spec.uplink },
-      forwards: [],
-      hostServices: spec.host?.services ?? 'all',
-      portFilters: portFilters(planTaps(spec), spec.ipv4?.dhcp?.hosts ?? []),
-    }
+    const firewall: RoutedPlan['firewall'] = { ...baseRules(spec, part, 'routed'), routed: { uplink: spec.uplink } }
     return {
       ...basePlan(spec, planTaps(spec), forwardingSysctls(part)),
       ...part,
