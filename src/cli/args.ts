@@ -12,6 +12,10 @@ export interface CliArgs {
   timings: boolean
   prune: boolean
   all: boolean
+  force: boolean
+  mac?: string | undefined
+  owner?: string | undefined
+  queues?: string | undefined
   /** Seconds to wait for another writer of the same network (default 0: BusyError at once). */
   wait?: string | undefined
 }
@@ -31,6 +35,10 @@ export function parseCli(command: string, argv: string[]): CliArgs {
       prune: { type: 'boolean', default: false },
       all: { type: 'boolean', default: false },
       wait: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      mac: { type: 'string' },
+      owner: { type: 'string' },
+      queues: { type: 'string' },
     },
   })
   return { command, positionals, ...values } as CliArgs

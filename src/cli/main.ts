@@ -17,6 +17,9 @@ const COMMANDS: Record<string, () => Promise<{ default: (a: import('./args.js').
   ports: () => import('./commands/ports.js'),
   gc: () => import('./commands/gc.js'),
   doctor: () => import('./commands/doctor.js'),
+  port: () => import('./commands/change.js'),
+  forward: () => import('./commands/change.js'),
+  reservation: () => import('./commands/change.js'),
   demo: () => import('./commands/demo.js'),
   schema: () => import('./commands/schema.js'),
 }

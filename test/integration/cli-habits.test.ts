@@ -95,3 +95,28 @@ t.test('not root: one clear line', async (t) => {
   t.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr.trim()}`)
   t.match(r.stderr, /needs root \(CAP_NET_ADMIN\)/)
 })
+
+t.test('imperative changes: port, forward and reservation add/rm, and up of the file then shows them', async (t) => {
+  const ns = await makeNs(t, 'kvh')
+  const stateRoot = `/run/kvmnet-test/${ns.name}-chg`
+  t.teardown(() => rm(stateRoot, { recursive: true, force: true }))
+  const common = ['--netns', ns.name, '--state-root', stateRoot]
+  const file = specFile({ name: 'chg', mode: 'nat', ipv4: { address: '10.224.0.1/24', dhcp: { range: ['10.224.0.100', '10.224.0.150'] } } })
+  t.equal((await cli(['up', file, ...common])).exitCode, 0)
+  const port = await cli(['port', 'add', 'chg', 'chg-vm1', '--mac', '52:54:00:77:00:01', ...common])
+  t.equal(port.exitCode, 0, port.stderr)
+  t.match(port.stdout, /port chg-vm1 \(tap\) guest mac 52:54:00:77:00:01/)
+  t.equal((await cli(['forward', 'add', 'chg', 'tcp', '2222', '10.224.0.10:22', ...common])).exitCode, 0)
+  t.equal((await cli(['reservation', 'add', 'chg', '52:54:00:77:00:01', '10.224.0.10', 'vm1', ...common])).exitCode, 0)
+  const st = JSON.parse((await cli(['status', 'chg', '--json', ...common])).stdout) as { firewall: { forwards: { hostPort: number }[] }; ports: { name: string }[] }
+  t.same(st.firewall.forwards.map((f) => f.hostPort), [2222], 'the forward is in the kernel')
+  t.same(st.ports.map((p) => p.name), ['chg-vm1'])
+  const again = await cli(['up', file, ...common])
+  t.not(again.exitCode, 0, 'up of the file would remove them')
+  t.match(again.stderr, /port chg-vm1.*forward tcp\/2222.*reservation 52:54:00:77:00:01/)
+  t.equal((await cli(['forward', 'rm', 'chg', 'tcp', '2222', ...common])).exitCode, 0)
+  t.equal((await cli(['reservation', 'rm', 'chg', '52:54:00:77:00:01', ...common])).exitCode, 0)
+  t.equal((await cli(['port', 'rm', 'chg', 'chg-vm1', ...common])).exitCode, 0)
+  t.equal((await cli(['up', file, ...common])).exitCode, 0, 'nothing left to prune')
+  t.equal((await cli(['down', 'chg', ...common])).exitCode, 0)
+})
