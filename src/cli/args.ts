@@ -13,6 +13,8 @@ export interface CliArgs {
   prune: boolean
   all: boolean
   force: boolean
+  watch: boolean
+  'dry-run': boolean
   mac?: string | undefined
   owner?: string | undefined
   queues?: string | undefined
@@ -36,6 +38,8 @@ export function parseCli(command: string, argv: string[]): CliArgs {
       all: { type: 'boolean', default: false },
       wait: { type: 'string' },
       force: { type: 'boolean', default: false },
+      watch: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
       mac: { type: 'string' },
       owner: { type: 'string' },
       queues: { type: 'string' },

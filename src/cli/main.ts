@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<{ default: (a: import('./args.js').
   ports: () => import('./commands/ports.js'),
   gc: () => import('./commands/gc.js'),
   doctor: () => import('./commands/doctor.js'),
+  plan: () => import('./commands/plan.js'),
   port: () => import('./commands/change.js'),
   forward: () => import('./commands/change.js'),
   reservation: () => import('./commands/change.js'),
@@ -51,7 +52,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(text)
     return 0
   }
-  const load = COMMANDS[command]
+  // `up --dry-run` is `plan`.
+  const load = command === 'up' && rest.includes('--dry-run') ? COMMANDS.plan : COMMANDS[command]
   if (!load) return fail(new UsageError(`unknown command '${command}' (try kvmnet --help)`), rest.includes('--json'))
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(commandUsage(command) ?? mainUsage())

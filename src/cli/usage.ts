@@ -18,6 +18,7 @@ export const COMMANDS: Record<string, { synopsis: string; summary: string; detai
   --timings      print the per-step timings
 Prints what guests need: port names, guest MACs (give them to QEMU), /dev/tapN, the bridge, gateway and DNS.`,
   },
+  plan: { synopsis: 'kvmnet plan SPEC.json (or up SPEC.json --dry-run)', summary: 'what up would create (+), change (~) and remove (-), touching nothing' },
   down: { synopsis: 'kvmnet down NAME', summary: 'remove a network and everything it created; a missing network is not an error' },
   status: {
     synopsis: 'kvmnet status [NAME] [--all]',
@@ -27,7 +28,7 @@ Prints what guests need: port names, guest MACs (give them to QEMU), /dev/tapN, 
   port: { synopsis: 'kvmnet port add|rm NET NAME [--mac M] [--owner UID] [--queues N] [--force]', summary: 'add or remove a VM port of a running network (rm refuses a tap still held open without --force)' },
   forward: { synopsis: 'kvmnet forward add|rm NET tcp|udp HOSTPORT[-LAST] [GUEST[:PORT]]', summary: 'add or remove a port forward (nat networks)' },
   reservation: { synopsis: 'kvmnet reservation add|rm NET MAC [IP [NAME]]', summary: 'add or remove a DHCP reservation (rm: by MAC or IP)' },
-  leases: { synopsis: 'kvmnet leases NAME', summary: "DHCP leases, read from dnsmasq's lease file" },
+  leases: { synopsis: 'kvmnet leases NAME [--watch]', summary: "DHCP leases, read from dnsmasq's lease file; --watch: lease events as they happen (JSON lines with --json)" },
   ports: { synopsis: 'kvmnet ports NAME', summary: 'VM ports: taps, and macvtaps with their /dev/tapN' },
   doctor: { synopsis: 'kvmnet doctor [NAME]', summary: "what on this host blocks the namespace's networks (other firewalls, forwarding off, ports taken, ...), with the fix; exit 1 on errors" },
   gc: { synopsis: 'kvmnet gc', summary: 'finish what crashed kvmnet processes left (networks, links, tables, state)' },

@@ -607,6 +607,12 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     }
   }
 
+  /** The lease file of the network's dnsmasq (as recorded when this handle was opened or last applied). */
+  leaseFilePath(): string | undefined {
+    const dir = this.state?.dnsmasq?.stateDir
+    return dir ? join(dir, 'leases') : undefined
+  }
+
   private async leaseFile(): Promise<string | undefined> {
     const state = this.state ?? (await readState(this.stateDir))
     const dir = state?.dnsmasq?.stateDir

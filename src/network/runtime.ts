@@ -11,7 +11,7 @@ export function emptyRuntime(): RuntimeAdditions {
   return { ports: [], forwards: [], reservations: [] }
 }
 
-export function forwardKey(f: Pick<ForwardSpec, 'proto' | 'hostPort'> & { hostAddress?: string | undefined }): string {
+export function forwardKey(f: { proto: string; hostPort: number | readonly [number, number]; hostAddress?: string | undefined }): string {
   const port = typeof f.hostPort === 'number' ? `${f.hostPort}` : `${f.hostPort[0]}-${f.hostPort[1]}`
   return `${f.proto}/${port}${f.hostAddress ? `@${f.hostAddress}` : ''}`
 }

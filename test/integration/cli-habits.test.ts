@@ -9,7 +9,8 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { makeNs } from '../helpers/ns.js'
+import { makeNs, waitFor } from '../helpers/ns.js'
+import { dhcp } from '../helpers/guest.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const pkg = JSON.parse((await import('node:fs')).readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
@@ -119,4 +120,43 @@ t.test('imperative changes: port, forward and reservation add/rm, and up of the 
   t.equal((await cli(['port', 'rm', 'chg', 'chg-vm1', ...common])).exitCode, 0)
   t.equal((await cli(['up', file, ...common])).exitCode, 0, 'nothing left to prune')
   t.equal((await cli(['down', 'chg', ...common])).exitCode, 0)
+})
+
+t.test('plan (and up --dry-run) says what up would do, touching nothing; leases --watch prints lease events', async (t) => {
+  const ns = await makeNs(t, 'kvh')
+  const stateRoot = `/run/kvmnet-test/${ns.name}-plan`
+  t.teardown(() => rm(stateRoot, { recursive: true, force: true }))
+  const common = ['--netns', ns.name, '--state-root', stateRoot]
+  const spec = { name: 'pl', mode: 'nat', ipv4: { address: '10.224.1.1/24', dhcp: { range: ['10.224.1.100', '10.224.1.150'] } }, ports: [{ name: 'pl-p0' }] }
+  const file = specFile(spec)
+  const first = await cli(['plan', file, ...common])
+  t.match(first.stdout, /\+ bridge kvbr-pl with 10\.224\.1\.1\/24/)
+  t.match(first.stdout, /\+ tap pl-p0/)
+  t.match(first.stdout, /\+ nft table inet kvmnet_pl/)
+  t.equal((await ns.run('ip', ['-o', 'link', 'show', 'kvbr-pl']).catch(() => '')).trim(), '', 'nothing was created')
+  t.equal((await cli(['up', file, ...common])).exitCode, 0)
+  t.match((await cli(['up', file, '--dry-run', ...common])).stdout, /= nothing to change/)
+  const changed = specFile({ ...spec, ports: [{ name: 'pl-p1' }], forwards: [{ proto: 'tcp', hostPort: 8080, guest: '10.224.1.10' }] })
+  const diff = (await cli(['plan', changed, ...common])).stdout
+  t.match(diff, /\+ tap pl-p1/)
+  t.match(diff, /- tap pl-p0/)
+  t.match(diff, /\+ forward tcp\/8080/)
+  // leases --watch: a guest's lease appears as an event line.
+  const watch = execa('node', ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'leases', 'pl', '--watch', '--json', ...common], { cwd: root, reject: false })
+  t.teardown(() => {
+    watch.kill('SIGKILL')
+  })
+  const guest = await makeNs(t, 'kvh')
+  await ns.ip(`link add pl-g type veth peer name eth0 netns ${guest.name}\nlink set pl-g master kvbr-pl up`)
+  await guest.ip('link set eth0 up')
+  let lines = ''
+  watch.stdout?.on('data', (d: Buffer) => (lines += d.toString()))
+  const lease = await dhcp(guest)
+  t.ok(lease)
+  // Granted before or after the watch started: listed as present, or reported as added.
+  await waitFor(() => lines.includes(`"ip":"${lease?.ip}"`) || undefined, 15_000)
+  t.match(lines, new RegExp(`"ip":"${lease?.ip.replace(/\./g, '\\.')}"`), 'the lease event, as a JSON line')
+  watch.kill('SIGINT')
+  await watch
+  t.equal((await cli(['down', 'pl', ...common])).exitCode, 0)
 })

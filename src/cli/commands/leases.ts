@@ -5,6 +5,10 @@ import { need, networkOptions } from './common.js'
 
 export default async function leases(a: CliArgs): Promise<number> {
   const net = await openNetwork(need(a, 'NAME'), networkOptions(a))
+  if (a.watch) {
+    const { watchLeases } = await import('./leases-watch.js')
+    return watchLeases(net, a)
+  }
   try {
     const ls = await net.leases()
     if (a.json) out(JSON.stringify(ls, null, 2))

@@ -26,7 +26,8 @@ export async function applyBridgedNetwork(ctx: ApplyContext, plan: Extract<Netwo
   const uplinkRa = await uplinkAcceptRa(ctx, plan)
   await concurrently(
     async () => {
-      await ensureSysctls(ctx, [...plan.sysctls, ...uplinkRa], ctx.sysctlsOf)
+      // accept_ra=2 before forwarding: turning forwarding on purges RA default routes where accept_ra < 2.
+      await ensureSysctls(ctx, [...uplinkRa, ...plan.sysctls], ctx.sysctlsOf)
       await ensureFirewall(ctx, firewallOf(plan))
     },
     () => ensureDnsmasq(ctx, dnsmasqOf(plan)),
