@@ -17,7 +17,7 @@ import { Dnsmasq, LeaseWatcher, readLeaseFile, type Lease, type RestartInfo } fr
 import { isExpired } from '../dnsmasq/leases.js'
 import type { ApplyContext, DnsmasqSlot, NetworkDriver, TeardownContext } from './driver.js'
 import { driverFor, planFor, sysctlsOfSpec } from './kinds/index.js'
-import { bridgeOf, firewallOf, type NetworkPlan, type PlannedPort } from './plan.js'
+import { bridgeOf, firewallOf, linkNamesOf, type NetworkPlan, type PlannedPort } from './plan.js'
 import { ensureFirewall } from './steps/firewall.js'
 import { validateSpec } from './validate.js'
 import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, PortSpec } from './spec.js'
@@ -286,7 +286,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
         await ctx.journal()
       })
       // A group is this network's alone: down deletes it with one request.
-      if (!prev) await assertGroupOurs(this.rtnl, plan.group, [plan.alias.bridge, plan.alias.port, plan.alias.host], 'group')
+      if (!prev) await assertGroupOurs(this.rtnl, plan.group, [plan.alias.bridge, plan.alias.port, plan.alias.host], linkNamesOf(plan), 'group')
       await this.driver(plan).apply(ctx)
       await tx.step('state', 'state', async () => {
         state.owner = startTime && (this.opts.dnsmasq ?? 'supervised') === 'supervised' ? { pid: process.pid, startTime } : state.owner

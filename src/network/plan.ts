@@ -101,6 +101,14 @@ export interface MacvtapPlan extends BasePlan<'macvtap'> {
 export type NetworkPlan = NatPlan | RoutedPlan | OpenPlan | IsolatedPlan | VeryIsolatedPlan | BridgeKindPlan | MacvtapPlan
 export type PlanOf<M extends NetworkMode> = Extract<NetworkPlan, { mode: M }>
 
+/** Every name the network gives its links: bridge, ports, host helper. */
+export function linkNamesOf(plan: NetworkPlan): Set<string> {
+  const names = new Set(plan.ports.map((p) => p.name))
+  if ('bridge' in plan && plan.mode !== 'bridge') names.add(plan.bridge)
+  if (plan.mode === 'macvtap' && plan.hostHelper) names.add(plan.hostHelper.name)
+  return names
+}
+
 /** The bridge of a plan, if its kind has one. */
 export function bridgeOf(plan: NetworkPlan): string | undefined {
   return 'bridge' in plan ? plan.bridge : undefined

@@ -23,6 +23,16 @@ const cli = (args: string[], opts: { user?: number } = {}) =>
         reject: false,
       })
 
+/**
+ * After a test, also a failed one: down the network if its namespace is still there, then gc of the test's
+ * state root (which stops a detached dnsmasq whose namespace went first), then the root itself.
+ */
+async function cleanUp(stateRoot: string, network: [string, string]): Promise<void> {
+  await cli(['down', network[0], '--netns', network[1], '--state-root', stateRoot])
+  await cli(['gc', '--state-root', stateRoot])
+  await rm(stateRoot, { recursive: true, force: true })
+}
+
 function specFile(spec: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'kvmnet-habits-'))
   // Readable by the unprivileged user of the not-root test too.
@@ -52,7 +62,7 @@ t.test('status --all and list show networks of every namespace', async (t) => {
   const a = await makeNs(t, 'kvh')
   const b = await makeNs(t, 'kvh')
   const stateRoot = `/run/kvmnet-test/${a.name}-all`
-  t.teardown(() => rm(stateRoot, { recursive: true, force: true }))
+  t.teardown(() => cleanUp(stateRoot, ['in-a', a.name]))
   const spec = (name: string) => specFile({ name, mode: 'very-isolated' })
   t.equal((await cli(['up', spec('in-a'), '--netns', a.name, '--state-root', stateRoot])).exitCode, 0)
   t.equal((await cli(['up', spec('in-b'), '--netns', b.name, '--state-root', stateRoot])).exitCode, 0)
@@ -100,7 +110,7 @@ t.test('not root: one clear line', async (t) => {
 t.test('imperative changes: port, forward and reservation add/rm, and up of the file then shows them', async (t) => {
   const ns = await makeNs(t, 'kvh')
   const stateRoot = `/run/kvmnet-test/${ns.name}-chg`
-  t.teardown(() => rm(stateRoot, { recursive: true, force: true }))
+  t.teardown(() => cleanUp(stateRoot, ['chg', ns.name]))
   const common = ['--netns', ns.name, '--state-root', stateRoot]
   const file = specFile({ name: 'chg', mode: 'nat', ipv4: { address: '10.224.0.1/24', dhcp: { range: ['10.224.0.100', '10.224.0.150'] } } })
   t.equal((await cli(['up', file, ...common])).exitCode, 0)
@@ -125,7 +135,7 @@ t.test('imperative changes: port, forward and reservation add/rm, and up of the 
 t.test('plan (and up --dry-run) says what up would do, touching nothing; leases --watch prints lease events', async (t) => {
   const ns = await makeNs(t, 'kvh')
   const stateRoot = `/run/kvmnet-test/${ns.name}-plan`
-  t.teardown(() => rm(stateRoot, { recursive: true, force: true }))
+  t.teardown(() => cleanUp(stateRoot, ['pl', ns.name]))
   const common = ['--netns', ns.name, '--state-root', stateRoot]
   const spec = { name: 'pl', mode: 'nat', ipv4: { address: '10.224.1.1/24', dhcp: { range: ['10.224.1.100', '10.224.1.150'] } }, ports: [{ name: 'pl-p0' }] }
   const file = specFile(spec)

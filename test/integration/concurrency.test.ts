@@ -27,7 +27,12 @@ function specFile(spec: unknown): string {
 t.test('10 pairs of simultaneous kvmnet up of one spec: one winner, one BusyError, state intact', async (t) => {
   const ns = await makeNs(t, 'kvw')
   const stateRoot = `/run/kvmnet-test/${ns.name}`
-  t.teardown(() => rm(stateRoot, { recursive: true, force: true }))
+  // Also after a failure: down while the namespace exists, gc for a dnsmasq whose namespace went first.
+  t.teardown(async () => {
+    await cli(['down', 'pair', '--netns', ns.name, '--state-root', stateRoot])
+    await cli(['gc', '--state-root', stateRoot])
+    await rm(stateRoot, { recursive: true, force: true })
+  })
   const common = ['--netns', ns.name, '--state-root', stateRoot]
   const file = specFile({
     name: 'pair',
@@ -98,7 +103,11 @@ t.test('two up() calls on one handle at once leave a working network', async (t)
 t.test('an up that would remove a port added at runtime says so and needs prune', async (t) => {
   const ns = await makeNs(t, 'kvw')
   const stateRoot = `/run/kvmnet-test/${ns.name}`
-  t.teardown(() => rm(stateRoot, { recursive: true, force: true }))
+  t.teardown(async () => {
+    await cli(['down', 'rt', '--netns', ns.name, '--state-root', stateRoot])
+    await cli(['gc', '--state-root', stateRoot])
+    await rm(stateRoot, { recursive: true, force: true })
+  })
   const common = ['--netns', ns.name, '--state-root', stateRoot]
   const file = specFile({ name: 'rt', mode: 'very-isolated', ports: [{ name: 'rt-p0' }] })
   t.equal((await cli(['up', file, ...common])).exitCode, 0)

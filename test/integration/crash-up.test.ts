@@ -67,7 +67,12 @@ function phaseAtKill(stateRoot: string): 'none' | 'applying' | 'complete' {
 t.test(`SIGKILLs of kvmnet up at random moments (${MID_APPLY_KILLS} of them mid-apply) leave nothing down/gc cannot finish`, async (t) => {
   const ns = await makeNs(t, 'kvc')
   const stateRoot = `/run/kvmnet-test/${ns.name}`
-  t.teardown(() => rm(stateRoot, { recursive: true, force: true }))
+  // Also after a failure: finish what is left (down while the namespace exists, then gc), then the root.
+  t.teardown(async () => {
+    await execa('node', kvmnetArgs(['down', 'crash', '--netns', ns.name, '--state-root', stateRoot]), { cwd: root, reject: false })
+    await gc({ stateRoot }).catch(() => undefined)
+    await rm(stateRoot, { recursive: true, force: true })
+  })
   const file = join(mkdtempSync(join(tmpdir(), 'kvmnet-crash-')), 'spec.json')
   writeFileSync(file, JSON.stringify(spec))
   const common = ['--netns', ns.name, '--state-root', stateRoot]

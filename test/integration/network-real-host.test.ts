@@ -151,3 +151,18 @@ async function alive(pid: number): Promise<boolean> {
   }
   return true
 }
+
+t.test('a link cut short between its creation and its alias (a kill mid-apply) is finished by up and removed by down', async (t) => {
+  const host = await makeNs(t, 'kvr')
+  const net = make(t, host, { name: 'half', mode: 'very-isolated', ports: [{ name: 'half-p0' }] })
+  await net.up()
+  // What a SIGKILL between RTM_NEWLINK and the alias request leaves: the link, in the network's group, untagged.
+  await host.ip('link set dev kvbr-half alias ""\nlink set dev half-p0 alias ""')
+  t.notOk((await link(host, 'kvbr-half'))?.ifalias, 'the bridge has no alias')
+  await net.up()
+  t.match((await link(host, 'kvbr-half'))?.ifalias, /^kvmnet:half:bridge@/, 'up finished tagging the bridge')
+  t.match((await link(host, 'half-p0'))?.ifalias, /^kvmnet:half:port@/, 'and the port')
+  await host.ip('link set dev kvbr-half alias ""')
+  await net.down()
+  t.equal(await link(host, 'kvbr-half'), undefined, 'down removes the untagged bridge of its own group')
+})

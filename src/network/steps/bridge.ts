@@ -7,8 +7,8 @@ import ipaddr from 'ipaddr.js'
 import { SpecError } from '../../errors.js'
 import { readSysctl, writeSysctl, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import type { ApplyContext } from '../driver.js'
-import type { BridgePart, NetworkPlan } from '../plan.js'
-import { assertOurs, ignoreNotFound, isLinkLocal6, normCidr } from './links-common.js'
+import { linkNamesOf, type BridgePart, type NetworkPlan } from '../plan.js'
+import { assertOurs, ignoreNotFound, isHalfMade, isLinkLocal6, normCidr } from './links-common.js'
 
 type BridgedPlan = Extract<NetworkPlan, BridgePart>
 
@@ -60,7 +60,13 @@ export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: 
   let bridge = await rtnl.findLink(plan.bridge)
   if (bridge) {
     if (bridge.kind !== 'bridge') throw new SpecError('bridge', `${plan.bridge} exists and is a ${bridge.kind ?? 'device'}, not a bridge`)
-    assertOurs(bridge, plan.alias.bridge, 'bridge')
+    const owner = { group: plan.group, names: linkNamesOf(plan) }
+    assertOurs(bridge, plan.alias.bridge, 'bridge', owner)
+    if (isHalfMade(bridge, owner)) {
+      // Ours, from an apply cut short before its alias: finish tagging it.
+      const link = bridge
+      await ctx.tx.step('bridge-alias', 'links', () => rtnl.setLink(link.index, { alias: plan.alias.bridge }))
+    }
   }
   // The old bridge of a rename routes the subnet too, and is this network's.
   const old = ctx.prev?.bridge && ctx.prev.bridge !== plan.bridge ? await rtnl.findLink(ctx.prev.bridge) : undefined

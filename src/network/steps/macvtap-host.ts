@@ -2,9 +2,9 @@
 import { SpecError } from '../../errors.js'
 import type { LinkInfo } from '../../rtnl/index.js'
 import type { ApplyContext } from '../driver.js'
-import type { MacvtapPlan } from '../plan.js'
+import { linkNamesOf, type MacvtapPlan } from '../plan.js'
 import { assertSubnetFree } from './bridge.js'
-import { assertOurs, ignoreNotFound } from './links-common.js'
+import { assertOurs, ignoreNotFound, isHalfMade } from './links-common.js'
 import { ensureAddresses } from './bridge.js'
 
 export async function findParent(ctx: ApplyContext, plan: MacvtapPlan): Promise<LinkInfo> {
@@ -19,7 +19,12 @@ export async function ensureHostHelper(ctx: ApplyContext, plan: MacvtapPlan, par
   const h = plan.hostHelper
   if (!h) return
   let helper = await rtnl.findLink(h.name)
-  if (helper) assertOurs(helper, plan.alias.host, 'hostAccess')
+  const owner = { group: plan.group, names: linkNamesOf(plan) }
+  if (helper) assertOurs(helper, plan.alias.host, 'hostAccess', owner)
+  if (helper && isHalfMade(helper, owner)) {
+    const link = helper
+    await tx.step('host-macvlan-alias', 'links', () => rtnl.setLink(link.index, { alias: plan.alias.host }))
+  }
   await assertSubnetFree(rtnl, { v4: h.subnet }, new Set(helper ? [helper.index] : []))
   if (!helper) {
     helper = await tx.step('host-macvlan', 'links', async (s) => {

@@ -10,8 +10,8 @@ import type { LinkInfo, Rtnl } from '../../rtnl/index.js'
 import { createTaps } from '../../tap/index.js'
 import { native } from '../../native/index.js'
 import type { ApplyContext } from '../driver.js'
-import type { NetworkPlan, PlannedMacvtap, PlannedPort, PlannedTap } from '../plan.js'
-import { assertOurs, ignoreNotFound } from './links-common.js'
+import { linkNamesOf, type NetworkPlan, type PlannedMacvtap, type PlannedPort, type PlannedTap } from '../plan.js'
+import { assertOurs, ignoreNotFound, isHalfMade } from './links-common.js'
 
 export interface PortInfo {
   name: string
@@ -37,7 +37,10 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
   // converge renamed the bridge (its ports were released from the old one and are found by group).
   const renamed = ctx.prev?.bridge !== undefined && 'bridge' in anchor && ctx.prev.bridge !== anchor.bridge
   const byMaster = 'bridge' in anchor && !renamed
-  const ours = (await rtnl.listLinks(byMaster ? { master: anchor.bridge } : { group: plan.group })).filter((l) => l.alias === plan.alias.port)
+  const owner = { group: plan.group, names: linkNamesOf(plan) }
+  const ours = (await rtnl.listLinks(byMaster ? { master: anchor.bridge } : { group: plan.group })).filter(
+    (l) => l.alias === plan.alias.port || (isHalfMade(l, owner) && l.kind !== 'bridge'),
+  )
   const existing = new Map(ours.map((l) => [l.name, l]))
   // A name not among the network's links may still be taken by another link: ask for all of them at
   // once (pipelined on one socket) rather than one round trip per port.
@@ -51,10 +54,11 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
       missing.push(p)
       continue
     }
-    assertOurs(have, plan.alias.port, `${p.field}.name`)
+    assertOurs(have, plan.alias.port, `${p.field}.name`, owner)
     const kind = have.kind === 'tun' ? 'tap' : have.kind
     if (kind !== p.kind) throw new SpecError(`${p.field}.name`, `${p.name} exists as ${have.kind}, not ${p.kind}`)
-    if (bridgeIndex !== undefined && have.master !== bridgeIndex) misplaced.push(have)
+    // Not on the bridge (a converge renamed it), or never tagged (an apply cut short): set both.
+    if ((bridgeIndex !== undefined && have.master !== bridgeIndex) || !have.alias) misplaced.push(have)
   }
 
   if (missing.length > 0) {
@@ -66,9 +70,15 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
       s.outcome('created')
     })
   }
+  const untaggedMacvtaps = bridgeIndex === undefined ? misplaced : []
+  if (untaggedMacvtaps.length > 0) {
+    await tx.step(`tag-ports(${untaggedMacvtaps.length})`, 'links', async () => {
+      await Promise.all(untaggedMacvtaps.map((l) => rtnl.setLink(l.index, { alias: plan.alias.port, up: true })))
+    })
+  }
   if (misplaced.length > 0 && bridgeIndex !== undefined) {
     await tx.step(`reattach-ports(${misplaced.length})`, 'links', async () => {
-      await Promise.all(misplaced.map((l) => rtnl.setLink(l.index, { master: bridgeIndex, up: true })))
+      await Promise.all(misplaced.map((l) => rtnl.setLink(l.index, { master: bridgeIndex, alias: plan.alias.port, up: true })))
     })
   }
 
@@ -170,8 +180,9 @@ async function createMacvtapPorts(
  * given the same group, another network configured with the same `group`), only this network's links go,
  * one by one. Links created before they joined the group are found by their alias.
  */
-export async function removeNetworkLinks(rtnl: Rtnl, group: number, aliases: readonly string[], bridge: string | undefined): Promise<void> {
-  const ours = (l: LinkInfo) => l.alias !== undefined && aliases.includes(l.alias)
+export async function removeNetworkLinks(rtnl: Rtnl, group: number, aliases: readonly string[], bridge: string | undefined, names: ReadonlySet<string>): Promise<void> {
+  const owner = { group, names }
+  const ours = (l: LinkInfo) => (l.alias !== undefined && aliases.includes(l.alias)) || isHalfMade(l, owner)
   const members = await rtnl.listLinks({ group })
   if (members.length > 0 && members.every(ours)) {
     await rtnl.deleteGroup(group).catch(ignoreNotFound)
@@ -187,8 +198,9 @@ export async function removeNetworkLinks(rtnl: Rtnl, group: number, aliases: rea
 }
 
 /** Refuse a link group that already holds links kvmnet did not create for this network. */
-export async function assertGroupOurs(rtnl: Rtnl, group: number, aliases: readonly string[], field: string): Promise<void> {
-  const foreign = (await rtnl.listLinks({ group })).filter((l) => l.alias === undefined || !aliases.includes(l.alias))
+export async function assertGroupOurs(rtnl: Rtnl, group: number, aliases: readonly string[], names: ReadonlySet<string>, field: string): Promise<void> {
+  const owner = { group, names }
+  const foreign = (await rtnl.listLinks({ group })).filter((l) => !(l.alias !== undefined && aliases.includes(l.alias)) && !isHalfMade(l, owner))
   if (foreign.length > 0) {
     throw new SpecError(field, `link group ${group} already holds links this network did not create (${foreign.map((l) => l.name).join(', ')}); pick another group`)
   }
