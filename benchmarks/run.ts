@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only rtnl,nft,dnsmasq,network]`: every benchmark side by side with its
+ * `npm run bench [-- --quick] [-- --only rtnl,nft,dnsmasq,network,peers]`: every benchmark side by side with its
  * baseline in one run, in scratch namespaces. Prints a table of medians and ratios and writes the rows as
  * JSON to benchmarks/results/. Benchmarks are never assertions: goals are printed, not enforced.
  */
@@ -20,6 +20,7 @@ const suites: [string, () => Promise<Suite>][] = [
   ['nft', async () => (await import('./nft-apply.js')).runNftBench],
   ['dnsmasq', async () => (await import('./dnsmasq.js')).runDnsmasqBench],
   ['network', async () => (await import('./network.js')).runNetworkBench],
+  ['peers', async () => (await import('./peers.js')).runPeersBench],
 ]
 
 function fmt(v: number, unit = 'ms'): string {
