@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Packaging smoke test: the tarball `npm pack` makes must work once installed WITHOUT a compiler, i.e. the
 # native addon comes from prebuilds/ (npm 11 does not run dependencies' install scripts, and a user's
-# machine may have no g++). Steps: pack (prepack builds the addon and dist/), install the tarball into a
-# scratch app with scripts disabled, then from that app create a namespace and a bridge in it through the
-# public API, from both the ESM and the CJS entry points.
+# machine may have no g++). Steps: pack (prepack builds the addon for linux-x64 and, cross-compiled,
+# linux-arm64, and dist/), check that the tarball and `npm pack --dry-run --json` list both prebuilds,
+# install the tarball into a scratch app with scripts disabled, then from that app create a namespace and a
+# bridge in it through the public API, from both the ESM and the CJS entry points. Last, the `install`
+# fallback: a no-op where the prebuild matches, a source build (this machine's g++) where none does.
 #
 # Needs root (it creates a network namespace). Touches nothing outside /tmp and one throwaway namespace
 # named kvapack-*, which is removed on every exit path.
@@ -36,17 +38,33 @@ echo "$tgz"
 
 step "tarball contents"
 listing="$(tar -tzf "$tgz")"
-for want in 'package/prebuilds/linux-x64/[^/]*\.node' 'package/dist/index\.js' 'package/dist/index\.cjs' 'package/dist/index\.d\.ts'; do
+for want in 'package/prebuilds/linux-x64/[^/]*\.node' 'package/prebuilds/linux-arm64/[^/]*\.node' \
+  'package/native/install\.mjs' 'package/dist/index\.js' 'package/dist/index\.cjs' 'package/dist/index\.d\.ts'; do
   if ! grep -Eq "^${want}\$" <<<"$listing"; then
     echo "missing from the tarball: $want" >&2
     exit 1
   fi
 done
-if grep -Eq '^package/native/build/' <<<"$listing"; then
-  echo "the tarball ships a native/build tree" >&2
+if grep -Eq '^package/(native/)?build/' <<<"$listing"; then
+  echo "the tarball ships a build tree" >&2
   exit 1
 fi
 grep -E '\.node$' <<<"$listing"
+
+step "npm pack --dry-run --json lists both prebuilds"
+# What npm itself reports it would pack (scripts off: prepack has just run for the real pack above).
+(cd "$root" && npm pack --dry-run --json --ignore-scripts 2>/dev/null) >"$scratch/dry-run.json"
+node - "$scratch/dry-run.json" <<'JS'
+const [report] = JSON.parse(require('node:fs').readFileSync(process.argv[2], 'utf8'))
+const nodes = report.files.map((f) => f.path).filter((p) => p.endsWith('.node'))
+for (const arch of ['linux-x64', 'linux-arm64']) {
+  if (!nodes.some((p) => p.startsWith(`prebuilds/${arch}/`))) {
+    console.error(`npm pack --dry-run --json lists no prebuilds/${arch}/*.node (it lists: ${nodes.join(', ') || 'none'})`)
+    process.exit(1)
+  }
+}
+console.log(nodes.join('\n'))
+JS
 
 step "install into a scratch app with install scripts disabled"
 app="$scratch/app"
@@ -122,6 +140,24 @@ run_smoke() {
 step "ESM: import { Netns, Rtnl } from 'kvmnet'"
 run_smoke smoke.mjs
 step "CJS: require('kvmnet')"
+run_smoke smoke.cjs
+
+step "install fallback: nothing to build where the prebuild matches"
+kv="$app/node_modules/kvmnet"
+(cd "$app" && npm rebuild kvmnet --foreground-scripts 2>&1)
+if [ -e "$kv/native/build" ]; then
+  echo "the install script compiled although prebuilds/linux-x64 matches" >&2
+  exit 1
+fi
+
+step "install fallback: a source build where no prebuild matches (linux-x64 prebuild removed)"
+rm -rf "$kv/prebuilds/linux-x64"
+(cd "$app" && npm rebuild kvmnet --foreground-scripts 2>&1 | grep -v '^gyp info')
+if [ ! -f "$kv/native/build/Release/kvmnet.node" ]; then
+  echo "the install script did not build native/build/Release/kvmnet.node" >&2
+  exit 1
+fi
+step "CJS with the source-built addon"
 run_smoke smoke.cjs
 
 for ns in "${namespaces[@]}"; do
