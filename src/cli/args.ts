@@ -18,6 +18,8 @@ export interface CliArgs {
   mac?: string | undefined
   owner?: string | undefined
   queues?: string | undefined
+  /** enable/disable: write under this root instead of / (an image, a test). */
+  root?: string | undefined
   /** Seconds to wait for another writer of the same network (default 0: BusyError at once). */
   wait?: string | undefined
 }
@@ -43,6 +45,7 @@ export function parseCli(command: string, argv: string[]): CliArgs {
       mac: { type: 'string' },
       owner: { type: 'string' },
       queues: { type: 'string' },
+      root: { type: 'string' },
     },
   })
   return { command, positionals, ...values } as CliArgs

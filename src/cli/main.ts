@@ -21,6 +21,8 @@ const COMMANDS: Record<string, () => Promise<{ default: (a: import('./args.js').
   port: () => import('./commands/change.js'),
   forward: () => import('./commands/change.js'),
   reservation: () => import('./commands/change.js'),
+  enable: () => import('./commands/enable.js'),
+  disable: () => import('./commands/enable.js'),
   demo: () => import('./commands/demo.js'),
   schema: () => import('./commands/schema.js'),
 }

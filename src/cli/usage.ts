@@ -32,6 +32,13 @@ Prints what guests need: port names, guest MACs (give them to QEMU), /dev/tapN, 
   ports: { synopsis: 'kvmnet ports NAME', summary: 'VM ports: taps, and macvtaps with their /dev/tapN' },
   doctor: { synopsis: 'kvmnet doctor [NAME]', summary: "what on this host blocks the namespace's networks (other firewalls, forwarding off, ports taken, ...), with the fix; exit 1 on errors" },
   gc: { synopsis: 'kvmnet gc', summary: 'finish what crashed kvmnet processes left (networks, links, tables, state)' },
+  enable: {
+    synopsis: 'kvmnet enable SPEC.json [--root DIR]',
+    summary: 'run the network under systemd from boot: copies the spec to /etc/kvmnet/NAME.json, installs kvmnet@.service',
+    details: `  --root DIR     write under DIR instead of / (an image being prepared); systemd is then not reloaded
+--netns and --state-root given here are passed to every start. Then: systemctl enable --now kvmnet@NAME`,
+  },
+  disable: { synopsis: 'kvmnet disable NAME [--root DIR]', summary: "stop the network's unit and remove it and its spec copy (the template goes with the last one)" },
   demo: { synopsis: 'kvmnet demo', summary: 'build every network kind in scratch namespaces and measure it with real packets' },
   schema: { synopsis: 'kvmnet schema', summary: 'print the JSON Schema of SPEC.json' },
   help: { synopsis: 'kvmnet help [COMMAND]', summary: 'this help, or one command\'s' },
