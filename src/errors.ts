@@ -117,6 +117,22 @@ export class SpecError extends KvmnetError {
   }
 }
 
+/**
+ * A `bridge` network's NIC is configured by someone else (a DHCP client, NetworkManager, systemd-networkd,
+ * ifupdown), who would fight kvmnet over its addresses. `managers` names each one; the message says how to
+ * hand the NIC over, or to set adoptManagedInterface.
+ */
+export class ManagedInterfaceError extends SpecError {
+  override name = 'ManagedInterfaceError'
+  readonly interface: string
+  readonly managers: readonly string[]
+  constructor(field: string, iface: string, managers: readonly string[], hints: readonly string[]) {
+    super(field, `${iface} is managed by ${managers.join(' and ')}, which would fight over its addresses once they are on the bridge: ${hints.join('; ')}; or set adoptManagedInterface: true to let kvmnet hand it over and give it back on down`)
+    this.interface = iface
+    this.managers = managers
+  }
+}
+
 /** Something a request depends on is not there (a parent link, a network by name, a namespace). */
 export class NotFoundError extends KvmnetError {
   override name = 'NotFoundError'

@@ -7,6 +7,7 @@ import { Netns } from '../netns/index.js'
 import { nsCommand } from '../netns/exec.js'
 import { Rtnl, readSysctl } from '../rtnl/index.js'
 import { runProgram } from '../util/run-program.js'
+import { managedNicFindings } from './managed-nic.js'
 import { planFor } from '../network/kinds/index.js'
 import { bridgeOf, dnsmasqOf, type NetworkPlan } from '../network/plan.js'
 import { DEFAULT_STATE_ROOT, listStates, netnsIdentity, type NetworkState } from '../network/state.js'
@@ -19,6 +20,7 @@ export type FindingCode =
   | 'port-in-use'
   | 'accept-ra-lost'
   | 'subnet-routed-elsewhere'
+  | 'nic-managed'
 
 export interface Finding {
   code: FindingCode
@@ -152,6 +154,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
         }
       }
     }
+    findings.push(...(await managedNicFindings(ns, rtnl, plans)))
   } finally {
     rtnl.close()
   }

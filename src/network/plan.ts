@@ -90,6 +90,8 @@ export type VeryIsolatedPlan = BasePlan<'very-isolated'> & BridgePart
 export interface BridgeKindPlan extends BasePlan<'bridge'>, BridgePart {
   /** The NIC enslaved to the bridge (its addresses and routes move over). */
   nic: string
+  /** Hand over a NIC that a DHCP client or NetworkManager manages (else such a NIC is refused). */
+  adoptManagedInterface: boolean
 }
 export interface MacvtapPlan extends BasePlan<'macvtap'> {
   parent: string

@@ -266,6 +266,12 @@ export const bridgeSpecSchema = s.object({
   ...bridged,
   mode: s.literal('bridge').describe("A NIC is enslaved to the bridge; guests are on the NIC's LAN"),
   interface: ifname.describe('The NIC to enslave (its addresses and routes move to the bridge)'),
+  adoptManagedInterface: s
+    .boolean()
+    .optional()
+    .describe(
+      'Take over a NIC that a DHCP client or NetworkManager manages: the client is restarted on the bridge, NetworkManager told to leave the NIC; both given back on down. Without it such a NIC is refused',
+    ),
 })
 
 export const macvtapSpecSchema = s.object({

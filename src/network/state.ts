@@ -38,6 +38,15 @@ export interface RuntimeAdditions {
   reservations: string[]
 }
 
+/** bridge mode with adoptManagedInterface: the NIC's managers kvmnet took over, to give back on down. */
+export interface HandedOver {
+  nic: string
+  /** DHCP clients stopped on the NIC (their command line, to restart) and the one kvmnet runs on the bridge. */
+  dhcpClients: { program: string; argv: string[]; bridgePid?: number | undefined; bridgeArgv?: string[] | undefined }[]
+  /** NetworkManager was told to leave the NIC alone (`nmcli device set NIC managed no`). */
+  networkManager: boolean
+}
+
 export interface NetworkState {
   version: 1
   name: string
@@ -50,7 +59,7 @@ export interface NetworkState {
   bridge?: string | undefined
   group: number
   /** bridge mode: what was moved from the NIC to the bridge, to put back on down. */
-  nic?: { name: string; mac: string; mtu: number; addresses: MovedAddress[]; routes: MovedRoute[]; wasUp: boolean } | undefined
+  nic?: { name: string; mac: string; mtu: number; addresses: MovedAddress[]; routes: MovedRoute[]; wasUp: boolean; handedOver?: HandedOver | undefined } | undefined
   /** Sysctls this network changed, with the value before, to restore on down. */
   sysctls: { key: string; before: string }[]
   /** `ifindex`: the bridge dnsmasq was started on; a bridge recreated since leaves dnsmasq on a dead index. */

@@ -3,7 +3,8 @@
  * so guests are directly on the NIC's LAN and the host keeps its connectivity. The bridge takes the
  * NIC's MAC and MTU (the LAN's DHCP leases and ARP caches stay valid); DHCP/DNS are the LAN's.
  */
-import { SpecError } from '../../errors.js'
+import { ManagedInterfaceError, SpecError } from '../../errors.js'
+import { describeManager, handOverHint, nicManagers } from '../nic-manager.js'
 import type { NetworkDriver } from '../driver.js'
 import { basePlan, bridgePart, planTaps } from '../plan.js'
 import { ensureBridge, ensureUp } from '../steps/bridge.js'
@@ -29,7 +30,7 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
   },
   plan(spec) {
     // Not `noHostAddress`: the NIC's own addresses move onto the bridge.
-    return { ...basePlan(spec, planTaps(spec), []), ...bridgePart(spec, {}, { fixedMac: false }), noHostAddress: false, nic: spec.interface }
+    return { ...basePlan(spec, planTaps(spec), []), ...bridgePart(spec, {}, { fixedMac: false }), noHostAddress: false, nic: spec.interface, adoptManagedInterface: spec.adoptManagedInterface ?? false }
   },
   async apply(ctx, plan) {
     const nic = await ctx.rtnl.findLink(plan.nic)
@@ -37,8 +38,13 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
     const existing = await ctx.rtnl.findLink(plan.bridge)
     if (nic.master !== undefined && nic.master !== existing?.index)
       throw new SpecError('interface', `${nic.name} is already enslaved to another master (ifindex ${nic.master})`)
+    // A NIC not yet moved: whoever configures it must let go first (or be handed over, when allowed).
+    const managers = nic.master === existing?.index && existing !== undefined ? [] : await nicManagers(ctx.ns, nic.name, nic.index)
+    if (managers.length > 0 && !plan.adoptManagedInterface) {
+      throw new ManagedInterfaceError('interface', nic.name, managers.map(describeManager), managers.map((m) => handOverHint(m, nic.name, plan.bridge)))
+    }
     const br = await ensureBridge(ctx, plan, nic)
-    if (nic.master !== br.index) await moveNicToBridge(ctx, nic, br)
+    if (nic.master !== br.index) await moveNicToBridge(ctx, nic, br, managers)
     await ensureUp(ctx, br, 'bridge-up')
     await concurrently(
       () => ensureSysctls(ctx, plan.sysctls, ctx.sysctlsOf),

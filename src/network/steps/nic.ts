@@ -4,13 +4,17 @@
  * and put back on down.
  */
 import type { LinkInfo, RouteInfo, Rtnl } from '../../rtnl/index.js'
+import type { NetnsRef } from '../../netns/ref.js'
 import type { ApplyContext } from '../driver.js'
+import type { NicManager } from '../nic-manager.js'
 import type { MovedAddress, MovedRoute, NetworkState } from '../state.js'
 import { ignoreNotFound, isLinkLocal6, normCidr } from './links-common.js'
+import { giveBack, handOver, restartOnBridge } from './nic-handover.js'
 
 const RTPROT_KERNEL = 2
 
-export async function moveNicToBridge(ctx: ApplyContext, nic: LinkInfo, br: LinkInfo): Promise<void> {
+/** `adopt`: the NIC's managers (found and allowed by the caller) are handed over to the bridge with it. */
+export async function moveNicToBridge(ctx: ApplyContext, nic: LinkInfo, br: LinkInfo, adopt: readonly NicManager[] = []): Promise<void> {
   const { rtnl, state } = ctx
   await ctx.tx.step('move-nic', 'addresses', async (s) => {
     const addrs = (await rtnl.listAddresses(nic.index)).filter((a) => !isLinkLocal6(a.cidr))
@@ -29,15 +33,25 @@ export async function moveNicToBridge(ctx: ApplyContext, nic: LinkInfo, br: Link
     await ctx.journal()
     s.onUndo(async () => {
       await rtnl.setLink(nic.index, { master: null }).catch(ignoreNotFound)
-      await restoreNic(rtnl, moved)
+      await restoreNic(rtnl, moved, ctx.ns)
       state.nic = undefined
     })
+    // Before the addresses move: a DHCP client still running on the NIC would put them back there.
+    if (adopt.length > 0) {
+      moved.handedOver = await handOver(ctx.ns, adopt, nic.name)
+      await ctx.journal()
+    }
     await rtnl.setLink(nic.index, { master: br.index, up: true })
     // Addresses first (their prefix routes come with them), then the routes that leaned on them.
     await Promise.all(addrs.map((a) => rtnl.deleteAddress(nic.index, a.cidr)))
     await Promise.all(addrs.map((a) => rtnl.addAddress(br.index, a.cidr)))
     await rtnl.setLink(br.index, { up: true })
     for (const r of moved.routes) await rtnl.replaceRoute({ ...fromMoved(r), dev: br.index })
+    // Then the client runs on the bridge, which has the NIC's MAC: the same lease, renewed there.
+    if (moved.handedOver) {
+      await restartOnBridge(ctx.ns, moved.handedOver, br.name, addressWatch(rtnl, br.index, addrs.map((a) => a.cidr)))
+      await ctx.journal()
+    }
   })
 }
 
@@ -58,7 +72,9 @@ function fromMoved(r: MovedRoute) {
 }
 
 /** Put a NIC back as it was before a bridge network borrowed it. */
-export async function restoreNic(rtnl: Rtnl, nic: NonNullable<NetworkState['nic']>): Promise<void> {
+export async function restoreNic(rtnl: Rtnl, nic: NonNullable<NetworkState['nic']>, ns: NetnsRef | undefined): Promise<void> {
+  // The bridge's client goes first, so it cannot renew onto the bridge while the addresses move back.
+  if (nic.handedOver) await giveBack(ns, nic.handedOver, 'stop')
   const link = await rtnl.getLink(nic.name)
   if (link.master !== undefined) await rtnl.setLink(link.index, { master: null })
   if (nic.wasUp && !link.up) await rtnl.setLink(link.index, { up: true })
@@ -67,4 +83,30 @@ export async function restoreNic(rtnl: Rtnl, nic: NonNullable<NetworkState['nic'
     if (!have.has(normCidr(a.cidr))) await rtnl.addAddress(link.index, a.cidr)
   }
   for (const r of nic.routes) await rtnl.replaceRoute({ ...fromMoved(r), dev: link.index })
+  if (nic.handedOver) {
+    const watch = addressWatch(rtnl, link.index, nic.addresses.map((a) => a.cidr))
+    await giveBack(ns, nic.handedOver, 'restart', {
+      present: watch.present,
+      // Statically, as before, with the routes that leaned on them.
+      restore: async () => {
+        await watch.restore()
+        for (const r of nic.routes) await rtnl.replaceRoute({ ...fromMoved(r), dev: link.index }).catch(() => undefined)
+      },
+    })
+  }
+}
+
+/** Whether the IPv4 addresses a DHCP client manages are on `index` (IPv6 ones are not its to clear). */
+function addressWatch(rtnl: Rtnl, index: number, cidrs: readonly string[]) {
+  const want = cidrs.filter((c) => c.includes('.')).map(normCidr)
+  return {
+    present: async () => {
+      const have = new Set((await rtnl.listAddresses(index)).map((a) => normCidr(a.cidr)))
+      return want.every((c) => have.has(c))
+    },
+    restore: async () => {
+      const have = new Set((await rtnl.listAddresses(index)).map((a) => normCidr(a.cidr)))
+      for (const c of want) if (!have.has(c)) await rtnl.addAddress(index, c).catch(() => undefined)
+    },
+  }
 }

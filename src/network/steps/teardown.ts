@@ -27,7 +27,7 @@ export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan, o
   const aliases = [plan.alias.bridge, plan.alias.port, plan.alias.host]
   await ctx.attempt('links', 'links', () => removeNetworkLinks(ctx.rtnl, state?.group ?? plan.group, aliases, bridge, linkNamesOf(plan)))
   const nic = state?.nic
-  if (nic) await ctx.attempt('restore-nic', 'addresses', () => restoreNic(ctx.rtnl, nic))
+  if (nic) await ctx.attempt('restore-nic', 'addresses', () => restoreNic(ctx.rtnl, nic, ctx.ns))
   if (state) await ctx.attempt('sysctls', 'sysctls', () => restoreSysctls(ctx.ns, state, ctx.stateDir, othersNeed))
   await ctx.attempt('state', 'state', () => removeState(ctx.stateDir))
 }

@@ -1,0 +1,118 @@
+/**
+ * Handing a managed NIC over to a bridge network and back (adoptManagedInterface). DHCP clients: the one
+ * on the NIC is stopped, and the same command line is started on the bridge once the addresses live
+ * there — the bridge has the NIC's MAC, so the server sees the same client and the lease (and its
+ * renewals) carry on; on down the bridge's client is stopped and the original command line started on the
+ * NIC again. NetworkManager: the device is set unmanaged, and managed again on down. systemd-networkd and
+ * ifupdown cannot be told at run time; they are refused by the caller.
+ */
+import { execFile, spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { promisify } from 'node:util'
+import { KvmnetError } from '../../errors.js'
+import { nsCommand } from '../../netns/exec.js'
+import type { NetnsRef } from '../../netns/ref.js'
+import { argvForInterface, type NicManager } from '../nic-manager.js'
+import type { HandedOver } from '../state.js'
+
+async function argvOf(pid: number): Promise<string[] | undefined> {
+  return readFile(`/proc/${pid}/cmdline`, 'utf8').then(
+    (s) => s.split('\0').filter((a) => a !== ''),
+    () => undefined,
+  )
+}
+
+const sameArgv = (a: readonly string[] | undefined, b: readonly string[]) => a !== undefined && a.length === b.length && a.every((x, i) => x === b[i])
+
+/**
+ * Stops `pid` if it still runs `argv` (a pid reused by another program is left alone): SIGTERM, then
+ * SIGKILL after 3 s.
+ */
+async function stopIfStill(pid: number, argv: readonly string[]): Promise<void> {
+  if (!sameArgv(await argvOf(pid), argv)) return
+  try {
+    process.kill(pid, 'SIGTERM')
+  } catch {
+    return
+  }
+  for (let i = 0; i < 150; i++) {
+    if (!sameArgv(await argvOf(pid), argv)) return
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {}
+}
+
+/** Starts argv in the namespace, detached from kvmnet (it outlives this process, as the original did). */
+function startDetached(ns: NetnsRef | undefined, argv: readonly string[]): number {
+  const [file, ...args] = argv
+  if (!file) throw new KvmnetError('empty command line')
+  const c = nsCommand(ns, file, args)
+  const child = spawn(c.file, c.args, { detached: true, stdio: 'ignore' })
+  child.unref()
+  if (child.pid === undefined) throw new KvmnetError(`could not start ${argv.join(' ')}`)
+  return child.pid
+}
+
+async function nmcli(ns: NetnsRef | undefined, nic: string, managed: boolean): Promise<void> {
+  const c = nsCommand(ns, 'nmcli', ['device', 'set', nic, 'managed', managed ? 'yes' : 'no'])
+  await promisify(execFile)(c.file, c.args, { timeout: 10_000 })
+}
+
+/** Takes the NIC from its managers (before its addresses move). */
+export async function handOver(ns: NetnsRef | undefined, managers: readonly NicManager[], nic: string): Promise<HandedOver> {
+  const out: HandedOver = { nic, dhcpClients: [], networkManager: false }
+  for (const m of managers) {
+    if (m.kind === 'NetworkManager') {
+      await nmcli(ns, nic, false)
+      out.networkManager = true
+    } else if (m.kind === 'dhcp-client') {
+      await stopIfStill(m.pid, m.argv)
+      out.dhcpClients.push({ program: m.program, argv: m.argv })
+    }
+  }
+  return out
+}
+
+/**
+ * A client starting up may first clear its interface (udhcpc's `deconfig`) and then lease again: wait
+ * until the addresses are back, so that `up`/`down` return with the host reachable. If the client does not
+ * bring them back in time (the LAN's server is away), `restore` puts them back statically; the client
+ * keeps trying and takes over when the server answers.
+ */
+async function settle(present: () => Promise<boolean>, restore: () => Promise<void>): Promise<void> {
+  const until = Date.now() + 10_000
+  // Give the client a moment to run its start-up script before looking.
+  await new Promise((r) => setTimeout(r, 50))
+  while (Date.now() < until) {
+    if (await present()) return
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  await restore()
+}
+
+export interface AddressWatch {
+  present: () => Promise<boolean>
+  restore: () => Promise<void>
+}
+
+/** Runs the NIC's DHCP clients on the bridge (after the addresses moved there). */
+export async function restartOnBridge(ns: NetnsRef | undefined, h: HandedOver, bridge: string, watch: AddressWatch): Promise<void> {
+  for (const c of h.dhcpClients) {
+    c.bridgeArgv = argvForInterface(c.argv, h.nic, bridge)
+    c.bridgePid = startDetached(ns, c.bridgeArgv)
+  }
+  if (h.dhcpClients.length > 0) await settle(watch.present, watch.restore)
+}
+
+/** 'stop': the bridge's clients end; 'restart': the NIC's own managers get it back. */
+export async function giveBack(ns: NetnsRef | undefined, h: HandedOver, phase: 'stop' | 'restart', watch?: AddressWatch): Promise<void> {
+  if (phase === 'stop') {
+    for (const c of h.dhcpClients) if (c.bridgePid !== undefined && c.bridgeArgv) await stopIfStill(c.bridgePid, c.bridgeArgv)
+    return
+  }
+  for (const c of h.dhcpClients) startDetached(ns, c.argv)
+  if (h.networkManager) await nmcli(ns, h.nic, true).catch(() => undefined)
+  if (h.dhcpClients.length > 0 && watch) await settle(watch.present, watch.restore)
+}
