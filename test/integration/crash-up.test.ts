@@ -19,7 +19,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 // Kills continue until this many landed mid-apply (the apply's length varies with the machine's load),
 // within a bound on the total.
 const MID_APPLY_KILLS = Number(process.env.KVMNET_CRASH_KILLS ?? 30)
-const MAX_KILLS = MID_APPLY_KILLS * 2
+const MAX_KILLS = MID_APPLY_KILLS * 3
 
 function kvmnetArgs(args: string[]): string[] {
   return ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args]
@@ -81,7 +81,7 @@ t.test(`SIGKILLs of kvmnet up at random moments (${MID_APPLY_KILLS} of them mid-
   const started = performance.now()
   const full = await execa('node', kvmnetArgs(['up', file, ...common, '--json']), { cwd: root })
   const total = performance.now() - started
-  const applyMs = (JSON.parse(full.stdout) as { totalMs: number }).totalMs
+  let applyMs = (JSON.parse(full.stdout) as { totalMs: number }).totalMs
   const startup = Math.max(0, total - applyMs)
   await execa('node', kvmnetArgs(['down', 'crash', ...common]), { cwd: root })
   t.same(await leftovers(ns, stateRoot), [], 'a full up/down leaves nothing')
@@ -106,6 +106,9 @@ t.test(`SIGKILLs of kvmnet up at random moments (${MID_APPLY_KILLS} of them mid-
     const ended = await child
     const phase = phaseAtKill(stateRoot)
     phases[phase]++
+    // The first run's apply time is only an estimate (a loaded machine makes it vary several-fold): a kill
+    // that came too late narrows the aim, so that the kills keep landing inside the apply.
+    if (phase === 'complete' && i % 6 !== 5) applyMs *= 0.85
     // A finished `kvmnet up` is a detached network meant to outlive its creator: gc rightly keeps it,
     // so only cut-short applies go to gc.
     if (i % 2 === 0 || phase === 'complete') {

@@ -8,7 +8,7 @@ import { SpecError } from '../../errors.js'
 import type { ApplyContext, StatusContext } from '../driver.js'
 import { dnsmasqOf, firewallOf, type NetworkPlan, type BridgePart, type WantedSysctl } from '../plan.js'
 import { readSysctl } from '../../rtnl/index.js'
-import { ensureBridgeWithAddresses } from '../steps/bridge.js'
+import { ensureAddresses, ensureBridge, ensureUp } from '../steps/bridge.js'
 import { concurrently } from '../steps/concurrent.js'
 import { ensureDnsmasq } from '../steps/dnsmasq.js'
 import { ensureFirewall } from '../steps/firewall.js'
@@ -22,7 +22,15 @@ export async function applyBridgedNetwork(ctx: ApplyContext, plan: Extract<Netwo
     if (uplink === plan.bridge) throw new SpecError('uplink', "is the network's own bridge")
     if (!(await ctx.rtnl.findLink(uplink))) throw new SpecError('uplink', `no interface named ${uplink} in this namespace`)
   }
-  await ensureBridgeWithAddresses(ctx, plan)
+  const br = await ensureBridge(ctx, plan)
+  await ensureAddresses(ctx, br, plan.addresses, { prune: true })
+  // Many ports on a new bridge are enslaved before it goes up: each port joining a bridge that is up
+  // re-runs the bridge's port-state selection over every port (O(n²) in the kernel); on a bridge that
+  // is down, raising it does that once. Measured: ~13% less for 1000 taps. Few ports keep overlapping
+  // with the rules and dnsmasq instead.
+  const portsFirst = !br.up && plan.ports.length >= MANY_PORTS
+  if (portsFirst) await ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports)
+  await ensureUp(ctx, br, 'bridge-up')
   const uplinkRa = await uplinkAcceptRa(ctx, plan)
   await concurrently(
     async () => {
@@ -31,9 +39,12 @@ export async function applyBridgedNetwork(ctx: ApplyContext, plan: Extract<Netwo
       await ensureFirewall(ctx, firewallOf(plan))
     },
     () => ensureDnsmasq(ctx, dnsmasqOf(plan)),
-    () => ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports),
+    () => (portsFirst ? Promise.resolve() : ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports)),
   )
 }
+
+/** From how many ports enslaving them before the bridge is up pays for not overlapping them with the rest. */
+const MANY_PORTS = 64
 
 const RTPROT_RA = 9
 

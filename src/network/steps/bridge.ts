@@ -146,11 +146,3 @@ export async function ensureUp(ctx: ApplyContext, link: LinkInfo, step: string):
     s.onUndo(() => ctx.rtnl.setLink(link.index, { up: false }).catch(ignoreNotFound))
   })
 }
-
-/** The usual bridged start: bridge, its addresses (exactly the planned ones), up. */
-export async function ensureBridgeWithAddresses(ctx: ApplyContext, plan: BridgedPlan): Promise<LinkInfo> {
-  const br = await ensureBridge(ctx, plan)
-  await ensureAddresses(ctx, br, plan.addresses, { prune: true })
-  await ensureUp(ctx, br, 'bridge-up')
-  return br
-}

@@ -95,9 +95,12 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
 type OnUndo = (undo: () => Promise<void> | void) => void
 
 /**
- * Taps are created non-persistent, tagged (group, alias), enslaved and raised, and only then made
- * persistent: a process killed at any moment before that leaves no tap behind (a non-persistent tap dies
- * with its fds), and one killed after leaves a tap that is tagged, so `down` and `gc` find it.
+ * Taps are created non-persistent and tagged (group, alias, host MAC) before they are made persistent: a
+ * process killed before that leaves no tap behind (a non-persistent tap dies with its fds), and one killed
+ * after leaves taps that are tagged, so `down` and `gc` find them (and the next `up` enslaves them).
+ * Only then are they enslaved and raised — without the fds held open, so without carrier: a port with
+ * carrier joining a bridge, and losing it again when the fds close, makes the kernel re-run the bridge's
+ * port-state selection over every port each time (measured: 1000 taps ~30% faster this way).
  */
 async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: string, taps: PlannedTap[], onUndo: OnUndo): Promise<void> {
   const { rtnl } = ctx
@@ -123,16 +126,14 @@ async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: stri
     taps.forEach((p, i) => p.persistent && handles[i]?.close())
     await Promise.all(persisted.map((name) => rtnl.deleteLink(name).catch(ignoreNotFound)))
   })
-  // One pipelined round: every request is in flight at once on the same socket.
+  // Pipelined rounds: every request of a round is in flight at once on the same socket.
   await Promise.all(
     taps.map((p) =>
       rtnl.setLink(p.name, {
-        master: bridge,
         group: plan.group,
         alias: plan.alias.port,
         mac: p.hostMac,
         ...(plan.mtu !== undefined ? { mtu: plan.mtu } : {}),
-        up: true,
       }),
     ),
   )
@@ -144,6 +145,7 @@ async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: stri
     persisted.push(p.name)
     h.close()
   })
+  await Promise.all(taps.map((p) => rtnl.setLink(p.name, { master: bridge, up: true })))
 }
 
 async function createMacvtapPorts(
