@@ -13,6 +13,7 @@ import { Netns } from '../netns/index.js'
 import { nsLabel } from '../netns/exec.js'
 import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
+import { tableName } from '../nft/names.js'
 import { Dnsmasq, LeaseWatcher, readLeaseFile, type Lease, type RestartInfo } from '../dnsmasq/index.js'
 import { isExpired } from '../dnsmasq/leases.js'
 import type { ApplyContext, DnsmasqSlot, NetworkDriver, TeardownContext } from './driver.js'
@@ -31,6 +32,7 @@ import { assertGroupOurs, ensurePorts, portInfo, type PortInfo } from './steps/p
 import { networkStatus, type NetworkStatus } from './status.js'
 import { tapHolders } from './steps/tap-holders.js'
 import { tightenDnsmasqFiles } from './steps/dnsmasq-files.js'
+import { NetworkWatcher, watchTargets, type RepairedEvent, type RepairFailedEvent, type RepairOutcome } from '../watch/index.js'
 
 export interface NetworkOptions {
   /** Namespace to build in; overrides spec.netns. A Netns handle, a name under /run/netns, or a path. */
@@ -46,6 +48,13 @@ export interface NetworkOptions {
   onStep?: (e: StepEvent) => void
   /** How long up/down/changes wait for another writer of the same network (default 10 s; 0: fail at once with BusyError). */
   lockTimeoutMs?: number
+  /**
+   * Self-healing: once `up()` has succeeded, watch the namespace's link, address and nftables change
+   * notifications (and dnsmasq's exits), and re-converge the network when something of it is lost — its
+   * table flushed or deleted, its bridge or a port deleted, a host address removed, dnsmasq dead —
+   * emitting `repaired` for each thing put back. Ends on `down()` or `close()`. Default false.
+   */
+  watch?: boolean
   /**
    * Test hook: called before each step; throwing from it simulates a failure part-way through an apply.
    * Not for production use.
@@ -79,6 +88,10 @@ export interface NetworkEvents {
   /** A lease that ran out, or was released or dropped. */
   'lease-expired': [PortLease, 'time' | 'removed']
   'dnsmasq-restart': [RestartInfo]
+  /** `watch: true`: something of the network was lost and has been put back. */
+  repaired: [RepairedEvent]
+  /** `watch: true`: a repair failed (retried a few times, then again at the next loss). */
+  'repair-failed': [RepairFailedEvent]
 }
 
 function report(network: string, start: number, steps: StepTiming[]): ApplyReport {
@@ -126,6 +139,10 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   private dnsmasqValue: Dnsmasq | undefined
   private portFds = new Map<string, number[]>()
   private readonly opts: NetworkOptions
+  private watcher: NetworkWatcher | undefined
+  private watchStarting: Promise<void> | undefined
+  /** Bumped by every stop: a watcher whose start was under way when the handle stopped is dropped. */
+  private watchEpoch = 0
 
   constructor(spec: NetworkSpec, options: NetworkOptions = {}, state?: NetworkState) {
     super()
@@ -218,7 +235,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   async up(newSpec?: NetworkSpecInput, opts: UpOptions = {}): Promise<ApplyReport> {
     const spec = newSpec !== undefined ? validateSpec(newSpec) : this.specValue
     if (spec.name !== this.name) throw new SpecError('name', `cannot rename network ${this.name} to ${spec.name}`)
-    return this.locked(async () => {
+    const r = await this.locked(async () => {
       // What is recorded now (another process may have changed it since this handle last looked).
       const prev = await readState(this.stateDir)
       const runtime = prev?.runtime ?? emptyRuntime()
@@ -226,17 +243,91 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       if (dropped.length > 0 && !opts.prune) throw new WouldRemoveError(this.name, dropped)
       return this.apply(spec, prev, keepRuntime(runtime, spec))
     })
+    if (this.opts.watch) await this.startWatching()
+    return r
+  }
+
+  /** Whether this handle is watching its network (`watch: true`, after `up()`, until `down()`/`close()`). */
+  get watching(): boolean {
+    return this.watcher?.watching ?? false
+  }
+
+  private async startWatching(): Promise<void> {
+    if (this.watcher?.watching) return
+    const epoch = this.watchEpoch
+    this.watchStarting ??= NetworkWatcher.start({
+      ns: this.ns,
+      targets: () => watchTargets(this.planValue),
+      seed: async () => {
+        const plan = this.planValue
+        const names = [...linkNamesOf(plan)]
+        const found = await Promise.all(names.map((n) => this.rtnl.findLink(n)))
+        return found.filter((l): l is NonNullable<typeof l> => l !== undefined).map((l) => ({ index: l.index, name: l.name }))
+      },
+      repair: () => this.repair(),
+      repaired: (e) => this.emit('repaired', e),
+      failed: (e) => this.emit('repair-failed', e),
+      names: () => {
+        const tag = firewallOf(this.planValue)?.tag
+        return { table: tag === undefined ? undefined : tableName(tag), bridge: this.bridge }
+      },
+    })
+      .then((w) => {
+        if (epoch === this.watchEpoch) this.watcher = w
+        else w.stop()
+      })
+      .finally(() => {
+        this.watchStarting = undefined
+      })
+    await this.watchStarting
+  }
+
+  private stopWatching(): void {
+    this.watchEpoch++
+    this.watcher?.stop()
+    this.watcher = undefined
+  }
+
+  /**
+   * The watcher's repair: the recorded spec and runtime additions applied again under the lock (what
+   * another process added stays). Undefined when the network is no longer there to repair.
+   */
+  private async repair(): Promise<RepairOutcome | undefined> {
+    // A repair waits for another writer rather than failing at once (the CLI's default wait is 0).
+    const timeoutMs = Math.max(this.opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_LOCK_TIMEOUT_MS)
+    try {
+      const r = await this.locked(async () => {
+        // A detached dnsmasq that died is not restarted by anyone: drop its handle, so the converge
+        // starts a new one (a supervised one is restarted through its handle).
+        const d = this.dnsmasqValue
+        if (d?.detached && !d.running) {
+          d.close()
+          this.dnsmasqValue = undefined
+        }
+        const state = await this.recordedState()
+        return this.apply(validateSpec(state.spec), state, state.runtime ?? emptyRuntime())
+      }, { timeoutMs })
+      return { steps: r.steps, dnsmasqRunning: this.dnsmasqValue?.running ?? false }
+    } catch (err) {
+      // Taken down by another process, or its namespace deleted: nothing left to look after.
+      if (err instanceof NotFoundError) return undefined
+      throw err
+    }
   }
 
   /** Runs `fn` holding the network's lock (across processes and handles); `remove` the lock file after. */
-  private async locked<T>(fn: () => Promise<T>, opts: { removeAfter?: boolean } = {}): Promise<T> {
-    const lock = await acquireLock(`${this.stateDir}.lock`, { timeoutMs: this.opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, what: `network ${this.name}` })
+  private async locked<T>(fn: () => Promise<T>, opts: { removeAfter?: boolean; timeoutMs?: number } = {}): Promise<T> {
+    const lock = await acquireLock(`${this.stateDir}.lock`, { timeoutMs: opts.timeoutMs ?? this.opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, what: `network ${this.name}` })
     let ok = false
+    // This handle's own changes are not losses for its watcher.
+    const watcher = this.watcher
+    watcher?.mute()
     try {
       const r = await fn()
       ok = true
       return r
     } finally {
+      await watcher?.unmute()
       lock.release({ remove: ok && opts.removeAfter === true })
       // The namespace's directory and the root go with the last network (rmdir only removes empty ones).
       if (ok && opts.removeAfter) await removeEmptyParents(this.stateDir)
@@ -304,7 +395,11 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       this.planValue = oldPlan
       await tx.rollback(err)
     }
-    for (const [name, f] of newFds) this.portFds.set(name, f)
+    for (const [name, f] of newFds) {
+      // A port made again (deleted behind kvmnet's back): the old fds belong to a device that is gone.
+      for (const fd of this.portFds.get(name) ?? []) if (!f.includes(fd)) closeQuietly(fd)
+      this.portFds.set(name, f)
+    }
     // Ports the new spec dropped were deleted: their fds (non-persistent taps) go with them.
     const planned = new Set(plan.ports.map((p) => p.name))
     for (const [name, f] of this.portFds) {
@@ -328,6 +423,10 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     d.on('lease-added', (l: Lease) => this.emit('lease', this.withPort(l)))
     d.on('lease-changed', (l: Lease) => this.emit('lease', this.withPort(l)))
     d.on('lease-expired', (l: Lease, why: 'time' | 'removed') => this.emit('lease-expired', this.withPort(l), why))
+    // A death the supervisor sees is a loss like any other: the watcher repairs it (and says so).
+    d.on('exit', (e) => {
+      if (!e.expected) this.watcher?.note({ kind: 'dnsmasq', what: 'dnsmasq' })
+    })
     d.on('restart', (info: RestartInfo) => {
       // A restarted dnsmasq wrote a new pid file for its unprivileged user: take it back.
       const dir = this.state?.dnsmasq?.stateDir
@@ -341,6 +440,8 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
    * what it borrowed (a NIC's addresses and routes, sysctls). Safe to call when parts are already gone.
    */
   async down(): Promise<ApplyReport> {
+    // First, or the teardown itself would be repaired.
+    this.stopWatching()
     return this.locked(() => this.teardown(), { removeAfter: true })
   }
 
@@ -627,6 +728,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
 
   /** Release this handle's sockets; the network stays up (a detached dnsmasq keeps running). */
   close(): void {
+    this.stopWatching()
     this.rtnlValue?.close()
     this.rtnlValue = undefined
   }

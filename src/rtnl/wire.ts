@@ -17,4 +17,5 @@ export {
 } from './link-message.js'
 export { encodeAddAddress, encodeDeleteAddress, encodeDumpAddresses, decodeAddress, parseHostCidr } from './address-message.js'
 export { encodeAddRoute, encodeDeleteRoute, encodeDumpRoutes, decodeRoute } from './route-message.js'
+export { NetlinkSubscription, type SubscriptionEvents } from './subscription.js'
 export { dumpConsistently, MAX_DUMP_ATTEMPTS, type DumpAttempt } from './dump-retry.js'

@@ -1,6 +1,7 @@
 import { createNetwork } from '../../network/network.js'
 import { validateSpec } from '../../network/validate.js'
 import type { Network } from '../../network/network.js'
+import type { StepEvent } from '../../network/transaction.js'
 import { dnsmasqOf } from '../../network/plan.js'
 import type { CliArgs } from '../args.js'
 import { ms, out, printReport, renderColumns } from '../output.js'
@@ -8,7 +9,8 @@ import { need, networkOptions, readSpec } from './common.js'
 
 export default async function up(a: CliArgs): Promise<number> {
   const spec = validateSpec(await readSpec(need(a, 'SPEC')))
-  const net = createNetwork(spec, { ...networkOptions(a), dnsmasq: a.foreground ? 'supervised' : 'detached' })
+  // Foreground: the process also watches the network and puts back whatever of it is lost.
+  const net = createNetwork(spec, { ...networkOptions(a), dnsmasq: a.foreground ? 'supervised' : 'detached', watch: a.foreground })
   // Foreground: a signal that arrives while the network is still being built is kept, not fatal — the
   // apply finishes (or rolls back) and the network is then taken down, so nothing is left half-made.
   const signalled = a.foreground
@@ -17,9 +19,20 @@ export default async function up(a: CliArgs): Promise<number> {
         process.once('SIGTERM', resolve)
       })
     : undefined
-  if (process.stderr.isTTY && !a.json) showProgress(net)
+  const stopProgress = process.stderr.isTTY && !a.json ? showProgress(net) : undefined
+  if (a.foreground) {
+    net.on('repaired', (e) => out(a.json ? JSON.stringify({ event: 'repaired', network: net.name, what: e.what, ms: e.ms }) : `${net.name}: repaired ${e.what} in ${ms(e.ms)}`))
+    net.on('repair-failed', (e) => {
+      const why = e.error instanceof Error ? e.error.message : String(e.error)
+      process.stderr.write(`kvmnet: ${net.name}: repairing ${e.what.join(', ')} failed: ${why}${e.retrying ? ' (retrying)' : ''}\n`)
+    })
+  }
   const r = await net.up(undefined, { prune: a.prune })
-  if (process.stderr.isTTY && !a.json) process.stderr.write('\r\x1b[K')
+  if (stopProgress) {
+    // Repairs later are reported as lines of their own.
+    stopProgress()
+    process.stderr.write('\r\x1b[K')
+  }
   printReport(r, a.json, a.timings, 'up')
   if (!a.json) await printGuestFacts(net)
   if (!signalled) {
@@ -37,13 +50,15 @@ export default async function up(a: CliArgs): Promise<number> {
 }
 
 /** One line on a terminal while steps complete (hundreds of ports take a moment); nothing otherwise. */
-function showProgress(net: Network): void {
+function showProgress(net: Network): () => void {
   let n = 0
-  net.on('step', (e) => {
+  const onStep = (e: StepEvent) => {
     if (e.phase !== 'apply') return
     n++
     process.stderr.write(`\r\x1b[K${net.name}: ${n} steps, last ${e.step} (${e.outcome})`)
-  })
+  }
+  net.on('step', onStep)
+  return () => net.off('step', onStep)
 }
 
 /** What a VM manager needs to attach guests: ports with guest MACs and devices, bridge, gateway, DNS. */

@@ -1,0 +1,51 @@
+/**
+ * Which losses a re-converge actually repaired, read from what its steps did: a loss whose part of the
+ * apply changed nothing was not lost after all (put back in the meantime, or replaced by another writer),
+ * and is not reported. The converge itself compared the kernel with the plan; this only reads its report.
+ */
+import type { StepTiming } from '../network/transaction.js'
+import type { Loss, LossKind } from './losses.js'
+
+const CHANGED = new Set(['done', 'created', 'updated', 'repaired', 'removed'])
+
+/** Steps whose changing means the kind of loss was repaired. */
+function repairs(kind: Exclude<LossKind, 'dnsmasq'>, s: StepTiming): boolean {
+  switch (kind) {
+    case 'nft':
+      return s.category === 'nft'
+    case 'bridge':
+      return s.step === 'bridge' || s.step === 'bridge-up' || s.step === 'bridge-alias'
+    case 'port':
+      return /^(ports|reattach-ports|tag-ports)\(/.test(s.step)
+    case 'link':
+      return s.step.startsWith('host-macvlan')
+    case 'address':
+      return s.category === 'addresses'
+    case 'unknown':
+      return true
+  }
+}
+
+/**
+ * The losses the apply repaired. `dnsmasqRunning`: whether the network's dnsmasq runs now (restarted by
+ * the converge, or by its supervisor while the converge waited for it).
+ */
+export function confirmedRepairs<L extends Loss>(losses: readonly L[], steps: readonly StepTiming[], dnsmasqRunning: boolean): L[] {
+  const changed = steps.filter((s) => CHANGED.has(s.outcome) && s.category !== 'state')
+  return losses.filter((l) => (l.kind === 'dnsmasq' ? dnsmasqRunning : changed.some((s) => repairs(l.kind as Exclude<LossKind, 'dnsmasq'>, s))))
+}
+
+/** For a repair after lost notifications (nothing specific known): what the changed steps were about. */
+export function lossesFromSteps(steps: readonly StepTiming[], names: { table?: string | undefined; bridge?: string | undefined }): Loss[] {
+  const out: Loss[] = []
+  for (const s of steps) {
+    if (!CHANGED.has(s.outcome) || s.category === 'state') continue
+    if (s.category === 'nft') out.push({ kind: 'nft', what: names.table ? `nft table ${names.table}` : 'nft table' })
+    else if (s.step === 'bridge' || s.step === 'bridge-up') out.push({ kind: 'bridge', what: `bridge ${names.bridge ?? ''}`.trim() })
+    else if (s.category === 'addresses') out.push({ kind: 'address', what: `addresses${names.bridge ? ` on ${names.bridge}` : ''}` })
+    else if (/^(ports|reattach-ports|tag-ports)\(/.test(s.step)) out.push({ kind: 'port', what: s.step })
+    else if (s.category === 'dnsmasq') out.push({ kind: 'dnsmasq', what: 'dnsmasq' })
+    else out.push({ kind: 'unknown', what: s.step })
+  }
+  return out.filter((l, i) => out.findIndex((m) => m.what === l.what) === i)
+}

@@ -1,0 +1,109 @@
+/**
+ * Turns notifications into losses: a change to one of the network's own objects that leaves it short of
+ * its plan (its table deleted, flushed or edited; its bridge deleted or set down; a port deleted or let go
+ * of by the bridge; a planned host address removed). Everything about other links and tables is ignored.
+ *
+ * Two things need memory across messages, so this is a small state machine rather than a function:
+ * - address notifications name the link only by index: the names of links are learnt from link
+ *   notifications (and seeded by the caller);
+ * - nf_tables reports a transaction object by object and closes it with NFT_MSG_NEWGEN. kvmnet replaces
+ *   a network's table in one transaction (add, delete, add again, then its chains and rules), so a delete
+ *   followed by a re-creation in the same transaction is a replacement by a writer that knows the table,
+ *   not a loss. Only the transaction's net effect counts.
+ */
+import type { NftNotification } from './nft-notification.js'
+import { NFPROTO } from './nft-notification.js'
+import type { RtnlNotification } from './rtnl-notification.js'
+import { canonCidr, type WatchTargets } from './targets.js'
+
+export type LossKind = 'nft' | 'bridge' | 'port' | 'link' | 'address' | 'dnsmasq' | 'unknown'
+
+export interface Loss {
+  kind: LossKind
+  /** What was lost, for people: 'nft table kvmnet_lab', 'bridge kvbr-lab', 'port vm0', 'address 10.0.0.1/24 on kvbr-lab'. */
+  what: string
+}
+
+type NftObjectEvent = Extract<NftNotification, { kind: 'object' }>
+
+export class LossClassifier {
+  private readonly nameOf = new Map<number, string>()
+  private readonly indexOf = new Map<string, number>()
+  /** Object messages of the transaction in progress that touch the network's tables. */
+  private txn: NftObjectEvent[] = []
+
+  /** `targets` is asked on every message: the network's plan may change while it is watched. */
+  constructor(private readonly targets: () => WatchTargets) {}
+
+  /** A link known to exist before the first notification (its index names it in address messages). */
+  learnLink(index: number, name: string): void {
+    this.forgetIndex(index)
+    this.nameOf.set(index, name)
+    this.indexOf.set(name, index)
+  }
+
+  onRtnl(n: RtnlNotification): Loss[] {
+    const t = this.targets()
+    if (n.kind === 'address') {
+      if (n.op !== 'del') return []
+      const link = this.nameOf.get(n.address.index) ?? n.address.label
+      const cidr = canonCidr(n.address.cidr)
+      return link !== undefined && cidr !== undefined && t.addresses.get(link)?.has(cidr) ? [{ kind: 'address', what: `address ${n.address.cidr} on ${link}` }] : []
+    }
+    const { link } = n
+    if (n.op === 'del') {
+      if (this.nameOf.get(link.index) === link.name) this.forgetIndex(link.index)
+    } else {
+      this.learnLink(link.index, link.name)
+    }
+    const gone = n.op === 'del'
+    if (link.name === t.bridge) return gone || !link.up ? [{ kind: 'bridge', what: `bridge ${link.name}` }] : []
+    const port = t.ports.get(link.name)
+    if (port) {
+      if (gone) return [{ kind: 'port', what: `port ${link.name}` }]
+      // A port still being made has no alias yet (nor a master): only a finished port can be lost.
+      if (link.alias !== t.portAlias) return []
+      const bridgeIndex = t.bridge === undefined ? undefined : this.indexOf.get(t.bridge)
+      const released = port.enslaved && (link.master === undefined || (bridgeIndex !== undefined && link.master !== bridgeIndex))
+      // (A port set down is not a loss here: a converge does not raise existing ports.)
+      return released ? [{ kind: 'port', what: `port ${link.name}` }] : []
+    }
+    if (t.links.has(link.name) && (gone || !link.up)) return [{ kind: 'link', what: `link ${link.name}` }]
+    return []
+  }
+
+  /** Losses are known once a transaction is complete: they come with its NEWGEN message. */
+  onNft(n: NftNotification): Loss[] {
+    if (n.kind === 'object') {
+      if (this.targets().tables.some((x) => x.family === n.family && x.name === n.table)) this.txn.push(n)
+      return []
+    }
+    const events = this.txn
+    this.txn = []
+    const tables = new Map<string, NftObjectEvent[]>()
+    for (const e of events) {
+      const key = `${e.family} ${e.table}`
+      tables.set(key, [...(tables.get(key) ?? []), e])
+    }
+    const losses: Loss[] = []
+    for (const list of tables.values()) {
+      const last = list.filter((e) => e.object === 'table').pop()
+      if (last?.op === 'new') continue
+      const first = list[0]
+      if (!first) continue
+      losses.push({ kind: 'nft', what: first.family === NFPROTO.inet ? `nft table ${first.table}` : `nft table ${familyName(first.family)} ${first.table}` })
+    }
+    return losses
+  }
+
+  private forgetIndex(index: number): void {
+    const name = this.nameOf.get(index)
+    if (name !== undefined && this.indexOf.get(name) === index) this.indexOf.delete(name)
+    this.nameOf.delete(index)
+  }
+}
+
+function familyName(family: number): string {
+  return Object.entries(NFPROTO).find(([, v]) => v === family)?.[0] ?? `family ${family}`
+}
+

@@ -1,0 +1,32 @@
+/**
+ * What an rtnetlink notification (RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR) says: a link
+ * added, changed or deleted; an address added or deleted. The payloads are those of the dump replies, so
+ * the same decoders read them.
+ */
+import { decodeAddress, type AddressInfo } from '../rtnl/address-message.js'
+import { decodeLink } from '../rtnl/link-message.js'
+import type { LinkInfo } from '../rtnl/link-types.js'
+import { AF_BRIDGE, RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK } from '../rtnl/wire/constants.js'
+
+export const RTNLGRP_LINK = 1
+export const RTNLGRP_IPV4_IFADDR = 5
+export const RTNLGRP_IPV6_IFADDR = 9
+
+export type RtnlNotification =
+  | { kind: 'link'; op: 'new' | 'del'; link: LinkInfo }
+  | { kind: 'address'; op: 'new' | 'del'; address: AddressInfo }
+
+/**
+ * Decodes one notification; undefined for message types other than links and addresses, and for the
+ * bridge's own port messages (family AF_BRIDGE): a port leaving a bridge is announced as an AF_BRIDGE
+ * RTM_DELLINK although the link itself stays — its ordinary RTM_NEWLINK (no master) says what happened.
+ */
+export function decodeRtnlNotification(type: number, payload: Buffer): RtnlNotification | undefined {
+  if ((type === RTM_NEWLINK || type === RTM_DELLINK) && payload.length > 0 && payload.readUInt8(0) === AF_BRIDGE) return undefined
+  if (type === RTM_NEWLINK || type === RTM_DELLINK) return { kind: 'link', op: type === RTM_NEWLINK ? 'new' : 'del', link: decodeLink(payload) }
+  if (type === RTM_NEWADDR || type === RTM_DELADDR) {
+    const address = decodeAddress(payload)
+    return address ? { kind: 'address', op: type === RTM_NEWADDR ? 'new' : 'del', address } : undefined
+  }
+  return undefined
+}

@@ -1,0 +1,128 @@
+/**
+ * The watcher's decoders and loss rules, on notifications captured from a real kernel
+ * (test/unit/fixtures/watch-capture.mts made them with nft and iproute2 in a throwaway namespace): a
+ * table replaced the way kvmnet applies is no loss, a flush is; a foreign table or link is nobody's
+ * business; a bridge deleted takes its address and lets go of its port.
+ */
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { LossClassifier, confirmedRepairs, decodeNftNotification, encodeGetGen, decodeRtnlNotification, watchTargets, type Loss, type WatchTargets } from '../../src/watch/index.js'
+import { planFor } from '../../src/network/kinds/index.js'
+import { validateSpec } from '../../src/network/validate.js'
+import type { StepTiming } from '../../src/network/transaction.js'
+
+const messages = (file: string): { type: number; payload: Buffer }[] =>
+  readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [type, hex] = line.split(' ')
+      return { type: Number(type), payload: Buffer.from(hex ?? '', 'hex') }
+    })
+
+const targets: WatchTargets = {
+  tables: [
+    { family: 1, name: 'kvmnet_cap' },
+    { family: 7, name: 'kvmnet_cap' },
+  ],
+  bridge: 'br-cap',
+  ports: new Map([['p-cap', { enslaved: true }]]),
+  portAlias: 'kvmnet:cap:port',
+  links: new Set(),
+  addresses: new Map([['br-cap', new Set(['10.9.0.1/24', 'fd00:9::1/64'])]]),
+}
+
+function feed(c: LossClassifier, file: string): Loss[] {
+  const out: Loss[] = []
+  for (const m of messages(file)) {
+    const nft = decodeNftNotification(m.type, m.payload)
+    if (nft) out.push(...c.onNft(nft))
+    const rt = m.type >> 8 === 0 ? decodeRtnlNotification(m.type, m.payload) : undefined
+    if (rt) out.push(...c.onRtnl(rt))
+  }
+  return out
+}
+
+t.test('nf_tables notifications decode to objects and generations', async (t) => {
+  const decoded = messages('watch-nft-replace.hex').map((m) => decodeNftNotification(m.type, m.payload))
+  t.match(decoded[0], { kind: 'object', op: 'new', object: 'table', family: 1, table: 'kvmnet_cap' })
+  t.match(decoded[1], { kind: 'object', op: 'del', object: 'table', table: 'kvmnet_cap' })
+  t.ok(decoded.some((d) => d?.kind === 'object' && d.object === 'rule' && d.op === 'new'), 'rules')
+  const gen = decoded.find((d) => d?.kind === 'gen')
+  t.match(gen, { kind: 'gen', proc: 'nft' })
+  t.ok(gen?.kind === 'gen' && (gen.pid ?? 0) > 0 && gen.gen !== undefined, 'generation and pid')
+  t.equal(decodeNftNotification(0x0b00, Buffer.alloc(8)), undefined, 'another subsystem')
+  t.equal(decodeNftNotification(0x0a00, Buffer.alloc(2)), undefined, 'too short')
+})
+
+t.test('NFT_MSG_GETGEN, the barrier request on the nf_tables socket', async (t) => {
+  // len 20 | type 0x0a10 (subsys 10, msg 16) | flags REQUEST|ACK | seq 0 | pid 0 | nfgenmsg AF_UNSPEC v0 res 0
+  t.equal(encodeGetGen().toString('hex'), '14000000' + '100a' + '0500' + '00000000' + '00000000' + '00000000')
+})
+
+t.test('a table replaced in one transaction is not a loss; a foreign table never is', async (t) => {
+  const c = new LossClassifier(() => targets)
+  t.same(feed(c, 'watch-nft-replace.hex'), [], 'two kvmnet-style replaces')
+  t.same(feed(c, 'watch-nft-foreign.hex'), [], 'inet foreign added, given a chain, deleted')
+})
+
+t.test('a flushed table and a flushed ruleset are losses of the network table only', async (t) => {
+  const c = new LossClassifier(() => targets)
+  t.same(feed(c, 'watch-nft-flush-table.hex'), [{ kind: 'nft', what: 'nft table kvmnet_cap' }])
+  // The ruleset also held `ip kvmnet_cap`: same name, other family, not the network's.
+  t.same(feed(c, 'watch-nft-flush-ruleset.hex'), [{ kind: 'nft', what: 'nft table kvmnet_cap' }])
+})
+
+t.test('links and addresses', async (t) => {
+  const c = new LossClassifier(() => targets)
+  feed(c, 'watch-rtnl-setup.hex')
+  t.same(feed(c, 'watch-rtnl-other.hex'), [], 'another link and its address deleted')
+  t.same(feed(c, 'watch-rtnl-addr-del.hex'), [{ kind: 'address', what: 'address fd00:9::1/64 on br-cap' }], 'only a planned address counts (10.9.0.2 is not)')
+  t.same(feed(c, 'watch-rtnl-nomaster.hex'), [{ kind: 'port', what: 'port p-cap' }], 'a port let go of by the bridge')
+  const del = feed(c, 'watch-rtnl-bridge-del.hex')
+  t.same([...new Set(del.map((l) => l.what))].sort(), ['address 10.9.0.1/24 on br-cap', 'bridge br-cap', 'port p-cap'])
+})
+
+t.test('AF_BRIDGE port messages are left out', async (t) => {
+  const dels = messages('watch-rtnl-nomaster.hex').filter((m) => m.type === 17)
+  t.ok(dels.length > 0, 'the kernel sends an AF_BRIDGE RTM_DELLINK for a port leaving')
+  for (const m of dels) t.equal(decodeRtnlNotification(m.type, m.payload), undefined)
+})
+
+t.test('a port being made (no alias yet) is not lost', async (t) => {
+  const c = new LossClassifier(() => ({ ...targets, portAlias: 'kvmnet:cap:other-alias' }))
+  feed(c, 'watch-rtnl-setup.hex')
+  t.same(feed(c, 'watch-rtnl-nomaster.hex'), [])
+})
+
+t.test('targets from a plan', async (t) => {
+  const plan = planFor(validateSpec({ name: 'wt', mode: 'nat', ipv4: { address: '10.9.0.1/24' }, ipv6: { address: 'fd00:9::1/64' }, ports: [{ name: 'wt-p0' }] }), '/run/kvmnet')
+  const w = watchTargets(plan)
+  t.same(w.tables, [
+    { family: 1, name: 'kvmnet_wt' },
+    { family: 7, name: 'kvmnet_wt' },
+  ])
+  t.equal(w.bridge, 'kvbr-wt')
+  t.same([...w.ports], [['wt-p0', { enslaved: true }]])
+  t.same([...(w.addresses.get('kvbr-wt') ?? [])], ['10.9.0.1/24', 'fd00:9::1/64'])
+  const open = watchTargets(planFor(validateSpec({ name: 'wo', mode: 'very-isolated' }), '/run/kvmnet'))
+  t.same(open.tables, [], 'a kind without a table')
+})
+
+t.test('only what the converge changed is reported as repaired', async (t) => {
+  const step = (step: string, category: StepTiming['category'], outcome: StepTiming['outcome']): StepTiming => ({ step, category, outcome, ms: 1 })
+  const losses: Loss[] = [
+    { kind: 'nft', what: 'nft table kvmnet_x' },
+    { kind: 'bridge', what: 'bridge kvbr-x' },
+    { kind: 'port', what: 'port p0' },
+    { kind: 'address', what: 'address 10.0.0.1/24 on kvbr-x' },
+    { kind: 'dnsmasq', what: 'dnsmasq' },
+  ]
+  const quiet = [step('journal', 'state', 'done'), step('addresses', 'addresses', 'unchanged'), step('nft', 'nft', 'unchanged'), step('state', 'state', 'done')]
+  t.same(confirmedRepairs(losses, quiet, false), [], 'a converge that changed nothing repaired nothing')
+  const busy = [step('bridge', 'links', 'created'), step('addresses', 'addresses', 'updated'), step('reattach-ports(1)', 'links', 'done'), step('nft', 'nft', 'repaired')]
+  t.same(
+    confirmedRepairs(losses, busy, true).map((l) => l.what),
+    losses.map((l) => l.what),
+  )
+})
