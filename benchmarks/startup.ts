@@ -1,0 +1,51 @@
+/**
+ * Fixed costs a user pays before any work: each CLI command's start-up and the library's import, beside a
+ * bare `node -e 0` in the same loop (interleaved, so load on the machine hits both alike). Resident memory
+ * at load is read by the processes themselves.
+ */
+import { execa } from 'execa'
+import { fileURLToPath } from 'node:url'
+import { Netns } from '../src/index.js'
+import { median, type BenchRow } from './stats.js'
+
+const repo = fileURLToPath(new URL('..', import.meta.url))
+const cli = `${repo}dist/cli.js`
+const rssOf = 'process.stdout.write(String(process.memoryUsage().rss / 2 ** 20))'
+
+async function wall(cmd: string, args: string[]): Promise<number> {
+  const t0 = performance.now()
+  await execa(cmd, args, { cwd: repo })
+  return performance.now() - t0
+}
+
+export async function runStartupBench(opts: { quick: boolean }): Promise<BenchRow[]> {
+  const runs = opts.quick ? 5 : 15
+  const empty = await Netns.create({ prefix: 'kvbsu' })
+  const cases: [string, string[], string][] = [
+    ['`kvmnet --help`', [cli, '--help'], '<= 1.3x'],
+    ['`kvmnet --version`', [cli, '--version'], '<= 1.3x'],
+    ['`kvmnet up --help`', [cli, 'up', '--help'], '<= 1.3x'],
+    ['`kvmnet status` (namespace without networks)', [cli, 'status', '--netns', empty.path, '--state-root', '/run/kvmnet-bench-empty'], '<= 1.3x'],
+    ['`import("kvmnet")` (ESM)', ['--input-type=module', '-e', `await import(${JSON.stringify(`${repo}dist/index.js`)})`], '<= 1.25x'],
+    ['`require("kvmnet")` (CJS)', ['-e', `require(${JSON.stringify(`${repo}dist/index.cjs`)})`], '<= 1.25x'],
+  ]
+  const times = cases.map(() => [] as number[])
+  const bare: number[] = []
+  const rss = { bare: [] as number[], esm: [] as number[] }
+  try {
+    for (let i = 0; i < runs; i++) {
+      bare.push(await wall('node', ['-e', '0']))
+      for (const [j, c] of cases.entries()) times[j]?.push(await wall('node', c[1]))
+      rss.bare.push(Number((await execa('node', ['-e', rssOf])).stdout))
+      rss.esm.push(Number((await execa('node', ['--input-type=module', '-e', `await import(${JSON.stringify(`${repo}dist/index.js`)}); ${rssOf}`])).stdout))
+    }
+  } finally {
+    await empty.delete()
+  }
+  const b = median(bare)
+  const rows: BenchRow[] = cases.map((c, j) => ({ name: `start-up: ${c[0]}`, kvmnetMs: median(times[j] ?? []), baselineMs: b, baseline: 'node -e 0', ratio: median(times[j] ?? []) / b, goal: c[2] }))
+  const r = median(rss.esm)
+  const rb = median(rss.bare)
+  rows.push({ name: 'RSS at load: import("kvmnet")', kvmnetMs: r, baselineMs: rb, baseline: 'RSS of node -e (bare)', ratio: r / rb, unit: 'MB', goal: '<= 1.25x' })
+  return rows
+}
