@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<{ default: (a: import('./args.js').
   port: () => import('./commands/change.js'),
   forward: () => import('./commands/change.js'),
   reservation: () => import('./commands/change.js'),
+  peer: () => import('./commands/peer.js'),
   demo: () => import('./commands/demo.js'),
   schema: () => import('./commands/schema.js'),
 }

@@ -14,6 +14,7 @@ import { moveNicToBridge } from '../steps/nic.js'
 import { ensurePorts } from '../steps/ports.js'
 import { ensureSysctls } from '../steps/sysctls.js'
 import { teardownNetwork } from '../steps/teardown.js'
+import { ensureVxlan, resolveUnderlay } from '../steps/vxlan.js'
 import { MAX_BRIDGE_PORTS, checkPorts } from './checks.js'
 
 export const bridgeDriver: NetworkDriver<'bridge'> = {
@@ -37,6 +38,8 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
     const existing = await ctx.rtnl.findLink(plan.bridge)
     if (nic.master !== undefined && nic.master !== existing?.index)
       throw new SpecError('interface', `${nic.name} is already enslaved to another master (ifindex ${nic.master})`)
+    // The bridge keeps the NIC's MTU (the LAN's); only the vxlan fits its underlay.
+    const underlay = plan.vxlan ? await resolveUnderlay(ctx.rtnl, plan.vxlan) : undefined
     const br = await ensureBridge(ctx, plan, nic)
     if (nic.master !== br.index) await moveNicToBridge(ctx, nic, br)
     await ensureUp(ctx, br, 'bridge-up')
@@ -45,6 +48,7 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
       () => ensureFirewall(ctx, undefined),
       () => ensureDnsmasq(ctx, undefined),
       () => ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports),
+      () => ensureVxlan(ctx, plan, underlay),
     )
   },
   teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),

@@ -5,7 +5,7 @@
  */
 import type { TeardownContext } from '../driver.js'
 import type { NetworkPlan } from '../plan.js'
-import { bridgeOf, linkNamesOf } from '../plan.js'
+import { bridgeOf, linkNamesOf, ownAliases } from '../plan.js'
 import { removeState } from '../state.js'
 import { restoreNic } from './nic.js'
 import { stopStrayDnsmasqs } from './stray-dnsmasq.js'
@@ -24,7 +24,7 @@ export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan, o
   // Whatever the kind: a converge may have left a table of an earlier kind, and removal is idempotent.
   if (state?.nftRules || 'firewall' in plan) await ctx.attempt('nft', 'nft', () => ctx.nft.remove(plan.name))
   const bridge = state?.bridge ?? bridgeOf(plan)
-  const aliases = [plan.alias.bridge, plan.alias.port, plan.alias.host]
+  const aliases = ownAliases(plan)
   await ctx.attempt('links', 'links', () => removeNetworkLinks(ctx.rtnl, state?.group ?? plan.group, aliases, bridge, linkNamesOf(plan)))
   const nic = state?.nic
   if (nic) await ctx.attempt('restore-nic', 'addresses', () => restoreNic(ctx.rtnl, nic))
