@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<{ default: (a: import('./args.js').
   reservation: () => import('./commands/change.js'),
   enable: () => import('./commands/enable.js'),
   disable: () => import('./commands/enable.js'),
+  peer: () => import('./commands/peer.js'),
   demo: () => import('./commands/demo.js'),
   schema: () => import('./commands/schema.js'),
 }

@@ -30,6 +30,13 @@ Prints what guests need: port names, guest MACs (give them to QEMU), /dev/tapN, 
   port: { synopsis: 'kvmnet port add|rm NET NAME [--mac M] [--owner UID] [--queues N] [--force]', summary: 'add or remove a VM port of a running network (rm refuses a tap still held open without --force)' },
   forward: { synopsis: 'kvmnet forward add|rm NET tcp|udp HOSTPORT[-LAST] [GUEST[:PORT]]', summary: 'add or remove a port forward (nat networks)' },
   reservation: { synopsis: 'kvmnet reservation add|rm NET MAC [IP [NAME]]', summary: 'add or remove a DHCP reservation (rm: by MAC or IP)' },
+  peer: {
+    synopsis: 'kvmnet peer add|rm NET IP',
+    summary: "add or remove a VXLAN peer of a running network (another host's underlay address)",
+    details: `  The network's spec needs a vxlan section. Floods (broadcast, unknown unicast, multicast) are sent to
+  every peer; rm stops them and forgets the guest MACs learned behind that peer. Recorded as a runtime
+  addition: a later up of a spec file without the peer refuses unless --prune.`,
+  },
   leases: { synopsis: 'kvmnet leases NAME [--watch]', summary: "DHCP leases, read from dnsmasq's lease file; --watch: lease events as they happen (JSON lines with --json)" },
   ports: { synopsis: 'kvmnet ports NAME', summary: 'VM ports: taps, and macvtaps with their /dev/tapN' },
   doctor: { synopsis: 'kvmnet doctor [NAME]', summary: "what on this host blocks the namespace's networks (other firewalls, forwarding off, ports taken, ...), with the fix; exit 1 on errors" },

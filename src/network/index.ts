@@ -22,11 +22,15 @@ export type {
   ForwardSpec,
   DhcpHostSpec,
   DnsHostSpec,
+  NetworkVxlanSpec,
   SpecIssue,
 } from './spec.js'
 export type { NetworkPlan, PlanOf, PlannedPort, PlannedTap, PlannedMacvtap } from './plan.js'
 export { networkJsonSchema } from './json-schema.js'
 export type { NetworkStatus, PortStatus } from './status.js'
+export type { VxlanStatus } from './steps/vxlan.js'
+export type { PlannedVxlan } from './vxlan.js'
+export { vxlanName, VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from './vxlan.js'
 export type { PortInfo } from './steps/ports.js'
 export type { StepEvent, StepTiming, StepCategory, StepOutcome } from './transaction.js'
 export type { RepairedEvent, RepairFailedEvent } from '../watch/index.js'

@@ -85,7 +85,7 @@ export function rootTag(stateRoot: string): string {
   return digest(`root:${stateRoot}`).toString('hex').slice(0, 8)
 }
 
-export type LinkRole = 'bridge' | 'port' | 'host' | 'nic'
+export type LinkRole = 'bridge' | 'port' | 'host' | 'nic' | 'vxlan'
 
 export function linkAlias(network: string, role: LinkRole, root: string = rootTag('/run/kvmnet')): string {
   return `${ALIAS_PREFIX}${network}:${role}@${root}`

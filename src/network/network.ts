@@ -2,10 +2,11 @@
  * The Network handle: what an orchestrator holds. `up()` makes the kernel match the spec (creating,
  * or converging an existing network: same spec twice changes nothing), `down()` removes everything the
  * network owns and puts back what it borrowed (a NIC's addresses and routes, sysctls), and the port,
- * forward and reservation methods change one part without touching the rest. What is specific to a kind
- * is its driver's (kinds/); the handle runs the driver inside a transaction.
+ * forward, reservation and peer methods change one part without touching the rest. What is specific to
+ * a kind is its driver's (kinds/); the handle runs the driver inside a transaction.
  */
 import { EventEmitter } from 'node:events'
+import ipaddr from 'ipaddr.js'
 import { closeSync } from 'node:fs'
 import { join } from 'node:path'
 import { InUseError, WouldRemoveError, KvmnetError, NotFoundError, SpecError, SystemError, TimeoutError, isNotFound } from '../errors.js'
@@ -18,10 +19,12 @@ import { Dnsmasq, LeaseWatcher, readLeaseFile, type Lease, type RestartInfo } fr
 import { isExpired } from '../dnsmasq/leases.js'
 import type { ApplyContext, DnsmasqSlot, NetworkDriver, TeardownContext } from './driver.js'
 import { driverFor, planFor, sysctlsOfSpec } from './kinds/index.js'
-import { bridgeOf, firewallOf, linkNamesOf, type NetworkPlan, type PlannedPort } from './plan.js'
+import { bridgeOf, firewallOf, linkNamesOf, ownAliases, type NetworkPlan, type PlannedPort } from './plan.js'
 import { ensureFirewall } from './steps/firewall.js'
 import { validateSpec } from './validate.js'
-import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, PortSpec } from './spec.js'
+import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, NetworkVxlanSpec, PortSpec } from './spec.js'
+import { canonicalIp } from './vxlan.js'
+import { withResolvedMtu } from './steps/vxlan.js'
 import { DEFAULT_STATE_ROOT, listStates, netnsIdentity, readState, removeEmptyParents, removeState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { acquireLock } from '../lock/file-lock.js'
 import { droppedRuntime, emptyRuntime, forwardKey, keepRuntime, unique } from './runtime.js'
@@ -377,7 +380,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
         await ctx.journal()
       })
       // A group is this network's alone: down deletes it with one request.
-      if (!prev) await assertGroupOurs(this.rtnl, plan.group, [plan.alias.bridge, plan.alias.port, plan.alias.host], linkNamesOf(plan), 'group')
+      if (!prev) await assertGroupOurs(this.rtnl, plan.group, ownAliases(plan), linkNamesOf(plan), 'group')
       await this.driver(plan).apply(ctx)
       await tx.step('state', 'state', async () => {
         state.owner = startTime && (this.opts.dnsmasq ?? 'supervised') === 'supervised' ? { pid: process.pid, startTime } : state.owner
@@ -499,7 +502,8 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       const base = state.spec
       const ports = [...(base.ports ?? []).filter((p) => p.name !== port.name), port]
       const spec = validateSpec({ ...base, ports })
-      const plan = planFor(spec, this.stateRoot)
+      // A vxlan's underlay decides the MTU: the new tap gets the one its bridge has.
+      const plan = await withResolvedMtu(this.rtnl, planFor(spec, this.stateRoot))
       const planned = plan.ports.find((p) => p.name === port.name)
       if (!planned) throw new KvmnetError(`port ${port.name} missing from its own plan`)
       const tx = this.tx('apply')
@@ -633,6 +637,34 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   }
 
   /**
+   * Add a VXLAN peer (another host's underlay address: floods are sent there too), recorded as a runtime
+   * addition so a later `up` of a spec without it is a visible difference. Adding a peer already there
+   * changes nothing.
+   */
+  async addPeer(ip: string): Promise<ApplyReport> {
+    return this.change((spec, runtime) => {
+      const vxlan = vxlanSection(spec, this.name)
+      if (typeof ip !== 'string' || !ipaddr.isValid(ip) || ip.includes('%')) throw new SpecError('vxlan.peers', `'${String(ip)}' is not an IP address`)
+      const key = canonicalIp(ip)
+      const have = vxlan.peers ?? []
+      const peers = have.some((p) => canonicalIp(p) === key) ? have : [...have, ip]
+      return [{ ...spec, vxlan: { ...vxlan, peers } } as NetworkSpec, { ...runtime, peers: unique([...(runtime.peers ?? []), key]) }]
+    })
+  }
+
+  /** Remove a VXLAN peer: its flooding entry goes, so frames flooded on this host no longer reach it. */
+  async removePeer(ip: string): Promise<ApplyReport> {
+    return this.change((spec, runtime) => {
+      const vxlan = vxlanSection(spec, this.name)
+      const key = ipaddr.isValid(ip) ? canonicalIp(ip) : ip
+      const have = vxlan.peers ?? []
+      const peers = have.filter((p) => canonicalIp(p) !== key)
+      if (peers.length === have.length) throw new NotFoundError(`peer ${ip}`, `${ip} is not a vxlan peer of ${this.name}`)
+      return [{ ...spec, vxlan: { ...vxlan, peers } } as NetworkSpec, { ...runtime, peers: (runtime.peers ?? []).filter((p) => p !== key) }]
+    })
+  }
+
+  /**
    * Two networks in one namespace forwarding the same host port would both install DNAT rules for it, and
    * every connection would go to whichever table the kernel consults first: refused before anything.
    */
@@ -737,6 +769,13 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   async [Symbol.asyncDispose](): Promise<void> {
     await this.down()
   }
+}
+
+/** The vxlan section of a spec; a SpecError on `vxlan` when the network has none. */
+function vxlanSection(spec: NetworkSpec, network: string): NetworkVxlanSpec {
+  const vxlan = 'vxlan' in spec ? spec.vxlan : undefined
+  if (!vxlan) throw new SpecError('vxlan', `network ${network} has no vxlan segment (add one to its spec and run up)`)
+  return vxlan
 }
 
 function closeQuietly(fd: number): void {

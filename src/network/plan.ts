@@ -7,7 +7,8 @@ import ipaddr from 'ipaddr.js'
 import type { HostServices, NetworkRules, PortFilter } from '../nft/index.js'
 import type { DnsmasqSpec } from '../dnsmasq/index.js'
 import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, linkAlias, tapHostMac } from './names.js'
-import type { DnsSpec, Dhcp4Spec, Dhcp6Spec, MacvtapPortSpec, NetworkMode, NetworkSpec, TapPortSpec } from './spec.js'
+import type { DnsSpec, Dhcp4Spec, Dhcp6Spec, MacvtapPortSpec, NetworkMode, NetworkSpec, NetworkVxlanSpec, TapPortSpec } from './spec.js'
+import { planVxlan, type PlannedVxlan } from './vxlan.js'
 
 export interface PlannedTap {
   kind: 'tap'
@@ -49,7 +50,7 @@ interface BasePlan<M extends NetworkMode> {
   mode: M
   name: string
   group: number
-  alias: { bridge: string; port: string; host: string }
+  alias: { bridge: string; port: string; host: string; vxlan: string }
   mtu?: number | undefined
   ports: PlannedPort[]
   /** Sysctls of the namespace the network needs (ip_forward ...), set and later put back. */
@@ -69,6 +70,8 @@ export interface BridgePart {
   subnet6?: string | undefined
   /** No host address at all: IPv6 is disabled on the bridge, so not even link-local talks. */
   noHostAddress: boolean
+  /** A VXLAN device on the bridge that stretches the network to other hosts. */
+  vxlan?: PlannedVxlan | undefined
 }
 
 export interface NatPlan extends BasePlan<'nat'>, BridgePart {
@@ -103,12 +106,24 @@ export interface MacvtapPlan extends BasePlan<'macvtap'> {
 export type NetworkPlan = NatPlan | RoutedPlan | OpenPlan | IsolatedPlan | VeryIsolatedPlan | BridgeKindPlan | MacvtapPlan
 export type PlanOf<M extends NetworkMode> = Extract<NetworkPlan, { mode: M }>
 
-/** Every name the network gives its links: bridge, ports, host helper. */
+/** Every name the network gives its links: bridge, ports, host helper, vxlan. */
 export function linkNamesOf(plan: NetworkPlan): Set<string> {
   const names = new Set(plan.ports.map((p) => p.name))
   if ('bridge' in plan && plan.mode !== 'bridge') names.add(plan.bridge)
   if (plan.mode === 'macvtap' && plan.hostHelper) names.add(plan.hostHelper.name)
+  const vx = vxlanOf(plan)
+  if (vx) names.add(vx.name)
   return names
+}
+
+/** The aliases of every role a network's links can have: what `down` and the group check accept as its own. */
+export function ownAliases(plan: NetworkPlan): string[] {
+  return [plan.alias.bridge, plan.alias.port, plan.alias.host, plan.alias.vxlan]
+}
+
+/** A plan's VXLAN segment, if its kind has a bridge and the spec asks for one. */
+export function vxlanOf(plan: NetworkPlan): PlannedVxlan | undefined {
+  return 'vxlan' in plan ? plan.vxlan : undefined
 }
 
 /** The bridge of a plan, if its kind has one. */
@@ -124,6 +139,21 @@ export function firewallOf(plan: NetworkPlan): NetworkRules | undefined {
 /** A plan's dnsmasq, if its kind runs one. */
 export function dnsmasqOf(plan: NetworkPlan): DnsmasqPlan | undefined {
   return 'dnsmasq' in plan ? plan.dnsmasq : undefined
+}
+
+/**
+ * The plan with an MTU the kernel decided (a vxlan's underlay less the encapsulation): for the bridge,
+ * its ports, and what guests are told — DHCP option 26, and router advertisements where IPv6 allows it.
+ */
+export function withMtu<P extends NetworkPlan>(plan: P, mtu: number): P {
+  const d = dnsmasqOf(plan)
+  if (!d) return { ...plan, mtu }
+  const dnsmasq: DnsmasqPlan = {
+    ...d,
+    ...(d.dhcp ? { dhcp: { ...d.dhcp, mtu } } : {}),
+    ...(d.ipv6 && mtu >= 1280 ? { ipv6: { ...d.ipv6, mtu } } : {}),
+  }
+  return { ...plan, mtu, dnsmasq }
 }
 
 export function networkOf(cidr: string): string {
@@ -142,7 +172,7 @@ export function basePlan<M extends NetworkMode>(spec: NetworkSpec & { mode: M },
     mode: spec.mode,
     name: spec.name,
     group: spec.group ?? defaultLinkGroup(spec.name),
-    alias: { bridge: linkAlias(spec.name, 'bridge'), port: linkAlias(spec.name, 'port'), host: linkAlias(spec.name, 'host') },
+    alias: { bridge: linkAlias(spec.name, 'bridge'), port: linkAlias(spec.name, 'port'), host: linkAlias(spec.name, 'host'), vxlan: linkAlias(spec.name, 'vxlan') },
     mtu: spec.mtu,
     ports,
     sysctls,
@@ -151,7 +181,7 @@ export function basePlan<M extends NetworkMode>(spec: NetworkSpec & { mode: M },
 
 /** The bridge part from a bridged spec's name, addresses and (for bridge networks) no fixed MAC. */
 export function bridgePart(
-  spec: { name: string; bridge?: string | undefined },
+  spec: { name: string; bridge?: string | undefined; vxlan?: NetworkVxlanSpec | undefined },
   addresses: { v4?: string | undefined; v6?: string | undefined },
   opts: { fixedMac: boolean } = { fixedMac: true },
 ): BridgePart {
@@ -163,6 +193,7 @@ export function bridgePart(
     subnet: addresses.v4 ? networkOf(addresses.v4) : undefined,
     subnet6: addresses.v6 ? networkOf(addresses.v6) : undefined,
     noHostAddress: list.length === 0,
+    vxlan: planVxlan(spec.name, spec.vxlan),
   }
 }
 

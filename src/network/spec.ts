@@ -142,10 +142,22 @@ const common = {
   group: s.int(1, 0x7fffffff).optional().describe('Link group for bulk teardown; default derived from the name'),
 }
 
+export const vxlanSchema = s
+  .object({
+    vni: s.int(1, 16777215).describe('VXLAN network identifier, 1-16777215: the same on every host of the segment'),
+    local: ipAny.optional().describe("This host's underlay address, the tunnel's source (its family is the underlay's)"),
+    port: port.optional().describe('UDP destination port (default 4789, the IANA port; the same on every host)'),
+    underlay: ifname.optional().describe('The device carrying the tunnel: its MTU minus the encapsulation (50, IPv6: 70) is the network\'s MTU; needed with group'),
+    peers: s.array(ipAny).optional().describe("The other hosts' underlay addresses: broadcast and unknown frames are sent to each (head-end replication)"),
+    group: ipAny.optional().describe('A multicast group for broadcast and unknown frames instead of peers (joined on underlay)'),
+  })
+  .describe('Stretch the network\'s L2 across hosts: a VXLAN device on the bridge, tunnelling to the peers')
+
 const bridged = {
   ...common,
   bridge: ifname.optional().describe('Bridge interface name; default kvbr-<name> (shortened to 15 bytes)'),
   ports: s.array(tapPortSchema).optional().describe('VM ports (taps) created with the network'),
+  vxlan: vxlanSchema.optional(),
 }
 
 const hostSchema = s
@@ -321,6 +333,7 @@ export type Dhcp6HostSpec = Infer<typeof dhcp6HostSchema>
 export type Dhcp6Spec = Infer<typeof dhcp6Schema>
 export type DnsSpec = NonNullable<NatNetworkSpec['dns']>
 export type Dhcp4Spec = NonNullable<NatNetworkSpec['ipv4']['dhcp']>
+export type NetworkVxlanSpec = Infer<typeof vxlanSchema>
 
 export const NETWORK_MODES: readonly NetworkMode[] = Object.keys(specSchema.variants) as NetworkMode[]
 

@@ -31,11 +31,13 @@ export interface MovedRoute {
   family: 4 | 6
 }
 
-/** Keys of runtime additions: port names, forward keys (proto/port/address), reservation MACs. */
+/** Keys of runtime additions: port names, forward keys (proto/port/address), reservation MACs, vxlan peers. */
 export interface RuntimeAdditions {
   ports: string[]
   forwards: string[]
   reservations: string[]
+  /** Canonical addresses; absent in states written before vxlan existed. */
+  peers?: string[] | undefined
 }
 
 /** bridge mode with adoptManagedInterface: the NIC's managers kvmnet took over, to give back on down. */
@@ -68,7 +70,7 @@ export interface NetworkState {
   nftHash?: string | undefined
   /** The rules last applied (uplink resolved), to put back if a later apply fails. */
   nftRules?: NetworkRules | undefined
-  /** What addPort/addForward/addReservation added at runtime: a later full `up` removes them only with prune. */
+  /** What addPort/addForward/addReservation/addPeer added at runtime: a later full `up` removes them only with prune. */
   runtime?: RuntimeAdditions | undefined
   /** Set while an apply runs (cleared when it completes): a dead applier means a partial apply to finish. */
   applying?: { pid: number; startTime: string; since: string } | undefined
@@ -127,7 +129,7 @@ const stateSchema = s.object({
   nftHash: s.string().optional(),
   nftRules: s.unknown().optional(),
   owner: s.object({ pid: s.int(1, 0x7fffffff), startTime: s.string() }).optional(),
-  runtime: s.object({ ports: s.array(s.string()), forwards: s.array(s.string()), reservations: s.array(s.string()) }).optional(),
+  runtime: s.object({ ports: s.array(s.string()), forwards: s.array(s.string()), reservations: s.array(s.string()), peers: s.array(s.string()).optional() }).optional(),
   applying: s.object({ pid: s.int(1, 0x7fffffff), startTime: s.string(), since: s.string() }).optional(),
   createdAt: s.string(),
   lastApply: s.unknown().optional(),

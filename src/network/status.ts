@@ -10,6 +10,7 @@ import type { StatusContext } from './driver.js'
 import { bridgeOf, dnsmasqOf, firewallOf, type NetworkPlan } from './plan.js'
 import type { NetworkMode } from './spec.js'
 import type { NetworkState } from './state.js'
+import { vxlanStatus, type VxlanStatus } from './steps/vxlan.js'
 
 export interface PortStatus {
   name: string
@@ -30,6 +31,8 @@ export interface NetworkStatus {
   bridge?: { name: string; index: number; up: boolean; mtu: number; mac: string | undefined } | undefined
   addresses: string[]
   ports: PortStatus[]
+  /** The VXLAN device that stretches the network to other hosts, with its peers as the kernel has them. */
+  vxlan?: VxlanStatus | undefined
   /** Read back from nft: whether the table is there, the forwards its DNAT rules implement, its rule count. */
   firewall: { installed: boolean; forwards: PortForward[]; rules: number } | undefined
   dnsmasq: { running: boolean; pid: number | undefined; detached: boolean } | undefined
@@ -72,6 +75,9 @@ export async function networkStatus(
     if (!got) problems.push(`port ${p.name} missing`)
     else if (!got.up) problems.push(`port ${p.name} down`)
   }
+
+  const vx = await vxlanStatus(rtnl, plan, bridgeLink)
+  problems.push(...vx.problems)
 
   let firewall: NetworkStatus['firewall']
   const rules = firewallOf(plan)
@@ -116,6 +122,7 @@ export async function networkStatus(
       : undefined,
     addresses,
     ports,
+    ...(vx.status ? { vxlan: vx.status } : {}),
     firewall,
     dnsmasq: dns,
     leases,

@@ -5,6 +5,7 @@
 import { driverFor } from './kinds/index.js'
 import { shapeIssues, throwIssues, type NetworkSpec, type SpecIssue, type SpecOf } from './spec.js'
 import type { NetworkDriver } from './driver.js'
+import { checkVxlan } from './vxlan.js'
 
 export function specIssues(input: unknown): SpecIssue[] {
   const shapes = shapeIssues(input)
@@ -12,7 +13,10 @@ export function specIssues(input: unknown): SpecIssue[] {
   const spec = input as NetworkSpec
   const issues: SpecIssue[] = []
   const driver = driverFor(spec.mode) as unknown as NetworkDriver<typeof spec.mode>
-  driver.check(spec as SpecOf<typeof spec.mode>, (field, reason) => issues.push({ field, reason }))
+  const sink = (field: string, reason: string) => issues.push({ field, reason })
+  driver.check(spec as SpecOf<typeof spec.mode>, sink)
+  // Every kind with its own bridge may carry one; the schema has no `vxlan` on the others.
+  if ('vxlan' in spec) checkVxlan(spec, sink)
   return issues
 }
 

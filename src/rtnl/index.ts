@@ -24,6 +24,9 @@ export { validateLinkSpec, validateLinkChange, badLinkName } from './link-valida
 export type { AddressInfo, AddressOptions } from './address-message.js'
 export type { RouteInfo, RouteScope, RouteSpec } from './route-message.js'
 export type { RouteFilter } from './routes.js'
+export type { FdbFilter, FdbSpec } from './fdb.js'
+export type { FdbEntry } from './fdb-message.js'
+export { ALL_ZEROS_MAC } from './fdb-message.js'
 export {
   readSysctl,
   writeSysctl,

@@ -35,6 +35,7 @@ import {
   IFLA_VXLAN_GROUP,
   IFLA_VXLAN_GROUP6,
   IFLA_VXLAN_ID,
+  IFLA_VXLAN_LEARNING,
   IFLA_VXLAN_LINK,
   IFLA_VXLAN_LOCAL,
   IFLA_VXLAN_LOCAL6,
@@ -130,6 +131,7 @@ function kindData(spec: LinkSpec, r: ResolvedCreate): Buffer[] {
       }
       if (r.parent !== undefined) d.push(attrU32(IFLA_VXLAN_LINK, r.parent))
       d.push(attrU16be(IFLA_VXLAN_PORT, spec.port ?? DEFAULT_VXLAN_PORT))
+      if (spec.learning !== undefined) d.push(attrU8(IFLA_VXLAN_LEARNING, spec.learning ? 1 : 0))
       return d
     }
     case 'tap':
@@ -217,6 +219,7 @@ function decodeVxlan(d: Map<number, Buffer>): VxlanData {
   const local = d.get(IFLA_VXLAN_LOCAL) ?? d.get(IFLA_VXLAN_LOCAL6)
   const multicast = farIp !== undefined && ipaddr.parse(farIp).range() === 'multicast'
   const parent = readU32(d.get(IFLA_VXLAN_LINK))
+  const learning = readU8(d.get(IFLA_VXLAN_LEARNING))
   return {
     vni: readU32(d.get(IFLA_VXLAN_ID)) ?? 0,
     port: readU16be(d.get(IFLA_VXLAN_PORT)),
@@ -224,6 +227,7 @@ function decodeVxlan(d: Map<number, Buffer>): VxlanData {
     remote: multicast ? undefined : farIp,
     multicastGroup: multicast ? farIp : undefined,
     parent: parent ? parent : undefined,
+    learning: learning === undefined ? undefined : learning === 1,
   }
 }
 

@@ -72,6 +72,11 @@ export interface VxlanSpec extends LinkCommon {
   port?: number
   /** Underlay device (IFLA_VXLAN_LINK). */
   parent?: LinkRef
+  /**
+   * IFLA_VXLAN_LEARNING: learn remote MACs from the outer source of received frames (the kernel's default
+   * for a new device is on; given, it is sent either way).
+   */
+  learning?: boolean
 }
 
 export type LinkSpec = BridgeSpec | VethSpec | TapSpec | MacvlanSpec | VxlanSpec
@@ -116,6 +121,7 @@ export interface VxlanData {
   remote?: string | undefined
   multicastGroup?: string | undefined
   parent?: number | undefined
+  learning?: boolean | undefined
 }
 
 export interface TunData {

@@ -124,6 +124,7 @@ export function validateLinkSpec(spec: LinkSpec, prefix = ''): void {
       if (!Number.isInteger(spec.vni) || spec.vni < 0 || spec.vni > 0xffffff) issues.add(f('vni'), `${String(spec.vni)} is outside 0..16777215`)
       if (spec.port !== undefined && (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535)) issues.add(f('port'), 'must be 1..65535')
       if (spec.parent !== undefined) checkRef(issues, f('parent'), spec.parent)
+      if (spec.learning !== undefined && typeof spec.learning !== 'boolean') issues.add(f('learning'), 'must be a boolean')
       const local = spec.local !== undefined ? checkIp(issues, f('local'), spec.local) : undefined
       const remote = spec.remote !== undefined ? checkIp(issues, f('remote'), spec.remote) : undefined
       const group = spec.multicastGroup !== undefined ? checkIp(issues, f('multicastGroup'), spec.multicastGroup) : undefined

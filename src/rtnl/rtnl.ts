@@ -4,6 +4,9 @@
  */
 import type { NetnsRef } from '../netns/ref.js'
 import * as addresses from './addresses.js'
+import * as fdb from './fdb.js'
+import type { FdbFilter, FdbSpec } from './fdb.js'
+import type { FdbEntry } from './fdb-message.js'
 import type { AddressInfo, AddressOptions } from './address-message.js'
 import type { RtnlContext } from './context.js'
 import * as links from './links.js'
@@ -100,6 +103,21 @@ export class Rtnl {
 
   listRoutes(filter?: RouteFilter): Promise<RouteInfo[]> {
     return routes.listRoutes(this.ctx, filter)
+  }
+
+  /** `bridge fdb append MAC dev DEV dst IP self permanent` (MAC default all-zero: a flooding destination). */
+  addFdb(spec: FdbSpec): Promise<void> {
+    return fdb.addFdb(this.ctx, spec)
+  }
+
+  /** `bridge fdb del MAC dev DEV dst IP self`; ENOENT (isNotFound) when absent. */
+  deleteFdb(spec: FdbSpec): Promise<void> {
+    return fdb.deleteFdb(this.ctx, spec)
+  }
+
+  /** `bridge fdb show [dev DEV]`: AF_BRIDGE entries (NTF_SELF ones are the device's own table). */
+  listFdb(filter?: FdbFilter): Promise<FdbEntry[]> {
+    return fdb.listFdb(this.ctx, filter)
   }
 
 }

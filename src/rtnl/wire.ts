@@ -18,4 +18,5 @@ export {
 export { encodeAddAddress, encodeDeleteAddress, encodeDumpAddresses, decodeAddress, parseHostCidr } from './address-message.js'
 export { encodeAddRoute, encodeDeleteRoute, encodeDumpRoutes, decodeRoute } from './route-message.js'
 export { NetlinkSubscription, type SubscriptionEvents } from './subscription.js'
+export { encodeAddFdb, encodeDeleteFdb, encodeDumpFdb, decodeFdb, ALL_ZEROS_MAC, type ResolvedFdb } from './fdb-message.js'
 export { dumpConsistently, MAX_DUMP_ATTEMPTS, type DumpAttempt } from './dump-retry.js'

@@ -3,7 +3,8 @@
  * and the network's recorded state, touching nothing.
  */
 import { planFor } from '../../network/kinds/index.js'
-import { bridgeOf, dnsmasqOf, firewallOf } from '../../network/plan.js'
+import { bridgeOf, dnsmasqOf, firewallOf, vxlanOf } from '../../network/plan.js'
+import { vxlanChanges } from '../../network/vxlan.js'
 import { validateSpec } from '../../network/validate.js'
 import { droppedRuntime } from '../../network/runtime.js'
 import { forwardKey } from '../../network/runtime.js'
@@ -25,6 +26,7 @@ export default async function planCommand(a: CliArgs): Promise<number> {
     const bridge = bridgeOf(plan)
     if (bridge) changes.push({ action: 'create', what: `bridge ${bridge}${'addresses' in plan && plan.addresses.length ? ` with ${plan.addresses.join(', ')}` : ''}` })
     for (const p of plan.ports) changes.push({ action: 'create', what: `${p.kind} ${p.name} (guest mac ${p.mac})` })
+    changes.push(...vxlanChanges(undefined, vxlanOf(plan), bridge, plan.mtu))
     if (firewallOf(plan)) changes.push({ action: 'create', what: `nft table inet kvmnet_${spec.name}` })
     if (dnsmasqOf(plan)) changes.push({ action: 'create', what: 'dnsmasq' })
     for (const s of plan.sysctls) changes.push({ action: 'create', what: `sysctl ${s.key}=${s.value}` })
@@ -36,6 +38,7 @@ export default async function planCommand(a: CliArgs): Promise<number> {
     const newPorts = new Set(plan.ports.map((p) => p.name))
     for (const p of plan.ports) if (!oldPorts.has(p.name)) changes.push({ action: 'create', what: `${p.kind} ${p.name} (guest mac ${p.mac})` })
     for (const p of old.ports) if (!newPorts.has(p.name)) changes.push({ action: 'remove', what: `${p.kind} ${p.name}` })
+    changes.push(...vxlanChanges(vxlanOf(old), vxlanOf(plan), bridgeOf(plan), plan.mtu))
     const fk = (pl: typeof plan) => new Set((firewallOf(pl)?.forwards ?? []).map((f) => forwardKey(f)))
     const [of, nf] = [fk(old), fk(plan)]
     for (const k of nf) if (!of.has(k)) changes.push({ action: 'create', what: `forward ${k}` })

@@ -20,6 +20,8 @@ interface Row {
   ports: string
   leases: string
   dnsmasq: string
+  /** `vni 42: 198.51.100.2 198.51.100.3` for a network with a vxlan segment, else '-'. */
+  vxlan: string
 }
 
 export default async function status(a: CliArgs): Promise<number> {
@@ -44,7 +46,7 @@ export default async function status(a: CliArgs): Promise<number> {
   for (const { state } of states.sort((x, y) => x.state.name.localeCompare(y.state.name))) {
     const where = state.netnsName ?? state.netnsPath
     if (!namespaceAlive(state)) {
-      rows.push({ name: state.name, netns: where, mode: state.spec.mode, state: 'orphaned (namespace gone; run kvmnet gc)', bridge: state.bridge ?? '-', addresses: '-', ports: '-', leases: '-', dnsmasq: '-' })
+      rows.push({ name: state.name, netns: where, mode: state.spec.mode, state: 'orphaned (namespace gone; run kvmnet gc)', bridge: state.bridge ?? '-', addresses: '-', ports: '-', leases: '-', dnsmasq: '-', vxlan: '-' })
       full.push({ name: state.name, netns: where, mode: state.spec.mode, up: false, orphaned: true, problems: ['namespace deleted'] })
       continue
     }
@@ -62,6 +64,7 @@ export default async function status(a: CliArgs): Promise<number> {
         ports: String(s.ports.length),
         leases: String(s.leases.length),
         dnsmasq: s.dnsmasq ? (s.dnsmasq.running ? `pid ${s.dnsmasq.pid}` : 'stopped') : '-',
+        vxlan: s.vxlan ? `${s.vxlan.name} vni ${s.vxlan.vni}: ${s.vxlan.group ? `group ${s.vxlan.group}` : s.vxlan.peers.join(' ') || 'no peers'}` : '-',
       })
     } finally {
       net.close()
@@ -84,7 +87,9 @@ function report(a: CliArgs, rows: Row[], where: string): number {
     return 0
   }
   const all = a.all || a.command === 'list'
-  const headers = ['name', ...(all ? ['netns'] : []), 'mode', 'state', 'bridge', 'addresses', 'ports', 'leases', 'dnsmasq']
-  out(renderColumns(headers, rows.map((r) => [r.name, ...(all ? [r.netns] : []), r.mode, r.state, r.bridge, r.addresses, r.ports, r.leases, r.dnsmasq])))
+  // The vxlan column only where a network has one: most hosts never stretch a network.
+  const vx = rows.some((r) => r.vxlan !== '-')
+  const headers = ['name', ...(all ? ['netns'] : []), 'mode', 'state', 'bridge', 'addresses', 'ports', 'leases', 'dnsmasq', ...(vx ? ['vxlan'] : [])]
+  out(renderColumns(headers, rows.map((r) => [r.name, ...(all ? [r.netns] : []), r.mode, r.state, r.bridge, r.addresses, r.ports, r.leases, r.dnsmasq, ...(vx ? [r.vxlan] : [])])))
   return rows.every((r) => r.state === 'up') ? 0 : 1
 }

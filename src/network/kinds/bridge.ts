@@ -15,6 +15,7 @@ import { moveNicToBridge } from '../steps/nic.js'
 import { ensurePorts } from '../steps/ports.js'
 import { ensureSysctls } from '../steps/sysctls.js'
 import { teardownNetwork } from '../steps/teardown.js'
+import { ensureVxlan, resolveUnderlay } from '../steps/vxlan.js'
 import { MAX_BRIDGE_PORTS, checkPorts } from './checks.js'
 
 export const bridgeDriver: NetworkDriver<'bridge'> = {
@@ -43,6 +44,8 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
     if (managers.length > 0 && !plan.adoptManagedInterface) {
       throw new ManagedInterfaceError('interface', nic.name, managers.map(describeManager), managers.map((m) => handOverHint(m, nic.name, plan.bridge)))
     }
+    // The bridge keeps the NIC's MTU (the LAN's); only the vxlan fits its underlay.
+    const underlay = plan.vxlan ? await resolveUnderlay(ctx.rtnl, plan.vxlan) : undefined
     const br = await ensureBridge(ctx, plan, nic)
     if (nic.master !== br.index) await moveNicToBridge(ctx, nic, br, managers)
     await ensureUp(ctx, br, 'bridge-up')
@@ -51,6 +54,7 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
       () => ensureFirewall(ctx, undefined),
       () => ensureDnsmasq(ctx, undefined),
       () => ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports),
+      () => ensureVxlan(ctx, plan, underlay),
     )
   },
   teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),

@@ -14,9 +14,11 @@ import { ensureDnsmasq } from '../steps/dnsmasq.js'
 import { ensureFirewall } from '../steps/firewall.js'
 import { ensurePorts } from '../steps/ports.js'
 import { ensureSysctls } from '../steps/sysctls.js'
+import { ensureVxlan, resolveVxlan } from '../steps/vxlan.js'
 
-export async function applyBridgedNetwork(ctx: ApplyContext, plan: Extract<NetworkPlan, BridgePart>): Promise<void> {
-  // Checks that need the kernel, before anything is created.
+export async function applyBridgedNetwork(ctx: ApplyContext, planned: Extract<NetworkPlan, BridgePart>): Promise<void> {
+  // Checks that need the kernel, before anything is created; a vxlan's underlay decides the MTU.
+  const { plan, underlay } = await resolveVxlan(ctx.rtnl, planned)
   const uplink = firewallOf(plan)?.nat?.uplink ?? firewallOf(plan)?.routed?.uplink
   if (uplink !== undefined) {
     if (uplink === plan.bridge) throw new SpecError('uplink', "is the network's own bridge")
@@ -40,6 +42,7 @@ export async function applyBridgedNetwork(ctx: ApplyContext, plan: Extract<Netwo
     },
     () => ensureDnsmasq(ctx, dnsmasqOf(plan)),
     () => (portsFirst ? Promise.resolve() : ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports)),
+    () => ensureVxlan(ctx, plan, underlay),
   )
 }
 

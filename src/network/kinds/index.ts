@@ -35,7 +35,15 @@ export function driverFor<M extends NetworkMode>(mode: M): NetworkDriver<M> {
 export function planFor<S extends NetworkSpec>(spec: S, stateRoot: string = DEFAULT_STATE_ROOT): PlanOf<S['mode']> {
   const plan = (driverFor(spec.mode) as unknown as NetworkDriver<S['mode']>).plan(spec as unknown as SpecOf<S['mode']>)
   const tag = rootTag(stateRoot)
-  return { ...plan, alias: { bridge: linkAlias(spec.name, 'bridge', tag), port: linkAlias(spec.name, 'port', tag), host: linkAlias(spec.name, 'host', tag) } }
+  return {
+    ...plan,
+    alias: {
+      bridge: linkAlias(spec.name, 'bridge', tag),
+      port: linkAlias(spec.name, 'port', tag),
+      host: linkAlias(spec.name, 'host', tag),
+      vxlan: linkAlias(spec.name, 'vxlan', tag),
+    },
+  }
 }
 
 /** The sysctls a spec's network needs (for restoring: does another network still need a key?). */

@@ -39,7 +39,8 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
   const byMaster = 'bridge' in anchor && !renamed
   const owner = { group: plan.group, names: linkNamesOf(plan) }
   const ours = (await rtnl.listLinks(byMaster ? { master: anchor.bridge } : { group: plan.group })).filter(
-    (l) => l.alias === plan.alias.port || (isHalfMade(l, owner) && l.kind !== 'bridge'),
+    // A half-made bridge or vxlan is finished by its own step, not taken for a port.
+    (l) => l.alias === plan.alias.port || (isHalfMade(l, owner) && l.kind !== 'bridge' && l.kind !== 'vxlan'),
   )
   const existing = new Map(ours.map((l) => [l.name, l]))
   // A name not among the network's links may still be taken by another link: ask for all of them at

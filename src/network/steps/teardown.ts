@@ -5,7 +5,7 @@
  */
 import type { TeardownContext } from '../driver.js'
 import type { NetworkPlan } from '../plan.js'
-import { bridgeOf, linkNamesOf } from '../plan.js'
+import { bridgeOf, linkNamesOf, ownAliases } from '../plan.js'
 import { removeState } from '../state.js'
 import { restoreNic } from './nic.js'
 import { stopStrayDnsmasqs } from './stray-dnsmasq.js'
@@ -15,7 +15,7 @@ import { restoreSysctls, type SysctlsOfSpec } from './sysctls.js'
 export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan, othersNeed: SysctlsOfSpec): Promise<void> {
   const { state } = ctx
   const bridge = state?.bridge ?? bridgeOf(plan)
-  const aliases = [plan.alias.bridge, plan.alias.port, plan.alias.host]
+  const aliases = ownAliases(plan)
   // dnsmasq, the table and the links do not depend on each other: removed at once, so teardown costs the
   // slowest of them (the kernel's link deletion, or one nft run) rather than their sum.
   await Promise.all([

@@ -56,6 +56,9 @@ export const RTM_GETADDR = 22
 export const RTM_NEWROUTE = 24
 export const RTM_DELROUTE = 25
 export const RTM_GETROUTE = 26
+export const RTM_NEWNEIGH = 28
+export const RTM_DELNEIGH = 29
+export const RTM_GETNEIGH = 30
 
 export const RTM_NAMES: Readonly<Record<number, string>> = {
   [RTM_NEWLINK]: 'RTM_NEWLINK',
@@ -68,6 +71,9 @@ export const RTM_NAMES: Readonly<Record<number, string>> = {
   [RTM_NEWROUTE]: 'RTM_NEWROUTE',
   [RTM_DELROUTE]: 'RTM_DELROUTE',
   [RTM_GETROUTE]: 'RTM_GETROUTE',
+  [RTM_NEWNEIGH]: 'RTM_NEWNEIGH',
+  [RTM_DELNEIGH]: 'RTM_DELNEIGH',
+  [RTM_GETNEIGH]: 'RTM_GETNEIGH',
 }
 
 export const AF_UNSPEC = 0
@@ -132,6 +138,7 @@ export const IFLA_VXLAN_ID = 1
 export const IFLA_VXLAN_GROUP = 2
 export const IFLA_VXLAN_LINK = 3
 export const IFLA_VXLAN_LOCAL = 4
+export const IFLA_VXLAN_LEARNING = 7
 export const IFLA_VXLAN_PORT = 15
 export const IFLA_VXLAN_GROUP6 = 16
 export const IFLA_VXLAN_LOCAL6 = 17
@@ -159,6 +166,21 @@ export const IFA_F_SECONDARY = 0x01
 export const IFA_F_NODAD = 0x02
 export const IFA_F_PERMANENT = 0x80
 export const IFA_F_NOPREFIXROUTE = 0x200
+
+// linux/neighbour.h: neighbour and FDB entries (RTM_*NEIGH)
+export const NDA_DST = 1
+export const NDA_LLADDR = 2
+export const NDA_PORT = 6
+export const NDA_VNI = 7
+export const NDA_IFINDEX = 8
+export const NDA_MASTER = 9
+export const NDA_SRC_VNI = 11
+export const NTF_SELF = 0x02
+export const NTF_MASTER = 0x04
+export const NTF_EXT_LEARNED = 0x10
+export const NUD_REACHABLE = 0x02
+export const NUD_NOARP = 0x40
+export const NUD_PERMANENT = 0x80
 
 // linux/rtnetlink.h: routes
 export const RTA_DST = 1
