@@ -31,6 +31,7 @@ import { assertGroupOurs, ensurePorts, portInfo, type PortInfo } from './steps/p
 import { networkStatus, type NetworkStatus } from './status.js'
 import { tapHolders } from './steps/tap-holders.js'
 import { tightenDnsmasqFiles } from './steps/dnsmasq-files.js'
+import type { CoexistWarning } from '../coexist/model.js'
 
 export interface NetworkOptions {
   /** Namespace to build in; overrides spec.netns. A Netns handle, a name under /run/netns, or a path. */
@@ -79,7 +80,16 @@ export interface NetworkEvents {
   /** A lease that ran out, or was released or dropped. */
   'lease-expired': [PortLease, 'time' | 'removed']
   'dnsmasq-restart': [RestartInfo]
+  /**
+   * Something in the namespace will still block the network after `up` (a foreign table's drop policy
+   * kvmnet does not modify; Docker, ufw or firewalld with firewall.coexist off): said, never fixed behind
+   * the administrator's back. `kvmnet doctor` names the same.
+   */
+  warning: [NetworkWarning]
 }
+
+/** A 'warning' event: the network, the object responsible, what it does and the fix. */
+export type NetworkWarning = CoexistWarning & { network: string }
 
 function report(network: string, start: number, steps: StepTiming[]): ApplyReport {
   const byCategory: Partial<Record<StepCategory, number>> = {}
@@ -207,6 +217,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       prunePorts,
       sysctlsOf: sysctlsOfSpec,
       journal: serialized(() => writeState(this.stateDir, state)),
+      warn: (w) => this.emit('warning', { ...w, network: this.name }),
     }
   }
 

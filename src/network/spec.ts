@@ -142,10 +142,22 @@ const common = {
   group: s.int(1, 0x7fffffff).optional().describe('Link group for bulk teardown; default derived from the name'),
 }
 
+/** How kvmnet lives beside other firewalls of the namespace (Docker, ufw, firewalld). */
+export const firewallOptionsSchema = s
+  .object({
+    coexist: s
+      .boolean()
+      .optional()
+      .describe("Let the bridge's traffic through Docker (DOCKER-USER), ufw and firewalld with rules tagged kvmnet:<name>, removed on down; default true (false for open networks)"),
+  })
+  .optional()
+  .describe('Coexistence with other firewalls of the namespace')
+
 const bridged = {
   ...common,
   bridge: ifname.optional().describe('Bridge interface name; default kvbr-<name> (shortened to 15 bytes)'),
   ports: s.array(tapPortSchema).optional().describe('VM ports (taps) created with the network'),
+  firewall: firewallOptionsSchema,
 }
 
 const hostSchema = s
@@ -315,6 +327,7 @@ export type Dhcp6HostSpec = Infer<typeof dhcp6HostSchema>
 export type Dhcp6Spec = Infer<typeof dhcp6Schema>
 export type DnsSpec = NonNullable<NatNetworkSpec['dns']>
 export type Dhcp4Spec = NonNullable<NatNetworkSpec['ipv4']['dhcp']>
+export type FirewallOptionsSpec = NonNullable<Infer<typeof firewallOptionsSchema>>
 
 export const NETWORK_MODES: readonly NetworkMode[] = Object.keys(specSchema.variants) as NetworkMode[]
 

@@ -17,6 +17,8 @@ export default async function up(a: CliArgs): Promise<number> {
         process.once('SIGTERM', resolve)
       })
     : undefined
+  // What will still block the network (a foreign table's drop policy, a firewall with coexistence off): one line each.
+  net.on('warning', (w) => process.stderr.write(`${process.stderr.isTTY && !a.json ? '\r\x1b[K' : ''}kvmnet: warning: ${w.network}: ${w.message} [${w.code}: ${w.object}]; fix: ${w.fix}\n`))
   if (process.stderr.isTTY && !a.json) showProgress(net)
   const r = await net.up(undefined, { prune: a.prune })
   if (process.stderr.isTTY && !a.json) process.stderr.write('\r\x1b[K')

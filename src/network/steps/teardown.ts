@@ -7,6 +7,7 @@ import type { TeardownContext } from '../driver.js'
 import type { NetworkPlan } from '../plan.js'
 import { bridgeOf, linkNamesOf } from '../plan.js'
 import { removeState } from '../state.js'
+import { removeCoexist } from '../../coexist/coexist.js'
 import { restoreNic } from './nic.js'
 import { stopStrayDnsmasqs } from './stray-dnsmasq.js'
 import { removeNetworkLinks } from './ports.js'
@@ -23,6 +24,9 @@ export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan, o
   })
   // Whatever the kind: a converge may have left a table of an earlier kind, and removal is idempotent.
   if (state?.nftRules || 'firewall' in plan) await ctx.attempt('nft', 'nft', () => ctx.nft.remove(plan.name))
+  // What was added to other firewalls (Docker's DOCKER-USER, ufw, firewalld): kvmnet's tagged rules only.
+  const coexist = state?.coexist
+  if (coexist) await ctx.attempt('coexist', 'nft', async () => void (await removeCoexist(ctx.ns, plan.name, coexist)))
   const bridge = state?.bridge ?? bridgeOf(plan)
   const aliases = [plan.alias.bridge, plan.alias.port, plan.alias.host]
   await ctx.attempt('links', 'links', () => removeNetworkLinks(ctx.rtnl, state?.group ?? plan.group, aliases, bridge, linkNamesOf(plan)))
