@@ -53,21 +53,26 @@ export function blockerWarnings(d: Detected, target: Pick<CoexistTarget, 'networ
 }
 
 /**
- * Make the namespace's firewalls let the network through (target), or take kvmnet's additions away again
- * (target undefined: coexistence off). `prev`: what an earlier apply recorded.
+ * Make the namespace's firewalls let the network through (`enabled`), or take kvmnet's additions away
+ * again (coexistence off). `prev`: what an earlier apply recorded.
  */
-export async function ensureCoexist(ns: NetnsRef, network: string, target: CoexistTarget | undefined, prev: CoexistRecord | undefined, opts: CoexistOptions = {}): Promise<CoexistResult> {
+export async function ensureCoexist(ns: NetnsRef, target: CoexistTarget, enabled: boolean, prev: CoexistRecord | undefined, opts: CoexistOptions = {}): Promise<CoexistResult> {
   const d = await detectFirewalls(ns)
-  const bridge = target?.bridge ?? prev?.bridge ?? ''
-  const warnings = blockerWarnings(d, target ?? { network, bridge, scope: 'routed' }, target !== undefined)
+  const network = target.network
+  const warnings = blockerWarnings(d, target, enabled)
   const undos: (() => Promise<void>)[] = []
   const undo = async () => {
     for (const u of undos.reverse()) await u()
   }
   let added = 0
   let removed = 0
-  if (!target) {
+  if (!enabled) {
     removed = prev ? await removeCoexist(ns, network, prev) : 0
+    // A bridge already in a zone that lets it through (the administrator's doing) needs no warning.
+    if (d.firewalld && target.zone) {
+      const zone = await zoneOfInterface(ns, target.bridge).catch(() => undefined)
+      if (zone === 'trusted' || zone === 'libvirt') warnings.splice(0, warnings.length, ...warnings.filter((w) => w.code !== 'firewalld-zone'))
+    }
     return { record: undefined, added, removed, warnings, undo }
   }
 
@@ -80,7 +85,7 @@ export async function ensureCoexist(ns: NetnsRef, network: string, target: Coexi
     ...(ufwWanted.length ? { ufw: [...new Set([...(prev?.ufw ?? []), ...ufwWanted])] } : {}),
     ...(d.firewalld && target.zone && zoneNow === undefined ? { firewalld: { zone: KVMNET_ZONE } } : prev?.firewalld ? { firewalld: prev.firewalld } : {}),
   }
-  await opts.journal?.(merge(prev, planned))
+  if (planned.docker || planned.ufw || planned.firewalld) await opts.journal?.(merge(prev, planned))
 
   try {
     // Docker: DOCKER-USER accepts, in each family Docker manages; stale ones of an earlier shape go.
@@ -132,10 +137,12 @@ export async function ensureCoexist(ns: NetnsRef, network: string, target: Coexi
         warnings.push({ code: 'firewalld-zone', object: 'inet firewalld', message: `firewalld's table is there but firewall-cmd could not put ${target.bridge} in a zone: ${err.message}`, fix: firewalldFixCommands(target.bridge).join('; ') })
       }
     }
+    // ufw not loaded now (disabled since): its files still hold kvmnet's rules, which down deletes.
+    const ufwKept = d.ufw ? ufwOurs : (prev?.ufw ?? [])
     const record: CoexistRecord = {
       bridge: target.bridge,
       ...(d.docker.length ? { docker: d.docker } : {}),
-      ...(ufwOurs.length ? { ufw: ufwOurs } : {}),
+      ...(ufwKept.length ? { ufw: ufwKept } : {}),
       ...(zone ? { firewalld: { zone } } : {}),
     }
     const empty = !record.docker && !record.ufw && !record.firewalld
@@ -171,9 +178,20 @@ export async function removeCoexist(ns: NetnsRef, network: string, record: Coexi
     }
   }
   for (const family of record.docker ?? []) await attempt(() => removeDockerRules(ns, family, network))
-  if (record.ufw?.length) await attempt(() => removeUfwRules(ns, network))
+  // A tool uninstalled since (nsenter's exit 127, or ENOENT in the current namespace) has nothing of kvmnet's left to remove.
+  const unlessGone = async <T>(fn: () => Promise<T>, none: T): Promise<T> => {
+    try {
+      return await fn()
+    } catch (err) {
+      if (err instanceof FirewallToolError && (err.exitCode === 127 || (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')) return none
+      throw err
+    }
+  }
+  if (record.ufw?.length) await attempt(() => unlessGone(() => removeUfwRules(ns, network), 0))
   const zone = record.firewalld?.zone
-  if (zone) await attempt(() => removeZone(ns, record.bridge, zone))
+  // firewalld stopped since: its runtime zone bindings went with it.
+  if (zone && (await detectFirewalls(ns).catch(() => undefined))?.firewalld !== false)
+    await attempt(() => unlessGone(() => removeZone(ns, record.bridge, zone), false))
   if (errors.length > 0) throw errors[0]
   return removed
 }

@@ -101,6 +101,8 @@ function opt(rule: readonly string[], name: string): string | undefined {
 
 /** Does an ACCEPT rule of `rules` let `proto`/`port` in from `bridge`? (ufw's user rules: -i, -p, --dport.) */
 function inputAllowed(rules: readonly string[][], bridge: string, proto: 'tcp' | 'udp' | 'any', port: number): boolean {
+  // ufw spells a rule for both protocols as one rule per protocol.
+  if (proto === 'any' && inputAllowed(rules, bridge, 'tcp', port) && inputAllowed(rules, bridge, 'udp', port)) return true
   return rules.some((r) => {
     if (opt(r, '-j') !== 'ACCEPT' || (opt(r, '-i') ?? bridge) !== bridge || r.includes('-s') || r.includes('-d')) return false
     const p = opt(r, '-p')

@@ -125,3 +125,31 @@ t.test('a network whose process died: gc removes its DOCKER-USER rules with the 
   t.same(r.networks, ['co4'], JSON.stringify(r))
   t.equal(await iptablesSave(host), before, 'iptables-save is as before the network')
 })
+
+t.test('Docker with ip6tables too (DOCKER-USER in ip6 filter): the bridge is accepted in both families, and both are restored', async (t) => {
+  const { host } = await hostWithOutside(t, P)
+  await dockerLayout(host)
+  await host.run('ip6tables-nft-restore', [], { input: '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:DOCKER-USER - [0:0]\n-A FORWARD -j DOCKER-USER\n-A DOCKER-USER -j RETURN\nCOMMIT\n' })
+  const before = [await iptablesSave(host), await iptablesSave(host, 'ip6tables-nft-save')]
+  const net = await upIn(t, host, natSpec(5, { ipv6: { address: 'fd00:231:5::1/64' } }))
+  t.match(await host.run('ip6tables-nft', ['-S', 'DOCKER-USER']), /-A DOCKER-USER -i kvbr-co5 -m comment --comment "kvmnet:co5" -j ACCEPT/)
+  t.match(await host.run('iptables-nft', ['-S', 'DOCKER-USER']), /-A DOCKER-USER -o kvbr-co5 -m comment --comment "kvmnet:co5" -j ACCEPT/)
+  await net.down()
+  t.same([await iptablesSave(host), await iptablesSave(host, 'ip6tables-nft-save')], before)
+})
+
+t.test("Docker's layout and a very-isolated network: bridged guest <-> guest frames pass (bridge-to-bridge accept only)", async (t) => {
+  const { host } = await hostWithOutside(t, P)
+  await dockerLayout(host)
+  const net = await upIn(t, host, { name: 'co6', mode: 'very-isolated' })
+  t.same(
+    (await host.run('iptables-nft', ['-S', 'DOCKER-USER'])).split('\n'),
+    ['-N DOCKER-USER', '-A DOCKER-USER -i kvbr-co6 -o kvbr-co6 -m comment --comment "kvmnet:co6" -j ACCEPT', '-A DOCKER-USER -j RETURN'],
+  )
+  const g = [await guestOn(t, host, 'kvbr-co6', 'co6-v0', P), await guestOn(t, host, 'kvbr-co6', 'co6-v1', P)]
+  await g[0]!.ip('addr add 10.231.6.11/24 dev eth0')
+  await g[1]!.ip('addr add 10.231.6.12/24 dev eth0')
+  t.ok(await ping(g[0]!, '10.231.6.12'), 'guest 0 reaches guest 1')
+  await net.down()
+  t.notMatch(await host.run('iptables-nft', ['-S', 'DOCKER-USER']), /kvmnet/)
+})

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto'
 import { renderRules, rulesDrift, tableExists, type NetworkRules } from '../../nft/index.js'
 import type { ApplyContext } from '../driver.js'
 import { SpecError } from '../../errors.js'
-import { ensureCoexist } from '../../coexist/coexist.js'
-import { coexistTargetOf } from '../../coexist/target.js'
+import { ensureCoexist, removeCoexist } from '../../coexist/coexist.js'
+import { coexistEnabled, coexistTargetOf } from '../../coexist/target.js'
 import type { NetworkPlan } from '../plan.js'
 
 /**
@@ -74,17 +74,26 @@ export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | 
  */
 export async function ensureCoexistence(ctx: ApplyContext, plan: NetworkPlan): Promise<void> {
   const { state, prev } = ctx
-  const target = coexistTargetOf(state.spec, plan)
+  const target = coexistTargetOf(state.spec, plan, { evenIfOff: true })
   const before = prev?.coexist
+  if (!target) {
+    // A kind without a bridge (macvtap): nothing to let through; what a converge from another kind left goes.
+    if (before) await ctx.tx.step('coexist', 'nft', async (s) => {
+      await removeCoexist(ctx.ns, state.name, before)
+      state.coexist = undefined
+      s.outcome('removed')
+    })
+    return
+  }
   await ctx.tx.step('coexist', 'nft', async (s) => {
-    const r = await ensureCoexist(ctx.ns, state.name, target, before, {
+    const r = await ensureCoexist(ctx.ns, target, coexistEnabled(state.spec), before, {
       journal: async (record) => {
         state.coexist = record
         await ctx.journal()
       },
     })
     state.coexist = r.record
-    s.outcome(r.added > 0 ? (before ? 'updated' : 'created') : r.removed > 0 ? 'removed' : r.record ? 'unchanged' : 'skipped')
+    s.outcome(r.added > 0 ? (before ? 'updated' : 'created') : r.removed > 0 ? 'removed' : 'unchanged')
     s.onUndo(async () => {
       await r.undo()
       state.coexist = before
