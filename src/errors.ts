@@ -88,6 +88,25 @@ export class NftError extends KvmnetError {
   }
 }
 
+/**
+ * A program kvmnet drives to coexist with another firewall of the namespace (iptables-nft for Docker's
+ * DOCKER-USER, ufw, firewall-cmd) failed or could not run. `stderr` is the program's own message.
+ */
+export class FirewallToolError extends KvmnetError {
+  override name = 'FirewallToolError'
+  readonly tool: string
+  readonly args: readonly string[]
+  readonly exitCode: number | undefined
+  readonly stderr: string
+  constructor(init: { tool: string; args: readonly string[]; exitCode: number | undefined; stderr: string; message?: string; cause?: unknown }) {
+    super(init.message ?? `${init.tool} ${init.args.join(' ')} failed (exit ${init.exitCode ?? 'signal'}): ${firstLine(init.stderr)}`, { cause: init.cause })
+    this.tool = init.tool
+    this.args = [...init.args]
+    this.exitCode = init.exitCode
+    this.stderr = init.stderr
+  }
+}
+
 /** dnsmasq failed to start, exited, or could not be adopted. `detail` is dnsmasq's own message. */
 export class DnsmasqError extends KvmnetError {
   override name = 'DnsmasqError'

@@ -1,7 +1,9 @@
 /**
  * doctor: what on this host stops a kvmnet network from working, named with the object responsible and
- * the fix. Read-only: it lists nftables chains (not rules of huge sets), sysctls, listening sockets and
- * routes of the namespace, and never changes anything.
+ * the fix. Read-only: it lists nftables chains (not rules of huge sets), iptables-save and
+ * iptables-legacy-save listings, sysctls, listening sockets and routes of the namespace, asks the kernel
+ * for input routes (rp_filter), and never changes anything. Other firewalls kvmnet coexists with (Docker,
+ * ufw, firewalld) are reported as blocking, or as 'info' when what kvmnet added lets the networks through.
  */
 import { Netns } from '../netns/index.js'
 import { nsCommand } from '../netns/exec.js'
@@ -11,27 +13,13 @@ import { managedNicFindings } from './managed-nic.js'
 import { planFor } from '../network/kinds/index.js'
 import { bridgeOf, dnsmasqOf, type NetworkPlan } from '../network/plan.js'
 import { DEFAULT_STATE_ROOT, listStates, netnsIdentity, type NetworkState } from '../network/state.js'
+import { listChains, type ListedChain } from '../coexist/detect.js'
+import { coexistEnabled, coexistTargetOf } from '../coexist/target.js'
+import type { Finding } from './findings.js'
+import { firewallFindings, type Examined } from './firewalls.js'
+import { rpFindings, type RpProbe } from './rp-filter.js'
 
-export type FindingCode =
-  | 'nft-foreign-drop'
-  | 'docker-forward-drop'
-  | 'br-netfilter-drop'
-  | 'ip-forward-off'
-  | 'port-in-use'
-  | 'accept-ra-lost'
-  | 'subnet-routed-elsewhere'
-  | 'nic-managed'
-
-export interface Finding {
-  code: FindingCode
-  severity: 'error' | 'warning'
-  /** The network it concerns, when it is one network's problem. */
-  network?: string
-  /** What is responsible: a table/chain, a process, a sysctl, a route. */
-  object: string
-  problem: string
-  fix: string
-}
+export type { Finding, FindingCode } from './findings.js'
 
 export interface DoctorReport {
   netns: string
@@ -46,22 +34,8 @@ export interface DoctorOptions {
   network?: string
 }
 
-interface Chain {
-  family: string
-  table: string
-  name: string
-  hook?: string
-  policy?: string
-}
-
-const HOOKS = new Set(['forward', 'input', 'prerouting', 'postrouting'])
-
-async function nftChains(ns: Netns): Promise<Chain[]> {
-  const c = nsCommand(ns, 'nft', ['-j', 'list', 'chains'])
-  const r = await runProgram(c.file, c.args, { timeoutMs: 10_000 })
-  if (r.exitCode !== 0) return []
-  const doc = JSON.parse(r.stdout || '{"nftables":[]}') as { nftables: { chain?: Chain }[] }
-  return doc.nftables.flatMap((x) => (x.chain ? [x.chain] : []))
+async function nftChains(ns: Netns): Promise<ListedChain[]> {
+  return listChains(ns).catch(() => [])
 }
 
 /** Listening UDP/TCP sockets with their processes (ss -p), inside the namespace. */
@@ -97,22 +71,12 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   const findings: Finding[] = []
   const chains = await nftChains(ns)
 
-  // Base chains of other tables that drop by policy: a drop anywhere is final, whatever kvmnet accepts.
-  const docker = chains.some((c) => c.name === 'DOCKER-USER')
-  for (const c of chains) {
-    if (c.table.startsWith('kvmnet_') || !c.hook || !HOOKS.has(c.hook) || c.policy !== 'drop') continue
-    const object = `${c.family} ${c.table} ${c.name} (hook ${c.hook}, policy drop)`
-    if (docker && c.family === 'ip' && c.table === 'filter' && c.name === 'FORWARD') {
-      findings.push({ code: 'docker-forward-drop', severity: 'error', object, problem: "Docker's FORWARD policy DROP drops guests' forwarded traffic", fix: 'accept the bridges in DOCKER-USER: iptables -I DOCKER-USER -i <bridge> -j ACCEPT; iptables -I DOCKER-USER -o <bridge> -j ACCEPT' })
-    } else {
-      findings.push({ code: 'nft-foreign-drop', severity: c.hook === 'forward' || c.hook === 'input' ? 'error' : 'warning', object, problem: `another table's ${c.hook} chain drops what it does not accept, kvmnet's networks included`, fix: `accept the bridges in ${c.family} ${c.table} ${c.name} (e.g. iifname "kvbr-*" accept), or use that firewall's own zones` })
-    }
-  }
-  const forwardDrop = chains.some((c) => c.hook === 'forward' && c.policy === 'drop' && c.family !== 'bridge' && !c.table.startsWith('kvmnet_'))
-  const brNf = (await readSysctl(ns, 'net/bridge/bridge-nf-call-iptables').catch(() => '0')).trim()
-  if (brNf === '1' && forwardDrop && plans.length > 0) {
-    findings.push({ code: 'br-netfilter-drop', severity: 'error', object: 'net.bridge.bridge-nf-call-iptables=1', problem: "bridged guest <-> guest frames cross the forward hook, where another firewall's drop policy drops them", fix: 'accept the bridges in that forward chain, or set net.bridge.bridge-nf-call-iptables=0 if nothing needs it' })
-  }
+  // Other firewalls: foreign drop policies, Docker, ufw, firewalld, iptables-legacy, br_netfilter.
+  const examined: Examined[] = plans.flatMap(({ state, plan }) => {
+    const target = coexistTargetOf(state.spec, plan, { evenIfOff: true })
+    return target ? [{ name: state.name, target, coexist: coexistEnabled(state.spec) }] : []
+  })
+  findings.push(...(await firewallFindings(ns, chains, examined)))
 
   const rtnl = Rtnl.open(ns)
   try {
@@ -155,8 +119,39 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
       }
     }
     findings.push(...(await managedNicFindings(ns, rtnl, plans)))
+    findings.push(...(await rpFindings(ns, await rpProbes(rtnl, plans))))
   } finally {
     rtnl.close()
   }
   return { netns: ns.name ?? ns.path, networks: states.map((s) => s.name), findings }
+}
+
+/**
+ * The reverse-path checks worth asking the kernel about: guests' packets arriving on the bridge (sources
+ * from the DHCP range and reservations), and, for networks that route to an uplink, packets from beyond
+ * the default gateway arriving there.
+ */
+async function rpProbes(rtnl: Rtnl, plans: { state: NetworkState; plan: NetworkPlan }[]): Promise<RpProbe[]> {
+  const probes: RpProbe[] = []
+  const def = (await rtnl.listRoutes({ family: 4 })).find((r) => r.dst === 'default')
+  const defDev = def?.devName ?? (def?.dev !== undefined ? (await rtnl.findLink(def.dev))?.name : undefined)
+  for (const { state, plan } of plans) {
+    const bridge = bridgeOf(plan)
+    const d = dnsmasqOf(plan)
+    const host = d?.hostAddress ?? ('addresses' in plan ? plan.addresses.find((a) => !a.includes(':'))?.split('/')[0] : undefined)
+    if (!bridge || !host) continue
+    const guests = [...new Set([...(d?.dhcp ? [d.dhcp.range[0], d.dhcp.range[1]] : []), ...(d?.dhcp?.hosts ?? []).map((h) => h.ip)])].slice(0, 6)
+    if (guests.length === 0) guests.push(nextAddress(host))
+    for (const g of guests) probes.push({ network: state.name, iif: bridge, what: `traffic of ${state.name}'s guests`, src: g, dst: host })
+    const uplink = state.nftRules?.nat?.uplink ?? state.nftRules?.routed?.uplink ?? (plan.mode === 'nat' || plan.mode === 'routed' ? defDev : undefined)
+    const gw = def?.gateway
+    if (uplink && gw && guests[0] && uplink !== bridge) probes.push({ network: state.name, iif: uplink, what: `traffic from beyond the gateway ${gw} to ${state.name}'s guests`, src: gw, dst: guests[0] })
+  }
+  return probes
+}
+
+function nextAddress(ip: string): string {
+  const n = ip.split('.').map(Number)
+  const last = (n[3] ?? 0) + 1
+  return [n[0], n[1], n[2], last > 254 ? (n[3] ?? 2) - 1 : last].join('.')
 }

@@ -1,2 +1,3 @@
 export { doctor } from './doctor.js'
-export type { DoctorOptions, DoctorReport, Finding, FindingCode } from './doctor.js'
+export type { DoctorOptions, DoctorReport } from './doctor.js'
+export type { Finding, FindingCode } from './findings.js'

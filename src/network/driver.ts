@@ -13,6 +13,7 @@ import type { PlanOf } from './plan.js'
 import type { NetworkState } from './state.js'
 import type { Transaction } from './transaction.js'
 import type { SysctlsOfSpec } from './steps/sysctls.js'
+import type { CoexistWarning } from '../coexist/model.js'
 
 /** The dnsmasq instance of a network, as the handle holds it (supervised child or adopted). */
 export interface DnsmasqSlot {
@@ -47,6 +48,8 @@ export interface ApplyContext {
    * which `down` and `gc` finish the job. Writes are serialized.
    */
   journal(): Promise<void>
+  /** Something in the namespace will still block the network (emitted as the handle's 'warning' event). */
+  warn(w: CoexistWarning): void
 }
 
 /** What a driver's teardown works with: the recorded state, since the spec may be gone or changed. */

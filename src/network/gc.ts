@@ -21,6 +21,7 @@ import { parseAlias, rootTag } from './names.js'
 import { openNetwork } from './network.js'
 import { DEFAULT_STATE_ROOT, listStates, namespaceAlive, netnsIdentity, ownerAlive, removeEmptyParents, removeState, type NetworkState } from './state.js'
 import { stopStrayDnsmasqs } from './steps/stray-dnsmasq.js'
+import { sweepCoexist } from '../coexist/coexist.js'
 
 export interface GcReport {
   /** Networks taken down because their owner process, or the process applying them, is gone. */
@@ -31,6 +32,8 @@ export interface GcReport {
   links: string[]
   /** nft tables removed along with such links. */
   tables: string[]
+  /** Rules tagged kvmnet:<network> removed from other firewalls (DOCKER-USER, ufw) along with such links. */
+  coexistRules: number
   errors: string[]
 }
 
@@ -57,7 +60,7 @@ export async function clearStaleLock(stateDir: string): Promise<void> {
 export async function gc(options: { netns?: Netns | string; stateRoot?: string } = {}): Promise<GcReport> {
   const ns = options.netns instanceof Netns ? options.netns : options.netns ? Netns.open(options.netns) : Netns.current()
   const root = options.stateRoot ?? DEFAULT_STATE_ROOT
-  const out: GcReport = { networks: [], orphaned: [], links: [], tables: [], errors: [] }
+  const out: GcReport = { networks: [], orphaned: [], links: [], tables: [], coexistRules: 0, errors: [] }
   const here = netnsIdentity(ns)
   // Networks of this root that live on in the target namespace: their links and tables are theirs.
   const live = new Set<string>()
@@ -132,6 +135,15 @@ export async function gc(options: { netns?: Netns | string; stateRoot?: string }
       out.tables.push(t.tag)
     } catch (err) {
       out.errors.push(`nft ${t.tag}: ${(err as Error).message}`)
+    }
+  }
+  // Their rules in Docker's DOCKER-USER and in ufw, found by the tag kvmnet gave them.
+  for (const name of swept) {
+    if (live.has(name)) continue
+    try {
+      out.coexistRules += await sweepCoexist(ns, name)
+    } catch (err) {
+      out.errors.push(`coexist ${name}: ${(err as Error).message}`)
     }
   }
   return out

@@ -1,5 +1,5 @@
 export { createNetwork, openNetwork, Network } from './network.js'
-export type { ApplyReport, NetworkOptions, NetworkEvents, PortLease } from './network.js'
+export type { ApplyReport, NetworkOptions, NetworkEvents, NetworkWarning, PortLease } from './network.js'
 export { gc } from './gc.js'
 export type { GcReport } from './gc.js'
 export { validateSpec, specIssues } from './validate.js'
@@ -24,6 +24,7 @@ export type {
   DnsHostSpec,
   NetworkVxlanSpec,
   SpecIssue,
+  FirewallOptionsSpec,
 } from './spec.js'
 export type { NetworkPlan, PlanOf, PlannedPort, PlannedTap, PlannedMacvtap } from './plan.js'
 export { networkJsonSchema } from './json-schema.js'

@@ -36,6 +36,7 @@ import { networkStatus, type NetworkStatus } from './status.js'
 import { tapHolders } from './steps/tap-holders.js'
 import { tightenDnsmasqFiles } from './steps/dnsmasq-files.js'
 import { NetworkWatcher, watchTargets, type RepairedEvent, type RepairFailedEvent, type RepairOutcome } from '../watch/index.js'
+import type { CoexistWarning } from '../coexist/model.js'
 
 export interface NetworkOptions {
   /** Namespace to build in; overrides spec.netns. A Netns handle, a name under /run/netns, or a path. */
@@ -95,7 +96,16 @@ export interface NetworkEvents {
   repaired: [RepairedEvent]
   /** `watch: true`: a repair failed (retried a few times, then again at the next loss). */
   'repair-failed': [RepairFailedEvent]
+  /**
+   * Something in the namespace will still block the network after `up` (a foreign table's drop policy
+   * kvmnet does not modify; Docker, ufw or firewalld with firewall.coexist off): said, never fixed behind
+   * the administrator's back. `kvmnet doctor` names the same.
+   */
+  warning: [NetworkWarning]
 }
+
+/** A 'warning' event: the network, the object responsible, what it does and the fix. */
+export type NetworkWarning = CoexistWarning & { network: string }
 
 function report(network: string, start: number, steps: StepTiming[]): ApplyReport {
   const byCategory: Partial<Record<StepCategory, number>> = {}
@@ -227,6 +237,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       prunePorts,
       sysctlsOf: sysctlsOfSpec,
       journal: serialized(() => writeState(this.stateDir, state)),
+      warn: (w) => this.emit('warning', { ...w, network: this.name }),
     }
   }
 

@@ -152,12 +152,23 @@ export const vxlanSchema = s
     group: ipAny.optional().describe('A multicast group for broadcast and unknown frames instead of peers (joined on underlay)'),
   })
   .describe('Stretch the network\'s L2 across hosts: a VXLAN device on the bridge, tunnelling to the peers')
+/** How kvmnet lives beside other firewalls of the namespace (Docker, ufw, firewalld). */
+export const firewallOptionsSchema = s
+  .object({
+    coexist: s
+      .boolean()
+      .optional()
+      .describe("Let the bridge's traffic through Docker (DOCKER-USER), ufw and firewalld with rules tagged kvmnet:<name>, removed on down; default true (false for open networks)"),
+  })
+  .optional()
+  .describe('Coexistence with other firewalls of the namespace')
 
 const bridged = {
   ...common,
   bridge: ifname.optional().describe('Bridge interface name; default kvbr-<name> (shortened to 15 bytes)'),
   ports: s.array(tapPortSchema).optional().describe('VM ports (taps) created with the network'),
   vxlan: vxlanSchema.optional(),
+  firewall: firewallOptionsSchema,
 }
 
 const hostSchema = s
@@ -334,6 +345,7 @@ export type Dhcp6Spec = Infer<typeof dhcp6Schema>
 export type DnsSpec = NonNullable<NatNetworkSpec['dns']>
 export type Dhcp4Spec = NonNullable<NatNetworkSpec['ipv4']['dhcp']>
 export type NetworkVxlanSpec = Infer<typeof vxlanSchema>
+export type FirewallOptionsSpec = NonNullable<Infer<typeof firewallOptionsSchema>>
 
 export const NETWORK_MODES: readonly NetworkMode[] = Object.keys(specSchema.variants) as NetworkMode[]
 

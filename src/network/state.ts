@@ -11,6 +11,7 @@ import type { NetnsRef } from '../netns/ref.js'
 import { fieldPath, s, type Issue } from '../schema/schema.js'
 import { specSchema, type NetworkSpec } from './spec.js'
 import type { NetworkRules } from '../nft/index.js'
+import type { CoexistRecord } from '../coexist/model.js'
 import { processStartTime } from '../util/process-start-time.js'
 
 export const DEFAULT_STATE_ROOT = '/run/kvmnet'
@@ -70,6 +71,8 @@ export interface NetworkState {
   nftHash?: string | undefined
   /** The rules last applied (uplink resolved), to put back if a later apply fails. */
   nftRules?: NetworkRules | undefined
+  /** What kvmnet added to other firewalls of the namespace (Docker's DOCKER-USER, ufw, firewalld), to remove on down. */
+  coexist?: CoexistRecord | undefined
   /** What addPort/addForward/addReservation/addPeer added at runtime: a later full `up` removes them only with prune. */
   runtime?: RuntimeAdditions | undefined
   /** Set while an apply runs (cleared when it completes): a dead applier means a partial apply to finish. */
@@ -128,6 +131,7 @@ const stateSchema = s.object({
   dnsmasq: s.object({ stateDir: s.string(), detached: s.boolean(), ifindex: s.int(1, 0x7fffffff).optional() }).optional(),
   nftHash: s.string().optional(),
   nftRules: s.unknown().optional(),
+  coexist: s.unknown().optional(),
   owner: s.object({ pid: s.int(1, 0x7fffffff), startTime: s.string() }).optional(),
   runtime: s.object({ ports: s.array(s.string()), forwards: s.array(s.string()), reservations: s.array(s.string()), peers: s.array(s.string()).optional() }).optional(),
   applying: s.object({ pid: s.int(1, 0x7fffffff), startTime: s.string(), since: s.string() }).optional(),

@@ -10,7 +10,7 @@ import { basePlan, bridgePart, planTaps } from '../plan.js'
 import { ensureBridge, ensureUp } from '../steps/bridge.js'
 import { concurrently } from '../steps/concurrent.js'
 import { ensureDnsmasq } from '../steps/dnsmasq.js'
-import { ensureFirewall } from '../steps/firewall.js'
+import { ensureCoexistence, ensureFirewall } from '../steps/firewall.js'
 import { moveNicToBridge } from '../steps/nic.js'
 import { ensurePorts } from '../steps/ports.js'
 import { ensureSysctls } from '../steps/sysctls.js'
@@ -51,7 +51,10 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
     await ensureUp(ctx, br, 'bridge-up')
     await concurrently(
       () => ensureSysctls(ctx, plan.sysctls, ctx.sysctlsOf),
-      () => ensureFirewall(ctx, undefined),
+      async () => {
+        await ensureFirewall(ctx, undefined)
+        await ensureCoexistence(ctx, plan)
+      },
       () => ensureDnsmasq(ctx, undefined),
       () => ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports),
       () => ensureVxlan(ctx, plan, underlay),

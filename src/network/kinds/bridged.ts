@@ -11,7 +11,7 @@ import { readSysctl } from '../../rtnl/index.js'
 import { ensureAddresses, ensureBridge, ensureUp } from '../steps/bridge.js'
 import { concurrently } from '../steps/concurrent.js'
 import { ensureDnsmasq } from '../steps/dnsmasq.js'
-import { ensureFirewall } from '../steps/firewall.js'
+import { ensureCoexistence, ensureFirewall } from '../steps/firewall.js'
 import { ensurePorts } from '../steps/ports.js'
 import { ensureSysctls } from '../steps/sysctls.js'
 import { ensureVxlan, resolveVxlan } from '../steps/vxlan.js'
@@ -39,6 +39,7 @@ export async function applyBridgedNetwork(ctx: ApplyContext, planned: Extract<Ne
       // accept_ra=2 before forwarding: turning forwarding on purges RA default routes where accept_ra < 2.
       await ensureSysctls(ctx, [...uplinkRa, ...plan.sysctls], ctx.sysctlsOf)
       await ensureFirewall(ctx, firewallOf(plan))
+      await ensureCoexistence(ctx, plan)
     },
     () => ensureDnsmasq(ctx, dnsmasqOf(plan)),
     () => (portsFirst ? Promise.resolve() : ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports)),

@@ -6,6 +6,9 @@ import { createHash } from 'node:crypto'
 import { renderRules, rulesDrift, tableExists, type NetworkRules } from '../../nft/index.js'
 import type { ApplyContext } from '../driver.js'
 import { SpecError } from '../../errors.js'
+import { ensureCoexist, removeCoexist } from '../../coexist/coexist.js'
+import { coexistEnabled, coexistTargetOf } from '../../coexist/target.js'
+import type { NetworkPlan } from '../plan.js'
 
 /**
  * The uplink a rule set should use: the one the spec names, else the device of the namespace's IPv4
@@ -61,5 +64,40 @@ export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | 
     })
     state.nftHash = hash
     state.nftRules = rules
+  })
+}
+
+/**
+ * Coexistence with the namespace's other firewalls (Docker, ufw, firewalld): what they need to let the
+ * bridge's traffic through, added and recorded (state.coexist) — or, with firewall.coexist false, what an
+ * earlier apply added, removed. Blockers kvmnet leaves in place are emitted as warnings.
+ */
+export async function ensureCoexistence(ctx: ApplyContext, plan: NetworkPlan): Promise<void> {
+  const { state, prev } = ctx
+  const target = coexistTargetOf(state.spec, plan, { evenIfOff: true })
+  const before = prev?.coexist
+  if (!target) {
+    // A kind without a bridge (macvtap): nothing to let through; what a converge from another kind left goes.
+    if (before) await ctx.tx.step('coexist', 'nft', async (s) => {
+      await removeCoexist(ctx.ns, state.name, before)
+      state.coexist = undefined
+      s.outcome('removed')
+    })
+    return
+  }
+  await ctx.tx.step('coexist', 'nft', async (s) => {
+    const r = await ensureCoexist(ctx.ns, target, coexistEnabled(state.spec), before, {
+      journal: async (record) => {
+        state.coexist = record
+        await ctx.journal()
+      },
+    })
+    state.coexist = r.record
+    s.outcome(r.added > 0 ? (before ? 'updated' : 'created') : r.removed > 0 ? 'removed' : 'unchanged')
+    s.onUndo(async () => {
+      await r.undo()
+      state.coexist = before
+    })
+    for (const w of r.warnings) ctx.warn(w)
   })
 }

@@ -7,6 +7,7 @@ import type { TeardownContext } from '../driver.js'
 import type { NetworkPlan } from '../plan.js'
 import { bridgeOf, linkNamesOf, ownAliases } from '../plan.js'
 import { removeState } from '../state.js'
+import { removeCoexist } from '../../coexist/coexist.js'
 import { restoreNic } from './nic.js'
 import { stopStrayDnsmasqs } from './stray-dnsmasq.js'
 import { removeNetworkLinks } from './ports.js'
@@ -16,6 +17,7 @@ export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan, o
   const { state } = ctx
   const bridge = state?.bridge ?? bridgeOf(plan)
   const aliases = ownAliases(plan)
+  const coexist = state?.coexist
   // dnsmasq, the table and the links do not depend on each other: removed at once, so teardown costs the
   // slowest of them (the kernel's link deletion, or one nft run) rather than their sum.
   await Promise.all([
@@ -29,6 +31,8 @@ export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan, o
     // Whatever the kind: a converge may have left a table of an earlier kind, and removal is idempotent.
     state?.nftRules || 'firewall' in plan ? ctx.attempt('nft', 'nft', () => ctx.nft.remove(plan.name)) : undefined,
     ctx.attempt('links', 'links', () => removeNetworkLinks(ctx.rtnl, state?.group ?? plan.group, aliases, bridge, linkNamesOf(plan))),
+    // What was added to other firewalls (Docker's DOCKER-USER, ufw, firewalld): kvmnet's tagged rules only.
+    coexist ? ctx.attempt('coexist', 'nft', async () => void (await removeCoexist(ctx.ns, plan.name, coexist))) : undefined,
   ])
   const nic = state?.nic
   if (nic) await ctx.attempt('restore-nic', 'addresses', () => restoreNic(ctx.rtnl, nic, ctx.ns))

@@ -1,0 +1,70 @@
+/**
+ * Which other firewalls live in a namespace, from one read-only listing of its nftables chains (iptables-nft
+ * keeps its tables there too):
+ *  - Docker: a DOCKER-USER chain in the `filter` table of family ip (iptables) or ip6 (ip6tables);
+ *  - ufw: its ufw-user-input chain in that table (ufw is loaded, i.e. active, in this namespace);
+ *  - firewalld: its own table `inet firewalld`;
+ *  - anything else whose base chain drops by policy: nobody kvmnet knows, so it is named, never modified.
+ */
+import { nftQuery } from '../nft/run.js'
+import { TABLE_PREFIX } from '../nft/names.js'
+import type { NetnsRef } from '../netns/ref.js'
+import type { Detected, ForeignChain } from './model.js'
+
+export interface ListedChain {
+  family: string
+  table: string
+  name: string
+  hook?: string
+  policy?: string
+}
+
+/** Hooks where a drop policy stops a network's traffic: guests' DHCP/DNS in, dnsmasq's replies out, forwarding, NAT. */
+const BLOCKING_HOOKS = new Set(['input', 'forward', 'output', 'prerouting', 'postrouting'])
+
+export async function listChains(ns: NetnsRef): Promise<ListedChain[]> {
+  const doc = await nftQuery(ns, ['list', 'chains'])
+  return doc.nftables.flatMap((x) => {
+    const c = (x as { chain?: ListedChain }).chain
+    return c ? [c] : []
+  })
+}
+
+/** The iptables family a listed chain's table belongs to, when it is iptables-nft's `filter` table. */
+function filterFamily(c: { family: string; table: string }): 4 | 6 | undefined {
+  if (c.table !== 'filter') return undefined
+  return c.family === 'ip' ? 4 : c.family === 'ip6' ? 6 : undefined
+}
+
+export function detectFrom(chains: readonly ListedChain[]): Detected {
+  const docker = new Set<4 | 6>()
+  const ufw = new Set<4 | 6>()
+  for (const c of chains) {
+    const f = filterFamily(c)
+    if (f === undefined) continue
+    if (c.name === 'DOCKER-USER') docker.add(f)
+    if (c.name === 'ufw-user-input' || c.name === 'ufw6-user-input') ufw.add(f)
+  }
+  const firewalld = chains.some((c) => c.table === 'firewalld')
+  const foreignDrops: ForeignChain[] = []
+  for (const c of chains) {
+    if (!c.hook || !BLOCKING_HOOKS.has(c.hook) || c.policy !== 'drop' || c.table.startsWith(TABLE_PREFIX)) continue
+    if (ownerOf(c, { docker, ufw, firewalld })) continue
+    foreignDrops.push({ family: c.family, table: c.table, name: c.name, hook: c.hook, policy: c.policy })
+  }
+  return { docker: [...docker].sort(), ufw: ufw.size > 0, firewalld, foreignDrops }
+}
+
+/** Whose a dropping base chain is, when it is a firewall kvmnet coexists with. */
+export function ownerOf(c: ListedChain, by: { docker: ReadonlySet<4 | 6>; ufw: ReadonlySet<4 | 6>; firewalld: boolean }): 'docker' | 'ufw' | 'firewalld' | undefined {
+  const f = filterFamily(c)
+  // ufw sets the built-in chains' policies of the filter table it manages (and Docker only FORWARD's).
+  if (f !== undefined && by.ufw.has(f) && ['INPUT', 'FORWARD', 'OUTPUT'].includes(c.name)) return 'ufw'
+  if (f !== undefined && by.docker.has(f) && c.name === 'FORWARD') return 'docker'
+  if (by.firewalld && c.table === 'firewalld') return 'firewalld'
+  return undefined
+}
+
+export async function detectFirewalls(ns: NetnsRef): Promise<Detected> {
+  return detectFrom(await listChains(ns))
+}
