@@ -28,5 +28,6 @@ export type { NetworkPlan, PlanOf, PlannedPort, PlannedTap, PlannedMacvtap } fro
 export { networkJsonSchema } from './json-schema.js'
 export type { NetworkStatus, PortStatus } from './status.js'
 export type { PortInfo } from './steps/ports.js'
+export type { RuntimeAdditions } from './state.js'
 export type { StepEvent, StepTiming, StepCategory, StepOutcome } from './transaction.js'
 export { defaultMac, defaultBridgeName, defaultLinkGroup, tapHostMac } from './names.js'
