@@ -5,14 +5,13 @@
  * configurations say 1.0.0 (1.1.0 and its GC and STATUS are tested directly in cni-direct.test.ts).
  */
 import t, { type Test } from 'tap'
-import { mkdtempSync, readdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeNs, type TestNs } from '../helpers/ns.js'
 import { addresses, link, links } from '../helpers/ip.js'
 import { dhcp, ping, tcpGet, tcpServer } from '../helpers/guest.js'
 import { assertNothingLeft, stateFileOf } from '../helpers/leftovers.js'
-import { buildRuntime, checkAddResult, downNetwork, pluginDir, pluginMissing, recordedSpec, runtime, writeConf, type RuntimeCall } from '../helpers/cni-runtime/index.js'
+import { buildRuntime, checkAddResult, downNetwork, pluginDir, pluginMissing, recordedSpec, runtime, tempDir, writeConf, type RuntimeCall } from '../helpers/cni-runtime/index.js'
 
 const skip = pluginMissing() ?? false
 
@@ -28,7 +27,7 @@ async function setup(t: Test, name: string, subnet: number, extra: Record<string
   const host = await makeNs(t, 'kvc6-host')
   const stateRoot = `/run/kvmnet-test/${host.name}`
   t.teardown(() => downNetwork(host, name, stateRoot))
-  const dir = mkdtempSync(join(tmpdir(), 'kvmnet-cni-test-'))
+  const dir = tempDir(t, 'kvmnet-cni-test-')
   const conf = writeConf(dir, name, {
     cniVersion: '1.0.0',
     name,
@@ -46,7 +45,7 @@ async function setup(t: Test, name: string, subnet: number, extra: Record<string
       },
     ],
   })
-  const binDir = pluginDir()
+  const binDir = pluginDir(t)
   const cacheDir = join(dir, 'cache')
   return {
     host,

@@ -6,7 +6,7 @@
  * root namespace.
  */
 import { execa } from 'execa'
-import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -21,9 +21,20 @@ export function pluginMissing(): string | undefined {
   return existsSync(PLUGIN) ? undefined : `${PLUGIN} not built (npm run build)`
 }
 
-/** A CNI plugin directory (CNI_PATH) holding `kvmnet-cni`, a link to the built plugin. */
-export function pluginDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kvmnet-cni-bin-'))
+interface Teardownable {
+  teardown(fn: () => unknown): void
+}
+
+/** A temp directory removed at t.teardown. */
+export function tempDir(t: Teardownable, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** A CNI plugin directory (CNI_PATH) holding `kvmnet-cni`, a link to the built plugin; removed at t.teardown. */
+export function pluginDir(t: Teardownable): string {
+  const dir = tempDir(t, 'kvmnet-cni-bin-')
   symlinkSync(PLUGIN, join(dir, 'kvmnet-cni'))
   return dir
 }
@@ -37,7 +48,9 @@ let built: Promise<string> | undefined
 export function buildRuntime(): Promise<string> {
   built ??= (async () => {
     if (!existsSync(LIBCNI)) throw new Error(`libcni source missing at ${LIBCNI} (Debian package golang-github-appc-cni-dev)`)
-    const out = join(mkdtempSync(join(tmpdir(), 'kvmnet-cni-runtime-')), 'cni-runtime')
+    const outDir = mkdtempSync(join(tmpdir(), 'kvmnet-cni-runtime-'))
+    process.on('exit', () => rmSync(outDir, { recursive: true, force: true }))
+    const out = join(outDir, 'cni-runtime')
     const cache = join(tmpdir(), 'kvmnet-cni-gocache')
     mkdirSync(cache, { recursive: true })
     await execa('go', ['build', '-o', out, join(root, 'test/helpers/cni-runtime/main.go')], {
