@@ -7,6 +7,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { NotFoundError, WouldRemoveError } from '../errors.js'
+import { acquireLock, type LockHandle } from '../lock/file-lock.js'
 import { createNetwork, openNetwork, type Network, type NetworkOptions } from '../network/network.js'
 import { parseAlias } from '../network/names.js'
 import type { CniConfig } from './config.js'
@@ -33,27 +34,39 @@ export async function openIfUp(cfg: Pick<CniConfig, 'stateRoot' | 'spec'>): Prom
 }
 
 /**
- * The network, brought up from the configuration's spec when it is not up yet. Two first ADDs racing:
- * the second `up` finds the first one's state (and perhaps its reservation, which `up` of the bare spec
- * would drop: WouldRemoveError) and simply opens the network.
+ * The network, brought up from the configuration's spec when it is not up yet. The first ADDs of a pod
+ * storm all find it down: they queue on a bring-up lock beside the network's own (removed when released),
+ * so one of them brings it up and the others only open it — rather than each running a full `up` in turn
+ * on the network's lock (a converge that changes nothing, or refuses with WouldRemoveError once the
+ * first reservation is there).
  */
 export async function ensureUp(cfg: Pick<CniConfig, 'stateRoot' | 'spec'>): Promise<Network> {
   const open = await openIfUp(cfg)
   if (open) return open
   const net = createNetwork(cfg.spec, networkOptions(cfg))
+  let lock: LockHandle | undefined
   try {
+    lock = await acquireLock(`${net.stateDir}.cni-up.lock`, { timeoutMs: LOCK_WAIT_MS, what: `bring-up of network ${net.name}` })
+    const meanwhile = await openIfUp(cfg)
+    if (meanwhile) {
+      net.close()
+      return meanwhile
+    }
     await net.up()
+    await mkdir(recordsDir(net.stateDir), { recursive: true, mode: 0o755 })
+    await writeFile(ownerMarker(net.stateDir), `${new Date().toISOString()}\n`)
+    return net
   } catch (err) {
     net.close()
+    // Brought up by someone else's `up` (kvmnet up, another runtime) between the two looks.
     if (err instanceof WouldRemoveError) {
       const again = await openIfUp(cfg)
       if (again) return again
     }
     throw err
+  } finally {
+    lock?.release({ remove: true })
   }
-  await mkdir(recordsDir(net.stateDir), { recursive: true, mode: 0o755 })
-  await writeFile(ownerMarker(net.stateDir), `${new Date().toISOString()}\n`)
-  return net
 }
 
 /** What an attachment needs to know about the network, from its plan (the recorded spec's). */
