@@ -153,3 +153,16 @@ t.test('an exhausted range: ADD fails with 102, STATUS says 50', { skip }, async
   const del = await invokePlugin(host, { command: 'DEL', config: conf, containerId: 'full2', netns: c.path, ifname: 'eth0' })
   t.equal(del.exitCode, 0, 'DEL after the failed ADD (runtimes call it) succeeds')
 })
+
+t.test("kvmnet down takes the attachments' links with it (their alias is the network's)", { skip }, async (t) => {
+  const { host, stateRoot } = await hostFor(t, 'kvc6down')
+  const conf = config(stateRoot, 'kvc6down', 5)
+  const pods = [await makeNs(t, 'kvc6-c'), await makeNs(t, 'kvc6-c')]
+  for (const [i, c] of pods.entries()) t.equal((await invokePlugin(host, { command: 'ADD', config: conf, containerId: `down${i}`, netns: c.path, ifname: 'eth0' })).exitCode, 0)
+  t.equal((await links(host)).filter((l) => l.ifalias?.includes(':cni/')).length, 2)
+  await downNetwork(host, 'kvc6down', stateRoot)
+  await assertNothingLeft(t, host, 'kvc6down', stateRoot)
+  for (const c of pods) t.notOk(await link(c, 'eth0'), "the container end went with its host end")
+  const del = await invokePlugin(host, { command: 'DEL', config: conf, containerId: 'down0', netns: pods[0]!.path, ifname: 'eth0' })
+  t.equal(del.exitCode, 0, 'a DEL after the network went down succeeds')
+})
