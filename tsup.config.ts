@@ -2,8 +2,9 @@ import { defineConfig } from 'tsup'
 
 export default defineConfig([
   {
-    // The command: one ESM program, loaded only by `kvmnet`.
-    entry: { cli: 'src/cli/main.ts' },
+    // The commands: ESM programs, loaded only by `kvmnet` and by the CNI plugin `kvmnet-cni` (they share
+    // chunks; each loads only what its command needs).
+    entry: { cli: 'src/cli/main.ts', cni: 'src/cni/bin.ts' },
     format: ['esm'],
     target: 'node20',
     platform: 'node',

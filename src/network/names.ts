@@ -85,7 +85,8 @@ export function rootTag(stateRoot: string): string {
   return digest(`root:${stateRoot}`).toString('hex').slice(0, 8)
 }
 
-export type LinkRole = 'bridge' | 'port' | 'host' | 'nic' | 'vxlan'
+/** A container's attachment (kvmnet-cni) is `cni/<container id>/<ifname>`: see attachmentRole. */
+export type LinkRole = 'bridge' | 'port' | 'host' | 'nic' | 'vxlan' | `cni/${string}`
 
 export function linkAlias(network: string, role: LinkRole, root: string = rootTag('/run/kvmnet')): string {
   return `${ALIAS_PREFIX}${network}:${role}@${root}`
@@ -100,4 +101,24 @@ export function parseAlias(alias: string | undefined): { network: string; role: 
   const i = rest.lastIndexOf(':')
   if (i <= 0) return undefined
   return { network: rest.slice(0, i), role: rest.slice(i + 1), root }
+}
+
+/**
+ * The role in the alias of a link a container runtime attached through kvmnet-cni (the host end of a
+ * container's veth): `cni/<container id>/<ifname>`. CNI container ids and interface names contain no
+ * ':', '/' or '@', so the alias parses back unambiguously.
+ */
+export function attachmentRole(containerId: string, ifname: string): `cni/${string}` {
+  return `cni/${containerId}/${ifname}`
+}
+
+/**
+ * Whether `alias` tags an attachment (see attachmentRole) of the network and state root that
+ * `networkAlias` (any of the network's own link aliases) belongs to: such links are the network's too,
+ * so its teardown removes them with the rest.
+ */
+export function isAttachmentOf(alias: string | undefined, networkAlias: string): boolean {
+  const a = parseAlias(alias)
+  const n = parseAlias(networkAlias)
+  return a !== undefined && n !== undefined && a.network === n.network && a.root === n.root && a.role.startsWith('cni/')
 }

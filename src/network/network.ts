@@ -676,6 +676,20 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   }
 
   /**
+   * Several changes at once (reservations, forwards), decided under the network's lock from the spec and
+   * runtime additions as recorded now and applied in one go: an orchestrator picking a free address for a
+   * new guest cannot race another one picking the same (kvmnet-cni's ADD). `edit` returns the new spec
+   * and runtime additions, or undefined for nothing to do (no apply, resolves undefined).
+   */
+  async update(edit: (spec: NetworkSpec, runtime: RuntimeAdditions) => [NetworkSpec, RuntimeAdditions] | undefined): Promise<ApplyReport | undefined> {
+    return this.locked(async () => {
+      const state = await this.recordedState()
+      const next = edit(state.spec, state.runtime ?? emptyRuntime())
+      return next ? this.apply(validateSpec(next[0]), state, next[1]) : undefined
+    })
+  }
+
+  /**
    * Two networks in one namespace forwarding the same host port would both install DNAT rules for it, and
    * every connection would go to whichever table the kernel consults first: refused before anything.
    */

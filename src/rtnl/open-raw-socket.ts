@@ -32,15 +32,18 @@ export interface RawRtnl {
   fd: number
 }
 
-type NetlinkModule = typeof import('netlink')
+type NetlinkModule = typeof import('netlink/dist/raw.js')
 let netlinkModule: NetlinkModule | undefined
 
 /**
- * The `netlink` package, loaded on the first socket rather than at import: it costs ~45 ms of start-up,
- * which a program that imports kvmnet (or a CLI command that needs no socket) should not pay.
+ * The raw socket of the `netlink` package, loaded on the first socket rather than at import — and only
+ * its raw socket module: the package's index also builds its nl80211, WireGuard and generic-netlink
+ * definitions, ~40-90 ms of start-up against ~5 ms (netlink is pinned to 0.3.0, whose package.json has no
+ * `exports` map, so the file is reachable). A short-lived process (kvmnet-cni, a CLI command) pays it on
+ * every run.
  */
 function netlink(): NetlinkModule {
-  netlinkModule ??= createRequire(import.meta.url)('netlink') as NetlinkModule
+  netlinkModule ??= createRequire(import.meta.url)('netlink/dist/raw.js') as NetlinkModule
   return netlinkModule
 }
 

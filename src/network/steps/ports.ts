@@ -12,6 +12,7 @@ import { native } from '../../native/index.js'
 import type { ApplyContext } from '../driver.js'
 import { linkNamesOf, type NetworkPlan, type PlannedMacvtap, type PlannedPort, type PlannedTap } from '../plan.js'
 import { assertOurs, ignoreNotFound, isHalfMade } from './links-common.js'
+import { isAttachmentOf } from '../names.js'
 
 export interface PortInfo {
   name: string
@@ -185,7 +186,9 @@ async function createMacvtapPorts(
  */
 export async function removeNetworkLinks(rtnl: Rtnl, group: number, aliases: readonly string[], bridge: string | undefined, names: ReadonlySet<string>): Promise<void> {
   const owner = { group, names }
-  const ours = (l: LinkInfo) => (l.alias !== undefined && aliases.includes(l.alias)) || isHalfMade(l, owner)
+  // Containers' veths (kvmnet-cni) carry an attachment alias of the network: they go with it.
+  const ours = (l: LinkInfo) =>
+    (l.alias !== undefined && aliases.includes(l.alias)) || aliases.some((a) => isAttachmentOf(l.alias, a)) || isHalfMade(l, owner)
   const members = await rtnl.listLinks({ group })
   if (members.length > 0 && members.every(ours)) {
     await rtnl.deleteGroup(group).catch(ignoreNotFound)
@@ -203,7 +206,9 @@ export async function removeNetworkLinks(rtnl: Rtnl, group: number, aliases: rea
 /** Refuse a link group that already holds links kvmnet did not create for this network. */
 export async function assertGroupOurs(rtnl: Rtnl, group: number, aliases: readonly string[], names: ReadonlySet<string>, field: string): Promise<void> {
   const owner = { group, names }
-  const foreign = (await rtnl.listLinks({ group })).filter((l) => !(l.alias !== undefined && aliases.includes(l.alias)) && !isHalfMade(l, owner))
+  const foreign = (await rtnl.listLinks({ group })).filter(
+    (l) => !(l.alias !== undefined && aliases.includes(l.alias)) && !aliases.some((a) => isAttachmentOf(l.alias, a)) && !isHalfMade(l, owner),
+  )
   if (foreign.length > 0) {
     throw new SpecError(field, `link group ${group} already holds links this network did not create (${foreign.map((l) => l.name).join(', ')}); pick another group`)
   }

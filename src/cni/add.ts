@@ -1,0 +1,90 @@
+/**
+ * ADD: bring the network up if this is its first attachment, reserve an address for the attachment's MAC
+ * from the DHCP range (under the network's lock, with its port mappings as forwards, in one apply), make
+ * the links, configure the container's address and default route, and answer the result. A failure after
+ * the reservation undoes what this ADD made before the error is returned.
+ */
+import { Netns } from '../netns/index.js'
+import { Rtnl } from '../rtnl/index.js'
+import { forwardKey } from '../network/runtime.js'
+import type { CniConfig, CniNetworkSpec } from './config.js'
+import { attachEdit, detachEdit, type Attached } from './edits.js'
+import type { AttachmentEnv } from './env.js'
+import { CniCode, CniError } from './errors.js'
+import { attachmentMac, hostIfname, nameCandidates, type AttachmentKey } from './identity.js'
+import { attachTap, attachVeth, detachLinks, type MadeLinks } from './links.js'
+import { ensureUp, networkFacts } from './network.js'
+import { removeRecord, writeRecord, type AttachmentRecord } from './records.js'
+import { attachmentResult, type CniResult } from './result.js'
+
+export function openContainerNs(path: string): Netns {
+  try {
+    return Netns.open(path)
+  } catch {
+    throw new CniError(CniCode.UnknownContainer, 'container namespace not found', `CNI_NETNS ${path} does not exist`)
+  }
+}
+
+export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }): Promise<CniResult> {
+  const k: AttachmentKey = { network: cfg.spec.name, containerId: e.containerId, ifname: e.ifname }
+  const contNs = openContainerNs(e.netns)
+  const cont = Rtnl.open(contNs)
+  const net = await ensureUp(cfg).catch((err: unknown) => {
+    cont.close()
+    throw err
+  })
+  const host = Rtnl.open(net.ns)
+  try {
+    const f = networkFacts(net, k)
+    if (await cont.findLink(e.ifname)) throw new CniError(CniCode.InterfaceExists, 'interface exists', `${e.ifname} already exists in ${e.netns}`)
+    const mac = cfg.mac ?? attachmentMac(k)
+    // Recorded before anything is made: a DEL or GC after a crash at any later point finds what to remove.
+    const record: AttachmentRecord = {
+      containerId: e.containerId,
+      ifname: e.ifname,
+      netns: e.netns,
+      attachment: cfg.attachment,
+      mac,
+      hostIfname: hostIfname(k),
+      createdAt: new Date().toISOString(),
+    }
+    await writeRecord(net.stateDir, record)
+    const decided: { value?: Attached } = {}
+    let links: MadeLinks
+    let a: Attached
+    try {
+      const leased = new Set((await net.leases()).filter((l) => l.family === 4 && l.mac !== mac).map((l) => l.ip))
+      await net.update((spec, runtime) =>
+        attachEdit(spec as CniNetworkSpec, runtime, { mac, names: nameCandidates(k, e.args), portMappings: cfg.portMappings, leased }, decided),
+      )
+      if (!decided.value) throw new CniError(CniCode.Internal, 'kvmnet-cni failed', 'the reservation was not made')
+      a = decided.value
+      await writeRecord(net.stateDir, { ...record, ip: a.ip, name: a.name, forwards: a.forwards.map(forwardKey) })
+      links = cfg.attachment === 'tap' ? await attachTap(host, cont, contNs, k, f, mac, cfg.tap) : await attachVeth(host, cont, contNs, k, f, mac, a.ip)
+    } catch (err) {
+      // Undone here rather than left to the DEL the runtime sends after a failed ADD (it may not).
+      await detachLinks(host, cont, k, f.alias, f.group).catch(() => undefined)
+      const reserved = decided.value
+      if (reserved) await net.update((spec, runtime) => detachEdit(spec as CniNetworkSpec, runtime, { mac, ip: reserved.ip })).catch(() => undefined)
+      await removeRecord(net.stateDir, record).catch(() => undefined)
+      throw err
+    }
+    return attachmentResult(
+      cfg.cniVersion,
+      {
+        host: { name: links.host.name, mac: links.host.mac },
+        container: { name: e.ifname, mac: links.container.mac ?? mac, mtu: links.container.mtu },
+        sandbox: e.netns,
+        address: `${a.ip}/${f.prefixLength}`,
+        gateway: f.gateway,
+        nameserver: f.nameserver,
+        domain: f.domain,
+      },
+      cfg.prevResult,
+    )
+  } finally {
+    host.close()
+    cont.close()
+    net.close()
+  }
+}

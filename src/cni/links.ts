@@ -1,0 +1,117 @@
+/**
+ * The links of an attachment. veth: one end on the network's bridge in the host's namespace (the
+ * network's link group and an alias naming the attachment, so `down`, `gc` and GC find it), the other
+ * end in the container as CNI_IFNAME with the attachment's MAC, address and default route. tap: the veth's
+ * inner end gets a hidden name, and CNI_IFNAME is a persistent tap (what a VM runtime such as KubeVirt's
+ * tap binding opens by name) wired to it by tc redirects. The container-side links carry the same alias,
+ * so DEL removes only its own.
+ */
+import { isNotFound } from '../errors.js'
+import type { Netns } from '../netns/index.js'
+import type { LinkInfo, Rtnl } from '../rtnl/index.js'
+import type { TapOptions } from './config.js'
+import { hostIfname, innerIfname, type AttachmentKey } from './identity.js'
+import { redirectBatch, runTcBatch } from './tc.js'
+
+export interface NetworkFacts {
+  bridge: string
+  group: number
+  /** The alias of this attachment's links. */
+  alias: string
+  mtu: number | undefined
+  prefixLength: number
+  /** The host's bridge address, when the network routes guests (default route); undefined on isolated. */
+  gateway: string | undefined
+}
+
+export interface MadeLinks {
+  host: LinkInfo
+  container: LinkInfo
+}
+
+function ignoreNotFound(err: unknown): void {
+  if (!isNotFound(err)) throw err
+}
+
+/** A link this attachment made (same alias), or one it created and was killed before tagging (no alias, same group). */
+function isOurs(l: LinkInfo | undefined, alias: string, group?: number): l is LinkInfo {
+  return l !== undefined && (l.alias === alias || (group !== undefined && !l.alias && l.group === group))
+}
+
+/**
+ * Remove what an earlier, cut-short ADD of the same attachment left on the host: only a link that is
+ * this attachment's own. A link of that name that is someone else's is left alone, and the create fails.
+ */
+async function clearLeftover(host: Rtnl, name: string, f: NetworkFacts): Promise<void> {
+  const l = await host.findLink(name)
+  if (isOurs(l, f.alias, f.group)) await host.deleteLink(l.index).catch(ignoreNotFound)
+}
+
+export async function attachVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, mac: string, ip: string): Promise<MadeLinks> {
+  const name = hostIfname(k)
+  await clearLeftover(host, name, f)
+  const made = await host.addLink({
+    kind: 'veth',
+    name,
+    master: f.bridge,
+    group: f.group,
+    alias: f.alias,
+    ...(f.mtu !== undefined ? { mtu: f.mtu } : {}),
+    up: true,
+    peer: { name: k.ifname, netns: contNs, mac },
+  })
+  // The peer was created in the container with only its name and MAC: the rest is set there.
+  await cont.setLink(k.ifname, { alias: f.alias, up: true, ...(f.mtu !== undefined ? { mtu: f.mtu } : {}) })
+  await cont.addAddress(k.ifname, `${ip}/${f.prefixLength}`)
+  if (f.gateway) await cont.addRoute({ dst: 'default', gateway: f.gateway, dev: k.ifname })
+  return { host: made, container: await cont.getLink(k.ifname) }
+}
+
+export async function attachTap(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, mac: string, tap: TapOptions): Promise<MadeLinks> {
+  const name = hostIfname(k)
+  const inner = innerIfname(k)
+  await clearLeftover(host, name, f)
+  const made = await host.addLink({
+    kind: 'veth',
+    name,
+    master: f.bridge,
+    group: f.group,
+    alias: f.alias,
+    ...(f.mtu !== undefined ? { mtu: f.mtu } : {}),
+    up: true,
+    peer: { name: inner, netns: contNs },
+  })
+  await cont.setLink(inner, { alias: f.alias, up: true, ...(f.mtu !== undefined ? { mtu: f.mtu } : {}) })
+  await cont.addLink({
+    kind: 'tap',
+    name: k.ifname,
+    mac,
+    alias: f.alias,
+    vnetHdr: true,
+    ...(tap.owner !== undefined ? { owner: tap.owner } : {}),
+    ...(tap.group !== undefined ? { ownerGroup: tap.group } : {}),
+    ...(tap.queues !== undefined ? { queues: tap.queues } : {}),
+    ...(f.mtu !== undefined ? { mtu: f.mtu } : {}),
+    up: true,
+  })
+  await runTcBatch(contNs.path, redirectBatch(inner, k.ifname))
+  return { host: made, container: await cont.getLink(k.ifname) }
+}
+
+/**
+ * Remove an attachment's links, each only if it is this attachment's: the host end (its veth peer goes
+ * with it), and — when the container's namespace is still there — the tap and inner end, or a container
+ * end whose host end had gone. Absent links are fine (DEL twice).
+ */
+export async function detachLinks(host: Rtnl | undefined, cont: Rtnl | undefined, k: AttachmentKey, alias: string, group: number | undefined): Promise<void> {
+  if (host) {
+    const l = await host.findLink(hostIfname(k))
+    if (isOurs(l, alias, group)) await host.deleteLink(l.index).catch(ignoreNotFound)
+  }
+  if (cont) {
+    for (const n of [k.ifname, innerIfname(k)]) {
+      const l = await cont.findLink(n)
+      if (isOurs(l, alias)) await cont.deleteLink(l.index).catch(ignoreNotFound)
+    }
+  }
+}

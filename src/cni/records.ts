@@ -1,0 +1,66 @@
+/**
+ * One file per attachment in the network's state directory (cni/<container id>:<ifname>.json): what ADD
+ * made, so that DEL (also after the container's namespace is gone) and GC (which gets only the valid
+ * attachments) know which reservation, forwards and links to remove. Written before the links are made,
+ * completed once the address is reserved; the directory goes with the network's state on `down`.
+ */
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { recordFileName } from './identity.js'
+
+export interface AttachmentRecord {
+  containerId: string
+  ifname: string
+  netns: string | undefined
+  attachment: 'veth' | 'tap'
+  mac: string
+  hostIfname: string
+  ip?: string | undefined
+  name?: string | undefined
+  /** Forward keys (proto/port[@address]) this attachment added. */
+  forwards?: string[] | undefined
+  createdAt: string
+}
+
+export function recordsDir(stateDir: string): string {
+  return join(stateDir, 'cni')
+}
+
+/** Marks a network that kvmnet-cni brought up itself (GC may take it down once no attachment is valid). */
+export function ownerMarker(stateDir: string): string {
+  return join(recordsDir(stateDir), 'brought-up-by-cni')
+}
+
+export async function writeRecord(stateDir: string, r: AttachmentRecord): Promise<void> {
+  const dir = recordsDir(stateDir)
+  await mkdir(dir, { recursive: true, mode: 0o755 })
+  const file = join(dir, recordFileName(r))
+  const tmp = `${file}.${process.pid}.tmp`
+  await writeFile(tmp, `${JSON.stringify(r, null, 2)}\n`)
+  await rename(tmp, file)
+}
+
+export async function readRecord(stateDir: string, key: { containerId: string; ifname: string }): Promise<AttachmentRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(join(recordsDir(stateDir), recordFileName(key)), 'utf8')) as AttachmentRecord
+  } catch {
+    return undefined
+  }
+}
+
+export async function removeRecord(stateDir: string, key: { containerId: string; ifname: string }): Promise<void> {
+  await rm(join(recordsDir(stateDir), recordFileName(key)), { force: true })
+}
+
+export async function listRecords(stateDir: string): Promise<AttachmentRecord[]> {
+  const dir = recordsDir(stateDir)
+  const names = await readdir(dir).catch(() => [] as string[])
+  const out: AttachmentRecord[] = []
+  for (const n of names) {
+    if (!n.endsWith('.json')) continue
+    try {
+      out.push(JSON.parse(await readFile(join(dir, n), 'utf8')) as AttachmentRecord)
+    } catch {}
+  }
+  return out
+}
