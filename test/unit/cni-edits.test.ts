@@ -34,7 +34,7 @@ t.test('attach and detach', async (t) => {
   const s = spec as CniNetworkSpec
   t.same(s.ipv4?.dhcp?.hosts?.at(-1), { mac: '02:aa:00:00:00:01', ip: '10.88.0.12', name: 'web' }, 'MAC lower-cased')
   t.same(s.dns?.hosts?.at(-1), { name: 'web', ip: '10.88.0.12' }, 'a DNS record, so the name resolves before any lease')
-  t.same(runtime, { ports: [], forwards: ['tcp/8080'], reservations: ['02:aa:00:00:00:01'] }, 'runtime additions')
+  t.same(runtime, { ports: [], forwards: ['tcp/8080'], reservations: ['02:aa:00:00:00:01'], peers: [] }, 'runtime additions')
   t.ok(validateSpec(spec), 'the edited spec is valid')
 
   const again: { value?: Attached } = {}
