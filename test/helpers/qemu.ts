@@ -158,6 +158,7 @@ interface QemuRun {
 const KVM_STALL_MS = 20_000
 const BOOT_LINE = 'KVMNET-RESULT boot'
 const KVM_FAILURE = /KVM internal error|emulation failure|kvm run failed/i
+const KVM_ABORT = /failed to set MSR|kvm_buf_set_msrs|kvm_init_vcpu failed/i
 
 /** One qemu run in the namespace; qemu is dead and reaped when this resolves. */
 async function runQemu(netnsPath: string, args: readonly string[], timeoutMs: number, watchKvm: boolean): Promise<QemuRun> {
@@ -241,6 +242,11 @@ export async function bootGuest(opts: BootGuestOptions): Promise<GuestReport> {
   let accel = choice.accel
   const argsFor = (a: Accel): string[] => qemuArgs({ kernel, initrd, append, tapName: opts.tapName, mac: opts.mac, accel: a })
   let run = await runQemu(opts.netnsPath, argsFor(accel), timeoutMs, accel === 'kvm' && !choice.forced)
+  // Some hosts' KVM aborts qemu outright before the guest runs ("failed to set MSR 0x10a", seen with
+  // nested virtualization): that is KVM not working here too, not the guest failing.
+  if (run.stalled === undefined && accel === 'kvm' && !choice.forced && !run.serial.includes(BOOT_LINE) && (run.signal === 'SIGABRT' || KVM_ABORT.test(run.stderr))) {
+    run.stalled = `KVM aborted qemu: ${run.stderr.trim().split('\n')[0] ?? run.signal}`
+  }
   if (run.stalled !== undefined) {
     markKvmBroken(run.stalled)
     accel = 'tcg'
