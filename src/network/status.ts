@@ -59,6 +59,10 @@ export async function networkStatus(
   const problems: string[] = []
   if (!state) problems.push('not up (no state)')
 
+  // The table is read by spawning nft: started first, so it runs while the kernel dumps the links.
+  const rules = firewallOf(plan)
+  const installedRules = rules ? new Nft(ctx.ns).get(plan.name) : undefined
+  installedRules?.catch(() => undefined)
   const bridge = bridgeOf(plan)
   const bridgeLink = bridge ? await rtnl.findLink(bridge) : undefined
   if (bridge && !bridgeLink) problems.push(`bridge ${bridge} missing`)
@@ -70,8 +74,9 @@ export async function networkStatus(
   // Filtered in the kernel by master where there is a bridge (a group has no dump filter).
   const links = bridge ? (bridgeLink ? await rtnl.listLinks({ master: bridgeLink.index }) : []) : await rtnl.listLinks({ group: plan.group })
   const ports = links.filter((l) => l.alias === plan.alias.port).map(portStatus)
+  const byName = new Map(ports.map((x) => [x.name, x]))
   for (const p of plan.ports) {
-    const got = ports.find((x) => x.name === p.name)
+    const got = byName.get(p.name)
     if (!got) problems.push(`port ${p.name} missing`)
     else if (!got.up) problems.push(`port ${p.name} down`)
   }
@@ -80,11 +85,10 @@ export async function networkStatus(
   problems.push(...vx.problems)
 
   let firewall: NetworkStatus['firewall']
-  const rules = firewallOf(plan)
   if (rules) {
     // Read back from the kernel: what is installed, not what this handle believes it installed. The
     // recorded rules carry the uplink resolved at apply time.
-    const installed = await new Nft(ctx.ns).get(plan.name)
+    const installed = await installedRules
     const drift = rulesDrift(state?.nftRules ?? rules, installed)
     firewall = { installed: installed !== undefined, forwards: installed?.forwards ?? [], rules: installed?.ruleCount ?? 0 }
     problems.push(...drift.problems)

@@ -39,8 +39,9 @@ export async function applyBridgedNetwork(ctx: ApplyContext, planned: Extract<Ne
       // accept_ra=2 before forwarding: turning forwarding on purges RA default routes where accept_ra < 2.
       await ensureSysctls(ctx, [...uplinkRa, ...plan.sysctls], ctx.sysctlsOf)
       await ensureFirewall(ctx, firewallOf(plan))
-      await ensureCoexistence(ctx, plan)
     },
+    // Other firewalls of the namespace are read (and told) beside kvmnet's own table, not after it.
+    () => ensureCoexistence(ctx, plan),
     () => ensureDnsmasq(ctx, dnsmasqOf(plan)),
     () => (portsFirst ? Promise.resolve() : ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports)),
     () => ensureVxlan(ctx, plan, underlay),
