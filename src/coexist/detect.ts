@@ -6,7 +6,7 @@
  *  - firewalld: its own table `inet firewalld`;
  *  - anything else whose base chain drops by policy: nobody kvmnet knows, so it is named, never modified.
  */
-import { nftQuery } from '../nft/run.js'
+import { listNftChains } from '../nft/list-chains.js'
 import { TABLE_PREFIX } from '../nft/names.js'
 import type { NetnsRef } from '../netns/ref.js'
 import type { Detected, ForeignChain } from './model.js'
@@ -23,11 +23,7 @@ export interface ListedChain {
 const BLOCKING_HOOKS = new Set(['input', 'forward', 'output', 'prerouting', 'postrouting'])
 
 export async function listChains(ns: NetnsRef): Promise<ListedChain[]> {
-  const doc = await nftQuery(ns, ['list', 'chains'])
-  return doc.nftables.flatMap((x) => {
-    const c = (x as { chain?: ListedChain }).chain
-    return c ? [c] : []
-  })
+  return listNftChains(ns)
 }
 
 /** The iptables family a listed chain's table belongs to, when it is iptables-nft's `filter` table. */

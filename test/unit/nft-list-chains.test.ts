@@ -1,0 +1,38 @@
+/** The NFT_MSG_GETCHAIN dump request and the decoding of chains the kernel sent (captured from a real dump). */
+import t from 'tap'
+import { decodeChain, encodeGetChains } from '../../src/nft/list-chains.js'
+
+t.test('the dump request: every family, NLM_F_DUMP, subsystem nftables', async (t) => {
+  // len 20, type (10 << 8) | 4, flags REQUEST | DUMP, seq/pid filled in by the socket, nfgenmsg AF_UNSPEC.
+  t.equal(encodeGetChains().toString('hex'), '14000000040a0103000000000000000000000000')
+})
+
+t.test('base chains from a real dump', async (t) => {
+  const inetForwardDrop = Buffer.from(
+    '0100000f0a00010066746573740000000a0003006d796677640000000c0002000000000000000001140004000800010000000002080002000000000008000500000000000b00070066696c746572000008000a00000000010800060000000000',
+    'hex',
+  )
+  t.same(decodeChain(inetForwardDrop), { family: 'inet', table: 'ftest', name: 'myfwd', hook: 'forward', policy: 'drop' })
+  const bridgePrerouting = Buffer.from(
+    '0700000f070001006274000008000300707265000c0002000000000000000001140004000800010000000000080002000000000008000500000000000b00070066696c746572000008000a00000000010800060000000000',
+    'hex',
+  )
+  t.same(decodeChain(bridgePrerouting), { family: 'bridge', table: 'bt', name: 'pre', hook: 'prerouting', policy: 'drop' })
+})
+
+t.test('a regular chain has no hook or policy; a message without names is skipped', async (t) => {
+  // ip filter DOCKER-USER: table, name, handle only.
+  const regular = Buffer.concat([Buffer.from([2, 0, 0, 0]), attr(1, 'filter'), attr(3, 'DOCKER-USER')])
+  t.same(decodeChain(regular), { family: 'ip', table: 'filter', name: 'DOCKER-USER' })
+  t.equal(decodeChain(Buffer.from([2, 0, 0, 0])), undefined)
+})
+
+function attr(type: number, s: string): Buffer {
+  const data = Buffer.from(`${s}\0`)
+  const len = 4 + data.length
+  const b = Buffer.alloc((len + 3) & ~3)
+  b.writeUInt16LE(len, 0)
+  b.writeUInt16LE(type, 2)
+  data.copy(b, 4)
+  return b
+}
