@@ -3,7 +3,7 @@
  * Every value ends up in a dnsmasq config line, so validation is also the injection guard: a newline,
  * comma, '=' or space in a name would let the input add options of its own.
  */
-import ipaddr from 'ipaddr.js'
+import ipaddr from '../util/ipaddr.js'
 import { SpecError } from '../errors.js'
 import { isHostOf, parseIpv4, parseIpv4Subnet, type Ipv4Subnet } from './ipv4.js'
 

@@ -13,7 +13,8 @@
  * "Ready" is read from the kernel: the sockets dnsmasq must hold (UDP 67; UDP and TCP 53 on the bridge
  * address) are looked up in its own /proc socket tables. No probe query is sent.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { childProcess } from '../util/child-process.js'
 import { EventEmitter } from 'node:events'
 import { existsSync, openSync, closeSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -301,13 +302,13 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
       this.tail = await LogFileTail.atEnd(this.paths.logFile)
       const fd = openSync(this.paths.logFile, 'a', 0o644)
       try {
-        child = spawn(cmd.file, cmd.args, { detached: true, stdio: ['ignore', fd, fd] })
+        child = childProcess().spawn(cmd.file, cmd.args, { detached: true, stdio: ['ignore', fd, fd] })
       } finally {
         closeSync(fd)
       }
     } else {
       this.tail = undefined
-      child = spawn(cmd.file, cmd.args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] })
+      child = childProcess().spawn(cmd.file, cmd.args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] })
       child.stderr!.setEncoding('utf8')
       child.stderr!.on('data', (chunk: string) => this.onLog(chunk))
     }

@@ -6,7 +6,7 @@
  * a kind is its driver's (kinds/); the handle runs the driver inside a transaction.
  */
 import { EventEmitter } from 'node:events'
-import ipaddr from 'ipaddr.js'
+import ipaddr from '../util/ipaddr.js'
 import { closeSync } from 'node:fs'
 import { join } from 'node:path'
 import { InUseError, WouldRemoveError, KvmnetError, NotFoundError, SpecError, SystemError, TimeoutError, isNotFound } from '../errors.js'

@@ -7,7 +7,7 @@
  * NIC's MAC, so the lease is the same), NetworkManager is told to leave the device alone; on down both
  * are given back.
  */
-import { execFile } from 'node:child_process'
+import { childProcess } from '../util/child-process.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { basename } from 'node:path'
@@ -94,7 +94,7 @@ async function processesOf(ns: NetnsRef | undefined): Promise<{ pid: number; arg
 async function nmDeviceState(ns: NetnsRef | undefined, nic: string): Promise<string> {
   const c = nsCommand(ns, 'nmcli', ['-t', '-f', 'DEVICE,STATE', 'device', 'status'])
   try {
-    const { stdout } = await promisify(execFile)(c.file, c.args, { timeout: 5000 })
+    const { stdout } = await promisify(childProcess().execFile)(c.file, c.args, { timeout: 5000 })
     const line = stdout.split('\n').find((l) => l.startsWith(`${nic}:`))
     return line ? line.slice(nic.length + 1) : 'unknown'
   } catch {

@@ -3,7 +3,7 @@
  * parts run), computed without touching the kernel. Each kind's driver builds its own plan type from the
  * pieces here; the apply then only has to make the kernel match.
  */
-import ipaddr from 'ipaddr.js'
+import ipaddr from '../util/ipaddr.js'
 import type { HostServices, NetworkRules, PortFilter } from '../nft/index.js'
 import type { DnsmasqSpec } from '../dnsmasq/index.js'
 import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, linkAlias, tapHostMac } from './names.js'

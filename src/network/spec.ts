@@ -7,7 +7,7 @@
  * (kinds/*.ts); `validateSpec` runs both, before anything is touched, and every error names the field as
  * the user wrote it.
  */
-import ipaddr from 'ipaddr.js'
+import ipaddr from '../util/ipaddr.js'
 import { SpecError } from '../errors.js'
 import { IFNAME_PATTERN, IFNAME_RULE, isIfName } from '../util/ifname.js'
 import { fieldPath, s, type Infer, type Issue } from '../schema/schema.js'

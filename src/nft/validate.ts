@@ -3,7 +3,7 @@
  * without re-checking: addresses parsed and canonical, subnets as network/prefix, port ranges resolved.
  * Every problem is reported at once (SpecError.issues), the first one as SpecError.field.
  */
-import ipaddr from 'ipaddr.js'
+import ipaddr from '../util/ipaddr.js'
 import { SpecError } from '../errors.js'
 import type { HostServices, NetworkRules, PortFilter, PortForward } from './model.js'
 import { TAG_PATTERN } from './names.js'

@@ -4,7 +4,7 @@
  * the "100 networks, 1000 ports" benchmark execa cost ~12 MB of resident memory to load and grew it by
  * ~15 MB per hundred runs, where execFile levels off.
  */
-import { execFile } from 'node:child_process'
+import { childProcess } from './child-process.js'
 
 export interface ProgramResult {
   /** Exit code; undefined when the program did not run or was killed (see `signal`, `error`). */
@@ -26,7 +26,7 @@ export interface RunOptions {
 
 export function runProgram(file: string, args: readonly string[], opts: RunOptions = {}): Promise<ProgramResult> {
   return new Promise((resolve) => {
-    const child = execFile(
+    const child = childProcess().execFile(
       file,
       args,
       {

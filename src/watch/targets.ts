@@ -3,7 +3,7 @@
  * whether they belong on the bridge), other links it made (a macvtap network's host helper) and the host
  * addresses each of those links must carry. Anything else in the namespace is someone else's business.
  */
-import ipaddr from 'ipaddr.js'
+import ipaddr from '../util/ipaddr.js'
 import type { NetworkPlan } from '../network/plan.js'
 import { tableName } from '../nft/names.js'
 import { NFPROTO } from './nft-notification.js'

@@ -3,7 +3,7 @@
  * same request, with a fixed MAC so it does not follow its ports), or found and checked to be this
  * network's; then its host addresses, and up.
  */
-import ipaddr from 'ipaddr.js'
+import ipaddr from '../../util/ipaddr.js'
 import { SpecError } from '../../errors.js'
 import { readSysctl, writeSysctl, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import type { ApplyContext } from '../driver.js'

@@ -6,7 +6,7 @@
  * NIC again. NetworkManager: the device is set unmanaged, and managed again on down. systemd-networkd and
  * ifupdown cannot be told at run time; they are refused by the caller.
  */
-import { execFile, spawn } from 'node:child_process'
+import { childProcess } from '../../util/child-process.js'
 import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { KvmnetError } from '../../errors.js'
@@ -49,7 +49,7 @@ function startDetached(ns: NetnsRef | undefined, argv: readonly string[]): numbe
   const [file, ...args] = argv
   if (!file) throw new KvmnetError('empty command line')
   const c = nsCommand(ns, file, args)
-  const child = spawn(c.file, c.args, { detached: true, stdio: 'ignore' })
+  const child = childProcess().spawn(c.file, c.args, { detached: true, stdio: 'ignore' })
   child.unref()
   if (child.pid === undefined) throw new KvmnetError(`could not start ${argv.join(' ')}`)
   return child.pid
@@ -57,7 +57,7 @@ function startDetached(ns: NetnsRef | undefined, argv: readonly string[]): numbe
 
 async function nmcli(ns: NetnsRef | undefined, nic: string, managed: boolean): Promise<void> {
   const c = nsCommand(ns, 'nmcli', ['device', 'set', nic, 'managed', managed ? 'yes' : 'no'])
-  await promisify(execFile)(c.file, c.args, { timeout: 10_000 })
+  await promisify(childProcess().execFile)(c.file, c.args, { timeout: 10_000 })
 }
 
 /** Takes the NIC from its managers (before its addresses move). */
