@@ -7,13 +7,11 @@
 import type { NetnsRef } from '../netns/ref.js'
 import { RtnlSocket } from '../rtnl/socket.js'
 import { AttrIndex, readString } from '../rtnl/wire/attrs.js'
+import { NLM_F_DUMP, NLM_F_REQUEST } from '../rtnl/wire/constants.js'
 import { encodeMessage } from '../rtnl/wire/header.js'
+import { NETLINK_NETFILTER, NFNL_SUBSYS_NFTABLES, nfgenmsg, nfprotoName } from './netlink.js'
 
-const NETLINK_NETFILTER = 12
-const NFNL_SUBSYS_NFTABLES = 10
 const NFT_MSG_GETCHAIN = 4
-const NLM_F_REQUEST = 0x1
-const NLM_F_DUMP = 0x300
 const NFPROTO_UNSPEC = 0
 const NFTA_CHAIN_TABLE = 1
 const NFTA_CHAIN_NAME = 3
@@ -32,20 +30,18 @@ export interface NftChain {
   policy?: string
 }
 
-const FAMILIES: Record<number, string> = { 1: 'inet', 2: 'ip', 3: 'arp', 5: 'netdev', 7: 'bridge', 10: 'ip6' }
 // Hook numbers per family (NF_INET_*, NF_BR_* share them; NF_ARP_* and NF_NETDEV_* have their own).
 const INET_HOOKS = ['prerouting', 'input', 'forward', 'output', 'postrouting', 'ingress']
 const HOOKS: Record<string, readonly string[]> = { arp: ['input', 'output', 'forward'], netdev: ['ingress', 'egress'] }
 
 /** The dump request for every chain of every family (pure; unit-tested against known bytes). */
 export function encodeGetChains(): Buffer {
-  // struct nfgenmsg { u8 nfgen_family; u8 version; __be16 res_id; }
-  return encodeMessage((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, [Buffer.from([NFPROTO_UNSPEC, 0, 0, 0])])
+  return encodeMessage((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, [nfgenmsg(NFPROTO_UNSPEC)])
 }
 
 /** One NFT_MSG_NEWCHAIN of the dump (payload after the nlmsghdr). */
 export function decodeChain(payload: Buffer): NftChain | undefined {
-  const family = FAMILIES[payload.readUInt8(0)] ?? String(payload.readUInt8(0))
+  const family = nfprotoName(payload.readUInt8(0)) ?? String(payload.readUInt8(0))
   const a = new AttrIndex(payload, 4)
   const table = readString(a.get(NFTA_CHAIN_TABLE))
   const name = readString(a.get(NFTA_CHAIN_NAME))

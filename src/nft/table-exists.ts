@@ -7,22 +7,17 @@ import type { NetnsRef } from '../netns/ref.js'
 import { RtnlSocket } from '../rtnl/socket.js'
 import { attrString } from '../rtnl/wire/attrs.js'
 import { encodeMessage } from '../rtnl/wire/header.js'
+import { NLM_F_ACK, NLM_F_REQUEST } from '../rtnl/wire/constants.js'
 import { isNotFound } from '../errors.js'
 import { TABLE_FAMILY, tableName } from './names.js'
+import { NETLINK_NETFILTER, NFNL_SUBSYS_NFTABLES, NFPROTO, nfgenmsg } from './netlink.js'
 
-const NETLINK_NETFILTER = 12
-const NFNL_SUBSYS_NFTABLES = 10
 const NFT_MSG_GETTABLE = 1
 const NFTA_TABLE_NAME = 1
-const NFPROTO = { inet: 1, ip: 2, ip6: 10 } as const
-const NLM_F_REQUEST = 1
-const NLM_F_ACK = 4
 
 /** The NFT_MSG_GETTABLE request for one table (pure; unit-tested against known bytes). */
-export function encodeGetTable(name: string, family: keyof typeof NFPROTO = 'inet'): Buffer {
-  // struct nfgenmsg { u8 nfgen_family; u8 version; __be16 res_id; }
-  const nfgen = Buffer.from([NFPROTO[family], 0, 0, 0])
-  return encodeMessage((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, [nfgen, attrString(NFTA_TABLE_NAME, name)])
+export function encodeGetTable(name: string, family: 'inet' | 'ip' | 'ip6' = 'inet'): Buffer {
+  return encodeMessage((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, [nfgenmsg(NFPROTO[family]), attrString(NFTA_TABLE_NAME, name)])
 }
 
 export async function tableExists(ns: NetnsRef | undefined, tag: string): Promise<boolean> {

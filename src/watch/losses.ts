@@ -12,6 +12,7 @@
  *   not a loss. Only the transaction's net effect counts.
  */
 import type { NftNotification } from './nft-notification.js'
+import { nfprotoName } from '../nft/netlink.js'
 import { NFPROTO } from './nft-notification.js'
 import type { RtnlNotification } from './rtnl-notification.js'
 import { canonCidr, type WatchTargets } from './targets.js'
@@ -104,6 +105,6 @@ export class LossClassifier {
 }
 
 function familyName(family: number): string {
-  return Object.entries(NFPROTO).find(([, v]) => v === family)?.[0] ?? `family ${family}`
+  return nfprotoName(family) ?? `family ${family}`
 }
 

@@ -10,13 +10,9 @@
 import { attrMap, readString } from '../rtnl/wire/attrs.js'
 import { NLM_F_ACK, NLM_F_REQUEST } from '../rtnl/wire/constants.js'
 import { encodeMessage } from '../rtnl/wire/header.js'
+import { NFNL_SUBSYS_NFTABLES, nfgenmsg } from '../nft/netlink.js'
 
-export const NFNL_SUBSYS_NFTABLES = 10
-export const NFNLGRP_NFTABLES = 7
-export const NETLINK_NETFILTER = 12
-
-/** NFPROTO_* values of nfgenmsg.nfgen_family. */
-export const NFPROTO = { inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 } as const
+export { NETLINK_NETFILTER, NFNLGRP_NFTABLES, NFPROTO } from '../nft/netlink.js'
 
 export type NftObject = 'table' | 'chain' | 'rule' | 'set' | 'setelem' | 'obj' | 'flowtable'
 
@@ -74,5 +70,5 @@ export function decodeNftNotification(type: number, payload: Buffer): NftNotific
 
 /** NFT_MSG_GETGEN (family unspecified): answered with the current generation, then an ack. */
 export function encodeGetGen(): Buffer {
-  return encodeMessage((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, NLM_F_REQUEST | NLM_F_ACK, [Buffer.from([0, 0, 0, 0])])
+  return encodeMessage((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, NLM_F_REQUEST | NLM_F_ACK, [nfgenmsg(0)])
 }
