@@ -47,41 +47,29 @@ async function clearLeftover(host: Rtnl, name: string, f: NetworkFacts): Promise
   if (isOurs(l, f.alias, f.group)) await host.deleteLink(l.index).catch(ignoreNotFound)
 }
 
-export async function attachVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, mac: string, ip: string): Promise<MadeLinks> {
+/**
+ * The veth between the network's bridge and the container: the host end on the bridge, tagged as the
+ * attachment's; the peer, created in the container with only its name (and MAC), is tagged and raised there.
+ */
+async function bridgeVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, peer: { name: string; mac?: string }): Promise<LinkInfo> {
   const name = hostIfname(k)
   await clearLeftover(host, name, f)
-  const made = await host.addLink({
-    kind: 'veth',
-    name,
-    master: f.bridge,
-    group: f.group,
-    alias: f.alias,
-    ...(f.mtu !== undefined ? { mtu: f.mtu } : {}),
-    up: true,
-    peer: { name: k.ifname, netns: contNs, mac },
-  })
-  // The peer was created in the container with only its name and MAC: the rest is set there.
-  await cont.setLink(k.ifname, { alias: f.alias, up: true, ...(f.mtu !== undefined ? { mtu: f.mtu } : {}) })
+  const mtu = f.mtu !== undefined ? { mtu: f.mtu } : {}
+  const made = await host.addLink({ kind: 'veth', name, master: f.bridge, group: f.group, alias: f.alias, ...mtu, up: true, peer: { ...peer, netns: contNs } })
+  await cont.setLink(peer.name, { alias: f.alias, up: true, ...mtu })
+  return made
+}
+
+export async function attachVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, mac: string, ip: string): Promise<MadeLinks> {
+  const made = await bridgeVeth(host, cont, contNs, k, f, { name: k.ifname, mac })
   await cont.addAddress(k.ifname, `${ip}/${f.prefixLength}`)
   if (f.gateway) await cont.addRoute({ dst: 'default', gateway: f.gateway, dev: k.ifname })
   return { host: made, container: await cont.getLink(k.ifname) }
 }
 
 export async function attachTap(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, mac: string, tap: TapOptions): Promise<MadeLinks> {
-  const name = hostIfname(k)
   const inner = innerIfname(k)
-  await clearLeftover(host, name, f)
-  const made = await host.addLink({
-    kind: 'veth',
-    name,
-    master: f.bridge,
-    group: f.group,
-    alias: f.alias,
-    ...(f.mtu !== undefined ? { mtu: f.mtu } : {}),
-    up: true,
-    peer: { name: inner, netns: contNs },
-  })
-  await cont.setLink(inner, { alias: f.alias, up: true, ...(f.mtu !== undefined ? { mtu: f.mtu } : {}) })
+  const made = await bridgeVeth(host, cont, contNs, k, f, { name: inner })
   await cont.addLink({
     kind: 'tap',
     name: k.ifname,
