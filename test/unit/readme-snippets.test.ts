@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { consumerDiagnostics } from '../helpers/typecheck.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const readme = readFileSync(join(root, 'README.md'), 'utf8')
@@ -23,20 +24,7 @@ snippets.forEach((code, i) => {
     t.teardown(() => rmSync(dir, { recursive: true, force: true }))
     const file = join(dir, `example-${i}.mts`)
     writeFileSync(file, `${code}\nexport {}\n`)
-    const program = ts.createProgram([file], {
-      strict: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      lib: ['lib.es2023.d.ts', 'lib.esnext.disposable.d.ts'],
-      types: ['node'],
-      typeRoots: [join(root, 'node_modules/@types')],
-      baseUrl: root,
-      paths: { kvmnet: ['src/index.ts'] },
-      skipLibCheck: true,
-    })
-    const errors = ts.getPreEmitDiagnostics(program).filter((d) => d.file?.fileName === file)
+    const errors = consumerDiagnostics(file, { typeRoots: [join(root, 'node_modules/@types')], baseUrl: root, paths: { kvmnet: ['src/index.ts'] } })
     t.same(errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')), [])
   })
 })

@@ -6,19 +6,10 @@
 import t from 'tap'
 import ts from 'typescript'
 import { fileURLToPath } from 'node:url'
+import { consumerDiagnostics } from '../helpers/typecheck.js'
 
 function diagnostics(file: string): readonly ts.Diagnostic[] {
-  const program = ts.createProgram([fileURLToPath(new URL(`../types/${file}`, import.meta.url))], {
-    strict: true,
-    noEmit: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    lib: ['lib.es2023.d.ts', 'lib.esnext.disposable.d.ts'],
-    types: ['node'],
-    skipLibCheck: true,
-  })
-  return ts.getPreEmitDiagnostics(program).filter((d) => d.file?.fileName.endsWith(file))
+  return consumerDiagnostics(fileURLToPath(new URL(`../types/${file}`, import.meta.url)))
 }
 
 t.test('valid specs compile without annotations', async (t) => {
