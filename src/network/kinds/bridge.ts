@@ -40,7 +40,8 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
     if (nic.master !== undefined && nic.master !== existing?.index)
       throw new SpecError('interface', `${nic.name} is already enslaved to another master (ifindex ${nic.master})`)
     // A NIC not yet moved: whoever configures it must let go first (or be handed over, when allowed).
-    const managers = nic.master === existing?.index && existing !== undefined ? [] : await nicManagers(ctx.ns, nic.name, nic.index)
+    const moved = existing !== undefined && nic.master === existing.index
+    const managers = moved ? [] : await nicManagers(ctx.ns, nic.name, nic.index)
     if (managers.length > 0 && !plan.adoptManagedInterface) {
       throw new ManagedInterfaceError('interface', nic.name, managers.map(describeManager), managers.map((m) => handOverHint(m, nic.name, plan.bridge)))
     }
@@ -60,7 +61,7 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
       () => ensureVxlan(ctx, plan, underlay),
     )
   },
-  teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),
+  teardown: teardownNetwork,
   async problems(ctx, plan) {
     const [nic, br] = await Promise.all([ctx.rtnl.findLink(plan.nic), ctx.rtnl.findLink(plan.bridge)])
     if (!nic) return [`NIC ${plan.nic} missing`]

@@ -27,6 +27,6 @@ export const isolatedDriver: NetworkDriver<'isolated'> = {
     }
   },
   apply: applyBridgedNetwork,
-  teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),
+  teardown: teardownNetwork,
   problems: noExtraProblems,
 }

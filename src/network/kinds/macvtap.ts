@@ -47,7 +47,7 @@ export const macvtapDriver: NetworkDriver<'macvtap'> = {
       () => ensurePorts(ctx, plan, { parent: plan.parent, mode: plan.macvtapMode }, plan.ports),
     )
   },
-  teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),
+  teardown: teardownNetwork,
   async problems(ctx, plan) {
     const out: string[] = []
     const parent = await ctx.rtnl.findLink(plan.parent)

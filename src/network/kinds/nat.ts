@@ -37,6 +37,6 @@ export const natDriver: NetworkDriver<'nat'> = {
     }
   },
   apply: applyBridgedNetwork,
-  teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),
+  teardown: teardownNetwork,
   problems: noExtraProblems,
 }

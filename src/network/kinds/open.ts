@@ -24,6 +24,6 @@ export const openDriver: NetworkDriver<'open'> = {
     }
   },
   apply: applyBridgedNetwork,
-  teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),
+  teardown: teardownNetwork,
   problems: noExtraProblems,
 }

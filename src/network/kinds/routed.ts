@@ -28,6 +28,6 @@ export const routedDriver: NetworkDriver<'routed'> = {
     }
   },
   apply: applyBridgedNetwork,
-  teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),
+  teardown: teardownNetwork,
   problems: noExtraProblems,
 }

@@ -17,6 +17,6 @@ export const veryIsolatedDriver: NetworkDriver<'very-isolated'> = {
     return { ...basePlan(spec, planTaps(spec), []), ...bridgePart(spec, {}) }
   },
   apply: applyBridgedNetwork,
-  teardown: (ctx, plan) => teardownNetwork(ctx, plan, ctx.sysctlsOf),
+  teardown: teardownNetwork,
   problems: noExtraProblems,
 }

@@ -11,9 +11,9 @@ import { removeCoexist } from '../../coexist/coexist.js'
 import { restoreNic } from './nic.js'
 import { stopStrayDnsmasqs } from './stray-dnsmasq.js'
 import { removeNetworkLinks } from './ports.js'
-import { restoreSysctls, type SysctlsOfSpec } from './sysctls.js'
+import { restoreSysctls } from './sysctls.js'
 
-export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan, othersNeed: SysctlsOfSpec): Promise<void> {
+export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan): Promise<void> {
   const { state } = ctx
   const bridge = state?.bridge ?? bridgeOf(plan)
   const aliases = ownAliases(plan)
@@ -36,6 +36,6 @@ export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan, o
   ])
   const nic = state?.nic
   if (nic) await ctx.attempt('restore-nic', 'addresses', () => restoreNic(ctx.rtnl, nic, ctx.ns))
-  if (state) await ctx.attempt('sysctls', 'sysctls', () => restoreSysctls(ctx.ns, state, ctx.stateDir, othersNeed))
+  if (state) await ctx.attempt('sysctls', 'sysctls', () => restoreSysctls(ctx.ns, state, ctx.stateDir, ctx.sysctlsOf))
   await ctx.attempt('state', 'state', () => removeState(ctx.stateDir))
 }
