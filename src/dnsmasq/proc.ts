@@ -3,6 +3,7 @@
  * remembered as pid + start time, and every signal kvmnet sends first re-checks the start time.
  */
 import { readFile, readlink, stat } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { basename } from 'node:path'
 import type { NetnsRef } from '../netns/ref.js'
 
@@ -35,6 +36,29 @@ export async function signalProcess(id: ProcessIdentity, signal: NodeJS.Signals)
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false
     throw err
   }
+}
+
+/** Waits until the process of `id` is gone; false if it is still there after `ms`. */
+export async function waitGone(id: ProcessIdentity, ms: number, pollMs = 5): Promise<boolean> {
+  const until = performance.now() + ms
+  while (await isAlive(id)) {
+    if (performance.now() > until) return false
+    await sleep(pollMs)
+  }
+  return true
+}
+
+/**
+ * Ends the process of `id`: SIGTERM, and SIGKILL if it is still there after `graceMs`. False when it was
+ * already gone (nothing was signalled).
+ */
+export async function stopProcess(id: ProcessIdentity, graceMs: number): Promise<boolean> {
+  if (!(await signalProcess(id, 'SIGTERM'))) return false
+  if (!(await waitGone(id, graceMs))) {
+    await signalProcess(id, 'SIGKILL')
+    await waitGone(id, graceMs)
+  }
+  return true
 }
 
 export interface ProcessFacts {

@@ -28,7 +28,7 @@ import { LeaseWatcher } from './lease-watcher.js'
 import { isExpired, readLeaseFile, type Lease } from './leases.js'
 import { DnsmasqLog, LogFileTail } from './log.js'
 import { defaultStateDir, dnsmasqPaths, type DnsmasqPaths } from './paths.js'
-import { isAlive, processStartTime, signalProcess, type ProcessIdentity } from './proc.js'
+import { processStartTime, signalProcess, stopProcess, type ProcessIdentity } from './proc.js'
 import { renderConfig, type RenderedConfig } from './render.js'
 import { boundSockets, expectedSockets, missingSockets, type BoundSocket } from './sockets.js'
 import { validateDnsmasqSpec, type DnsmasqSpec } from './spec.js'
@@ -417,26 +417,12 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     const id = this.identity
     if (!id) return
     this.expectingExit = true
-    if (await signalProcess(id, 'SIGTERM')) {
-      if (!(await this.waitGone(id, this.opts.stopTimeoutMs))) {
-        await signalProcess(id, 'SIGKILL')
-        await this.waitGone(id, this.opts.stopTimeoutMs)
-      }
-    }
+    await stopProcess(id, this.opts.stopTimeoutMs)
     // Our own child: let its 'exit' run (with expectingExit set) before the handle is reused.
     const child = this.child
     if (child && child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r))
     this.identity = undefined
     this.child = undefined
-  }
-
-  private async waitGone(id: ProcessIdentity, ms: number): Promise<boolean> {
-    const until = performance.now() + ms
-    while (await isAlive(id)) {
-      if (performance.now() > until) return false
-      await sleep(POLL_MS)
-    }
-    return true
   }
 
   private async sighup(spec: DnsmasqSpec, next: RenderedConfig): Promise<void> {

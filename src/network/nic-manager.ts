@@ -79,8 +79,8 @@ export function argvForInterface(argv: readonly string[], from: string, to: stri
   })
 }
 
-async function processesOf(ns: NetnsRef | undefined): Promise<{ pid: number; argv: string[]; exe: string | undefined }[]> {
-  const want = await netnsId(ns)
+/** The processes whose network namespace is `want` ("dev:ino"). */
+async function processesIn(want: string): Promise<{ pid: number; argv: string[]; exe: string | undefined }[]> {
   const out: { pid: number; argv: string[]; exe: string | undefined }[] = []
   for (const entry of await readdir('/proc')) {
     const pid = Number(entry)
@@ -105,7 +105,8 @@ async function nmDeviceState(ns: NetnsRef | undefined, nic: string): Promise<str
 /** Every manager of `nic` in `ns` that would fight kvmnet over its addresses. */
 export async function nicManagers(ns: NetnsRef | undefined, nic: string, ifindex: number): Promise<NicManager[]> {
   const found: NicManager[] = []
-  const procs = await processesOf(ns)
+  const here = await netnsId(ns)
+  const procs = await processesIn(here)
   for (const p of procs) {
     const program = dhcpProgram(p.argv)
     if (program && argvNamesInterface(p.argv, nic)) found.push({ kind: 'dhcp-client', program, pid: p.pid, argv: p.argv })
@@ -116,7 +117,8 @@ export async function nicManagers(ns: NetnsRef | undefined, nic: string, ifindex
     if (!state.startsWith('unmanaged')) found.push({ kind: 'NetworkManager', pid: nm.pid, state })
   }
   // systemd-networkd's and ifupdown's records are per host, by ifindex/name: only the host namespace's.
-  if ((await netnsId(ns)) === (await hostNetnsId())) {
+  // The init process's namespace may not be readable (a container's pid 1 of another user): then it is not ours.
+  if (here === (await netnsId(HOST_NETNS).catch(() => undefined))) {
     const link = `/run/systemd/netif/links/${ifindex}`
     if (procs.some((p) => p.exe === 'systemd-networkd') && existsSync(link)) {
       const text = readFileSync(link, 'utf8')
@@ -128,6 +130,4 @@ export async function nicManagers(ns: NetnsRef | undefined, nic: string, ifindex
 }
 
 /** The init process's namespace: the host's. */
-async function hostNetnsId(): Promise<string | undefined> {
-  return (await processFacts(1)).netns
-}
+const HOST_NETNS: NetnsRef = { path: '/proc/1/ns/net', isCurrent: false }

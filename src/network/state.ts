@@ -13,6 +13,7 @@ import { specSchema, type NetworkSpec } from './spec.js'
 import type { NetworkRules } from '../nft/index.js'
 import type { CoexistRecord } from '../coexist/model.js'
 import { processStartTime } from '../util/process-start-time.js'
+import type { ProcessIdentity } from '../dnsmasq/proc.js'
 
 export const DEFAULT_STATE_ROOT = '/run/kvmnet'
 
@@ -45,7 +46,7 @@ export interface RuntimeAdditions {
 export interface HandedOver {
   nic: string
   /** DHCP clients stopped on the NIC (their command line, to restart) and the one kvmnet runs on the bridge. */
-  dhcpClients: { program: string; argv: string[]; bridgePid?: number | undefined; bridgeArgv?: string[] | undefined }[]
+  dhcpClients: { program: string; argv: string[]; bridge?: ProcessIdentity | undefined }[]
   /** NetworkManager was told to leave the NIC alone (`nmcli device set NIC managed no`). */
   networkManager: boolean
 }

@@ -7,52 +7,33 @@
  * ifupdown cannot be told at run time; they are refused by the caller.
  */
 import { childProcess } from '../../util/child-process.js'
-import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
+import { processStartTime, stopProcess, type ProcessIdentity } from '../../dnsmasq/proc.js'
 import { KvmnetError } from '../../errors.js'
 import { nsCommand } from '../../netns/exec.js'
 import type { NetnsRef } from '../../netns/ref.js'
 import { argvForInterface, type NicManager } from '../nic-manager.js'
 import type { HandedOver } from '../state.js'
 
-async function argvOf(pid: number): Promise<string[] | undefined> {
-  return readFile(`/proc/${pid}/cmdline`, 'utf8').then(
-    (s) => s.split('\0').filter((a) => a !== ''),
-    () => undefined,
-  )
-}
+/** A client is given 3 s to exit on SIGTERM (a release to send, a script to run) before SIGKILL. */
+const CLIENT_GRACE_MS = 3000
 
-const sameArgv = (a: readonly string[] | undefined, b: readonly string[]) => a !== undefined && a.length === b.length && a.every((x, i) => x === b[i])
-
-/**
- * Stops `pid` if it still runs `argv` (a pid reused by another program is left alone): SIGTERM, then
- * SIGKILL after 3 s.
- */
-async function stopIfStill(pid: number, argv: readonly string[]): Promise<void> {
-  if (!sameArgv(await argvOf(pid), argv)) return
-  try {
-    process.kill(pid, 'SIGTERM')
-  } catch {
-    return
-  }
-  for (let i = 0; i < 150; i++) {
-    if (!sameArgv(await argvOf(pid), argv)) return
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  try {
-    process.kill(pid, 'SIGKILL')
-  } catch {}
+/** Who `pid` is now (pid + start time: a pid reused later is never signalled); undefined when it is gone. */
+async function identityOf(pid: number): Promise<ProcessIdentity | undefined> {
+  const startTime = await processStartTime(pid)
+  return startTime ? { pid, startTime } : undefined
 }
 
 /** Starts argv in the namespace, detached from kvmnet (it outlives this process, as the original did). */
-function startDetached(ns: NetnsRef | undefined, argv: readonly string[]): number {
+async function startDetached(ns: NetnsRef | undefined, argv: readonly string[]): Promise<ProcessIdentity | undefined> {
   const [file, ...args] = argv
   if (!file) throw new KvmnetError('empty command line')
   const c = nsCommand(ns, file, args)
   const child = childProcess().spawn(c.file, c.args, { detached: true, stdio: 'ignore' })
   child.unref()
   if (child.pid === undefined) throw new KvmnetError(`could not start ${argv.join(' ')}`)
-  return child.pid
+  // nsenter execs the client in place: the pid is the client's own.
+  return identityOf(child.pid)
 }
 
 async function nmcli(ns: NetnsRef | undefined, nic: string, managed: boolean): Promise<void> {
@@ -68,7 +49,8 @@ export async function handOver(ns: NetnsRef | undefined, managers: readonly NicM
       await nmcli(ns, nic, false)
       out.networkManager = true
     } else if (m.kind === 'dhcp-client') {
-      await stopIfStill(m.pid, m.argv)
+      const id = await identityOf(m.pid)
+      if (id) await stopProcess(id, CLIENT_GRACE_MS)
       out.dhcpClients.push({ program: m.program, argv: m.argv })
     }
   }
@@ -99,20 +81,17 @@ export interface AddressWatch {
 
 /** Runs the NIC's DHCP clients on the bridge (after the addresses moved there). */
 export async function restartOnBridge(ns: NetnsRef | undefined, h: HandedOver, bridge: string, watch: AddressWatch): Promise<void> {
-  for (const c of h.dhcpClients) {
-    c.bridgeArgv = argvForInterface(c.argv, h.nic, bridge)
-    c.bridgePid = startDetached(ns, c.bridgeArgv)
-  }
+  for (const c of h.dhcpClients) c.bridge = await startDetached(ns, argvForInterface(c.argv, h.nic, bridge))
   if (h.dhcpClients.length > 0) await settle(watch.present, watch.restore)
 }
 
 /** 'stop': the bridge's clients end; 'restart': the NIC's own managers get it back. */
 export async function giveBack(ns: NetnsRef | undefined, h: HandedOver, phase: 'stop' | 'restart', watch?: AddressWatch): Promise<void> {
   if (phase === 'stop') {
-    for (const c of h.dhcpClients) if (c.bridgePid !== undefined && c.bridgeArgv) await stopIfStill(c.bridgePid, c.bridgeArgv)
+    for (const c of h.dhcpClients) if (c.bridge) await stopProcess(c.bridge, CLIENT_GRACE_MS)
     return
   }
-  for (const c of h.dhcpClients) startDetached(ns, c.argv)
+  for (const c of h.dhcpClients) await startDetached(ns, c.argv)
   if (h.networkManager) await nmcli(ns, h.nic, true).catch(() => undefined)
   if (h.dhcpClients.length > 0 && watch) await settle(watch.present, watch.restore)
 }

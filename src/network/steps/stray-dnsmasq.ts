@@ -7,7 +7,7 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { NetnsRef } from '../../netns/ref.js'
-import { netnsId, processFacts, signalProcess, isAlive } from '../../dnsmasq/proc.js'
+import { netnsId, processFacts, stopProcess } from '../../dnsmasq/proc.js'
 import { processStartTime } from '../../util/process-start-time.js'
 
 /** `ns` null: the namespace is gone (deleted under the network), and the config path alone identifies it. */
@@ -32,10 +32,6 @@ export async function strayDnsmasqs(ns: NetnsRef | null, stateDir: string): Prom
 
 export async function stopStrayDnsmasqs(ns: NetnsRef | null, stateDir: string): Promise<number> {
   const found = await strayDnsmasqs(ns, stateDir)
-  for (const id of found) {
-    await signalProcess(id, 'SIGTERM')
-    for (let i = 0; i < 100 && (await isAlive(id)); i++) await new Promise((r) => setTimeout(r, 10))
-    if (await isAlive(id)) await signalProcess(id, 'SIGKILL')
-  }
+  for (const id of found) await stopProcess(id, 1000)
   return found.length
 }
