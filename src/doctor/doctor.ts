@@ -64,11 +64,16 @@ function forwards(plan: NetworkPlan): boolean {
 export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport> {
   const ns = options.netns instanceof Netns ? options.netns : options.netns ? Netns.open(options.netns) : Netns.current()
   const here = netnsIdentity(ns)
-  const states: NetworkState[] = (await listStates(options.stateRoot ?? DEFAULT_STATE_ROOT))
+  const listing = await listStates(options.stateRoot ?? DEFAULT_STATE_ROOT)
+  const states: NetworkState[] = listing.states
     .map((s) => s.state)
     .filter((s) => s.netnsId === here && (!options.network || s.name === options.network))
   const plans = states.map((s) => ({ state: s, plan: planFor(s.spec, options.stateRoot ?? DEFAULT_STATE_ROOT) }))
   const findings: Finding[] = []
+  for (const u of listing.unreadable) {
+    if (options.network && u.name !== options.network) continue
+    findings.push({ code: 'state-unreadable', severity: 'error', network: u.name, object: u.error.path, problem: `the state of network ${u.name} cannot be read (${u.error.message}): down, status and gc cannot act on it and leave its links alone`, fix: `inspect ${u.error.path}; if the network is gone, remove its links (group and alias name it) and the file by hand` })
+  }
   const chains = await nftChains(ns)
 
   // Other firewalls: foreign drop policies, Docker, ufw, firewalld, iptables-legacy, br_netfilter.

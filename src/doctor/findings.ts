@@ -16,6 +16,7 @@ export type FindingCode =
   | 'firewalld-active'
   | 'rp-filter-drop'
   | 'nic-managed'
+  | 'state-unreadable'
 
 export interface Finding {
   code: FindingCode

@@ -12,7 +12,6 @@ import type { NetworkMode, SpecOf, IssueSink } from './spec.js'
 import type { PlanOf } from './plan.js'
 import type { NetworkState } from './state.js'
 import type { Transaction } from './transaction.js'
-import type { SysctlsOfSpec } from './steps/sysctls.js'
 import type { CoexistWarning } from '../coexist/model.js'
 
 /** The dnsmasq instance of a network, as the handle holds it (supervised child or adopted). */
@@ -40,8 +39,6 @@ export interface ApplyContext {
   readonly newFds: Map<string, number[]>
   /** Remove ports of this network that the plan does not list (a full apply; adding one port prunes nothing). */
   readonly prunePorts: boolean
-  /** The sysctls any spec needs (another network's too), to know which keys are still needed on restore. */
-  readonly sysctlsOf: SysctlsOfSpec
   /**
    * Write the state as it is now, before a step changes something only the state can undo (a sysctl's
    * old value, a NIC's addresses, a detached dnsmasq): a process killed right after leaves a state from
@@ -60,7 +57,6 @@ export interface TeardownContext {
   readonly state: NetworkState | undefined
   readonly stateDir: string
   readonly dnsmasq: DnsmasqSlot
-  readonly sysctlsOf: SysctlsOfSpec
   /** Runs one teardown step; a failure is collected (the other steps still run), NotFound is success. */
   attempt(step: string, category: 'links' | 'addresses' | 'sysctls' | 'nft' | 'dnsmasq' | 'state', fn: () => Promise<void>): Promise<void>
 }

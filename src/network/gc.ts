@@ -10,7 +10,7 @@
  * another state root owns — a live network of another process using another root — is touched.
  */
 import { existsSync } from 'node:fs'
-import { readdir, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BusyError } from '../errors.js'
 import { acquireLock } from '../lock/file-lock.js'
@@ -19,7 +19,7 @@ import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
 import { parseAlias, rootTag } from './names.js'
 import { openNetwork } from './network.js'
-import { DEFAULT_STATE_ROOT, listStates, namespaceAlive, netnsIdentity, ownerAlive, removeEmptyParents, removeState, type NetworkState } from './state.js'
+import { DEFAULT_STATE_ROOT, dirEntries, listStates, namespaceAlive, netnsIdentity, ownerAlive, removeEmptyParents, removeState, type NetworkState } from './state.js'
 import { stopStrayDnsmasqs } from './steps/stray-dnsmasq.js'
 import { sweepCoexist } from '../coexist/coexist.js'
 
@@ -34,6 +34,11 @@ export interface GcReport {
   tables: string[]
   /** Rules tagged kvmnet:<network> removed from other firewalls (DOCKER-USER, ufw) along with such links. */
   coexistRules: number
+  /**
+   * Networks whose state file cannot be read (truncated, garbage, of the wrong shape, unreadable): counted
+   * as live — none of their links, tables or rules is touched — and named here with the file and why.
+   */
+  unreadable: { network: string; path: string; reason: string }[]
   errors: string[]
 }
 
@@ -60,12 +65,18 @@ export async function clearStaleLock(stateDir: string): Promise<void> {
 export async function gc(options: { netns?: Netns | string; stateRoot?: string } = {}): Promise<GcReport> {
   const ns = options.netns instanceof Netns ? options.netns : options.netns ? Netns.open(options.netns) : Netns.current()
   const root = options.stateRoot ?? DEFAULT_STATE_ROOT
-  const out: GcReport = { networks: [], orphaned: [], links: [], tables: [], coexistRules: 0, errors: [] }
+  const out: GcReport = { networks: [], orphaned: [], links: [], tables: [], coexistRules: 0, unreadable: [], errors: [] }
   const here = netnsIdentity(ns)
   // Networks of this root that live on in the target namespace: their links and tables are theirs.
   const live = new Set<string>()
 
-  for (const { dir, state } of await listStates(root)) {
+  const listing = await listStates(root)
+  for (const u of listing.unreadable) {
+    // Whose it is cannot be told from the file, so it is everyone's: its name keeps its links and table.
+    live.add(u.name)
+    out.unreadable.push({ network: u.name, path: u.error.path, reason: u.error.message })
+  }
+  for (const { dir, state } of listing.states) {
     const why = await verdict(state)
     if (why === 'namespace-gone') {
       try {
@@ -95,8 +106,8 @@ export async function gc(options: { netns?: Netns | string; stateRoot?: string }
 
   // Lock files of networks that have no state (a process killed after taking the lock, before writing
   // its journal): removed once nobody holds them.
-  for (const label of await readdir(root).catch(() => [] as string[])) {
-    for (const f of await readdir(join(root, label)).catch(() => [] as string[])) {
+  for (const label of await dirEntries(root)) {
+    for (const f of await dirEntries(join(root, label))) {
       if (!f.endsWith('.lock')) continue
       const name = f.slice(0, -'.lock'.length)
       if (existsSync(join(root, label, name, 'network.json'))) continue

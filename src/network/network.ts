@@ -18,7 +18,7 @@ import { tableName } from '../nft/names.js'
 import { Dnsmasq, LeaseWatcher, readLeaseFile, type Lease, type RestartInfo } from '../dnsmasq/index.js'
 import { isExpired } from '../dnsmasq/leases.js'
 import type { ApplyContext, DnsmasqSlot, NetworkDriver, TeardownContext } from './driver.js'
-import { driverFor, planFor, sysctlsOfSpec } from './kinds/index.js'
+import { driverFor, planFor } from './kinds/index.js'
 import { bridgeOf, firewallOf, linkNamesOf, ownAliases, type NetworkPlan, type PlannedPort } from './plan.js'
 import { ensureFirewall } from './steps/firewall.js'
 import { validateSpec } from './validate.js'
@@ -235,7 +235,6 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       dnsmasq: this.dnsmasqSlot(),
       newFds,
       prunePorts,
-      sysctlsOf: sysctlsOfSpec,
       journal: serialized(() => writeState(this.stateDir, state)),
       warn: (w) => this.emit('warning', { ...w, network: this.name }),
     }
@@ -364,7 +363,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       if (prev && l2Family(prev.spec.mode) !== l2Family(plan.mode))
         throw new SpecError('mode', `cannot converge a ${prev.spec.mode} network to ${plan.mode}: take it down first`)
       const state: NetworkState = prev
-        ? { ...prev, sysctls: [...prev.sysctls], spec: this.specValue, bridge: bridgeOf(plan), group: plan.group, runtime }
+        ? { ...prev, spec: this.specValue, bridge: bridgeOf(plan), group: plan.group, runtime }
         : {
             runtime,
             version: 1,
@@ -375,7 +374,6 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
             spec: this.specValue,
             bridge: bridgeOf(plan),
             group: plan.group,
-            sysctls: [],
             createdAt: new Date().toISOString(),
           }
       await this.assertForwardsFree(spec, netnsId)
@@ -473,7 +471,6 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       state,
       stateDir: this.stateDir,
       dnsmasq: this.dnsmasqSlot(),
-      sysctlsOf: sysctlsOfSpec,
       attempt: async (step, cat, fn) => {
         try {
           await tx.step(step, cat, fn)
@@ -695,7 +692,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
    */
   private async assertForwardsFree(spec: NetworkSpec, netnsId: string): Promise<void> {
     if (spec.mode !== 'nat' || !spec.forwards?.length) return
-    const others = (await listStates(this.stateRoot)).filter((o) => o.state.name !== this.name && o.state.netnsId === netnsId)
+    const others = (await listStates(this.stateRoot)).states.filter((o) => o.state.name !== this.name && o.state.netnsId === netnsId)
     for (const { state } of others) {
       const theirs = state.spec.mode === 'nat' ? (state.spec.forwards ?? []) : []
       spec.forwards.forEach((f, i) => {

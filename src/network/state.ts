@@ -64,8 +64,11 @@ export interface NetworkState {
   group: number
   /** bridge mode: what was moved from the NIC to the bridge, to put back on down. */
   nic?: { name: string; mac: string; mtu: number; addresses: MovedAddress[]; routes: MovedRoute[]; wasUp: boolean; handedOver?: HandedOver | undefined } | undefined
-  /** Sysctls this network changed, with the value before, to restore on down. */
-  sysctls: { key: string; before: string }[]
+  /**
+   * Sysctls changed, with the value before: states written before the namespace's sysctl ledger
+   * (sysctl-ledger.ts) kept them here. Read for nothing now; accepted so such a state still opens.
+   */
+  sysctls?: { key: string; before: string }[] | undefined
   /** `ifindex`: the bridge dnsmasq was started on; a bridge recreated since leaves dnsmasq on a dead index. */
   dnsmasq?: { stateDir: string; detached: boolean; ifindex?: number | undefined } | undefined
   /** Hash of the last applied nft document: re-applying the same rules is skipped. */
@@ -97,8 +100,11 @@ export function netnsIdentity(ns: NetnsRef): string | undefined {
   try {
     const s = statSync(ns.path)
     return `${s.dev}:${s.ino}`
-  } catch {
-    return undefined
+  } catch (err) {
+    // Gone is an answer; anything else (EACCES) is not "deleted", and deciding so would let gc collect it.
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
+    throw err
   }
 }
 
@@ -128,7 +134,7 @@ const stateSchema = s.object({
   bridge: s.string().optional(),
   group: s.int(1, 0xffffffff),
   nic: s.unknown().optional(),
-  sysctls: s.array(s.object({ key: s.string(), before: s.string() })),
+  sysctls: s.array(s.object({ key: s.string(), before: s.string() })).optional(),
   dnsmasq: s.object({ stateDir: s.string(), detached: s.boolean(), ifindex: s.int(1, 0x7fffffff).optional() }).optional(),
   nftHash: s.string().optional(),
   nftRules: s.unknown().optional(),
@@ -147,8 +153,9 @@ export async function readState(dir: string): Promise<NetworkState | undefined> 
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return undefined
+    throw new StateError(path, `cannot be read (${code ?? (err as Error).message})`)
   }
   let data: unknown
   try {
@@ -182,25 +189,68 @@ export async function removeState(dir: string): Promise<void> {
  * (rmdir only removes empty directories): kvmnet leaves nothing behind in /run.
  */
 export async function removeEmptyParents(dir: string): Promise<void> {
-  await rmdir(dirname(dir)).catch(() => undefined)
-  await rmdir(dirname(dirname(dir))).catch(() => undefined)
+  if (await rmdirIfEmpty(dirname(dir))) await rmdirIfEmpty(dirname(dirname(dir)))
 }
 
-/** Every network with state under root (optionally only in one namespace label). */
-export async function listStates(root: string, nsLabel?: string): Promise<{ dir: string; state: NetworkState }[]> {
-  const out: { dir: string; state: NetworkState }[] = []
-  const labels = nsLabel ? [nsLabel] : await readdir(root).catch(() => [] as string[])
+/** rmdir that answers false where the directory still holds something (another network's) or is gone. */
+async function rmdirIfEmpty(dir: string): Promise<boolean> {
+  try {
+    await rmdir(dir)
+    return true
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT') return false
+    throw err
+  }
+}
+
+/** A network directory whose state file cannot be read: it is someone's, so nothing of it may be collected. */
+export interface UnreadableState {
+  dir: string
+  /** The network's name, from its directory (the file itself cannot say). */
+  name: string
+  error: StateError
+}
+
+export interface StateListing {
+  states: { dir: string; state: NetworkState }[]
+  unreadable: UnreadableState[]
+}
+
+/**
+ * Every network with state under root (optionally only in one namespace label). A state file that cannot
+ * be read or parsed is listed as unreadable, never dropped: a caller deciding what is live (gc) must treat
+ * it as a live network, and one reporting (status, list, doctor) must name it.
+ */
+export async function listStates(root: string, nsLabel?: string): Promise<StateListing> {
+  const out: StateListing = { states: [], unreadable: [] }
+  const labels = nsLabel ? [nsLabel] : await dirEntries(root)
   for (const label of labels) {
-    const names = await readdir(join(root, label)).catch(() => [] as string[])
-    for (const name of names) {
+    for (const name of await dirEntries(join(root, label))) {
+      // Lock files and the namespace's own bookkeeping sit beside the network directories.
+      if (name.endsWith('.lock') || name.endsWith('.json')) continue
       const dir = join(root, label, name)
-      const state = await readState(dir).catch(() => undefined)
-      if (state) out.push({ dir, state })
+      try {
+        const state = await readState(dir)
+        if (state) out.states.push({ dir, state })
+      } catch (err) {
+        out.unreadable.push({ dir, name, error: err instanceof StateError ? err : new StateError(join(dir, 'network.json'), String((err as Error).message ?? err)) })
+      }
     }
   }
   return out
 }
 
+/** The names in a directory; none when it does not exist (nothing recorded there yet). */
+export async function dirEntries(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return []
+    throw err
+  }
+}
 
 export async function ownerAlive(owner: NetworkState['owner']): Promise<boolean> {
   if (!owner) return false

@@ -12,7 +12,8 @@ export default async function gcCommand(a: CliArgs): Promise<number> {
     out(`orphaned networks cleaned: ${r.orphaned.join(', ') || 'none'}`)
     out(`orphan links removed: ${r.links.join(', ') || 'none'}`)
     out(`orphan nft tables removed: ${r.tables.join(', ') || 'none'}`)
+    for (const u of r.unreadable) out(`unreadable state, network left alone: ${u.network} (${u.reason})`)
     for (const e of r.errors) out(`error: ${e}`)
   }
-  return r.errors.length > 0 ? 1 : 0
+  return r.errors.length > 0 || r.unreadable.length > 0 ? 1 : 0
 }

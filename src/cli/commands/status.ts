@@ -10,6 +10,9 @@ import { networkOptions } from './common.js'
 
 const DEFAULT_STATE_ROOT = '/run/kvmnet'
 
+/** `--json`: a network's status, or what is known of one that cannot be looked at (orphaned, unreadable). */
+type StatusJson = import('../../network/index.js').NetworkStatus | { name: string; up: false; problems: string[]; [more: string]: unknown }
+
 interface Row {
   name: string
   netns: string
@@ -35,14 +38,22 @@ export default async function status(a: CliArgs): Promise<number> {
   const { listStates, namespaceAlive, netnsIdentity } = await import('../../network/state.js')
   const ns = o.netns ? Netns.open(o.netns) : Netns.current()
   const here = netnsIdentity(ns)
-  const states = (await listStates(root)).filter((s) => (all || s.state.netnsId === here || !namespaceAlive(s.state)) && (!name || s.state.name === name))
-  if (name && states.length === 0) {
+  const listing = await listStates(root)
+  const states = listing.states.filter((s) => (all || s.state.netnsId === here || !namespaceAlive(s.state)) && (!name || s.state.name === name))
+  // A state file that cannot be read still names a network that is someone's: reported, never hidden.
+  const label = here === undefined ? undefined : `ns-${here.replace(':', '-')}`
+  const unreadable = listing.unreadable.filter((u) => (all || u.dir.split('/').at(-2) === label) && (!name || u.name === name))
+  if (name && states.length === 0 && unreadable.length === 0) {
     const { NotFoundError } = await import('../../errors.js')
     throw new NotFoundError(`network ${name}`, `no network named ${name} in ${a.netns ?? 'this namespace'}`)
   }
   const { openNetwork } = await import('../../network/network.js')
-  const full = []
+  const full: StatusJson[] = []
   const rows: Row[] = []
+  for (const u of unreadable) {
+    rows.push({ name: u.name, netns: u.dir.split('/').at(-2) ?? '-', mode: '?', state: `unreadable state: ${u.error.message}`, bridge: '-', addresses: '-', ports: '-', leases: '-', dnsmasq: '-', vxlan: '-' })
+    full.push({ name: u.name, up: false, unreadable: true, problems: [`state file ${u.error.path} cannot be read: ${u.error.message}`] })
+  }
   for (const { state } of states.sort((x, y) => x.state.name.localeCompare(y.state.name))) {
     const where = state.netnsName ?? state.netnsPath
     if (!namespaceAlive(state)) {

@@ -51,7 +51,7 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
     if (nic.master !== br.index) await moveNicToBridge(ctx, nic, br, managers)
     await ensureUp(ctx, br, 'bridge-up')
     await concurrently(
-      () => ensureSysctls(ctx, plan.sysctls, ctx.sysctlsOf),
+      () => ensureSysctls(ctx, plan.sysctls),
       async () => {
         await ensureFirewall(ctx, undefined)
         await ensureCoexistence(ctx, plan)

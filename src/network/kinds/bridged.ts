@@ -14,6 +14,7 @@ import { ensureDnsmasq } from '../steps/dnsmasq.js'
 import { ensureCoexistence, ensureFirewall } from '../steps/firewall.js'
 import { ensurePorts } from '../steps/ports.js'
 import { ensureSysctls } from '../steps/sysctls.js'
+import { claimedSysctls } from '../sysctl-ledger.js'
 import { ensureVxlan, resolveVxlan } from '../steps/vxlan.js'
 
 export async function applyBridgedNetwork(ctx: ApplyContext, planned: Extract<NetworkPlan, BridgePart>): Promise<void> {
@@ -37,7 +38,7 @@ export async function applyBridgedNetwork(ctx: ApplyContext, planned: Extract<Ne
   await concurrently(
     async () => {
       // accept_ra=2 before forwarding: turning forwarding on purges RA default routes where accept_ra < 2.
-      await ensureSysctls(ctx, [...uplinkRa, ...plan.sysctls], ctx.sysctlsOf)
+      await ensureSysctls(ctx, [...uplinkRa, ...plan.sysctls])
       await ensureFirewall(ctx, firewallOf(plan))
     },
     // Other firewalls of the namespace are read (and told) beside kvmnet's own table, not after it.
@@ -66,7 +67,7 @@ async function uplinkAcceptRa(ctx: ApplyContext, plan: Extract<NetworkPlan, Brid
   const key = `net/ipv6/conf/${dev}/accept_ra`
   const now = (await readSysctl(ctx.ns, key).catch(() => '')).trim()
   // Already 2 (or 0: the administrator turned RA off there) — nothing kvmnet should change.
-  return now === '1' || ctx.state.sysctls.some((s) => s.key === key) ? [{ key, value: '2' }] : []
+  return now === '1' || (await claimedSysctls(ctx.stateDir, ctx.state.name)).includes(key) ? [{ key, value: '2' }] : []
 }
 
 /** Nothing kind-specific to check beyond the shared bridge, ports, nft and dnsmasq checks. */

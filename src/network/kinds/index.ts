@@ -45,8 +45,3 @@ export function planFor<S extends NetworkSpec>(spec: S, stateRoot: string = DEFA
     },
   }
 }
-
-/** The sysctls a spec's network needs (for restoring: does another network still need a key?). */
-export function sysctlsOfSpec(spec: NetworkSpec): WantedSysctl[] {
-  return (planFor(spec) as NetworkPlan).sysctls
-}

@@ -41,7 +41,7 @@ export const macvtapDriver: NetworkDriver<'macvtap'> = {
     const parent = await findParent(ctx, plan)
     await ensureHostHelper(ctx, plan, parent)
     await concurrently(
-      () => ensureSysctls(ctx, plan.sysctls, ctx.sysctlsOf),
+      () => ensureSysctls(ctx, plan.sysctls),
       () => ensureFirewall(ctx, undefined),
       () => ensureDnsmasq(ctx, undefined),
       () => ensurePorts(ctx, plan, { parent: plan.parent, mode: plan.macvtapMode }, plan.ports),

@@ -4,7 +4,7 @@
  * network's; then its host addresses, and up.
  */
 import ipaddr from '../../util/ipaddr.js'
-import { SpecError } from '../../errors.js'
+import { SpecError, unlessNotFound } from '../../errors.js'
 import { readSysctl, writeSysctl, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import type { ApplyContext } from '../driver.js'
 import { linkNamesOf, type BridgePart, type NetworkPlan } from '../plan.js'
@@ -104,11 +104,12 @@ export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: 
 async function ensureIpv6Presence(ctx: ApplyContext, plan: BridgedPlan): Promise<void> {
   const key = `net/ipv6/conf/${plan.bridge}/disable_ipv6`
   const want = plan.noHostAddress ? '1' : '0'
-  const have = (await readSysctl(ctx.ns, key).catch(() => want)).trim()
+  // A kernel without IPv6 has no such key: nothing to turn on or off.
+  const have = (await readSysctl(ctx.ns, key).catch((err: unknown) => (unlessNotFound(err), want))).trim()
   if (have === want) return
   await ctx.tx.step(plan.noHostAddress ? 'bridge-no-ipv6' : 'bridge-ipv6', 'sysctls', async (s) => {
     await writeSysctl(ctx.ns, key, want)
-    s.onUndo(() => writeSysctl(ctx.ns, key, have).catch(() => undefined))
+    s.onUndo(() => writeSysctl(ctx.ns, key, have).catch(unlessNotFound))
   })
 }
 

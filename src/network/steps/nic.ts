@@ -3,6 +3,7 @@
  * step, so the host keeps its connectivity through the bridge. What was moved is recorded in the state,
  * and put back on down.
  */
+import { unlessExists, unlessNotFound } from '../../errors.js'
 import type { LinkInfo, RouteInfo, Rtnl } from '../../rtnl/index.js'
 import type { NetnsRef } from '../../netns/ref.js'
 import type { ApplyContext } from '../driver.js'
@@ -90,7 +91,7 @@ export async function restoreNic(rtnl: Rtnl, nic: NonNullable<NetworkState['nic'
       // Statically, as before, with the routes that leaned on them.
       restore: async () => {
         await watch.restore()
-        for (const r of nic.routes) await rtnl.replaceRoute({ ...fromMoved(r), dev: link.index }).catch(() => undefined)
+        for (const r of nic.routes) await rtnl.replaceRoute({ ...fromMoved(r), dev: link.index }).catch(unlessNotFound)
       },
     })
   }
@@ -106,7 +107,7 @@ function addressWatch(rtnl: Rtnl, index: number, cidrs: readonly string[]) {
     },
     restore: async () => {
       const have = new Set((await rtnl.listAddresses(index)).map((a) => normCidr(a.cidr)))
-      for (const c of want) if (!have.has(c)) await rtnl.addAddress(index, c).catch(() => undefined)
+      for (const c of want) if (!have.has(c)) await rtnl.addAddress(index, c).catch(unlessExists)
     },
   }
 }

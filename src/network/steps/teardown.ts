@@ -11,7 +11,7 @@ import { removeCoexist } from '../../coexist/coexist.js'
 import { restoreNic } from './nic.js'
 import { stopStrayDnsmasqs } from './stray-dnsmasq.js'
 import { removeNetworkLinks } from './ports.js'
-import { restoreSysctls } from './sysctls.js'
+import { releaseSysctls } from '../sysctl-ledger.js'
 
 export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan): Promise<void> {
   const { state } = ctx
@@ -36,6 +36,6 @@ export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan): 
   ])
   const nic = state?.nic
   if (nic) await ctx.attempt('restore-nic', 'addresses', () => restoreNic(ctx.rtnl, nic, ctx.ns))
-  if (state) await ctx.attempt('sysctls', 'sysctls', () => restoreSysctls(ctx.ns, state, ctx.stateDir, ctx.sysctlsOf))
+  await ctx.attempt('sysctls', 'sysctls', () => releaseSysctls(ctx.ns, ctx.stateDir, plan.name))
   await ctx.attempt('state', 'state', () => removeState(ctx.stateDir))
 }

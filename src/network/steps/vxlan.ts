@@ -5,7 +5,7 @@
  * changed, and its flooding entries — one all-zero-MAC FDB entry per peer — converged to the plan.
  */
 import ipaddr from '../../util/ipaddr.js'
-import { SpecError } from '../../errors.js'
+import { SpecError, unlessNotFound } from '../../errors.js'
 import { ALL_ZEROS_MAC, writeSysctl, type LinkChange, type LinkInfo, type Rtnl, type VxlanSpec } from '../../rtnl/index.js'
 import type { Netns } from '../../netns/index.js'
 import type { ApplyContext } from '../driver.js'
@@ -132,7 +132,7 @@ function sameTunnel(link: LinkInfo, v: PlannedVxlan, underlayIndex: number | und
 
 /** IPv6 off on the vxlan: the host has no address on the segment (and an IPv6-less kernel has no key). */
 async function noIpv6On(ns: Netns, name: string): Promise<void> {
-  await writeSysctl(ns, `net/ipv6/conf/${name}/disable_ipv6`, '1').catch(() => undefined)
+  await writeSysctl(ns, `net/ipv6/conf/${name}/disable_ipv6`, '1').catch(unlessNotFound)
 }
 
 /** The all-zero-MAC destinations of a vxlan (its peers, and the group when it has one). */

@@ -1,0 +1,164 @@
+/**
+ * Who changed which sysctl of a namespace, and what it was before: one ledger per namespace
+ * (`<root>/<namespace label>/sysctls.json`) beside the networks' state directories, written only under its
+ * own lock. Networks sharing a key (ip_forward) are its users; the value before goes back when the last
+ * user releases it — except the global forwarding switches, which stay on: another manager (libvirt,
+ * Docker, a container runtime) may have started relying on them since, and none of them ever turns
+ * forwarding off either. One writer per file: a network never writes another network's state.
+ */
+import { readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { StateError } from '../errors.js'
+import { acquireLock } from '../lock/file-lock.js'
+import { readSysctl, writeSysctl } from '../rtnl/index.js'
+import type { NetnsRef } from '../netns/index.js'
+import { fieldPath, s, type Issue } from '../schema/schema.js'
+import type { WantedSysctl } from './plan.js'
+
+/** Keys left as they are when their last kvmnet user goes (documented in the README's `down` section). */
+export const KEPT_ON_RELEASE: ReadonlySet<string> = new Set(['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding', 'net/ipv6/conf/default/forwarding'])
+
+interface LedgerEntry {
+  before: string
+  users: string[]
+}
+type Ledger = Record<string, LedgerEntry>
+
+const entrySchema = s.object({ before: s.string(), users: s.array(s.string()) })
+
+const LOCK_TIMEOUT_MS = 10_000
+
+/** The ledger of the namespace a network's state directory is in. */
+function ledgerPaths(stateDir: string): { file: string; lock: string; nsDir: string } {
+  const nsDir = dirname(stateDir)
+  return { file: join(nsDir, 'sysctls.json'), lock: join(nsDir, 'sysctls.lock'), nsDir }
+}
+
+async function readLedger(file: string): Promise<Ledger> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
+    throw new StateError(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+  }
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch (err) {
+    throw new StateError(file, `not valid JSON (${(err as Error).message})`)
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new StateError(file, 'not a kvmnet sysctl ledger')
+  const ledger: Ledger = {}
+  for (const [key, value] of Object.entries(data)) {
+    const issues: Issue[] = []
+    if (!entrySchema.check(value, [key], issues)) {
+      const first = issues[0]
+      throw new StateError(file, first?.message ?? 'not a kvmnet sysctl ledger', first ? fieldPath(first.path) : undefined)
+    }
+    ledger[key] = { before: value.before, users: [...value.users] }
+  }
+  return ledger
+}
+
+async function writeLedger(file: string, ledger: Ledger): Promise<void> {
+  if (Object.keys(ledger).length === 0) {
+    await rm(file, { force: true })
+    return
+  }
+  await mkdir(dirname(file), { recursive: true, mode: 0o755 })
+  const tmp = `${file}.${process.pid}.tmp`
+  await writeFile(tmp, JSON.stringify(ledger, null, 2))
+  await rename(tmp, file)
+}
+
+/** Runs `fn` on the ledger under its lock and writes what it leaves. */
+async function withLedger<T>(stateDir: string, fn: (ledger: Ledger) => Promise<T>): Promise<T> {
+  const { file, lock: lockPath } = ledgerPaths(stateDir)
+  const lock = await acquireLock(lockPath, { timeoutMs: LOCK_TIMEOUT_MS, what: 'the namespace sysctl ledger' })
+  let empty = false
+  try {
+    const ledger = await readLedger(file)
+    const r = await fn(ledger)
+    await writeLedger(file, ledger)
+    empty = Object.keys(ledger).length === 0
+    return r
+  } finally {
+    lock.release({ remove: empty })
+  }
+}
+
+/** Users recorded for a key whose network no longer has state (removed by hand): they need nothing. */
+function liveUsers(entry: LedgerEntry, nsDir: string): string[] {
+  return entry.users.filter((u) => existsSync(join(nsDir, u, 'network.json')))
+}
+
+/**
+ * Make `network` a user of each wanted key and set it. The value before is recorded before the write: a
+ * process killed right after leaves a ledger from which `down` and `gc` put it back. Returns the keys this
+ * call wrote (a rollback releases exactly those).
+ */
+export async function claimSysctls(ns: NetnsRef, stateDir: string, network: string, wanted: readonly WantedSysctl[]): Promise<string[]> {
+  if (wanted.length === 0) return []
+  return withLedger(stateDir, async (ledger) => {
+    const written: string[] = []
+    for (const { key, value } of wanted) {
+      const now = (await readSysctl(ns, key)).trim()
+      const entry = ledger[key]
+      if (entry) {
+        if (!entry.users.includes(network)) entry.users.push(network)
+      } else if (now !== value) {
+        ledger[key] = { before: now, users: [network] }
+      }
+      if (now === value) continue
+      // Journalled first (the ledger as it is now), then changed.
+      await writeLedger(ledgerPaths(stateDir).file, ledger)
+      await writeSysctl(ns, key, value)
+      written.push(key)
+    }
+    return written
+  })
+}
+
+/**
+ * `network` no longer needs `keys` (all its keys when omitted): a key with no user left gets its value
+ * before back, unless it is a global forwarding switch (KEPT_ON_RELEASE) and `restoreKept` is false — a
+ * rollback of the apply that just turned it on passes true. A per-interface key whose interface is gone
+ * has nothing left to restore.
+ */
+export async function releaseSysctls(ns: NetnsRef, stateDir: string, network: string, opts: { keys?: readonly string[]; restoreKept?: boolean } = {}): Promise<void> {
+  const { file, nsDir } = ledgerPaths(stateDir)
+  // Nothing was ever claimed in this namespace: no lock file to create (and leave) just to find that out.
+  if (!existsSync(file)) return
+  await withLedger(stateDir, async (ledger) => {
+    for (const [key, entry] of Object.entries(ledger)) {
+      if (opts.keys && !opts.keys.includes(key)) continue
+      if (!entry.users.includes(network)) continue
+      entry.users = liveUsers(entry, nsDir).filter((u) => u !== network)
+      if (entry.users.length > 0) continue
+      delete ledger[key]
+      if (KEPT_ON_RELEASE.has(key) && !opts.restoreKept) continue
+      try {
+        await writeSysctl(ns, key, entry.before)
+      } catch (err) {
+        // A per-interface key went with its interface: nothing to put back.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      }
+    }
+  })
+}
+
+/** The keys `network` is recorded as a user of (it changed them, or shares a change another made). */
+export async function claimedSysctls(stateDir: string, network: string): Promise<string[]> {
+  const ledger = await readLedger(ledgerPaths(stateDir).file)
+  return Object.entries(ledger)
+    .filter(([, e]) => e.users.includes(network))
+    .map(([key]) => key)
+}
+
+/** The ledger's file, for status and tests. */
+export function sysctlLedgerFile(stateDir: string): string {
+  return ledgerPaths(stateDir).file
+}
+
