@@ -200,12 +200,12 @@ export function isNotFound(err: unknown): boolean {
  * For removing or putting back something that may already be gone (a link deleted with its bridge, a
  * per-interface sysctl whose interface went): not found is the outcome wanted; anything else is thrown.
  */
-export function unlessNotFound(err: unknown): void {
+export function ignoreNotFound(err: unknown): void {
   if (!isNotFound(err)) throw err
 }
 
 /** For adding something that may be there already (an address a DHCP client put back first). */
-export function unlessExists(err: unknown): void {
+export function ignoreExists(err: unknown): void {
   if (!isExists(err)) throw err
 }
 

@@ -1,5 +1,6 @@
 /** What the CLI prints: lines, aligned columns (podman/virsh style), reports, and errors. */
 import type { ApplyReport } from '../network/network.js'
+import { stepLabel } from '../util/transaction.js'
 
 export function out(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`)
@@ -19,5 +20,5 @@ export function ms(n: number): string {
 export function printReport(r: ApplyReport, json: boolean, timings: boolean, verb: string): void {
   if (json) return out(JSON.stringify(r, null, 2))
   out(`${r.network}: ${verb} in ${ms(r.totalMs)}`)
-  if (timings) out(renderColumns(['step', 'category', 'outcome', 'time'], r.steps.map((s) => [s.step, s.category, s.outcome, ms(s.ms)])))
+  if (timings) out(renderColumns(['step', 'category', 'outcome', 'time'], r.steps.map((s) => [stepLabel(s), s.category, s.outcome, ms(s.ms)])))
 }

@@ -6,7 +6,7 @@
  * tap binding opens by name) wired to it by tc redirects. The container-side links carry the same alias,
  * so DEL removes only its own.
  */
-import { isNotFound } from '../errors.js'
+import { isNotFound, ignoreNotFound } from '../errors.js'
 import type { Netns } from '../netns/index.js'
 import type { LinkInfo, Rtnl } from '../rtnl/index.js'
 import type { TapOptions } from './config.js'
@@ -27,10 +27,6 @@ export interface NetworkFacts {
 export interface MadeLinks {
   host: LinkInfo
   container: LinkInfo
-}
-
-function ignoreNotFound(err: unknown): void {
-  if (!isNotFound(err)) throw err
 }
 
 /** A link this attachment made (same alias), or one it created and was killed before tagging (no alias, same group). */

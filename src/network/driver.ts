@@ -11,7 +11,7 @@ import type { Dnsmasq } from '../dnsmasq/index.js'
 import type { NetworkMode, SpecOf, IssueSink } from './spec.js'
 import type { PlanOf } from './plan.js'
 import type { NetworkState } from './state.js'
-import type { Transaction } from './transaction.js'
+import type { StepName, Transaction } from '../util/transaction.js'
 import type { CoexistWarning } from '../coexist/model.js'
 
 /** The dnsmasq instance of a network, as the handle holds it (supervised child or adopted). */
@@ -58,7 +58,7 @@ export interface TeardownContext {
   readonly stateDir: string
   readonly dnsmasq: DnsmasqSlot
   /** Runs one teardown step; a failure is collected (the other steps still run), NotFound is success. */
-  attempt(step: string, category: 'links' | 'addresses' | 'sysctls' | 'nft' | 'dnsmasq' | 'state', fn: () => Promise<void>): Promise<void>
+  attempt(step: StepName, category: 'links' | 'addresses' | 'sysctls' | 'nft' | 'dnsmasq' | 'state', fn: () => Promise<void>): Promise<void>
 }
 
 export interface StatusContext {

@@ -30,7 +30,7 @@ import { acquireLock } from '../lock/file-lock.js'
 import { droppedRuntime, emptyRuntime, forwardKey, keepRuntime, unique } from './runtime.js'
 import { forwardsOverlap } from './kinds/checks.js'
 import { processStartTime } from '../util/process-start-time.js'
-import { Transaction, type StepCategory, type StepEvent, type StepTiming } from './transaction.js'
+import { Transaction, type StepCategory, type StepEvent, type StepName, type StepTiming } from '../util/transaction.js'
 import { assertGroupOurs, ensurePorts, portInfo, type PortInfo } from './steps/ports.js'
 import { networkStatus, type NetworkStatus } from './status.js'
 import { tapHolders } from './steps/tap-holders.js'
@@ -63,7 +63,7 @@ export interface NetworkOptions {
    * Test hook: called before each step; throwing from it simulates a failure part-way through an apply.
    * Not for production use.
    */
-  faultInjector?: (step: string) => void
+  faultInjector?: (step: StepName) => void
 }
 
 export interface UpOptions {
@@ -196,13 +196,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   }
 
   private tx(phase: 'apply' | 'teardown'): Transaction {
-    const inject = this.opts.faultInjector
-    const tx = new Transaction(this.name, phase, (e) => this.emit('step', e))
-    if (inject) {
-      const step = tx.step.bind(tx)
-      tx.step = ((name, cat, fn) => step(name, cat, (ctx) => (inject(name), fn(ctx)))) as typeof tx.step
-    }
-    return tx
+    return new Transaction(this.name, phase, (e) => this.emit('step', e), this.opts.faultInjector)
   }
 
   private driver(plan: NetworkPlan): { apply(ctx: ApplyContext): Promise<void>; teardown(ctx: TeardownContext): Promise<void> } {

@@ -3,10 +3,14 @@
  * apply changed nothing was not lost after all (put back in the meantime, or replaced by another writer),
  * and is not reported. The converge itself compared the kernel with the plan; this only reads its report.
  */
-import type { StepTiming } from '../network/transaction.js'
+import { stepLabel, type StepName, type StepTiming } from '../util/transaction.js'
 import type { Loss, LossKind } from './losses.js'
 
 const CHANGED = new Set(['done', 'created', 'updated', 'repaired', 'removed'])
+
+const BRIDGE_STEPS: ReadonlySet<StepName> = new Set(['bridge', 'bridge-up', 'bridge-alias'])
+const PORT_STEPS: ReadonlySet<StepName> = new Set(['ports', 'reattach-ports', 'tag-ports'])
+const HOST_LINK_STEPS: ReadonlySet<StepName> = new Set(['host-macvlan', 'host-macvlan-alias', 'host-macvlan-up'])
 
 /** Steps whose changing means the kind of loss was repaired. */
 function repairs(kind: Exclude<LossKind, 'dnsmasq'>, s: StepTiming): boolean {
@@ -14,11 +18,11 @@ function repairs(kind: Exclude<LossKind, 'dnsmasq'>, s: StepTiming): boolean {
     case 'nft':
       return s.category === 'nft'
     case 'bridge':
-      return s.step === 'bridge' || s.step === 'bridge-up' || s.step === 'bridge-alias'
+      return BRIDGE_STEPS.has(s.step)
     case 'port':
-      return /^(ports|reattach-ports|tag-ports)\(/.test(s.step)
+      return PORT_STEPS.has(s.step)
     case 'link':
-      return s.step.startsWith('host-macvlan')
+      return HOST_LINK_STEPS.has(s.step)
     case 'address':
       return s.category === 'addresses'
     case 'unknown':
@@ -43,9 +47,9 @@ export function lossesFromSteps(steps: readonly StepTiming[], names: { table?: s
     if (s.category === 'nft') out.push({ kind: 'nft', what: names.table ? `nft table ${names.table}` : 'nft table' })
     else if (s.step === 'bridge' || s.step === 'bridge-up') out.push({ kind: 'bridge', what: `bridge ${names.bridge ?? ''}`.trim() })
     else if (s.category === 'addresses') out.push({ kind: 'address', what: `addresses${names.bridge ? ` on ${names.bridge}` : ''}` })
-    else if (/^(ports|reattach-ports|tag-ports)\(/.test(s.step)) out.push({ kind: 'port', what: s.step })
+    else if (PORT_STEPS.has(s.step)) out.push({ kind: 'port', what: stepLabel(s) })
     else if (s.category === 'dnsmasq') out.push({ kind: 'dnsmasq', what: 'dnsmasq' })
-    else out.push({ kind: 'unknown', what: s.step })
+    else out.push({ kind: 'unknown', what: stepLabel(s) })
   }
   return out.filter((l, i) => out.findIndex((m) => m.what === l.what) === i)
 }

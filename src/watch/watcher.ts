@@ -18,7 +18,7 @@
 import type { NetnsRef } from '../netns/ref.js'
 import { NetlinkSubscription } from '../rtnl/subscription.js'
 import { encodeGetLink } from '../rtnl/link-message.js'
-import type { StepTiming } from '../network/transaction.js'
+import type { StepTiming } from '../util/transaction.js'
 import { confirmedRepairs, lossesFromSteps } from './confirm.js'
 import { LossClassifier, type Loss, type LossKind } from './losses.js'
 import { NETLINK_NETFILTER, NFNLGRP_NFTABLES, decodeNftNotification, encodeGetGen } from './nft-notification.js'

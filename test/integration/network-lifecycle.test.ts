@@ -177,7 +177,7 @@ t.test('a failure injected at any step leaves nothing behind', async (t) => {
   const host = await makeNs(t, 'kvn')
   const before = await configuredLinks(host)
   const forwardBefore = (await host.run('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim()
-  for (const at of ['addresses', 'sysctls', 'nft', 'dnsmasq', 'ports(2)', 'state']) {
+  for (const at of ['addresses', 'sysctls', 'nft', 'dnsmasq', 'ports', 'state']) {
     const n = net(t, host, natSpec(), {
       faultInjector: (step: string) => {
         if (step === at) throw new Error(`injected at ${at}`)

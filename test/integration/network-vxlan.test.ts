@@ -224,7 +224,7 @@ t.test('converge: peers follow the spec; runtime peers are a visible difference;
   t.match(dry.stdout, /^\+ vxlan peer 198\.51\.100\.4$/m, 'plan: the new peer')
   t.match(dry.stdout, /^- vxlan peer 198\.51\.100\.2$/m, 'plan: the dropped one')
   const r = await net.up(edited)
-  t.ok(r.steps.some((s) => s.step === 'vxlan-peers(+1 -1)'), 'one step adds and removes')
+  t.ok(r.steps.some((s) => s.step === 'vxlan-peers' && s.detail === '+1 -1'), 'one step adds and removes')
   t.notOk(r.steps.some((s) => s.step === 'vxlan' || s.step === 'vxlan-replace'), 'the device itself stays')
   t.same(await floodDsts(h, 'kvvx-cv'), ['198.51.100.3', '198.51.100.4'])
   const again = await net.up(edited)
@@ -233,7 +233,7 @@ t.test('converge: peers follow the spec; runtime peers are a visible difference;
   // A peer added at runtime through the CLI (JSON report), then an up of the file without it.
   const add = await kvmnet(['peer', 'add', 'cv', '198.51.100.9', '--json', '--netns', h.name, '--state-root', stateRoot])
   t.equal(add.exitCode, 0, add.stderr)
-  t.ok((JSON.parse(add.stdout) as { steps: { step: string }[] }).steps.some((s) => s.step === 'vxlan-peers(+1 -0)'))
+  t.ok((JSON.parse(add.stdout) as { steps: { step: string; detail?: string }[] }).steps.some((s) => s.step === 'vxlan-peers' && s.detail === '+1 -0'))
   t.same(await floodDsts(h, 'kvvx-cv'), ['198.51.100.3', '198.51.100.4', '198.51.100.9'])
   const status = await kvmnet(['status', '--netns', h.name, '--state-root', stateRoot])
   t.match(status.stdout, /VXLAN/, 'status has a vxlan column')

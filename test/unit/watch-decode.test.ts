@@ -9,7 +9,7 @@ import t from 'tap'
 import { LossClassifier, confirmedRepairs, decodeNftNotification, encodeGetGen, decodeRtnlNotification, watchTargets, type Loss, type WatchTargets } from '../../src/watch/index.js'
 import { planFor } from '../../src/network/kinds/index.js'
 import { validateSpec } from '../../src/network/validate.js'
-import type { StepTiming } from '../../src/network/transaction.js'
+import type { StepTiming } from '../../src/util/transaction.js'
 
 const messages = (file: string): { type: number; payload: Buffer }[] =>
   readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8')
@@ -110,7 +110,7 @@ t.test('targets from a plan', async (t) => {
 })
 
 t.test('only what the converge changed is reported as repaired', async (t) => {
-  const step = (step: string, category: StepTiming['category'], outcome: StepTiming['outcome']): StepTiming => ({ step, category, outcome, ms: 1 })
+  const step = (step: StepTiming['step'], category: StepTiming['category'], outcome: StepTiming['outcome'], detail?: string): StepTiming => ({ step, ...(detail ? { detail } : {}), category, outcome, ms: 1 })
   const losses: Loss[] = [
     { kind: 'nft', what: 'nft table kvmnet_x' },
     { kind: 'bridge', what: 'bridge kvbr-x' },
@@ -120,7 +120,7 @@ t.test('only what the converge changed is reported as repaired', async (t) => {
   ]
   const quiet = [step('journal', 'state', 'done'), step('addresses', 'addresses', 'unchanged'), step('nft', 'nft', 'unchanged'), step('state', 'state', 'done')]
   t.same(confirmedRepairs(losses, quiet, false), [], 'a converge that changed nothing repaired nothing')
-  const busy = [step('bridge', 'links', 'created'), step('addresses', 'addresses', 'updated'), step('reattach-ports(1)', 'links', 'done'), step('nft', 'nft', 'repaired')]
+  const busy = [step('bridge', 'links', 'created'), step('addresses', 'addresses', 'updated'), step('reattach-ports', 'links', 'done', '1'), step('nft', 'nft', 'repaired')]
   t.same(
     confirmedRepairs(losses, busy, true).map((l) => l.what),
     losses.map((l) => l.what),

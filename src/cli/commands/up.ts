@@ -1,7 +1,7 @@
 import { createNetwork } from '../../network/network.js'
 import { validateSpec } from '../../network/validate.js'
 import type { Network } from '../../network/network.js'
-import type { StepEvent } from '../../network/transaction.js'
+import { stepLabel, type StepEvent } from '../../util/transaction.js'
 import { dnsmasqOf } from '../../network/plan.js'
 import type { CliArgs } from '../args.js'
 import { ms, out, printReport, renderColumns } from '../output.js'
@@ -57,7 +57,7 @@ function showProgress(net: Network): () => void {
   const onStep = (e: StepEvent) => {
     if (e.phase !== 'apply') return
     n++
-    process.stderr.write(`\r\x1b[K${net.name}: ${n} steps, last ${e.step} (${e.outcome})`)
+    process.stderr.write(`\r\x1b[K${net.name}: ${n} steps, last ${stepLabel(e)} (${e.outcome})`)
   }
   net.on('step', onStep)
   return () => net.off('step', onStep)

@@ -4,11 +4,12 @@
  * network's; then its host addresses, and up.
  */
 import ipaddr from '../../util/ipaddr.js'
-import { SpecError, unlessNotFound } from '../../errors.js'
+import { SpecError, ignoreNotFound } from '../../errors.js'
 import { readSysctl, writeSysctl, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import type { ApplyContext } from '../driver.js'
+import type { StepName } from '../../util/transaction.js'
 import { linkNamesOf, type BridgePart, type NetworkPlan } from '../plan.js'
-import { assertOurs, ignoreNotFound, isHalfMade, isLinkLocal6, normCidr } from './links-common.js'
+import { assertOurs, isHalfMade, isLinkLocal6, normCidr } from './links-common.js'
 
 type BridgedPlan = Extract<NetworkPlan, BridgePart>
 
@@ -105,11 +106,11 @@ async function ensureIpv6Presence(ctx: ApplyContext, plan: BridgedPlan): Promise
   const key = `net/ipv6/conf/${plan.bridge}/disable_ipv6`
   const want = plan.noHostAddress ? '1' : '0'
   // A kernel without IPv6 has no such key: nothing to turn on or off.
-  const have = (await readSysctl(ctx.ns, key).catch((err: unknown) => (unlessNotFound(err), want))).trim()
+  const have = (await readSysctl(ctx.ns, key).catch((err: unknown) => (ignoreNotFound(err), want))).trim()
   if (have === want) return
   await ctx.tx.step(plan.noHostAddress ? 'bridge-no-ipv6' : 'bridge-ipv6', 'sysctls', async (s) => {
     await writeSysctl(ctx.ns, key, want)
-    s.onUndo(() => writeSysctl(ctx.ns, key, have).catch(unlessNotFound))
+    s.onUndo(() => writeSysctl(ctx.ns, key, have).catch(ignoreNotFound))
   })
 }
 
@@ -140,7 +141,7 @@ export async function ensureAddresses(ctx: ApplyContext, link: LinkInfo, address
   })
 }
 
-export async function ensureUp(ctx: ApplyContext, link: LinkInfo, step: string): Promise<void> {
+export async function ensureUp(ctx: ApplyContext, link: LinkInfo, step: StepName): Promise<void> {
   if (link.up) return
   await ctx.tx.step(step, 'links', async (s) => {
     await ctx.rtnl.setLink(link.index, { up: true })

@@ -39,6 +39,3 @@ export function isLinkLocal6(cidr: string): boolean {
   return cidr.toLowerCase().startsWith('fe80:')
 }
 
-export function ignoreNotFound(err: unknown): void {
-  if (!isNotFound(err)) throw err
-}

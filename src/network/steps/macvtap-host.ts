@@ -1,10 +1,10 @@
 /** macvtap networks: the parent NIC must exist, and the optional host macvlan lets the host reach guests. */
-import { SpecError } from '../../errors.js'
+import { SpecError, ignoreNotFound } from '../../errors.js'
 import type { LinkInfo } from '../../rtnl/index.js'
 import type { ApplyContext } from '../driver.js'
 import { linkNamesOf, type MacvtapPlan } from '../plan.js'
 import { assertSubnetFree } from './bridge.js'
-import { assertOurs, ignoreNotFound, isHalfMade } from './links-common.js'
+import { assertOurs, isHalfMade } from './links-common.js'
 import { ensureAddresses } from './bridge.js'
 
 export async function findParent(ctx: ApplyContext, plan: MacvtapPlan): Promise<LinkInfo> {

@@ -3,13 +3,13 @@
  * step, so the host keeps its connectivity through the bridge. What was moved is recorded in the state,
  * and put back on down.
  */
-import { unlessExists, unlessNotFound } from '../../errors.js'
+import { ignoreExists, ignoreNotFound } from '../../errors.js'
 import type { LinkInfo, RouteInfo, Rtnl } from '../../rtnl/index.js'
 import type { NetnsRef } from '../../netns/ref.js'
 import type { ApplyContext } from '../driver.js'
 import type { NicManager } from '../nic-manager.js'
 import type { MovedAddress, MovedRoute, NetworkState } from '../state.js'
-import { ignoreNotFound, isLinkLocal6, normCidr } from './links-common.js'
+import { isLinkLocal6, normCidr } from './links-common.js'
 import { giveBack, handOver, restartOnBridge } from './nic-handover.js'
 
 const RTPROT_KERNEL = 2
@@ -91,7 +91,7 @@ export async function restoreNic(rtnl: Rtnl, nic: NonNullable<NetworkState['nic'
       // Statically, as before, with the routes that leaned on them.
       restore: async () => {
         await watch.restore()
-        for (const r of nic.routes) await rtnl.replaceRoute({ ...fromMoved(r), dev: link.index }).catch(unlessNotFound)
+        for (const r of nic.routes) await rtnl.replaceRoute({ ...fromMoved(r), dev: link.index }).catch(ignoreNotFound)
       },
     })
   }
@@ -107,7 +107,7 @@ function addressWatch(rtnl: Rtnl, index: number, cidrs: readonly string[]) {
     },
     restore: async () => {
       const have = new Set((await rtnl.listAddresses(index)).map((a) => normCidr(a.cidr)))
-      for (const c of want) if (!have.has(c)) await rtnl.addAddress(index, c).catch(unlessExists)
+      for (const c of want) if (!have.has(c)) await rtnl.addAddress(index, c).catch(ignoreExists)
     },
   }
 }

@@ -5,13 +5,13 @@
  * network's and are re-enslaved if a converge moved the bridge; with `prune`, ports of this network that
  * the plan does not list are removed.
  */
-import { KvmnetError, SpecError, isNotFound } from '../../errors.js'
+import { KvmnetError, SpecError, isNotFound, ignoreNotFound } from '../../errors.js'
 import type { LinkInfo, Rtnl } from '../../rtnl/index.js'
 import { createTaps } from '../../tap/index.js'
 import { native } from '../../native/index.js'
 import type { ApplyContext } from '../driver.js'
 import { linkNamesOf, type NetworkPlan, type PlannedMacvtap, type PlannedPort, type PlannedTap } from '../plan.js'
-import { assertOurs, ignoreNotFound, isHalfMade } from './links-common.js'
+import { assertOurs, isHalfMade } from './links-common.js'
 import { isAttachmentOf } from '../names.js'
 
 export interface PortInfo {
@@ -64,7 +64,7 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
   }
 
   if (missing.length > 0) {
-    await tx.step(`ports(${missing.length})`, 'links', async (s) => {
+    await tx.step({ name: 'ports', detail: String(missing.length) }, 'links', async (s) => {
       const taps = missing.filter((p): p is PlannedTap => p.kind === 'tap')
       const macvtaps = missing.filter((p): p is PlannedMacvtap => p.kind === 'macvtap')
       if (taps.length > 0 && 'bridge' in anchor) await createTapPorts(ctx, plan, anchor.bridge, taps, s.onUndo)
@@ -74,12 +74,12 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
   }
   const untaggedMacvtaps = bridgeIndex === undefined ? misplaced : []
   if (untaggedMacvtaps.length > 0) {
-    await tx.step(`tag-ports(${untaggedMacvtaps.length})`, 'links', async () => {
+    await tx.step({ name: 'tag-ports', detail: String(untaggedMacvtaps.length) }, 'links', async () => {
       await Promise.all(untaggedMacvtaps.map((l) => rtnl.setLink(l.index, { alias: plan.alias.port, up: true })))
     })
   }
   if (misplaced.length > 0 && bridgeIndex !== undefined) {
-    await tx.step(`reattach-ports(${misplaced.length})`, 'links', async () => {
+    await tx.step({ name: 'reattach-ports', detail: String(misplaced.length) }, 'links', async () => {
       await Promise.all(misplaced.map((l) => rtnl.setLink(l.index, { master: bridgeIndex, alias: plan.alias.port, up: true })))
     })
   }
@@ -87,7 +87,7 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
   const planned = new Set(ports.map((p) => p.name))
   const stale = ours.filter((l) => !planned.has(l.name))
   if (stale.length > 0 && ctx.prunePorts) {
-    await tx.step(`remove-ports(${stale.length})`, 'links', async (s) => {
+    await tx.step({ name: 'remove-ports', detail: String(stale.length) }, 'links', async (s) => {
       await Promise.all(stale.map((l) => rtnl.deleteLink(l.index).catch(ignoreNotFound)))
       s.outcome('removed')
     })

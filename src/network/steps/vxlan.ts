@@ -5,14 +5,14 @@
  * changed, and its flooding entries — one all-zero-MAC FDB entry per peer — converged to the plan.
  */
 import ipaddr from '../../util/ipaddr.js'
-import { SpecError, unlessNotFound } from '../../errors.js'
+import { SpecError, ignoreNotFound } from '../../errors.js'
 import { ALL_ZEROS_MAC, writeSysctl, type LinkChange, type LinkInfo, type Rtnl, type VxlanSpec } from '../../rtnl/index.js'
 import type { Netns } from '../../netns/index.js'
 import type { ApplyContext } from '../driver.js'
 import { linkNamesOf, withMtu, type BridgePart, type NetworkPlan } from '../plan.js'
 import { bridgeMac, machineId } from '../names.js'
 import { canonicalIp, planVxlan, vxlanName, type PlannedVxlan } from '../vxlan.js'
-import { assertOurs, ignoreNotFound, isHalfMade } from './links-common.js'
+import { assertOurs, isHalfMade } from './links-common.js'
 
 type BridgedPlan = Extract<NetworkPlan, BridgePart>
 
@@ -132,7 +132,7 @@ function sameTunnel(link: LinkInfo, v: PlannedVxlan, underlayIndex: number | und
 
 /** IPv6 off on the vxlan: the host has no address on the segment (and an IPv6-less kernel has no key). */
 async function noIpv6On(ns: Netns, name: string): Promise<void> {
-  await writeSysctl(ns, `net/ipv6/conf/${name}/disable_ipv6`, '1').catch(unlessNotFound)
+  await writeSysctl(ns, `net/ipv6/conf/${name}/disable_ipv6`, '1').catch(ignoreNotFound)
 }
 
 /** The all-zero-MAC destinations of a vxlan (its peers, and the group when it has one). */
@@ -220,7 +220,7 @@ async function ensurePeers(ctx: ApplyContext, v: PlannedVxlan, index: number): P
   const remove = have.filter((p) => !want.has(p) && p !== v.group)
   if (add.length === 0 && remove.length === 0) return
   const learned = entries.filter((e) => e.mac !== ALL_ZEROS_MAC && !e.permanent && remove.includes(canonicalIp(e.dst ?? '')))
-  await ctx.tx.step(`vxlan-peers(+${add.length} -${remove.length})`, 'links', async (s) => {
+  await ctx.tx.step({ name: 'vxlan-peers', detail: `+${add.length} -${remove.length}` }, 'links', async (s) => {
     const added: string[] = []
     const removed: string[] = []
     s.onUndo(async () => {

@@ -8,8 +8,56 @@ import { RollbackError } from '../errors.js'
 
 export type StepCategory = 'validate' | 'links' | 'addresses' | 'routes' | 'sysctls' | 'nft' | 'dnsmasq' | 'state'
 
+/** Every step an apply or teardown runs, by name: what a watcher or a harness matches on. */
+export type StepName =
+  | 'journal'
+  | 'state'
+  | 'links'
+  | 'bridge'
+  | 'bridge-alias'
+  | 'bridge-mtu'
+  | 'bridge-up'
+  | 'bridge-ipv6'
+  | 'bridge-no-ipv6'
+  | 'remove-old-bridge'
+  | 'addresses'
+  | 'sysctls'
+  | 'nft'
+  | 'nft-remove'
+  | 'coexist'
+  | 'dnsmasq'
+  | 'dnsmasq-stop'
+  | 'ports'
+  | 'reattach-ports'
+  | 'remove-ports'
+  | 'tag-ports'
+  | 'host-macvlan'
+  | 'host-macvlan-alias'
+  | 'host-macvlan-up'
+  | 'move-nic'
+  | 'restore-nic'
+  | 'vxlan'
+  | 'vxlan-attach'
+  | 'vxlan-remove'
+  | 'vxlan-replace'
+  | 'vxlan-peers'
+
+/** A step as it is named and counted: `{ name: 'ports', detail: '12' }`. */
+export interface StepId {
+  name: StepName
+  /** What the step worked on, when it varies: a count of ports, `+1 -0` peers. */
+  detail?: string | undefined
+}
+
+/** How a step reads in tables and progress lines: `ports(12)`, `vxlan-peers(+1 -0)`, `nft`. */
+export function stepLabel(s: { step: StepName; detail?: string | undefined }): string {
+  return s.detail === undefined ? s.step : `${s.step}(${s.detail})`
+}
+
 export interface StepTiming {
-  step: string
+  step: StepName
+  /** See StepId.detail. */
+  detail?: string | undefined
   category: StepCategory
   ms: number
   /** What the step did. */
@@ -34,30 +82,34 @@ export interface StepContext {
 
 export class Transaction {
   readonly timings: StepTiming[] = []
-  private readonly undos: { step: string; undo: Undo }[] = []
+  private readonly undos: { step: StepName; detail: string | undefined; undo: Undo }[] = []
 
   constructor(
     private readonly network: string,
     private readonly phase: 'apply' | 'teardown',
     private readonly emit: (e: StepEvent) => void,
+    /** Called before each step runs; throwing from it fails that step (the fault-injection test hook). */
+    private readonly before?: (step: StepName) => void,
   ) {}
 
-  async step<T>(step: string, category: StepCategory, fn: (ctx: StepContext) => Promise<T> | T): Promise<T> {
+  async step<T>(id: StepName | StepId, category: StepCategory, fn: (ctx: StepContext) => Promise<T> | T): Promise<T> {
+    const { name: step, detail } = typeof id === 'string' ? { name: id, detail: undefined } : id
     const start = performance.now()
     let outcome: StepOutcome = 'done'
     const ctx: StepContext = {
-      onUndo: (undo) => this.undos.push({ step, undo }),
+      onUndo: (undo) => this.undos.push({ step, detail, undo }),
       outcome: (o) => {
         outcome = o
       },
     }
     try {
+      this.before?.(step)
       return await fn(ctx)
     } catch (err) {
       outcome = 'failed'
       throw err
     } finally {
-      const t: StepTiming = { step, category, ms: performance.now() - start, outcome }
+      const t: StepTiming = { step, ...(detail === undefined ? {} : { detail }), category, ms: performance.now() - start, outcome }
       this.timings.push(t)
       this.emit({ ...t, network: this.network, phase: this.phase })
     }
@@ -66,7 +118,7 @@ export class Transaction {
   /** Undo everything registered, newest first; throws RollbackError(cause, errors) if any undo failed, else rethrows cause. */
   async rollback(cause: unknown): Promise<never> {
     const errors: unknown[] = []
-    for (const { step, undo } of this.undos.reverse()) {
+    for (const { step, detail, undo } of this.undos.reverse()) {
       const start = performance.now()
       let outcome: StepOutcome = 'undone'
       try {
@@ -75,7 +127,7 @@ export class Transaction {
         outcome = 'failed'
         errors.push(err)
       }
-      this.emit({ step, category: 'state', ms: performance.now() - start, outcome, network: this.network, phase: 'rollback' })
+      this.emit({ step, ...(detail === undefined ? {} : { detail }), category: 'state', ms: performance.now() - start, outcome, network: this.network, phase: 'rollback' })
     }
     this.undos.length = 0
     if (errors.length > 0) throw new RollbackError(cause, errors)
