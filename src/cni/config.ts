@@ -17,6 +17,7 @@ import { validateSpec } from '../network/validate.js'
 import { CniCode, CniError } from './errors.js'
 import { isCniIfname, isContainerId, type CniCommand } from './env.js'
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from './version.js'
+import { isMac } from '../util/naming.js'
 
 /** The kinds whose guests get addresses from kvmnet's own DHCP range on kvmnet's own bridge. */
 export type CniNetworkSpec = Extract<NetworkSpec, { mode: 'nat' | 'routed' | 'open' | 'isolated' }>
@@ -58,7 +59,6 @@ export interface CniConfig {
 
 export const DEFAULT_STATE_ROOT = '/run/kvmnet'
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
-const MAC = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/
 
 function invalid(field: string, reason: string): CniError {
   return new CniError(CniCode.InvalidConfig, 'invalid network configuration', `${field}: ${reason}`)
@@ -162,7 +162,7 @@ export function parseConfig(data: Record<string, unknown>, command: CniCommand, 
   const rc = data.runtimeConfig
   if (rc !== undefined && !isObject(rc)) throw invalid('runtimeConfig', 'must be an object')
   const mac = rc?.mac
-  if (mac !== undefined && (typeof mac !== 'string' || !MAC.test(mac) || (parseInt(mac.slice(0, 2), 16) & 1) === 1))
+  if (mac !== undefined && (!isMac(mac) || (parseInt(mac.slice(0, 2), 16) & 1) === 1))
     throw invalid('runtimeConfig.mac', `${JSON.stringify(mac)} is not a unicast MAC address`)
   return {
     cniVersion: v,

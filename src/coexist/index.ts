@@ -5,5 +5,4 @@ export { dockerRules, dockerFixCommands, dockerRulesPresent, DOCKER_USER } from 
 export { ufwRules, parseShowAdded, ufwArgs } from './ufw.js'
 export { firewalldFixCommands, zoneOfInterface, KVMNET_ZONE } from './firewalld.js'
 export { splitRuleLine, taggedRules } from './iptables.js'
-export { coexistTargetOf } from './target.js'
 export { coexistTag, type CoexistRecord, type CoexistTarget, type CoexistWarning, type Detected, type ForeignChain, type HostPort, type UfwRule } from './model.js'

@@ -6,6 +6,7 @@
 import ipaddr from '../util/ipaddr.js'
 import { SpecError } from '../errors.js'
 import { isHostOf, parseIpv4, parseIpv4Subnet, type Ipv4Subnet } from './ipv4.js'
+import { DUID_PATTERN, isIfName, isMac, isNetworkName } from '../util/naming.js'
 
 /** Seconds, or 'infinite'. dnsmasq refuses less than 120 s; a year is the sanity ceiling. */
 export type LeaseTime = number | 'infinite'
@@ -83,10 +84,6 @@ interface Issue {
   reason: string
 }
 
-const NETWORK = /^[A-Za-z0-9_-]{1,32}$/
-// Linux accepts more in an ifname, but these are the names kvmnet makes and nothing here can break a config line.
-const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i
 const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
 const DNS_NAME = new RegExp(`^${LABEL}(\\.${LABEL})*$`)
 const STATE_DIR = /^\/[A-Za-z0-9._/+-]*$/
@@ -165,10 +162,10 @@ export function validateDnsmasqSpec(spec: unknown): asserts spec is DnsmasqSpec 
 function check(c: Checker, spec: unknown): void {
   if (!isObject(spec)) return c.bad('', 'must be an object')
   c.keys(spec, KEYS.spec, '')
-  if (typeof spec.network !== 'string' || !NETWORK.test(spec.network)) {
+  if (typeof spec.network !== 'string' || !isNetworkName(spec.network)) {
     c.bad('network', `must be 1-32 letters, digits, '_' or '-', got ${describe(spec.network)}`)
   }
-  if (typeof spec.interface !== 'string' || !IFNAME.test(spec.interface) || spec.interface === '.' || spec.interface === '..') {
+  if (typeof spec.interface !== 'string' || !isIfName(spec.interface)) {
     c.bad('interface', `must be an interface name of 1-15 letters, digits, '_', '.' or '-', got ${describe(spec.interface)}`)
   }
   const parsed = parseIpv4Subnet(spec.subnet)
@@ -221,8 +218,8 @@ function checkDhcp6(c: Checker, dhcp: unknown, prefix: [ipaddr.IPv6, number] | u
     if (!isObject(h)) return c.bad(at, 'must be an object')
     c.keys(h, KEYS.host6, at)
     addr(h.ip, `${at}.ip`)
-    if (h.id !== undefined && (typeof h.id !== 'string' || !/^([0-9a-f]{2}:){3,129}[0-9a-f]{2}$/i.test(h.id))) c.bad(`${at}.id`, `must be a DUID in hex, got ${describe(h.id)}`)
-    if (h.mac !== undefined && (typeof h.mac !== 'string' || !MAC.test(h.mac))) c.bad(`${at}.mac`, `must be a MAC, got ${describe(h.mac)}`)
+    if (h.id !== undefined && (typeof h.id !== 'string' || !DUID_PATTERN.test(h.id))) c.bad(`${at}.id`, `must be a DUID in hex, got ${describe(h.id)}`)
+    if (h.mac !== undefined && (typeof h.mac !== 'string' || !isMac(h.mac))) c.bad(`${at}.mac`, `must be a MAC, got ${describe(h.mac)}`)
     if (h.id === undefined && h.mac === undefined) c.bad(at, 'needs id or mac')
     if (h.name !== undefined && !isDnsName(h.name)) c.bad(`${at}.name`, `must be a DNS name, got ${describe(h.name)}`)
   })
@@ -256,7 +253,7 @@ function checkDhcp(c: Checker, dhcp: unknown, subnet: Ipv4Subnet | undefined, ho
     const at = `dhcp.hosts[${i}]`
     if (!isObject(h)) return c.bad(at, 'must be an object')
     c.keys(h, KEYS.host, at)
-    if (typeof h.mac !== 'string' || !MAC.test(h.mac)) {
+    if (typeof h.mac !== 'string' || !isMac(h.mac)) {
       c.bad(`${at}.mac`, `must be a MAC like 52:54:00:12:34:56, got ${describe(h.mac)}`)
     } else if (parseInt(h.mac.slice(0, 2), 16) & 1) {
       c.bad(`${at}.mac`, `${h.mac} is a multicast address`)

@@ -7,14 +7,11 @@
  */
 import { Netns } from '../netns/index.js'
 import { nsCommand } from '../netns/exec.js'
-import { Rtnl, readSysctl } from '../rtnl/index.js'
+import { RTPROT_RA, Rtnl, readSysctl } from '../rtnl/index.js'
 import { runProgram } from '../util/run-program.js'
 import { managedNicFindings } from './managed-nic.js'
-import { planFor } from '../network/kinds/index.js'
-import { bridgeOf, dnsmasqOf, type NetworkPlan } from '../network/plan.js'
-import { DEFAULT_STATE_ROOT, listStates, netnsIdentity, type NetworkState } from '../network/state.js'
-import { listChains, type ListedChain } from '../coexist/detect.js'
-import { coexistEnabled, coexistTargetOf } from '../coexist/target.js'
+import { DEFAULT_STATE_ROOT, kindOf, listStates, netnsIdentity, type NetworkState, type PlannedNetwork } from '../network/index.js'
+import { listChains, type ListedChain } from '../coexist/index.js'
 import type { Finding } from './findings.js'
 import { firewallFindings, type Examined } from './firewalls.js'
 import { rpFindings, type RpProbe } from './rp-filter.js'
@@ -57,8 +54,8 @@ async function listeners(ns: Netns): Promise<{ proto: string; addr: string; port
   return out
 }
 
-function forwards(plan: NetworkPlan): boolean {
-  return plan.sysctls.some((s) => s.key === 'net/ipv4/ip_forward')
+function forwards(net: PlannedNetwork): boolean {
+  return net.plan.sysctls.some((s) => s.key === 'net/ipv4/ip_forward')
 }
 
 export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport> {
@@ -68,7 +65,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   const states: NetworkState[] = listing.states
     .map((s) => s.state)
     .filter((s) => s.netnsId === here && (!options.network || s.name === options.network))
-  const plans = states.map((s) => ({ state: s, plan: planFor(s.spec, options.stateRoot ?? DEFAULT_STATE_ROOT) }))
+  const plans = states.map((s) => ({ state: s, net: kindOf(s.spec).plan(options.stateRoot ?? DEFAULT_STATE_ROOT) }))
   const findings: Finding[] = []
   for (const u of listing.unreadable) {
     if (options.network && u.name !== options.network) continue
@@ -77,21 +74,21 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   const chains = await nftChains(ns)
 
   // Other firewalls: foreign drop policies, Docker, ufw, firewalld, iptables-legacy, br_netfilter.
-  const examined: Examined[] = plans.flatMap(({ state, plan }) => {
-    const target = coexistTargetOf(state.spec, plan, { evenIfOff: true })
-    return target ? [{ name: state.name, target, coexist: coexistEnabled(state.spec) }] : []
+  const examined: Examined[] = plans.flatMap(({ state, net }) => {
+    const target = net.coexistTarget({ evenIfOff: true })
+    return target ? [{ name: state.name, target, coexist: net.coexist }] : []
   })
   findings.push(...(await firewallFindings(ns, chains, examined)))
 
   const rtnl = Rtnl.open(ns)
   try {
     const ipForward = (await readSysctl(ns, 'net/ipv4/ip_forward').catch(() => '0')).trim()
-    const listening = plans.some((p) => dnsmasqOf(p.plan)) ? await listeners(ns) : []
-    for (const { state, plan } of plans) {
-      if (forwards(plan) && ipForward !== '1') {
+    const listening = plans.some((p) => p.net.dnsmasq) ? await listeners(ns) : []
+    for (const { state, net } of plans) {
+      if (forwards(net) && ipForward !== '1') {
         findings.push({ code: 'ip-forward-off', severity: 'error', network: state.name, object: 'net.ipv4.ip_forward=0', problem: `${state.name} routes guests to the outside, but forwarding is off`, fix: `kvmnet up ${state.name}'s spec again (it sets ip_forward), or sysctl -w net.ipv4.ip_forward=1` })
       }
-      const d = dnsmasqOf(plan)
+      const d = net.dnsmasq
       if (d) {
         const ours = new Set<number>()
         const pidText = await import('node:fs/promises').then((fs) => fs.readFile(`${state.dnsmasq?.stateDir ?? ''}/dnsmasq.pid`, 'utf8')).catch(() => '')
@@ -106,16 +103,15 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
         }
       }
       // IPv6 forwarding makes the kernel ignore RAs where accept_ra is 1.
-      if (plan.sysctls.some((s) => s.key === 'net/ipv6/conf/all/forwarding')) {
-        const def = (await rtnl.listRoutes({ family: 6 })).find((r) => r.dst === 'default' && r.protocol === 9)
-        const dev = def?.devName ?? (def?.dev !== undefined ? (await rtnl.findLink(def.dev))?.name : undefined)
+      if (net.plan.sysctls.some((s) => s.key === 'net/ipv6/conf/all/forwarding')) {
+        const dev = (await rtnl.defaultRoute(6, { protocol: RTPROT_RA }))?.devName
         if (dev && (await readSysctl(ns, `net/ipv6/conf/${dev}/accept_ra`).catch(() => '')).trim() === '1' && (await readSysctl(ns, 'net/ipv6/conf/all/forwarding').catch(() => '0')).trim() === '1') {
           findings.push({ code: 'accept-ra-lost', severity: 'warning', network: state.name, object: `net.ipv6.conf.${dev}.accept_ra=1`, problem: `with IPv6 forwarding on, ${dev} ignores router advertisements and will lose its RA default route`, fix: `kvmnet up ${state.name}'s spec again (it sets accept_ra=2 there), or sysctl -w net.ipv6.conf.${dev}.accept_ra=2` })
         }
       }
       // Another device routing the network's subnet.
-      const bridge = bridgeOf(plan)
-      const sub = 'subnet' in plan ? plan.subnet : undefined
+      const bridge = net.bridge
+      const sub = net.subnet
       if (sub && bridge) {
         for (const r of await rtnl.listRoutes({ family: 4, table: 254 })) {
           if (r.dst !== sub || r.devName === bridge) continue
@@ -136,19 +132,19 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
  * from the DHCP range and reservations), and, for networks that route to an uplink, packets from beyond
  * the default gateway arriving there.
  */
-async function rpProbes(rtnl: Rtnl, plans: { state: NetworkState; plan: NetworkPlan }[]): Promise<RpProbe[]> {
+async function rpProbes(rtnl: Rtnl, plans: { state: NetworkState; net: PlannedNetwork }[]): Promise<RpProbe[]> {
   const probes: RpProbe[] = []
-  const def = (await rtnl.listRoutes({ family: 4 })).find((r) => r.dst === 'default')
-  const defDev = def?.devName ?? (def?.dev !== undefined ? (await rtnl.findLink(def.dev))?.name : undefined)
-  for (const { state, plan } of plans) {
-    const bridge = bridgeOf(plan)
-    const d = dnsmasqOf(plan)
-    const host = d?.hostAddress ?? ('addresses' in plan ? plan.addresses.find((a) => !a.includes(':'))?.split('/')[0] : undefined)
+  const def = await rtnl.defaultRoute(4)
+  const defDev = def?.devName
+  for (const { state, net } of plans) {
+    const bridge = net.bridge
+    const d = net.dnsmasq
+    const host = d?.hostAddress ?? net.hostAddresses.find((a) => !a.includes(':'))?.split('/')[0]
     if (!bridge || !host) continue
     const guests = [...new Set([...(d?.dhcp ? [d.dhcp.range[0], d.dhcp.range[1]] : []), ...(d?.dhcp?.hosts ?? []).map((h) => h.ip)])].slice(0, 6)
     if (guests.length === 0) guests.push(nextAddress(host))
     for (const g of guests) probes.push({ network: state.name, iif: bridge, what: `traffic of ${state.name}'s guests`, src: g, dst: host })
-    const uplink = state.nftRules?.nat?.uplink ?? state.nftRules?.routed?.uplink ?? (plan.mode === 'nat' || plan.mode === 'routed' ? defDev : undefined)
+    const uplink = state.nftRules?.nat?.uplink ?? state.nftRules?.routed?.uplink ?? (net.routesGuests && net.firewall ? defDev : undefined)
     const gw = def?.gateway
     if (uplink && gw && guests[0] && uplink !== bridge) probes.push({ network: state.name, iif: uplink, what: `traffic from beyond the gateway ${gw} to ${state.name}'s guests`, src: gw, dst: guests[0] })
   }

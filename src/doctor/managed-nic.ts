@@ -6,25 +6,23 @@
  */
 import type { Netns } from '../netns/index.js'
 import type { Rtnl } from '../rtnl/index.js'
-import type { NetworkPlan } from '../network/plan.js'
-import type { NetworkState } from '../network/state.js'
-import { describeManager, handOverHint, nicManagers } from '../network/nic-manager.js'
-import type { Finding } from './doctor.js'
+import { describeManager, handOverHint, nicManagers, type NetworkState, type PlannedNetwork } from '../network/index.js'
+import type { Finding } from './findings.js'
 
-export async function managedNicFindings(ns: Netns, rtnl: Rtnl, plans: readonly { state: NetworkState; plan: NetworkPlan }[]): Promise<Finding[]> {
+export async function managedNicFindings(ns: Netns, rtnl: Rtnl, plans: readonly { state: NetworkState; net: PlannedNetwork }[]): Promise<Finding[]> {
   const out: Finding[] = []
-  for (const { state, plan } of plans) {
-    if (plan.mode !== 'bridge') continue
-    const nic = await rtnl.findLink(plan.nic)
-    if (!nic) continue
+  for (const { state, net } of plans) {
+    const bridge = net.bridge
+    const nic = net.nic === undefined || bridge === undefined ? undefined : await rtnl.findLink(net.nic)
+    if (!nic || bridge === undefined) continue
     for (const m of await nicManagers(ns, nic.name, nic.index)) {
       out.push({
         code: 'nic-managed',
         severity: 'error',
         network: state.name,
         object: `${describeManager(m)} on ${nic.name}`,
-        problem: `${nic.name} is enslaved to ${plan.bridge}, but ${describeManager(m)} still configures it and will fight over its addresses`,
-        fix: `${handOverHint(m, nic.name, plan.bridge)}; or kvmnet down ${state.name} and up again with adoptManagedInterface: true`,
+        problem: `${nic.name} is enslaved to ${bridge}, but ${describeManager(m)} still configures it and will fight over its addresses`,
+        fix: `${handOverHint(m, nic.name, bridge)}; or kvmnet down ${state.name} and up again with adoptManagedInterface: true`,
       })
     }
   }

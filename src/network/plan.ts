@@ -72,6 +72,8 @@ export interface BridgePart {
   noHostAddress: boolean
   /** A VXLAN device on the bridge that stretches the network to other hosts. */
   vxlan?: PlannedVxlan | undefined
+  /** The bridge takes over a NIC and keeps its MTU (the LAN's); only a vxlan on it fits its underlay. */
+  mtuFromNic: boolean
 }
 
 export interface NatPlan extends BasePlan<'nat'>, BridgePart {
@@ -106,56 +108,6 @@ export interface MacvtapPlan extends BasePlan<'macvtap'> {
 export type NetworkPlan = NatPlan | RoutedPlan | OpenPlan | IsolatedPlan | VeryIsolatedPlan | BridgeKindPlan | MacvtapPlan
 export type PlanOf<M extends NetworkMode> = Extract<NetworkPlan, { mode: M }>
 
-/** Every name the network gives its links: bridge, ports, host helper, vxlan. */
-export function linkNamesOf(plan: NetworkPlan): Set<string> {
-  const names = new Set(plan.ports.map((p) => p.name))
-  if ('bridge' in plan && plan.mode !== 'bridge') names.add(plan.bridge)
-  if (plan.mode === 'macvtap' && plan.hostHelper) names.add(plan.hostHelper.name)
-  const vx = vxlanOf(plan)
-  if (vx) names.add(vx.name)
-  return names
-}
-
-/** The aliases of every role a network's links can have: what `down` and the group check accept as its own. */
-export function ownAliases(plan: NetworkPlan): string[] {
-  return [plan.alias.bridge, plan.alias.port, plan.alias.host, plan.alias.vxlan]
-}
-
-/** A plan's VXLAN segment, if its kind has a bridge and the spec asks for one. */
-export function vxlanOf(plan: NetworkPlan): PlannedVxlan | undefined {
-  return 'vxlan' in plan ? plan.vxlan : undefined
-}
-
-/** The bridge of a plan, if its kind has one. */
-export function bridgeOf(plan: NetworkPlan): string | undefined {
-  return 'bridge' in plan ? plan.bridge : undefined
-}
-
-/** A plan's firewall rules, if its kind installs any. */
-export function firewallOf(plan: NetworkPlan): NetworkRules | undefined {
-  return 'firewall' in plan ? plan.firewall : undefined
-}
-
-/** A plan's dnsmasq, if its kind runs one. */
-export function dnsmasqOf(plan: NetworkPlan): DnsmasqPlan | undefined {
-  return 'dnsmasq' in plan ? plan.dnsmasq : undefined
-}
-
-/**
- * The plan with an MTU the kernel decided (a vxlan's underlay less the encapsulation): for the bridge,
- * its ports, and what guests are told — DHCP option 26, and router advertisements where IPv6 allows it.
- */
-export function withMtu<P extends NetworkPlan>(plan: P, mtu: number): P {
-  const d = dnsmasqOf(plan)
-  if (!d) return { ...plan, mtu }
-  const dnsmasq: DnsmasqPlan = {
-    ...d,
-    ...(d.dhcp ? { dhcp: { ...d.dhcp, mtu } } : {}),
-    ...(d.ipv6 && mtu >= 1280 ? { ipv6: { ...d.ipv6, mtu } } : {}),
-  }
-  return { ...plan, mtu, dnsmasq }
-}
-
 export function networkOf(cidr: string): string {
   const [addr, len] = ipaddr.parseCIDR(cidr)
   const net = addr.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr)
@@ -183,17 +135,18 @@ export function basePlan<M extends NetworkMode>(spec: NetworkSpec & { mode: M },
 export function bridgePart(
   spec: { name: string; bridge?: string | undefined; vxlan?: NetworkVxlanSpec | undefined },
   addresses: { v4?: string | undefined; v6?: string | undefined },
-  opts: { fixedMac: boolean } = { fixedMac: true },
+  opts: { takesNic: boolean } = { takesNic: false },
 ): BridgePart {
   const list = [addresses.v4, addresses.v6].filter((a): a is string => a !== undefined)
   return {
     bridge: spec.bridge ?? defaultBridgeName(spec.name),
-    bridgeMac: opts.fixedMac ? bridgeMac(spec.name) : undefined,
+    bridgeMac: opts.takesNic ? undefined : bridgeMac(spec.name),
     addresses: list,
     subnet: addresses.v4 ? networkOf(addresses.v4) : undefined,
     subnet6: addresses.v6 ? networkOf(addresses.v6) : undefined,
     noHostAddress: list.length === 0,
     vxlan: planVxlan(spec.name, spec.vxlan),
+    mtuFromNic: opts.takesNic,
   }
 }
 

@@ -9,10 +9,9 @@
  */
 import ipaddr from '../util/ipaddr.js'
 import { SpecError } from '../errors.js'
-import { IFNAME_PATTERN, IFNAME_RULE, isIfName } from '../util/ifname.js'
+import { DUID_PATTERN, IFNAME_PATTERN, IFNAME_RULE, MAC_PATTERN, NETWORK_NAME_PATTERN, NETWORK_NAME_RULE, isIfName } from '../util/naming.js'
 import { fieldPath, s, type Infer, type Issue } from '../schema/schema.js'
 
-const MAC = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/
 const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
 const HOSTNAME = new RegExp(`^(?=.{1,253}$)${LABEL}(\\.${LABEL})*$`)
 const HOST_LABEL = new RegExp(`^${LABEL}$`)
@@ -20,7 +19,7 @@ const HOST_LABEL = new RegExp(`^${LABEL}$`)
 const ifname = s.string().regex(IFNAME_PATTERN, IFNAME_RULE).refine(isIfName, IFNAME_RULE)
 const mac = s
   .string()
-  .regex(MAC, 'a MAC address like 52:54:00:12:34:56')
+  .regex(MAC_PATTERN, 'a MAC address like 52:54:00:12:34:56')
   .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, 'is a multicast or broadcast MAC, not a NIC address')
   .refine((m) => m !== '00:00:00:00:00:00', 'is the all-zero MAC, not a NIC address')
 const ipv4 = s.string().refine((x) => ipaddr.IPv4.isValidFourPartDecimal(x), 'an IPv4 address in dotted-quad form')
@@ -131,7 +130,7 @@ export const macvtapPortSchema = s.object({
 const common = {
   name: s
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, '1-32 letters, digits, _ or -, starting with a letter or digit')
+    .regex(NETWORK_NAME_PATTERN, NETWORK_NAME_RULE)
     .describe('Network name; tags every object kvmnet creates for it'),
   netns: s
     .string()
@@ -195,10 +194,9 @@ const routedIpv4 = s
 
 const ipv6Address = ipv6Cidr.describe('Host-side IPv6 address with prefix, e.g. fd00:100::1/64')
 
-const DUID = /^([0-9a-fA-F]{2}:){3,129}[0-9a-fA-F]{2}$/
 
 export const dhcp6HostSchema = s.object({
-  id: s.string().regex(DUID, 'a DHCPv6 client DUID in hex, like 00:03:00:01:52:54:00:12:34:56').optional().describe("The client's DUID (what a DHCPv6 client identifies itself by)"),
+  id: s.string().regex(DUID_PATTERN, 'a DHCPv6 client DUID in hex, like 00:03:00:01:52:54:00:12:34:56').optional().describe("The client's DUID (what a DHCPv6 client identifies itself by)"),
   mac: mac.optional().describe("The guest NIC's MAC (matched when dnsmasq can tell it, e.g. from a DUID-LL)"),
   ip: ipv6.describe('The reserved IPv6 address (inside the prefix)'),
   name: reservationName.optional().describe('Host name; resolvable (AAAA) in dns.domain'),

@@ -7,7 +7,8 @@ import type { Lease } from '../dnsmasq/index.js'
 import type { LinkInfo } from '../rtnl/index.js'
 import { Nft, rulesDrift, type PortForward } from '../nft/index.js'
 import type { StatusContext } from './driver.js'
-import { bridgeOf, dnsmasqOf, firewallOf, type NetworkPlan } from './plan.js'
+import { type NetworkPlan } from './plan.js'
+import { bridgeOf, dnsmasqOf, firewallOf } from './kinds/plan-parts.js'
 import type { NetworkMode } from './spec.js'
 import type { NetworkState } from './state.js'
 import { vxlanStatus, type VxlanStatus } from './steps/vxlan.js'
@@ -95,8 +96,7 @@ export async function networkStatus(
     // An uplink kvmnet chose (the default route's device) must still be the way out.
     const chosen = state?.nftRules?.nat?.uplink ?? state?.nftRules?.routed?.uplink
     if (chosen && !rules.nat?.uplink && !rules.routed?.uplink) {
-      const def = (await rtnl.listRoutes({ family: 4 })).find((r) => r.dst === 'default')
-      const now = def?.devName ?? (def?.dev !== undefined ? (await rtnl.findLink(def.dev))?.name : undefined)
+      const now = (await rtnl.defaultRoute(4))?.devName
       if (now && now !== chosen) problems.push(`the default route now leaves via ${now}, the rules still via ${chosen} (up follows it)`)
     }
   }

@@ -2,9 +2,8 @@
  * validateSpec: the schema's shape checks, then the kind's relational checks — all before anything is
  * touched. A SpecError names the first offending field as the user wrote it (all of them in `.issues`).
  */
-import { driverFor } from './kinds/index.js'
-import { shapeIssues, throwIssues, type NetworkSpec, type SpecIssue, type SpecOf } from './spec.js'
-import type { NetworkDriver } from './driver.js'
+import { kindOf, vxlanSpecOf } from './kinds/index.js'
+import { shapeIssues, throwIssues, type NetworkSpec, type SpecIssue } from './spec.js'
 import { checkVxlan } from './vxlan.js'
 
 export function specIssues(input: unknown): SpecIssue[] {
@@ -12,11 +11,11 @@ export function specIssues(input: unknown): SpecIssue[] {
   if (shapes.length > 0) return shapes
   const spec = input as NetworkSpec
   const issues: SpecIssue[] = []
-  const driver = driverFor(spec.mode) as unknown as NetworkDriver<typeof spec.mode>
   const sink = (field: string, reason: string) => issues.push({ field, reason })
-  driver.check(spec as SpecOf<typeof spec.mode>, sink)
+  kindOf(spec).check(sink)
   // Every kind with its own bridge may carry one; the schema has no `vxlan` on the others.
-  if ('vxlan' in spec) checkVxlan(spec, sink)
+  const vxlan = vxlanSpecOf(spec)
+  if (vxlan) checkVxlan({ ...spec, vxlan }, sink)
   return issues
 }
 

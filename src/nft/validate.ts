@@ -7,6 +7,7 @@ import ipaddr from '../util/ipaddr.js'
 import { SpecError } from '../errors.js'
 import type { HostServices, NetworkRules, PortFilter, PortForward } from './model.js'
 import { TAG_PATTERN } from './names.js'
+import { IFNAME_RULE, isIfName, isMac } from '../util/naming.js'
 
 export type IpFamily = 'ip' | 'ip6'
 
@@ -121,7 +122,7 @@ export function checkRules(rules: NetworkRules): CheckedRules {
   const portFilters: PortFilter[] = []
   ;(rules.portFilters ?? []).forEach((f, i) => {
     const port = checkIfname(f.port, `portFilters[${i}].port`, fail)
-    if (typeof f.mac !== 'string' || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(f.mac)) fail(`portFilters[${i}].mac`, 'must be a MAC address')
+    if (!isMac(f.mac)) fail(`portFilters[${i}].mac`, 'must be a MAC address')
     const ips = [...(f.ipv4 !== undefined ? [f.ipv4] : []), ...f.othersIpv4]
     if (ips.some((ip) => parseIp(ip)?.kind() !== 'ipv4')) fail(`portFilters[${i}]`, 'addresses must be IPv4')
     if (port) portFilters.push({ port, mac: f.mac.toLowerCase(), ipv4: f.ipv4, othersIpv4: [...f.othersIpv4] })
@@ -145,10 +146,9 @@ function familyOf(a: ipaddr.IPv4 | ipaddr.IPv6): IpFamily {
 }
 
 function checkIfname(name: unknown, field: string, fail: (f: string, r: string) => undefined): string | undefined {
-  // Same rule as the kernel's dev_valid_name(): < IFNAMSIZ bytes, not '.'/'..', no '/', ':' or whitespace.
+  // kvmnet's one rule for interface names: what a rule expression carries safely.
   if (typeof name !== 'string' || name.length === 0) return fail(field, 'must be a non-empty interface name')
-  if (Buffer.byteLength(name) > 15) return fail(field, `interface name longer than 15 bytes: ${name}`)
-  if (name === '.' || name === '..' || /[/:\s"]/.test(name)) return fail(field, `invalid interface name: ${name}`)
+  if (!isIfName(name)) return fail(field, `invalid interface name: ${name} (${IFNAME_RULE})`)
   return name
 }
 

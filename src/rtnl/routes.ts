@@ -73,3 +73,15 @@ export async function listRoutes(ctx: RtnlContext, filter: RouteFilter = {}): Pr
   }
   return routes
 }
+
+/** Routes learnt from router advertisements (RTPROT_RA). */
+export const RTPROT_RA = 9
+
+/**
+ * The namespace's default route in the main table for a family — the one the kernel uses (lowest
+ * metric) — optionally only one from a given origin (RTPROT_RA); its device name filled in.
+ */
+export async function defaultRoute(ctx: RtnlContext, family: Family, opts: { protocol?: number } = {}): Promise<RouteInfo | undefined> {
+  const candidates = (await listRoutes(ctx, { family })).filter((r) => r.dst === 'default' && (opts.protocol === undefined || r.protocol === opts.protocol))
+  return candidates.sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0]
+}

@@ -105,6 +105,11 @@ export class Rtnl {
     return routes.listRoutes(this.ctx, filter)
   }
 
+  /** The default route the kernel uses for `family` (lowest metric, main table), optionally only one of `protocol`'s. */
+  defaultRoute(family: 4 | 6, opts?: { protocol?: number }): Promise<RouteInfo | undefined> {
+    return routes.defaultRoute(this.ctx, family, opts)
+  }
+
   /** `bridge fdb append MAC dev DEV dst IP self permanent` (MAC default all-zero: a flooding destination). */
   addFdb(spec: FdbSpec): Promise<void> {
     return fdb.addFdb(this.ctx, spec)

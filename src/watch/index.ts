@@ -1,5 +1,5 @@
 export { NetworkWatcher, DEBOUNCE_MS, MAX_DELAY_MS, type RepairedEvent, type RepairFailedEvent, type RepairOutcome, type WatcherHooks } from './watcher.js'
-export { watchTargets, type WatchTargets } from './targets.js'
+export { canonCidr, type WatchTargets } from './targets.js'
 export { LossClassifier, type Loss, type LossKind } from './losses.js'
 export { confirmedRepairs, lossesFromSteps } from './confirm.js'
 export { decodeNftNotification, encodeGetGen, type NftNotification, type NftObject } from './nft-notification.js'

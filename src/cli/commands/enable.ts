@@ -17,11 +17,11 @@ import { renderTemplateUnit, TEMPLATE_NAME } from '../../systemd/unit.js'
 import type { CliArgs } from '../args.js'
 import { out } from '../output.js'
 import { need, readSpec } from './common.js'
+import { NETWORK_NAME_RULE, isNetworkName } from '../../util/naming.js'
 
 const SPEC_DIR = '/etc/kvmnet'
 const UNIT_DIR = '/etc/systemd/system'
 const WANTS_DIR = `${UNIT_DIR}/multi-user.target.wants`
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/
 
 function rootOf(a: CliArgs): string {
   const root = a.root ?? '/'
@@ -81,7 +81,7 @@ export async function enable(a: CliArgs): Promise<number> {
 export async function disable(a: CliArgs): Promise<number> {
   const root = rootOf(a)
   const name = need(a, 'NAME')
-  if (!NAME.test(name)) throw new SpecError('NAME', `'${name}' is not a network name (1-32 letters, digits, _ or -)`)
+  if (!isNetworkName(name)) throw new SpecError('NAME', `'${name}' is not a network name (${NETWORK_NAME_RULE})`)
   const link = join(root, WANTS_DIR, `kvmnet@${name}.service`)
   const specFile = join(root, SPEC_DIR, `${name}.json`)
   const existed = existsSync(link) || existsSync(specFile)

@@ -3,7 +3,7 @@
  * and the network's recorded state, touching nothing.
  */
 import { planFor } from '../../network/kinds/index.js'
-import { bridgeOf, dnsmasqOf, firewallOf, vxlanOf } from '../../network/plan.js'
+import { bridgeOf, dnsmasqOf, firewallOf, vxlanOf } from '../../network/kinds/plan-parts.js'
 import { vxlanChanges } from '../../network/vxlan.js'
 import { validateSpec } from '../../network/validate.js'
 import { droppedRuntime } from '../../network/runtime.js'

@@ -31,7 +31,7 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
   },
   plan(spec) {
     // Not `noHostAddress`: the NIC's own addresses move onto the bridge.
-    return { ...basePlan(spec, planTaps(spec), []), ...bridgePart(spec, {}, { fixedMac: false }), noHostAddress: false, nic: spec.interface, adoptManagedInterface: spec.adoptManagedInterface ?? false }
+    return { ...basePlan(spec, planTaps(spec), []), ...bridgePart(spec, {}, { takesNic: true }), noHostAddress: false, nic: spec.interface, adoptManagedInterface: spec.adoptManagedInterface ?? false }
   },
   async apply(ctx, plan) {
     const nic = await ctx.rtnl.findLink(plan.nic)

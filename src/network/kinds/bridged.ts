@@ -6,8 +6,9 @@
  */
 import { SpecError } from '../../errors.js'
 import type { ApplyContext, StatusContext } from '../driver.js'
-import { dnsmasqOf, firewallOf, type NetworkPlan, type BridgePart, type WantedSysctl } from '../plan.js'
-import { readSysctl } from '../../rtnl/index.js'
+import { type NetworkPlan, type BridgePart, type WantedSysctl } from '../plan.js'
+import { dnsmasqOf, firewallOf } from './plan-parts.js'
+import { RTPROT_RA, readSysctl } from '../../rtnl/index.js'
 import { ensureAddresses, ensureBridge, ensureUp } from '../steps/bridge.js'
 import { concurrently } from '../steps/concurrent.js'
 import { ensureDnsmasq } from '../steps/dnsmasq.js'
@@ -52,8 +53,6 @@ export async function applyBridgedNetwork(ctx: ApplyContext, planned: Extract<Ne
 /** From how many ports enslaving them before the bridge is up pays for not overlapping them with the rest. */
 const MANY_PORTS = 64
 
-const RTPROT_RA = 9
-
 /**
  * With IPv6 forwarding on, the kernel ignores router advertisements on every interface whose accept_ra
  * is 1 — so an uplink whose own IPv6 default route came from RA would lose it when the route expires.
@@ -61,8 +60,7 @@ const RTPROT_RA = 9
  */
 async function uplinkAcceptRa(ctx: ApplyContext, plan: Extract<NetworkPlan, BridgePart>): Promise<WantedSysctl[]> {
   if (!plan.sysctls.some((s) => s.key === 'net/ipv6/conf/all/forwarding')) return []
-  const def = (await ctx.rtnl.listRoutes({ family: 6 })).find((r) => r.dst === 'default' && r.protocol === RTPROT_RA)
-  const dev = def?.devName ?? (def?.dev !== undefined ? (await ctx.rtnl.findLink(def.dev))?.name : undefined)
+  const dev = (await ctx.rtnl.defaultRoute(6, { protocol: RTPROT_RA }))?.devName
   if (!dev || dev === plan.bridge) return []
   const key = `net/ipv6/conf/${dev}/accept_ra`
   const now = (await readSysctl(ctx.ns, key).catch(() => '')).trim()

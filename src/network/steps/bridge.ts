@@ -8,7 +8,8 @@ import { SpecError, ignoreNotFound } from '../../errors.js'
 import { readSysctl, writeSysctl, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import type { ApplyContext } from '../driver.js'
 import type { StepName } from '../../util/transaction.js'
-import { linkNamesOf, type BridgePart, type NetworkPlan } from '../plan.js'
+import { type BridgePart, type NetworkPlan } from '../plan.js'
+import { linkNamesOf } from '../kinds/plan-parts.js'
 import { assertOurs, isHalfMade, isLinkLocal6, normCidr } from './links-common.js'
 
 type BridgedPlan = Extract<NetworkPlan, BridgePart>

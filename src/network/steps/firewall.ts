@@ -7,7 +7,8 @@ import { renderRules, rulesDrift, tableExists, type NetworkRules } from '../../n
 import type { ApplyContext } from '../driver.js'
 import { SpecError } from '../../errors.js'
 import { ensureCoexist, removeCoexist } from '../../coexist/coexist.js'
-import { coexistEnabled, coexistTargetOf } from '../../coexist/target.js'
+import { coexistTargetOf } from '../kinds/coexist-target.js'
+import { coexistEnabled } from '../kinds/spec-parts.js'
 import type { NetworkPlan } from '../plan.js'
 
 /**
@@ -22,8 +23,7 @@ export async function resolveUplink(ctx: Pick<ApplyContext, 'rtnl'>, rules: Netw
     if (!(await ctx.rtnl.findLink(given))) throw new SpecError('uplink', `no interface named ${given} in this namespace`)
     return rules
   }
-  const def = (await ctx.rtnl.listRoutes({ family: 4 })).find((r) => r.dst === 'default')
-  const dev = def?.devName ?? (def?.dev !== undefined ? (await ctx.rtnl.findLink(def.dev))?.name : undefined)
+  const dev = (await ctx.rtnl.defaultRoute(4))?.devName
   if (!dev || dev === rules.bridge) return rules
   return rules.mode === 'nat' ? { ...rules, nat: { ...rules.nat, uplink: dev } } : { ...rules, routed: { uplink: dev } }
 }

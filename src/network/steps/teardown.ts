@@ -5,7 +5,7 @@
  */
 import type { TeardownContext } from '../driver.js'
 import type { NetworkPlan } from '../plan.js'
-import { bridgeOf, linkNamesOf, ownAliases } from '../plan.js'
+import { bridgeOf, linkNamesOf, ownAliases } from '../kinds/plan-parts.js'
 import { removeState } from '../state.js'
 import { removeCoexist } from '../../coexist/coexist.js'
 import { restoreNic } from './nic.js'

@@ -9,7 +9,9 @@ import { SpecError, ignoreNotFound } from '../../errors.js'
 import { ALL_ZEROS_MAC, writeSysctl, type LinkChange, type LinkInfo, type Rtnl, type VxlanSpec } from '../../rtnl/index.js'
 import type { Netns } from '../../netns/index.js'
 import type { ApplyContext } from '../driver.js'
-import { linkNamesOf, withMtu, type BridgePart, type NetworkPlan } from '../plan.js'
+import { type BridgePart, type NetworkPlan } from '../plan.js'
+import { bridgedOf, linkNamesOf, vxlanOf, withMtu } from '../kinds/plan-parts.js'
+import { vxlanSpecOf } from '../kinds/spec-parts.js'
 import { bridgeMac, machineId } from '../names.js'
 import { canonicalIp, planVxlan, vxlanName, type PlannedVxlan } from '../vxlan.js'
 import { assertOurs, isHalfMade } from './links-common.js'
@@ -89,8 +91,9 @@ export async function resolveVxlan<P extends BridgedPlan>(rtnl: Rtnl, plan: P): 
 
 /** Any plan with its MTU resolved where a vxlan decides it (a port added at runtime gets the bridge's). */
 export async function withResolvedMtu(rtnl: Rtnl, plan: NetworkPlan): Promise<NetworkPlan> {
-  if (!('vxlan' in plan) || !plan.vxlan || plan.mode === 'bridge') return plan
-  return (await resolveVxlan(rtnl, plan)).plan
+  const bridged = bridgedOf(plan)
+  if (!bridged?.vxlan || bridged.mtuFromNic) return plan
+  return (await resolveVxlan(rtnl, bridged)).plan
 }
 
 /** The link request for a planned vxlan. */
@@ -148,9 +151,9 @@ export async function ensureVxlan(ctx: ApplyContext, plan: BridgedPlan, underlay
   const { rtnl, tx } = ctx
   const bridge = await rtnl.getLink(plan.bridge)
   const prevSpec = ctx.prev?.spec
-  const prevFamily = prevSpec && 'vxlan' in prevSpec ? planVxlan(prevSpec.name, prevSpec.vxlan)?.family : undefined
+  const prevFamily = prevSpec ? planVxlan(prevSpec.name, vxlanSpecOf(prevSpec))?.family : undefined
   // The bridge of a kind that takes the NIC's MTU keeps it; the vxlan always fits its underlay.
-  const mtu = plan.mode === 'bridge' ? (plan.mtu ?? (underlay ? underlay.mtu - v.overhead : undefined)) : plan.mtu
+  const mtu = plan.mtuFromNic ? (plan.mtu ?? (underlay ? underlay.mtu - v.overhead : undefined)) : plan.mtu
   const owner = { group: plan.group, names: linkNamesOf(plan) }
   let link = await rtnl.findLink(v.name)
   if (link) {
@@ -158,7 +161,7 @@ export async function ensureVxlan(ctx: ApplyContext, plan: BridgedPlan, underlay
     assertOurs(link, plan.alias.vxlan, 'vxlan', owner)
     if (!sameTunnel(link, v, underlay?.link?.index, prevFamily)) link = await replaceVxlan(ctx, plan, link, prevFamily)
   }
-  if (plan.mode !== 'bridge' && plan.mtu !== undefined && bridge.mtu !== plan.mtu) {
+  if (!plan.mtuFromNic && plan.mtu !== undefined && bridge.mtu !== plan.mtu) {
     const before = bridge.mtu
     const mtuNow = plan.mtu
     await tx.step('bridge-mtu', 'links', async (s) => {
@@ -282,7 +285,7 @@ async function replaceVxlan(ctx: ApplyContext, plan: BridgedPlan, old: LinkInfo,
 /** A converge that dropped `vxlan`: the network's vxlan device goes (a foreign one of that name stays). */
 async function removeVxlan(ctx: ApplyContext, plan: BridgedPlan): Promise<void> {
   const prevSpec = ctx.prev?.spec
-  if (!prevSpec || !('vxlan' in prevSpec) || !prevSpec.vxlan) return
+  if (!prevSpec || !vxlanSpecOf(prevSpec)) return
   const name = vxlanName(plan.name)
   const link = await ctx.rtnl.findLink(name)
   if (!link || !(link.alias === plan.alias.vxlan || isHalfMade(link, { group: plan.group, names: new Set([name]) }))) return
@@ -311,7 +314,7 @@ export interface VxlanStatus {
 
 /** The vxlan as the kernel has it, and what differs from the plan. */
 export async function vxlanStatus(rtnl: Rtnl, plan: NetworkPlan, bridge: LinkInfo | undefined): Promise<{ status: VxlanStatus | undefined; problems: string[] }> {
-  const v = 'vxlan' in plan ? plan.vxlan : undefined
+  const v = vxlanOf(plan)
   if (!v) return { status: undefined, problems: [] }
   const link = await rtnl.findLink(v.name)
   if (!link || link.kind !== 'vxlan' || link.alias !== plan.alias.vxlan) return { status: undefined, problems: [`vxlan ${v.name} missing`] }

@@ -1,9 +1,5 @@
 /** Ethernet addresses as 'aa:bb:cc:dd:ee:ff' strings at the API edge and 6 raw bytes on the wire. */
-const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i
-
-export function isMac(s: string): boolean {
-  return MAC_RE.test(s)
-}
+export { isMac } from '../../util/naming.js'
 
 export function macToBytes(mac: string): Buffer {
   return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)))

@@ -1,16 +1,13 @@
 /**
- * A network's coexistence target, from its spec and plan: whether coexistence is on (firewall.coexist,
- * default on — off for open networks, whose point is that kvmnet adds no rules), which traffic crosses the
- * forward hook, and what guests need to reach on the host.
+ * A network's coexistence target, from its spec and plan: which traffic crosses the forward hook, and
+ * what guests need to reach on the host — what Docker, ufw and firewalld must be told to let through.
+ * Whether coexistence is on at all is spec-parts.ts's coexistEnabled.
  */
-import { bridgeOf, dnsmasqOf, firewallOf, type NetworkPlan } from '../network/plan.js'
-import type { NetworkSpec } from '../network/spec.js'
-import type { CoexistTarget, HostPort } from './model.js'
-
-export function coexistEnabled(spec: NetworkSpec): boolean {
-  const opt = 'firewall' in spec ? spec.firewall?.coexist : undefined
-  return opt ?? spec.mode !== 'open'
-}
+import type { CoexistTarget, HostPort } from '../../coexist/index.js'
+import { type NetworkPlan } from '../plan.js'
+import { bridgeOf, dnsmasqOf, firewallOf } from './plan-parts.js'
+import type { NetworkSpec } from '../spec.js'
+import { coexistEnabled } from './spec-parts.js'
 
 /**
  * The target, or undefined when coexistence is off or the kind has no bridge (macvtap). `evenIfOff`: what

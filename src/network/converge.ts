@@ -1,0 +1,157 @@
+/**
+ * One apply of a spec, from the state as recorded: the namespace and kind checks, the journal written
+ * before anything changes (so a process killed at any moment leaves a state `down` and `gc` can finish
+ * from), the kind's driver, and the final state. A failure undoes what this apply did, newest first.
+ */
+import { KvmnetError, NotFoundError, SpecError, isNotFound } from '../errors.js'
+import type { Netns } from '../netns/index.js'
+import { nsLabel } from '../netns/exec.js'
+import type { Rtnl } from '../rtnl/index.js'
+import type { Nft, NetworkRules } from '../nft/index.js'
+import { processStartTime } from '../util/process-start-time.js'
+import type { Transaction } from '../util/transaction.js'
+import type { ApplyContext, DnsmasqSlot, TeardownContext } from './driver.js'
+import { forwardsOf, forwardsOverlap, kindOf, portAnchorOf, type PlannedNetwork } from './kinds/index.js'
+import type { NetworkPlan, PlannedPort } from './plan.js'
+import { ensureFirewall } from './steps/firewall.js'
+import { closeAll } from './port-fds.js'
+import type { NetworkSpec } from './spec.js'
+import { listStates, netnsIdentity, removeState, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
+import { assertGroupOurs, ensurePorts } from './steps/ports.js'
+
+export interface ConvergeInput {
+  ns: Netns
+  rtnl: Rtnl
+  stateRoot: string
+  stateDir: string
+  net: PlannedNetwork
+  prev: NetworkState | undefined
+  runtime: RuntimeAdditions
+  tx: Transaction
+  /** Record this process as the network's owner (it supervises dnsmasq). */
+  supervised: boolean
+  context(state: NetworkState, newFds: Map<string, number[]>): ApplyContext
+}
+
+/** The state the apply completed, and the fds of taps it made (the caller's from now on). */
+export async function converge(input: ConvergeInput): Promise<{ state: NetworkState; newFds: Map<string, number[]> }> {
+  const { ns, net, prev, tx } = input
+  const start = performance.now()
+  const newFds = new Map<string, number[]>()
+  try {
+    const netnsId = netnsIdentity(ns)
+    if (!netnsId) throw new NotFoundError(`network namespace ${nsLabel(ns)}`)
+    if (prev && prev.netnsId !== netnsId) throw new KvmnetError(`state of ${net.name} belongs to another namespace`)
+    const was = prev ? kindOf(prev.spec).plan(input.stateRoot) : undefined
+    if (was && was.l2 !== net.l2) throw new SpecError('mode', `cannot converge a ${was.mode} network to ${net.mode}: take it down first`)
+    const base = { spec: net.spec, bridge: net.bridge, group: net.plan.group, runtime: input.runtime }
+    const state: NetworkState = prev
+      ? { ...prev, ...base }
+      : { ...base, version: 1, name: net.name, netnsPath: ns.path, netnsName: ns.name, netnsId, createdAt: new Date().toISOString() }
+    await assertForwardsFree(net.spec, input.stateRoot, netnsId)
+    const startTime = await processStartTime(process.pid)
+    const ctx = input.context(state, newFds)
+    await tx.step('journal', 'state', async (s) => {
+      if (startTime) state.applying = { pid: process.pid, startTime, since: new Date().toISOString() }
+      // A first apply owns the state directory (dnsmasq's files live in it too): a rollback removes it.
+      if (!prev) s.onUndo(() => removeState(input.stateDir))
+      else s.onUndo(() => writeState(input.stateDir, prev))
+      await ctx.journal()
+    })
+    // A group is this network's alone: down deletes it with one request.
+    if (!prev) await assertGroupOurs(input.rtnl, net.plan.group, ownAliasesOf(net), net.linkNames, 'group')
+    await net.apply(ctx)
+    await tx.step('state', 'state', async () => {
+      state.owner = startTime && input.supervised ? { pid: process.pid, startTime } : state.owner
+      state.applying = undefined
+      state.lastApply = { at: new Date().toISOString(), totalMs: performance.now() - start, steps: [...tx.timings] }
+      await ctx.journal()
+    })
+    tx.commit()
+    return { state, newFds }
+  } catch (err) {
+    // Only this apply's fds: ports from earlier applies stay with whoever holds them.
+    closeAll(newFds)
+    return tx.rollback(err)
+  }
+}
+
+export interface DismantleInput {
+  ns: Netns
+  rtnl: Rtnl
+  nft: Nft
+  stateDir: string
+  dnsmasq: DnsmasqSlot
+  tx: Transaction
+  /** What the state records (undefined when there is none), and the plan to tear down. */
+  state: NetworkState | undefined
+  net: PlannedNetwork
+}
+
+/**
+ * Remove what the network owns and put back what it borrowed, from the state alone. Every part is
+ * attempted even if another failed; a part already gone is success. The failures are thrown together.
+ */
+export async function dismantle(input: DismantleInput): Promise<void> {
+  const errors: unknown[] = []
+  const ctx: TeardownContext = {
+    ns: input.ns,
+    rtnl: input.rtnl,
+    nft: input.nft,
+    state: input.state,
+    stateDir: input.stateDir,
+    dnsmasq: input.dnsmasq,
+    attempt: async (step, cat, fn) => {
+      try {
+        await input.tx.step(step, cat, fn)
+      } catch (err) {
+        if (!isNotFound(err)) errors.push(err)
+      }
+    },
+  }
+  await input.net.teardown(ctx)
+  if (errors.length === 1) throw errors[0]
+  if (errors.length > 1) throw new AggregateError(errors, `teardown of ${input.net.name}: ${errors.length} steps failed`)
+}
+
+/**
+ * One port added to a running network without a full converge: the port itself, and the rules again
+ * where port filters need to learn it. The state is written when both are done; a failure undoes both.
+ */
+export async function attachPort(input: { tx: Transaction; ctx: ApplyContext; plan: NetworkPlan; port: PlannedPort; rules: NetworkRules | undefined; newFds: Map<string, number[]> }): Promise<void> {
+  const { tx, ctx, plan } = input
+  try {
+    await ensurePorts(ctx, plan, portAnchorOf(plan), [input.port])
+    // A filtered port needs its rules (and every other filter learns its reservation).
+    if (input.rules?.portFilters?.length) await ensureFirewall(ctx, input.rules)
+    await writeState(ctx.stateDir, ctx.state)
+    tx.commit()
+  } catch (err) {
+    closeAll(input.newFds)
+    await tx.rollback(err)
+  }
+}
+
+/** The aliases of every role a network's links can have: what `down` and the group check accept as its own. */
+export function ownAliasesOf(net: PlannedNetwork): string[] {
+  const a = net.plan.alias
+  return [a.bridge, a.port, a.host, a.vxlan]
+}
+
+/**
+ * Two networks in one namespace forwarding the same host port would both install DNAT rules for it, and
+ * every connection would go to whichever table the kernel consults first: refused before anything. A
+ * network whose state cannot be read cannot be checked; listStates names it to status and gc.
+ */
+async function assertForwardsFree(spec: NetworkSpec, stateRoot: string, netnsId: string): Promise<void> {
+  const mine = forwardsOf(spec)
+  if (mine.length === 0) return
+  const others = (await listStates(stateRoot)).states.filter((o) => o.state.name !== spec.name && o.state.netnsId === netnsId)
+  for (const { state } of others) {
+    const theirs = forwardsOf(state.spec)
+    mine.forEach((f, i) => {
+      const j = theirs.findIndex((g) => forwardsOverlap(f, g))
+      if (j >= 0) throw new SpecError(`forwards[${i}].hostPort`, `overlaps network ${state.name}'s forwards[${j}] in this namespace`)
+    })
+  }
+}

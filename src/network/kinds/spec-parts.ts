@@ -1,0 +1,147 @@
+/**
+ * The parts of a spec that only some kinds have — forwards (nat), DHCP and DNS (the kinds with a host
+ * address and dnsmasq), a VXLAN segment (every bridged kind), firewall options — read and replaced here,
+ * by kind, so that no code outside kinds/ asks which kind a spec is or probes it for a field.
+ */
+import { SpecError } from '../../errors.js'
+import type {
+  DhcpHostSpec,
+  DnsHostSpec,
+  ForwardSpec,
+  IsolatedNetworkSpec,
+  NatNetworkSpec,
+  NetworkSpec,
+  NetworkVxlanSpec,
+  OpenNetworkSpec,
+  PortSpec,
+  RoutedNetworkSpec,
+} from '../spec.js'
+
+/** The kinds whose dnsmasq can serve DHCP and DNS. */
+type ServedSpec = NatNetworkSpec | RoutedNetworkSpec | OpenNetworkSpec | IsolatedNetworkSpec
+
+function served(spec: NetworkSpec): ServedSpec | undefined {
+  switch (spec.mode) {
+    case 'nat':
+    case 'routed':
+    case 'open':
+    case 'isolated':
+      return spec
+    case 'very-isolated':
+    case 'bridge':
+    case 'macvtap':
+      return undefined
+  }
+}
+
+/** The spec's port forwards ([] for kinds without forwards). */
+export function forwardsOf(spec: NetworkSpec): readonly ForwardSpec[] {
+  return spec.mode === 'nat' ? (spec.forwards ?? []) : []
+}
+
+/** The spec with these forwards; a SpecError on `forwards` for a kind that has none. */
+export function withForwards(spec: NetworkSpec, forwards: ForwardSpec[]): NetworkSpec {
+  if (spec.mode !== 'nat') throw new SpecError('forwards', `port forwards need a nat network (${spec.name} is ${spec.mode})`)
+  return { ...spec, forwards }
+}
+
+/** Whether the spec's network runs a DHCPv4 server (reservations are possible). */
+export function hasDhcp(spec: NetworkSpec): boolean {
+  return served(spec)?.ipv4?.dhcp !== undefined
+}
+
+/** The spec's DHCPv4 reservations. */
+export function dhcpHostsOf(spec: NetworkSpec): readonly DhcpHostSpec[] {
+  return served(spec)?.ipv4?.dhcp?.hosts ?? []
+}
+
+/** The DHCPv4 range, when the network hands out addresses dynamically. */
+export function dhcpRangeOf(spec: NetworkSpec): readonly [string, string] | undefined {
+  return served(spec)?.ipv4?.dhcp?.range
+}
+
+/** The host's IPv4 address on the network (CIDR), when it has one. */
+export function hostIpv4Of(spec: NetworkSpec): string | undefined {
+  if (spec.mode === 'macvtap') return spec.ipv4?.address
+  return served(spec)?.ipv4?.address
+}
+
+/** The spec with these DHCPv4 reservations; a SpecError on `ipv4.dhcp` when the network has no DHCP. */
+export function withDhcpHosts(spec: NetworkSpec, hosts: DhcpHostSpec[]): NetworkSpec {
+  const noDhcp = () => new SpecError('ipv4.dhcp', `network ${spec.name} runs no DHCP server`)
+  switch (spec.mode) {
+    case 'nat':
+    case 'routed':
+    case 'open': {
+      const dhcp = spec.ipv4.dhcp
+      if (!dhcp) throw noDhcp()
+      return { ...spec, ipv4: { ...spec.ipv4, dhcp: { ...dhcp, hosts } } }
+    }
+    case 'isolated': {
+      const ipv4 = spec.ipv4
+      if (!ipv4?.dhcp) throw noDhcp()
+      return { ...spec, ipv4: { ...ipv4, dhcp: { ...ipv4.dhcp, hosts } } }
+    }
+    case 'very-isolated':
+    case 'bridge':
+    case 'macvtap':
+      throw noDhcp()
+  }
+}
+
+/** Whether the network's dnsmasq answers DNS (a record for a name is worth adding). */
+export function servesDns(spec: NetworkSpec): boolean {
+  const s = served(spec)
+  return s !== undefined && s.dns?.enabled !== false
+}
+
+/** The spec's extra DNS records. */
+export function dnsHostsOf(spec: NetworkSpec): readonly DnsHostSpec[] {
+  return served(spec)?.dns?.hosts ?? []
+}
+
+/** The spec with these DNS records; a SpecError on `dns` for a kind that serves no DNS. */
+export function withDnsHosts(spec: NetworkSpec, hosts: DnsHostSpec[]): NetworkSpec {
+  const s = served(spec)
+  if (!s) throw new SpecError('dns', `network ${spec.name} serves no DNS (a ${spec.mode} network)`)
+  return { ...s, dns: { ...(s.dns ?? {}), hosts } }
+}
+
+/** The spec's VXLAN segment, if its kind can have one and it asks for it. */
+export function vxlanSpecOf(spec: NetworkSpec): NetworkVxlanSpec | undefined {
+  return spec.mode === 'macvtap' ? undefined : spec.vxlan
+}
+
+/** The spec with this VXLAN segment; a SpecError on `vxlan` when it has none to change. */
+export function withVxlan(spec: NetworkSpec, vxlan: NetworkVxlanSpec): NetworkSpec {
+  if (spec.mode === 'macvtap' || !spec.vxlan) throw new SpecError('vxlan', `network ${spec.name} has no vxlan segment (add one to its spec and run up)`)
+  return { ...spec, vxlan }
+}
+
+/**
+ * The spec with `port` added (or replacing the port of its name): a tap on the bridged kinds, a macvtap on
+ * macvtap networks; a SpecError on `kind` for the other. Fields of the wrong kind are left for the
+ * schema to name when the edited spec is validated.
+ */
+export function withPort(spec: NetworkSpec, port: PortSpec): NetworkSpec {
+  const { kind, ...rest } = port
+  if (spec.mode === 'macvtap') {
+    if (kind === 'tap') throw new SpecError('kind', `a macvtap network has macvtap ports, not taps`)
+    return { ...spec, ports: [...(spec.ports ?? []).filter((p) => p.name !== port.name), { ...rest, ...(kind ? { kind } : {}) }] }
+  }
+  if (kind === 'macvtap') throw new SpecError('kind', `a ${spec.mode} network has tap ports, not macvtaps`)
+  const tap = { ...rest, ...(kind ? { kind } : {}) }
+  return { ...spec, ports: [...(spec.ports ?? []).filter((p) => p.name !== port.name), tap] }
+}
+
+/** The spec without the port named `name` (unchanged when it has none). */
+export function withoutPort(spec: NetworkSpec, name: string): NetworkSpec {
+  if (spec.mode === 'macvtap') return { ...spec, ports: (spec.ports ?? []).filter((p) => p.name !== name) }
+  return { ...spec, ports: (spec.ports ?? []).filter((p) => p.name !== name) }
+}
+
+/** firewall.coexist, default on — off for open networks, whose point is that kvmnet adds no rules. */
+export function coexistEnabled(spec: NetworkSpec): boolean {
+  const opt = spec.mode === 'macvtap' ? undefined : spec.firewall?.coexist
+  return opt ?? spec.mode !== 'open'
+}

@@ -1,0 +1,28 @@
+/**
+ * What a watcher of one network looks after, from its plan: its nft tables, its bridge, its ports (and
+ * whether they belong on the bridge), other links it made (a macvtap network's host helper) and the host
+ * addresses each of those links must carry. Anything else in the namespace is someone else's business.
+ */
+import { NFPROTO, tableName } from '../../nft/index.js'
+import { canonCidr, type WatchTargets } from '../../watch/index.js'
+import type { NetworkPlan } from '../plan.js'
+
+export function watchTargets(plan: NetworkPlan): WatchTargets {
+  const tag = 'firewall' in plan ? plan.firewall.tag : undefined
+  const tables = tag === undefined ? [] : [{ family: NFPROTO.inet, name: tableName(tag) }, { family: NFPROTO.bridge, name: tableName(tag) }]
+  // A bridge network's bridge takes over a NIC; kvmnet makes it all the same, so it is watched like any.
+  const bridge = 'bridge' in plan ? plan.bridge : undefined
+  const ports = new Map(plan.ports.map((p) => [p.name, { enslaved: bridge !== undefined && p.kind === 'tap' }]))
+  const links = new Set<string>()
+  const addresses = new Map<string, Set<string>>()
+  if ('bridge' in plan && plan.addresses.length > 0) addresses.set(plan.bridge, cidrSet(plan.addresses))
+  if (plan.mode === 'macvtap' && plan.hostHelper) {
+    links.add(plan.hostHelper.name)
+    if (plan.hostHelper.addresses.length > 0) addresses.set(plan.hostHelper.name, cidrSet(plan.hostHelper.addresses))
+  }
+  return { tables, bridge, ports, portAlias: plan.alias.port, links, addresses }
+}
+
+function cidrSet(list: readonly string[]): Set<string> {
+  return new Set(list.map(canonCidr).filter((c): c is string => c !== undefined))
+}
