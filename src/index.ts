@@ -1,13 +1,21 @@
 /**
  * kvmnet: virtual networks for KVM/QEMU guests built directly on the Linux kernel.
- * Public API — re-exports only.
+ * Public API — re-exports only, each named: what users need (the README's API), nothing a folder keeps
+ * for its siblings. The Buffer-level pieces are in kvmnet/wire (wire.ts).
  */
 export * from './errors.js'
-export * from './netns/index.js'
-export * from './rtnl/index.js'
-export * from './tap/index.js'
-export * from './nft/index.js'
-export * from './dnsmasq/index.js'
-export * from './network/index.js'
-export * from './doctor/index.js'
+export { NETNS_DIR, Netns, netnsPath, nsCommand, nsLabel, validateNetnsName } from './netns/index.js'
+export type { NetnsCreateOptions, NetnsRef } from './netns/index.js'
+export { ALL_ZEROS_MAC, LINK_KINDS, Rtnl, badLinkName, parseRouteSpec, readBridgeNfCallIptables, readSysctl, setAcceptRa, setBridgeNfCallIptables, setIpForward, setProxyArp, setRouteLocalnet, sysctlKeys, sysctlPath, tapDevicePath, validateLinkChange, validateLinkSpec, writeSysctl } from './rtnl/index.js'
+export type { AddressInfo, AddressOptions, BridgeData, BridgeSpec, Family, FdbEntry, FdbFilter, FdbSpec, LinkChange, LinkCommon, LinkFilter, LinkInfo, LinkKind, LinkRef, LinkSpec, MacvlanData, MacvlanMode, MacvlanSpec, OperState, RouteFilter, RouteInfo, RouteScope, RouteSpec, RouteType, TapSpec, TunData, VethSpec, VxlanData, VxlanSpec } from './rtnl/index.js'
+export { MAX_TAP_QUEUES, createTap, createTaps, normalizeTapOptions } from './tap/index.js'
+export type { TapHandle, TapOptions } from './tap/index.js'
+export { Nft, NftError, TABLE_PREFIX, checkRules, parseInstalled, renderRemove, renderRules, renderRulesMany, requiredSysctls, rulesDrift, tableExists, tableName, tagOfTable } from './nft/index.js'
+export type { HostServices, InstalledChain, InstalledNetworkRules, NetworkRules, NftDocument, NftRunOptions, PortFilter, PortForward, RequiredSysctl, RulesDrift } from './nft/index.js'
+export { DEFAULT_BACKOFF, DEFAULT_LEASE_TIME, Dnsmasq, LeaseWatcher, defaultStateDir, dnsmasqPaths, parseLeases, readLeaseFile, renderConfig, restartDelay, validateDnsmasqSpec } from './dnsmasq/index.js'
+export type { BackoffPolicy, DhcpReservation, DnsmasqDhcpSpec, DnsmasqDnsSpec, DnsmasqEvents, DnsmasqOptions, DnsmasqPaths, DnsmasqSpec, ExitInfo, Lease, LeaseTime, ReadyInfo, RenderOptions, RenderedConfig, RestartInfo } from './dnsmasq/index.js'
+export { NETWORK_MODES, Network, VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6, createNetwork, defaultBridgeName, defaultLinkGroup, defaultMac, gc, networkJsonSchema, openNetwork, specIssues, specSchema, tapHostMac, validateSpec, vxlanName } from './network/index.js'
+export type { ApplyReport, BridgeNetworkSpec, DhcpHostSpec, DnsHostSpec, FirewallOptionsSpec, ForwardSpec, GcReport, IsolatedNetworkSpec, MacvtapNetworkSpec, MacvtapPortSpec, NatNetworkSpec, NetworkEvents, NetworkMode, NetworkOptions, NetworkPlan, NetworkSpec, NetworkSpecInput, NetworkStatus, NetworkVxlanSpec, NetworkWarning, OpenNetworkSpec, PlanOf, PlannedMacvtap, PlannedPort, PlannedTap, PlannedVxlan, PortInfo, PortLease, PortSpec, PortStatus, RepairFailedEvent, RepairedEvent, RoutedNetworkSpec, RuntimeAdditions, SpecIssue, SpecOf, StepCategory, StepEvent, StepOutcome, StepTiming, TapPortSpec, VeryIsolatedNetworkSpec, VxlanStatus } from './network/index.js'
+export { doctor } from './doctor/index.js'
+export type { DoctorOptions, DoctorReport, Finding, FindingCode } from './doctor/index.js'
 export type { CoexistRecord, CoexistWarning } from './coexist/index.js'

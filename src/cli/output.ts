@@ -1,6 +1,6 @@
 /** What the CLI prints: lines, aligned columns (podman/virsh style), reports, and errors. */
-import type { ApplyReport } from '../network/network.js'
-import { stepLabel } from '../util/transaction.js'
+import type { ApplyReport } from '../network/index.js'
+import { stepLabel } from '../util/index.js'
 
 export function out(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`)

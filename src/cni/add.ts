@@ -6,7 +6,7 @@
  */
 import { Netns } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
-import { forwardKey } from '../network/runtime.js'
+import { forwardKey } from '../network/index.js'
 import type { CniConfig, CniNetworkSpec } from './config.js'
 import { attachEdit, detachEdit, type Attached } from './edits.js'
 import type { AttachmentEnv } from './env.js'

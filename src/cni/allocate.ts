@@ -4,7 +4,7 @@
  * Pure: kvmnet-cni calls it under the network's lock with the spec as recorded, so two ADDs never pick
  * the same address.
  */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import type { CniNetworkSpec } from './config.js'
 
 export function v4num(ip: string): number {

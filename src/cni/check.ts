@@ -5,7 +5,7 @@
  * rules, dnsmasq). The first problems found are the error's details.
  */
 import { Rtnl } from '../rtnl/index.js'
-import { forwardKey } from '../network/runtime.js'
+import { forwardKey } from '../network/index.js'
 import { openContainerNs } from './add.js'
 import type { CniConfig, CniNetworkSpec } from './config.js'
 import type { AttachmentEnv } from './env.js'

@@ -12,12 +12,12 @@
  */
 import { isIP } from 'node:net'
 import { SpecError } from '../errors.js'
-import type { NetworkSpec } from '../network/spec.js'
-import { validateSpec } from '../network/validate.js'
+import type { NetworkSpec } from '../network/index.js'
+import { validateSpec } from '../network/index.js'
 import { CniCode, CniError } from './errors.js'
 import { isCniIfname, isContainerId, type CniCommand } from './env.js'
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from './version.js'
-import { isMac } from '../util/naming.js'
+import { isMac } from '../util/index.js'
 
 /** The kinds whose guests get addresses from kvmnet's own DHCP range on kvmnet's own bridge. */
 export type CniNetworkSpec = Extract<NetworkSpec, { mode: 'nat' | 'routed' | 'open' | 'isolated' }>

@@ -6,7 +6,7 @@
  */
 import { Netns } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
-import { createNetwork, type Network } from '../network/network.js'
+import { createNetwork, type Network } from '../network/index.js'
 import type { CniConfig, CniNetworkSpec } from './config.js'
 import { detachEdit } from './edits.js'
 import type { AttachmentEnv } from './env.js'

@@ -6,10 +6,10 @@
  * the port mappings as forwards. Reservations and forwards are recorded as runtime additions, so an
  * operator's `kvmnet up` of the original spec shows them instead of dropping them.
  */
-import type { DhcpHostSpec, DnsHostSpec, ForwardSpec, NetworkSpec } from '../network/spec.js'
-import type { RuntimeAdditions } from '../network/state.js'
-import { forwardKey, unique } from '../network/runtime.js'
-import { forwardsOverlap } from '../network/kinds/checks.js'
+import type { DhcpHostSpec, DnsHostSpec, ForwardSpec, NetworkSpec } from '../network/index.js'
+import type { RuntimeAdditions } from '../network/index.js'
+import { forwardKey, unique } from '../network/index.js'
+import { forwardsOverlap } from '../network/index.js'
 import { pickAddress } from './allocate.js'
 import type { CniNetworkSpec, PortMapping } from './config.js'
 import { CniCode, CniError } from './errors.js'

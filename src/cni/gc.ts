@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs'
 import { Netns } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
-import { isAttachmentOf, parseAlias } from '../network/names.js'
+import { isAttachmentOf, parseAlias } from '../network/index.js'
 import type { CniConfig, CniNetworkSpec } from './config.js'
 import { detachEdit } from './edits.js'
 import { CniCode, CniError } from './errors.js'

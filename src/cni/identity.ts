@@ -5,7 +5,7 @@
  * record file and the DNS name.
  */
 import { createHash } from 'node:crypto'
-import { attachmentRole, linkAlias, machineId } from '../network/names.js'
+import { attachmentRole, linkAlias, machineId } from '../network/index.js'
 
 export interface AttachmentKey {
   network: string

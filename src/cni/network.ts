@@ -7,9 +7,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { NotFoundError, WouldRemoveError } from '../errors.js'
-import { acquireLock, type LockHandle } from '../lock/file-lock.js'
-import { createNetwork, openNetwork, type Network, type NetworkOptions } from '../network/network.js'
-import { parseAlias } from '../network/names.js'
+import { acquireLock, type LockHandle } from '../lock/index.js'
+import { createNetwork, openNetwork, type Network, type NetworkOptions } from '../network/index.js'
+import { parseAlias } from '../network/index.js'
 import type { CniConfig } from './config.js'
 import { CniCode, CniError } from './errors.js'
 import { attachmentAlias, type AttachmentKey } from './identity.js'

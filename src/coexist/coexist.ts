@@ -5,7 +5,7 @@
  * kvmnet knows owns — is never modified, only named in a warning.
  */
 import { FirewallToolError } from '../errors.js'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import { detectFirewalls } from './detect.js'
 import { DOCKER_USER, dockerFixCommands, dockerRules, ensureDockerRules, removeDockerRules } from './docker.js'
 import { KVMNET_ZONE, firewalldFixCommands, ensureZone, removeZone, zoneOfInterface } from './firewalld.js'

@@ -6,9 +6,9 @@
  *  - firewalld: its own table `inet firewalld`;
  *  - anything else whose base chain drops by policy: nobody kvmnet knows, so it is named, never modified.
  */
-import { listNftChains } from '../nft/list-chains.js'
-import { TABLE_PREFIX } from '../nft/names.js'
-import type { NetnsRef } from '../netns/ref.js'
+import { listNftChains } from '../nft/index.js'
+import { TABLE_PREFIX } from '../nft/index.js'
+import type { NetnsRef } from '../netns/index.js'
 import type { Detected, ForeignChain } from './model.js'
 
 export interface ListedChain {

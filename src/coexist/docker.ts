@@ -5,7 +5,7 @@
  * chain Docker documents for the administrator's rules and never touches itself. FORWARD jumps there
  * first; an ACCEPT there ends the filter table's verdict, and kvmnet's own table still decides what passes.
  */
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import { deleteTagged, insertRule, ruleExists } from './iptables.js'
 import { coexistTag, type CoexistTarget } from './model.js'
 

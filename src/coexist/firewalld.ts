@@ -5,7 +5,7 @@
  * bridge's traffic through, and kvmnet's own table keeps deciding what passes (host.services, NAT,
  * isolation). A bridge the administrator already put in a zone is left where it is.
  */
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import { mustRun, runTool } from './run.js'
 
 export const KVMNET_ZONE = 'trusted'

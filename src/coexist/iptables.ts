@@ -3,7 +3,7 @@
  * DOCKER-USER). Rules are found again by their comment only: `iptables -S CHAIN` prints each rule as the
  * arguments that made it, so a rule carrying kvmnet's comment is deleted by giving those arguments to -D.
  */
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import { mustRun, runTool } from './run.js'
 
 export function iptablesTool(family: 4 | 6): string {

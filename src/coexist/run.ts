@@ -4,9 +4,9 @@
  * has no other interface: `ufw show added`), a timeout so a wedged tool cannot hang an apply.
  */
 import { FirewallToolError } from '../errors.js'
-import { nsCommand } from '../netns/exec.js'
-import type { NetnsRef } from '../netns/ref.js'
-import { runProgram, type ProgramResult } from '../util/run-program.js'
+import { nsCommand } from '../netns/index.js'
+import type { NetnsRef } from '../netns/index.js'
+import { runProgram, type ProgramResult } from '../util/index.js'
 
 const TIMEOUT_MS = 60_000
 

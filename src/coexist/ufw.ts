@@ -8,7 +8,7 @@
  * other), so a rule the administrator already has is left alone and not recorded; and `ufw delete` with a
  * comment deletes only a rule whose comment matches — removal can never take the administrator's rule.
  */
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import { mustRun } from './run.js'
 import { coexistTag, type CoexistTarget, type UfwRule } from './model.js'
 

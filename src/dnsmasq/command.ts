@@ -3,8 +3,8 @@
  * PR_SET_PDEATHSIG and then execs nsenter, which execs dnsmasq: one pid throughout, so the kernel kills
  * dnsmasq when the Node thread that spawned it dies, even by SIGKILL (dnsmasq has no such option itself).
  */
-import { nsCommand } from '../netns/exec.js'
-import type { NetnsRef } from '../netns/ref.js'
+import { nsCommand } from '../netns/index.js'
+import type { NetnsRef } from '../netns/index.js'
 import { confArg } from './identify.js'
 import type { DnsmasqPaths } from './paths.js'
 

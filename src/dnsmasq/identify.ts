@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { DnsmasqError, NotFoundError } from '../errors.js'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import type { DnsmasqPaths } from './paths.js'
 import { netnsId, processFacts, processStartTime, type ProcessIdentity } from './proc.js'
 

@@ -1,7 +1,7 @@
 /** Where one dnsmasq instance keeps its files: everything under a single state directory. */
 import { join } from 'node:path'
-import { nsLabel } from '../netns/exec.js'
-import type { NetnsRef } from '../netns/ref.js'
+import { nsLabel } from '../netns/index.js'
+import type { NetnsRef } from '../netns/index.js'
 
 export interface DnsmasqPaths {
   dir: string

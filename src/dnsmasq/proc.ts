@@ -5,7 +5,7 @@
 import { readFile, readlink, stat } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { basename } from 'node:path'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 
 export interface ProcessIdentity {
   pid: number
@@ -13,7 +13,7 @@ export interface ProcessIdentity {
   startTime: string
 }
 
-export { processStartTime } from '../util/process-start-time.js'
+export { processStartTime } from '../util/index.js'
 
 /** True while the very process of `id` lives (not a later one with the same pid). Zombies count as gone. */
 export async function isAlive(id: ProcessIdentity): Promise<boolean> {

@@ -3,10 +3,10 @@
  * Every value ends up in a dnsmasq config line, so validation is also the injection guard: a newline,
  * comma, '=' or space in a name would let the input add options of its own.
  */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import { SpecError } from '../errors.js'
 import { isHostOf, parseIpv4, parseIpv4Subnet, type Ipv4Subnet } from './ipv4.js'
-import { DUID_PATTERN, isIfName, isMac, isNetworkName } from '../util/naming.js'
+import { DUID_PATTERN, isIfName, isMac, isNetworkName } from '../util/index.js'
 
 /** Seconds, or 'infinite'. dnsmasq refuses less than 120 s; a year is the sanity ceiling. */
 export type LeaseTime = number | 'infinite'

@@ -14,12 +14,12 @@
  * address) are looked up in its own /proc socket tables. No probe query is sent.
  */
 import type { ChildProcess } from 'node:child_process'
-import { childProcess } from '../util/child-process.js'
+import { childProcess } from '../util/index.js'
 import { EventEmitter } from 'node:events'
 import { existsSync, openSync, closeSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DnsmasqError, SpecError } from '../errors.js'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import { DEFAULT_BACKOFF, restartDelay, type BackoffPolicy } from './backoff.js'
 import { dnsmasqCommand } from './command.js'
 import { readConfigFiles, removeStateFiles, writeConfigFiles, writeHostsFiles } from './files.js'

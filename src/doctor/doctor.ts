@@ -6,9 +6,9 @@
  * ufw, firewalld) are reported as blocking, or as 'info' when what kvmnet added lets the networks through.
  */
 import { Netns } from '../netns/index.js'
-import { nsCommand } from '../netns/exec.js'
+import { nsCommand } from '../netns/index.js'
 import { RTPROT_RA, Rtnl, readSysctl } from '../rtnl/index.js'
-import { runProgram } from '../util/run-program.js'
+import { runProgram } from '../util/index.js'
 import { managedNicFindings } from './managed-nic.js'
 import { DEFAULT_STATE_ROOT, kindOf, listStates, netnsIdentity, type NetworkState, type PlannedNetwork } from '../network/index.js'
 import { listChains, type ListedChain } from '../coexist/index.js'

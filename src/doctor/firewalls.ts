@@ -3,16 +3,16 @@
  * firewalld and rules left in iptables-legacy. Read-only: chain listings, iptables-save, nft listings.
  */
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs'
-import type { NetnsRef } from '../netns/ref.js'
-import { nsCommand } from '../netns/exec.js'
-import { runProgram } from '../util/run-program.js'
+import type { NetnsRef } from '../netns/index.js'
+import { nsCommand } from '../netns/index.js'
+import { runProgram } from '../util/index.js'
 import { readSysctl } from '../rtnl/index.js'
-import { detectFrom, type ListedChain } from '../coexist/detect.js'
-import { DOCKER_USER, dockerFixCommands, dockerRulesPresent } from '../coexist/docker.js'
-import { firewalldFixCommands } from '../coexist/firewalld.js'
-import { splitRuleLine } from '../coexist/iptables.js'
-import { ufwArgs, ufwRules } from '../coexist/ufw.js'
-import type { CoexistTarget } from '../coexist/model.js'
+import { detectFrom, type ListedChain } from '../coexist/index.js'
+import { DOCKER_USER, dockerFixCommands, dockerRulesPresent } from '../coexist/index.js'
+import { firewalldFixCommands } from '../coexist/index.js'
+import { splitRuleLine } from '../coexist/index.js'
+import { ufwArgs, ufwRules } from '../coexist/index.js'
+import type { CoexistTarget } from '../coexist/index.js'
 import type { Finding } from './findings.js'
 
 /** A network doctor looks at, with what coexistence would add for it (whether or not it is on). */

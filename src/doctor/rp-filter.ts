@@ -9,9 +9,9 @@
  * the input route lookup that runs the rp check), and a refusal is reported as rp_filter's only when the
  * rule itself holds — the kernel's route back to SRC leaves elsewhere (strict) or does not exist (loose).
  */
-import type { NetnsRef } from '../netns/ref.js'
-import { nsCommand } from '../netns/exec.js'
-import { runProgram } from '../util/run-program.js'
+import type { NetnsRef } from '../netns/index.js'
+import { nsCommand } from '../netns/index.js'
+import { runProgram } from '../util/index.js'
 import { readSysctl } from '../rtnl/index.js'
 import type { Finding } from './findings.js'
 

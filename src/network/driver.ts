@@ -11,8 +11,8 @@ import type { Dnsmasq } from '../dnsmasq/index.js'
 import type { NetworkMode, SpecOf, IssueSink } from './spec.js'
 import type { PlanOf } from './plan.js'
 import type { NetworkState } from './state.js'
-import type { StepName, Transaction } from '../util/transaction.js'
-import type { CoexistWarning } from '../coexist/model.js'
+import type { StepName, Transaction } from '../util/index.js'
+import type { CoexistWarning } from '../coexist/index.js'
 
 /** The dnsmasq instance of a network, as the handle holds it (supervised child or adopted). */
 export interface DnsmasqSlot {

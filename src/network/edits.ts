@@ -4,7 +4,7 @@
  * decided under the network's lock from what is recorded, then validated and applied. Each addition is
  * recorded as a runtime addition, so that an `up` of a spec file that lacks it says what it would remove.
  */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import { NotFoundError, SpecError } from '../errors.js'
 import { dhcpHostsOf, dnsHostsOf, forwardsOf, vxlanSpecOf, withDhcpHosts, withDnsHosts, withForwards, withPort, withoutPort, withVxlan } from './kinds/index.js'
 import { forwardKey, unique } from './runtime.js'

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BusyError } from '../errors.js'
-import { acquireLock } from '../lock/file-lock.js'
+import { acquireLock } from '../lock/index.js'
 import { Netns } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
@@ -21,7 +21,7 @@ import { parseAlias, rootTag } from './names.js'
 import { openNetwork } from './network.js'
 import { DEFAULT_STATE_ROOT, dirEntries, listStates, namespaceAlive, netnsIdentity, ownerAlive, removeEmptyParents, removeState, type NetworkState } from './state.js'
 import { stopStrayDnsmasqs } from './steps/stray-dnsmasq.js'
-import { sweepCoexist } from '../coexist/coexist.js'
+import { sweepCoexist } from '../coexist/index.js'
 
 export interface GcReport {
   /** Networks taken down because their owner process, or the process applying them, is gone. */

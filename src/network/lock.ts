@@ -4,7 +4,7 @@
  * `removeAfter` (down) the lock file goes too, and with it the namespace's directory and the state root
  * when they are left empty.
  */
-import { acquireLock } from '../lock/file-lock.js'
+import { acquireLock } from '../lock/index.js'
 import { removeEmptyParents } from './state.js'
 
 export interface LockUse {

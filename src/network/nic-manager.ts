@@ -7,14 +7,14 @@
  * NIC's MAC, so the lease is the same), NetworkManager is told to leave the device alone; on down both
  * are given back.
  */
-import { childProcess } from '../util/child-process.js'
+import { childProcess } from '../util/index.js'
 import { existsSync, readFileSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { promisify } from 'node:util'
-import { processFacts, netnsId } from '../dnsmasq/proc.js'
-import type { NetnsRef } from '../netns/ref.js'
-import { nsCommand } from '../netns/exec.js'
+import { processFacts, netnsId } from '../dnsmasq/index.js'
+import type { NetnsRef } from '../netns/index.js'
+import { nsCommand } from '../netns/index.js'
 
 const DHCP_CLIENTS = new Set(['udhcpc', 'udhcpc6', 'dhclient', 'dhcpcd', 'dhcpcd5', 'dhcpcd6'])
 

@@ -3,7 +3,7 @@ import type { Netns } from '../netns/index.js'
 import type { RestartInfo } from '../dnsmasq/index.js'
 import type { CoexistWarning } from '../coexist/index.js'
 import type { RepairedEvent, RepairFailedEvent } from '../watch/index.js'
-import type { StepCategory, StepEvent, StepName, StepTiming } from '../util/transaction.js'
+import type { StepCategory, StepEvent, StepName, StepTiming } from '../util/index.js'
 import type { PortLease } from './leases.js'
 
 export interface NetworkOptions {

@@ -3,7 +3,7 @@
  * parts run), computed without touching the kernel. Each kind's driver builds its own plan type from the
  * pieces here; the apply then only has to make the kernel match.
  */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import type { HostServices, NetworkRules, PortFilter } from '../nft/index.js'
 import type { DnsmasqSpec } from '../dnsmasq/index.js'
 import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, linkAlias, tapHostMac } from './names.js'
@@ -37,6 +37,9 @@ export interface PlannedMacvtap {
 }
 
 export type PlannedPort = PlannedTap | PlannedMacvtap
+
+/** Where a port attaches: the bridge, or (macvtap) the parent NIC in the network's macvtap mode. */
+export type PortAnchor = { bridge: string } | { parent: string; mode: 'bridge' | 'vepa' | 'private' | 'passthru' }
 
 /** A sysctl a network needs, in /proc/sys path form (net/ipv4/ip_forward). */
 export interface WantedSysctl {

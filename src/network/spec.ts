@@ -7,10 +7,10 @@
  * (kinds/*.ts); `validateSpec` runs both, before anything is touched, and every error names the field as
  * the user wrote it.
  */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import { SpecError } from '../errors.js'
-import { DUID_PATTERN, IFNAME_PATTERN, IFNAME_RULE, MAC_PATTERN, NETWORK_NAME_PATTERN, NETWORK_NAME_RULE, isIfName } from '../util/naming.js'
-import { fieldPath, s, type Infer, type Issue } from '../schema/schema.js'
+import { DUID_PATTERN, IFNAME_PATTERN, IFNAME_RULE, MAC_PATTERN, NETWORK_NAME_PATTERN, NETWORK_NAME_RULE, isIfName } from '../util/index.js'
+import { fieldPath, s, type Infer, type Issue } from '../schema/index.js'
 
 const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
 const HOSTNAME = new RegExp(`^(?=.{1,253}$)${LABEL}(\\.${LABEL})*$`)

@@ -7,13 +7,13 @@ import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/
 import { dirname, join } from 'node:path'
 import { statSync } from 'node:fs'
 import { NotFoundError, StateError } from '../errors.js'
-import type { NetnsRef } from '../netns/ref.js'
-import { fieldPath, s, type Issue } from '../schema/schema.js'
+import type { NetnsRef } from '../netns/index.js'
+import { fieldPath, s, type Issue } from '../schema/index.js'
 import { specSchema, type NetworkSpec } from './spec.js'
 import type { NetworkRules } from '../nft/index.js'
-import type { CoexistRecord } from '../coexist/model.js'
-import { processStartTime } from '../util/process-start-time.js'
-import type { ProcessIdentity } from '../dnsmasq/proc.js'
+import type { CoexistRecord } from '../coexist/index.js'
+import { processStartTime } from '../util/index.js'
+import type { ProcessIdentity } from '../dnsmasq/index.js'
 
 export const DEFAULT_STATE_ROOT = '/run/kvmnet'
 

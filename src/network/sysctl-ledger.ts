@@ -10,10 +10,10 @@ import { readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { existsSync } from 'node:fs'
 import { StateError } from '../errors.js'
-import { acquireLock } from '../lock/file-lock.js'
+import { acquireLock } from '../lock/index.js'
 import { readSysctl, writeSysctl } from '../rtnl/index.js'
 import type { NetnsRef } from '../netns/index.js'
-import { fieldPath, s, type Issue } from '../schema/schema.js'
+import { fieldPath, s, type Issue } from '../schema/index.js'
 import type { WantedSysctl } from './plan.js'
 
 /** Keys left as they are when their last kvmnet user goes (documented in the README's `down` section). */

@@ -4,7 +4,7 @@
  * fields to each other. The kernel side is in steps/vxlan.ts.
  */
 import { createHash } from 'node:crypto'
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import { defaultBridgeName } from './names.js'
 import type { IssueSink } from './spec.js'
 

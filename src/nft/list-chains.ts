@@ -4,11 +4,11 @@
  * looks for other firewalls on every apply and `doctor` on every run, and a spawn of nft costs ~5–10 ms of
  * CPU that the rest of `up` competes for. The same shape as nft's JSON `chain` objects.
  */
-import type { NetnsRef } from '../netns/ref.js'
-import { RtnlSocket } from '../rtnl/socket.js'
-import { AttrIndex, readString } from '../rtnl/wire/attrs.js'
-import { NLM_F_DUMP, NLM_F_REQUEST } from '../rtnl/wire/constants.js'
-import { encodeMessage } from '../rtnl/wire/header.js'
+import type { NetnsRef } from '../netns/index.js'
+import { RtnlSocket } from '../rtnl/index.js'
+import { AttrIndex, readString } from '../rtnl/index.js'
+import { NLM_F_DUMP, NLM_F_REQUEST } from '../rtnl/index.js'
+import { encodeMessage } from '../rtnl/index.js'
 import { NETLINK_NETFILTER, NFNL_SUBSYS_NFTABLES, nfgenmsg, nfprotoName } from './netlink.js'
 
 const NFT_MSG_GETCHAIN = 4

@@ -3,7 +3,7 @@
  * then runs exactly one nft process; a failed apply changes nothing (nft transactions are all or nothing).
  */
 import { tableExists } from './table-exists.js'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import type { InstalledNetworkRules, NetworkRules, RequiredSysctl } from './model.js'
 import { TABLE_FAMILY, TAG_PATTERN, tableName, tagOfTable } from './names.js'
 import { parseInstalled } from './parse.js'

@@ -12,10 +12,10 @@ import { rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NftError } from '../errors.js'
-import { nsCommand } from '../netns/exec.js'
-import type { NetnsRef } from '../netns/ref.js'
+import { nsCommand } from '../netns/index.js'
+import type { NetnsRef } from '../netns/index.js'
 import type { NftDocument } from './json.js'
-import { runProgram } from '../util/run-program.js'
+import { runProgram } from '../util/index.js'
 
 export interface NftRunOptions {
   /** The nft binary (default 'nft', found on PATH). */

@@ -3,11 +3,11 @@
  * spawning `nft list`: one request on a socket in the namespace, ~0.1 ms instead of ~20 ms, which is what
  * keeps `status` of a large network cheap.
  */
-import type { NetnsRef } from '../netns/ref.js'
-import { RtnlSocket } from '../rtnl/socket.js'
-import { attrString } from '../rtnl/wire/attrs.js'
-import { encodeMessage } from '../rtnl/wire/header.js'
-import { NLM_F_ACK, NLM_F_REQUEST } from '../rtnl/wire/constants.js'
+import type { NetnsRef } from '../netns/index.js'
+import { RtnlSocket } from '../rtnl/index.js'
+import { attrString } from '../rtnl/index.js'
+import { encodeMessage } from '../rtnl/index.js'
+import { NLM_F_ACK, NLM_F_REQUEST } from '../rtnl/index.js'
 import { isNotFound } from '../errors.js'
 import { TABLE_FAMILY, tableName } from './names.js'
 import { NETLINK_NETFILTER, NFNL_SUBSYS_NFTABLES, NFPROTO, nfgenmsg } from './netlink.js'

@@ -3,11 +3,11 @@
  * without re-checking: addresses parsed and canonical, subnets as network/prefix, port ranges resolved.
  * Every problem is reported at once (SpecError.issues), the first one as SpecError.field.
  */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import { SpecError } from '../errors.js'
 import type { HostServices, NetworkRules, PortFilter, PortForward } from './model.js'
 import { TAG_PATTERN } from './names.js'
-import { IFNAME_RULE, isIfName, isMac } from '../util/naming.js'
+import { IFNAME_RULE, isIfName, isMac } from '../util/index.js'
 
 export type IpFamily = 'ip' | 'ip6'
 

@@ -1,5 +1,5 @@
 /** RTM_*ADDR requests from CIDR strings, and AddressInfo from RTM_NEWADDR replies. Pure. */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import { attr, attrMap, attrString, attrU32, readString, readU32 } from './wire/attrs.js'
 import {
   IFA_ADDRESS,

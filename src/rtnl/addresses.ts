@@ -1,5 +1,5 @@
 /** Address operations: add, replace, delete, list (IPv4 and IPv6, as CIDR strings). */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import { SpecError } from '../errors.js'
 import {
   decodeAddress,

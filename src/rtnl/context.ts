@@ -1,4 +1,4 @@
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import type { RtnlSocket } from './socket.js'
 
 /** What the per-concern operations share: the socket, and the namespace it belongs to. */

@@ -4,7 +4,7 @@
  * the caller. The bytes are those `bridge fdb append|del ... dev VX dst IP` sends (iproute2 6.1):
  * ndm_state NUD_NOARP|NUD_PERMANENT, ndm_flags NTF_SELF, NDA_LLADDR then NDA_DST.
  */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import { attr, attrMap, readU32, readU16be } from './wire/attrs.js'
 import {
   AF_BRIDGE,

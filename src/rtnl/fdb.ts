@@ -2,7 +2,7 @@
  * A device's own forwarding database (NTF_SELF): the remote VTEPs of a VXLAN device. `bridge fdb append`,
  * `bridge fdb del` and `bridge fdb show dev` over the pipelined socket.
  */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import type { RtnlContext } from './context.js'
 import { ALL_ZEROS_MAC, decodeFdb, encodeAddFdb, encodeDeleteFdb, encodeDumpFdb, type FdbEntry, type ResolvedFdb } from './fdb-message.js'
 import { Issues } from './issues.js'

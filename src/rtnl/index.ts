@@ -26,7 +26,6 @@ export type { RouteInfo, RouteScope, RouteSpec } from './route-message.js'
 export { RTPROT_RA, type RouteFilter } from './routes.js'
 export type { FdbFilter, FdbSpec } from './fdb.js'
 export type { FdbEntry } from './fdb-message.js'
-export { ALL_ZEROS_MAC } from './fdb-message.js'
 export {
   readSysctl,
   writeSysctl,
@@ -43,3 +42,8 @@ export { tapDevicePath } from './macvtap-index.js'
 export { parseRouteSpec } from './route-validate.js'
 export type { OperState, RouteType } from './wire/constants.js'
 export type { Family } from './wire/ip.js'
+export { AttrIndex, attrMap, attrString, readString } from './wire/attrs.js'
+export { AF_BRIDGE, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK } from './wire/constants.js'
+export { encodeMessage } from './wire/header.js'
+// The message level (published as kvmnet/wire): siblings that speak netlink themselves use it from here.
+export * from './wire.js'

@@ -2,7 +2,7 @@
  * RTM_*LINK requests from typed specs, and LinkInfo from RTM_NEWLINK replies. Pure: names that need the
  * kernel (a master's ifindex, a namespace fd) are resolved by the caller and passed in.
  */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import {
   AF_UNSPEC,
   IFF_UP,

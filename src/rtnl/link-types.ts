@@ -1,5 +1,5 @@
 /** What callers say about links (specs, changes) and what they get back (LinkInfo). */
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import type { OperState } from './wire/constants.js'
 
 /** A link named by IFLA_IFNAME or by ifindex. */

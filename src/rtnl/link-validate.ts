@@ -2,7 +2,7 @@
  * Checks on link specs and changes, done before any request is sent so bad input never half-creates
  * anything. The limits are the kernel's (IFNAMSIZ, IFALIASZ, ETH_MIN_MTU..IP_MAX_MTU, 24-bit VNI).
  */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import { SpecError } from '../errors.js'
 import { Issues, join } from './issues.js'
 import { LINK_KINDS, type LinkChange, type LinkRef, type LinkSpec, type MacvlanMode } from './link-types.js'

@@ -2,7 +2,7 @@
 import { closeSync, openSync } from 'node:fs'
 import { constants as os } from 'node:os'
 import { KvmnetError, NetlinkError, SpecError, SystemError, isExists, isNotFound } from '../errors.js'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import { createTaps } from '../tap/index.js'
 import type { RtnlContext } from './context.js'
 import type { LinkChange, LinkFilter, LinkInfo, LinkRef, LinkSpec, TapSpec } from './link-types.js'

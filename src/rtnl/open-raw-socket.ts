@@ -7,7 +7,7 @@ import { createRequire } from 'node:module'
 import type { RawNetlinkSocket } from 'netlink'
 import { KvmnetError, SystemError } from '../errors.js'
 import { native } from '../native/index.js'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import {
   NETLINK_CAP_ACK,
   NETLINK_EXT_ACK,

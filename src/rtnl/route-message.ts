@@ -1,5 +1,5 @@
 /** RTM_*ROUTE requests from RouteSpec, and RouteInfo from RTM_NEWROUTE replies. Pure. */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import { attr, attrMap, attrU32, readU32 } from './wire/attrs.js'
 import {
   NLM_F_ACK,

@@ -1,5 +1,5 @@
 /** RouteSpec checked and parsed (everything but the device, which needs the kernel). */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 import { Issues } from './issues.js'
 import { ROUTE_SCOPES, type ResolvedRoute, type RouteSpec } from './route-message.js'
 import { ROUTE_TYPES, RT_TABLE_MAIN } from './wire/constants.js'

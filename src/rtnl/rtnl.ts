@@ -2,7 +2,7 @@
  * The rtnetlink handle of one namespace. Every method may be called concurrently: requests pipeline on
  * one socket, and those issued in the same turn of the event loop share datagrams.
  */
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import * as addresses from './addresses.js'
 import * as fdb from './fdb.js'
 import type { FdbFilter, FdbSpec } from './fdb.js'

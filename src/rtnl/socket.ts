@@ -14,7 +14,7 @@
  * - a socket runs one dump at a time (EBUSY otherwise): dumps wait their turn, other requests do not.
  */
 import { KvmnetError, NetlinkError, SystemError } from '../errors.js'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import { openRawRtnl, type RawRtnl } from './open-raw-socket.js'
 import { dumpConsistently, type DumpAttempt } from './dump-retry.js'
 import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_DUMP_INTR, RTM_NAMES } from './wire/constants.js'

@@ -14,7 +14,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { KvmnetError } from '../errors.js'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import { openRawRtnl, type RawRtnl } from './open-raw-socket.js'
 import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN } from './wire/constants.js'
 import { setPid, setSeq, splitMessages, type NlMsg } from './wire/header.js'

@@ -5,7 +5,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs'
 import { NotFoundError, SpecError, SystemError } from '../errors.js'
 import { native } from '../native/index.js'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 
 /** 'net/ipv4/ip_forward' or 'net.ipv4.ip_forward' → the path under /proc/sys. */
 export function sysctlPath(key: string): string {

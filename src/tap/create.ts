@@ -1,6 +1,6 @@
 import { SpecError } from '../errors.js'
 import { native } from '../native/index.js'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import { tapHandle, type TapHandle } from './handle.js'
 import { normalizeTapOptions, type TapOptions } from './options.js'
 

@@ -3,7 +3,7 @@
  * apply changed nothing was not lost after all (put back in the meantime, or replaced by another writer),
  * and is not reported. The converge itself compared the kernel with the plan; this only reads its report.
  */
-import { stepLabel, type StepName, type StepTiming } from '../util/transaction.js'
+import { stepLabel, type StepName, type StepTiming } from '../util/index.js'
 import type { Loss, LossKind } from './losses.js'
 
 const CHANGED = new Set(['done', 'created', 'updated', 'repaired', 'removed'])

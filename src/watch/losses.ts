@@ -12,7 +12,7 @@
  *   not a loss. Only the transaction's net effect counts.
  */
 import type { NftNotification } from './nft-notification.js'
-import { nfprotoName } from '../nft/netlink.js'
+import { nfprotoName } from '../nft/index.js'
 import { NFPROTO } from './nft-notification.js'
 import type { RtnlNotification } from './rtnl-notification.js'
 import { canonCidr, type WatchTargets } from './targets.js'

@@ -7,12 +7,12 @@
  * NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE, ...), after the 4-byte struct nfgenmsg whose first
  * byte is the family. `nft flush ruleset` arrives as DELRULE/DELCHAIN/DELSET/.../DELTABLE for every object.
  */
-import { attrMap, readString } from '../rtnl/wire/attrs.js'
-import { NLM_F_ACK, NLM_F_REQUEST } from '../rtnl/wire/constants.js'
-import { encodeMessage } from '../rtnl/wire/header.js'
-import { NFNL_SUBSYS_NFTABLES, nfgenmsg } from '../nft/netlink.js'
+import { attrMap, readString } from '../rtnl/index.js'
+import { NLM_F_ACK, NLM_F_REQUEST } from '../rtnl/index.js'
+import { encodeMessage } from '../rtnl/index.js'
+import { NFNL_SUBSYS_NFTABLES, nfgenmsg } from '../nft/index.js'
 
-export { NETLINK_NETFILTER, NFNLGRP_NFTABLES, NFPROTO } from '../nft/netlink.js'
+export { NETLINK_NETFILTER, NFNLGRP_NFTABLES, NFPROTO } from '../nft/index.js'
 
 export type NftObject = 'table' | 'chain' | 'rule' | 'set' | 'setelem' | 'obj' | 'flowtable'
 

@@ -3,10 +3,10 @@
  * added, changed or deleted; an address added or deleted. The payloads are those of the dump replies, so
  * the same decoders read them.
  */
-import { decodeAddress, type AddressInfo } from '../rtnl/address-message.js'
-import { decodeLink } from '../rtnl/link-message.js'
-import type { LinkInfo } from '../rtnl/link-types.js'
-import { AF_BRIDGE, RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK } from '../rtnl/wire/constants.js'
+import { decodeAddress, type AddressInfo } from '../rtnl/index.js'
+import { decodeLink } from '../rtnl/index.js'
+import type { LinkInfo } from '../rtnl/index.js'
+import { AF_BRIDGE, RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK } from '../rtnl/index.js'
 
 export const RTNLGRP_LINK = 1
 export const RTNLGRP_IPV4_IFADDR = 5

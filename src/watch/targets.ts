@@ -3,7 +3,7 @@
  * belong on the bridge), other links it made and the host addresses each must carry. The network's kind
  * decides what that is (network/kinds/watch-targets.ts); the watcher only compares notifications with it.
  */
-import ipaddr from '../util/ipaddr.js'
+import { ipaddr } from '../util/index.js'
 
 export interface WatchTargets {
   /** The network's nft tables, as (family, name). */

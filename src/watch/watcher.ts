@@ -15,10 +15,10 @@
  * addresses of the plan appearing (never a loss). A converge that finds nothing to repair changes nothing,
  * so it cannot feed a loop either.
  */
-import type { NetnsRef } from '../netns/ref.js'
-import { NetlinkSubscription } from '../rtnl/subscription.js'
-import { encodeGetLink } from '../rtnl/link-message.js'
-import type { StepTiming } from '../util/transaction.js'
+import type { NetnsRef } from '../netns/index.js'
+import { NetlinkSubscription } from '../rtnl/index.js'
+import { encodeGetLink } from '../rtnl/index.js'
+import type { StepTiming } from '../util/index.js'
 import { confirmedRepairs, lossesFromSteps } from './confirm.js'
 import { LossClassifier, type Loss, type LossKind } from './losses.js'
 import { NETLINK_NETFILTER, NFNLGRP_NFTABLES, decodeNftNotification, encodeGetGen } from './nft-notification.js'

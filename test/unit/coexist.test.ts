@@ -5,9 +5,9 @@
  */
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { coexistTargetOf, detectFrom, dockerFixCommands, dockerRules, parseShowAdded, splitRuleLine, taggedRules, ufwArgs, ufwRules } from '../../src/coexist/index.js'
+import { detectFrom, dockerFixCommands, dockerRules, parseShowAdded, splitRuleLine, taggedRules, ufwArgs, ufwRules } from '../../src/coexist/index.js'
 import { firewalldZoneOf } from '../../src/doctor/firewalls.js'
-import { planFor } from '../../src/network/kinds/index.js'
+import { kindOf } from '../../src/network/index.js'
 import { SpecError, validateSpec } from '../../src/index.js'
 
 const fixture = (f: string) => readFileSync(new URL(`fixtures/coexist/${f}`, import.meta.url), 'utf8')
@@ -76,7 +76,7 @@ t.test("firewalld's zone of an interface, from its filter_INPUT_ZONES chain (fir
 t.test('targets: on by default, off for open networks unless asked; host ports from dnsmasq and host.services', async (t) => {
   const target = (spec: unknown) => {
     const s = validateSpec(spec)
-    return coexistTargetOf(s, planFor(s, '/run/kvmnet-x'))
+    return kindOf(s).plan('/run/kvmnet-x').coexistTarget()
   }
   const nat = { name: 'a', mode: 'nat', ipv4: { address: '10.1.0.1/24', dhcp: { range: ['10.1.0.10', '10.1.0.20'] } }, ipv6: { address: 'fd00:1::1/64', dhcp: { range: ['fd00:1::10', 'fd00:1::20'] } } }
   t.same(target(nat), { network: 'a', bridge: 'kvbr-a', scope: 'routed', hostPorts: [{ proto: 'udp', port: 67 }, { proto: 'any', port: 53 }, { proto: 'udp', port: 547 }], zone: true })

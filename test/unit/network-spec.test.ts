@@ -2,7 +2,7 @@ import t from 'tap'
 import { SpecError } from '../../src/errors.js'
 import { validateSpec } from '../../src/network/validate.js'
 import { planFor } from '../../src/network/kinds/index.js'
-import { dnsmasqOf, firewallOf } from '../../src/network/plan.js'
+import { dnsmasqOf, firewallOf } from '../../src/network/kinds/index.js'
 import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, parseAlias, linkAlias, tapHostMac } from '../../src/network/names.js'
 
 const nat = {

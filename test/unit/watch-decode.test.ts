@@ -6,8 +6,9 @@
  */
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { LossClassifier, confirmedRepairs, decodeNftNotification, encodeGetGen, decodeRtnlNotification, watchTargets, type Loss, type WatchTargets } from '../../src/watch/index.js'
+import { LossClassifier, confirmedRepairs, decodeNftNotification, encodeGetGen, decodeRtnlNotification, type Loss, type WatchTargets } from '../../src/watch/index.js'
 import { planFor } from '../../src/network/kinds/index.js'
+import { watchTargets } from '../../src/network/kinds/watch-targets.js'
 import { validateSpec } from '../../src/network/validate.js'
 import type { StepTiming } from '../../src/util/transaction.js'
 

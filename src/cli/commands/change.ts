@@ -4,7 +4,7 @@
  * `up` of the file shows them as a visible difference (WouldRemoveError, or --prune), never a silent removal.
  */
 import { SpecError } from '../../errors.js'
-import { openNetwork } from '../../network/network.js'
+import { openNetwork } from '../../network/index.js'
 import type { CliArgs } from '../args.js'
 import { out, printReport } from '../output.js'
 import { networkOptions } from './common.js'

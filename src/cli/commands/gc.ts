@@ -1,4 +1,4 @@
-import { gc } from '../../network/gc.js'
+import { gc } from '../../network/index.js'
 import type { CliArgs } from '../args.js'
 import { out } from '../output.js'
 import { networkOptions } from './common.js'

@@ -1,6 +1,6 @@
 /** `kvmnet leases NAME --watch`: the leases there are ('present'), then events as they happen (JSON lines with --json), until Ctrl-C. */
 import { LeaseWatcher, type Lease } from '../../dnsmasq/index.js'
-import type { Network } from '../../network/network.js'
+import type { Network } from '../../network/index.js'
 import type { CliArgs } from '../args.js'
 import { out } from '../output.js'
 

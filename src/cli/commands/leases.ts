@@ -1,4 +1,4 @@
-import { openNetwork } from '../../network/network.js'
+import { openNetwork } from '../../network/index.js'
 import type { CliArgs } from '../args.js'
 import { out, renderColumns } from '../output.js'
 import { need, networkOptions } from './common.js'

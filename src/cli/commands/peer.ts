@@ -4,7 +4,7 @@
  * the spec file shows it as a difference (WouldRemoveError, or --prune) instead of silently dropping it.
  */
 import { SpecError } from '../../errors.js'
-import { openNetwork } from '../../network/network.js'
+import { openNetwork } from '../../network/index.js'
 import type { CliArgs } from '../args.js'
 import { printReport } from '../output.js'
 import { networkOptions } from './common.js'

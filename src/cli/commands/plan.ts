@@ -2,12 +2,12 @@
  * `kvmnet plan SPEC.json` (also `up --dry-run`): what `up` would create, change and remove, from the spec
  * and the network's recorded state, touching nothing.
  */
-import { planFor } from '../../network/kinds/index.js'
-import { bridgeOf, dnsmasqOf, firewallOf, vxlanOf } from '../../network/kinds/plan-parts.js'
-import { vxlanChanges } from '../../network/vxlan.js'
-import { validateSpec } from '../../network/validate.js'
-import { droppedRuntime } from '../../network/runtime.js'
-import { forwardKey } from '../../network/runtime.js'
+import { planFor } from '../../network/index.js'
+import { bridgeOf, dnsmasqOf, firewallOf, vxlanOf } from '../../network/index.js'
+import { vxlanChanges } from '../../network/index.js'
+import { validateSpec } from '../../network/index.js'
+import { droppedRuntime } from '../../network/index.js'
+import { forwardKey } from '../../network/index.js'
 import type { CliArgs } from '../args.js'
 import { out } from '../output.js'
 import { need, networkOptions, readSpec } from './common.js'
@@ -16,7 +16,7 @@ export default async function planCommand(a: CliArgs): Promise<number> {
   const spec = validateSpec(await readSpec(need(a, 'SPEC')))
   const o = networkOptions(a)
   const { Netns } = await import('../../netns/index.js')
-  const { DEFAULT_STATE_ROOT, readState, stateDirFor, stateLabel } = await import('../../network/state.js')
+  const { DEFAULT_STATE_ROOT, readState, stateDirFor, stateLabel } = await import('../../network/index.js')
   const ns = o.netns ? Netns.open(o.netns) : spec.netns ? Netns.open(spec.netns) : Netns.current()
   const root = o.stateRoot ?? DEFAULT_STATE_ROOT
   const prev = await readState(stateDirFor(root, stateLabel(ns), spec.name))

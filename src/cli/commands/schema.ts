@@ -1,4 +1,4 @@
-import { networkJsonSchema } from '../../network/json-schema.js'
+import { networkJsonSchema } from '../../network/index.js'
 import { out } from '../output.js'
 
 export default async function schema(): Promise<number> {

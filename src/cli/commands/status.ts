@@ -35,7 +35,7 @@ export default async function status(a: CliArgs): Promise<number> {
   // Nothing recorded anywhere: answer without loading the network layer (or netlink).
   if (!name && !existsSync(root)) return report(a, [], all ? 'any namespace' : (a.netns ?? 'this namespace'))
   const { Netns } = await import('../../netns/index.js')
-  const { listStates, namespaceAlive, netnsIdentity } = await import('../../network/state.js')
+  const { listStates, namespaceAlive, netnsIdentity } = await import('../../network/index.js')
   const ns = o.netns ? Netns.open(o.netns) : Netns.current()
   const here = netnsIdentity(ns)
   const listing = await listStates(root)
@@ -47,7 +47,7 @@ export default async function status(a: CliArgs): Promise<number> {
     const { NotFoundError } = await import('../../errors.js')
     throw new NotFoundError(`network ${name}`, `no network named ${name} in ${a.netns ?? 'this namespace'}`)
   }
-  const { openNetwork } = await import('../../network/network.js')
+  const { openNetwork } = await import('../../network/index.js')
   const full: StatusJson[] = []
   const rows: Row[] = []
   for (const u of unreadable) {

@@ -8,9 +8,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Netns } from '../../netns/index.js'
-import { nsCommand } from '../../netns/exec.js'
+import { nsCommand } from '../../netns/index.js'
 import { Rtnl } from '../../rtnl/index.js'
-import { runProgram } from '../../util/run-program.js'
+import { runProgram } from '../../util/index.js'
 
 /** busybox udhcpc runs this on a lease: configure the address and the default route, print the lease. */
 const UDHCPC_SCRIPT = `#!/bin/sh

@@ -4,7 +4,7 @@
  * removed afterwards, also on Ctrl-C.
  */
 import { ms, renderTable } from '../table.js'
-import type { StepCategory } from '../../util/transaction.js'
+import type { StepCategory } from '../../util/index.js'
 import { Lab } from './lab.js'
 import { bridgeRow, isolatedRow, macvtapHostAccessRow, macvtapPlainRow, natRow, openRow, routedRow, veryIsolatedRow, type Row } from './scenarios.js'
 

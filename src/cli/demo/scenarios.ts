@@ -7,9 +7,9 @@
 import { Dnsmasq } from '../../dnsmasq/index.js'
 import { writeSysctl } from '../../rtnl/index.js'
 import type { Netns } from '../../netns/index.js'
-import { createNetwork, type ApplyReport, type Network } from '../../network/network.js'
-import type { NetworkSpecInput } from '../../network/spec.js'
-import { validateSpec } from '../../network/validate.js'
+import { createNetwork, type ApplyReport, type Network } from '../../network/index.js'
+import type { NetworkSpecInput } from '../../network/index.js'
+import { validateSpec } from '../../network/index.js'
 import type { Lab } from './lab.js'
 
 export interface Measurement {

@@ -2,7 +2,7 @@
  * Relational checks several kinds share: addresses inside their subnet, DHCP ranges and reservations,
  * forwards, ports. Each names the field as the user wrote it.
  */
-import ipaddr from '../../util/ipaddr.js'
+import { ipaddr } from '../../util/index.js'
 import type { Dhcp4Spec, Dhcp6Spec, ForwardSpec, IssueSink, MacvtapPortSpec, TapPortSpec } from '../spec.js'
 
 /** A Linux bridge numbers its ports 1–1023 (BR_MAX_PORTS is 1024, port 0 unused). */

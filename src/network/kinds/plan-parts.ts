@@ -2,10 +2,9 @@
  * The parts of a plan that only some kinds have (a bridge, rules, dnsmasq, a vxlan segment, a host
  * helper), read here by kind, so that steps and the handle never ask which kind a plan is.
  */
-import type { BridgePart, DnsmasqPlan, NetworkPlan } from '../plan.js'
+import type { BridgePart, DnsmasqPlan, NetworkPlan, PortAnchor } from '../plan.js'
 import type { NetworkRules } from '../../nft/index.js'
 import type { PlannedVxlan } from '../vxlan.js'
-import type { PortAnchor } from '../steps/ports.js'
 
 /** Every name the network gives its links: bridge, ports, host helper, vxlan. */
 export function linkNamesOf(plan: NetworkPlan): Set<string> {

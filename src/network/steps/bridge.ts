@@ -3,11 +3,11 @@
  * same request, with a fixed MAC so it does not follow its ports), or found and checked to be this
  * network's; then its host addresses, and up.
  */
-import ipaddr from '../../util/ipaddr.js'
+import { ipaddr } from '../../util/index.js'
 import { SpecError, ignoreNotFound } from '../../errors.js'
 import { readSysctl, writeSysctl, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import type { ApplyContext } from '../driver.js'
-import type { StepName } from '../../util/transaction.js'
+import type { StepName } from '../../util/index.js'
 import { type BridgePart, type NetworkPlan } from '../plan.js'
 import { linkNamesOf } from '../kinds/plan-parts.js'
 import { assertOurs, isHalfMade, isLinkLocal6, normCidr } from './links-common.js'

@@ -1,5 +1,5 @@
 /** Small rules every link step shares: who owns a link, address spelling, NotFound as success. */
-import ipaddr from '../../util/ipaddr.js'
+import { ipaddr } from '../../util/index.js'
 import { SpecError, isNotFound } from '../../errors.js'
 import type { LinkInfo } from '../../rtnl/index.js'
 import { parseAlias } from '../names.js'

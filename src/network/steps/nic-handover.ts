@@ -6,12 +6,12 @@
  * NIC again. NetworkManager: the device is set unmanaged, and managed again on down. systemd-networkd and
  * ifupdown cannot be told at run time; they are refused by the caller.
  */
-import { childProcess } from '../../util/child-process.js'
+import { childProcess } from '../../util/index.js'
 import { promisify } from 'node:util'
-import { processStartTime, stopProcess, type ProcessIdentity } from '../../dnsmasq/proc.js'
+import { processStartTime, stopProcess, type ProcessIdentity } from '../../dnsmasq/index.js'
 import { KvmnetError } from '../../errors.js'
-import { nsCommand } from '../../netns/exec.js'
-import type { NetnsRef } from '../../netns/ref.js'
+import { nsCommand } from '../../netns/index.js'
+import type { NetnsRef } from '../../netns/index.js'
 import { argvForInterface, type NicManager } from '../nic-manager.js'
 import type { HandedOver } from '../state.js'
 

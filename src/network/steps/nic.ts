@@ -5,7 +5,7 @@
  */
 import { ignoreExists, ignoreNotFound } from '../../errors.js'
 import type { LinkInfo, RouteInfo, Rtnl } from '../../rtnl/index.js'
-import type { NetnsRef } from '../../netns/ref.js'
+import type { NetnsRef } from '../../netns/index.js'
 import type { ApplyContext } from '../driver.js'
 import type { NicManager } from '../nic-manager.js'
 import type { MovedAddress, MovedRoute, NetworkState } from '../state.js'

@@ -10,7 +10,7 @@ import type { LinkInfo, Rtnl } from '../../rtnl/index.js'
 import { createTaps } from '../../tap/index.js'
 import { native } from '../../native/index.js'
 import type { ApplyContext } from '../driver.js'
-import { type NetworkPlan, type PlannedMacvtap, type PlannedPort, type PlannedTap } from '../plan.js'
+import { type NetworkPlan, type PlannedMacvtap, type PlannedPort, type PlannedTap, type PortAnchor } from '../plan.js'
 import { linkNamesOf } from '../kinds/plan-parts.js'
 import { assertOurs, isHalfMade } from './links-common.js'
 import { isAttachmentOf } from '../names.js'
@@ -31,7 +31,6 @@ export interface PortInfo {
 }
 
 /** Where ports attach: the bridge (by name) or, for macvtap networks, the parent NIC. */
-export type PortAnchor = { bridge: string } | { parent: string; mode: 'bridge' | 'vepa' | 'private' | 'passthru' }
 
 export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: PortAnchor, ports: readonly PlannedPort[]): Promise<void> {
   const { rtnl, tx } = ctx

@@ -6,9 +6,9 @@
  */
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { NetnsRef } from '../../netns/ref.js'
-import { netnsId, processFacts, stopProcess } from '../../dnsmasq/proc.js'
-import { processStartTime } from '../../util/process-start-time.js'
+import type { NetnsRef } from '../../netns/index.js'
+import { netnsId, processFacts, stopProcess } from '../../dnsmasq/index.js'
+import { processStartTime } from '../../util/index.js'
 
 /** `ns` null: the namespace is gone (deleted under the network), and the config path alone identifies it. */
 export async function strayDnsmasqs(ns: NetnsRef | null, stateDir: string): Promise<{ pid: number; startTime: string }[]> {

@@ -4,7 +4,7 @@
  * of the network (group in the creating request, alias right after), replaced when its tunnel parameters
  * changed, and its flooding entries — one all-zero-MAC FDB entry per peer — converged to the plan.
  */
-import ipaddr from '../../util/ipaddr.js'
+import { ipaddr } from '../../util/index.js'
 import { SpecError, ignoreNotFound } from '../../errors.js'
 import { ALL_ZEROS_MAC, writeSysctl, type LinkChange, type LinkInfo, type Rtnl, type VxlanSpec } from '../../rtnl/index.js'
 import type { Netns } from '../../netns/index.js'

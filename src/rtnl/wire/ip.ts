@@ -1,5 +1,5 @@
 /** IP addresses between strings (ipaddr.js parses) and network-order bytes. */
-import ipaddr from '../../util/ipaddr.js'
+import { ipaddr } from '../../util/index.js'
 import { AF_INET, AF_INET6 } from './constants.js'
 
 export type Family = 4 | 6

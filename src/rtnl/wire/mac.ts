@@ -1,5 +1,5 @@
 /** Ethernet addresses as 'aa:bb:cc:dd:ee:ff' strings at the API edge and 6 raw bytes on the wire. */
-export { isMac } from '../../util/naming.js'
+export { isMac } from '../../util/index.js'
 
 export function macToBytes(mac: string): Buffer {
   return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)))

@@ -1,0 +1,10 @@
+/** util: the folder's face. */
+export { DUID_PATTERN, IFNAME_PATTERN, IFNAME_RULE, MAC_PATTERN, NETWORK_NAME_PATTERN, NETWORK_NAME_RULE, isIfName, isMac, isNetworkName } from './naming.js'
+export { Transaction, stepLabel } from './transaction.js'
+export type { StepCategory, StepEvent, StepId, StepName, StepOutcome, StepTiming } from './transaction.js'
+export { runProgram } from './run-program.js'
+export { default as ipaddr } from './ipaddr.js'
+export type { ProgramResult } from './run-program.js'
+export { processStartTime } from './process-start-time.js'
+export { childProcess } from './child-process.js'
+export { serialized } from './serialized.js'
