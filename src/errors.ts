@@ -204,6 +204,19 @@ export function ignoreNotFound(err: unknown): void {
   if (!isNotFound(err)) throw err
 }
 
+/**
+ * Undo part of an operation that failed, then rethrow its error. An undo that fails as well is reported
+ * together with it (RollbackError), never dropped; an undo that finds its object already gone succeeded.
+ */
+export async function undoThenThrow(cause: unknown, undo: () => Promise<unknown>): Promise<never> {
+  try {
+    await undo()
+  } catch (err) {
+    if (!isNotFound(err)) throw new RollbackError(cause, [err])
+  }
+  throw cause
+}
+
 /** For adding something that may be there already (an address a DHCP client put back first). */
 export function ignoreExists(err: unknown): void {
   if (!isExists(err)) throw err

@@ -5,7 +5,7 @@
  * (`--json`: an {"error": {...}} object on stderr) and exit 2 for bad input, 75 when another writer holds
  * the network, 1 otherwise.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { commandUsage, mainUsage } from './usage.js'
 
 const COMMANDS: Record<string, () => Promise<{ default: (a: import('./args.js').CliArgs) => Promise<number> }>> = {
@@ -30,12 +30,8 @@ const COMMANDS: Record<string, () => Promise<{ default: (a: import('./args.js').
 
 function version(): string {
   // package.json sits above dist/ (bundle) and above src/cli/ (sources run through tsx).
-  for (const rel of ['../package.json', '../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name: string; version: string }).version
-    } catch {}
-  }
-  return 'unknown'
+  const file = ['../package.json', '../../package.json'].map((rel) => new URL(rel, import.meta.url)).find((u) => existsSync(u))
+  return file ? (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version : 'unknown'
 }
 
 async function main(argv: string[]): Promise<number> {

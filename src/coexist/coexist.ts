@@ -4,7 +4,7 @@
  * record it, and remove exactly that on down. What kvmnet cannot fix — a drop policy in a table nobody
  * kvmnet knows owns — is never modified, only named in a warning.
  */
-import { FirewallToolError } from '../errors.js'
+import { FirewallToolError, undoThenThrow } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
 import { detectFirewalls } from './detect.js'
 import { DOCKER_USER, dockerFixCommands, dockerRules, ensureDockerRules, removeDockerRules } from './docker.js'
@@ -70,8 +70,13 @@ export async function ensureCoexist(ns: NetnsRef, target: CoexistTarget, enabled
     removed = prev ? await removeCoexist(ns, network, prev) : 0
     // A bridge already in a zone that lets it through (the administrator's doing) needs no warning.
     if (d.firewalld && target.zone) {
-      const zone = await zoneOfInterface(ns, target.bridge).catch(() => undefined)
-      if (zone === 'trusted' || zone === 'libvirt') warnings.splice(0, warnings.length, ...warnings.filter((w) => w.code !== 'firewalld-zone'))
+      // A zone that cannot be read leaves the warning in place, saying why.
+      const zone = await zoneOfInterface(ns, target.bridge).then(
+        (z) => ({ z }),
+        (err: Error) => ({ z: undefined, why: err.message }),
+      )
+      if (zone.z === 'trusted' || zone.z === 'libvirt') warnings.splice(0, warnings.length, ...warnings.filter((w) => w.code !== 'firewalld-zone'))
+      else if ('why' in zone) for (const w of warnings) if (w.code === 'firewalld-zone') w.message += ` (its zone could not be read: ${zone.why})`
     }
     return { record: undefined, added, removed, warnings, undo }
   }
@@ -148,8 +153,7 @@ export async function ensureCoexist(ns: NetnsRef, target: CoexistTarget, enabled
     const empty = !record.docker && !record.ufw && !record.firewalld
     return { record: empty ? undefined : record, added, removed, warnings, undo }
   } catch (err) {
-    await undo().catch(() => undefined)
-    throw err
+    return undoThenThrow(err, undo)
   }
 }
 

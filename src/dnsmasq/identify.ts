@@ -4,7 +4,7 @@
  * pid file whose pid now belongs to anything else is refused.
  */
 import { readFile } from 'node:fs/promises'
-import { DnsmasqError, NotFoundError } from '../errors.js'
+import { DnsmasqError, NotFoundError, isNotFound } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
 import type { DnsmasqPaths } from './paths.js'
 import { netnsId, processFacts, processStartTime, type ProcessIdentity } from './proc.js'
@@ -54,4 +54,17 @@ export async function identifyDnsmasq(ns: NetnsRef | undefined, paths: DnsmasqPa
     })
   }
   return { pid, startTime }
+}
+
+/**
+ * The dnsmasq running from `paths`, or undefined when none does: no pid file, or a pid file naming a
+ * process that is not that dnsmasq (stale). Any other failure (a pid file that cannot be read) is thrown.
+ */
+export async function runningDnsmasq(ns: NetnsRef | undefined, paths: DnsmasqPaths): Promise<ProcessIdentity | undefined> {
+  try {
+    return await identifyDnsmasq(ns, paths)
+  } catch (err) {
+    if (isNotFound(err) || err instanceof DnsmasqError) return undefined
+    throw err
+  }
 }

@@ -185,11 +185,7 @@ function checkIpv6(c: Checker, v6: unknown): void {
   c.keys(v6, KEYS.ipv6, 'ipv6')
   const host = typeof v6.hostAddress === 'string' && ipaddr.IPv6.isValid(v6.hostAddress) && !v6.hostAddress.includes('%')
   if (!host) c.bad('ipv6.hostAddress', `must be an IPv6 address, got ${describe(v6.hostAddress)}`)
-  let prefix: [ipaddr.IPv6, number] | undefined
-  try {
-    const p = ipaddr.parseCIDR(String(v6.prefix))
-    if (p[0].kind() === 'ipv6') prefix = p as [ipaddr.IPv6, number]
-  } catch {}
+  const prefix = typeof v6.prefix === 'string' && ipaddr.IPv6.isValidCIDR(v6.prefix) ? ipaddr.IPv6.parseCIDR(v6.prefix) : undefined
   if (!prefix) c.bad('ipv6.prefix', `must be an IPv6 prefix like fd00:1::/64, got ${describe(v6.prefix)}`)
   // SLAAC makes interface identifiers of 64 bits: any other prefix length gives guests no address.
   else if (prefix[1] !== 64) c.bad('ipv6.prefix', `router advertisements for SLAAC need a /64 prefix, not /${prefix[1]}`)

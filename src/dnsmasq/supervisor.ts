@@ -14,23 +14,24 @@
  * address) are looked up in its own /proc socket tables. No probe query is sent.
  */
 import type { ChildProcess } from 'node:child_process'
-import { childProcess } from '../util/index.js'
+import { SerialQueue } from '../util/index.js'
 import { EventEmitter } from 'node:events'
-import { existsSync, openSync, closeSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { DnsmasqError, SpecError } from '../errors.js'
+import { DnsmasqError, SpecError, undoThenThrow } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
 import { DEFAULT_BACKOFF, restartDelay, type BackoffPolicy } from './backoff.js'
 import { dnsmasqCommand } from './command.js'
 import { readConfigFiles, removeStateFiles, writeConfigFiles, writeHostsFiles } from './files.js'
-import { identifyDnsmasq, readPidFile } from './identify.js'
+import { identifyDnsmasq, readPidFile, runningDnsmasq } from './identify.js'
+import { spawnDnsmasq, waitReady } from './launch.js'
 import { LeaseWatcher } from './lease-watcher.js'
 import { isExpired, readLeaseFile, type Lease } from './leases.js'
 import { DnsmasqLog, LogFileTail } from './log.js'
 import { defaultStateDir, dnsmasqPaths, type DnsmasqPaths } from './paths.js'
 import { processStartTime, signalProcess, stopProcess, type ProcessIdentity } from './proc.js'
 import { renderConfig, type RenderedConfig } from './render.js'
-import { boundSockets, expectedSockets, missingSockets, type BoundSocket } from './sockets.js'
+import { expectedSockets } from './sockets.js'
 import { validateDnsmasqSpec, type DnsmasqSpec } from './spec.js'
 
 export interface DnsmasqOptions {
@@ -87,11 +88,10 @@ export interface DnsmasqEvents {
 
 type State = 'idle' | 'running' | 'exited' | 'stopped'
 
-/** adopt() builds its handle through the constructor with this key instead of a spec. Not exported. */
-const ADOPTED_DIR = Symbol('adoptedDir')
-type InternalOptions = DnsmasqOptions & { [ADOPTED_DIR]?: string }
-
-const POLL_MS = 5
+/** What adopt() builds its handle from instead of a spec: the state dir of a dnsmasq already running. Not exported. */
+class AdoptedDir {
+  constructor(readonly dir: string) {}
+}
 
 export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
   readonly ns: NetnsRef | undefined
@@ -111,15 +111,14 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
   private restartAttempt = 0
   private restartTimer: NodeJS.Timeout | undefined
   private startedAt = 0
-  private queue: Promise<unknown> = Promise.resolve()
+  private readonly queue = new SerialQueue()
 
   /** Validates `spec` (SpecError naming the field) without touching anything. */
-  constructor(ns: NetnsRef | undefined, spec: DnsmasqSpec, opts: DnsmasqOptions = {}) {
+  constructor(ns: NetnsRef | undefined, spec: DnsmasqSpec | AdoptedDir, opts: DnsmasqOptions = {}) {
     super()
-    const adoptedDir = (opts as InternalOptions)[ADOPTED_DIR]
-    if (adoptedDir === undefined) validateDnsmasqSpec(spec)
+    if (!(spec instanceof AdoptedDir)) validateDnsmasqSpec(spec)
     this.ns = ns
-    this.specValue = adoptedDir === undefined ? spec : undefined
+    this.specValue = spec instanceof AdoptedDir ? undefined : spec
     this.detached = opts.detached ?? false
     this.user = opts.user ?? (this.detached ? 'nobody' : 'root')
     if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(this.user)) throw new SpecError('user', `not a user name: ${JSON.stringify(this.user)}`)
@@ -129,7 +128,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
       reloadTimeoutMs: opts.reloadTimeoutMs ?? 5_000,
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
     }
-    this.paths = dnsmasqPaths(adoptedDir ?? spec.stateDir ?? defaultStateDir(ns, spec.network))
+    this.paths = dnsmasqPaths(spec instanceof AdoptedDir ? spec.dir : (spec.stateDir ?? defaultStateDir(ns, spec.network)))
     this.watcher = new LeaseWatcher(this.paths.leaseFile)
     this.watcher.on('lease-added', (l) => this.emit('lease-added', l))
     this.watcher.on('lease-changed', (l, old) => this.emit('lease-changed', l, old))
@@ -147,8 +146,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     const identity = await identifyDnsmasq(ns, paths)
     // Keep the user it runs as, so a reload that restarts it does not change its privileges.
     const user = opts.user ?? /^user=(.+)$/m.exec((await readConfigFiles(paths)).conf)?.[1] ?? 'nobody'
-    const internal: InternalOptions = { ...opts, user, detached: true, [ADOPTED_DIR]: stateDir }
-    const d = new Dnsmasq(ns, undefined as unknown as DnsmasqSpec, internal)
+    const d = new Dnsmasq(ns, new AdoptedDir(stateDir), { ...opts, user, detached: true })
     d.identity = identity
     d.state = 'running'
     d.tail = await LogFileTail.atEnd(paths.logFile)
@@ -185,8 +183,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
         await this.watcher.start()
         return ready
       } catch (err) {
-        if (createdDir) await removeStateFiles(this.paths).catch(() => undefined)
-        throw err
+        return createdDir ? undoThenThrow(err, () => removeStateFiles(this.paths)) : Promise.reject(err)
       }
     })
   }
@@ -233,7 +230,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
       this.specValue = previous
       await writeConfigFiles(this.paths, current)
       // An adopted handle never learnt the old spec: its sockets cannot be checked, so it stays down.
-      if (previous) await this.launch().catch(() => undefined)
+      if (previous) await undoThenThrow(err, () => this.launch())
       throw err
     }
   }
@@ -246,7 +243,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
       this.watcher.stop()
       if (!this.identity) {
         // Not started by this handle (or already dead): still make sure no dnsmasq of this dir survives.
-        this.identity = await identifyDnsmasq(this.ns, this.paths).catch(() => undefined)
+        this.identity = await runningDnsmasq(this.ns, this.paths)
       }
       await this.terminate()
       await removeStateFiles(this.paths)
@@ -276,15 +273,13 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn)
-    this.queue = run.catch(() => undefined)
-    return run
+    return this.queue.run(fn)
   }
 
   private async refuseIfRunning(): Promise<void> {
     const pid = await readPidFile(this.paths)
     if (pid === undefined) return
-    const running = await identifyDnsmasq(this.ns, this.paths).catch(() => undefined)
+    const running = await runningDnsmasq(this.ns, this.paths)
     if (running) {
       throw new DnsmasqError({
         detail: `a dnsmasq (pid ${running.pid}) already runs from ${this.paths.dir}`,
@@ -297,34 +292,12 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
   private async launch(): Promise<ReadyInfo> {
     const cmd = dnsmasqCommand(this.ns, this.paths, { dieWithParent: !this.detached })
     const t0 = performance.now()
-    let child: ChildProcess
-    if (this.detached) {
-      this.tail = await LogFileTail.atEnd(this.paths.logFile)
-      const fd = openSync(this.paths.logFile, 'a', 0o644)
-      try {
-        child = childProcess().spawn(cmd.file, cmd.args, { detached: true, stdio: ['ignore', fd, fd] })
-      } finally {
-        closeSync(fd)
-      }
-    } else {
-      this.tail = undefined
-      child = childProcess().spawn(cmd.file, cmd.args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] })
-      child.stderr!.setEncoding('utf8')
-      child.stderr!.on('data', (chunk: string) => this.onLog(chunk))
-    }
-    const exited = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-      child.once('error', (error) => resolve({ exitCode: null, signal: null, error }))
-      // 'close' (not 'exit'): dnsmasq's last stderr line has been read by then.
-      child.once('close', (exitCode, signal) => resolve({ exitCode, signal }))
-    })
-    const pid = child.pid
-    if (pid === undefined) {
-      const r = await exited
-      throw new DnsmasqError({ detail: `cannot run ${cmd.file}: ${r.error?.message}`, cause: r.error })
-    }
+    if (this.detached) this.tail = await LogFileTail.atEnd(this.paths.logFile)
+    else this.tail = undefined
+    const { child, pid, exited } = await spawnDnsmasq(cmd, this.detached ? { logFile: this.paths.logFile } : { onStderr: (chunk) => this.onLog(chunk) })
     const spec = this.specValue!
     const want = expectedSockets({ hostAddress: spec.hostAddress, dhcp: spec.dhcp !== undefined, dns: spec.dns !== false })
-    const outcome = await this.waitReady(pid, want, exited)
+    const outcome = await waitReady(pid, want, exited, this.paths, this.opts.readyTimeoutMs)
     if (outcome.kind !== 'ready') {
       if (outcome.kind === 'timeout') {
         child.kill('SIGKILL')
@@ -345,28 +318,6 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     const info = { pid, ms: performance.now() - t0 }
     this.emit('ready', info)
     return info
-  }
-
-  private async waitReady(
-    pid: number,
-    want: BoundSocket[],
-    exited: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>,
-  ): Promise<{ kind: 'ready' } | { kind: 'exited'; exitCode: number | null } | { kind: 'timeout'; missing: string }> {
-    let done: { exitCode: number | null } | undefined
-    void exited.then((r) => {
-      done = r
-    })
-    const until = performance.now() + this.opts.readyTimeoutMs
-    let missing = want
-    for (;;) {
-      if (done) return { kind: 'exited', exitCode: done.exitCode }
-      const have = await boundSockets(pid).catch(() => [])
-      missing = missingSockets(have, want)
-      // The pid file too: a later adopt() must find it the moment start() has returned.
-      if (missing.length === 0 && (await readPidFile(this.paths).catch(() => undefined)) === pid) return { kind: 'ready' }
-      if (performance.now() > until) return { kind: 'timeout', missing: missing.map((s) => `${s.proto} ${s.address}:${s.port}`).join(', ') || 'pid file' }
-      await Promise.race([sleep(POLL_MS), exited])
-    }
   }
 
   private onLog(chunk: string): void {

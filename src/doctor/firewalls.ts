@@ -2,6 +2,7 @@
  * doctor's view of the other firewalls in a namespace: foreign nftables drop policies, Docker, ufw,
  * firewalld and rules left in iptables-legacy. Read-only: chain listings, iptables-save, nft listings.
  */
+import { ignoreNotFound } from '../errors.js'
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs'
 import type { NetnsRef } from '../netns/index.js'
 import { nsCommand } from '../netns/index.js'
@@ -222,7 +223,10 @@ function firewalldPids(ns: NetnsRef): number[] {
       const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')
       if (!argv.slice(0, 3).some((a) => /(^|\/)firewalld$/.test(a))) continue
       if (readlinkSync(`/proc/${p}/ns/net`) === want) out.push(Number(p))
-    } catch {}
+    } catch (err) {
+      // A process that ended while the list was read has nothing left to look at.
+      ignoreNotFound(err)
+    }
   }
   return out
 }

@@ -118,7 +118,7 @@ export async function nicManagers(ns: NetnsRef | undefined, nic: string, ifindex
   }
   // systemd-networkd's and ifupdown's records are per host, by ifindex/name: only the host namespace's.
   // The init process's namespace may not be readable (a container's pid 1 of another user): then it is not ours.
-  if (here === (await netnsId(HOST_NETNS).catch(() => undefined))) {
+  if (here === (await netnsId(HOST_NETNS).catch(unreadable))) {
     const link = `/run/systemd/netif/links/${ifindex}`
     if (procs.some((p) => p.exe === 'systemd-networkd') && existsSync(link)) {
       const text = readFileSync(link, 'utf8')
@@ -131,3 +131,10 @@ export async function nicManagers(ns: NetnsRef | undefined, nic: string, ifindex
 
 /** The init process's namespace: the host's. */
 const HOST_NETNS: NetnsRef = { path: '/proc/1/ns/net', isCurrent: false }
+
+/** The init process's namespace file cannot be read (EACCES/EPERM in a container): it is not ours. */
+function unreadable(err: unknown): undefined {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'EACCES' || code === 'EPERM' || code === 'ENOENT') return undefined
+  throw err
+}

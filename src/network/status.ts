@@ -8,7 +8,8 @@ import type { LinkInfo } from '../rtnl/index.js'
 import { Nft, rulesDrift, type PortForward } from '../nft/index.js'
 import type { StatusContext } from './driver.js'
 import { type NetworkPlan } from './plan.js'
-import { bridgeOf, dnsmasqOf, firewallOf } from './kinds/plan-parts.js'
+import { bridgeOf, dnsmasqOf, firewallOf, hostHelperOf } from './kinds/plan-parts.js'
+import { startEarly } from '../util/index.js'
 import type { NetworkMode } from './spec.js'
 import type { NetworkState } from './state.js'
 import { vxlanStatus, type VxlanStatus } from './steps/vxlan.js'
@@ -62,13 +63,12 @@ export async function networkStatus(
 
   // The table is read by spawning nft: started first, so it runs while the kernel dumps the links.
   const rules = firewallOf(plan)
-  const installedRules = rules ? new Nft(ctx.ns).get(plan.name) : undefined
-  installedRules?.catch(() => undefined)
+  const installedRules = rules ? startEarly(new Nft(ctx.ns).get(plan.name)) : undefined
   const bridge = bridgeOf(plan)
   const bridgeLink = bridge ? await rtnl.findLink(bridge) : undefined
   if (bridge && !bridgeLink) problems.push(`bridge ${bridge} missing`)
   else if (bridgeLink && !bridgeLink.up) problems.push(`bridge ${bridge} down`)
-  const helper = plan.mode === 'macvtap' ? plan.hostHelper?.name : undefined
+  const helper = hostHelperOf(plan)?.name
   const addrLink = bridgeLink ?? (helper ? await rtnl.findLink(helper) : undefined)
   const addresses = addrLink ? (await rtnl.listAddresses(addrLink.index)).map((a) => a.cidr) : []
 
@@ -89,7 +89,7 @@ export async function networkStatus(
   if (rules) {
     // Read back from the kernel: what is installed, not what this handle believes it installed. The
     // recorded rules carry the uplink resolved at apply time.
-    const installed = await installedRules
+    const installed = await installedRules?.()
     const drift = rulesDrift(state?.nftRules ?? rules, installed)
     firewall = { installed: installed !== undefined, forwards: installed?.forwards ?? [], rules: installed?.ruleCount ?? 0 }
     problems.push(...drift.problems)

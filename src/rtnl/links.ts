@@ -1,7 +1,7 @@
 /** Link operations: create (every kind), ensure, get/find/list, change, delete, delete a group. */
 import { closeSync, openSync } from 'node:fs'
 import { constants as os } from 'node:os'
-import { KvmnetError, NetlinkError, SpecError, SystemError, isExists, isNotFound } from '../errors.js'
+import { KvmnetError, NetlinkError, SpecError, SystemError, isExists, isNotFound, undoThenThrow } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
 import { createTaps } from '../tap/index.js'
 import type { RtnlContext } from './context.js'
@@ -104,8 +104,7 @@ async function createTapLink(ctx: RtnlContext, spec: TapSpec, master: number | u
     if (Object.keys(change).length > 0) await ctx.sock.request(encodeSetLink({ name: spec.name }, change), { object: spec.name })
     return await fetchLink(ctx, spec.name)
   } catch (err) {
-    await ctx.sock.request(encodeDeleteLink({ name: spec.name }), { object: spec.name }).catch(() => undefined)
-    throw err
+    return undoThenThrow(err, () => ctx.sock.request(encodeDeleteLink({ name: spec.name }), { object: spec.name }))
   }
 }
 
@@ -124,8 +123,8 @@ async function createMacvtap(ctx: RtnlContext, spec: LinkSpec, r: ResolvedCreate
       }
       await setAliasAfterCreate(ctx, { index: slot.index }, spec)
       if (!(await waitForTapDevice(slot.index))) {
-        await ctx.sock.request(encodeDeleteLink({ index: slot.index }), { object: spec.name }).catch(() => undefined)
-        throw new KvmnetError(`${spec.name}: /dev/tap${slot.index} did not appear (is devtmpfs mounted on /dev?)`)
+        const missing = new KvmnetError(`${spec.name}: /dev/tap${slot.index} did not appear (is devtmpfs mounted on /dev?)`)
+        await undoThenThrow(missing, () => ctx.sock.request(encodeDeleteLink({ index: slot.index }), { object: spec.name }))
       }
       return await fetchLink(ctx, slot.index)
     } finally {
@@ -165,8 +164,7 @@ async function setAliasAfterCreate(ctx: RtnlContext, target: LinkTarget, spec: L
   try {
     await ctx.sock.request(encodeSetLink(target, { alias: spec.alias }), { object: spec.name })
   } catch (err) {
-    await ctx.sock.request(encodeDeleteLink(target), { object: spec.name }).catch(() => undefined)
-    throw err
+    await undoThenThrow(err, () => ctx.sock.request(encodeDeleteLink(target), { object: spec.name }))
   }
 }
 

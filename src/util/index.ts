@@ -1,10 +1,12 @@
-/** util: the folder's face. */
+/**
+ * util: small pieces every folder shares — naming rules, the transaction (undo log and step timings),
+ * ipaddr.js loaded on first use, running programs and knowing processes, one-at-a-time queues.
+ */
 export { DUID_PATTERN, IFNAME_PATTERN, IFNAME_RULE, MAC_PATTERN, NETWORK_NAME_PATTERN, NETWORK_NAME_RULE, isIfName, isMac, isNetworkName } from './naming.js'
 export { Transaction, stepLabel } from './transaction.js'
-export type { StepCategory, StepEvent, StepId, StepName, StepOutcome, StepTiming } from './transaction.js'
-export { runProgram } from './run-program.js'
+export type { StepCategory, StepContext, StepEvent, StepId, StepName, StepOutcome, StepTiming, Undo } from './transaction.js'
 export { default as ipaddr } from './ipaddr.js'
-export type { ProgramResult } from './run-program.js'
+export { runProgram, type ProgramResult } from './run-program.js'
 export { processStartTime } from './process-start-time.js'
 export { childProcess } from './child-process.js'
-export { serialized } from './serialized.js'
+export { SerialQueue, serialized, startEarly } from './serialized.js'

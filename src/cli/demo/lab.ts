@@ -29,7 +29,7 @@ exit 0
 export class Lab {
   private readonly namespaces: Netns[] = []
   private readonly sockets: Rtnl[] = []
-  private readonly cleanups: (() => Promise<void>)[] = []
+  private readonly cleanups: (() => Promise<unknown>)[] = []
   private dir: string | undefined
 
   async scratchDir(): Promise<string> {
@@ -55,7 +55,7 @@ export class Lab {
     return r
   }
 
-  onDispose(fn: () => Promise<void>): void {
+  onDispose(fn: () => Promise<unknown>): void {
     this.cleanups.push(fn)
   }
 
@@ -117,13 +117,26 @@ export class Lab {
     return r.ok && m ? { cidr: m[1]!, ms: r.ms } : undefined
   }
 
+  /**
+   * Everything the demo made goes, each part attempted even when another fails; what could not be
+   * removed is said on stderr (the demo's table is already printed), so nothing is left unnoticed.
+   */
   async dispose(): Promise<void> {
-    for (const fn of this.cleanups.reverse()) await fn().catch(() => undefined)
+    const failed: string[] = []
+    const attempt = async (what: string, fn: () => Promise<unknown>) => {
+      try {
+        await fn()
+      } catch (err) {
+        failed.push(`${what}: ${(err as Error).message}`)
+      }
+    }
+    for (const fn of this.cleanups.reverse()) await attempt('a network', fn)
     this.cleanups.length = 0
     for (const s of this.sockets) s.close()
     this.sockets.length = 0
-    for (const ns of this.namespaces.reverse()) await ns.delete().catch(() => undefined)
+    for (const ns of this.namespaces.reverse()) await attempt(`namespace ${ns.name ?? ns.path}`, () => ns.delete())
     this.namespaces.length = 0
     if (this.dir) await rm(this.dir, { recursive: true, force: true })
+    for (const f of failed) process.stderr.write(`kvmnet demo: could not clean up ${f}\n`)
   }
 }

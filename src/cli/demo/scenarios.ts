@@ -78,9 +78,7 @@ async function hostOnLan(lab: Lab, hostNicCidr: string | undefined): Promise<{ h
 
 async function up(lab: Lab, spec: NetworkSpecInput, host: Netns): Promise<{ net: Network; report: ApplyReport }> {
   const net = createNetwork(spec, { netns: host })
-  lab.onDispose(async () => {
-    await net.down().catch(() => undefined)
-  })
+  lab.onDispose(() => net.down())
   const report = await net.up()
   return { net, report }
 }

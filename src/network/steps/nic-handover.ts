@@ -92,6 +92,9 @@ export async function giveBack(ns: NetnsRef | undefined, h: HandedOver, phase: '
     return
   }
   for (const c of h.dhcpClients) await startDetached(ns, c.argv)
-  if (h.networkManager) await nmcli(ns, h.nic, true).catch(() => undefined)
+  // NetworkManager is told after the clients run again, and a failure to tell it is reported then.
+  const told = h.networkManager ? nmcli(ns, h.nic, true).then(() => undefined, (err: unknown) => err) : undefined
   if (h.dhcpClients.length > 0 && watch) await settle(watch.present, watch.restore)
+  const failed = await told
+  if (failed !== undefined) throw failed
 }

@@ -1,0 +1,68 @@
+/**
+ * Starting a dnsmasq process and knowing when it serves: it is ready when it holds every socket its
+ * config asks for and its pid file names it (a later adopt() must find it the moment start() returned);
+ * it failed when it exits first or the time runs out.
+ */
+import type { ChildProcess } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { DnsmasqError, ignoreNotFound } from '../errors.js'
+import { childProcess } from '../util/index.js'
+import type { DnsmasqPaths } from './paths.js'
+import { readPidFile } from './identify.js'
+import { boundSockets, missingSockets, type BoundSocket } from './sockets.js'
+
+const POLL_MS = 5
+
+export type Exited = Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; error?: Error }>
+
+/**
+ * Spawn dnsmasq in its own process group. Detached: its output goes to the log file (it outlives this
+ * process, so no pipe may tie it to us); supervised: stderr is piped to `onStderr`.
+ */
+export async function spawnDnsmasq(cmd: { file: string; args: string[] }, out: { logFile: string } | { onStderr: (chunk: string) => void }): Promise<{ child: ChildProcess; pid: number; exited: Exited }> {
+  let child: ChildProcess
+  if ('logFile' in out) {
+    const fd = openSync(out.logFile, 'a', 0o644)
+    try {
+      child = childProcess().spawn(cmd.file, cmd.args, { detached: true, stdio: ['ignore', fd, fd] })
+    } finally {
+      closeSync(fd)
+    }
+  } else {
+    child = childProcess().spawn(cmd.file, cmd.args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] })
+    child.stderr!.setEncoding('utf8')
+    child.stderr!.on('data', out.onStderr)
+  }
+  const exited: Exited = new Promise((resolve) => {
+    child.once('error', (error) => resolve({ exitCode: null, signal: null, error }))
+    // 'close' (not 'exit'): dnsmasq's last stderr line has been read by then.
+    child.once('close', (exitCode, signal) => resolve({ exitCode, signal }))
+  })
+  const pid = child.pid
+  if (pid === undefined) {
+    const r = await exited
+    throw new DnsmasqError({ detail: `cannot run ${cmd.file}: ${r.error?.message}`, cause: r.error })
+  }
+  return { child, pid, exited }
+}
+
+export type ReadyOutcome = { kind: 'ready' } | { kind: 'exited'; exitCode: number | null } | { kind: 'timeout'; missing: string }
+
+export async function waitReady(pid: number, want: BoundSocket[], exited: Exited, paths: DnsmasqPaths, timeoutMs: number): Promise<ReadyOutcome> {
+  let done: { exitCode: number | null } | undefined
+  void exited.then((r) => {
+    done = r
+  })
+  const until = performance.now() + timeoutMs
+  let missing = want
+  for (;;) {
+    if (done) return { kind: 'exited', exitCode: done.exitCode }
+    // A process that exited between two polls has no /proc entry: the next round sees it exited.
+    const have = (await boundSockets(pid).catch(ignoreNotFound)) ?? []
+    missing = missingSockets(have, want)
+    if (missing.length === 0 && (await readPidFile(paths)) === pid) return { kind: 'ready' }
+    if (performance.now() > until) return { kind: 'timeout', missing: missing.map((s) => `${s.proto} ${s.address}:${s.port}`).join(', ') || 'pid file' }
+    await Promise.race([sleep(POLL_MS), exited])
+  }
+}
