@@ -24,16 +24,25 @@ const mac = s
   .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, 'is a multicast or broadcast MAC, not a NIC address')
   .refine((m) => m !== '00:00:00:00:00:00', 'is the all-zero MAC, not a NIC address')
 const ipv4 = s.string().refine((x) => ipaddr.IPv4.isValidFourPartDecimal(x), 'an IPv4 address in dotted-quad form')
-const ipv6 = s.string().refine((x) => ipaddr.IPv6.isValid(x) && !x.includes('%'), 'an IPv6 address')
-const ipAny = s.union([ipv4, ipv6], 'an IPv4 or IPv6 address')
+const MAPPED = 'an IPv4 address is written as one, not as an IPv4-mapped IPv6 address (::ffff:a.b.c.d)'
+const ipv6 = s
+  .string()
+  .refine((x) => ipaddr.IPv6.isValid(x) && !x.includes('%'), 'an IPv6 address')
+  .refine((x) => !ipv4Mapped(x), MAPPED)
+const ipAny = s.union([ipv4, ipv6], `an IPv4 or IPv6 address (${MAPPED})`)
 const ipv4Cidr = s
   .string()
   .refine((x) => isCidr(x, 'ipv4'), 'an IPv4 address with prefix length 1-30, like 192.168.100.1/24')
   .refine((x) => usableHostAddress(x), 'a unicast host address (not loopback, multicast, broadcast or unspecified)')
+  .refine(
+    (x) => unicastSubnet(x),
+    'a subnet of unicast addresses: none of its addresses may be in 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/4 (multicast) or 240.0.0.0/4 (reserved, broadcast)',
+  )
 const ipv6Cidr = s
   .string()
   .refine((x) => isCidr(x, 'ipv6'), 'an IPv6 address with prefix length 1-126, like fd00:100::1/64')
   .refine((x) => usableHostAddress(x), 'a unicast host address (not loopback, multicast or unspecified)')
+  .refine((x) => !ipv4Mapped(x.split('/')[0] ?? ''), MAPPED)
 const hostname = s.string().regex(HOSTNAME, 'a DNS host name (letters, digits, hyphens, dots)')
 /**
  * A reservation's name is a single DNS label that dnsmasq cannot read as anything else: in a dhcp-host
@@ -58,6 +67,32 @@ function isCidr(x: string, kind: 'ipv4' | 'ipv6'): boolean {
 
 /** ipaddr.js ranges that cannot be a host's own address (TEST-NETs, 'reserved' to ipaddr.js, can). */
 const NOT_UNICAST = ['loopback', 'multicast', 'unspecified', 'broadcast']
+
+/** ::ffff:a.b.c.d: an IPv4 address no IPv6 packet carries (dnsmasq and nft take it as IPv6 and fail or never match). */
+function ipv4Mapped(x: string): boolean {
+  return ipaddr.IPv6.isValid(x) && ipaddr.IPv6.parse(x).isIPv4MappedAddress()
+}
+
+/**
+ * IPv4 blocks no host on a link may have an address in: "this network" (0/8), loopback (127/8), multicast
+ * (224/4) and reserved (240/4, with the limited broadcast 255.255.255.255). A subnet reaching into any of
+ * them would hand such addresses out (DHCP) or broadcast to them.
+ */
+const NOT_HOST_BLOCKS: readonly [number, number][] = [
+  [0x00000000, 0x00ffffff],
+  [0x7f000000, 0x7fffffff],
+  [0xe0000000, 0xffffffff],
+]
+
+function unicastSubnet(cidr: string): boolean {
+  try {
+    const first = ipaddr.IPv4.networkAddressFromCIDR(cidr).toByteArray().reduce((n, b) => n * 256 + b, 0)
+    const last = ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toByteArray().reduce((n, b) => n * 256 + b, 0)
+    return NOT_HOST_BLOCKS.every(([lo, hi]) => last < lo || first > hi)
+  } catch {
+    return false
+  }
+}
 
 function usableHostAddress(cidr: string): boolean {
   try {
