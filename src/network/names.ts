@@ -6,6 +6,15 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 
+/** A network's name: it names state directories, nft tables, link aliases and systemd instances. */
+export const NETWORK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/
+
+export const NETWORK_NAME_RULE = '1-32 letters, digits, _ or -, starting with a letter or digit'
+
+export function isNetworkName(s: string): boolean {
+  return NETWORK_NAME_PATTERN.test(s)
+}
+
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest()
 }

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events'
 import ipaddr from '../util/ipaddr.js'
-import { closeSync } from 'node:fs'
+import { closeSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { InUseError, WouldRemoveError, KvmnetError, NotFoundError, SpecError, SystemError, TimeoutError, isNotFound } from '../errors.js'
 import { Netns } from '../netns/index.js'
@@ -22,6 +22,7 @@ import { driverFor, planFor, sysctlsOfSpec } from './kinds/index.js'
 import { bridgeOf, firewallOf, linkNamesOf, ownAliases, type NetworkPlan, type PlannedPort } from './plan.js'
 import { ensureFirewall } from './steps/firewall.js'
 import { validateSpec } from './validate.js'
+import { preflight } from './preflight.js'
 import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, NetworkVxlanSpec, PortSpec } from './spec.js'
 import { canonicalIp } from './vxlan.js'
 import { withResolvedMtu } from './steps/vxlan.js'
@@ -342,9 +343,12 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       return r
     } finally {
       await watcher?.unmute()
-      lock.release({ remove: ok && opts.removeAfter === true })
+      // After a down, and after a refusal that recorded nothing (a first up refused by its pre-flight), the
+      // lock file goes too: a refused `up` leaves nothing under the state root.
+      const remove = ok ? opts.removeAfter === true : !existsSync(this.stateDir)
+      lock.release({ remove })
       // The namespace's directory and the root go with the last network (rmdir only removes empty ones).
-      if (ok && opts.removeAfter) await removeEmptyParents(this.stateDir)
+      if (remove) await removeEmptyParents(this.stateDir)
     }
   }
 
@@ -379,6 +383,8 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
             createdAt: new Date().toISOString(),
           }
       await this.assertForwardsFree(spec, netnsId)
+      const others = (await listStates(this.stateRoot)).filter((o) => o.state.name !== this.name && o.state.netnsId === netnsId)
+      await preflight(this.rtnl, plan, others.map((o) => o.state), this.stateRoot)
       const startTime = await processStartTime(process.pid)
       const ctx = this.applyContext(tx, state, prev, newFds, prunePorts)
       // The journal first: from here on, a process killed at any moment leaves a state from which `down`

@@ -42,4 +42,5 @@ export {
 export { tapDevicePath } from './macvtap-index.js'
 export { parseRouteSpec } from './route-validate.js'
 export type { OperState, RouteType } from './wire/constants.js'
+export { IFF_LOOPBACK } from './wire/constants.js'
 export type { Family } from './wire/ip.js'
