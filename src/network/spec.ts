@@ -11,6 +11,7 @@ import ipaddr from '../util/ipaddr.js'
 import { SpecError } from '../errors.js'
 import { IFNAME_PATTERN, IFNAME_RULE, isIfName } from '../util/ifname.js'
 import { fieldPath, s, type Infer, type Issue } from '../schema/schema.js'
+import { ipv4Mapped, isCidr, unicastSubnet, usableHostAddress } from './spec-addresses.js'
 
 const MAC = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/
 const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
@@ -54,53 +55,6 @@ const reservationName = s
   .refine((x) => !/^(\d+[smhdw]?|infinite|ignore)$/i.test(x), 'reads as a dnsmasq keyword or lease time (ignore, infinite, 5m, 1001): pick another name')
 const port = s.int(1, 65535)
 const leaseTime = s.union([s.int(120, 365 * 24 * 3600), s.literal('infinite')], 'seconds (120 … 31536000) or "infinite"')
-
-function isCidr(x: string, kind: 'ipv4' | 'ipv6'): boolean {
-  try {
-    const [addr, len] = ipaddr.parseCIDR(x)
-    if (addr.kind() !== kind) return false
-    return kind === 'ipv4' ? ipaddr.IPv4.isValidFourPartDecimal(x.split('/')[0] ?? '') && len >= 1 && len <= 30 : len >= 1 && len <= 126
-  } catch {
-    return false
-  }
-}
-
-/** ipaddr.js ranges that cannot be a host's own address (TEST-NETs, 'reserved' to ipaddr.js, can). */
-const NOT_UNICAST = ['loopback', 'multicast', 'unspecified', 'broadcast']
-
-/** ::ffff:a.b.c.d: an IPv4 address no IPv6 packet carries (dnsmasq and nft take it as IPv6 and fail or never match). */
-function ipv4Mapped(x: string): boolean {
-  return ipaddr.IPv6.isValid(x) && ipaddr.IPv6.parse(x).isIPv4MappedAddress()
-}
-
-/**
- * IPv4 blocks no host on a link may have an address in: "this network" (0/8), loopback (127/8), multicast
- * (224/4) and reserved (240/4, with the limited broadcast 255.255.255.255). A subnet reaching into any of
- * them would hand such addresses out (DHCP) or broadcast to them.
- */
-const NOT_HOST_BLOCKS: readonly [number, number][] = [
-  [0x00000000, 0x00ffffff],
-  [0x7f000000, 0x7fffffff],
-  [0xe0000000, 0xffffffff],
-]
-
-function unicastSubnet(cidr: string): boolean {
-  try {
-    const first = ipaddr.IPv4.networkAddressFromCIDR(cidr).toByteArray().reduce((n, b) => n * 256 + b, 0)
-    const last = ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toByteArray().reduce((n, b) => n * 256 + b, 0)
-    return NOT_HOST_BLOCKS.every(([lo, hi]) => last < lo || first > hi)
-  } catch {
-    return false
-  }
-}
-
-function usableHostAddress(cidr: string): boolean {
-  try {
-    return !NOT_UNICAST.includes(ipaddr.parseCIDR(cidr)[0].range())
-  } catch {
-    return false
-  }
-}
 
 export const dhcpHostSchema = s.object({
   mac: mac.describe("The guest NIC's MAC address"),
