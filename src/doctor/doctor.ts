@@ -6,15 +6,14 @@
  * ufw, firewalld) are reported as blocking, or as 'info' when what kvmnet added lets the networks through.
  */
 import { Netns } from '../netns/index.js'
-import { nsCommand } from '../netns/index.js'
 import { RTPROT_RA, Rtnl, readSysctl } from '../rtnl/index.js'
-import { runProgram } from '../util/index.js'
 import { managedNicFindings } from './managed-nic.js'
 import { DEFAULT_STATE_ROOT, kindOf, listStates, netnsIdentity, type NetworkState, type PlannedNetwork } from '../network/index.js'
 import { listChains, type ListedChain } from '../coexist/index.js'
 import type { Finding } from './findings.js'
 import { firewallFindings, type Examined } from './firewalls.js'
 import { rpFindings, type RpProbe } from './rp-filter.js'
+import { listeners, takes, type WantedSocket } from './listeners.js'
 
 export type { Finding, FindingCode } from './findings.js'
 
@@ -33,25 +32,6 @@ export interface DoctorOptions {
 
 async function nftChains(ns: Netns): Promise<ListedChain[]> {
   return listChains(ns).catch(() => [])
-}
-
-/** Listening UDP/TCP sockets with their processes (ss -p), inside the namespace. */
-async function listeners(ns: Netns): Promise<{ proto: string; addr: string; port: number; pid?: number; comm?: string }[]> {
-  const out: { proto: string; addr: string; port: number; pid?: number; comm?: string }[] = []
-  for (const [proto, flag] of [['udp', '-Hlnup'], ['tcp', '-Hlntp']] as const) {
-    const cmd = nsCommand(ns, 'ss', [flag])
-    const r = await runProgram(cmd.file, cmd.args, { timeoutMs: 10_000 })
-    for (const line of r.stdout.split('\n')) {
-      const f = line.trim().split(/\s+/)
-      const local = f[3]
-      if (!local) continue
-      const at = local.lastIndexOf(':')
-      const addr = local.slice(0, at).replace(/^\[|\]$/g, '').replace(/%.*$/, '')
-      const m = line.match(/users:\(\("([^"]+)",pid=(\d+)/)
-      out.push({ proto, addr, port: Number(local.slice(at + 1)), ...(m ? { comm: m[1], pid: Number(m[2]) } : {}) })
-    }
-  }
-  return out
 }
 
 function forwards(net: PlannedNetwork): boolean {
@@ -93,13 +73,16 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
         const ours = new Set<number>()
         const pidText = await import('node:fs/promises').then((fs) => fs.readFile(`${state.dnsmasq?.stateDir ?? ''}/dnsmasq.pid`, 'utf8')).catch(() => '')
         if (Number(pidText) > 0) ours.add(Number(pidText))
-        const wanted = [{ proto: 'udp', port: 67 }, ...(d.dns !== false ? [{ proto: 'udp', port: 53 }, { proto: 'tcp', port: 53 }] : [])]
+        const on = { hostAddress: d.hostAddress, bridge: net.bridge }
+        const wanted: WantedSocket[] = [
+          { proto: 'udp', port: 67, ...on },
+          ...(d.dns !== false ? (['udp', 'tcp'] as const).map((proto) => ({ proto, port: 53, ...on })) : []),
+        ]
         for (const l of listening) {
-          if (!wanted.some((w) => w.proto === l.proto && w.port === l.port)) continue
-          if (l.addr !== d.hostAddress && l.addr !== '0.0.0.0' && l.addr !== '*') continue
+          if (!wanted.some((w) => takes(l, w))) continue
           if (l.pid !== undefined && ours.has(l.pid)) continue
           if (l.comm === 'dnsmasq' && l.pid === undefined) continue
-          findings.push({ code: 'port-in-use', severity: 'error', network: state.name, object: `${l.comm ?? 'a process'}${l.pid ? ` (pid ${l.pid})` : ''} on ${l.proto} ${l.addr}:${l.port}`, problem: `${state.name}'s dnsmasq needs ${l.proto}/${l.port} on ${d.hostAddress}`, fix: `stop that process, or give ${state.name} another address` })
+          findings.push({ code: 'port-in-use', severity: 'error', network: state.name, object: `${l.comm ?? 'a process'}${l.pid ? ` (pid ${l.pid})` : ''} on ${l.proto} ${l.addr}${l.device ? `%${l.device}` : ''}:${l.port}`, problem: `${state.name}'s dnsmasq needs ${l.proto}/${l.port} on ${d.hostAddress}`, fix: `stop that process, or give ${state.name} another address` })
         }
       }
       // IPv6 forwarding makes the kernel ignore RAs where accept_ra is 1.

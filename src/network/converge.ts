@@ -18,6 +18,7 @@ import { closeAll } from './port-fds.js'
 import type { NetworkSpec } from './spec.js'
 import { listStates, netnsIdentity, removeState, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { assertGroupOurs, ensurePorts } from './steps/ports.js'
+import { preflight } from './kinds/preflight.js'
 
 export interface ConvergeInput {
   ns: Netns
@@ -48,7 +49,10 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     const state: NetworkState = prev
       ? { ...prev, ...base }
       : { ...base, version: 1, name: net.name, netnsPath: ns.path, netnsName: ns.name, netnsId, createdAt: new Date().toISOString() }
-    await assertForwardsFree(net.spec, input.stateRoot, netnsId)
+    const others = (await listStates(input.stateRoot)).states.filter((o) => o.state.name !== net.name && o.state.netnsId === netnsId)
+    await assertForwardsFree(net.spec, others)
+    // Checks that need the kernel (links taken, uplink and NIC present), before anything is changed.
+    await preflight(input.rtnl, net.plan, others.map((o) => o.state), input.stateRoot)
     const startTime = await processStartTime(process.pid)
     const ctx = input.context(state, newFds)
     await tx.step('journal', 'state', async (s) => {
@@ -143,10 +147,9 @@ export function ownAliasesOf(net: PlannedNetwork): string[] {
  * every connection would go to whichever table the kernel consults first: refused before anything. A
  * network whose state cannot be read cannot be checked; listStates names it to status and gc.
  */
-async function assertForwardsFree(spec: NetworkSpec, stateRoot: string, netnsId: string): Promise<void> {
+function assertForwardsFree(spec: NetworkSpec, others: readonly { state: NetworkState }[]): void {
   const mine = forwardsOf(spec)
   if (mine.length === 0) return
-  const others = (await listStates(stateRoot)).states.filter((o) => o.state.name !== spec.name && o.state.netnsId === netnsId)
   for (const { state } of others) {
     const theirs = forwardsOf(state.spec)
     mine.forEach((f, i) => {

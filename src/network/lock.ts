@@ -4,6 +4,7 @@
  * `removeAfter` (down) the lock file goes too, and with it the namespace's directory and the state root
  * when they are left empty.
  */
+import { existsSync } from 'node:fs'
 import { acquireLock } from '../lock/index.js'
 import { removeEmptyParents } from './state.js'
 
@@ -25,8 +26,11 @@ export async function withNetworkLock<T>(use: LockUse, fn: () => Promise<T>): Pr
     return r
   } finally {
     await muted.unmute()
-    lock.release({ remove: ok && use.removeAfter === true })
+    // After a down, and after a refusal that recorded nothing (a first up refused before its journal),
+    // the lock file goes too: a refused `up` leaves nothing under the state root.
+    const remove = ok ? use.removeAfter === true : !existsSync(use.stateDir)
+    lock.release({ remove })
     // rmdir only removes empty ones: another network's directory keeps them.
-    if (ok && use.removeAfter) await removeEmptyParents(use.stateDir)
+    if (remove) await removeEmptyParents(use.stateDir)
   }
 }

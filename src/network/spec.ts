@@ -11,6 +11,7 @@ import { ipaddr } from '../util/index.js'
 import { SpecError } from '../errors.js'
 import { DUID_PATTERN, IFNAME_PATTERN, IFNAME_RULE, MAC_PATTERN, NETWORK_NAME_PATTERN, NETWORK_NAME_RULE, isIfName } from '../util/index.js'
 import { fieldPath, s, type Infer, type Issue } from '../schema/index.js'
+import { ipv4Mapped, isCidr, unicastSubnet, usableHostAddress } from './spec-addresses.js'
 
 const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
 const HOSTNAME = new RegExp(`^(?=.{1,253}$)${LABEL}(\\.${LABEL})*$`)
@@ -23,16 +24,25 @@ const mac = s
   .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, 'is a multicast or broadcast MAC, not a NIC address')
   .refine((m) => m !== '00:00:00:00:00:00', 'is the all-zero MAC, not a NIC address')
 const ipv4 = s.string().refine((x) => ipaddr.IPv4.isValidFourPartDecimal(x), 'an IPv4 address in dotted-quad form')
-const ipv6 = s.string().refine((x) => ipaddr.IPv6.isValid(x) && !x.includes('%'), 'an IPv6 address')
-const ipAny = s.union([ipv4, ipv6], 'an IPv4 or IPv6 address')
+const MAPPED = 'an IPv4 address is written as one, not as an IPv4-mapped IPv6 address (::ffff:a.b.c.d)'
+const ipv6 = s
+  .string()
+  .refine((x) => ipaddr.IPv6.isValid(x) && !x.includes('%'), 'an IPv6 address')
+  .refine((x) => !ipv4Mapped(x), MAPPED)
+const ipAny = s.union([ipv4, ipv6], `an IPv4 or IPv6 address (${MAPPED})`)
 const ipv4Cidr = s
   .string()
   .refine((x) => isCidr(x, 'ipv4'), 'an IPv4 address with prefix length 1-30, like 192.168.100.1/24')
   .refine((x) => usableHostAddress(x), 'a unicast host address (not loopback, multicast, broadcast or unspecified)')
+  .refine(
+    (x) => unicastSubnet(x),
+    'a subnet of unicast addresses: none of its addresses may be in 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/4 (multicast) or 240.0.0.0/4 (reserved, broadcast)',
+  )
 const ipv6Cidr = s
   .string()
   .refine((x) => isCidr(x, 'ipv6'), 'an IPv6 address with prefix length 1-126, like fd00:100::1/64')
   .refine((x) => usableHostAddress(x), 'a unicast host address (not loopback, multicast or unspecified)')
+  .refine((x) => !ipv4Mapped(x.split('/')[0] ?? ''), MAPPED)
 const hostname = s.string().regex(HOSTNAME, 'a DNS host name (letters, digits, hyphens, dots)')
 /**
  * A reservation's name is a single DNS label that dnsmasq cannot read as anything else: in a dhcp-host
@@ -44,27 +54,6 @@ const reservationName = s
   .refine((x) => !/^(\d+[smhdw]?|infinite|ignore)$/i.test(x), 'reads as a dnsmasq keyword or lease time (ignore, infinite, 5m, 1001): pick another name')
 const port = s.int(1, 65535)
 const leaseTime = s.union([s.int(120, 365 * 24 * 3600), s.literal('infinite')], 'seconds (120 … 31536000) or "infinite"')
-
-function isCidr(x: string, kind: 'ipv4' | 'ipv6'): boolean {
-  try {
-    const [addr, len] = ipaddr.parseCIDR(x)
-    if (addr.kind() !== kind) return false
-    return kind === 'ipv4' ? ipaddr.IPv4.isValidFourPartDecimal(x.split('/')[0] ?? '') && len >= 1 && len <= 30 : len >= 1 && len <= 126
-  } catch {
-    return false
-  }
-}
-
-/** ipaddr.js ranges that cannot be a host's own address (TEST-NETs, 'reserved' to ipaddr.js, can). */
-const NOT_UNICAST = ['loopback', 'multicast', 'unspecified', 'broadcast']
-
-function usableHostAddress(cidr: string): boolean {
-  try {
-    return !NOT_UNICAST.includes(ipaddr.parseCIDR(cidr)[0].range())
-  } catch {
-    return false
-  }
-}
 
 export const dhcpHostSchema = s.object({
   mac: mac.describe("The guest NIC's MAC address"),

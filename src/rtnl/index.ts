@@ -41,6 +41,7 @@ export {
 export { tapDevicePath } from './macvtap-index.js'
 export { parseRouteSpec } from './route-validate.js'
 export type { OperState, RouteType } from './wire/constants.js'
+export { IFF_LOOPBACK } from './wire/constants.js'
 export type { Family } from './wire/ip.js'
 export { AttrIndex, attrMap, attrString, readString } from './wire/attrs.js'
 export { AF_BRIDGE, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK } from './wire/constants.js'

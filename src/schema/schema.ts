@@ -240,6 +240,9 @@ export type InferShape<S extends Shape> = Flatten<
   { readonly [K in RequiredKeys<S>]: Infer<S[K]> } & { readonly [K in OptionalKeys<S>]?: Infer<S[K]> }
 >
 
+/** Keys that change an object's prototype or shadow its machinery when copied or merged: refused outright. */
+const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
+
 /** An object with exactly these fields (unknown fields are refused: a typo is an error, not a no-op). */
 export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
   constructor(readonly shape: S) {
@@ -253,13 +256,19 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
     let ok = true
     const rec = v as Record<string, unknown>
     for (const [k, s] of Object.entries(this.shape)) {
-      if (rec[k] === undefined && !(s instanceof OptionalSchema)) {
+      // Own fields only: nothing is read through the input's prototype chain.
+      const value = Object.hasOwn(rec, k) ? rec[k] : undefined
+      if (value === undefined && !(s instanceof OptionalSchema)) {
         issues.push({ path: [...path, k], message: 'is required', code: 'required' })
         ok = false
-      } else if (!s.check(rec[k], [...path, k], issues)) ok = false
+      } else if (!s.check(value, [...path, k], issues)) ok = false
     }
     for (const k of Object.keys(rec)) {
-      if (!(k in this.shape)) {
+      // hasOwn, not `in`: '__proto__', 'constructor', 'toString' are "in" every object literal.
+      if (RESERVED_KEYS.has(k)) {
+        issues.push({ path: [...path, k], message: "a JavaScript object's own key (__proto__, constructor, prototype), never a field" })
+        ok = false
+      } else if (!Object.hasOwn(this.shape, k)) {
         issues.push({ path: [...path, k], message: 'unknown field', code: 'unknown' })
         ok = false
       }
@@ -357,8 +366,8 @@ function hasField(s: Schema<unknown>, path: Path): boolean {
     while (cur instanceof OptionalSchema || cur instanceof ArraySchema) cur = cur instanceof OptionalSchema ? cur.inner : cur.item
     if (typeof p === 'number') continue
     if (!(cur instanceof ObjectSchema)) return false
+    if (!Object.hasOwn(cur.shape, p)) return false
     cur = (cur.shape as Shape)[p]
-    if (!cur) return false
   }
   return true
 }

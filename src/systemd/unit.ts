@@ -4,6 +4,7 @@
  * network's name and whose spec is the copy under /etc/kvmnet/NAME.json. Pure text, so the unit is
  * golden-tested without root.
  */
+import { SpecError } from '../errors.js'
 
 export interface UnitOptions {
   /** Absolute path of the Node binary that runs kvmnet (systemd does not search PATH for ExecStart). */
@@ -12,20 +13,58 @@ export interface UnitOptions {
   cli: string
   /** Where specs live (default /etc/kvmnet): ExecStart reads `${specDir}/%i.json`. */
   specDir: string
-  /** Extra options given to every instance (`--netns NS`, `--state-root DIR`), already validated. */
-  extraArgs: readonly string[]
+  /** `--netns` given to every instance (an absolute path), if any. */
+  netns?: string | undefined
+  /** `--state-root` given to every instance (an absolute path), if any. */
+  stateRoot?: string | undefined
 }
 
-/** systemd's quoting for ExecStart words: double quotes, with backslash escapes, when a word needs them. */
-export function quoteExecWord(word: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word
-  return `"${word.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\$/g, '$$$$')}"`
+/**
+ * A character no unit file can carry inside a word: a line break would end the directive and start
+ * another (`ExecStartPre=` as root), other control characters have no business in a path. systemd reads
+ * U+0085, U+2028 and U+2029 as text, but editors and journals show them as line breaks: refused too.
+ */
+const UNWRITABLE = /[\u0000-\u001f\u007f\u0085\u2028\u2029]/
+
+/** Characters that need no quoting in an ExecStart word (`%` is doubled either way). */
+const PLAIN = /^[A-Za-z0-9_@%+=:,./-]+$/
+
+/** `%` starts a specifier wherever systemd expands them (ExecStart, ConditionPathExists): `%%` is a `%`. */
+function literalPercent(text: string): string {
+  return text.replace(/%/g, '%%')
+}
+
+/**
+ * One literal ExecStart word as systemd.service(5) "Command lines" reads it: `%` doubled, `$` doubled
+ * (no variable expansion), double quotes with `\` and `"` escaped when the word has anything outside
+ * PLAIN. A word no unit can hold is refused as bad input naming `field`, the option it came from.
+ */
+export function execWord(word: string, field: string): string {
+  const bad = UNWRITABLE.exec(word)
+  if (bad) {
+    const code = bad[0].codePointAt(0)?.toString(16).padStart(4, '0') ?? ''
+    throw new SpecError(field, `contains U+${code.toUpperCase()}, which a systemd unit cannot hold in a command line`)
+  }
+  const text = literalPercent(word)
+  if (PLAIN.test(text)) return text
+  return `"${text.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\$/g, '$$$$')}"`
 }
 
 export const TEMPLATE_NAME = 'kvmnet@.service'
 
 export function renderTemplateUnit(o: UnitOptions): string {
-  const exec = [o.node, o.cli, 'up', '--foreground', `${o.specDir}/%i.json`, ...o.extraArgs].map(quoteExecWord).join(' ')
+  const specDir = execWord(o.specDir, 'specDir')
+  const exec = [
+    execWord(o.node, 'node'),
+    execWord(o.cli, 'cli'),
+    'up',
+    '--foreground',
+    // The one specifier kvmnet means: the instance name. specDir is plain (checked above) or quoted.
+    specDir.startsWith('"') ? `${specDir.slice(0, -1)}/%i.json"` : `${specDir}/%i.json`,
+    ...(o.netns === undefined ? [] : ['--netns', execWord(o.netns, '--netns')]),
+    ...(o.stateRoot === undefined ? [] : ['--state-root', execWord(o.stateRoot, '--state-root')]),
+  ].join(' ')
+  const condition = literalPercent(o.specDir)
   return `# Installed by \`kvmnet enable\`; removed by \`kvmnet disable\` with its last instance.
 # One instance per network: systemctl enable --now kvmnet@NAME (spec: ${o.specDir}/NAME.json).
 [Unit]
@@ -36,7 +75,7 @@ Documentation=man:systemd.service(5)
 After=nftables.service firewalld.service ufw.service docker.service network-pre.target
 Wants=network-pre.target
 Before=network-online.target
-ConditionPathExists=${o.specDir}/%i.json
+ConditionPathExists=${condition}/%i.json
 
 [Service]
 Type=exec

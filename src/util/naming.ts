@@ -12,10 +12,13 @@
  */
 export const IFNAME_PATTERN = /^[A-Za-z0-9_.-]{1,15}$/
 
-export const IFNAME_RULE = "an interface name: 1-15 of letters, digits, '_', '-' and '.' (not . or ..)"
+export const IFNAME_RULE = "an interface name: 1-15 of letters, digits, '_', '-' and '.' (not ., .., all or default)"
+
+/** `all` and `default` the kernel refuses for any device (they are /proc/sys/net/ipv{4,6}/conf/ entries of their own). */
+const NOT_IFNAMES: ReadonlySet<string> = new Set(['.', '..', 'all', 'default'])
 
 export function isIfName(s: string): boolean {
-  return IFNAME_PATTERN.test(s) && s !== '.' && s !== '..'
+  return IFNAME_PATTERN.test(s) && !NOT_IFNAMES.has(s)
 }
 
 /** A MAC address written as six colon-separated hex bytes (either case). */

@@ -67,3 +67,29 @@ t.test('a process holding UDP 67 on the bridge address is named by pid; forwardi
   t.match(port?.object, new RegExp(`socat \\(pid ${squatter.pid}\\) on udp 10\\.223\\.4\\.1:67`), 'the holder is named by pid')
   t.ok(r.findings.some((f) => f.code === 'ip-forward-off'))
 })
+
+t.test("a dnsmasq bound to another device (a second kvmnet network's, libvirt's) is no conflict; exit 0", async (t) => {
+  const host = await makeNs(t, 'kid')
+  // Two kvmnet networks in one namespace: each dnsmasq holds 0.0.0.0%<its bridge>:67.
+  const { stateRoot } = await natNet(t, host, 5, 'detached')
+  await natNet(t, host, 6, 'detached')
+  // libvirt's way: bind-dynamic on its own bridge, here with DNS on its address too.
+  await host.ip('link add kid-virbr type bridge\naddr add 192.0.2.1/24 dev kid-virbr\nlink set kid-virbr up')
+  const libvirt = host.spawn('dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', '--pid-file=', '--bind-dynamic', '--interface=kid-virbr', '--except-interface=lo', '--dhcp-range=192.0.2.10,192.0.2.20', '--dhcp-leasefile=/dev/null'])
+  await waitFor(async () => (await host.run('ss', ['-Hlnup'])).includes('%kid-virbr:67') || undefined, 5000)
+  const udp = await host.run('ss', ['-Hlnup'])
+  for (const br of ['kvbr-doc5', 'kvbr-doc6']) t.ok(udp.includes(`0.0.0.0%${br}:67`), `${br}'s DHCP socket is bound to the bridge (what this test is about)`)
+  const r = await doctor({ netns: host.name, stateRoot })
+  t.same(r.findings.filter((f) => f.code === 'port-in-use'), [], `no port-in-use: ${JSON.stringify(r.findings)}`)
+  const c = await cli(['doctor', '--netns', host.name, '--state-root', stateRoot])
+  t.equal(c.exitCode, 0, c.stdout)
+  // The same process bound to no device, or to this network's bridge, does take the port.
+  libvirt.kill('SIGTERM')
+  await libvirt
+  const squatter = host.spawn('socat', ['UDP4-RECV:67,bind=0.0.0.0,reuseaddr,so-bindtodevice=kvbr-doc5', '-'])
+  await waitFor(async () => (await host.run('ss', ['-Hlnup'])).includes(`pid=${squatter.pid}`) || undefined, 5000)
+  const held = await doctor({ netns: host.name, stateRoot })
+  const found = held.findings.filter((f) => f.code === 'port-in-use')
+  t.equal(found.length, 1, JSON.stringify(found))
+  t.match(found[0], { network: 'doc5', object: new RegExp(`socat \\(pid ${squatter.pid}\\) on udp 0\\.0\\.0\\.0%kvbr-doc5:67`) }, 'a socket on the network\'s own bridge is named, with its device')
+})

@@ -115,3 +115,35 @@ t.test('enable refuses bad input and a foreign template, touching nothing', asyn
   const name = await cli(['disable', '../etc', '--root', root])
   t.equal(name.exitCode, 2, 'a name that is not a network name is refused')
 })
+
+t.test("--state-root and --netns reach ExecStart as one word each: a newline is refused, a '%' stays a '%'", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvmnet-systemd-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const good = join(dir, 'good.json')
+  writeFileSync(good, JSON.stringify({ name: 'kisd', mode: 'very-isolated' }))
+  // A newline would start a directive of its own (ExecStartPre= runs as root before kvmnet).
+  for (const [option, value] of [
+    ['--state-root', `${dir}/st\nExecStartPre=/bin/touch ${dir}/pwned`],
+    ['--netns', `/run/netns/x\nExecStartPre=/bin/touch ${dir}/pwned`],
+    ['--state-root', `${dir}/st\rb`],
+  ] as const) {
+    const root = join(dir, `root-${option.slice(2)}`)
+    const r = await cli(['enable', good, '--root', root, option, value, '--json'])
+    t.equal(r.exitCode, 2, `${JSON.stringify(value)}: exit 2 (${r.stderr})`)
+    t.match(JSON.parse(r.stderr || '{}').error, { name: 'SpecError', field: option }, `the error names ${option}`)
+    t.notOk(existsSync(root), 'nothing was written')
+  }
+  // '%' is a specifier in a unit file: %h would become root's home, %Q is refused by systemd.
+  const root = join(dir, 'root-pct')
+  const stateRoot = join(dir, 'a%hb%Q "c"')
+  const en = await cli(['enable', good, '--root', root, '--state-root', stateRoot])
+  t.equal(en.exitCode, 0, en.stderr)
+  const unitDir = join(root, 'etc/systemd/system')
+  const unit = readFileSync(join(unitDir, 'kvmnet@.service'), 'utf8')
+  t.equal(unit.split('\n').filter((l) => /^Exec/.test(l)).length, 1, 'one Exec line')
+  const verify = await execa('systemd-analyze', ['verify', join(unitDir, 'kvmnet@kisd.service')], { reject: false })
+  t.equal(verify.exitCode, 0, `systemd-analyze verify exits 0: ${verify.stderr}`)
+  t.equal(verify.stderr.trim(), '', 'and has no warning')
+  const words = execStartOf(unit)
+  t.equal(words[words.indexOf('--state-root') + 1]?.replace(/%%/g, '%'), stateRoot, 'the state root, once systemd undoes its escapes')
+})

@@ -57,12 +57,14 @@ export async function enable(a: CliArgs): Promise<number> {
   // The unit runs this very kvmnet with this very Node: systemd does not search PATH, and a later `npm i -g`
   // of another version should not change what a host runs at boot without `kvmnet enable` again.
   const cli = realpathSync(process.argv[1] ?? '')
-  const extraArgs = [...(a.netns ? ['--netns', resolve(a.netns.includes('/') ? a.netns : `/run/netns/${a.netns}`)] : []), ...(a['state-root'] ? ['--state-root', resolve(a['state-root'])] : [])]
+  const netns = a.netns ? resolve(a.netns.includes('/') ? a.netns : `/run/netns/${a.netns}`) : undefined
+  const stateRoot = a['state-root'] ? resolve(a['state-root']) : undefined
+  // Rendered before anything is written: an option no unit can carry (a newline) is refused here.
+  const unit = renderTemplateUnit({ node: process.execPath, cli, specDir: SPEC_DIR, netns, stateRoot })
   const template = join(root, UNIT_DIR, TEMPLATE_NAME)
   if (existsSync(template) && !(await isOurTemplate(template))) {
     throw new SpecError('--root', `${template} exists and was not written by kvmnet; not replacing it`)
   }
-  const unit = renderTemplateUnit({ node: process.execPath, cli, specDir: SPEC_DIR, extraArgs })
   await writeAtomic(join(root, SPEC_DIR, `${spec.name}.json`), `${JSON.stringify(spec, null, 2)}\n`)
   await writeAtomic(template, unit)
   const link = join(root, WANTS_DIR, `kvmnet@${spec.name}.service`)

@@ -32,6 +32,14 @@ export default async function status(a: CliArgs): Promise<number> {
   const root = o.stateRoot ?? DEFAULT_STATE_ROOT
   const all = a.all || a.command === 'list'
   const name = a.positionals[0]
+  if (name !== undefined) {
+    // A NAME that no network can have is bad input (exit 2), not a network that happens to be missing.
+    const { isNetworkName, NETWORK_NAME_RULE } = await import('../../util/index.js')
+    if (!isNetworkName(name)) {
+      const { SpecError } = await import('../../errors.js')
+      throw new SpecError('NAME', `'${name}' is not a network name (${NETWORK_NAME_RULE})`)
+    }
+  }
   // Nothing recorded anywhere: answer without loading the network layer (or netlink).
   if (!name && !existsSync(root)) return report(a, [], all ? 'any namespace' : (a.netns ?? 'this namespace'))
   const { Netns } = await import('../../netns/index.js')

@@ -16,14 +16,15 @@ import { ensurePorts } from '../steps/ports.js'
 import { ensureSysctls } from '../steps/sysctls.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { ensureVxlan, resolveUnderlay } from '../steps/vxlan.js'
-import { MAX_BRIDGE_PORTS, checkPorts } from './checks.js'
+import { MAX_BRIDGE_PORTS, bridgedNames, checkNotLoopback, checkPorts } from './checks.js'
 
 export const bridgeDriver: NetworkDriver<'bridge'> = {
   mode: 'bridge',
   check(spec, bad) {
     if (spec.bridge !== undefined && spec.bridge === spec.interface) bad('bridge', 'must differ from interface')
+    checkNotLoopback(spec.interface, bad)
     checkPorts(spec.ports, bad, {
-      taken: [{ name: spec.interface, field: 'NIC' }, ...(spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [])],
+      taken: [{ name: spec.interface, field: 'NIC' }, ...bridgedNames(spec)],
       // The NIC takes one of the bridge's ports.
       maxPorts: MAX_BRIDGE_PORTS - 1,
       noFilters: 'bridge',

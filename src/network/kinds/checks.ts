@@ -4,6 +4,7 @@
  */
 import { ipaddr } from '../../util/index.js'
 import type { Dhcp4Spec, Dhcp6Spec, ForwardSpec, IssueSink, MacvtapPortSpec, TapPortSpec } from '../spec.js'
+import { defaultBridgeName } from '../names.js'
 
 /** A Linux bridge numbers its ports 1–1023 (BR_MAX_PORTS is 1024, port 0 unused). */
 export const MAX_BRIDGE_PORTS = 1023
@@ -151,6 +152,24 @@ export function checkIpv6(
 /** DNS is served on the host address: a kind without one cannot serve it. */
 export function checkDns(dns: unknown, address: string | undefined, bad: IssueSink): void {
   if (dns !== undefined && !address) bad('dns', 'DNS needs a host address to listen on (ipv4.address)')
+}
+
+/**
+ * The names a bridged network's own links have, or that it uses (its bridge, by default kvbr-<name>; the
+ * uplink; the vxlan underlay): a port named like one of them would be refused by the kernel half-way
+ * through an apply, or be the uplink itself.
+ */
+export function bridgedNames(spec: { name: string; bridge?: string | undefined; uplink?: string | undefined; vxlan?: { underlay?: string | undefined } | undefined }): { name: string; field: string }[] {
+  return [
+    { name: spec.bridge ?? defaultBridgeName(spec.name), field: 'bridge' },
+    ...(spec.uplink !== undefined ? [{ name: spec.uplink, field: 'uplink' }] : []),
+    ...(spec.vxlan?.underlay !== undefined ? [{ name: spec.vxlan.underlay, field: 'vxlan underlay' }] : []),
+  ]
+}
+
+/** The loopback device carries no guest: the kernel refuses it as a bridge port and as a macvtap parent. */
+export function checkNotLoopback(nic: string, bad: IssueSink): void {
+  if (nic === 'lo') bad('interface', 'is the loopback device; guests need an Ethernet NIC')
 }
 
 /** Port names and MACs unique, none named like the bridge or NIC, no more than the bridge can take. */

@@ -6,7 +6,7 @@ import type { NetworkDriver } from '../driver.js'
 import { baseRules, basePlan, bridgePart, planDnsmasq, planTaps, type IsolatedPlan } from '../plan.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
-import { checkIpv6, MAX_BRIDGE_PORTS, checkDns, checkIpv4, checkPorts } from './checks.js'
+import { checkIpv6, MAX_BRIDGE_PORTS, checkDns, checkIpv4, checkPorts, bridgedNames } from './checks.js'
 
 export const isolatedDriver: NetworkDriver<'isolated'> = {
   mode: 'isolated',
@@ -14,7 +14,7 @@ export const isolatedDriver: NetworkDriver<'isolated'> = {
     checkIpv4(spec.ipv4, bad)
     checkIpv6(spec.ipv6, spec.ipv4, spec.dns, bad)
     checkDns(spec.dns, spec.ipv4?.address, bad)
-    checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
+    checkPorts(spec.ports, bad, { taken: bridgedNames(spec), maxPorts: MAX_BRIDGE_PORTS })
   },
   plan(spec) {
     const part = bridgePart(spec, { v4: spec.ipv4?.address, v6: spec.ipv6?.address })

@@ -13,7 +13,7 @@ import { ensurePorts } from '../steps/ports.js'
 import { ensureSysctls } from '../steps/sysctls.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { defaultBridgeName } from '../names.js'
-import { checkPorts } from './checks.js'
+import { checkNotLoopback, checkPorts } from './checks.js'
 
 /** macvtap host helper: kvh-<name>, within 15 bytes. */
 export function hostHelperName(network: string): string {
@@ -25,6 +25,7 @@ export const macvtapDriver: NetworkDriver<'macvtap'> = {
   check(spec, bad) {
     if (spec.hostAccess && !spec.ipv4) bad('ipv4.address', 'hostAccess needs the host address for the macvlan helper')
     if (!spec.hostAccess && spec.ipv4) bad('ipv4.address', 'a macvtap network carries a host address only with hostAccess')
+    checkNotLoopback(spec.interface, bad)
     const taken = [{ name: spec.interface, field: 'NIC' }, ...(spec.hostAccess ? [{ name: hostHelperName(spec.name), field: 'host helper' }] : [])]
     checkPorts(spec.ports, bad, { taken })
   },

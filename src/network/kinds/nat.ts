@@ -4,7 +4,7 @@ import type { NetworkDriver } from '../driver.js'
 import { baseRules, basePlan, bridgePart, forwardingSysctls, planDnsmasq, planTaps, type NatPlan } from '../plan.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
-import { checkIpv6, MAX_BRIDGE_PORTS, checkForwards, checkIpv4, checkPorts } from './checks.js'
+import { checkIpv6, MAX_BRIDGE_PORTS, checkForwards, checkIpv4, checkPorts, bridgedNames } from './checks.js'
 
 export const natDriver: NetworkDriver<'nat'> = {
   mode: 'nat',
@@ -12,7 +12,7 @@ export const natDriver: NetworkDriver<'nat'> = {
     checkIpv4(spec.ipv4, bad)
     checkIpv6(spec.ipv6, spec.ipv4, spec.dns, bad)
     checkForwards(spec.forwards, spec.ipv4.address, spec.ipv6?.address, bad)
-    checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
+    checkPorts(spec.ports, bad, { taken: bridgedNames(spec), maxPorts: MAX_BRIDGE_PORTS })
     if (spec.uplink !== undefined && spec.uplink === spec.bridge) bad('uplink', 'is the network\'s own bridge')
     if (spec.ipv6?.snat !== undefined && !spec.ipv6.nat66) bad('ipv6.snat', 'SNAT66 needs ipv6.nat66')
   },

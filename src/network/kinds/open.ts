@@ -6,14 +6,14 @@ import type { NetworkDriver } from '../driver.js'
 import { basePlan, bridgePart, forwardingSysctls, planDnsmasq, planTaps } from '../plan.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
-import { checkIpv6, MAX_BRIDGE_PORTS, checkIpv4, checkPorts } from './checks.js'
+import { checkIpv6, MAX_BRIDGE_PORTS, checkIpv4, checkPorts, bridgedNames } from './checks.js'
 
 export const openDriver: NetworkDriver<'open'> = {
   mode: 'open',
   check(spec, bad) {
     checkIpv4(spec.ipv4, bad)
     checkIpv6(spec.ipv6, spec.ipv4, spec.dns, bad)
-    checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS, noFilters: 'open' })
+    checkPorts(spec.ports, bad, { taken: bridgedNames(spec), maxPorts: MAX_BRIDGE_PORTS, noFilters: 'open' })
   },
   plan(spec) {
     const part = bridgePart(spec, { v4: spec.ipv4.address, v6: spec.ipv6?.address })

@@ -7,14 +7,14 @@ import type { NetworkDriver } from '../driver.js'
 import { baseRules, basePlan, bridgePart, forwardingSysctls, planDnsmasq, planTaps, type RoutedPlan } from '../plan.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
-import { checkIpv6, MAX_BRIDGE_PORTS, checkIpv4, checkPorts } from './checks.js'
+import { checkIpv6, MAX_BRIDGE_PORTS, checkIpv4, checkPorts, bridgedNames } from './checks.js'
 
 export const routedDriver: NetworkDriver<'routed'> = {
   mode: 'routed',
   check(spec, bad) {
     checkIpv4(spec.ipv4, bad)
     checkIpv6(spec.ipv6, spec.ipv4, spec.dns, bad)
-    checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS })
+    checkPorts(spec.ports, bad, { taken: bridgedNames(spec), maxPorts: MAX_BRIDGE_PORTS })
     if (spec.uplink !== undefined && spec.uplink === spec.bridge) bad('uplink', 'is the network\'s own bridge')
   },
   plan(spec) {

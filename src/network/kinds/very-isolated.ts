@@ -6,12 +6,12 @@ import type { NetworkDriver } from '../driver.js'
 import { basePlan, bridgePart, planTaps } from '../plan.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
-import { MAX_BRIDGE_PORTS, checkPorts } from './checks.js'
+import { MAX_BRIDGE_PORTS, checkPorts, bridgedNames } from './checks.js'
 
 export const veryIsolatedDriver: NetworkDriver<'very-isolated'> = {
   mode: 'very-isolated',
   check(spec, bad) {
-    checkPorts(spec.ports, bad, { taken: spec.bridge ? [{ name: spec.bridge, field: 'bridge' }] : [], maxPorts: MAX_BRIDGE_PORTS, noFilters: 'very-isolated' })
+    checkPorts(spec.ports, bad, { taken: bridgedNames(spec), maxPorts: MAX_BRIDGE_PORTS, noFilters: 'very-isolated' })
   },
   plan(spec) {
     return { ...basePlan(spec, planTaps(spec), []), ...bridgePart(spec, {}) }

@@ -1,0 +1,63 @@
+/**
+ * Which sockets in a namespace take the ports a network's dnsmasq needs. `ss` shows a socket bound to a
+ * device (SO_BINDTODEVICE, as dnsmasq binds its DHCP socket, libvirt's and every other kvmnet network's
+ * alike) as `0.0.0.0%DEV:67`; the kernel lets sockets bound to different devices share an address and
+ * port, so only a socket bound to no device, or to the network's own bridge, is a conflict.
+ */
+import type { Netns } from '../netns/index.js'
+import { nsCommand } from '../netns/exec.js'
+import { runProgram } from '../util/run-program.js'
+
+export interface Listener {
+  proto: 'udp' | 'tcp'
+  /** As ss prints it without brackets: '0.0.0.0', '*', '::', '10.0.0.1'. */
+  addr: string
+  /** The device the socket is bound to (the `%DEV` of ss), if any. */
+  device?: string
+  port: number
+  pid?: number
+  comm?: string
+}
+
+/** One line of `ss -Hln{u,t}p` (fields: state, recv-q, send-q, local, peer, users). */
+export function parseListener(line: string, proto: 'udp' | 'tcp'): Listener | undefined {
+  const local = line.trim().split(/\s+/)[3]
+  if (!local) return undefined
+  const at = local.lastIndexOf(':')
+  if (at <= 0) return undefined
+  const host = local.slice(0, at)
+  const pct = host.indexOf('%')
+  const addr = (pct < 0 ? host : host.slice(0, pct)).replace(/^\[|\]$/g, '')
+  const device = pct < 0 ? undefined : host.slice(pct + 1).replace(/\]$/, '')
+  const m = /users:\(\("([^"]+)",pid=(\d+)/.exec(line)
+  return { proto, addr, ...(device ? { device } : {}), port: Number(local.slice(at + 1)), ...(m ? { comm: m[1], pid: Number(m[2]) } : {}) }
+}
+
+/** Listening UDP/TCP sockets with their processes (ss -p), inside the namespace. */
+export async function listeners(ns: Netns): Promise<Listener[]> {
+  const out: Listener[] = []
+  for (const [proto, flag] of [['udp', '-Hlnup'], ['tcp', '-Hlntp']] as const) {
+    const cmd = nsCommand(ns, 'ss', [flag])
+    const r = await runProgram(cmd.file, cmd.args, { timeoutMs: 10_000 })
+    for (const line of r.stdout.split('\n')) {
+      const l = parseListener(line, proto)
+      if (l) out.push(l)
+    }
+  }
+  return out
+}
+
+/** The socket a network's dnsmasq binds: a port on its bridge address, received on its bridge. */
+export interface WantedSocket {
+  proto: 'udp' | 'tcp'
+  port: number
+  hostAddress: string
+  bridge: string | undefined
+}
+
+/** `l` takes `want`'s port: same protocol and port, its address or a wildcard, and no other device. */
+export function takes(l: Listener, want: WantedSocket): boolean {
+  if (l.proto !== want.proto || l.port !== want.port) return false
+  if (l.addr !== want.hostAddress && l.addr !== '0.0.0.0' && l.addr !== '*') return false
+  return l.device === undefined || l.device === want.bridge
+}

@@ -1,0 +1,89 @@
+/**
+ * The checks of an apply that need the kernel, run before its first change (the journal): the links the
+ * plan creates are free or already this network's (never an administrator's link, `lo`, or another
+ * network's bridge or port), no other network in the namespace has a port or bridge of that name, the
+ * links the plan uses exist and are what it needs (uplink; a NIC to enslave or put macvtaps on is an
+ * Ethernet device), a vxlan's underlay and local address are there, and the subnet is routed nowhere
+ * else. Each refusal is a SpecError naming the field as the user wrote it. The steps check again as
+ * they go (the namespace may change in between); these make the common mistakes cost nothing.
+ */
+import { SpecError } from '../../errors.js'
+import { IFF_LOOPBACK, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
+import type { NetworkPlan } from '../plan.js'
+import type { NetworkState } from '../state.js'
+import { assertSubnetFree } from '../steps/bridge.js'
+import { assertOurs, isHalfMade } from '../steps/links-common.js'
+import { resolveVxlan } from '../steps/vxlan.js'
+import { bridgeOf, firewallOf, linkNamesOf, ownAliases, vxlanOf } from './plan-parts.js'
+import { planFor } from './planned.js'
+
+/** A link the plan creates: its name, the alias it carries when it is this network's, the field to name. */
+interface Created {
+  name: string
+  alias: string
+  field: string
+}
+
+function createdLinks(plan: NetworkPlan): Created[] {
+  const out: Created[] = []
+  const bridge = bridgeOf(plan)
+  if (bridge !== undefined) out.push({ name: bridge, alias: plan.alias.bridge, field: 'bridge' })
+  const vx = vxlanOf(plan)
+  if (vx) out.push({ name: vx.name, alias: plan.alias.vxlan, field: 'vxlan' })
+  if (plan.mode === 'macvtap' && plan.hostHelper) out.push({ name: plan.hostHelper.name, alias: plan.alias.host, field: 'hostAccess' })
+  for (const p of plan.ports) out.push({ name: p.name, alias: plan.alias.port, field: `${p.field}.name` })
+  return out
+}
+
+/**
+ * What a guest's frames can cross: a device with a 6-byte hardware address that is not the loopback
+ * device. A tun, a WireGuard or IP tunnel has none (or a shorter one), and the kernel refuses it as a
+ * bridge port or a macvtap parent (EINVAL half-way through the apply).
+ */
+function isEthernet(link: LinkInfo): boolean {
+  return (link.flags & IFF_LOOPBACK) === 0 && link.mac?.length === 17
+}
+
+/** A NIC the plan uses as it is: it must exist and carry Ethernet frames. */
+function assertNic(link: LinkInfo | undefined, name: string, field: string, what: string): LinkInfo {
+  if (!link) throw new SpecError(field, `no interface named ${name} in this namespace`)
+  if (!isEthernet(link)) throw new SpecError(field, `${name} is not an Ethernet device (${link.kind ?? 'no link kind'}, ${link.mac ? `address ${link.mac}` : 'no hardware address'}); ${what}`)
+  return link
+}
+
+/**
+ * Everything of the above, for `plan` about to be applied in the namespace `rtnl` speaks to. `others`
+ * are the states of the other networks recorded for the same namespace.
+ */
+export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly NetworkState[], stateRoot: string): Promise<void> {
+  const links = await rtnl.listLinks()
+  const byName = new Map(links.map((l) => [l.name, l]))
+  const owner = { group: plan.group, names: linkNamesOf(plan) }
+  const aliases = new Set(ownAliases(plan))
+  const created = createdLinks(plan)
+  for (const c of created) {
+    const have = byName.get(c.name)
+    if (have) assertOurs(have, c.alias, c.field, owner)
+  }
+  // A name another network gives one of its links, also one that is missing right now (its watcher or
+  // next up makes it again).
+  for (const other of others) {
+    const theirs = linkNamesOf(planFor(other.spec, stateRoot))
+    const clash = created.find((c) => theirs.has(c.name))
+    if (clash) throw new SpecError(clash.field, `${clash.name} is a link of network ${other.name}`)
+  }
+
+  const uplink = firewallOf(plan)?.nat?.uplink ?? firewallOf(plan)?.routed?.uplink
+  if (uplink !== undefined && !byName.has(uplink)) throw new SpecError('uplink', `no interface named ${uplink} in this namespace`)
+  if (plan.mode === 'bridge') assertNic(byName.get(plan.nic), plan.nic, 'interface', 'a bridge takes Ethernet NICs only')
+  if (plan.mode === 'macvtap') {
+    const parent = assertNic(byName.get(plan.parent), plan.parent, 'interface', 'macvtap needs an Ethernet NIC')
+    if (parent.kind === 'bridge') throw new SpecError('interface', `${parent.name} is a bridge; macvtap needs a NIC`)
+  }
+  if (plan.mode !== 'macvtap') await resolveVxlan(rtnl, plan)
+
+  // The network's own links route its subnet already (a converge); anyone else's route is a conflict.
+  const ours = new Set(links.filter((l) => (l.alias !== undefined && aliases.has(l.alias)) || isHalfMade(l, owner)).map((l) => l.index))
+  if ('subnet' in plan) await assertSubnetFree(rtnl, { v4: plan.subnet, v6: plan.subnet6 }, ours)
+  if (plan.mode === 'macvtap' && plan.hostHelper) await assertSubnetFree(rtnl, { v4: plan.hostHelper.subnet }, ours)
+}
