@@ -5,8 +5,8 @@
  * port, so only a socket bound to no device, or to the network's own bridge, is a conflict.
  */
 import type { Netns } from '../netns/index.js'
-import { nsCommand } from '../netns/exec.js'
-import { runProgram } from '../util/run-program.js'
+import { nsCommand } from '../netns/index.js'
+import { runProgram } from '../util/index.js'
 
 export interface Listener {
   proto: 'udp' | 'tcp'
