@@ -28,7 +28,7 @@ import { withResolvedMtu } from './steps/vxlan.js'
 import { DEFAULT_STATE_ROOT, listStates, netnsIdentity, readState, removeEmptyParents, removeState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { acquireLock } from '../lock/file-lock.js'
 import { droppedRuntime, emptyRuntime, forwardKey, keepRuntime, unique } from './runtime.js'
-import { forwardsOverlap } from './kinds/checks.js'
+import { capturedService, forwardsOverlap, hostAddressesOf } from './kinds/checks.js'
 import { processStartTime } from '../util/process-start-time.js'
 import { Transaction, type StepCategory, type StepEvent, type StepTiming } from './transaction.js'
 import { assertGroupOurs, ensurePorts, portInfo, type PortInfo } from './steps/ports.js'
@@ -698,7 +698,10 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     const others = (await listStates(this.stateRoot)).filter((o) => o.state.name !== this.name && o.state.netnsId === netnsId)
     for (const { state } of others) {
       const theirs = state.spec.mode === 'nat' ? (state.spec.forwards ?? []) : []
+      const services = hostAddressesOf(state.spec)
       spec.forwards.forEach((f, i) => {
+        const service = f.hostAddress !== undefined ? capturedService(f, services) : undefined
+        if (service) throw new SpecError(`forwards[${i}].hostPort`, `would capture network ${state.name}'s ${service} on ${f.hostAddress}`)
         const j = theirs.findIndex((g) => forwardsOverlap(f, g))
         if (j >= 0) throw new SpecError(`forwards[${i}].hostPort`, `overlaps network ${state.name}'s forwards[${j}] in this namespace`)
       })
