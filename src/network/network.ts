@@ -27,7 +27,7 @@ import { canonicalIp } from './vxlan.js'
 import { withResolvedMtu } from './steps/vxlan.js'
 import { DEFAULT_STATE_ROOT, listStates, netnsIdentity, readState, removeEmptyParents, removeState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { acquireLock } from '../lock/file-lock.js'
-import { droppedRuntime, emptyRuntime, forwardKey, keepRuntime, unique } from './runtime.js'
+import { droppedRuntime, emptyRuntime, forwardKey, keepRuntime, unique, withHeld } from './runtime.js'
 import { capturedService, forwardsOverlap, hostAddressesOf } from './kinds/checks.js'
 import { processStartTime } from '../util/process-start-time.js'
 import { Transaction, type StepCategory, type StepEvent, type StepTiming } from './transaction.js'
@@ -253,9 +253,11 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       // What is recorded now (another process may have changed it since this handle last looked).
       const prev = await readState(this.stateDir)
       const runtime = prev?.runtime ?? emptyRuntime()
-      const dropped = droppedRuntime(runtime, spec)
+      // What live attachments hold stays, prune or not (see HeldAdditions).
+      const merged = prev?.runtime?.held ? validateSpec(withHeld(spec, prev.spec, runtime)) : spec
+      const dropped = droppedRuntime(runtime, merged)
       if (dropped.length > 0 && !opts.prune) throw new WouldRemoveError(this.name, dropped)
-      return this.apply(spec, prev, keepRuntime(runtime, spec))
+      return this.apply(merged, prev, keepRuntime(runtime, merged))
     })
     if (this.opts.watch) await this.startWatching()
     return r

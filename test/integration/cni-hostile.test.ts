@@ -235,3 +235,31 @@ t.test('13: a 300-character container id, a second attachment of one container, 
   }
   t.notOk(await link(c, 'eth2'), 'the ADDs with a garbage prevResult made nothing')
 })
+
+t.test("18: an operator's `up --prune` of the original spec keeps what the attachments hold (DNS record, reservation, forward)", { skip }, async (t) => {
+  const { host, stateRoot } = await hostFor(t, 'kc18')
+  const conf = config(stateRoot, 'kc18', '192.0.2', { network: { ...config(stateRoot, 'kc18', '192.0.2').network, dns: { domain: 'pods.test' } } })
+  const c = await makeNs(t, 'kc-c')
+  const add = await invokePlugin(host, { command: 'ADD', config: { ...conf, ...mapping(8080) }, containerId: 'dnspod', netns: c.path, ifname: 'eth0', args: 'K8S_POD_NAME=web' })
+  t.equal(add.exitCode, 0, add.stderr)
+  const ip = ipOf(add.json)
+  const resolve = async () => (await host.run('dig', ['+short', '+time=2', '+tries=2', '@192.0.2.1', 'web.pods.test'])).trim()
+  t.equal(await resolve(), ip, 'the pod name resolves')
+
+  // The operator re-applies the spec the network was brought up from, pruning what was added at runtime.
+  const { createNetwork } = await import('../../src/index.js')
+  const op = createNetwork({ name: 'kc18', ...conf.network } as never, { netns: host.name, stateRoot, dnsmasq: 'detached' })
+  t.teardown(() => op.close())
+  await op.up(undefined, { prune: true })
+  const spec = await recordedSpec(host, 'kc18', stateRoot)
+  t.same(spec?.dns?.hosts, [{ name: 'web', ip }], 'the DNS record is still in the recorded spec')
+  t.same(spec?.ipv4.dhcp.hosts.map((h: { ip: string }) => h.ip), [ip], 'so is the reservation')
+  t.same(await forwardsOf(host, 'kc18', stateRoot), [`tcp/8080->${ip}`], 'and the forward')
+  t.equal(await resolve(), ip, 'the pod name still resolves after the prune')
+
+  // Its DEL releases all of it.
+  t.equal((await invokePlugin(host, { command: 'DEL', config: conf, containerId: 'dnspod', netns: c.path, ifname: 'eth0' })).exitCode, 0)
+  const after = await recordedSpec(host, 'kc18', stateRoot)
+  t.same([after?.dns?.hosts ?? [], after?.ipv4.dhcp.hosts ?? [], await forwardsOf(host, 'kc18', stateRoot)], [[], [], []], 'DEL releases the record, reservation and forward')
+  t.equal(await resolve(), '', 'the name no longer resolves')
+})
