@@ -248,7 +248,7 @@ t.test("18: an operator's `up --prune` of the original spec keeps what the attac
 
   // The operator re-applies the spec the network was brought up from, pruning what was added at runtime.
   const { createNetwork } = await import('../../src/index.js')
-  const op = createNetwork({ name: 'kc18', ...conf.network } as never, { netns: host.name, stateRoot, dnsmasq: 'detached' })
+  const op = createNetwork({ name: 'kc18', mode: 'nat', ipv4: { address: '192.0.2.1/24', dhcp: { range: ['192.0.2.10', '192.0.2.99'] } }, dns: { domain: 'pods.test' } }, { netns: host.name, stateRoot, dnsmasq: 'detached' })
   t.teardown(() => op.close())
   await op.up(undefined, { prune: true })
   const spec = await recordedSpec(host, 'kc18', stateRoot)
