@@ -26,7 +26,9 @@ import { clearAbandonedBringUp } from './bring-up.js'
  */
 async function release(net: Network, cfg: CniConfig, k: AttachmentKey, record: AttachmentRecord | undefined, netns: string | undefined): Promise<void> {
   const f = networkFacts(net, k)
-  const contNs = containerNsIfThere(netns ?? record?.netns, cfg.spec)
+  // CNI_NETNS, else (gone, or no namespace: an unmounted pin) the one ADD recorded; in either, only links
+  // carrying this attachment's alias are removed.
+  const contNs = containerNsIfThere(netns, cfg.spec) ?? containerNsIfThere(record?.netns, cfg.spec)
   const host = Rtnl.open(net.ns)
   const cont = contNs ? Rtnl.open(contNs) : undefined
   try {
