@@ -16,6 +16,7 @@ export const COMMANDS: Record<string, { synopsis: string; summary: string; detai
                  address deleted, dnsmasq dead: one 'repaired' line each) and take the network down on
                  SIGINT/SIGTERM (else dnsmasq is detached and nothing watches)
   --prune        also remove what was added at runtime (ports, forwards, reservations) that the spec lacks
+                 (not what a kvmnet-cni attachment holds: it stays until the attachment's DEL or GC)
   --wait S       wait up to S seconds for another writer of the network (default 0: exit 75 at once)
   --timings      print the per-step timings
 Prints what guests need: port names, guest MACs (give them to QEMU), /dev/tapN, the bridge, gateway and DNS.`,

@@ -4,7 +4,6 @@
  * the links, configure the container's address and default route, and answer the result. A failure after
  * the reservation undoes what this ADD made before the error is returned.
  */
-import { Netns } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
 import { forwardKey } from '../network/index.js'
 import type { CniConfig, CniNetworkSpec } from './config.js'
@@ -13,21 +12,18 @@ import type { AttachmentEnv } from './env.js'
 import { CniCode, CniError } from './errors.js'
 import { attachmentMac, hostIfname, nameCandidates, type AttachmentKey } from './identity.js'
 import { attachTap, attachVeth, detachLinks, type MadeLinks } from './links.js'
-import { ensureUp, networkFacts } from './network.js'
+import { ensureUp } from './bring-up.js'
+import { networkFacts } from './network.js'
 import { removeRecord, writeRecord, type AttachmentRecord } from './records.js'
 import { attachmentResult, type CniResult } from './result.js'
-
-export function openContainerNs(path: string): Netns {
-  try {
-    return Netns.open(path)
-  } catch {
-    throw new CniError(CniCode.UnknownContainer, 'container namespace not found', `CNI_NETNS ${path} does not exist`)
-  }
-}
+import { containerNs } from './sandbox.js'
+import { assertNoServiceCapture } from './service-ports.js'
 
 export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }): Promise<CniResult> {
   const k: AttachmentKey = { network: cfg.spec.name, containerId: e.containerId, ifname: e.ifname }
-  const contNs = openContainerNs(e.netns)
+  // Refused before anything is touched: not a network namespace (3), or the network's own (4).
+  const contNs = containerNs(e.netns, cfg.spec)
+  await assertNoServiceCapture(cfg)
   const cont = Rtnl.open(contNs)
   const net = await ensureUp(cfg).catch((err: unknown) => {
     cont.close()
@@ -77,6 +73,7 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
         sandbox: e.netns,
         address: `${a.ip}/${f.prefixLength}`,
         gateway: f.gateway,
+        defaultRoute: links.defaultRoute,
         nameserver: f.nameserver,
         domain: f.domain,
       },

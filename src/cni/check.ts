@@ -6,7 +6,6 @@
  */
 import { Rtnl } from '../rtnl/index.js'
 import { forwardKey } from '../network/index.js'
-import { openContainerNs } from './add.js'
 import type { CniConfig, CniNetworkSpec } from './config.js'
 import type { AttachmentEnv } from './env.js'
 import { CniCode, CniError } from './errors.js'
@@ -14,6 +13,7 @@ import { hostIfname, innerIfname, type AttachmentKey } from './identity.js'
 import { networkFacts, openIfUp } from './network.js'
 import { readRecord } from './records.js'
 import type { CniResult } from './result.js'
+import { containerNs } from './sandbox.js'
 
 function broken(problems: string[]): CniError {
   return new CniError(CniCode.AttachmentBroken, 'attachment not as expected', problems.join('; '))
@@ -38,7 +38,7 @@ export async function check(cfg: CniConfig, e: AttachmentEnv & { netns: string }
     if (!record) problems.push('no record of this attachment (not added, or deleted since)')
     const tap = record?.attachment === 'tap' || cfg.attachment === 'tap'
 
-    const cont = Rtnl.open(openContainerNs(e.netns))
+    const cont = Rtnl.open(containerNs(e.netns, cfg.spec))
     try {
       const link = await cont.findLink(e.ifname)
       if (!link) problems.push(`${e.ifname} is missing in ${e.netns}`)

@@ -16,6 +16,8 @@ import type { NetworkSpec } from '../network/index.js'
 import { validateSpec } from '../network/index.js'
 import { CniCode, CniError } from './errors.js'
 import { isCniIfname, isContainerId, type CniCommand } from './env.js'
+import { parsePrevResult } from './prev-result.js'
+import type { CniResult } from './result.js'
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from './version.js'
 import { isMac } from '../util/index.js'
 
@@ -52,7 +54,8 @@ export interface CniConfig {
   portMappings: PortMapping[]
   /** runtimeConfig.mac (the `mac` capability): the container interface's MAC instead of a derived one. */
   mac: string | undefined
-  prevResult: unknown
+  /** Checked against the result type (ADD, CHECK); DEL does not read it. */
+  prevResult: CniResult | undefined
   /** GC: cni.dev/valid-attachments. */
   validAttachments: ValidAttachment[] | undefined
 }
@@ -173,7 +176,7 @@ export function parseConfig(data: Record<string, unknown>, command: CniCommand, 
     stateRoot: rootIn,
     portMappings: portMappings(rc?.portMappings, spec),
     mac: typeof mac === 'string' ? mac.toLowerCase() : undefined,
-    prevResult: data.prevResult,
+    prevResult: command === 'DEL' ? undefined : parsePrevResult(data.prevResult),
     validAttachments: command === 'GC' ? validAttachments(data['cni.dev/valid-attachments']) : undefined,
   }
 }

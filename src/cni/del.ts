@@ -2,9 +2,9 @@
  * DEL: remove the attachment's links and give back its reservation and forwards — idempotent and
  * best-effort: a second DEL, a DEL after the container's namespace was deleted, or one for a network that
  * is no longer up all succeed. The network itself stays up after its last attachment (GC with no valid
- * attachment left takes a network kvmnet-cni brought up down).
+ * attachment left takes a network kvmnet-cni brought up down). prevResult is not consulted: what DEL
+ * releases comes from the attachment's record.
  */
-import { Netns } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
 import { createNetwork, type Network } from '../network/index.js'
 import type { CniConfig, CniNetworkSpec } from './config.js'
@@ -14,29 +14,21 @@ import { attachmentMac, type AttachmentKey } from './identity.js'
 import { detachLinks } from './links.js'
 import { networkFacts, networkOptions, openIfUp } from './network.js'
 import { readRecord, removeRecord, type AttachmentRecord } from './records.js'
+import { containerNsIfThere } from './sandbox.js'
+import { clearAbandonedBringUp } from './bring-up.js'
 
-/** The container namespace if it is still there (DEL may come after the runtime deleted it). */
-function containerNsIfThere(path: string | undefined): Netns | undefined {
-  if (!path) return undefined
-  try {
-    return Netns.open(path)
-  } catch {
-    return undefined
-  }
-}
-
-/** The address an earlier ADD answered for this interface (prevResult), when there is no record. */
-function addressFromPrev(prev: unknown, ifname: string): string | undefined {
-  const p = prev as { interfaces?: { name?: string }[]; ips?: { address?: string; interface?: number }[] } | undefined
-  const idx = p?.interfaces?.findIndex((i) => i.name === ifname) ?? -1
-  const ip = p?.ips?.find((i) => i.interface === idx && typeof i.address === 'string')?.address
-  return ip?.split('/')[0]
-}
-
-/** Links, then reservation and forwards (one apply, none when there is nothing left), then the record. */
-export async function release(net: Network, k: AttachmentKey, what: { record?: AttachmentRecord | undefined; mac: string; ip: string | undefined; netns: string | undefined }): Promise<void> {
+/**
+ * Links, then reservation and forwards (one apply, none when there is nothing left), then the record.
+ * Only what is provably this attachment's is released: its links by their alias; the reservation and
+ * forwards by its record — without one (a repeated DEL, a DEL for an ADD that never ran) only a
+ * reservation for the MAC derived from the attachment itself, never an address a prevResult names (it
+ * may have been handed to another pod since) nor a MAC the runtime passed.
+ */
+async function release(net: Network, cfg: CniConfig, k: AttachmentKey, record: AttachmentRecord | undefined, netns: string | undefined): Promise<void> {
   const f = networkFacts(net, k)
-  const contNs = containerNsIfThere(what.netns ?? what.record?.netns)
+  // CNI_NETNS, else (gone, or no namespace: an unmounted pin) the one ADD recorded; in either, only links
+  // carrying this attachment's alias are removed.
+  const contNs = containerNsIfThere(netns, cfg.spec) ?? containerNsIfThere(record?.netns, cfg.spec)
   const host = Rtnl.open(net.ns)
   const cont = contNs ? Rtnl.open(contNs) : undefined
   try {
@@ -45,7 +37,8 @@ export async function release(net: Network, k: AttachmentKey, what: { record?: A
     host.close()
     cont?.close()
   }
-  await net.update((spec, runtime) => detachEdit(spec as CniNetworkSpec, runtime, { mac: what.mac, ip: what.ip }))
+  const mac = record ? record.mac : cfg.mac === undefined ? attachmentMac(k) : undefined
+  await net.update((spec, runtime) => detachEdit(spec as CniNetworkSpec, runtime, { mac, ip: record?.ip }))
   await removeRecord(net.stateDir, k)
 }
 
@@ -55,23 +48,19 @@ export async function del(cfg: CniConfig, e: AttachmentEnv): Promise<void> {
   if (!net) {
     // No network: its links went with it; a container end left in a live namespace is still removed.
     await removeContainerSide(cfg, k, e.netns)
+    // Nor a network whose bring-up was killed before it journalled anything: its marker and lock go.
+    await clearAbandonedBringUp(cfg)
     return
   }
   try {
-    const record = await readRecord(net.stateDir, k)
-    await release(net, k, {
-      record,
-      mac: record?.mac ?? cfg.mac ?? attachmentMac(k),
-      ip: record?.ip ?? addressFromPrev(cfg.prevResult, e.ifname),
-      netns: e.netns,
-    })
+    await release(net, cfg, k, await readRecord(net.stateDir, k), e.netns)
   } finally {
     net.close()
   }
 }
 
 async function removeContainerSide(cfg: CniConfig, k: AttachmentKey, netns: string | undefined): Promise<void> {
-  const contNs = containerNsIfThere(netns)
+  const contNs = containerNsIfThere(netns, cfg.spec)
   if (!contNs) return
   // The handle is only for the alias (its plan): nothing is touched through it.
   const planned = createNetwork(cfg.spec, networkOptions(cfg))

@@ -3,12 +3,13 @@
  * Network.update applies under the network's lock: a reservation MAC → address (so DHCP and DNS agree
  * with the address configured in the container), a DNS record for its name (dnsmasq resolves a
  * reservation's name only once it is leased, and a container configured by the plugin never asks), and
- * the port mappings as forwards. Reservations and forwards are recorded as runtime additions, so an
- * operator's `kvmnet up` of the original spec shows them instead of dropping them.
+ * the port mappings as forwards. All three are recorded as runtime additions the attachment holds
+ * (runtime.held), so an operator's `kvmnet up` of the original spec — with --prune too — keeps them
+ * until the attachment's DEL or GC releases them.
  */
 import type { DhcpHostSpec, DnsHostSpec, ForwardSpec, NetworkSpec } from '../network/index.js'
-import type { RuntimeAdditions } from '../network/index.js'
-import { forwardKey, unique } from '../network/index.js'
+import type { HeldAdditions, RuntimeAdditions } from '../network/index.js'
+import { dnsHostKey, forwardKey, unique } from '../network/index.js'
 import { forwardsOverlap } from '../network/index.js'
 import { pickAddress } from './allocate.js'
 import type { CniNetworkSpec, PortMapping } from './config.js'
@@ -30,6 +31,11 @@ export interface Attached {
 }
 
 type Edited = [NetworkSpec, RuntimeAdditions]
+
+/** What the attachments hold (kept by an operator's `up`, prune or not); absent in older states. */
+function heldOf(runtime: RuntimeAdditions): HeldAdditions {
+  return runtime.held ?? { reservations: [], forwards: [], dnsHosts: [] }
+}
 
 function hostsOf(spec: CniNetworkSpec): DhcpHostSpec[] {
   return [...(spec.ipv4?.dhcp?.hosts ?? [])]
@@ -75,6 +81,7 @@ export function attachEdit(spec: CniNetworkSpec, runtime: RuntimeAdditions, req:
   const mine = hosts.find((h) => h.mac.toLowerCase() === mac)
   let next = spec
   let reservations = runtime.reservations
+  let held = heldOf(runtime)
   let ip: string
   let name: string | undefined
   if (mine) {
@@ -91,8 +98,12 @@ export function attachEdit(spec: CniNetworkSpec, runtime: RuntimeAdditions, req:
     const used = new Set([...hosts.map((h) => h.name), ...dnsHosts.map((h) => h.name)].filter((n) => n !== undefined).map((n) => n.toLowerCase()))
     name = req.names.find((n) => !used.has(n.toLowerCase()))
     next = withHosts(spec, [...hosts, { mac, ip, ...(name ? { name } : {}) }])
-    if (name && servesDns(next)) next = withDnsHosts(next, [...dnsHosts, { name, ip }])
+    if (name && servesDns(next)) {
+      next = withDnsHosts(next, [...dnsHosts, { name, ip }])
+      held = { ...held, dnsHosts: unique([...held.dnsHosts, dnsHostKey({ name, ip })]) }
+    }
     reservations = unique([...reservations, mac])
+    held = { ...held, reservations: unique([...held.reservations, mac]) }
   }
   const forwards: ForwardSpec[] = []
   let have = next.mode === 'nat' ? [...(next.forwards ?? [])] : []
@@ -106,10 +117,11 @@ export function attachEdit(spec: CniNetworkSpec, runtime: RuntimeAdditions, req:
       throw new CniError(CniCode.PortTaken, 'host port already forwarded', `${m.protocol}/${m.hostPort} is forwarded to ${clash.guest} already (network ${spec.name})`)
     have = [...have, f]
     forwardKeys = unique([...forwardKeys, forwardKey(f)])
+    held = { ...held, forwards: unique([...held.forwards, forwardKey(f)]) }
   }
   if (next.mode === 'nat' && req.portMappings.length > 0) next = { ...next, forwards: have }
   out.value = { ip, name, forwards }
-  return [next, { ...runtime, reservations, forwards: forwardKeys }]
+  return [next, { ...runtime, reservations, forwards: forwardKeys, held }]
 }
 
 /**
@@ -133,12 +145,20 @@ export function detachEdit(spec: CniNetworkSpec, runtime: RuntimeAdditions, what
   if (dropDns.length > 0) next = withDnsHosts(next, dnsHosts.filter((d) => !dropDns.includes(d)))
   if (next.mode === 'nat' && dropForwards.length > 0) next = { ...next, forwards: forwards.filter((f) => !dropForwards.includes(f)) }
   const droppedKeys = new Set(dropForwards.map(forwardKey))
+  const droppedMacs = new Set(drop.map((h) => h.mac.toLowerCase()))
+  const droppedDns = new Set(dropDns.map(dnsHostKey))
+  const held = heldOf(runtime)
   return [
     next,
     {
       ...runtime,
-      reservations: runtime.reservations.filter((m) => !drop.some((h) => h.mac.toLowerCase() === m)),
+      reservations: runtime.reservations.filter((m) => !droppedMacs.has(m)),
       forwards: runtime.forwards.filter((k) => !droppedKeys.has(k)),
+      held: {
+        reservations: held.reservations.filter((m) => !droppedMacs.has(m)),
+        forwards: held.forwards.filter((k) => !droppedKeys.has(k)),
+        dnsHosts: held.dnsHosts.filter((d) => !droppedDns.has(d)),
+      },
     },
   ]
 }

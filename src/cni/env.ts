@@ -25,6 +25,13 @@ export interface AttachmentEnv extends CniEnv {
 
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 
+/**
+ * The longest container id kvmnet-cni attaches: the attachment's link alias
+ * (`kvmnet:<network, <=32>:cni/<id>/<ifname, <=15>@<8 hex>`) must fit the kernel's 255 bytes (IFALIASZ),
+ * which also keeps the record file name (`<id>:<ifname>.json`) under NAME_MAX. Runtimes use 64 hex digits.
+ */
+export const MAX_CONTAINER_ID = 255 - 'kvmnet:'.length - 32 - ':cni/'.length - '/'.length - 15 - '@'.length - 8
+
 /** The spec's rule for CNI_IFNAME: 1-15 bytes, not . or .., no /, : or whitespace. */
 export function isCniIfname(s: string): boolean {
   return s !== '' && Buffer.byteLength(s) <= 15 && s !== '.' && s !== '..' && !/[/:\s]/.test(s)
@@ -62,12 +69,15 @@ export function readEnv(env: NodeJS.ProcessEnv): CniEnv {
 
 /**
  * The attachment parameters of ADD/CHECK (CNI_NETNS required) or DEL (CNI_NETNS optional: the namespace
- * may be gone already). Every problem is named at once.
+ * may be gone already). Every problem is named at once. DEL allows a container id too long for ADD
+ * (`longIdAllowed`): nothing was made for it, so its DEL has nothing to do and succeeds.
  */
-export function attachmentEnv(e: CniEnv, opts: { netnsRequired: boolean }): AttachmentEnv {
+export function attachmentEnv(e: CniEnv, opts: { netnsRequired: boolean; longIdAllowed?: boolean }): AttachmentEnv {
   const bad: string[] = []
   if (e.containerId === undefined) bad.push('CNI_CONTAINERID is not set')
   else if (!isContainerId(e.containerId)) bad.push(`CNI_CONTAINERID '${e.containerId}' is not a container id (a letter or digit, then letters, digits, _ . -)`)
+  else if (e.containerId.length > MAX_CONTAINER_ID && !opts.longIdAllowed)
+    bad.push(`CNI_CONTAINERID is ${e.containerId.length} characters long; kvmnet-cni attaches container ids of up to ${MAX_CONTAINER_ID}`)
   if (e.ifname === undefined) bad.push('CNI_IFNAME is not set')
   else if (!isCniIfname(e.ifname)) bad.push(`CNI_IFNAME '${e.ifname}' is not an interface name (1-15 bytes; no /, : or whitespace)`)
   if (opts.netnsRequired && e.netns === undefined) bad.push('CNI_NETNS is not set')

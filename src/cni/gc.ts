@@ -6,7 +6,6 @@
  * A network an operator brought up (`kvmnet up`) stays. Errors do not stop the sweep; they are reported.
  */
 import { existsSync } from 'node:fs'
-import { Netns } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
 import { isAttachmentOf, parseAlias } from '../network/index.js'
 import type { CniConfig, CniNetworkSpec } from './config.js'
@@ -16,18 +15,13 @@ import type { AttachmentKey } from './identity.js'
 import { detachLinks } from './links.js'
 import { networkFacts, openIfUp } from './network.js'
 import { listRecords, ownerMarker, removeRecord, type AttachmentRecord } from './records.js'
-
-function containerNs(path: string | undefined): Netns | undefined {
-  try {
-    return path ? Netns.open(path) : undefined
-  } catch {
-    return undefined
-  }
-}
+import { containerNsIfThere } from './sandbox.js'
+import { clearAbandonedBringUp } from './bring-up.js'
 
 export async function gcAttachments(cfg: CniConfig): Promise<void> {
   const net = await openIfUp(cfg)
-  if (!net) return
+  if (!net) return clearAbandonedBringUp(cfg)
+  let wentDown = false
   const errors: string[] = []
   try {
     const valid = new Set((cfg.validAttachments ?? []).map((a) => `${a.containerID}:${a.ifname}`))
@@ -37,7 +31,7 @@ export async function gcAttachments(cfg: CniConfig): Promise<void> {
     const host = Rtnl.open(net.ns)
     try {
       for (const r of stale) {
-        const ns = containerNs(r.netns)
+        const ns = containerNsIfThere(r.netns, cfg.spec)
         const cont = ns ? Rtnl.open(ns) : undefined
         try {
           const f = networkFacts(net, key(r))
@@ -79,9 +73,14 @@ export async function gcAttachments(cfg: CniConfig): Promise<void> {
       }
     }
     const left = (await listRecords(net.stateDir)).length
-    if (left === 0 && errors.length === 0 && existsSync(ownerMarker(net.stateDir))) await net.down()
+    if (left === 0 && errors.length === 0 && existsSync(ownerMarker(net.stateDir))) {
+      await net.down()
+      wentDown = true
+    }
   } finally {
     net.close()
   }
+  // A bring-up lock a killed ADD left beside the state directory.
+  if (wentDown) await clearAbandonedBringUp(cfg)
   if (errors.length > 0) throw new CniError(CniCode.Internal, 'GC left some attachments', errors.join('; '))
 }

@@ -27,6 +27,8 @@ export interface NetworkFacts {
 export interface MadeLinks {
   host: LinkInfo
   container: LinkInfo
+  /** Whether this attachment set the container's default route (the first attachment that routes does). */
+  defaultRoute: boolean
 }
 
 /** A link this attachment made (same alias), or one it created and was killed before tagging (no alias, same group). */
@@ -59,8 +61,11 @@ async function bridgeVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKe
 export async function attachVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, mac: string, ip: string): Promise<MadeLinks> {
   const made = await bridgeVeth(host, cont, contNs, k, f, { name: k.ifname, mac })
   await cont.addAddress(k.ifname, `${ip}/${f.prefixLength}`)
-  if (f.gateway) await cont.addRoute({ dst: 'default', gateway: f.gateway, dev: k.ifname })
-  return { host: made, container: await cont.getLink(k.ifname) }
+  // A container has one default route: a second attachment (another ifname, this network or another)
+  // gets its address and subnet route only.
+  const routed = f.gateway !== undefined && !(await cont.listRoutes({ family: 4 })).some((r) => r.dst === 'default')
+  if (routed) await cont.addRoute({ dst: 'default', gateway: f.gateway, dev: k.ifname })
+  return { host: made, container: await cont.getLink(k.ifname), defaultRoute: routed }
 }
 
 export async function attachTap(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, mac: string, tap: TapOptions): Promise<MadeLinks> {
@@ -79,7 +84,8 @@ export async function attachTap(host: Rtnl, cont: Rtnl, contNs: Netns, k: Attach
     up: true,
   })
   await runTcBatch(contNs.path, redirectBatch(inner, k.ifname))
-  return { host: made, container: await cont.getLink(k.ifname) }
+  // The guest behind the tap gets its default route by DHCP; nothing is routed in the pod.
+  return { host: made, container: await cont.getLink(k.ifname), defaultRoute: f.gateway !== undefined }
 }
 
 /**

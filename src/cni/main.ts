@@ -6,7 +6,7 @@
  * short: VERSION loads nothing, and each command loads only its own module.
  */
 import type { Readable, Writable } from 'node:stream'
-import { attachmentEnv, readCommand, readEnv, type CniCommand } from './env.js'
+import { attachmentEnv, MAX_CONTAINER_ID, readCommand, readEnv, type CniCommand } from './env.js'
 import { CniCode, CniError, errorResult, toCniError } from './errors.js'
 import { LATEST_VERSION, versionResult } from './version.js'
 
@@ -30,8 +30,12 @@ async function run(command: CniCommand, text: string, env: NodeJS.ProcessEnv, ve
       const a = attachmentEnv(e, { netnsRequired: true }) as ReturnType<typeof attachmentEnv> & { netns: string }
       return (await import('./add.js')).add(cfg, a)
     }
-    case 'DEL':
-      return (await import('./del.js')).del(cfg, attachmentEnv(e, { netnsRequired: false }))
+    case 'DEL': {
+      const a = attachmentEnv(e, { netnsRequired: false, longIdAllowed: true })
+      // ADD refuses such an id: nothing of it exists to release.
+      if (a.containerId.length > MAX_CONTAINER_ID) return undefined
+      return (await import('./del.js')).del(cfg, a)
+    }
     case 'CHECK': {
       const a = attachmentEnv(e, { netnsRequired: true }) as ReturnType<typeof attachmentEnv> & { netns: string }
       return (await import('./check.js')).check(cfg, a)

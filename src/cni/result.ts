@@ -49,6 +49,8 @@ export interface AttachmentFacts {
   address: string
   /** The host's address on the bridge, where the network routes (nat, routed, open); absent on isolated. */
   gateway: string | undefined
+  /** Whether the attachment got the default route via `gateway` (only the container's first one does). */
+  defaultRoute: boolean
   /** The network's DNS server (its dnsmasq on the host address), when it serves DNS. */
   nameserver: string | undefined
   domain: string | undefined
@@ -71,7 +73,7 @@ export function attachmentResult(version: CniVersion, a: AttachmentFacts, prev?:
     iface({ name: a.container.name, mac: a.container.mac, ...(a.container.mtu !== undefined ? { mtu: a.container.mtu } : {}), sandbox: a.sandbox }, version),
   ]
   const ip: ResultIp = { address: a.address, ...(a.gateway ? { gateway: a.gateway } : {}), interface: before.length + 1 }
-  const routes: ResultRoute[] = a.gateway ? [{ dst: '0.0.0.0/0', gw: a.gateway }] : []
+  const routes: ResultRoute[] = a.gateway && a.defaultRoute ? [{ dst: '0.0.0.0/0', gw: a.gateway }] : []
   const dns: ResultDns = {
     ...(a.nameserver ? { nameservers: [a.nameserver] } : {}),
     ...(a.domain ? { domain: a.domain, search: [a.domain] } : {}),

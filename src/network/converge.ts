@@ -11,7 +11,7 @@ import type { Nft, NetworkRules } from '../nft/index.js'
 import { processStartTime } from '../util/index.js'
 import type { Transaction } from '../util/index.js'
 import type { ApplyContext, DnsmasqSlot, TeardownContext } from './driver.js'
-import { forwardsOf, forwardsOverlap, kindOf, portAnchorOf, type PlannedNetwork } from './kinds/index.js'
+import { capturedService, forwardsOf, forwardsOverlap, hostAddressesOf, kindOf, portAnchorOf, type PlannedNetwork } from './kinds/index.js'
 import type { NetworkPlan, PlannedPort } from './plan.js'
 import { ensureFirewall } from './steps/firewall.js'
 import { closeAll } from './port-fds.js'
@@ -152,7 +152,11 @@ function assertForwardsFree(spec: NetworkSpec, others: readonly { state: Network
   if (mine.length === 0) return
   for (const { state } of others) {
     const theirs = forwardsOf(state.spec)
+    const services = hostAddressesOf(state.spec)
     mine.forEach((f, i) => {
+      // Another network's DNS/DHCP on its gateway: a forward there would hand its guests' resolver to ours.
+      const service = f.hostAddress !== undefined ? capturedService(f, services) : undefined
+      if (service) throw new SpecError(`forwards[${i}].hostPort`, `would capture network ${state.name}'s ${service} on ${f.hostAddress}`)
       const j = theirs.findIndex((g) => forwardsOverlap(f, g))
       if (j >= 0) throw new SpecError(`forwards[${i}].hostPort`, `overlaps network ${state.name}'s forwards[${j}] in this namespace`)
     })

@@ -26,7 +26,7 @@ import { leaseFileOf, liveLeases, waitForLease, withPort, type PortLease } from 
 import { DEFAULT_LOCK_TIMEOUT_MS, report, type ApplyReport, type NetworkEvents, type NetworkOptions, type UpOptions } from './options.js'
 import type { NetworkPlan, PlannedPort } from './plan.js'
 import { PortFds } from './port-fds.js'
-import { droppedRuntime, emptyRuntime, keepRuntime } from './runtime.js'
+import { droppedRuntime, emptyRuntime, keepRuntime, withHeld } from './runtime.js'
 import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, PortSpec } from './spec.js'
 import { DEFAULT_STATE_ROOT, readState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { networkStatus, type NetworkStatus } from './status.js'
@@ -150,9 +150,11 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       // What is recorded now (another process may have changed it since this handle last looked).
       const prev = await readState(this.stateDir)
       const runtime = prev?.runtime ?? emptyRuntime()
-      const dropped = droppedRuntime(runtime, spec)
+      // What live attachments hold stays, prune or not (see HeldAdditions).
+      const merged = prev?.runtime?.held ? validateSpec(withHeld(spec, prev.spec, runtime)) : spec
+      const dropped = droppedRuntime(runtime, merged)
       if (dropped.length > 0 && !opts.prune) throw new WouldRemoveError(this.name, dropped)
-      return this.apply(spec, prev, keepRuntime(runtime, spec))
+      return this.apply(merged, prev, keepRuntime(runtime, merged))
     })
     if (this.opts.watch) await this.startWatching()
     return r

@@ -4,8 +4,9 @@
  * them (an operator re-applying lab.json while a VM runs on a port the orchestrator added) says what it
  * would remove instead of silently cutting a guest off.
  */
-import type { ForwardSpec, NetworkSpec } from './spec.js'
-import type { RuntimeAdditions } from './state.js'
+import type { NetworkSpec } from './spec.js'
+import { dhcpHostsOf, dnsHostsOf, forwardsOf, hasDhcp, servesDns, takesForwards, vxlanSpecOf, withDhcpHosts, withDnsHosts, withForwards } from './kinds/spec-parts.js'
+import type { HeldAdditions, RuntimeAdditions } from './state.js'
 import { canonicalIp } from './vxlan.js'
 
 export function emptyRuntime(): RuntimeAdditions {
@@ -17,16 +18,39 @@ export function forwardKey(f: { proto: string; hostPort: number | readonly [numb
   return `${f.proto}/${port}${f.hostAddress ? `@${f.hostAddress}` : ''}`
 }
 
-function present(spec: NetworkSpec): { ports: Set<string>; forwards: Set<string>; reservations: Set<string>; peers: Set<string> } {
-  const ipv4 = 'ipv4' in spec ? spec.ipv4 : undefined
-  const dhcp = ipv4 && 'dhcp' in ipv4 ? ipv4.dhcp : undefined
-  const vxlan = 'vxlan' in spec ? spec.vxlan : undefined
+/** The key of a DNS record (dns.hosts) in HeldAdditions. */
+export function dnsHostKey(h: { name: string; ip: string }): string {
+  return `${h.name}=${h.ip}`
+}
+
+function present(spec: NetworkSpec): { ports: Set<string>; forwards: Set<string>; reservations: Set<string>; peers: Set<string>; dnsHosts: Set<string> } {
   return {
     ports: new Set((spec.ports ?? []).map((p) => p.name)),
-    forwards: new Set((spec.mode === 'nat' ? (spec.forwards ?? []) : []).map(forwardKey)),
-    reservations: new Set((dhcp?.hosts ?? []).map((h) => h.mac.toLowerCase())),
-    peers: new Set((vxlan?.peers ?? []).map(canonicalIp)),
+    forwards: new Set(forwardsOf(spec).map(forwardKey)),
+    reservations: new Set(dhcpHostsOf(spec).map((h) => h.mac.toLowerCase())),
+    peers: new Set((vxlanSpecOf(spec)?.peers ?? []).map(canonicalIp)),
+    dnsHosts: new Set(dnsHostsOf(spec).map(dnsHostKey)),
   }
+}
+
+/**
+ * `spec` with what live attachments hold (runtime.held) put back from the recorded spec `prev` where it
+ * lacks them: the reservations, DNS records and forwards of a running pod survive a full `up` of a spec
+ * file that never had them, pruning or not. What the new spec cannot hold (no DHCP range, not nat) is
+ * left out, and shows as a removal.
+ */
+export function withHeld(spec: NetworkSpec, prev: NetworkSpec, runtime: RuntimeAdditions): NetworkSpec {
+  const held = runtime.held
+  if (!held) return spec
+  const have = present(spec)
+  let next = spec
+  const hosts = dhcpHostsOf(prev).filter((h) => held.reservations.includes(h.mac.toLowerCase()) && !have.reservations.has(h.mac.toLowerCase()))
+  if (hosts.length > 0 && hasDhcp(next)) next = withDhcpHosts(next, [...dhcpHostsOf(next), ...hosts])
+  const records = dnsHostsOf(prev).filter((h) => held.dnsHosts.includes(dnsHostKey(h)) && !have.dnsHosts.has(dnsHostKey(h)))
+  if (records.length > 0 && servesDns(next)) next = withDnsHosts(next, [...dnsHostsOf(next), ...records])
+  const forwards = forwardsOf(prev).filter((f) => held.forwards.includes(forwardKey(f)) && !have.forwards.has(forwardKey(f)))
+  if (forwards.length > 0 && takesForwards(next)) next = withForwards(next, [...forwardsOf(next), ...forwards])
+  return next
 }
 
 /** Runtime additions that `spec` lacks, as `port vm2-tap0`, `forward tcp/8080`, `reservation 52:54:…`, `peer 192.0.2.9`. */
@@ -37,6 +61,7 @@ export function droppedRuntime(runtime: RuntimeAdditions, spec: NetworkSpec): st
     ...runtime.forwards.filter((f) => !have.forwards.has(f)).map((f) => `forward ${f}`),
     ...runtime.reservations.filter((m) => !have.reservations.has(m)).map((m) => `reservation ${m}`),
     ...(runtime.peers ?? []).filter((p) => !have.peers.has(p)).map((p) => `peer ${p}`),
+    ...(runtime.held?.dnsHosts ?? []).filter((d) => !have.dnsHosts.has(d)).map((d) => `dns record ${d}`),
   ]
 }
 
@@ -48,6 +73,15 @@ export function keepRuntime(runtime: RuntimeAdditions, spec: NetworkSpec): Runti
     forwards: runtime.forwards.filter((f) => have.forwards.has(f)),
     reservations: runtime.reservations.filter((m) => have.reservations.has(m)),
     peers: (runtime.peers ?? []).filter((p) => have.peers.has(p)),
+    ...(runtime.held ? { held: keepHeld(runtime.held, have) } : {}),
+  }
+}
+
+function keepHeld(held: HeldAdditions, have: ReturnType<typeof present>): HeldAdditions {
+  return {
+    reservations: held.reservations.filter((m) => have.reservations.has(m)),
+    forwards: held.forwards.filter((f) => have.forwards.has(f)),
+    dnsHosts: held.dnsHosts.filter((d) => have.dnsHosts.has(d)),
   }
 }
 

@@ -40,6 +40,22 @@ export interface RuntimeAdditions {
   reservations: string[]
   /** Canonical addresses; absent in states written before vxlan existed. */
   peers?: string[] | undefined
+  /** Those that live attachments (kvmnet-cni) hold: see HeldAdditions. */
+  held?: HeldAdditions | undefined
+}
+
+/**
+ * Runtime additions a live attachment holds (kvmnet-cni's pods): every full `up` keeps them, with prune
+ * or without (they are put back from the recorded spec when the new one lacks them), until their holder
+ * releases them — an operator's `up --prune` of the original spec does not cut a running pod off.
+ */
+export interface HeldAdditions {
+  /** MACs of reservations (ipv4.dhcp.hosts). */
+  reservations: string[]
+  /** Forward keys (proto/port[@address]). */
+  forwards: string[]
+  /** DNS records (dns.hosts) as `name=ip`. */
+  dnsHosts: string[]
 }
 
 /** bridge mode with adoptManagedInterface: the NIC's managers kvmnet took over, to give back on down. */
@@ -140,7 +156,9 @@ const stateSchema = s.object({
   nftRules: s.unknown().optional(),
   coexist: s.unknown().optional(),
   owner: s.object({ pid: s.int(1, 0x7fffffff), startTime: s.string() }).optional(),
-  runtime: s.object({ ports: s.array(s.string()), forwards: s.array(s.string()), reservations: s.array(s.string()), peers: s.array(s.string()).optional() }).optional(),
+  runtime: s.object({ ports: s.array(s.string()), forwards: s.array(s.string()), reservations: s.array(s.string()), peers: s.array(s.string()).optional(),
+    held: s.object({ reservations: s.array(s.string()), forwards: s.array(s.string()), dnsHosts: s.array(s.string()) }).optional(),
+  }).optional(),
   applying: s.object({ pid: s.int(1, 0x7fffffff), startTime: s.string(), since: s.string() }).optional(),
   createdAt: s.string(),
   lastApply: s.unknown().optional(),

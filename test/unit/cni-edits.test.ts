@@ -9,7 +9,9 @@ import { freeAddresses, pickAddress } from '../../src/cni/allocate.js'
 import { attachEdit, detachEdit, type Attached } from '../../src/cni/edits.js'
 import type { CniNetworkSpec } from '../../src/cni/config.js'
 import { validateSpec } from '../../src/network/validate.js'
-import { emptyRuntime } from '../../src/network/runtime.js'
+import { droppedRuntime, emptyRuntime, keepRuntime, withHeld } from '../../src/network/runtime.js'
+import { capturedService } from '../../src/network/kinds/checks.js'
+import { parsePrevResult } from '../../src/cni/prev-result.js'
 
 const base = validateSpec({
   name: 'pods',
@@ -34,7 +36,11 @@ t.test('attach and detach', async (t) => {
   const s = spec as CniNetworkSpec
   t.same(s.ipv4?.dhcp?.hosts?.at(-1), { mac: '02:aa:00:00:00:01', ip: '10.88.0.12', name: 'web' }, 'MAC lower-cased')
   t.same(s.dns?.hosts?.at(-1), { name: 'web', ip: '10.88.0.12' }, 'a DNS record, so the name resolves before any lease')
-  t.same(runtime, { ports: [], forwards: ['tcp/8080'], reservations: ['02:aa:00:00:00:01'], peers: [] }, 'runtime additions')
+  t.same(
+    runtime,
+    { ports: [], forwards: ['tcp/8080'], reservations: ['02:aa:00:00:00:01'], peers: [], held: { reservations: ['02:aa:00:00:00:01'], forwards: ['tcp/8080'], dnsHosts: ['web=10.88.0.12'] } },
+    'runtime additions, held by the attachment (an operator\'s up --prune keeps them)',
+  )
   t.ok(validateSpec(spec), 'the edited spec is valid')
 
   const again: { value?: Attached } = {}
@@ -68,7 +74,51 @@ t.test('attach and detach', async (t) => {
   const detached = detachEdit(s, runtime, { mac: '02:AA:00:00:00:01', ip: '10.88.0.12' })
   t.ok(detached)
   t.same(detached?.[0], base, 'back to the spec it started from')
-  t.same(detached?.[1], emptyRuntime())
+  t.same(detached?.[1], { ...emptyRuntime(), held: { reservations: [], forwards: [], dnsHosts: [] } }, 'nothing added or held any more')
   t.equal(detachEdit(base, emptyRuntime(), { mac: '02:aa:00:00:00:01', ip: '10.88.0.12' }), undefined, 'a second DEL has nothing to do')
   t.equal(detachEdit(base, emptyRuntime(), { mac: '52:54:00:00:00:01', ip: '10.88.0.10' }), undefined, "an operator's reservation and forward are never taken back")
+})
+
+t.test("what an attachment holds survives a full up of the original spec, pruning or not (withHeld)", async (t) => {
+  const req = { mac: '02:aa:00:00:00:01', names: ['web'], portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' as const }], leased: new Set<string>() }
+  const [attached, runtime] = attachEdit(base, emptyRuntime(), req, {})
+  const merged = validateSpec(withHeld(base, attached, runtime))
+  t.same(merged, attached, 'the original spec gets the reservation, DNS record and forward back')
+  t.same(droppedRuntime(runtime, merged), [], 'nothing to prune')
+  t.same(keepRuntime(runtime, merged), runtime, 'and they stay held')
+  t.same(droppedRuntime(runtime, base), ['forward tcp/8080', 'reservation 02:aa:00:00:00:01', 'dns record web=10.88.0.12'], 'without the merge, the DNS record is named among the removals too')
+  const operatorOnly = { ...runtime, held: { reservations: [], forwards: [], dnsHosts: [] } }
+  t.same(withHeld(base, attached, operatorOnly), base, 'runtime additions nobody holds are not put back (addForward, addReservation: prune removes them)')
+})
+
+t.test("forwards never capture a network's DNS or DHCP (capturedService)", async (t) => {
+  const gw = ['10.88.0.1', 'fd00:88::1']
+  t.equal(capturedService({ proto: 'udp', hostPort: 53 }, []), 'DNS (53)', 'on every address: every network\'s')
+  t.equal(capturedService({ proto: 'tcp', hostPort: [1, 1000] }, []), 'DNS (53)')
+  t.equal(capturedService({ proto: 'udp', hostPort: 67, hostAddress: '10.88.0.1' }, gw), 'DHCP (67)')
+  t.equal(capturedService({ proto: 'udp', hostPort: 547, hostAddress: 'fd00:88::1' }, gw), 'DHCPv6 (547)')
+  t.equal(capturedService({ proto: 'udp', hostPort: 53, hostAddress: '192.0.2.7' }, gw), undefined, 'an address that is no network\'s')
+  t.equal(capturedService({ proto: 'udp', hostPort: 53, inInterface: 'eth0' }, gw), undefined, 'restricted to an interface')
+  t.equal(capturedService({ proto: 'tcp', hostPort: 67 }, gw), undefined, 'DHCP is udp')
+})
+
+t.test('prevResult is checked against the result type', async (t) => {
+  const bad = (v: unknown) => {
+    try {
+      parsePrevResult(v)
+    } catch (err) {
+      return err instanceof CniError && err.code === 7 ? err.details : `not a CNI error: ${String(err)}`
+    }
+    return 'accepted'
+  }
+  t.match(bad('garbage'), /^prevResult: must be a result object/)
+  t.match(bad({ interfaces: 'x' }), /^prevResult\.interfaces: must be a list/)
+  t.match(bad({ interfaces: [null] }), /^prevResult\.interfaces\[0\]: must be an object/)
+  t.match(bad({ ips: [{ address: 7 }] }), /^prevResult\.ips\[0\]\.address: is required/)
+  t.match(bad({ ips: [{ address: '10.0.0.2/24', interface: -1 }] }), /^prevResult\.ips\[0\]\.interface/)
+  t.match(bad({ routes: [{ dst: '0.0.0.0/0', gw: 1 }] }), /^prevResult\.routes\[0\]\.gw/)
+  t.match(bad({ dns: { nameservers: 'x' } }), /^prevResult\.dns\.nameservers/)
+  const good = { cniVersion: '1.1.0', interfaces: [{ name: 'eth0', sandbox: '/run/netns/x' }], ips: [{ address: '10.0.0.2/24', interface: 0 }], routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1' }], dns: {} }
+  t.same(parsePrevResult(good), good)
+  t.equal(parsePrevResult(undefined), undefined)
 })

@@ -14,6 +14,7 @@ const facts: AttachmentFacts = {
   sandbox: '/run/netns/pod',
   address: '10.88.0.12/24',
   gateway: '10.88.0.1',
+  defaultRoute: true,
   nameserver: '10.88.0.1',
   domain: 'pods.test',
 }
@@ -34,6 +35,9 @@ t.test('results', async (t) => {
   t.same(checkAddResult(r11, '1.0.0').length > 0, true, 'a 1.1 field in a 1.0.0 result is caught')
   const isolated = attachmentResult('1.1.0', { ...facts, gateway: undefined, nameserver: undefined, domain: undefined })
   t.same([isolated.routes, isolated.dns, isolated.ips?.[0]?.gateway], [[], {}, undefined], 'no gateway, route or DNS where the network has none')
+
+  const second = attachmentResult('1.1.0', { ...facts, defaultRoute: false })
+  t.same([second.routes, second.ips?.[0]?.gateway], [[], '10.88.0.1'], "a container's second attachment: its gateway, but no default route")
 
   const prev = { cniVersion: '1.1.0', interfaces: [{ name: 'lo', sandbox: '/run/netns/pod' }], ips: [{ address: '127.0.0.1/8', interface: 0 }], dns: { nameservers: ['192.0.2.53'] } }
   const chained = attachmentResult('1.1.0', facts, prev)

@@ -3,8 +3,9 @@
  * forwards, ports. Each names the field as the user wrote it.
  */
 import { ipaddr } from '../../util/index.js'
-import type { Dhcp4Spec, Dhcp6Spec, ForwardSpec, IssueSink, MacvtapPortSpec, TapPortSpec } from '../spec.js'
+import type { Dhcp4Spec, Dhcp6Spec, ForwardSpec, IssueSink, MacvtapPortSpec, NetworkSpec, TapPortSpec } from '../spec.js'
 import { defaultBridgeName } from '../names.js'
+import { hostIpv4Of, hostIpv6Of } from './spec-parts.js'
 
 /** A Linux bridge numbers its ports 1–1023 (BR_MAX_PORTS is 1024, port 0 unused). */
 export const MAX_BRIDGE_PORTS = 1023
@@ -74,6 +75,27 @@ export function forwardsOverlap(f: ForwardSpec, g: ForwardSpec): boolean {
   return f.proto === g.proto && f.guest.includes(':') === g.guest.includes(':') && sameAddress && sameInterface && a1 <= b2 && a2 >= b1
 }
 
+/**
+ * The DNS (53) or DHCP (67, DHCPv6 547) service a forward would capture from the dnsmasq answering on one
+ * of `serviceAddresses` (a kvmnet network's host addresses): one matching any host address catches them
+ * all (and the host's 127.0.0.1:53) and hands the guests' resolver to one guest, as does one naming such
+ * an address. Undefined when it captures none.
+ */
+export function capturedService(f: Pick<ForwardSpec, 'proto' | 'hostPort' | 'hostAddress' | 'inInterface'>, serviceAddresses: readonly string[]): string | undefined {
+  const [lo, hi] = typeof f.hostPort === 'number' ? [f.hostPort, f.hostPort] : f.hostPort
+  const captures = (p: number) => lo <= p && p <= hi
+  const catchAll = f.hostAddress === undefined && f.inInterface === undefined
+  if (!catchAll && (f.hostAddress === undefined || !serviceAddresses.includes(f.hostAddress))) return undefined
+  if (captures(53) && (f.proto === 'udp' || f.proto === 'tcp')) return 'DNS (53)'
+  if (f.proto !== 'udp') return undefined
+  return captures(67) ? 'DHCP (67)' : captures(547) ? 'DHCPv6 (547)' : undefined
+}
+
+/** The host addresses a network's dnsmasq answers on (its bridge's ipv4.address and ipv6.address). */
+export function hostAddressesOf(spec: NetworkSpec): string[] {
+  return [hostIpv4Of(spec), hostIpv6Of(spec)].filter((a): a is string => a !== undefined).map((a) => a.split('/')[0] ?? a)
+}
+
 /** Port forwards of a nat network: guests inside the subnet, ranges in order, no overlap. */
 export function checkForwards(forwards: readonly ForwardSpec[] | undefined, address: string, address6: string | undefined, bad: IssueSink): void {
   if (!forwards) return
@@ -93,14 +115,8 @@ export function checkForwards(forwards: readonly ForwardSpec[] | undefined, addr
     const [lo, hi] = typeof f.hostPort === 'number' ? [f.hostPort, f.hostPort] : f.hostPort
     if (lo > hi) bad(`forwards[${i}].hostPort`, 'range start is after its end')
     else if (f.guestPort !== undefined && f.guestPort + (hi - lo) > 65535) bad(`forwards[${i}].guestPort`, 'range runs past 65535')
-    // The network's own DNS (53) and DHCP (67) on the host: a forward of any host address catches them
-    // (and the host's 127.0.0.1:53) and hands the guests' resolver to one guest.
-    const captures = (p: number) => lo <= p && p <= hi
-    const catchAll = f.hostAddress === undefined && f.inInterface === undefined
-    const hostOwn = f.hostAddress === sub.host || (address6 !== undefined && f.hostAddress === address6.split('/')[0])
-    if ((catchAll || hostOwn) && ((f.proto === 'udp' && (captures(53) || captures(67) || captures(547))) || (f.proto === 'tcp' && captures(53)))) {
-      bad(`forwards[${i}].hostPort`, `would capture the network's own ${captures(53) ? 'DNS (53)' : 'DHCP'}; restrict it with hostAddress (another address) or inInterface`)
-    }
+    const service = capturedService(f, [sub.host, ...(address6 !== undefined ? [address6.split('/')[0] ?? ''] : [])])
+    if (service) bad(`forwards[${i}].hostPort`, `would capture the network's own ${service}; restrict it with hostAddress (another address) or inInterface`)
     for (const g of seen) {
       // Two forwards collide on the same family, protocol and port when they can match the same host address.
       const sameAddress = !f.hostAddress || !g.hostAddress || f.hostAddress === g.hostAddress

@@ -5,4 +5,4 @@
 export { kindOf, planFor, type BoundKind, type L2Family, type PlannedNetwork } from './planned.js'
 export * from './spec-parts.js'
 export * from './plan-parts.js'
-export { forwardsOverlap } from './checks.js'
+export { capturedService, forwardsOverlap, hostAddressesOf } from './checks.js'

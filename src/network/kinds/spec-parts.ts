@@ -39,6 +39,11 @@ export function forwardsOf(spec: NetworkSpec): readonly ForwardSpec[] {
   return spec.mode === 'nat' ? (spec.forwards ?? []) : []
 }
 
+/** Whether the spec's kind has port forwards (nat). */
+export function takesForwards(spec: NetworkSpec): boolean {
+  return spec.mode === 'nat'
+}
+
 /** The spec with these forwards; a SpecError on `forwards` for a kind that has none. */
 export function withForwards(spec: NetworkSpec, forwards: ForwardSpec[]): NetworkSpec {
   if (spec.mode !== 'nat') throw new SpecError('forwards', `port forwards need a nat network (${spec.name} is ${spec.mode})`)
@@ -64,6 +69,11 @@ export function dhcpRangeOf(spec: NetworkSpec): readonly [string, string] | unde
 export function hostIpv4Of(spec: NetworkSpec): string | undefined {
   if (spec.mode === 'macvtap') return spec.ipv4?.address
   return served(spec)?.ipv4?.address
+}
+
+/** The host's IPv6 address on the network (CIDR), when it has one. */
+export function hostIpv6Of(spec: NetworkSpec): string | undefined {
+  return served(spec)?.ipv6?.address
 }
 
 /** The spec with these DHCPv4 reservations; a SpecError on `ipv4.dhcp` when the network has no DHCP. */
