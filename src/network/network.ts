@@ -37,6 +37,7 @@ import { tapHolders } from './steps/tap-holders.js'
 import { tightenDnsmasqFiles } from './steps/dnsmasq-files.js'
 import { NetworkWatcher, watchTargets, type RepairedEvent, type RepairFailedEvent, type RepairOutcome } from '../watch/index.js'
 import type { CoexistWarning } from '../coexist/model.js'
+import type { NftFallbackWarning } from '../nft/index.js'
 
 export interface NetworkOptions {
   /** Namespace to build in; overrides spec.netns. A Netns handle, a name under /run/netns, or a path. */
@@ -99,13 +100,14 @@ export interface NetworkEvents {
   /**
    * Something in the namespace will still block the network after `up` (a foreign table's drop policy
    * kvmnet does not modify; Docker, ufw or firewalld with firewall.coexist off): said, never fixed behind
-   * the administrator's back. `kvmnet doctor` names the same.
+   * the administrator's back. `kvmnet doctor` names the same. Also, once per handle, 'libnftables-unavailable':
+   * the firewall is changed through the nft program because libnftables cannot be loaded.
    */
   warning: [NetworkWarning]
 }
 
 /** A 'warning' event: the network, the object responsible, what it does and the fix. */
-export type NetworkWarning = CoexistWarning & { network: string }
+export type NetworkWarning = (CoexistWarning | NftFallbackWarning) & { network: string }
 
 function report(network: string, start: number, steps: StepTiming[]): ApplyReport {
   const byCategory: Partial<Record<StepCategory, number>> = {}
@@ -191,7 +193,8 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     return this.rtnlValue
   }
   private get nft(): Nft {
-    this.nftValue ??= new Nft(this.ns)
+    // Without libnftables every change runs the nft program: said once per handle.
+    this.nftValue ??= new Nft(this.ns, { onFallback: (w) => this.emit('warning', { ...w, network: this.name }) })
     return this.nftValue
   }
 
@@ -497,7 +500,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     const state = this.state ?? (await readState(this.stateDir))
     const d = await this.dnsmasqHandle(state)
     const plan = this.planValue
-    const ctx = { ns: this.ns, rtnl: this.rtnl, state, dnsmasq: d }
+    const ctx = { ns: this.ns, rtnl: this.rtnl, nft: this.nft, state, dnsmasq: d }
     const driver = driverFor(plan.mode) as unknown as NetworkDriver<NetworkPlan['mode']>
     return networkStatus(ctx, plan, (c) => driver.problems(c, plan as never))
   }
@@ -788,6 +791,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     this.stopWatching()
     this.rtnlValue?.close()
     this.rtnlValue = undefined
+    this.nftValue?.close()
   }
 
   /** `await using net = ...`: takes the network down. */

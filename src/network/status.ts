@@ -5,7 +5,7 @@
  */
 import type { Lease } from '../dnsmasq/index.js'
 import type { LinkInfo } from '../rtnl/index.js'
-import { Nft, rulesDrift, type PortForward } from '../nft/index.js'
+import { rulesDrift, type PortForward } from '../nft/index.js'
 import type { StatusContext } from './driver.js'
 import { bridgeOf, dnsmasqOf, firewallOf, type NetworkPlan } from './plan.js'
 import type { NetworkMode } from './spec.js'
@@ -59,9 +59,9 @@ export async function networkStatus(
   const problems: string[] = []
   if (!state) problems.push('not up (no state)')
 
-  // The table is read by spawning nft: started first, so it runs while the kernel dumps the links.
+  // The table is read first (on the namespace's nft thread), so it is listed while the kernel dumps the links.
   const rules = firewallOf(plan)
-  const installedRules = rules ? new Nft(ctx.ns).get(plan.name) : undefined
+  const installedRules = rules ? ctx.nft.get(plan.name) : undefined
   installedRules?.catch(() => undefined)
   const bridge = bridgeOf(plan)
   const bridgeLink = bridge ? await rtnl.findLink(bridge) : undefined
