@@ -22,6 +22,7 @@ import type { NftDocument } from '../../src/nft/json.js'
 import { NftError } from '../../src/errors.js'
 import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
 import { assertNothingLeft } from '../helpers/leftovers.js'
+import { PLUGIN, downNetwork, invokePlugin, pluginMissing } from '../helpers/cni-runtime/index.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const cliArgs = ['--import', 'tsx', join(root, 'src/cli/main.ts')]
@@ -206,6 +207,30 @@ t.test('in process: the CLI (up, status, plan, forward, reservation, port, gc, d
   const other = calls.filter((l) => !isDnsmasqStart(l) && !doctors.test(l))
   t.same(other, [], "no nsenter but dnsmasq's (and doctor's non-nft tools)")
   await assertNothingLeft(t, ns, 'knd', stateRoot)
+})
+
+t.test('in process: kvmnet-cni ADD, CHECK, STATUS, DEL start no nft', { skip: pluginMissing() ?? false }, async (t) => {
+  const shim = makeShim(t)
+  const host = await makeNs(t, 'kn')
+  const stateRoot = `/run/kvmnet-test/${host.name}`
+  t.teardown(() => downNetwork(host, 'kne', stateRoot))
+  const conf = { cniVersion: '1.1.0', name: 'kne', type: 'kvmnet-cni', stateRoot, network: { mode: 'nat', ipv4: { address: '10.245.0.1/24', dhcp: { range: ['10.245.0.10', '10.245.0.99'] } } } }
+  const c = await makeNs(t, 'kn')
+  const env = { PATH: `${shim.dir}:${process.env.PATH ?? ''}` }
+  const call = { config: conf, containerId: 'kn0', netns: c.path, ifname: 'eth0', env }
+  const add = await invokePlugin(host, { ...call, command: 'ADD' })
+  t.equal(add.exitCode, 0, add.stderr)
+  t.equal((await invokePlugin(host, { ...call, command: 'CHECK', config: { ...conf, prevResult: add.json } })).exitCode, 0, 'CHECK')
+  t.equal((await invokePlugin(host, { command: 'STATUS', config: conf, env })).exitCode, 0, 'STATUS')
+  const del = await invokePlugin(host, { ...call, command: 'DEL' })
+  t.equal(del.exitCode, 0, del.stderr)
+  for (const r of [add, del]) t.notMatch(r.stderr, /libnftables/, 'no fallback warning')
+  // The helper starts the plugin inside the host namespace through nsenter, as a runtime would: the shim
+  // logs those four starts, which shows it was on the plugin's PATH. Inside, the plugin is in the network's
+  // namespace already, so even dnsmasq starts without nsenter.
+  const all = shim.take()
+  t.equal(all.filter((l) => l.includes(PLUGIN)).length, 4, 'the shim saw the plugin started four times')
+  t.same(all.filter((l) => !l.includes(PLUGIN) && !isDnsmasqStart(l)), [], 'no nft process, no other nsenter')
 })
 
 /** `nft -j list ruleset` with every handle removed (they number objects in creation order per namespace). */
