@@ -6,8 +6,10 @@
  * forward added and removed, a watch repair after `nft flush ruleset`, down) starts no nft and no nsenter
  * but dnsmasq's; with libnftables made unloadable (KVMNET_LIBNFTABLES=/nonexistent) the same cycle works
  * through the nft process, with exactly one warning (the Network's event; one stderr line from the CLI).
- * The tables both ways are compared as `nft -j list ruleset` prints them, and bad documents give the same
- * NftError both ways. The test's own nft/nsenter calls use absolute paths, so the shim logs only kvmnet's.
+ * The CLI's commands and kvmnet-cni's start no nft either. The tables both ways (rule sets with every
+ * option, and Network.up of every kind that has a table) are compared as `nft -j list ruleset` prints
+ * them, and bad documents give the same NftError both ways. The test's own nft/nsenter calls use absolute
+ * paths, so the shim logs only kvmnet's.
  */
 import t, { type Test } from 'tap'
 import { execa } from 'execa'
@@ -306,6 +308,51 @@ t.test('the same rules both ways: nft -j list ruleset compared, handles stripped
     t.same(await listedRuleset(a), [], `${label}: removed`)
   }
   t.same(await inProcess.tags(), [], 'tags() in process')
+})
+
+t.test('every kind with a table, through Network.up: the same ruleset in process as through the nft program', async (t) => {
+  const dhcp = { range: ['10.246.0.100', '10.246.0.150'], hosts: [{ mac: '52:54:00:bb:00:01', ip: '10.246.0.10', name: 'g1' }] }
+  const ports = [{ name: 'knk-p0', mac: '52:54:00:bb:00:01', filtering: true }, { name: 'knk-p1', mac: '52:54:00:bb:00:02', filtering: true }]
+  const specs = {
+    nat: {
+      name: 'knk',
+      mode: 'nat',
+      ipv4: { address: '10.246.0.1/24', dhcp },
+      ipv6: { address: 'fd00:246::1/64', nat66: true, snat: '2001:db8::46' },
+      snat: '203.0.113.46',
+      host: { services: [{ proto: 'tcp', port: 22 }] },
+      forwards: [
+        { proto: 'tcp', hostPort: 2222, guest: '10.246.0.10', guestPort: 22 },
+        { proto: 'udp', hostPort: [6000, 6009], guest: '10.246.0.11' },
+        { proto: 'tcp', hostPort: 8443, guest: 'fd00:246::10', guestPort: 443 },
+      ],
+      ports,
+    },
+    routed: { name: 'knk', mode: 'routed', ipv4: { address: '10.246.0.1/24', dhcp }, ipv6: { address: 'fd00:246::1/64' }, host: { services: 'dhcp-dns' }, ports },
+    isolated: { name: 'knk', mode: 'isolated', ipv4: { address: '10.246.0.1/24', dhcp }, ports },
+  }
+  // Set for one apply at a time (the library reads it on each call); put back as it was at the end.
+  withEnv(t, { KVMNET_LIBNFTABLES: process.env.KVMNET_LIBNFTABLES ?? '' })
+  for (const [kind, spec] of Object.entries(specs)) {
+    const listed: unknown[][] = []
+    for (const lib of [undefined, '/nonexistent/libnftables.so.1']) {
+      const ns = await makeNs(t, 'kn')
+      process.env.KVMNET_LIBNFTABLES = lib ?? ''
+      const net = createNetwork(spec as Parameters<typeof createNetwork>[0], { netns: ns.name, stateRoot: `/run/kvmnet-test/${ns.name}` })
+      const warned: string[] = []
+      net.on('warning', (w) => warned.push(w.code))
+      try {
+        await net.up()
+        t.same(warned, lib ? ['libnftables-unavailable'] : [], `${kind} ${lib ? 'through the nft program' : 'in process'}`)
+        listed.push(await listedRuleset(ns))
+      } finally {
+        process.env.KVMNET_LIBNFTABLES = ''
+        await net.down()
+      }
+    }
+    t.ok((listed[0]?.length ?? 0) > 10, `${kind}: ${listed[0]?.length} objects`)
+    t.same(listed[0], listed[1], `${kind}: identical`)
+  }
 })
 
 t.test('a bad document: the same NftError both ways', async (t) => {
