@@ -158,6 +158,7 @@ t.test('libnftables unavailable: each CLI command says so on one stderr line', a
   const stateRoot = `/run/kvmnet-test/${ns.name}`
   const common = ['--netns', ns.name, '--state-root', stateRoot]
   const file = join(mkdtempSync(join(tmpdir(), 'kn-cli-')), 'spec.json')
+  t.teardown(() => rmSync(dirname(file), { recursive: true, force: true }))
   writeFileSync(file, JSON.stringify({ ...spec('knc', 243), ipv4: { address: '10.243.0.1/24' } }))
   const env = { KVMNET_LIBNFTABLES: '/nonexistent/libnftables.so.1' }
   const kvmnet = (args: string[]) => execa('node', [...cliArgs, ...args], { cwd: root, env, timeout: 60_000 })
