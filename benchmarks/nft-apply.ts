@@ -1,6 +1,6 @@
 /**
- * nft layer latency: kvmnet's apply/remove of a realistic NAT network with 10 port forwards against
- * plain `nft -f` of the same ruleset as text, in a scratch namespace, interleaved run by run so both see
+ * nft layer latency: kvmnet's apply/remove of a realistic NAT network with 10 port forwards (in process
+ * through libnftables where it loads, see nft-inprocess.ts) against plain `nft -f` of the same ruleset as text, in a scratch namespace, interleaved run by run so both see
  * the same machine state. The baseline text is what the kernel holds after a kvmnet apply (`nft list
  * table`), so both sides install exactly the same rules. Goal: ratio <= 1.1.
  *

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only rtnl,nft,dnsmasq,network,peers,startup]`: every benchmark side by side with its
+ * `npm run bench [-- --quick] [-- --only rtnl,nft,nftlib,dnsmasq,network,peers,startup]`: every benchmark side by side with its
  * baseline in one run, in scratch namespaces. Prints a table of medians and ratios and writes the rows as
  * JSON to benchmarks/results/. Benchmarks are never assertions: goals are printed, not enforced.
  */
@@ -18,6 +18,7 @@ type Suite = (o: { quick: boolean }) => Promise<BenchRow[]>
 const suites: [string, () => Promise<Suite>][] = [
   ['rtnl', async () => (await import('./rtnl-links.js')).runRtnlBench],
   ['nft', async () => (await import('./nft-apply.js')).runNftBench],
+  ['nftlib', async () => (await import('./nft-inprocess.js')).runNftInProcessBench],
   ['dnsmasq', async () => (await import('./dnsmasq.js')).runDnsmasqBench],
   ['network', async () => (await import('./network.js')).runNetworkBench],
   ['peers', async () => (await import('./peers.js')).runPeersBench],

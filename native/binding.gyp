@@ -16,13 +16,17 @@
         "src/if_up.cc",
         "src/tap.cc",
         "src/fd.cc",
-        "src/lock.cc"
+        "src/lock.cc",
+        "src/libnftables.cc",
+        "src/nft_worker.cc",
+        "src/nft_run.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"]
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"],
+      "libraries": ["-ldl", "-lpthread"]
     }
   ]
 }

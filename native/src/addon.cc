@@ -1,5 +1,6 @@
 // kvmnet's native addon: the few kernel operations Node has no API for (namespaces, tun/tap, raw socket
-// options). Everything else is done from TypeScript over netlink or with nft/dnsmasq.
+// options) and libnftables, loaded at run time. Everything else is done from TypeScript over netlink or
+// with dnsmasq.
 #include <napi.h>
 
 #include "exports.h"
@@ -18,6 +19,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tapSetPersist", Napi::Function::New(env, TapSetPersist, "tapSetPersist"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("flockTry", Napi::Function::New(env, FlockTry, "flockTry"));
+  exports.Set("nftLoad", Napi::Function::New(env, NftLoad, "nftLoad"));
+  exports.Set("nftRun", Napi::Function::New(env, NftRun, "nftRun"));
+  exports.Set("nftRelease", Napi::Function::New(env, NftRelease, "nftRelease"));
   exports.Set("constants", Constants(env));
   return exports;
 }

@@ -16,6 +16,9 @@ Napi::Value TapCreateMany(const Napi::CallbackInfo& info);
 Napi::Value TapSetPersist(const Napi::CallbackInfo& info);
 Napi::Value CloseFd(const Napi::CallbackInfo& info);
 Napi::Value FlockTry(const Napi::CallbackInfo& info);
+Napi::Value NftLoad(const Napi::CallbackInfo& info);
+Napi::Value NftRun(const Napi::CallbackInfo& info);
+Napi::Value NftRelease(const Napi::CallbackInfo& info);
 Napi::Object Constants(Napi::Env env);
 
 }  // namespace kvmnet

@@ -65,6 +65,8 @@ export async function main(env: NodeJS.ProcessEnv, stdin: Readable, stdout: Writ
       stdout.write(`${JSON.stringify(versionResult(input))}\n`)
       return 0
     }
+    // libnftables missing: one stderr line (the runtime logs it), the operation still done with the nft program.
+    ;(await import('../nft/index.js')).onNftFallback((w) => stderr.write(`kvmnet-cni: warning: ${w.message}; fix: ${w.fix}\n`))
     const result = await run(command, text, env, version)
     if (result !== undefined) stdout.write(`${JSON.stringify(result)}\n`)
     return 0

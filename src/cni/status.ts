@@ -1,6 +1,6 @@
 /**
  * STATUS (CNI 1.1): can ADD be served? A network that is not up yet is fine (the first ADD brings it up)
- * as long as what it needs is installed (nft, dnsmasq): else 50. A network that is up but not healthy
+ * as long as what it needs is installed (dnsmasq, and the nft program where libnftables cannot be loaded): else 50. A network that is up but not healthy
  * (bridge, nft rules, dnsmasq — existing containers may have lost DNS or their way out) is 51. A DHCP range
  * with no free address left is 50 (no ADD can succeed).
  */
@@ -10,6 +10,7 @@ import { freeAddresses } from './allocate.js'
 import type { CniConfig, CniNetworkSpec } from './config.js'
 import { CniCode, CniError } from './errors.js'
 import { openIfUp } from './network.js'
+import { libnftablesUnavailable } from '../nft/index.js'
 
 function onPath(program: string): boolean {
   for (const dir of (process.env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
@@ -24,7 +25,9 @@ function onPath(program: string): boolean {
 export async function status(cfg: CniConfig): Promise<void> {
   const net = await openIfUp(cfg)
   if (!net) {
-    const missing = ['nft', 'dnsmasq'].filter((p) => !onPath(p))
+    // With libnftables kvmnet changes nftables in process: the nft program is then not needed at all.
+    const needs = libnftablesUnavailable() === undefined ? ['dnsmasq'] : ['nft', 'dnsmasq']
+    const missing = needs.filter((p) => !onPath(p))
     if (missing.length > 0) throw new CniError(CniCode.NotAvailable, 'plugin not available', `not installed: ${missing.join(', ')} (network ${cfg.spec.name} cannot be brought up)`)
     return
   }

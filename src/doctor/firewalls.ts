@@ -1,12 +1,14 @@
 /**
  * doctor's view of the other firewalls in a namespace: foreign nftables drop policies, Docker, ufw,
- * firewalld and rules left in iptables-legacy. Read-only: chain listings, iptables-save, nft listings.
+ * firewalld and rules left in iptables-legacy. Read-only: chain listings, iptables-save, nft listings (in
+ * process through libnftables where it can be loaded).
  */
 import { ignoreNotFound } from '../errors.js'
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs'
 import type { NetnsRef } from '../netns/index.js'
 import { nsCommand } from '../netns/index.js'
 import { runProgram } from '../util/index.js'
+import { Nft, NftError } from '../nft/index.js'
 import { readSysctl } from '../rtnl/index.js'
 import { detectFrom, type ListedChain } from '../coexist/index.js'
 import { DOCKER_USER, dockerFixCommands, dockerRulesPresent } from '../coexist/index.js'
@@ -184,10 +186,20 @@ export function firewalldZoneOf(doc: { nftables: NftRuleJson[] }, iface: string)
   return undefined
 }
 
+/** firewalld's filter_INPUT_ZONES chain as nft lists it; empty when firewalld has no such chain (nft refuses). */
+async function firewalldInputZones(ns: NetnsRef): Promise<unknown[]> {
+  try {
+    return (await new Nft(ns).query(['list', 'chain', 'inet', 'firewalld', 'filter_INPUT_ZONES'])).nftables
+  } catch (err) {
+    // No table or chain of that name: nothing to read the zones from, the same as before firewalld loads.
+    if (err instanceof NftError && err.exitCode !== undefined) return []
+    throw err
+  }
+}
+
 /** firewalld: its table (and process, when one runs in this namespace) and the zone each bridge is in. */
 async function firewalldFindings(ns: NetnsRef, findings: Finding[], nets: readonly Examined[]): Promise<void> {
-  const listed = await run(ns, 'nft', ['-j', 'list', 'chain', 'inet', 'firewalld', 'filter_INPUT_ZONES'])
-  const doc = listed.ok ? (JSON.parse(listed.stdout || '{"nftables":[]}') as { nftables: NftRuleJson[] }) : { nftables: [] }
+  const doc = { nftables: (await firewalldInputZones(ns)) as NftRuleJson[] }
   const pids = firewalldPids(ns)
   const who = `inet firewalld${pids.length ? ` (firewalld pid ${pids.join(', ')})` : ' (no firewalld process in this namespace)'}`
   let blocked = false

@@ -49,6 +49,14 @@ export interface NativeConstants {
   readonly IFF_MULTI_QUEUE: number
 }
 
+/** What one libnftables command printed (its output and error buffers) and nft_run_cmd_from_buffer's result. */
+export interface NativeNftResult {
+  /** 0 on success. */
+  rc: number
+  output: string
+  error: string
+}
+
 export interface NativeBinding {
   /** `ip netns add`: a new namespace bind-mounted on `path` (EEXIST when the file exists). */
   netnsCreate(path: string): void
@@ -72,5 +80,17 @@ export interface NativeBinding {
   closeFd(fd: number): void
   /** One non-blocking flock(2) attempt: true when taken, false when another open file description holds it. */
   flockTry(fd: number, exclusive: boolean): boolean
+  /**
+   * dlopen()s libnftables from `path` (a soname or a file) unless it is loaded already: null when it is
+   * usable, else dlerror's text. No link-time dependency: a host without the library still loads the addon.
+   */
+  nftLoad(path: string): string | null
+  /**
+   * Runs one nft command (JSON, as `nft -j` takes it) inside the namespace at `nsPath`, on that namespace's
+   * own thread with its reused nft context; never on the calling thread. Rejects only when it could not run.
+   */
+  nftRun(nsPath: string, command: string): Promise<NativeNftResult>
+  /** The namespace's nft thread (if any) frees its context and exits once its queue is done. */
+  nftRelease(nsPath: string): void
   readonly constants: NativeConstants
 }

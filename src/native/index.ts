@@ -2,11 +2,11 @@
  * The native addon, typed, with its failures as SystemError. Loaded on first use, so importing kvmnet
  * on a machine without the binary only fails when a native operation is actually needed.
  */
-import type { NativeBinding, NativeConstants, NativeTap, NativeTapOptions } from './binding.js'
+import type { NativeBinding, NativeConstants, NativeNftResult, NativeTap, NativeTapOptions } from './binding.js'
 import { mapNativeError } from './errors.js'
 import { loadBinding } from './load.js'
 
-export type { NativeBinding, NativeConstants, NativeTap, NativeTapOptions, TapMode } from './binding.js'
+export type { NativeBinding, NativeConstants, NativeNftResult, NativeTap, NativeTapOptions, TapMode } from './binding.js'
 export { BatchItemError, mapNativeError } from './errors.js'
 export { findPackageRoot, loadBinding } from './load.js'
 
@@ -50,6 +50,15 @@ export const native: NativeBinding = {
   tapSetPersist: (fd, persist) => call((b) => b.tapSetPersist(fd, persist)),
   closeFd: (fd) => call((b) => b.closeFd(fd)),
   flockTry: (fd, exclusive) => call((b) => b.flockTry(fd, exclusive)),
+  nftLoad: (path) => call((b) => b.nftLoad(path)),
+  async nftRun(nsPath: string, command: string): Promise<NativeNftResult> {
+    try {
+      return await call((b) => b.nftRun(nsPath, command))
+    } catch (err) {
+      throw mapNativeError(err)
+    }
+  },
+  nftRelease: (nsPath) => call((b) => b.nftRelease(nsPath)),
   get constants(): NativeConstants {
     return loadBinding().constants
   },

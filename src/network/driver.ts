@@ -64,6 +64,7 @@ export interface TeardownContext {
 export interface StatusContext {
   readonly ns: Netns
   readonly rtnl: Rtnl
+  readonly nft: Nft
   readonly state: NetworkState | undefined
   readonly dnsmasq: Dnsmasq | undefined
 }

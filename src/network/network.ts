@@ -113,7 +113,8 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     return this.rtnlValue
   }
   private get nft(): Nft {
-    this.nftValue ??= new Nft(this.ns)
+    // Without libnftables every change runs the nft program: said once per handle.
+    this.nftValue ??= new Nft(this.ns, { onFallback: (w) => this.emit('warning', { ...w, network: this.name }) })
     return this.nftValue
   }
 
@@ -269,7 +270,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     const state = this.state ?? (await readState(this.stateDir))
     const d = await this.dnsmasq.handle(state)
     const net = this.planned
-    return networkStatus({ ns: this.ns, rtnl: this.rtnl, state, dnsmasq: d }, net.plan, (c) => net.problems(c))
+    return networkStatus({ ns: this.ns, rtnl: this.rtnl, nft: this.nft, state, dnsmasq: d }, net.plan, (c) => net.problems(c))
   }
 
   /**
@@ -441,6 +442,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     this.watch.stop()
     this.rtnlValue?.close()
     this.rtnlValue = undefined
+    this.nftValue?.close()
   }
 
   /** `await using net = ...`: takes the network down. */

@@ -2,6 +2,7 @@
 import type { Netns } from '../netns/index.js'
 import type { RestartInfo } from '../dnsmasq/index.js'
 import type { CoexistWarning } from '../coexist/index.js'
+import type { NftFallbackWarning } from '../nft/index.js'
 import type { RepairedEvent, RepairFailedEvent } from '../watch/index.js'
 import type { StepCategory, StepEvent, StepName, StepTiming } from '../util/index.js'
 import type { PortLease } from './leases.js'
@@ -71,8 +72,11 @@ export interface NetworkEvents {
 
 /** A 'warning' event: the network, the object responsible, what it does and the fix. */
 export interface NetworkWarning {
-  /** A coexistence blocker (see CoexistWarning), or dnsmasq's files left its own after a restart. */
-  code: CoexistWarning['code'] | 'dnsmasq-files'
+  /**
+   * A coexistence blocker (see CoexistWarning); dnsmasq's files left its own after a restart; once per
+   * handle, 'libnftables-unavailable': the firewall is changed through the nft program.
+   */
+  code: CoexistWarning['code'] | NftFallbackWarning['code'] | 'dnsmasq-files'
   network: string
   object: string
   message: string

@@ -5,7 +5,7 @@
  */
 import type { Lease } from '../dnsmasq/index.js'
 import type { LinkInfo } from '../rtnl/index.js'
-import { Nft, rulesDrift, type PortForward } from '../nft/index.js'
+import { rulesDrift, type PortForward } from '../nft/index.js'
 import type { StatusContext } from './driver.js'
 import { type NetworkPlan } from './plan.js'
 import { bridgeOf, dnsmasqOf, firewallOf, hostHelperOf } from './kinds/plan-parts.js'
@@ -63,7 +63,7 @@ export async function networkStatus(
 
   // The table is read by spawning nft: started first, so it runs while the kernel dumps the links.
   const rules = firewallOf(plan)
-  const installedRules = rules ? startEarly(new Nft(ctx.ns).get(plan.name)) : undefined
+  const installedRules = rules ? startEarly(ctx.nft.get(plan.name)) : undefined
   const bridge = bridgeOf(plan)
   const bridgeLink = bridge ? await rtnl.findLink(bridge) : undefined
   if (bridge && !bridgeLink) problems.push(`bridge ${bridge} missing`)

@@ -1,9 +1,12 @@
 /**
  * The runner: applies, lists and removes kvmnet's tables in one namespace. Every call validates first and
- * then runs exactly one nft process; a failed apply changes nothing (nft transactions are all or nothing).
+ * then runs exactly one nft command (in process through libnftables, else one nft process); a failed apply
+ * changes nothing (nft transactions are all or nothing).
  */
 import { tableExists } from './table-exists.js'
-import type { NetnsRef } from '../netns/index.js'
+import type { NetnsRef } from '../netns/ref.js'
+import type { NftDocument } from './json.js'
+import { releaseInProcess } from './libnftables.js'
 import type { InstalledNetworkRules, NetworkRules, RequiredSysctl } from './model.js'
 import { TABLE_FAMILY, TAG_PATTERN, tableName, tagOfTable } from './names.js'
 import { parseInstalled } from './parse.js'
@@ -15,10 +18,34 @@ export class Nft {
   readonly ns: NetnsRef | undefined
   private readonly opts: NftRunOptions
 
-  /** `ns` undefined (or isCurrent): the namespace this process is in. */
+  /**
+   * `ns` undefined (or isCurrent): the namespace this process is in. `opts.onFallback` is called once per
+   * runner, the first time it has to run the nft program because libnftables cannot be loaded.
+   */
   constructor(ns?: NetnsRef, opts: NftRunOptions = {}) {
     this.ns = ns
-    this.opts = opts
+    const tell = opts.onFallback
+    let told = false
+    this.opts = tell
+      ? {
+          ...opts,
+          onFallback: (w) => {
+            if (told) return
+            told = true
+            tell(w)
+          },
+        }
+      : opts
+  }
+
+  /** Lets the namespace's libnftables thread go now rather than when it idles out (it holds the namespace). */
+  close(): void {
+    releaseInProcess(this.ns)
+  }
+
+  /** `nft -j <words>` (a listing), parsed: read-only looks at other tables (doctor's firewalld zones). */
+  async query(words: readonly string[]): Promise<NftDocument> {
+    return nftQuery(this.ns, words, this.opts)
   }
 
   /** Create or atomically replace the rules of one network. SpecError before nft runs; NftError if nft refuses. */

@@ -1,6 +1,7 @@
 /**
- * Runs nft inside a namespace: a transaction of any size is one process and one netlink batch; nft's
- * stderr is kept verbatim in NftError.
+ * Runs nft inside a namespace: a transaction of any size is one nft command and one netlink batch; nft's
+ * error text is kept verbatim in NftError. In process through libnftables (./libnftables.ts) where it can
+ * be loaded; else, and with `backend: 'process'`, as the nft program, as described below.
  *
  * The document is passed as nft's argument (nft parses a JSON buffer exactly like a JSON file), not on
  * stdin: for JSON, `nft -j -f -` opens the path /dev/stdin, which fails with ENXIO when stdin is a socket,
@@ -12,16 +13,38 @@ import { rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NftError } from '../errors.js'
-import { nsCommand } from '../netns/index.js'
-import type { NetnsRef } from '../netns/index.js'
+import { nsCommand } from '../netns/exec.js'
+import type { NetnsRef } from '../netns/ref.js'
 import type { NftDocument } from './json.js'
-import { runProgram } from '../util/index.js'
+import { runProgram } from '../util/run-program.js'
+import { fallbackWarning, libnftablesPath, libnftablesUnavailable, noteFallback, runInProcess, type NftFallbackWarning } from './libnftables.js'
 
 export interface NftRunOptions {
+  /**
+   * 'auto' (default): libnftables in process, else the nft program with a warning; 'libnftables': in
+   * process or NftError; 'process': always the nft program (what a set `nftPath` implies too).
+   */
+  backend?: 'auto' | 'libnftables' | 'process'
+  /** Called each time 'auto' runs the nft program because libnftables cannot be loaded. */
+  onFallback?: (w: NftFallbackWarning) => void
   /** The nft binary (default 'nft', found on PATH). */
   nftPath?: string
-  /** Kill nft after this many ms (default 30 000): a wedged nft must not hang an apply forever. */
+  /** The nft program only: kill it after this many ms (default 30 000), so a wedged nft cannot hang an apply. */
   timeoutMs?: number
+}
+
+/** Whether this call runs in process; throws for a 'libnftables' backend that cannot be loaded. */
+function inProcess(opts: NftRunOptions): boolean {
+  const backend = opts.backend ?? (opts.nftPath !== undefined ? 'process' : 'auto')
+  if (backend === 'process') return false
+  const path = libnftablesPath()
+  const why = libnftablesUnavailable(path)
+  if (why === undefined) return true
+  if (backend === 'libnftables') throw new NftError({ exitCode: undefined, stderr: '', message: `libnftables (${path}) cannot be loaded: ${why}` })
+  const w = fallbackWarning(path, why)
+  noteFallback(w)
+  opts.onFallback?.(w)
+  return false
 }
 
 /** Leaves room under MAX_ARG_STRLEN (131 072 bytes). */
@@ -29,6 +52,11 @@ const MAX_ARGV_BYTES = 120_000
 
 export async function nftApply(ns: NetnsRef | undefined, doc: NftDocument, opts: NftRunOptions = {}): Promise<void> {
   const text = JSON.stringify(doc)
+  if (inProcess(opts)) {
+    // No argv limit in process: a document of any size is one buffer.
+    await runInProcess(ns, text)
+    return
+  }
   if (Buffer.byteLength(text) <= MAX_ARGV_BYTES) {
     await nftRun(ns, ['-j', text], opts)
     return
@@ -45,7 +73,8 @@ export async function nftApply(ns: NetnsRef | undefined, doc: NftDocument, opts:
 
 /** `nft -j <args>` and its parsed JSON output. */
 export async function nftQuery(ns: NetnsRef | undefined, args: readonly string[], opts: NftRunOptions = {}): Promise<NftDocument> {
-  const out = await nftRun(ns, ['-j', ...args], opts)
+  // In process the words are one buffer, as nft joins its arguments: kvmnet's names need no quoting.
+  const out = inProcess(opts) ? await runInProcess(ns, args.join(' ')) : await nftRun(ns, ['-j', ...args], opts)
   if (out.trim() === '') return { nftables: [] }
   try {
     return JSON.parse(out) as NftDocument

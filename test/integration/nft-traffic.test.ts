@@ -296,8 +296,14 @@ t.test('every golden document is accepted by the real nft', async (t) => {
 })
 
 t.test('failures are typed: NftError carries the exit code and stderr verbatim', async (t) => {
-  const { NftError } = await import('../../src/errors.js')
-  const gone = new Nft({ path: '/run/netns/kvc-does-not-exist', name: 'kvc-does-not-exist' })
+  const { NftError, SystemError, isNotFound } = await import('../../src/errors.js')
+  const where = { path: '/run/netns/kvc-does-not-exist', name: 'kvc-does-not-exist' }
+  // In process, a namespace that is not there is found before nft runs: the open of its file fails.
+  const inProcess = await new Nft(where).apply(baseRules).catch((e: unknown) => e)
+  t.type(inProcess, SystemError)
+  t.ok(isNotFound(inProcess), 'ENOENT: the namespace is gone')
+  // The nft program: nsenter fails, and its message is nft's step's stderr.
+  const gone = new Nft(where, { backend: 'process' })
   const err = (await gone.apply(baseRules).catch((e: unknown) => e)) as InstanceType<typeof NftError>
   t.type(err, NftError)
   t.equal(err.exitCode, 1)
@@ -313,7 +319,13 @@ t.test('a document too big for an argument (a large shifted port map) goes throu
   const host = await makeNs(t, 'kvc')
   const { readdirSync } = await import('node:fs')
   const { tmpdir } = await import('node:os')
-  const nft = new Nft({ path: host.path, name: host.name })
+  // In process a document of any size is one buffer; the nft program gets it through a file.
+  const big: NetworkRules = { ...baseRules, forwards: [{ proto: 'udp', hostPort: [20000, 39999], guest: '192.168.100.10', guestPort: 40000 }] }
+  const inProcess = new Nft({ path: host.path, name: host.name })
+  await inProcess.apply(big)
+  t.same((await inProcess.list())[0]?.forwards, big.forwards, 'in process')
+  await inProcess.remove(big.tag)
+  const nft = new Nft({ path: host.path, name: host.name }, { backend: 'process' })
   const rules: NetworkRules = { ...baseRules, forwards: [{ proto: 'udp', hostPort: [20000, 39999], guest: '192.168.100.10', guestPort: 40000 }] }
   t.ok(JSON.stringify(renderRules(rules)).length > 131072, 'document larger than MAX_ARG_STRLEN')
   await nft.apply(rules)

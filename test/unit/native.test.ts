@@ -40,6 +40,9 @@ t.test('the binding loads and exports every function', async (t) => {
     'tapCreateMany',
     'tapSetPersist',
     'closeFd',
+    'nftLoad',
+    'nftRun',
+    'nftRelease',
   ] as const) {
     t.equal(typeof b[fn], 'function', fn)
   }

@@ -3,6 +3,11 @@ import { statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { SpecError } from '../../errors.js'
 import type { CliArgs } from '../args.js'
+import { onNftFallback } from '../../nft/index.js'
+
+// libnftables missing (or KVMNET_LIBNFTABLES pointing elsewhere): one line for the whole command, whichever
+// part of it first falls back to the nft program. `up` leaves the same warning of its Network to this line.
+onNftFallback((w) => process.stderr.write(`kvmnet: warning: ${w.message} [${w.code}: ${w.object}]; fix: ${w.fix}\n`))
 
 export type Command = (a: CliArgs) => Promise<number>
 

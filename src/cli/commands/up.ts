@@ -20,7 +20,7 @@ export default async function up(a: CliArgs): Promise<number> {
       })
     : undefined
   // What will still block the network (a foreign table's drop policy, a firewall with coexistence off): one line each.
-  net.on('warning', (w) => process.stderr.write(`${process.stderr.isTTY && !a.json ? '\r\x1b[K' : ''}kvmnet: warning: ${w.network}: ${w.message} [${w.code}: ${w.object}]; fix: ${w.fix}\n`))
+  net.on('warning', (w) => w.code !== 'libnftables-unavailable' && process.stderr.write(`${process.stderr.isTTY && !a.json ? '\r\x1b[K' : ''}kvmnet: warning: ${w.network}: ${w.message} [${w.code}: ${w.object}]; fix: ${w.fix}\n`))
   const stopProgress = process.stderr.isTTY && !a.json ? showProgress(net) : undefined
   if (a.foreground) {
     net.on('repaired', (e) => out(a.json ? JSON.stringify({ event: 'repaired', network: net.name, what: e.what, ms: e.ms }) : `${net.name}: repaired ${e.what} in ${ms(e.ms)}`))

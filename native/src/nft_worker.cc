@@ -1,0 +1,199 @@
+#include "nft_worker.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "libnftables.h"
+#include "unique_fd.h"
+
+namespace kvmnet {
+
+namespace {
+
+// How long a namespace's thread waits for another command before it retires. Long enough for the bursts
+// one operation makes (an apply and its read-back, a watch repair), short enough that a deleted namespace
+// is not kept alive for long by an idle thread.
+constexpr auto kIdle = std::chrono::milliseconds(1000);
+
+using NsKey = std::pair<dev_t, ino_t>;
+
+struct Job {
+  std::string command;
+  NftDone done;
+};
+
+class NsWorker;
+
+// The live threads by namespace. Leaked on purpose (never destroyed): threads may outlive static
+// destruction at process exit.
+std::mutex& RegistryMutex() {
+  static std::mutex* m = new std::mutex();
+  return *m;
+}
+std::map<NsKey, std::shared_ptr<NsWorker>>& Registry() {
+  static auto* r = new std::map<NsKey, std::shared_ptr<NsWorker>>();
+  return *r;
+}
+
+class NsWorker : public std::enable_shared_from_this<NsWorker> {
+ public:
+  NsWorker(NsKey key, std::string path) : key_(key), path_(std::move(path)) {}
+
+  // Called with the registry lock held.
+  void Push(Job job) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+  // Called with the registry lock held, after this worker was removed from the registry.
+  void Retire() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      retiring_ = true;
+    }
+    cv_.notify_one();
+  }
+
+  void Start(UniqueFd ns) {
+    // The thread keeps its worker alive; the namespace fd is its to use and close.
+    std::thread t([self = shared_from_this(), fd = ns.release()]() { self->Run(UniqueFd(fd)); });
+    pthread_setname_np(t.native_handle(), "kvmnet-nft");
+    t.detach();
+  }
+
+ private:
+  void Run(UniqueFd ns) {
+    // Enter the namespace for good: this thread runs nothing else, and exits instead of coming back.
+    int setns_errno = ::setns(ns.get(), CLONE_NEWNET) == 0 ? 0 : errno;
+    ns.reset();
+    const NftLib* lib = LoadedNftLib();
+    nft_ctx* ctx = nullptr;
+    if (setns_errno == 0 && lib) {
+      std::lock_guard<std::mutex> lock(NftLibMutex());
+      // The context's netlink socket is opened here, in the namespace.
+      ctx = lib->ctx_new(kNftCtxDefault);
+      lib->output_set_flags(ctx, kNftCtxOutputJson);
+      lib->buffer_output(ctx);
+      lib->buffer_error(ctx);
+    }
+    while (true) {
+      Job job;
+      if (!Next(&job)) break;
+      NftOutcome out;
+      if (setns_errno != 0) {
+        out.failed = true;
+        out.failure = SysFailure{setns_errno, "setns", path_, ""};
+      } else if (!ctx) {
+        out.failed = true;
+        out.failure = SysFailure{ENOSYS, "dlopen", "libnftables", "libnftables not loaded"};
+      } else {
+        std::lock_guard<std::mutex> lock(NftLibMutex());
+        out.rc = lib->run_cmd_from_buffer(ctx, job.command.c_str());
+        out.output = lib->get_output_buffer(ctx);
+        out.error = lib->get_error_buffer(ctx);
+      }
+      job.done(std::move(out));
+    }
+    if (ctx) {
+      std::lock_guard<std::mutex> lock(NftLibMutex());
+      lib->ctx_free(ctx);
+    }
+  }
+
+  // The next job; false when the thread is to exit (retired, or idle with nothing queued).
+  bool Next(Job* job) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      cv_.wait_for(lock, kIdle, [this] { return !queue_.empty() || retiring_; });
+      if (!queue_.empty()) {
+        *job = std::move(queue_.front());
+        queue_.pop_front();
+        return true;
+      }
+      if (retiring_) return false;
+    }
+    // Idle: leave the registry, unless a command arrived meanwhile (same lock order as SubmitNft).
+    std::lock_guard<std::mutex> registry(RegistryMutex());
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!queue_.empty()) {
+      *job = std::move(queue_.front());
+      queue_.pop_front();
+      return true;
+    }
+    auto& reg = Registry();
+    auto it = reg.find(key_);
+    if (it != reg.end() && it->second.get() == this) reg.erase(it);
+    return false;
+  }
+
+  const NsKey key_;
+  const std::string path_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  bool retiring_ = false;
+};
+
+// Opens the namespace file and reads its identity; throws SysFailure.
+UniqueFd OpenNs(const std::string& path, NsKey* key) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) ThrowErrno("open", path);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) ThrowErrno("fstat", path);
+  *key = {st.st_dev, st.st_ino};
+  return fd;
+}
+
+}  // namespace
+
+void SubmitNft(const std::string& ns_path, std::string command, NftDone done) {
+  NsKey key;
+  UniqueFd fd = OpenNs(ns_path, &key);
+  std::lock_guard<std::mutex> registry(RegistryMutex());
+  auto& reg = Registry();
+  auto it = reg.find(key);
+  if (it == reg.end()) {
+    auto worker = std::make_shared<NsWorker>(key, ns_path);
+    try {
+      worker->Start(std::move(fd));
+    } catch (const std::system_error& e) {
+      throw SysFailure{e.code().value(), "pthread_create", ns_path, ""};
+    }
+    it = reg.emplace(key, worker).first;
+  }
+  it->second->Push(Job{std::move(command), std::move(done)});
+}
+
+void RetireNft(const std::string& ns_path) {
+  NsKey key;
+  try {
+    OpenNs(ns_path, &key);
+  } catch (const SysFailure&) {
+    // The namespace file is gone: its thread, if any, retires by itself once idle.
+    return;
+  }
+  std::lock_guard<std::mutex> registry(RegistryMutex());
+  auto& reg = Registry();
+  auto it = reg.find(key);
+  if (it == reg.end()) return;
+  auto worker = it->second;
+  reg.erase(it);
+  worker->Retire();
+}
+
+}  // namespace kvmnet
