@@ -18,6 +18,7 @@ import { coexistEnabled, coexistTargetOf } from '../coexist/target.js'
 import type { Finding } from './findings.js'
 import { firewallFindings, type Examined } from './firewalls.js'
 import { rpFindings, type RpProbe } from './rp-filter.js'
+import { hostChecks, hostFindings, type HostCheck } from './host.js'
 
 export type { Finding, FindingCode } from './findings.js'
 
@@ -25,6 +26,8 @@ export interface DoctorReport {
   netns: string
   networks: string[]
   findings: Finding[]
+  /** The run-time requirements (README "What the host needs at run time"), checked when no network is named. */
+  host?: HostCheck[]
 }
 
 export interface DoctorOptions {
@@ -32,6 +35,8 @@ export interface DoctorOptions {
   stateRoot?: string
   /** Only this network (default: every network with state in the namespace). */
   network?: string
+  /** Check the host's run-time requirements too (default: when no network is named). */
+  host?: boolean
 }
 
 async function nftChains(ns: Netns): Promise<ListedChain[]> {
@@ -69,6 +74,8 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
     .filter((s) => s.netnsId === here && (!options.network || s.name === options.network))
   const plans = states.map((s) => ({ state: s, plan: planFor(s.spec, options.stateRoot ?? DEFAULT_STATE_ROOT) }))
   const findings: Finding[] = []
+  const host = (options.host ?? !options.network) ? await hostChecks() : undefined
+  if (host) findings.push(...hostFindings(host))
   const chains = await nftChains(ns)
 
   // Other firewalls: foreign drop policies, Docker, ufw, firewalld, iptables-legacy, br_netfilter.
@@ -123,7 +130,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   } finally {
     rtnl.close()
   }
-  return { netns: ns.name ?? ns.path, networks: states.map((s) => s.name), findings }
+  return { netns: ns.name ?? ns.path, networks: states.map((s) => s.name), findings, ...(host ? { host } : {}) }
 }
 
 /**

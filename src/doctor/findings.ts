@@ -16,6 +16,7 @@ export type FindingCode =
   | 'firewalld-active'
   | 'rp-filter-drop'
   | 'nic-managed'
+  | 'host-requirement'
 
 export interface Finding {
   code: FindingCode
