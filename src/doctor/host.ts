@@ -6,7 +6,7 @@
  * child process (the doctor's own process stays as it was); permissions from /proc/self/status.
  */
 import { constants, existsSync } from 'node:fs'
-import { access, readFile } from 'node:fs/promises'
+import { access, readdir, readFile } from 'node:fs/promises'
 import { constants as osConstants } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
@@ -48,7 +48,7 @@ export const KERNEL_FEATURES: { name: string; config: string; module?: string }[
 ]
 
 /** Programs kvmnet runs, by PATH; `version` is the argument that prints a version on the first line. */
-const PROGRAMS: { name: string; package: string; version?: string }[] = [
+export const HOST_PROGRAMS: { name: string; package: string; version?: string }[] = [
   { name: 'ip', package: 'iproute2', version: '-V' },
   { name: 'tc', package: 'iproute2' },
   { name: 'ss', package: 'iproute2' },
@@ -71,6 +71,8 @@ export interface KernelFacts {
   config: Map<string, string> | undefined
   configFrom: string | undefined
   loaded: Set<string>
+  /** /sys/module's entries: loaded modules and built-in ones that have parameters. */
+  sysModules: Set<string>
   /** Module name -> 'builtin' | 'module', from /lib/modules/RELEASE; undefined when that directory is absent. */
   installed: Map<string, 'builtin' | 'module'> | undefined
 }
@@ -103,6 +105,10 @@ async function kernelFacts(): Promise<KernelFacts> {
     for (const m of text.matchAll(/^CONFIG_([A-Z0-9_]+)=(\S+)$/gm)) config.set(m[1]!, m[2]!)
   }
   const loaded = new Set(((await readText('/proc/modules')) ?? '').split('\n').map((l) => l.split(' ')[0]!).filter(Boolean))
+  const sysModules = new Set(await readdir('/sys/module').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return []
+    throw err
+  }))
   const dir = `/lib/modules/${release}`
   let installed: KernelFacts['installed']
   if (release && existsSync(dir)) {
@@ -110,7 +116,7 @@ async function kernelFacts(): Promise<KernelFacts> {
     for (const l of ((await readText(join(dir, 'modules.builtin'))) ?? '').split('\n')) if (l) installed.set(moduleName(l), 'builtin')
     for (const l of ((await readText(join(dir, 'modules.dep'))) ?? '').split('\n')) if (l) installed.set(moduleName(l.split(':')[0]!), 'module')
   }
-  return { release, config, configFrom, loaded, installed }
+  return { release, config, configFrom, loaded, sysModules, installed }
 }
 
 export function kernelCheck(f: KernelFacts, feature: (typeof KERNEL_FEATURES)[number], kernelPackage: string): HostCheck {
@@ -129,7 +135,7 @@ export function kernelCheck(f: KernelFacts, feature: (typeof KERNEL_FEATURES)[nu
     if (!f.installed) return result('unknown', `${sym}=m, but /lib/modules/${f.release} is absent`)
     return result('missing', `${sym}=m, but ${mod} is not in /lib/modules/${f.release}`)
   }
-  if (mod && existsSync(`/sys/module/${mod}`)) return result('ok', `/sys/module/${mod}`)
+  if (mod && f.sysModules.has(mod)) return result('ok', `/sys/module/${mod}`)
   const where = mod ? f.installed?.get(mod) : undefined
   if (where === 'builtin') return result('ok', `built in (${mod} in modules.builtin)`)
   if (where === 'module') return result('ok', `module ${mod}, loaded on first use`)
@@ -164,7 +170,7 @@ function older(a: string, b: string): boolean {
   return false
 }
 
-async function programCheck(p: (typeof PROGRAMS)[number]): Promise<HostCheck> {
+async function programCheck(p: (typeof HOST_PROGRAMS)[number]): Promise<HostCheck> {
   const requirement = `program: ${p.name}`
   const file = await onPath(p.name)
   if (!file) return { requirement, status: 'missing', found: `not on PATH (${process.env.PATH ?? ''})`, package: p.package }
@@ -223,7 +229,7 @@ function kernelPackage(): string {
 export async function hostChecks(): Promise<HostCheck[]> {
   const facts = await kernelFacts()
   const kernel = KERNEL_FEATURES.map((k) => kernelCheck(facts, k, kernelPackage()))
-  const programs = await Promise.all(PROGRAMS.map(programCheck))
+  const programs = await Promise.all(HOST_PROGRAMS.map(programCheck))
   return [nodeCheck(), await permissionCheck(), ...kernel, await libnftablesCheck(), ...programs]
 }
 
