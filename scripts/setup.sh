@@ -1,29 +1,28 @@
 #!/usr/bin/env bash
-# Installs everything kvmnet's build, tests, demo and benchmarks need on a fresh Debian machine (as root):
-# the Debian packages in scripts/ci-packages.txt, an arm64 node root for the arm64 prebuild's test, the npm
-# dependencies, the native addon (linux-x64 and, cross-compiled, linux-arm64) and the library.
+# The test set-up: everything kvmnet's build, tests and benchmarks need on a Debian 12 machine (as root):
+# the run-time set-up's packages (scripts/runtime-packages.txt) and the test suite's
+# (scripts/ci-packages.txt: QEMU and a kernel for the guest tests, firewalld and ufw for the coexistence
+# tests, Go and libcni, Podman, the arm64 cross compiler and qemu-user, ...), an arm64 node root for the
+# arm64 prebuild's test (scripts/arm64-node.sh: private, dpkg's architectures are not touched), `npm ci`,
+# the native addon (linux-x64 and, cross-compiled, linux-arm64) and the library. Node.js >= 20 must be on
+# PATH already. The README's test command and .ci/run:
+#
+#   bash scripts/setup.sh && npm test
+#
+# Starts and enables no service (firewalld, which enables itself on install, is disabled again; the
+# coexistence tests run their own inside a namespace), adds no dpkg architecture, and a second run changes
+# nothing (scripts/setup-lib.sh). The demo's smaller set-up is scripts/setup-runtime.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# firewalld is installed for the coexistence tests, which run their own inside a namespace: it must not
-# start on this machine (its package starts and enables the service where systemd runs). Services stay
-# down during the install (policy-rc.d, honoured by invoke-rc.d and deb-systemd-invoke), and a firewalld
-# this script installed is not enabled at boot either. A firewalld that was already installed is left alone.
-had_firewalld=$(dpkg-query -W -f='${Status}' firewalld 2>/dev/null | grep -c 'install ok installed' || true)
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-  chmod 755 /usr/sbin/policy-rc.d
-  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-fi
-# shellcheck disable=SC2046
-apt-get install -y -qq --no-install-recommends $(grep -v '^#' scripts/ci-packages.txt | tr '\n' ' ') >/dev/null
-if [ "$had_firewalld" = 0 ] && command -v deb-systemd-helper >/dev/null; then
-  deb-systemd-helper disable firewalld.service >/dev/null 2>&1 || true
-fi
+# shellcheck source=scripts/setup-lib.sh
+. scripts/setup-lib.sh
+setup_require_node
+foreign_before="$(dpkg --print-foreign-architectures)"
+setup_install_packages scripts/runtime-packages.txt scripts/ci-packages.txt
 # Debian's arm64 node in a private root, for loading the linux-arm64 prebuild under qemu-user (reused when
 # already there).
 bash scripts/arm64-node.sh >/dev/null
-npm ci --no-audit --no-fund
-npm run build:native
-npm run build
+setup_npm_ci
+setup_build_native
+setup_build_library
+[ "$(dpkg --print-foreign-architectures)" = "$foreign_before" ] || { setup_log "dpkg's foreign architectures changed"; exit 1; }

@@ -14,6 +14,7 @@ import type { Finding } from './findings.js'
 import { firewallFindings, type Examined } from './firewalls.js'
 import { rpFindings, type RpProbe } from './rp-filter.js'
 import { listeners, takes, type WantedSocket } from './listeners.js'
+import { hostChecks, hostFindings, type HostCheck } from './host.js'
 
 export type { Finding, FindingCode } from './findings.js'
 
@@ -21,6 +22,8 @@ export interface DoctorReport {
   netns: string
   networks: string[]
   findings: Finding[]
+  /** The run-time requirements (README "What the host needs at run time"), checked when no network is named. */
+  host?: HostCheck[]
 }
 
 export interface DoctorOptions {
@@ -28,6 +31,8 @@ export interface DoctorOptions {
   stateRoot?: string
   /** Only this network (default: every network with state in the namespace). */
   network?: string
+  /** Check the host's run-time requirements too (default: when no network is named). */
+  host?: boolean
 }
 
 async function nftChains(ns: Netns): Promise<ListedChain[]> {
@@ -51,6 +56,8 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
     if (options.network && u.name !== options.network) continue
     findings.push({ code: 'state-unreadable', severity: 'error', network: u.name, object: u.error.path, problem: `the state of network ${u.name} cannot be read (${u.error.message}): down, status and gc cannot act on it and leave its links alone`, fix: `inspect ${u.error.path}; if the network is gone, remove its links (group and alias name it) and the file by hand` })
   }
+  const host = (options.host ?? !options.network) ? await hostChecks() : undefined
+  if (host) findings.push(...hostFindings(host))
   const chains = await nftChains(ns)
 
   // Other firewalls: foreign drop policies, Docker, ufw, firewalld, iptables-legacy, br_netfilter.
@@ -107,7 +114,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   } finally {
     rtnl.close()
   }
-  return { netns: ns.name ?? ns.path, networks: states.map((s) => s.name), findings }
+  return { netns: ns.name ?? ns.path, networks: states.map((s) => s.name), findings, ...(host ? { host } : {}) }
 }
 
 /**

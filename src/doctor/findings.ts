@@ -17,6 +17,7 @@ export type FindingCode =
   | 'rp-filter-drop'
   | 'nic-managed'
   | 'state-unreadable'
+  | 'host-requirement'
 
 export interface Finding {
   code: FindingCode

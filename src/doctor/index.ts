@@ -1,3 +1,5 @@
 export { doctor } from './doctor.js'
 export type { DoctorOptions, DoctorReport } from './doctor.js'
 export type { Finding, FindingCode } from './findings.js'
+export { hostChecks, TESTED_VERSIONS } from './host.js'
+export type { HostCheck } from './host.js'

@@ -8,7 +8,7 @@
  */
 import { NftError } from '../errors.js'
 import { native, type NativeNftResult } from '../native/index.js'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 
 export const LIBNFTABLES_ENV = 'KVMNET_LIBNFTABLES'
 export const DEFAULT_LIBNFTABLES = 'libnftables.so.1'

@@ -4,7 +4,7 @@
  * changes nothing (nft transactions are all or nothing).
  */
 import { tableExists } from './table-exists.js'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import type { NftDocument } from './json.js'
 import { releaseInProcess } from './libnftables.js'
 import type { InstalledNetworkRules, NetworkRules, RequiredSysctl } from './model.js'

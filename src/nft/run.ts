@@ -13,10 +13,10 @@ import { rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NftError } from '../errors.js'
-import { nsCommand } from '../netns/exec.js'
-import type { NetnsRef } from '../netns/ref.js'
+import { nsCommand } from '../netns/index.js'
+import type { NetnsRef } from '../netns/index.js'
 import type { NftDocument } from './json.js'
-import { runProgram } from '../util/run-program.js'
+import { runProgram } from '../util/index.js'
 import { fallbackWarning, libnftablesPath, libnftablesUnavailable, noteFallback, runInProcess, type NftFallbackWarning } from './libnftables.js'
 
 export interface NftRunOptions {
