@@ -115,7 +115,7 @@ function networkSpec(v: unknown, cniName: string): CniNetworkSpec {
   const input = { ...v, name: v.name ?? cniName }
   let spec: NetworkSpec
   try {
-    spec = validateSpec(input as never)
+    spec = validateSpec(input)
   } catch (err) {
     if (!(err instanceof SpecError)) throw err
     const defaulted = err.field === 'name' && v.name === undefined ? ' (defaulted from the CNI network name; set network.name)' : ''

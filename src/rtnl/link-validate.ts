@@ -58,7 +58,15 @@ function checkIp(issues: Issues, field: string, v: unknown): ipaddr.IPv4 | ipadd
   return ipaddr.parse(v)
 }
 
-function checkCommon(issues: Issues, p: string, s: Partial<LinkSpec> & Record<string, unknown>): void {
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null
+}
+
+function isLinkKind(k: unknown): boolean {
+  return LINK_KINDS.some((kind) => kind === k)
+}
+
+function checkCommon(issues: Issues, p: string, s: Record<string, unknown>): void {
   const bad = badLinkName(s.name)
   if (bad) issues.add(join(p, 'name'), bad)
   if (s.mtu !== undefined) checkMtu(issues, join(p, 'mtu'), s.mtu)
@@ -72,9 +80,10 @@ function checkCommon(issues: Issues, p: string, s: Partial<LinkSpec> & Record<st
 /** Throws SpecError (field relative to `prefix`) when the spec cannot be created as given. */
 export function validateLinkSpec(spec: LinkSpec, prefix = ''): void {
   const issues = new Issues()
-  const s = spec as unknown as Partial<LinkSpec> & Record<string, unknown>
-  if (typeof s !== 'object' || s === null) throw new SpecError(prefix, 'link spec must be an object')
-  if (!LINK_KINDS.includes(s.kind as never)) {
+  // Callers are typed, but specs come from JSON too: every field is checked as whatever it really is.
+  const s: unknown = spec
+  if (!isRecord(s)) throw new SpecError(prefix, 'link spec must be an object')
+  if (!isLinkKind(s.kind)) {
     issues.add(join(prefix, 'kind'), `unknown kind '${String(s.kind)}' (expected ${LINK_KINDS.join(', ')})`)
     issues.throwIfAny()
   }

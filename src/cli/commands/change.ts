@@ -4,7 +4,7 @@
  * `up` of the file shows them as a visible difference (WouldRemoveError, or --prune), never a silent removal.
  */
 import { SpecError } from '../../errors.js'
-import { openNetwork } from '../../network/index.js'
+import { openNetwork, type PortSpec } from '../../network/index.js'
 import type { CliArgs } from '../args.js'
 import { out, printReport } from '../output.js'
 import { networkOptions } from './common.js'
@@ -48,12 +48,14 @@ export default async function change(a: CliArgs): Promise<number> {
         out(`${net.name}: port ${name} removed`)
         return 0
       }
-      const p = await net.addPort({
+      // A macvtap port has no owner or queues: the spec's schema refuses them on such a network.
+      const port: PortSpec = {
         name,
         ...(a.mac ? { mac: a.mac } : {}),
         ...(a.owner !== undefined ? { owner: num(a.owner, '--owner') } : {}),
         ...(a.queues !== undefined ? { queues: num(a.queues, '--queues') } : {}),
-      } as never)
+      }
+      const p = await net.addPort(port)
       if (a.json) out(JSON.stringify(p, null, 2))
       else out(`${net.name}: port ${p.name} (${p.kind}) guest mac ${p.mac}${p.tapDevice ? ` ${p.tapDevice}` : ''}`)
       return 0

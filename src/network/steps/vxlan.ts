@@ -36,7 +36,7 @@ async function routeDevice(rtnl: Rtnl, ip: string, family: 4 | 6): Promise<numbe
     let len = 0
     if (r.dst !== 'default') {
       const [net, plen] = ipaddr.parseCIDR(r.dst)
-      if (net.kind() !== addr.kind() || !addr.match([net, plen] as never)) continue
+      if (net.kind() !== addr.kind() || !addr.match(net, plen)) continue
       len = plen
     }
     const metric = r.metric ?? 0
