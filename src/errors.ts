@@ -217,6 +217,20 @@ export async function undoThenThrow(cause: unknown, undo: () => Promise<unknown>
   throw cause
 }
 
+/** Runs every step even when one fails; the failures (a part already gone is none) are thrown together. */
+export async function allAttempted(steps: readonly (() => Promise<unknown>)[]): Promise<void> {
+  const failed: unknown[] = []
+  for (const step of steps) {
+    try {
+      await step()
+    } catch (err) {
+      if (!isNotFound(err)) failed.push(err)
+    }
+  }
+  if (failed.length === 1) throw failed[0]
+  if (failed.length > 1) throw new AggregateError(failed, `${failed.length} undo steps failed`)
+}
+
 /** For adding something that may be there already (an address a DHCP client put back first). */
 export function ignoreExists(err: unknown): void {
   if (!isExists(err)) throw err

@@ -18,6 +18,7 @@ import { removeRecord, writeRecord, type AttachmentRecord } from './records.js'
 import { attachmentResult, type CniResult } from './result.js'
 import { containerNs } from './sandbox.js'
 import { assertNoServiceCapture } from './service-ports.js'
+import { allAttempted, undoThenThrow } from '../errors.js'
 
 export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }): Promise<CniResult> {
   const k: AttachmentKey = { network: cfg.spec.name, containerId: e.containerId, ifname: e.ifname }
@@ -58,12 +59,16 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
       await writeRecord(net.stateDir, { ...record, ip: a.ip, name: a.name, forwards: a.forwards.map(forwardKey) })
       links = cfg.attachment === 'tap' ? await attachTap(host, cont, contNs, k, f, mac, cfg.tap) : await attachVeth(host, cont, contNs, k, f, mac, a.ip)
     } catch (err) {
-      // Undone here rather than left to the DEL the runtime sends after a failed ADD (it may not).
-      await detachLinks(host, cont, k, f.alias, f.group).catch(() => undefined)
+      // Undone here rather than left to the DEL the runtime sends after a failed ADD (it may not); an undo
+      // that fails too is reported with the failure (RollbackError), each part attempted regardless.
       const reserved = decided.value
-      if (reserved) await net.update((spec, runtime) => detachEdit(spec as CniNetworkSpec, runtime, { mac, ip: reserved.ip })).catch(() => undefined)
-      await removeRecord(net.stateDir, record).catch(() => undefined)
-      throw err
+      return undoThenThrow(err, () =>
+        allAttempted([
+          () => detachLinks(host, cont, k, f.alias, f.group),
+          () => (reserved ? net.update((spec, runtime) => detachEdit(spec as CniNetworkSpec, runtime, { mac, ip: reserved.ip })) : Promise.resolve(undefined)),
+          () => removeRecord(net.stateDir, record),
+        ]),
+      )
     }
     return attachmentResult(
       cfg.cniVersion,

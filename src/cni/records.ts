@@ -4,9 +4,11 @@
  * attachments) know which reservation, forwards and links to remove. Written before the links are made,
  * completed once the address is reserved; the directory goes with the network's state on `down`.
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { CniCode, CniError } from './errors.js'
 import { join } from 'node:path'
 import { recordFileName } from './identity.js'
+import { dirEntries, readIfExists } from '../util/index.js'
 
 export interface AttachmentRecord {
   containerId: string
@@ -54,13 +56,18 @@ export async function removeRecord(stateDir: string, key: { containerId: string;
 
 export async function listRecords(stateDir: string): Promise<AttachmentRecord[]> {
   const dir = recordsDir(stateDir)
-  const names = await readdir(dir).catch(() => [] as string[])
   const out: AttachmentRecord[] = []
-  for (const n of names) {
+  for (const n of await dirEntries(dir)) {
     if (!n.endsWith('.json')) continue
+    // Removed by a DEL running beside this one: that attachment is gone already.
+    const text = await readIfExists(join(dir, n))
+    if (text === undefined) continue
     try {
-      out.push(JSON.parse(await readFile(join(dir, n), 'utf8')) as AttachmentRecord)
-    } catch {}
+      out.push(JSON.parse(text) as AttachmentRecord)
+    } catch (err) {
+      // A record that cannot be read must not make its attachment look released.
+      throw new CniError(CniCode.Internal, 'unreadable attachment record', `${join(dir, n)}: ${(err as Error).message}`)
+    }
   }
   return out
 }

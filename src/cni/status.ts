@@ -4,22 +4,16 @@
  * (bridge, nft rules, dnsmasq — existing containers may have lost DNS or their way out) is 51. A DHCP range
  * with no free address left is 50 (no ADD can succeed).
  */
-import { accessSync, constants } from 'node:fs'
 import { join } from 'node:path'
 import { freeAddresses } from './allocate.js'
 import type { CniConfig, CniNetworkSpec } from './config.js'
 import { CniCode, CniError } from './errors.js'
 import { openIfUp } from './network.js'
 import { libnftablesUnavailable } from '../nft/index.js'
+import { isExecutable } from '../util/index.js'
 
 function onPath(program: string): boolean {
-  for (const dir of (process.env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
-    try {
-      accessSync(join(dir, program), constants.X_OK)
-      return true
-    } catch {}
-  }
-  return false
+  return (process.env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((dir) => isExecutable(join(dir, program)))
 }
 
 export async function status(cfg: CniConfig): Promise<void> {

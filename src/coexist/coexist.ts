@@ -193,7 +193,8 @@ export async function removeCoexist(ns: NetnsRef, network: string, record: Coexi
   }
   if (record.ufw?.length) await attempt(() => unlessGone(() => removeUfwRules(ns, network), 0))
   const zone = record.firewalld?.zone
-  // firewalld stopped since: its runtime zone bindings went with it.
+  // firewalld stopped since: its runtime zone bindings went with it. Teardown: when the firewalls cannot
+  // be listed at all, the binding is removed anyway, and that removal's own failure is what is reported.
   if (zone && (await detectFirewalls(ns).catch(() => undefined))?.firewalld !== false)
     await attempt(() => unlessGone(() => removeZone(ns, record.bridge, zone), false))
   if (errors.length > 0) throw errors[0]

@@ -10,6 +10,7 @@ import { DnsmasqError, ignoreNotFound } from '../errors.js'
 import { childProcess } from '../util/index.js'
 import type { DnsmasqPaths } from './paths.js'
 import { readPidFile } from './identify.js'
+import type { DnsmasqLog } from './log.js'
 import { boundSockets, missingSockets, type BoundSocket } from './sockets.js'
 
 const POLL_MS = 5
@@ -64,5 +65,40 @@ export async function waitReady(pid: number, want: BoundSocket[], exited: Exited
     if (missing.length === 0 && (await readPidFile(paths)) === pid) return { kind: 'ready' }
     if (performance.now() > until) return { kind: 'timeout', missing: missing.map((s) => `${s.proto} ${s.address}:${s.port}`).join(', ') || 'pid file' }
     await Promise.race([sleep(POLL_MS), exited])
+  }
+}
+
+/**
+ * A reload of reservations and DNS records without a restart: the hosts files rewritten, SIGHUP, and
+ * dnsmasq's own 'read <file>' log line for each file — not a sleep — says the change is in force.
+ */
+export async function reloadHostsFiles(r: {
+  files: string[]
+  log: DnsmasqLog
+  pump(): Promise<void>
+  pollMs: number
+  timeoutMs: number
+  write(): Promise<void>
+  signal(): Promise<void>
+}): Promise<void> {
+  const waits = r.files.map((f) => r.log.waitFor((line) => line.includes(`: read ${f}`)))
+  try {
+    await r.write()
+    await r.signal()
+    const all = Promise.all(waits.map((w) => w.promise))
+    const until = performance.now() + r.timeoutMs
+    let confirmed = false
+    void all.then(() => {
+      confirmed = true
+    })
+    while (!confirmed) {
+      if (performance.now() > until) {
+        throw new DnsmasqError({ detail: `no 'read ${r.files.join("', 'read ")}' in dnsmasq's log ${r.timeoutMs} ms after SIGHUP; log: ${r.log.detail()}` })
+      }
+      await Promise.race([all, sleep(r.pollMs)])
+      await r.pump()
+    }
+  } finally {
+    for (const w of waits) w.cancel()
   }
 }

@@ -17,14 +17,13 @@ import type { ChildProcess } from 'node:child_process'
 import { SerialQueue } from '../util/index.js'
 import { EventEmitter } from 'node:events'
 import { existsSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { DnsmasqError, SpecError, undoThenThrow } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
 import { DEFAULT_BACKOFF, restartDelay, type BackoffPolicy } from './backoff.js'
 import { dnsmasqCommand } from './command.js'
 import { readConfigFiles, removeStateFiles, writeConfigFiles, writeHostsFiles } from './files.js'
 import { identifyDnsmasq, readPidFile, runningDnsmasq } from './identify.js'
-import { spawnDnsmasq, waitReady } from './launch.js'
+import { reloadHostsFiles, spawnDnsmasq, waitReady } from './launch.js'
 import { LeaseWatcher } from './lease-watcher.js'
 import { isExpired, readLeaseFile, type Lease } from './leases.js'
 import { DnsmasqLog, LogFileTail } from './log.js'
@@ -377,29 +376,19 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
   }
 
   private async sighup(spec: DnsmasqSpec, next: RenderedConfig): Promise<void> {
-    // dnsmasq logs 'read <file>' for each file it re-read; that, not a sleep, says the change is in force.
     const files = [...(spec.dhcp ? [this.paths.hostsFile] : []), ...(spec.dns !== false ? [this.paths.addnHosts] : [])]
     await this.pump()
-    const waits = files.map((f) => this.log.waitFor((line) => line.includes(`: read ${f}`)))
-    try {
-      await writeHostsFiles(this.paths, next)
-      if (!(await signalProcess(this.identity!, 'SIGHUP'))) throw new DnsmasqError({ detail: `pid ${this.identity!.pid} is gone` })
-      const all = Promise.all(waits.map((w) => w.promise))
-      const until = performance.now() + this.opts.reloadTimeoutMs
-      let confirmed = false
-      void all.then(() => {
-        confirmed = true
-      })
-      while (!confirmed) {
-        if (performance.now() > until) {
-          throw new DnsmasqError({ detail: `no 'read ${files.join("', 'read ")}' in dnsmasq's log ${this.opts.reloadTimeoutMs} ms after SIGHUP; log: ${this.log.detail()}` })
-        }
-        await Promise.race([all, sleep(this.tail ? 10 : 50)])
-        await this.pump()
-      }
-    } finally {
-      for (const w of waits) w.cancel()
-    }
+    await reloadHostsFiles({
+      files,
+      log: this.log,
+      pump: () => this.pump(),
+      pollMs: this.tail ? 10 : 50,
+      timeoutMs: this.opts.reloadTimeoutMs,
+      write: () => writeHostsFiles(this.paths, next),
+      signal: async () => {
+        if (!(await signalProcess(this.identity!, 'SIGHUP'))) throw new DnsmasqError({ detail: `pid ${this.identity!.pid} is gone` })
+      },
+    })
   }
 }
 

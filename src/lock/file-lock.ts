@@ -88,7 +88,10 @@ function handle(fd: number, path: string): LockHandle {
       if (opts.remove) {
         try {
           unlinkSync(path)
-        } catch {}
+        } catch (err) {
+          // Removed already (gc of a stale lock): what removing it wants.
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+        }
       }
       closeSync(fd)
     },

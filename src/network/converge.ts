@@ -8,7 +8,7 @@ import type { Netns } from '../netns/index.js'
 import { nsLabel } from '../netns/index.js'
 import type { Rtnl } from '../rtnl/index.js'
 import type { Nft, NetworkRules } from '../nft/index.js'
-import { processStartTime } from '../util/index.js'
+import { processStartTime, serialized } from '../util/index.js'
 import type { Transaction } from '../util/index.js'
 import type { ApplyContext, DnsmasqSlot, TeardownContext } from './driver.js'
 import { capturedService, forwardsOf, forwardsOverlap, hostAddressesOf, kindOf, portAnchorOf, type PlannedNetwork } from './kinds/index.js'
@@ -19,6 +19,16 @@ import type { NetworkSpec } from './spec.js'
 import { listStates, netnsIdentity, removeState, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { assertGroupOurs, ensurePorts } from './steps/ports.js'
 import { preflight } from './kinds/preflight.js'
+
+/** What every apply of one handle shares, and what this apply has of its own. */
+export function applyContextOf(
+  handle: Pick<ApplyContext, 'ns' | 'rtnl' | 'nft' | 'stateDir' | 'dnsmasq' | 'warn'>,
+  apply: Pick<ApplyContext, 'tx' | 'state' | 'prev' | 'newFds' | 'prunePorts'>,
+): ApplyContext {
+  const { stateDir } = handle
+  const { state } = apply
+  return { ...handle, ...apply, journal: serialized(() => writeState(stateDir, state)) }
+}
 
 export interface ConvergeInput {
   ns: Netns

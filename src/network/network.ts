@@ -14,10 +14,9 @@ import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
 import type { Dnsmasq } from '../dnsmasq/index.js'
 import { isNetworkName, NETWORK_NAME_RULE } from '../util/index.js'
-import { serialized } from '../util/index.js'
 import { Transaction } from '../util/index.js'
 import type { RepairOutcome } from '../watch/index.js'
-import { attachPort, converge, dismantle } from './converge.js'
+import { applyContextOf, attachPort, converge, dismantle } from './converge.js'
 import { DnsmasqHolder, relayDnsmasqEvents } from './dnsmasq-holder.js'
 import type { ApplyContext } from './driver.js'
 import * as edits from './edits.js'
@@ -123,20 +122,8 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   }
 
   private applyContext(tx: Transaction, state: NetworkState, prev: NetworkState | undefined, newFds: Map<string, number[]>, prunePorts: boolean): ApplyContext {
-    return {
-      ns: this.ns,
-      rtnl: this.rtnl,
-      nft: this.nft,
-      tx,
-      state,
-      prev,
-      stateDir: this.stateDir,
-      dnsmasq: this.dnsmasq.slot(),
-      newFds,
-      prunePorts,
-      journal: serialized(() => writeState(this.stateDir, state)),
-      warn: (w) => this.emit('warning', { ...w, network: this.name }),
-    }
+    const warn: ApplyContext['warn'] = (w) => this.emit('warning', { ...w, network: this.name })
+    return applyContextOf({ ns: this.ns, rtnl: this.rtnl, nft: this.nft, stateDir: this.stateDir, dnsmasq: this.dnsmasq.slot(), warn }, { tx, state, prev, newFds, prunePorts })
   }
 
   /**

@@ -3,10 +3,11 @@
  * `down`, `status` and `gc` work from another process or after a crash of the one that built it.
  * /run is a tmpfs: state does not outlive a reboot, and neither do the links it describes.
  */
-import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { statSync } from 'node:fs'
 import { NotFoundError, StateError } from '../errors.js'
+import { dirEntries } from '../util/index.js'
 import type { NetnsRef } from '../netns/index.js'
 import { fieldPath, s, type Issue } from '../schema/index.js'
 import { specSchema, type NetworkSpec } from './spec.js'
@@ -257,17 +258,6 @@ export async function listStates(root: string, nsLabel?: string): Promise<StateL
     }
   }
   return out
-}
-
-/** The names in a directory; none when it does not exist (nothing recorded there yet). */
-export async function dirEntries(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir)
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' || code === 'ENOTDIR') return []
-    throw err
-  }
 }
 
 export async function ownerAlive(owner: NetworkState['owner']): Promise<boolean> {

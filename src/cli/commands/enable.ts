@@ -17,7 +17,7 @@ import { renderTemplateUnit, TEMPLATE_NAME } from '../../systemd/index.js'
 import type { CliArgs } from '../args.js'
 import { out } from '../output.js'
 import { need, readSpec } from './common.js'
-import { NETWORK_NAME_RULE, isNetworkName } from '../../util/index.js'
+import { NETWORK_NAME_RULE, dirEntries, isNetworkName, readIfExists } from '../../util/index.js'
 
 const SPEC_DIR = '/etc/kvmnet'
 const UNIT_DIR = '/etc/systemd/system'
@@ -47,8 +47,7 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 
 /** The template is kvmnet's only when it carries the header kvmnet writes: anything else is left alone. */
 async function isOurTemplate(path: string): Promise<boolean> {
-  const text = await readFile(path, 'utf8').catch(() => undefined)
-  return text?.startsWith('# Installed by `kvmnet enable`') ?? false
+  return (await readIfExists(path))?.startsWith('# Installed by `kvmnet enable`') ?? false
 }
 
 export async function enable(a: CliArgs): Promise<number> {
@@ -88,14 +87,14 @@ export async function disable(a: CliArgs): Promise<number> {
   const specFile = join(root, SPEC_DIR, `${name}.json`)
   const existed = existsSync(link) || existsSync(specFile)
   // Stopping the instance takes the network down (kvmnet up --foreground does on SIGTERM).
-  if (existed && systemdManages(root)) await systemctl('disable', '--now', `kvmnet@${name}.service`).catch(() => undefined)
+  if (existed && systemdManages(root)) await systemctl('disable', '--now', `kvmnet@${name}.service`).catch(saidOnly)
   await rm(link, { force: true })
   await rm(specFile, { force: true })
   const template = join(root, UNIT_DIR, TEMPLATE_NAME)
-  const others = (await readdir(join(root, SPEC_DIR)).catch(() => [] as string[])).filter((f) => f.endsWith('.json'))
+  const others = (await dirEntries(join(root, SPEC_DIR))).filter((f) => f.endsWith('.json'))
   const templateRemoved = others.length === 0 && (await isOurTemplate(template))
   if (templateRemoved) await rm(template, { force: true })
-  if (systemdManages(root)) await systemctl('daemon-reload').catch(() => undefined)
+  if (systemdManages(root)) await systemctl('daemon-reload').catch(saidOnly)
   if (a.json) out(JSON.stringify({ network: name, unit: `kvmnet@${name}.service`, disabled: true, existed, templateRemoved }))
   else out(existed ? `kvmnet@${name}.service disabled and its spec removed${templateRemoved ? `; ${TEMPLATE_NAME} removed (no network left)` : ''}` : `kvmnet: no unit for ${name}; nothing to do`)
   return 0
@@ -103,4 +102,12 @@ export async function disable(a: CliArgs): Promise<number> {
 
 export default async function enableOrDisable(a: CliArgs): Promise<number> {
   return a.command === 'disable' ? disable(a) : enable(a)
+}
+
+/**
+ * systemd could not be told (the instance was not loaded, or systemd is not running): said on stderr;
+ * the files that make the unit are removed all the same, so nothing of it starts at the next boot.
+ */
+function saidOnly(err: unknown): void {
+  process.stderr.write(`kvmnet: ${(err as Error).message}\n`)
 }
