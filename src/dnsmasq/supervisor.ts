@@ -16,7 +16,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { childProcess } from '../util/child-process.js'
 import { EventEmitter } from 'node:events'
-import { existsSync, openSync, closeSync } from 'node:fs'
+import { constants, existsSync, openSync, closeSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DnsmasqError, SpecError } from '../errors.js'
 import type { NetnsRef } from '../netns/ref.js'
@@ -300,7 +300,8 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     let child: ChildProcess
     if (this.detached) {
       this.tail = await LogFileTail.atEnd(this.paths.logFile)
-      const fd = openSync(this.paths.logFile, 'a', 0o644)
+      // Never through a link: kvmnet is root here, and the log is appended to.
+      const fd = openSync(this.paths.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644)
       try {
         child = childProcess().spawn(cmd.file, cmd.args, { detached: true, stdio: ['ignore', fd, fd] })
       } finally {

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events'
 import ipaddr from '../util/ipaddr.js'
-import { closeSync } from 'node:fs'
+import { closeSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { InUseError, WouldRemoveError, KvmnetError, NotFoundError, SpecError, SystemError, TimeoutError, isNotFound } from '../errors.js'
 import { Netns } from '../netns/index.js'
@@ -19,7 +19,7 @@ import { Dnsmasq, LeaseWatcher, readLeaseFile, type Lease, type RestartInfo } fr
 import { isExpired } from '../dnsmasq/leases.js'
 import type { ApplyContext, DnsmasqSlot, NetworkDriver, TeardownContext } from './driver.js'
 import { driverFor, planFor, sysctlsOfSpec } from './kinds/index.js'
-import { bridgeOf, firewallOf, linkNamesOf, ownAliases, type NetworkPlan, type PlannedPort } from './plan.js'
+import { bridgeOf, dnsmasqOf, firewallOf, linkNamesOf, ownAliases, type NetworkPlan, type PlannedPort } from './plan.js'
 import { ensureFirewall } from './steps/firewall.js'
 import { validateSpec } from './validate.js'
 import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, NetworkVxlanSpec, PortSpec } from './spec.js'
@@ -27,6 +27,7 @@ import { canonicalIp } from './vxlan.js'
 import { withResolvedMtu } from './steps/vxlan.js'
 import { DEFAULT_STATE_ROOT, listStates, netnsIdentity, readState, removeEmptyParents, removeState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { acquireLock } from '../lock/file-lock.js'
+import { checkReachableBy, prepareStateRoot } from './state-root.js'
 import { droppedRuntime, emptyRuntime, forwardKey, keepRuntime, unique } from './runtime.js'
 import { forwardsOverlap } from './kinds/checks.js'
 import { processStartTime } from '../util/process-start-time.js'
@@ -249,6 +250,9 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   async up(newSpec?: NetworkSpecInput, opts: UpOptions = {}): Promise<ApplyReport> {
     const spec = newSpec !== undefined ? validateSpec(newSpec) : this.specValue
     if (spec.name !== this.name) throw new SpecError('name', `cannot rename network ${this.name} to ${spec.name}`)
+    // The state root before anything: a refused one leaves the namespace untouched.
+    prepareStateRoot(this.stateRoot, 'stateRoot')
+    if ((this.opts.dnsmasq ?? 'supervised') === 'detached' && dnsmasqOf(planFor(spec, this.stateRoot))) checkReachableBy(this.stateRoot, 'nobody', 'stateRoot')
     const r = await this.locked(async () => {
       // What is recorded now (another process may have changed it since this handle last looked).
       const prev = await readState(this.stateDir)
@@ -342,9 +346,11 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       return r
     } finally {
       await watcher?.unmute()
-      lock.release({ remove: ok && opts.removeAfter === true })
+      // A refused first up leaves no network, and nothing of it under the state root: not its lock either.
+      const none = !ok && !existsSync(join(this.stateDir, 'network.json'))
+      lock.release({ remove: (ok && opts.removeAfter === true) || none })
       // The namespace's directory and the root go with the last network (rmdir only removes empty ones).
-      if (ok && opts.removeAfter) await removeEmptyParents(this.stateDir)
+      if ((ok && opts.removeAfter) || none) await removeEmptyParents(this.stateDir)
     }
   }
 
