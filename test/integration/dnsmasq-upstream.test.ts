@@ -6,7 +6,7 @@
  * own resolv.conf written (and removed) by the test, and `dig` from a guest on the bridge.
  */
 import t, { type Test } from 'tap'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -27,8 +27,18 @@ function resolver(t: Test, ns: TestNs, address: string, answer: string): void {
 /** /etc/netns/NAME/resolv.conf for the namespace, removed at teardown. */
 function netnsResolvConf(t: Test, ns: TestNs, text: string): string {
   const dir = `/etc/netns/${ns.name}`
+  const parentMade = !existsSync('/etc/netns')
   mkdirSync(dir, { recursive: true })
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true })
+    // /etc/netns too when this test made it and nothing else is in it (rmdir removes only an empty one).
+    try {
+      if (parentMade) rmdirSync('/etc/netns')
+    } catch (err) {
+      // Someone else's namespace files arrived in it meanwhile: theirs to keep.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err
+    }
+  })
   const file = join(dir, 'resolv.conf')
   writeFileSync(file, text)
   return file
