@@ -70,6 +70,9 @@ export function prepareStateRoot(root: string, field: string): void {
       mkdirSync(dir, { mode: 0o755 })
     } catch (err) {
       if (isExists(err)) continue
+      // Not root: a missing privilege, which the CLI says as such ("needs root"), not a bad state root.
+      const code = (err as NodeJS.ErrnoException).code
+      if (process.geteuid?.() !== 0 && (code === 'EACCES' || code === 'EPERM')) throw err
       throw new SpecError(field, `cannot make ${dir} for ${root}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
     }
   }
