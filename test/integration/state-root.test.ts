@@ -12,7 +12,7 @@ import { execa } from 'execa'
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createNetwork, type NetworkSpecInput } from '../../src/index.js'
+import { NotFoundError, createNetwork, openNetwork, type NetworkSpecInput } from '../../src/index.js'
 import { dhcp } from '../helpers/guest.js'
 import { guestOn } from '../helpers/coexist.js'
 import { makeNs, type TestNs } from '../helpers/ns.js'
@@ -39,6 +39,16 @@ function specFile(dir: string, n: number, extra: Record<string, unknown> = {}): 
   const f = join(dir, `spec${n}.json`)
   writeFileSync(f, JSON.stringify(spec(n, extra)))
   return f
+}
+
+/** Down at once, should an up meant to be refused have been accepted (its detached dnsmasq would outlive the test). */
+async function downIfUp(ns: TestNs, name: string, stateRoot: string): Promise<void> {
+  const net = await openNetwork(name, { netns: ns.name, stateRoot }).catch((err: unknown) => {
+    // No such network: the expected case, nothing to take down.
+    if (err instanceof NotFoundError) return undefined
+    throw err
+  })
+  await net?.down()
 }
 
 async function links(ns: TestNs): Promise<string[]> {
@@ -95,6 +105,7 @@ t.test('an up refused for any reason leaves nothing under the state root', async
   ]
   for (const [what, f] of cases) {
     const r = await cli(['up', f, '--netns', ns.name, '--state-root', stateRoot])
+    for (const name of ['khs3', 'khs4']) await downIfUp(ns, name, stateRoot)
     t.not(r.exitCode, 0, `${what}: refused (${r.stderr.trim()})`)
     t.same(under(stateRoot), [], `${what}: nothing left under the state root`)
   }
@@ -143,12 +154,14 @@ t.test('a state root others can write, or owned by another user, is refused nami
   mkdirSync(open)
   chmodSync(open, 0o777)
   let r = await cli(['up', f, '--netns', ns.name, '--state-root', open])
+  await downIfUp(ns, 'khs7', open)
   t.equal(r.exitCode, 2, r.stderr)
   t.match(r.stderr, new RegExp(`--state-root.*${open}`), 'named')
   const theirs = join(dir, 'theirs')
   mkdirSync(theirs)
   chownSync(theirs, 65534, 65534)
   r = await cli(['up', f, '--netns', ns.name, '--state-root', theirs])
+  await downIfUp(ns, 'khs7', theirs)
   t.equal(r.exitCode, 2, r.stderr)
   t.match(r.stderr, new RegExp(`--state-root.*${theirs}`), 'named')
   t.same(await links(ns), [], 'no link was made')
@@ -164,6 +177,7 @@ t.test("a state root dnsmasq's user cannot traverse (a 0700 parent)", async (t) 
   const extra = { dns: { hosts: [{ name: 'files', ip: '10.234.8.7' }] }, ipv4: { address: '10.234.8.1/24', dhcp: { range: ['10.234.8.100', '10.234.8.150'], hosts: [{ mac: '52:54:00:00:08:09', ip: '10.234.8.9' }] } } }
   const f = specFile(dir, 8, extra)
   const r = await cli(['up', f, '--netns', ns.name, '--state-root', stateRoot])
+  await downIfUp(ns, 'khs8', stateRoot)
   t.equal(r.exitCode, 2, `a detached dnsmasq would lose its reservations and records: refused (${r.stderr.trim()})`)
   t.match(r.stderr, /--state-root/)
   t.match(r.stderr, /nobody/, "says which user cannot get there")
