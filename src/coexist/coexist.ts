@@ -7,7 +7,7 @@
 import { FirewallToolError, undoThenThrow } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
 import { detectFirewalls } from './detect.js'
-import { DOCKER_USER, dockerFixCommands, dockerRules, ensureDockerRules, removeDockerRules } from './docker.js'
+import { DOCKER_USER, dockerFixCommands, dockerRules, dockerSites, ensureDockerRules, removeDockerRules } from './docker.js'
 import { KVMNET_ZONE, firewalldFixCommands, ensureZone, removeZone, zoneOfInterface } from './firewalld.js'
 import { deleteTagged, iptablesTool, listChain, taggedRules } from './iptables.js'
 import { coexistTag, type CoexistRecord, type CoexistTarget, type CoexistWarning, type Detected } from './model.js'
@@ -38,12 +38,12 @@ export function blockerWarnings(d: Detected, target: Pick<CoexistTarget, 'networ
     fix: `accept the bridge there (nft insert rule ${c.family} ${c.table} ${c.name} iifname ${target.bridge} accept; and oifname ${target.bridge} accept), or use that firewall's own configuration`,
   }))
   if (coexist) return out
-  for (const f of d.docker)
+  for (const [f, backend] of dockerSites(d))
     out.push({
       code: 'docker-forward-drop',
-      object: `${f === 4 ? 'ip' : 'ip6'} filter FORWARD (Docker, policy drop)`,
+      object: `${f === 4 ? 'ip' : 'ip6'} filter FORWARD (Docker${backend === 'legacy' ? ', iptables-legacy' : ''}, policy drop)`,
       message: `Docker's FORWARD policy drops ${target.network}'s forwarded and bridged traffic, and firewall.coexist is false`,
-      fix: dockerFixCommands(target, f).join('; '),
+      fix: dockerFixCommands(target, f, backend).join('; '),
     })
   if (d.ufw)
     out.push({ code: 'ufw-blocks', object: 'ufw (active)', message: `ufw's default policies drop ${target.network}'s DHCP, DNS and forwarded traffic, and firewall.coexist is false`, fix: `ufw route allow in on ${target.bridge}; ufw route allow out on ${target.bridge}; ufw allow in on ${target.bridge} to any port 67 proto udp; ufw allow in on ${target.bridge} to any port 53` })
@@ -87,26 +87,29 @@ export async function ensureCoexist(ns: NetnsRef, target: CoexistTarget, enabled
   const planned: CoexistRecord = {
     bridge: target.bridge,
     ...(d.docker.length ? { docker: d.docker } : {}),
+    ...(d.dockerLegacy?.length ? { dockerLegacy: d.dockerLegacy } : {}),
     ...(ufwWanted.length ? { ufw: [...new Set([...(prev?.ufw ?? []), ...ufwWanted])] } : {}),
     ...(d.firewalld && target.zone && zoneNow === undefined ? { firewalld: { zone: KVMNET_ZONE } } : prev?.firewalld ? { firewalld: prev.firewalld } : {}),
   }
-  if (planned.docker || planned.ufw || planned.firewalld) await opts.journal?.(merge(prev, planned))
+  if (planned.docker || planned.dockerLegacy || planned.ufw || planned.firewalld) await opts.journal?.(merge(prev, planned))
 
   try {
-    // Docker: DOCKER-USER accepts, in each family Docker manages; stale ones of an earlier shape go.
-    for (const family of d.docker) {
+    // Docker: DOCKER-USER accepts, in each family and each iptables Docker manages; stale ones of an earlier shape go.
+    const sites = dockerSites(d)
+    for (const [family, backend] of sites) {
       const wanted = new Set(dockerRules(target).map((r) => r.join(' ')))
-      const listing = (await listChain(ns, family, DOCKER_USER)) ?? ''
+      const listing = (await listChain(ns, family, DOCKER_USER, backend)) ?? ''
       for (const rule of taggedRules(listing, DOCKER_USER, coexistTag(network))) {
         if (wanted.has(rule.join(' '))) continue
-        await mustRun(ns, iptablesTool(family), ['-w', '-D', DOCKER_USER, ...rule])
+        await mustRun(ns, iptablesTool(family, backend), ['-w', '-D', DOCKER_USER, ...rule])
         removed++
       }
-      const n = await ensureDockerRules(ns, family, target)
-      if (n > 0) undos.push(async () => void (await deleteTagged(ns, family, DOCKER_USER, coexistTag(network))))
+      const n = await ensureDockerRules(ns, family, target, backend)
+      if (n > 0) undos.push(async () => void (await deleteTagged(ns, family, DOCKER_USER, coexistTag(network), backend)))
       added += n
     }
-    for (const family of prev?.docker ?? []) if (!d.docker.includes(family)) removed += await removeDockerRules(ns, family, network).catch(() => 0)
+    for (const [family, backend] of prev ? dockerSites(prev) : [])
+      if (!sites.some(([f, b]) => f === family && b === backend)) removed += await removeDockerRules(ns, family, network, backend).catch(() => 0)
 
     // ufw: its own rules, through ufw.
     let ufwOurs: string[] = []
@@ -147,10 +150,11 @@ export async function ensureCoexist(ns: NetnsRef, target: CoexistTarget, enabled
     const record: CoexistRecord = {
       bridge: target.bridge,
       ...(d.docker.length ? { docker: d.docker } : {}),
+      ...(d.dockerLegacy?.length ? { dockerLegacy: d.dockerLegacy } : {}),
       ...(ufwKept.length ? { ufw: ufwKept } : {}),
       ...(zone ? { firewalld: { zone } } : {}),
     }
-    const empty = !record.docker && !record.ufw && !record.firewalld
+    const empty = !record.docker && !record.dockerLegacy && !record.ufw && !record.firewalld
     return { record: empty ? undefined : record, added, removed, warnings, undo }
   } catch (err) {
     return undoThenThrow(err, undo)
@@ -161,9 +165,10 @@ export async function ensureCoexist(ns: NetnsRef, target: CoexistTarget, enabled
 function merge(prev: CoexistRecord | undefined, next: CoexistRecord): CoexistRecord {
   if (!prev) return next
   const docker = [...new Set([...(prev.docker ?? []), ...(next.docker ?? [])])]
+  const dockerLegacy = [...new Set([...(prev.dockerLegacy ?? []), ...(next.dockerLegacy ?? [])])]
   const ufw = [...new Set([...(prev.ufw ?? []), ...(next.ufw ?? [])])]
   const firewalld = next.firewalld ?? prev.firewalld
-  return { bridge: next.bridge, ...(docker.length ? { docker } : {}), ...(ufw.length ? { ufw } : {}), ...(firewalld ? { firewalld } : {}) }
+  return { bridge: next.bridge, ...(docker.length ? { docker } : {}), ...(dockerLegacy.length ? { dockerLegacy } : {}), ...(ufw.length ? { ufw } : {}), ...(firewalld ? { firewalld } : {}) }
 }
 
 /**
@@ -181,7 +186,7 @@ export async function removeCoexist(ns: NetnsRef, network: string, record: Coexi
       errors.push(err)
     }
   }
-  for (const family of record.docker ?? []) await attempt(() => removeDockerRules(ns, family, network))
+  for (const [family, backend] of dockerSites(record)) await attempt(() => removeDockerRules(ns, family, network, backend))
   // A tool uninstalled since (nsenter's exit 127, or ENOENT in the current namespace) has nothing of kvmnet's left to remove.
   const unlessGone = async <T>(fn: () => Promise<T>, none: T): Promise<T> => {
     try {
@@ -208,7 +213,7 @@ export async function removeCoexist(ns: NetnsRef, network: string, record: Coexi
 export async function sweepCoexist(ns: NetnsRef, network: string): Promise<number> {
   const d = await detectFirewalls(ns)
   let removed = 0
-  for (const family of d.docker) removed += await removeDockerRules(ns, family, network)
+  for (const [family, backend] of dockerSites(d)) removed += await removeDockerRules(ns, family, network, backend)
   if (d.ufw) removed += await removeUfwRules(ns, network).catch(() => 0)
   return removed
 }

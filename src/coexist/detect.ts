@@ -1,15 +1,19 @@
 /**
  * Which other firewalls live in a namespace, from one read-only listing of its nftables chains (iptables-nft
- * keeps its tables there too):
- *  - Docker: a DOCKER-USER chain in the `filter` table of family ip (iptables) or ip6 (ip6tables);
+ * keeps its tables there too), and iptables-legacy-save where x_tables is loaded:
+ *  - Docker: a DOCKER-USER chain in the `filter` table of family ip (iptables) or ip6 (ip6tables), in
+ *    nftables or in x_tables (Docker run with iptables-legacy);
  *  - ufw: its ufw-user-input chain in that table (ufw is loaded, i.e. active, in this namespace);
  *  - firewalld: its own table `inet firewalld`;
  *  - anything else whose base chain drops by policy: nobody kvmnet knows, so it is named, never modified.
  */
-import { listNftChains } from '../nft/index.js'
-import { TABLE_PREFIX } from '../nft/index.js'
-import type { NetnsRef } from '../netns/index.js'
+import { existsSync } from 'node:fs'
+import { FirewallToolError, isNotFound } from '../errors.js'
+import { listNftChains } from '../nft/list-chains.js'
+import { TABLE_PREFIX } from '../nft/names.js'
+import type { NetnsRef } from '../netns/ref.js'
 import type { Detected, ForeignChain } from './model.js'
+import { runTool } from './run.js'
 
 export interface ListedChain {
   family: string
@@ -62,5 +66,42 @@ export function ownerOf(c: ListedChain, by: { docker: ReadonlySet<4 | 6>; ufw: R
 }
 
 export async function detectFirewalls(ns: NetnsRef): Promise<Detected> {
-  return detectFrom(await listChains(ns))
+  const [chains, dockerLegacy] = await Promise.all([listChains(ns), detectLegacyDocker(ns)])
+  const d = detectFrom(chains)
+  return dockerLegacy.length > 0 ? { ...d, dockerLegacy } : d
+}
+
+/** Whether an iptables-legacy-save listing has DOCKER-USER in its `filter` table. */
+export function legacyHasDockerUser(save: string): boolean {
+  let table = ''
+  for (const line of save.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1).trim()
+    else if (table === 'filter' && line.startsWith(':DOCKER-USER ')) return true
+  }
+  return false
+}
+
+/**
+ * Families in which Docker keeps its chains in x_tables. Without the x_tables module (no
+ * /proc/net/ip_tables_names, in any namespace) there is nothing to list and nothing is run; with it,
+ * iptables-legacy-save lists only the tables that exist, so reading creates nothing.
+ */
+export async function detectLegacyDocker(ns: NetnsRef): Promise<(4 | 6)[]> {
+  const out: (4 | 6)[] = []
+  for (const [family, names, tool] of [[4, 'ip_tables_names', 'iptables-legacy-save'], [6, 'ip6_tables_names', 'ip6tables-legacy-save']] as const) {
+    if (!existsSync(`/proc/net/${names}`)) continue
+    let r
+    try {
+      r = await runTool(ns, tool, [])
+    } catch (err) {
+      // iptables-legacy not installed (in the current namespace: ENOENT): no Docker can be using it.
+      if (err instanceof FirewallToolError && isNotFound(err.cause)) continue
+      throw err
+    }
+    // Not installed (nsenter's 127): as above.
+    if (r.exitCode === 127) continue
+    if (r.exitCode !== 0) throw new FirewallToolError({ tool, args: [], exitCode: r.exitCode, stderr: r.stderr })
+    if (legacyHasDockerUser(r.stdout)) out.push(family)
+  }
+  return out
 }

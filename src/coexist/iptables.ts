@@ -1,13 +1,17 @@
 /**
- * iptables-nft in a namespace, for the rules kvmnet puts into another firewall's chain (Docker's
- * DOCKER-USER). Rules are found again by their comment only: `iptables -S CHAIN` prints each rule as the
- * arguments that made it, so a rule carrying kvmnet's comment is deleted by giving those arguments to -D.
+ * iptables in a namespace, for the rules kvmnet puts into another firewall's chain (Docker's DOCKER-USER):
+ * iptables-nft, or iptables-legacy where that firewall keeps its chains in x_tables. Rules are found again
+ * by their comment only: `iptables -S CHAIN` prints each rule as the arguments that made it, so a rule
+ * carrying kvmnet's comment is deleted by giving those arguments to -D.
  */
 import type { NetnsRef } from '../netns/index.js'
 import { mustRun, runTool } from './run.js'
 
-export function iptablesTool(family: 4 | 6): string {
-  return family === 4 ? 'iptables-nft' : 'ip6tables-nft'
+/** Where the chain lives: nftables (iptables-nft) or x_tables (iptables-legacy). */
+export type IptablesBackend = 'nft' | 'legacy'
+
+export function iptablesTool(family: 4 | 6, backend: IptablesBackend = 'nft'): string {
+  return `${family === 4 ? 'iptables' : 'ip6tables'}-${backend}`
 }
 
 /**
@@ -54,25 +58,25 @@ export function taggedRules(listing: string, chain: string, tag: string): string
   return out
 }
 
-export async function listChain(ns: NetnsRef, family: 4 | 6, chain: string): Promise<string | undefined> {
-  const r = await runTool(ns, iptablesTool(family), ['-w', '-S', chain])
+export async function listChain(ns: NetnsRef, family: 4 | 6, chain: string, backend: IptablesBackend = 'nft'): Promise<string | undefined> {
+  const r = await runTool(ns, iptablesTool(family, backend), ['-w', '-S', chain])
   return r.exitCode === 0 ? r.stdout : undefined
 }
 
 /** Whether the rule is in the chain (iptables -C compares every match, the comment included). */
-export async function ruleExists(ns: NetnsRef, family: 4 | 6, chain: string, rule: readonly string[]): Promise<boolean> {
-  return (await runTool(ns, iptablesTool(family), ['-w', '-C', chain, ...rule])).exitCode === 0
+export async function ruleExists(ns: NetnsRef, family: 4 | 6, chain: string, rule: readonly string[], backend: IptablesBackend = 'nft'): Promise<boolean> {
+  return (await runTool(ns, iptablesTool(family, backend), ['-w', '-C', chain, ...rule])).exitCode === 0
 }
 
-export async function insertRule(ns: NetnsRef, family: 4 | 6, chain: string, position: number, rule: readonly string[]): Promise<void> {
-  await mustRun(ns, iptablesTool(family), ['-w', '-I', chain, String(position), ...rule])
+export async function insertRule(ns: NetnsRef, family: 4 | 6, chain: string, position: number, rule: readonly string[], backend: IptablesBackend = 'nft'): Promise<void> {
+  await mustRun(ns, iptablesTool(family, backend), ['-w', '-I', chain, String(position), ...rule])
 }
 
 /** Delete every rule of `chain` carrying the comment `tag`; the number deleted (0 when the chain is gone). */
-export async function deleteTagged(ns: NetnsRef, family: 4 | 6, chain: string, tag: string): Promise<number> {
-  const listing = await listChain(ns, family, chain)
+export async function deleteTagged(ns: NetnsRef, family: 4 | 6, chain: string, tag: string, backend: IptablesBackend = 'nft'): Promise<number> {
+  const listing = await listChain(ns, family, chain, backend)
   if (listing === undefined) return 0
   const rules = taggedRules(listing, chain, tag)
-  for (const rule of rules) await mustRun(ns, iptablesTool(family), ['-w', '-D', chain, ...rule])
+  for (const rule of rules) await mustRun(ns, iptablesTool(family, backend), ['-w', '-D', chain, ...rule])
   return rules.length
 }

@@ -30,6 +30,8 @@ export interface CoexistTarget {
 export interface Detected {
   /** Families whose iptables-nft `filter` table has Docker's DOCKER-USER chain. */
   docker: (4 | 6)[]
+  /** Families whose iptables-legacy (x_tables) `filter` table has DOCKER-USER: Docker run with iptables-legacy. */
+  dockerLegacy?: (4 | 6)[] | undefined
   /** ufw's chains are loaded (ufw is active in this namespace). */
   ufw: boolean
   /** firewalld's table (`inet firewalld`) is there. */
@@ -54,6 +56,8 @@ export interface CoexistRecord {
   bridge: string
   /** Families in which rules tagged kvmnet:<network> went into DOCKER-USER (removed by that tag). */
   docker?: (4 | 6)[] | undefined
+  /** The same, in iptables-legacy's DOCKER-USER. */
+  dockerLegacy?: (4 | 6)[] | undefined
   /** ufw rules added with comment kvmnet:<network> (deleted with that comment: ufw only deletes a rule whose comment matches). */
   ufw?: UfwRule[] | undefined
   /** The firewalld zone the bridge was put in at runtime. */

@@ -1,5 +1,10 @@
-/** The state directory's files: written whole (rename) so dnsmasq never reads half a hosts file on SIGHUP. */
-import { mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises'
+/**
+ * The state directory's files: written whole (rename) so dnsmasq never reads half a hosts file on SIGHUP.
+ * kvmnet and dnsmasq open these as root: nothing here goes through a symbolic link (a temporary file is
+ * created exclusively, a link where dnsmasq will open its lease, pid or log file is refused).
+ */
+import { lstat, mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises'
+import { StateError, isExists, isNotFound } from '../errors.js'
 import type { DnsmasqPaths } from './paths.js'
 import type { RenderedConfig } from './render.js'
 
@@ -7,14 +12,37 @@ import type { RenderedConfig } from './render.js'
 const FILE_MODE = 0o644
 const DIR_MODE = 0o755
 
+/** `text` into a new file at `path` (O_CREAT|O_EXCL: never through a link); one left by a dead writer of this pid is replaced. */
+export async function writeNew(path: string, text: string, mode: number): Promise<void> {
+  try {
+    await writeFile(path, text, { mode, flag: 'wx' })
+  } catch (err) {
+    if (!isExists(err)) throw err
+    await rm(path, { force: true })
+    await writeFile(path, text, { mode, flag: 'wx' })
+  }
+}
+
 async function writeWhole(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`
-  await writeFile(tmp, text, { mode: FILE_MODE })
+  await writeNew(tmp, text, FILE_MODE)
   await rename(tmp, path)
+}
+
+/** The directory and the files dnsmasq opens as root (following links): a symbolic link among them is refused. */
+async function refuseLinks(paths: DnsmasqPaths): Promise<void> {
+  for (const p of [paths.dir, paths.leaseFile, paths.pidFile, paths.logFile]) {
+    const st = await lstat(p).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined
+      throw err
+    })
+    if (st?.isSymbolicLink()) throw new StateError(p, 'is a symbolic link: kvmnet does not follow links in its state directories (remove it)')
+  }
 }
 
 export async function writeConfigFiles(paths: DnsmasqPaths, r: RenderedConfig): Promise<void> {
   await mkdir(paths.dir, { recursive: true, mode: DIR_MODE })
+  await refuseLinks(paths)
   await writeWhole(paths.hostsFile, r.hostsFile)
   await writeWhole(paths.addnHosts, r.addnHosts)
   await writeWhole(paths.conf, r.conf)

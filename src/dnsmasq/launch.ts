@@ -4,7 +4,7 @@
  * it failed when it exits first or the time runs out.
  */
 import type { ChildProcess } from 'node:child_process'
-import { closeSync, openSync } from 'node:fs'
+import { closeSync, constants, openSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DnsmasqError, ignoreNotFound } from '../errors.js'
 import { childProcess } from '../util/index.js'
@@ -24,7 +24,8 @@ export type Exited = Promise<{ exitCode: number | null; signal: NodeJS.Signals |
 export async function spawnDnsmasq(cmd: { file: string; args: string[] }, out: { logFile: string } | { onStderr: (chunk: string) => void }): Promise<{ child: ChildProcess; pid: number; exited: Exited }> {
   let child: ChildProcess
   if ('logFile' in out) {
-    const fd = openSync(out.logFile, 'a', 0o644)
+    // Never through a link: kvmnet is root here, and the log is appended to.
+    const fd = openSync(out.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644)
     try {
       child = childProcess().spawn(cmd.file, cmd.args, { detached: true, stdio: ['ignore', fd, fd] })
     } finally {

@@ -40,8 +40,13 @@ export interface DnsmasqDnsSpec {
   domain?: string
   /** Extra records (A or AAAA), re-read on reload without a restart. */
   hosts?: Array<{ name: string; ip: string }>
-  /** Upstream servers ('IP' or 'IP#port'); none means only local names resolve. */
+  /** Upstream servers ('IP' or 'IP#port'); given (even empty), only these: [] means only local names resolve. */
   forwarders?: string[]
+  /**
+   * Without `forwarders`: the resolv.conf whose nameservers are the upstream servers (dnsmasq's
+   * resolv-file, re-read when it changes). Neither: only local names resolve.
+   */
+  resolvFile?: string
 }
 
 export interface DnsmasqSpec {
@@ -97,7 +102,7 @@ const KEYS = {
   host6: ['id', 'mac', 'ip', 'name'],
   dhcp: ['range', 'leaseTime', 'hosts', 'router', 'mtu', 'dnsServer'],
   host: ['mac', 'ip', 'name', 'leaseTime'],
-  dns: ['domain', 'hosts', 'forwarders'],
+  dns: ['domain', 'hosts', 'forwarders', 'resolvFile'],
   dnsHost: ['name', 'ip'],
 } as const
 
@@ -305,6 +310,9 @@ function checkDns(c: Checker, dns: unknown): void {
         }
       })
     }
+  }
+  if (dns.resolvFile !== undefined && (typeof dns.resolvFile !== 'string' || !STATE_DIR.test(dns.resolvFile) || dns.resolvFile.split('/').includes('..'))) {
+    c.bad('dns.resolvFile', `must be an absolute path of letters, digits and ._/+- without '..', got ${describe(dns.resolvFile)}`)
   }
   if (dns.forwarders !== undefined) {
     if (!Array.isArray(dns.forwarders)) c.bad('dns.forwarders', 'must be an array')

@@ -68,7 +68,7 @@ export async function firewallFindings(ns: NetnsRef, chains: readonly ListedChai
 
   if (by.ufw.size > 0) unfixedForward.push(...(await ufwFindings(ns, findings, nets)))
   if (d.firewalld) await firewalldFindings(ns, findings, nets)
-  await legacyFindings(ns, findings)
+  await legacyFindings(ns, findings, nets)
 
   // br_netfilter: bridged guest <-> guest frames cross the forward hook too.
   const brNf = (await readSysctl(ns, 'net/bridge/bridge-nf-call-iptables').catch(() => '0')).trim()
@@ -244,12 +244,13 @@ function firewalldPids(ns: NetnsRef): number[] {
 }
 
 /**
- * iptables-legacy: x_tables rules are enforced beside nftables and invisible to `nft list ruleset` (and
- * to kvmnet's coexistence, which works through iptables-nft). iptables-legacy-save only lists tables that
- * exist, so reading it creates nothing.
+ * iptables-legacy: x_tables rules are enforced beside nftables and invisible to `nft list ruleset`.
+ * Docker's chains there are handled by kvmnet's coexistence like its nft ones: fixed when every network's
+ * DOCKER-USER accepts are in place. iptables-legacy-save only lists tables that exist, so reading it
+ * creates nothing.
  */
-async function legacyFindings(ns: NetnsRef, findings: Finding[]): Promise<void> {
-  for (const [tool, fam] of [['iptables-legacy-save', 'ip'], ['ip6tables-legacy-save', 'ip6']] as const) {
+async function legacyFindings(ns: NetnsRef, findings: Finding[], nets: readonly Examined[]): Promise<void> {
+  for (const [tool, fam, family] of [['iptables-legacy-save', 'ip', 4], ['ip6tables-legacy-save', 'ip6', 6]] as const) {
     const r = await run(ns, tool, [])
     if (!r.ok) continue
     const lines = r.stdout.split('\n').filter((l) => l.trim() && !l.startsWith('#'))
@@ -260,13 +261,19 @@ async function legacyFindings(ns: NetnsRef, findings: Finding[]): Promise<void> 
     const blocking = drops.length > 0 || lines.some((l) => l.startsWith('-A ') && /-j (DROP|REJECT)\b/.test(l))
     const docker = lines.some((l) => l.startsWith(`:${DOCKER_USER} `))
     const base = tool.replace('-save', '')
+    let fixed = nets.length > 0 && docker
+    for (const n of nets) if (fixed && !(await dockerRulesPresent(ns, family, n.target, 'legacy'))) fixed = false
+    if (fixed) {
+      findings.push({ code: 'iptables-legacy', severity: 'info', object: `${tool}: ${fam} tables ${tables.join(', ')} (${rules} rule${rules === 1 ? '' : 's'}${drops.length ? `, ${drops.join(', ')}` : ''}), Docker uses iptables-legacy`, problem: `Docker's iptables-legacy rules would drop the networks' traffic: fixed by kvmnet (${DOCKER_USER} accepts ${nets.map((n) => n.target.bridge).join(', ')} through ${base}, tagged kvmnet:<network>)`, fix: 'none needed' })
+      continue
+    }
     findings.push({
       code: 'iptables-legacy',
       severity: blocking ? 'error' : 'warning',
       object: `${tool}: ${fam} tables ${tables.join(', ')} (${rules} rule${rules === 1 ? '' : 's'}${drops.length ? `, ${drops.join(', ')}` : ''})${docker ? ', Docker uses iptables-legacy' : ''}`,
-      problem: `iptables-legacy rules are enforced beside nftables, invisible to nft list ruleset${docker ? " and to kvmnet's DOCKER-USER coexistence (which uses iptables-nft)" : ''}`,
+      problem: `iptables-legacy rules are enforced beside nftables, invisible to nft list ruleset${docker ? ` (Docker's ${DOCKER_USER} there lacks kvmnet's accepts for a network)` : ''}`,
       fix: docker
-        ? `run Docker with iptables-nft (update-alternatives --set iptables /usr/sbin/iptables-nft, restart docker), or accept the bridges there: ${base} -I ${DOCKER_USER} -i <bridge> -j ACCEPT; ${base} -I ${DOCKER_USER} -o <bridge> -j ACCEPT`
+        ? `kvmnet up the networks again with firewall.coexist on (the default), or accept the bridges there: ${base} -I ${DOCKER_USER} -i <bridge> -j ACCEPT; ${base} -I ${DOCKER_USER} -o <bridge> -j ACCEPT`
         : `move them to nftables (${tool} > rules; ${tool.replace('legacy', 'nft').replace('-save', '-restore')} < rules), then clear legacy (${base} -P INPUT ACCEPT; ${base} -P FORWARD ACCEPT; ${base} -F; ${base} -X)`,
     })
   }

@@ -7,9 +7,9 @@
  * a waiter that then gets the lock on the removed file sees that the path no longer leads to the file it
  * locked, and starts over on the new one — so two holders never think they hold the same path.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs'
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { BusyError } from '../errors.js'
+import { BusyError, StateError } from '../errors.js'
 import { native } from '../native/index.js'
 
 export interface LockHandle {
@@ -23,6 +23,31 @@ const MAX_WAIT_MS = 50
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
+}
+
+/** Read-write, created if missing, never through a symbolic link (kvmnet runs as root: a planted link would aim its truncate elsewhere). */
+const LOCK_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW
+
+function openLockFile(path: string): number {
+  let fd: number
+  try {
+    fd = openSync(path, LOCK_FLAGS, 0o600)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new StateError(path, 'is a symbolic link: kvmnet does not follow links in its state directories (remove it)')
+    throw err
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd)
+    throw new StateError(path, 'is not a regular file: kvmnet does not use it as a lock (remove it)')
+  }
+  return fd
+}
+
+/** The lock's directory, made if missing; a symbolic link there is refused like one at the lock itself. */
+function lockDir(path: string): void {
+  const dir = dirname(path)
+  mkdirSync(dir, { recursive: true, mode: 0o755 })
+  if (lstatSync(dir).isSymbolicLink()) throw new StateError(dir, 'is a symbolic link: kvmnet does not follow links in its state directories (remove it)')
 }
 
 function holderOf(path: string): { pid: number } | undefined {
@@ -52,10 +77,10 @@ function stillThere(fd: number, path: string): boolean {
 export async function acquireLock(path: string, opts: { timeoutMs: number; what: string }): Promise<LockHandle> {
   const start = performance.now()
   let wait = FIRST_WAIT_MS
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 })
+  lockDir(path)
   for (;;) {
     // Node opens with O_CLOEXEC: no child (dnsmasq, nft) ever inherits the lock.
-    const fd = openSync(path, 'a+', 0o600)
+    const fd = openLockFile(path)
     let taken = false
     try {
       taken = native.flockTry(fd, true)

@@ -35,6 +35,7 @@ import { tapHolders } from './steps/tap-holders.js'
 import { withResolvedMtu } from './steps/vxlan.js'
 import { validateSpec } from './validate.js'
 import { Watching, watcherHooks } from './watching.js'
+import { checkReachableBy, prepareStateRoot } from './state-root.js'
 import { withNetworkLock } from './lock.js'
 
 function resolveNetns(spec: NetworkSpec, opt: Netns | string | undefined): Netns {
@@ -134,6 +135,9 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   async up(newSpec?: NetworkSpecInput, opts: UpOptions = {}): Promise<ApplyReport> {
     const spec = newSpec !== undefined ? validateSpec(newSpec) : this.spec
     if (spec.name !== this.name) throw new SpecError('name', `cannot rename network ${this.name} to ${spec.name}`)
+    // The state root before anything: a refused one leaves the namespace untouched.
+    prepareStateRoot(this.stateRoot, 'stateRoot')
+    if ((this.opts.dnsmasq ?? 'supervised') === 'detached' && kindOf(spec).plan(this.stateRoot).dnsmasq) checkReachableBy(this.stateRoot, 'nobody', 'stateRoot')
     const r = await this.locked(async () => {
       // What is recorded now (another process may have changed it since this handle last looked).
       const prev = await readState(this.stateDir)

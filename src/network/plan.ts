@@ -269,7 +269,8 @@ export function planDnsmasq(
       ? {
           ...(dns?.domain ? { domain: dns.domain } : {}),
           hosts: (dns?.hosts ?? []).map((h) => ({ ...h })),
-          forwarders: [...(dns?.forwarders ?? [])],
+          // Absent: the namespace's own resolvers (its resolv.conf, chosen where dnsmasq is started).
+          ...(dns?.forwarders !== undefined ? { forwarders: [...dns.forwarders] } : {}),
         }
       : false,
     // Router advertisements for the IPv6 prefix: guests get SLAAC addresses, the DNS server and (where

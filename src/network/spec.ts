@@ -80,7 +80,10 @@ const dnsSchema = s
     enabled: s.boolean().optional().describe('Serve DNS on the bridge address (default true when dnsmasq runs)'),
     domain: hostname.optional().describe('Local DNS domain for guests, e.g. vm.internal'),
     hosts: s.array(dnsHostSchema).optional().describe('Extra DNS host records'),
-    forwarders: s.array(ipAny).optional().describe('Upstream DNS servers; default: none (local names only)'),
+    forwarders: s
+      .array(ipAny)
+      .optional()
+      .describe("Upstream DNS servers; default: the resolvers of the network's namespace (/etc/netns/NETNS/resolv.conf when it has one, else /etc/resolv.conf, followed as it changes); [] answers local names only"),
   })
   .describe('DNS served by the network\'s dnsmasq')
 

@@ -194,7 +194,12 @@ export async function readState(dir: string): Promise<NetworkState | undefined> 
 export async function writeState(dir: string, state: NetworkState): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 })
   const tmp = join(dir, `.network.json.${process.pid}`)
-  await writeFile(tmp, JSON.stringify(state, null, 2))
+  // Created exclusively: never written through a link planted at the temporary name.
+  await writeFile(tmp, JSON.stringify(state, null, 2), { flag: 'wx' }).catch(async (err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    await rm(tmp, { force: true })
+    await writeFile(tmp, JSON.stringify(state, null, 2), { flag: 'wx' })
+  })
   await rename(tmp, join(dir, 'network.json'))
 }
 

@@ -54,6 +54,17 @@ t.test('DNS only, defaults', async (t) => {
   golden(t, 'dns-only.conf', r.conf)
 })
 
+t.test("upstream: forwarders when listed, else the resolv.conf given (dnsmasq's resolv-file), else none", async (t) => {
+  const base = { network: 'up', interface: 'br0', subnet: '198.51.100.0/24', hostAddress: '198.51.100.1' }
+  const lines = (dns: object) => renderConfig({ ...base, dns }, paths).conf.split('\n').filter((l) => /^(no-resolv|resolv-file=|server=)/.test(l))
+  t.same(lines({ resolvFile: '/etc/netns/lab/resolv.conf' }), ['resolv-file=/etc/netns/lab/resolv.conf'], 'the resolv.conf, followed by dnsmasq')
+  t.same(lines({ resolvFile: '/etc/resolv.conf', forwarders: [] }), ['no-resolv'], 'forwarders: [] is local-only, whatever resolv.conf says')
+  t.same(lines({ resolvFile: '/etc/resolv.conf', forwarders: ['192.0.2.53'] }), ['no-resolv', 'server=192.0.2.53'], 'listed forwarders only')
+  t.same(lines({}), ['no-resolv'], 'neither: local names only')
+  const err = t.throws(() => renderConfig({ ...base, dns: { resolvFile: 'etc/resolv.conf' } }, paths)) as { field?: string }
+  t.equal(err.field, 'dns.resolvFile', 'a relative resolvFile is refused, naming the field')
+})
+
 t.test('properties every config has', async (t) => {
   const { conf } = renderConfig(full, paths)
   const lines = conf.split('\n')

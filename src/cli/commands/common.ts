@@ -1,6 +1,8 @@
 /** What several commands share: the network options from the arguments, reading a spec, NAME. */
 import { statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { checkStateRoot } from '../../network/index.js'
 import { SpecError } from '../../errors.js'
 import type { CliArgs } from '../args.js'
 import { onNftFallback } from '../../nft/index.js'
@@ -33,10 +35,17 @@ export function networkOptions(a: CliArgs): { netns?: string; stateRoot?: string
   if (!Number.isFinite(wait) || wait < 0) throw new SpecError('--wait', `'${a.wait}' is not a number of seconds`)
   return {
     ...(a.netns ? { netns: a.netns } : {}),
-    ...(a['state-root'] ? { stateRoot: a['state-root'] } : {}),
+    ...(a['state-root'] ? { stateRoot: stateRootOf(a['state-root']) } : {}),
     // An operator's command fails at once when another writer holds the network, rather than queueing.
     lockTimeoutMs: wait * 1000,
   }
+}
+
+/** Like any path on a command line, relative to the working directory; checked before anything runs. */
+function stateRootOf(arg: string): string {
+  const root = resolve(arg)
+  checkStateRoot(root, '--state-root')
+  return root
 }
 
 export function need(a: CliArgs, what: string): string {

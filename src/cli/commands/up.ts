@@ -6,11 +6,17 @@ import { dnsmasqOf } from '../../network/index.js'
 import type { CliArgs } from '../args.js'
 import { ms, out, printReport, renderColumns } from '../output.js'
 import { need, networkOptions, readSpec } from './common.js'
+import { DEFAULT_STATE_ROOT, checkReachableBy, prepareStateRoot } from '../../network/index.js'
 
 export default async function up(a: CliArgs): Promise<number> {
   const spec = validateSpec(await readSpec(need(a, 'SPEC')))
   // Foreground: the process also watches the network and puts back whatever of it is lost.
-  const net = createNetwork(spec, { ...networkOptions(a), dnsmasq: a.foreground ? 'supervised' : 'detached', watch: a.foreground })
+  const options = networkOptions(a)
+  const net = createNetwork(spec, { ...options, dnsmasq: a.foreground ? 'supervised' : 'detached', watch: a.foreground })
+  // Checked here too, to name the option as it was typed (Network.up checks it as stateRoot).
+  const root = options.stateRoot ?? DEFAULT_STATE_ROOT
+  if (!a.foreground && dnsmasqOf(net.plan)) checkReachableBy(root, 'nobody', '--state-root')
+  prepareStateRoot(root, '--state-root')
   // Foreground: a signal that arrives while the network is still being built is kept, not fatal — the
   // apply finishes (or rolls back) and the network is then taken down, so nothing is left half-made.
   const signalled = a.foreground

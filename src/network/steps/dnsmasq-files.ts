@@ -4,16 +4,32 @@
  * the lease file — guests' MACs and host names — is readable by root only (dnsmasq keeps writing it
  * through the descriptor it opened as root).
  */
-import { chmod, chown } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
+import { StateError, isNotFound } from '../../errors.js'
 
 export async function tightenDnsmasqFiles(stateDir: string): Promise<void> {
   if (process.getuid?.() !== 0) return
-  await chown(join(stateDir, 'dnsmasq.pid'), 0, 0).catch(ignoreMissing)
-  await chmod(join(stateDir, 'dnsmasq.pid'), 0o644).catch(ignoreMissing)
-  await chmod(join(stateDir, 'leases'), 0o600).catch(ignoreMissing)
+  await tighten(join(stateDir, 'dnsmasq.pid'), 0o644, true)
+  await tighten(join(stateDir, 'leases'), 0o600, false)
 }
 
-function ignoreMissing(err: NodeJS.ErrnoException): void {
-  if (err.code !== 'ENOENT') throw err
+/** chown/chmod through a descriptor opened without following links: a planted link's target is left alone. */
+async function tighten(path: string, mode: number, toRoot: boolean): Promise<void> {
+  let fh
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch (err) {
+    // Not written yet (or removed since): nothing to tighten.
+    if (isNotFound(err)) return
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new StateError(path, 'is a symbolic link: kvmnet does not follow links in its state directories (remove it)')
+    throw err
+  }
+  try {
+    if (toRoot) await fh.chown(0, 0)
+    await fh.chmod(mode)
+  } finally {
+    await fh.close()
+  }
 }

@@ -2,11 +2,23 @@
  * The network's dnsmasq: started when the plan has one and none runs, reloaded when its config changed,
  * stopped when a converge leaves the kind with nothing for it to serve.
  */
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Dnsmasq } from '../../dnsmasq/index.js'
 import type { ApplyContext } from '../driver.js'
 import type { DnsmasqPlan } from '../plan.js'
 import { tightenDnsmasqFiles } from './dnsmasq-files.js'
+import type { NetnsRef } from '../../netns/ref.js'
+
+/**
+ * The resolv.conf of the namespace the network runs in, as `ip netns exec NAME` shows it to programs:
+ * /etc/netns/NAME/resolv.conf when a named namespace has one, else /etc/resolv.conf (dnsmasq runs through
+ * nsenter, which does not bind-mount it, so it is named here).
+ */
+export function namespaceResolvConf(ns: NetnsRef): string {
+  const own = ns.name !== undefined && !ns.name.includes('/') ? `/etc/netns/${ns.name}/resolv.conf` : undefined
+  return own !== undefined && existsSync(own) ? own : '/etc/resolv.conf'
+}
 
 export async function ensureDnsmasq(ctx: ApplyContext, planned: DnsmasqPlan | undefined): Promise<void> {
   const { state, tx } = ctx
@@ -22,7 +34,9 @@ export async function ensureDnsmasq(ctx: ApplyContext, planned: DnsmasqPlan | un
     return
   }
   const stateDir = join(ctx.stateDir, 'dnsmasq')
-  const spec = { ...planned, stateDir }
+  // No forwarders in the spec: upstream is the namespace's own resolvers, like any program run there.
+  const dns = planned.dns && planned.dns.forwarders === undefined ? { ...planned.dns, resolvFile: namespaceResolvConf(ctx.ns) } : planned.dns
+  const spec = { ...planned, dns, stateDir }
   await tx.step('dnsmasq', 'dnsmasq', async (s) => {
     const ifindex = (await ctx.rtnl.findLink(planned.interface))?.index
     let running = await ctx.dnsmasq.current(state)

@@ -293,6 +293,33 @@ async function removeVxlan(ctx: ApplyContext, plan: BridgedPlan): Promise<void> 
     await ctx.rtnl.deleteLink(link.index).catch(ignoreNotFound)
     s.outcome('removed')
   })
+  await restorePlainMtu(ctx, plan)
+}
+
+/** What the kernel gives a new bridge or tap: the MTU of a network that no vxlan reduced. */
+const PLAIN_MTU = 1500
+
+/**
+ * The MTU the vxlan decided (no `mtu` in the spec) goes with it: the bridge and the network's ports that
+ * still have the reduced MTU get the plain one back, as a network made without a vxlan has. A bridge
+ * network's bridge keeps its NIC's MTU, and an `mtu` in the spec was applied by the bridge step.
+ */
+async function restorePlainMtu(ctx: ApplyContext, plan: BridgedPlan): Promise<void> {
+  if (plan.mode === 'bridge' || plan.mtu !== undefined) return
+  const { rtnl } = ctx
+  const bridge = await rtnl.findLink(plan.bridge)
+  if (!bridge || bridge.mtu === PLAIN_MTU) return
+  const reduced = bridge.mtu
+  const ports = (await Promise.all(plan.ports.map((p) => rtnl.findLink(p.name)))).filter((l): l is LinkInfo => l !== undefined && l.mtu === reduced && l.alias === plan.alias.port)
+  await ctx.tx.step('bridge-mtu', 'links', async (s) => {
+    const changed: LinkInfo[] = []
+    s.onUndo(() => Promise.all(changed.map((l) => rtnl.setLink(l.index, { mtu: reduced }).catch(ignoreNotFound))).then(() => undefined))
+    for (const l of [...ports, bridge]) {
+      await rtnl.setLink(l.index, { mtu: PLAIN_MTU })
+      changed.push(l)
+    }
+    s.outcome('updated')
+  })
 }
 
 export interface VxlanStatus {
