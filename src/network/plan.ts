@@ -6,8 +6,8 @@
 import ipaddr from '../util/ipaddr.js'
 import type { HostServices, NetworkRules, PortFilter } from '../nft/index.js'
 import type { DnsmasqSpec } from '../dnsmasq/index.js'
-import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, linkAlias, tapHostMac } from './names.js'
-import type { DnsSpec, Dhcp4Spec, Dhcp6Spec, MacvtapPortSpec, NetworkMode, NetworkSpec, NetworkVxlanSpec, TapPortSpec } from './spec.js'
+import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, ifbName, linkAlias, tapHostMac } from './names.js'
+import type { DnsSpec, Dhcp4Spec, Dhcp6Spec, MacvtapPortSpec, NetworkBandwidthSpec, NetworkMode, NetworkSpec, NetworkVxlanSpec, PortBandwidthSpec, TapPortSpec } from './spec.js'
 import { planVxlan, type PlannedVxlan } from './vxlan.js'
 
 export interface PlannedTap {
@@ -26,6 +26,10 @@ export interface PlannedTap {
   persistent: boolean
   /** Filtered against impersonation (the port's own setting, else the network's). */
   filtering: boolean
+  /** Limits as the spec gives them (KiB/s, KiB). */
+  bandwidth?: PortBandwidthSpec | undefined
+  /** The IFB its outbound traffic is shaped on (when it has an outbound limit). */
+  ifb?: string | undefined
 }
 
 export interface PlannedMacvtap {
@@ -50,7 +54,7 @@ interface BasePlan<M extends NetworkMode> {
   mode: M
   name: string
   group: number
-  alias: { bridge: string; port: string; host: string; vxlan: string }
+  alias: { bridge: string; port: string; host: string; vxlan: string; ifb: string }
   mtu?: number | undefined
   ports: PlannedPort[]
   /** Sysctls of the namespace the network needs (ip_forward ...), set and later put back. */
@@ -72,6 +76,8 @@ export interface BridgePart {
   noHostAddress: boolean
   /** A VXLAN device on the bridge that stretches the network to other hosts. */
   vxlan?: PlannedVxlan | undefined
+  /** The cap on the whole network, as the spec gives it. */
+  bandwidth?: NetworkBandwidthSpec | undefined
 }
 
 export interface NatPlan extends BasePlan<'nat'>, BridgePart {
@@ -109,6 +115,7 @@ export type PlanOf<M extends NetworkMode> = Extract<NetworkPlan, { mode: M }>
 /** Every name the network gives its links: bridge, ports, host helper, vxlan. */
 export function linkNamesOf(plan: NetworkPlan): Set<string> {
   const names = new Set(plan.ports.map((p) => p.name))
+  for (const p of plan.ports) if (p.kind === 'tap' && p.ifb) names.add(p.ifb)
   if ('bridge' in plan && plan.mode !== 'bridge') names.add(plan.bridge)
   if (plan.mode === 'macvtap' && plan.hostHelper) names.add(plan.hostHelper.name)
   const vx = vxlanOf(plan)
@@ -118,7 +125,7 @@ export function linkNamesOf(plan: NetworkPlan): Set<string> {
 
 /** The aliases of every role a network's links can have: what `down` and the group check accept as its own. */
 export function ownAliases(plan: NetworkPlan): string[] {
-  return [plan.alias.bridge, plan.alias.port, plan.alias.host, plan.alias.vxlan]
+  return [plan.alias.bridge, plan.alias.port, plan.alias.host, plan.alias.vxlan, plan.alias.ifb]
 }
 
 /** A plan's VXLAN segment, if its kind has a bridge and the spec asks for one. */
@@ -172,7 +179,7 @@ export function basePlan<M extends NetworkMode>(spec: NetworkSpec & { mode: M },
     mode: spec.mode,
     name: spec.name,
     group: spec.group ?? defaultLinkGroup(spec.name),
-    alias: { bridge: linkAlias(spec.name, 'bridge'), port: linkAlias(spec.name, 'port'), host: linkAlias(spec.name, 'host'), vxlan: linkAlias(spec.name, 'vxlan') },
+    alias: { bridge: linkAlias(spec.name, 'bridge'), port: linkAlias(spec.name, 'port'), host: linkAlias(spec.name, 'host'), vxlan: linkAlias(spec.name, 'vxlan'), ifb: linkAlias(spec.name, 'ifb') },
     mtu: spec.mtu,
     ports,
     sysctls,
@@ -181,7 +188,7 @@ export function basePlan<M extends NetworkMode>(spec: NetworkSpec & { mode: M },
 
 /** The bridge part from a bridged spec's name, addresses and (for bridge networks) no fixed MAC. */
 export function bridgePart(
-  spec: { name: string; bridge?: string | undefined; vxlan?: NetworkVxlanSpec | undefined },
+  spec: { name: string; bridge?: string | undefined; vxlan?: NetworkVxlanSpec | undefined; bandwidth?: NetworkBandwidthSpec | undefined },
   addresses: { v4?: string | undefined; v6?: string | undefined },
   opts: { fixedMac: boolean } = { fixedMac: true },
 ): BridgePart {
@@ -194,6 +201,7 @@ export function bridgePart(
     subnet6: addresses.v6 ? networkOf(addresses.v6) : undefined,
     noHostAddress: list.length === 0,
     vxlan: planVxlan(spec.name, spec.vxlan),
+    bandwidth: spec.bandwidth,
   }
 }
 
@@ -211,6 +219,8 @@ export function planTap(network: string, p: TapPortSpec, index: number, networkF
     vnetHdr: p.vnetHdr ?? true,
     persistent: p.persistent ?? true,
     filtering: p.filtering ?? networkFiltering,
+    bandwidth: p.bandwidth,
+    ifb: p.bandwidth?.outbound ? ifbName(network, p.name) : undefined,
   }
 }
 

@@ -107,6 +107,40 @@ export const forwardSchema = s.object({
   inInterface: ifname.optional().describe('Only forward connections arriving on this interface'),
 })
 
+/** libvirt's <bandwidth> units: average, peak and floor in KiB/s, burst in KiB (up to 4 TiB/s). */
+const kibPerSecond = s.int(1, 0xffffffff)
+const kib = s.int(1, 0xffffffff)
+const rateFields = {
+  peak: kibPerSecond.optional().describe('The most it may send, KiB/s, while burst lasts (HTB ceil); at least average'),
+  burst: kib.optional().describe('KiB it may send at peak (or line rate) before being held to average'),
+}
+
+export const portBandwidthSchema = s
+  .object({
+    inbound: s
+      .object({
+        average: kibPerSecond.optional().describe('Average rate of traffic to the guest, KiB/s'),
+        ...rateFields,
+        floor: kibPerSecond.optional().describe("Guaranteed share of the network's inbound cap, KiB/s (needs the network's bandwidth.inbound)"),
+      })
+      .optional()
+      .describe('Traffic to the guest (shaped on the tap)'),
+    outbound: s
+      .object({ average: kibPerSecond.describe('Average rate of traffic from the guest, KiB/s'), ...rateFields })
+      .optional()
+      .describe('Traffic from the guest (redirected from the tap to an IFB device and shaped there)'),
+  })
+  .describe("The guest's bandwidth limits, libvirt's <bandwidth> meaning and units")
+
+export const networkBandwidthSchema = s
+  .object({
+    inbound: s
+      .object({ average: kibPerSecond.describe('Average rate of all traffic into the network, KiB/s'), ...rateFields })
+      .optional()
+      .describe('Traffic the host sends or routes to the guests, all together (shaped on the bridge)'),
+  })
+  .describe("A cap on the whole network's traffic; ports' inbound floors are shares of it")
+
 const portCommon = {
   name: ifname.describe('Interface name of the port, <= 15 bytes'),
   mac: mac.optional().describe("The guest's MAC address; default: 52:54:00 prefix, stable per host, network and port"),
@@ -121,11 +155,13 @@ export const tapPortSchema = s.object({
   vnetHdr: s.boolean().optional().describe('IFF_VNET_HDR (virtio-net offloads); default true'),
   persistent: s.boolean().optional().describe('Persistent device that QEMU opens by name (default true); false hands the fds to the caller'),
   filtering: s.boolean().optional().describe("Filter this guest's traffic against impersonation (default: the network's filtering)"),
+  bandwidth: portBandwidthSchema.optional(),
 })
 
 export const macvtapPortSchema = s.object({
   ...portCommon,
   kind: s.literal('macvtap').optional().describe('macvtap (the only kind on macvtap networks)'),
+  bandwidth: portBandwidthSchema.optional().describe('Not possible on a macvtap port (refused): traffic to the guest bypasses the macvtap\'s queue'),
 })
 
 const common = {
@@ -169,6 +205,7 @@ const bridged = {
   ports: s.array(tapPortSchema).optional().describe('VM ports (taps) created with the network'),
   vxlan: vxlanSchema.optional(),
   firewall: firewallOptionsSchema,
+  bandwidth: networkBandwidthSchema.optional(),
 }
 
 const hostSchema = s
@@ -345,6 +382,8 @@ export type Dhcp6Spec = Infer<typeof dhcp6Schema>
 export type DnsSpec = NonNullable<NatNetworkSpec['dns']>
 export type Dhcp4Spec = NonNullable<NatNetworkSpec['ipv4']['dhcp']>
 export type NetworkVxlanSpec = Infer<typeof vxlanSchema>
+export type PortBandwidthSpec = Infer<typeof portBandwidthSchema>
+export type NetworkBandwidthSpec = Infer<typeof networkBandwidthSchema>
 export type FirewallOptionsSpec = NonNullable<Infer<typeof firewallOptionsSchema>>
 
 export const NETWORK_MODES: readonly NetworkMode[] = Object.keys(specSchema.variants) as NetworkMode[]

@@ -6,6 +6,7 @@ import { driverFor } from './kinds/index.js'
 import { shapeIssues, throwIssues, type NetworkSpec, type SpecIssue, type SpecOf } from './spec.js'
 import type { NetworkDriver } from './driver.js'
 import { checkVxlan } from './vxlan.js'
+import { checkBandwidth } from './bandwidth.js'
 
 export function specIssues(input: unknown): SpecIssue[] {
   const shapes = shapeIssues(input)
@@ -17,6 +18,7 @@ export function specIssues(input: unknown): SpecIssue[] {
   driver.check(spec as SpecOf<typeof spec.mode>, sink)
   // Every kind with its own bridge may carry one; the schema has no `vxlan` on the others.
   if ('vxlan' in spec) checkVxlan(spec, sink)
+  checkBandwidth(spec, sink)
   return issues
 }
 

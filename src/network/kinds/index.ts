@@ -42,6 +42,7 @@ export function planFor<S extends NetworkSpec>(spec: S, stateRoot: string = DEFA
       port: linkAlias(spec.name, 'port', tag),
       host: linkAlias(spec.name, 'host', tag),
       vxlan: linkAlias(spec.name, 'vxlan', tag),
+      ifb: linkAlias(spec.name, 'ifb', tag),
     },
   }
 }

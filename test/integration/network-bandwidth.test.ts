@@ -1,0 +1,152 @@
+/**
+ * Bandwidth limits with real traffic: guests are namespaces whose frames enter and leave the ports' taps
+ * through socat (test/helpers/tap-guest.ts), and rates are measured on the receiving side over seconds.
+ */
+import t, { type Test } from 'tap'
+import { fileURLToPath } from 'node:url'
+import { createNetwork, validateSpec, type Network } from '../../src/index.js'
+import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
+import { tapGuest } from '../helpers/tap-guest.js'
+
+const RATE = fileURLToPath(new URL('../helpers/rate.mjs', import.meta.url))
+const KIB = 1024
+
+async function upIn(t: Test, host: TestNs, spec: unknown): Promise<Network> {
+  const net = createNetwork(validateSpec(spec), { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` })
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  return net
+}
+
+/** Bytes/s seen by a `rate.mjs` receiver between `from` and `to` ms after its connection opened. */
+function rateBetween(lines: string[], from: number, to: number): number {
+  const pts = lines.map((l) => l.trim().split(' ').map(Number)).filter((p) => p.length === 2 && p.every(Number.isFinite)) as [number, number][]
+  const a = pts.find(([ms]) => ms >= from)
+  const b = [...pts].reverse().find(([ms]) => ms <= to)
+  if (!a || !b || b[0] <= a[0]) return 0
+  return ((b[1] - a[1]) * 1000) / (b[0] - a[0])
+}
+
+/** Start a receiver whose output lines are collected; `lines` grows as it runs. */
+function receiver(ns: TestNs, args: string[]): { lines: string[]; errors: string[]; stop(): void } {
+  const lines: string[] = []
+  const errors: string[] = []
+  const p = ns.spawn('node', [RATE, ...args])
+  p.stdout?.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)))
+  p.stderr?.on('data', (d: Buffer) => errors.push(d.toString()))
+  return { lines, errors, stop: () => void p.kill('SIGKILL') }
+}
+
+async function listening(ns: TestNs, args: string[]): Promise<void> {
+  const p = ns.spawn('node', [RATE, ...args])
+  await new Promise<void>((resolve) => p.stdout?.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()))
+}
+
+const lastMs = (r: { lines: string[] }): number => Number(r.lines.at(-1)?.split(' ')[0] ?? 0)
+
+async function tcState(host: TestNs): Promise<{ qdiscs: string; classes: string; ifbs: string }> {
+  const qdiscs = await host.run('tc', ['qdisc', 'show'])
+  const ifbs = (JSON.parse(await host.run('ip', ['-j', 'link', 'show', 'type', 'ifb'])) as { ifname: string; txqlen: number }[])
+    .map((l) => `${l.ifname} qlen ${l.txqlen}`)
+    .join('\n')
+  return { qdiscs, classes: '', ifbs }
+}
+
+t.test('per-port limits: download and upload held to average, an unlimited guest faster, live change, drift, removal, down', async (t) => {
+  const host = await makeNs(t, 'kq')
+  const spec = (inbound: number | undefined) => ({
+    name: 'kqbw',
+    mode: 'open',
+    ipv4: { address: '192.0.2.1/24' },
+    ports: [
+      { name: 'kqbw-p0', mac: '52:54:00:4b:00:10', vnetHdr: false, ...(inbound ? { bandwidth: { inbound: { average: inbound }, outbound: { average: 256 } } } : {}) },
+      { name: 'kqbw-p1', mac: '52:54:00:4b:00:11', vnetHdr: false },
+    ],
+  })
+  const net = await upIn(t, host, spec(512))
+  const g0 = await tapGuest(t, host, 'kqbw-p0', '52:54:00:4b:00:10', '192.0.2.10/24')
+  const g1 = await tapGuest(t, host, 'kqbw-p1', '52:54:00:4b:00:11', '192.0.2.11/24')
+  t.match((await tcState(host)).ifbs, /qlen 1000/, "the port's IFB has a long queue")
+
+  // Download: the host sends, each guest receives.
+  await listening(host, ['serve-send', '5001'])
+  const d1 = receiver(g1, ['recv', '192.0.2.1', '5001'])
+  await waitFor(() => lastMs(d1) >= 3000, 10000)
+  const unlimited = rateBetween(d1.lines, 1000, 3000)
+  // Stopped before the next measurement: relaying it takes most of the machine's CPU.
+  d1.stop()
+  const d0 = receiver(g0, ['recv', '192.0.2.1', '5001'])
+  await waitFor(() => lastMs(d0) >= 4000, 15000).catch((err: unknown) => {
+    t.comment(`receiver: ${d0.errors.join('')} lines ${d0.lines.length}`)
+    throw err
+  })
+  const limited = rateBetween(d0.lines, 1000, 4000)
+  t.comment(`download: limited ${(limited / KIB).toFixed(0)} KiB/s (average 512), unlimited ${(unlimited / KIB).toFixed(0)} KiB/s`)
+  t.ok(Math.abs(limited - 512 * KIB) <= 0.2 * 512 * KIB, `download within 20% of 512 KiB/s (${(limited / KIB).toFixed(0)})`)
+  t.ok(unlimited >= 3 * limited, 'the unlimited guest is at least 3x faster')
+
+  // Upload: the guest sends, the host receives.
+  const u0 = receiver(host, ['serve-recv', '5002'])
+  await new Promise((r) => setTimeout(r, 300))
+  g0.spawn('node', [RATE, 'send', '192.0.2.1', '5002'])
+  await waitFor(() => lastMs(u0) >= 4000, 15000)
+  const up = rateBetween(u0.lines, 1000, 4000)
+  t.comment(`upload: ${(up / KIB).toFixed(0)} KiB/s (average 256)`)
+  t.ok(Math.abs(up - 256 * KIB) <= 0.2 * 256 * KIB, `upload within 20% of 256 KiB/s (${(up / KIB).toFixed(0)})`)
+
+  // Raise the download limit while the connection runs: the same connection speeds up.
+  const before = lastMs(d0)
+  await net.up(validateSpec(spec(1024)))
+  const t0 = lastMs(d0)
+  await waitFor(() => lastMs(d0) >= t0 + 3500, 15000)
+  const raised = rateBetween(d0.lines, t0 + 1000, t0 + 3500)
+  t.comment(`after up with 1024: ${(raised / KIB).toFixed(0)} KiB/s on the same connection (open since before ${before} ms)`)
+  t.ok(Math.abs(raised - 1024 * KIB) <= 0.2 * 1024 * KIB, `raised download within 20% of 1024 KiB/s (${(raised / KIB).toFixed(0)})`)
+
+  // Drift: the tap's qdisc deleted by hand is seen, and repaired by up.
+  await host.run('tc', ['qdisc', 'del', 'dev', 'kqbw-p0', 'root'])
+  const st = await net.status()
+  t.ok(st.problems.some((p) => /kqbw-p0: root htb/.test(p)), `status names the missing qdisc (${st.problems.join('; ')})`)
+  await net.up()
+  t.same((await net.status()).problems, [], 'up repaired it')
+  t.match(await host.run('tc', ['qdisc', 'show', 'dev', 'kqbw-p0']), /htb 4b51: root/)
+
+  // Removing bandwidth removes every qdisc, class, filter and IFB.
+  await net.up(validateSpec(spec(undefined)))
+  const off = await tcState(host)
+  t.notMatch(off.qdiscs, /4b51:|ingress/, 'no kvmnet qdisc left')
+  t.equal(off.ifbs, '', 'no IFB left')
+
+  await net.up(validateSpec(spec(512)))
+  await net.down()
+  const after = await tcState(host)
+  t.notMatch(after.qdiscs, /4b51:|ingress/, 'after down: no qdisc of kvmnet')
+  t.equal(after.ifbs, '', 'after down: no IFB')
+})
+
+t.test('floor: a guest keeps its floor while another saturates the network cap', async (t) => {
+  const host = await makeNs(t, 'kq')
+  await upIn(t, host, {
+    name: 'kqfl',
+    mode: 'open',
+    ipv4: { address: '198.51.100.1/24' },
+    bandwidth: { inbound: { average: 1024 } },
+    ports: [
+      { name: 'kqfl-p0', mac: '52:54:00:4b:01:10', vnetHdr: false, bandwidth: { inbound: { floor: 768 } } },
+      { name: 'kqfl-p1', mac: '52:54:00:4b:01:11', vnetHdr: false },
+    ],
+  })
+  const g0 = await tapGuest(t, host, 'kqfl-p0', '52:54:00:4b:01:10', '198.51.100.10/24')
+  const g1 = await tapGuest(t, host, 'kqfl-p1', '52:54:00:4b:01:11', '198.51.100.11/24')
+  await listening(host, ['serve-send', '5001'])
+  // The guest without a floor saturates the cap first, then the floored one joins.
+  const r1 = receiver(g1, ['recv', '198.51.100.1', '5001'])
+  await waitFor(() => lastMs(r1) >= 1500, 10000)
+  const r0 = receiver(g0, ['recv', '198.51.100.1', '5001'])
+  await waitFor(() => lastMs(r0) >= 4000, 15000)
+  const floored = rateBetween(r0.lines, 1000, 4000)
+  const other = rateBetween(r1.lines, lastMs(r1) - 3000, lastMs(r1))
+  t.comment(`floored guest ${(floored / KIB).toFixed(0)} KiB/s (floor 768), other ${(other / KIB).toFixed(0)} KiB/s, cap 1024`)
+  t.ok(floored >= 0.8 * 768 * KIB, `the floored guest gets its floor (${(floored / KIB).toFixed(0)} KiB/s)`)
+  t.ok(floored + other <= 1.2 * 1024 * KIB, 'both together stay under the cap')
+})
