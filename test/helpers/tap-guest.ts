@@ -20,9 +20,10 @@ export async function tapGuest(t: Teardownable, host: TestNs, port: string, mac:
   const dir = mkdtempSync(join(tmpdir(), 'kvmnet-tapguest-'))
   const h = join(dir, 'h')
   const g = join(dir, 'g')
-  // -s: a frame sent before the other side's socket exists is dropped, not fatal.
-  host.spawn('socat', ['-s', `TUN,tun-type=tap,tun-name=${port},iff-no-pi`, `UNIX-SENDTO:${g},bind=${h}`])
-  guest.spawn('socat', ['-s', `TUN,tun-type=tap,tun-name=eth0,iff-no-pi`, `UNIX-SENDTO:${h},bind=${g}`])
+  // -s: a frame sent before the other side's socket exists is dropped, not fatal; its log goes nowhere
+  // (a pipe nobody reads would fill and stall the relay).
+  host.spawn('socat', ['-s', '-lf', '/dev/null', `TUN,tun-type=tap,tun-name=${port},iff-no-pi`, `UNIX-SENDTO:${g},bind=${h}`])
+  guest.spawn('socat', ['-s', '-lf', '/dev/null', `TUN,tun-type=tap,tun-name=eth0,iff-no-pi`, `UNIX-SENDTO:${h},bind=${g}`])
   await waitFor(async () => (await guest.try('ip', ['link', 'show', 'eth0'])).exitCode === 0, 5000)
   await guest.ip(`link set eth0 address ${mac}\naddr add ${cidr} dev eth0\nlink set eth0 up\n`)
   return guest

@@ -27,6 +27,14 @@ function rateBetween(lines: string[], from: number, to: number): number {
   return ((b[1] - a[1]) * 1000) / (b[0] - a[0])
 }
 
+/** Wait for `ms` of a receiver's measurements; on failure say what it printed. */
+async function measured(t: Test, r: { lines: string[]; errors: string[] }, ms: number, within = 20000): Promise<void> {
+  await waitFor(() => lastMs(r) >= ms, within).catch((err: unknown) => {
+    t.comment(`receiver: errors ${JSON.stringify(r.errors.join(''))}, last lines ${JSON.stringify(r.lines.slice(-3))}`)
+    throw err
+  })
+}
+
 /** Start a receiver whose output lines are collected; `lines` grows as it runs. */
 function receiver(ns: TestNs, args: string[]): { lines: string[]; errors: string[]; stop(): void } {
   const lines: string[] = []
@@ -71,15 +79,12 @@ t.test('per-port limits: download and upload held to average, an unlimited guest
   // Download: the host sends, each guest receives.
   await listening(host, ['serve-send', '5001'])
   const d1 = receiver(g1, ['recv', '192.0.2.1', '5001'])
-  await waitFor(() => lastMs(d1) >= 3000, 10000)
+  await measured(t, d1, 3000)
   const unlimited = rateBetween(d1.lines, 1000, 3000)
   // Stopped before the next measurement: relaying it takes most of the machine's CPU.
   d1.stop()
   const d0 = receiver(g0, ['recv', '192.0.2.1', '5001'])
-  await waitFor(() => lastMs(d0) >= 4000, 15000).catch((err: unknown) => {
-    t.comment(`receiver: ${d0.errors.join('')} lines ${d0.lines.length}`)
-    throw err
-  })
+  await measured(t, d0, 4000)
   const limited = rateBetween(d0.lines, 1000, 4000)
   t.comment(`download: limited ${(limited / KIB).toFixed(0)} KiB/s (average 512), unlimited ${(unlimited / KIB).toFixed(0)} KiB/s`)
   t.ok(Math.abs(limited - 512 * KIB) <= 0.2 * 512 * KIB, `download within 20% of 512 KiB/s (${(limited / KIB).toFixed(0)})`)
@@ -89,7 +94,7 @@ t.test('per-port limits: download and upload held to average, an unlimited guest
   const u0 = receiver(host, ['serve-recv', '5002'])
   await new Promise((r) => setTimeout(r, 300))
   g0.spawn('node', [RATE, 'send', '192.0.2.1', '5002'])
-  await waitFor(() => lastMs(u0) >= 4000, 15000)
+  await measured(t, u0, 4000)
   const up = rateBetween(u0.lines, 1000, 4000)
   t.comment(`upload: ${(up / KIB).toFixed(0)} KiB/s (average 256)`)
   t.ok(Math.abs(up - 256 * KIB) <= 0.2 * 256 * KIB, `upload within 20% of 256 KiB/s (${(up / KIB).toFixed(0)})`)
@@ -98,7 +103,7 @@ t.test('per-port limits: download and upload held to average, an unlimited guest
   const before = lastMs(d0)
   await net.up(validateSpec(spec(1024)))
   const t0 = lastMs(d0)
-  await waitFor(() => lastMs(d0) >= t0 + 3500, 15000)
+  await measured(t, d0, t0 + 3500)
   const raised = rateBetween(d0.lines, t0 + 1000, t0 + 3500)
   t.comment(`after up with 1024: ${(raised / KIB).toFixed(0)} KiB/s on the same connection (open since before ${before} ms)`)
   t.ok(Math.abs(raised - 1024 * KIB) <= 0.2 * 1024 * KIB, `raised download within 20% of 1024 KiB/s (${(raised / KIB).toFixed(0)})`)
@@ -141,9 +146,9 @@ t.test('floor: a guest keeps its floor while another saturates the network cap',
   await listening(host, ['serve-send', '5001'])
   // The guest without a floor saturates the cap first, then the floored one joins.
   const r1 = receiver(g1, ['recv', '198.51.100.1', '5001'])
-  await waitFor(() => lastMs(r1) >= 1500, 10000)
+  await measured(t, r1, 1500)
   const r0 = receiver(g0, ['recv', '198.51.100.1', '5001'])
-  await waitFor(() => lastMs(r0) >= 4000, 15000)
+  await measured(t, r0, 4000)
   const floored = rateBetween(r0.lines, 1000, 4000)
   const other = rateBetween(r1.lines, lastMs(r1) - 3000, lastMs(r1))
   t.comment(`floored guest ${(floored / KIB).toFixed(0)} KiB/s (floor 768), other ${(other / KIB).toFixed(0)} KiB/s, cap 1024`)
