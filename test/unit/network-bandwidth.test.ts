@@ -47,7 +47,7 @@ t.test('the plan asks for a tap HTB, an IFB with its redirect, and the bridge cl
   t.equal(p0?.redirectTo, s.ifbs[0])
   t.same(s.devices.find((d) => d.dev === s.ifbs[0])?.root?.classes[0]?.rate, 51200)
   t.same(s.devices.find((d) => d.dev === 'p1'), { dev: 'p1', root: undefined, redirectTo: undefined })
-  const br = s.devices.find((d) => d.dev === plan.bridge)
+  const br = s.devices.find((d) => 'bridge' in plan && d.dev === plan.bridge)
   t.equal(br?.root?.defaultClass, 2)
   t.same(br?.root?.filters, [{ prio: 2, match: { dstMac: '52:54:00:00:00:01' }, flowid: QOS_HANDLE | 0x100 }])
   t.equal(br?.root?.classes.find((c) => c.classid === (QOS_HANDLE | 2))?.rate, 700 * 1024)
