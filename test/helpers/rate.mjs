@@ -9,33 +9,34 @@ import net from 'node:net'
 const [mode, a, b] = process.argv.slice(2)
 const chunk = Buffer.alloc(64 * 1024, 0x5a)
 
-function pump(sock) {
+// A server outlives its connections (a test measures one guest after another); a client ends with its own.
+function pump(sock, client) {
   const go = () => {
     while (sock.write(chunk)) {}
   }
   sock.on('drain', go)
-  sock.on('error', () => process.exit(0))
-  sock.on('close', () => process.exit(0))
+  sock.on('error', () => client && process.exit(0))
+  sock.on('close', () => client && process.exit(0))
   go()
 }
 
-function count(sock) {
+function count(sock, client) {
   const t0 = Date.now()
   let bytes = 0
   sock.on('data', (d) => (bytes += d.length))
   const timer = setInterval(() => process.stdout.write(`${Date.now() - t0} ${bytes}\n`), 250)
   sock.on('close', () => {
     clearInterval(timer)
-    process.exit(0)
+    if (client) process.exit(0)
   })
-  sock.on('error', () => process.exit(1))
+  sock.on('error', () => client && process.exit(1))
 }
 
 if (mode === 'serve-send' || mode === 'serve-recv') {
-  const srv = net.createServer((s) => (mode === 'serve-send' ? pump(s) : count(s)))
+  const srv = net.createServer((s) => (mode === 'serve-send' ? pump(s, false) : count(s, false)))
   srv.listen(Number(a), '0.0.0.0', () => process.stdout.write('listening\n'))
 } else if (mode === 'recv' || mode === 'send') {
-  const s = net.connect(Number(b), a, () => (mode === 'send' ? pump(s) : count(s)))
+  const s = net.connect(Number(b), a, () => (mode === 'send' ? pump(s, true) : count(s, true)))
   s.on('error', (e) => {
     process.stderr.write(`${e.message}\n`)
     process.exit(1)

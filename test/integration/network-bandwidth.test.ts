@@ -28,21 +28,23 @@ function rateBetween(lines: string[], from: number, to: number): number {
 }
 
 /** Wait for `ms` of a receiver's measurements; on failure say what it printed. */
-async function measured(t: Test, r: { lines: string[]; errors: string[] }, ms: number, within = 20000): Promise<void> {
-  await waitFor(() => lastMs(r) >= ms, within).catch((err: unknown) => {
+async function measured(t: Test, r: { lines: string[]; errors: string[]; ns: TestNs }, ms: number, within = 20000): Promise<void> {
+  await waitFor(() => lastMs(r) >= ms, within).catch(async (err: unknown) => {
     t.comment(`receiver: errors ${JSON.stringify(r.errors.join(''))}, last lines ${JSON.stringify(r.lines.slice(-3))}`)
+    t.comment((await r.ns.try('ss', ['-tn'])).stdout)
+    t.comment((await r.ns.try('ip', ['-s', 'link'])).stdout)
     throw err
   })
 }
 
 /** Start a receiver whose output lines are collected; `lines` grows as it runs. */
-function receiver(ns: TestNs, args: string[]): { lines: string[]; errors: string[]; stop(): void } {
+function receiver(ns: TestNs, args: string[]): { lines: string[]; errors: string[]; ns: TestNs; stop(): void } {
   const lines: string[] = []
   const errors: string[] = []
   const p = ns.spawn('node', [RATE, ...args])
   p.stdout?.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)))
   p.stderr?.on('data', (d: Buffer) => errors.push(d.toString()))
-  return { lines, errors, stop: () => void p.kill('SIGKILL') }
+  return { lines, errors, ns, stop: () => void p.kill('SIGKILL') }
 }
 
 async function listening(ns: TestNs, args: string[]): Promise<void> {
@@ -93,11 +95,15 @@ t.test('per-port limits: download and upload held to average, an unlimited guest
   // Upload: the guest sends, the host receives.
   const u0 = receiver(host, ['serve-recv', '5002'])
   await new Promise((r) => setTimeout(r, 300))
-  g0.spawn('node', [RATE, 'send', '192.0.2.1', '5002'])
+  const sender = g0.spawn('node', [RATE, 'send', '192.0.2.1', '5002'])
   await measured(t, u0, 4000)
   const up = rateBetween(u0.lines, 1000, 4000)
   t.comment(`upload: ${(up / KIB).toFixed(0)} KiB/s (average 256)`)
   t.ok(Math.abs(up - 256 * KIB) <= 0.2 * 256 * KIB, `upload within 20% of 256 KiB/s (${(up / KIB).toFixed(0)})`)
+  // Stopped: a saturated upload queue (1000 packets at 256 KiB/s: seconds) would hold back the
+  // download's ACKs and so the download itself.
+  sender.kill('SIGKILL')
+  u0.stop()
 
   // Raise the download limit while the connection runs: the same connection speeds up.
   const before = lastMs(d0)

@@ -43,7 +43,9 @@ async function deviceChanges(rtnl: Rtnl, d: DeviceShaping, link: LinkInfo, qdisc
     const classes = ours ? (await rtnl.listClasses(dev)).filter((c) => c.classid >>> 16 === QOS_HANDLE >>> 16) : []
     for (const w of want.classes) {
       const have = classes.find((c) => c.classid === w.classid)
-      if (!sameClass(w, have?.htb) || (have && have.parent !== w.parent)) out.push({ what: `${d.dev}: class ${(w.classid & 0xffff).toString(16)}`, run: () => rtnl.replaceHtbClass({ dev, ...w }) })
+      // A dump gives a class directly under the qdisc the parent "root" (ffffffff), not the qdisc's handle.
+      const parent = have?.parent === TC_H_ROOT ? QOS_HANDLE : have?.parent
+      if (!sameClass(w, have?.htb) || parent !== w.parent) out.push({ what: `${d.dev}: class ${(w.classid & 0xffff).toString(16)}`, run: () => rtnl.replaceHtbClass({ dev, ...w }) })
     }
     const filters = ours ? (await rtnl.listFilters(dev, QOS_HANDLE)).filter((f) => f.match !== undefined) : []
     const wantKeys = new Set(want.filters.map((f: WantedFilter) => matchKey(f)))
@@ -59,7 +61,8 @@ async function deviceChanges(rtnl: Rtnl, d: DeviceShaping, link: LinkInfo, qdisc
     }
     const wanted = new Set(want.classes.map((c) => c.classid))
     // Leaves before their parents: a class with children cannot be deleted.
-    const stale = classes.filter((c) => !wanted.has(c.classid)).sort((a, b) => Number(a.parent === QOS_HANDLE) - Number(b.parent === QOS_HANDLE))
+    const top = (c: { parent: number }): boolean => c.parent === TC_H_ROOT || c.parent === QOS_HANDLE
+    const stale = classes.filter((c) => !wanted.has(c.classid)).sort((a, b) => Number(top(a)) - Number(top(b)))
     for (const c of stale) out.push({ what: `${d.dev}: stale class ${(c.classid & 0xffff).toString(16)}`, run: () => rtnl.deleteClass(dev, c.classid).catch(ignoreNotFound) })
   } else if (ours) {
     out.push({ what: `${d.dev}: remove root htb`, run: () => rtnl.deleteQdisc(dev, 'root').catch(ignoreNotFound) })
