@@ -77,6 +77,8 @@ t.test('per-port limits: download and upload held to average, an unlimited guest
   const g0 = await tapGuest(t, host, 'kqbw-p0', '52:54:00:4b:00:10', '192.0.2.10/24')
   const g1 = await tapGuest(t, host, 'kqbw-p1', '52:54:00:4b:00:11', '192.0.2.11/24')
   t.match((await tcState(host)).ifbs, /qlen 1000/, "the port's IFB has a long queue")
+  t.same((await net.ports())[0]?.bandwidth, { inbound: { average: 512 }, outbound: { average: 256 } }, 'ports() shows the limits')
+  t.same((await net.status()).ports.find((p) => p.name === 'kqbw-p0')?.bandwidth, { inbound: { average: 512 }, outbound: { average: 256 } }, 'status shows them')
 
   // Download: the host sends, each guest receives.
   await listening(host, ['serve-send', '5001'])
