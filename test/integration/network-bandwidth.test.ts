@@ -163,3 +163,18 @@ t.test('floor: a guest keeps its floor while another saturates the network cap',
   t.ok(floored >= 0.8 * 768 * KIB, `the floored guest gets its floor (${(floored / KIB).toFixed(0)} KiB/s)`)
   t.ok(floored + other <= 1.2 * 1024 * KIB, 'both together stay under the cap')
 })
+
+t.test("another's root qdisc is left alone: the up fails and rolls back the IFB and port it made", async (t) => {
+  const host = await makeNs(t, 'kq')
+  const port = (name: string, bandwidth?: unknown) => ({ name, ...(bandwidth ? { bandwidth } : {}) })
+  const base = { name: 'kqrb', mode: 'open', ipv4: { address: '203.0.113.1/24' } }
+  const net = await upIn(t, host, { ...base, ports: [port('kqrb-p0')] })
+  await host.run('tc', ['qdisc', 'add', 'dev', 'kqrb-p0', 'root', 'handle', '1:', 'htb'])
+  const err = await net
+    .up(validateSpec({ ...base, ports: [port('kqrb-p0', { inbound: { average: 100 } }), port('kqrb-p1', { outbound: { average: 100 } })] }))
+    .then(() => undefined, (e: unknown) => e as Error)
+  t.match(err?.message, /kqrb-p0 carries a root qdisc kvmnet did not make \(htb 1:\)/)
+  t.match(await host.run('tc', ['qdisc', 'show', 'dev', 'kqrb-p0']), /qdisc htb 1: root/, 'the foreign qdisc is still there')
+  t.equal((await tcState(host)).ifbs, '', 'the IFB made for the new port was removed')
+  t.equal((await host.try('ip', ['link', 'show', 'kqrb-p1'])).exitCode, 1, 'and so was the new port')
+})
