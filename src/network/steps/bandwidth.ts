@@ -5,7 +5,7 @@
  * lease and its connections stay; a device whose limits were removed loses its qdiscs; IFBs nobody
  * redirects to are deleted. The same comparison, without changes, is what status reports as drift.
  */
-import { KvmnetError } from '../../errors.js'
+import { KvmnetError, isExists } from '../../errors.js'
 import { TC_H_INGRESS_HANDLE, type LinkInfo, type Rtnl, type QdiscInfo } from '../../rtnl/index.js'
 import type { ApplyContext } from '../driver.js'
 import { linkNamesOf, type NetworkPlan } from '../plan.js'
@@ -123,11 +123,16 @@ export async function ensureBandwidth(ctx: ApplyContext, plan: NetworkPlan): Pro
       s.onUndo(() => Promise.all(made.map((n) => rtnl.deleteLink(n).catch(ignoreNotFound))).then(() => undefined))
       await Promise.all(
         missing.map(async (name) => {
-          const taken = await rtnl.findLink(name)
-          if (taken) assertOurs(taken, plan.alias.ifb, 'ports', owner)
-          const l = taken ?? (await rtnl.addLink({ kind: 'ifb', name, group: plan.group, alias: plan.alias.ifb, txQueueLen: IFB_TXQUEUELEN, up: true }))
-          if (!taken) made.push(name)
-          links.set(name, l)
+          try {
+            links.set(name, await rtnl.addLink({ kind: 'ifb', name, group: plan.group, alias: plan.alias.ifb, txQueueLen: IFB_TXQUEUELEN, up: true }))
+            made.push(name)
+          } catch (err) {
+            // The name is taken outside the network's group: adopt it only if it is this network's.
+            const taken = isExists(err) ? await rtnl.findLink(name) : undefined
+            if (!taken) throw err
+            assertOurs(taken, plan.alias.ifb, 'ports', owner)
+            links.set(name, taken)
+          }
         }),
       )
       s.outcome('created')
