@@ -11,6 +11,7 @@ import ipaddr from '../util/ipaddr.js'
 import { SpecError } from '../errors.js'
 import { IFNAME_PATTERN, IFNAME_RULE, isIfName } from '../util/ifname.js'
 import { fieldPath, s, type Infer, type Issue } from '../schema/schema.js'
+import { networkBandwidthSchema, portBandwidthSchema } from './spec-bandwidth.js'
 
 const MAC = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/
 const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
@@ -106,40 +107,6 @@ export const forwardSchema = s.object({
   hostAddress: ipAny.optional().describe("Only forward connections to this host address (of the guest's family)"),
   inInterface: ifname.optional().describe('Only forward connections arriving on this interface'),
 })
-
-/** libvirt's <bandwidth> units: average, peak and floor in KiB/s, burst in KiB (up to 4 TiB/s). */
-const kibPerSecond = s.int(1, 0xffffffff)
-const kib = s.int(1, 0xffffffff)
-const rateFields = {
-  peak: kibPerSecond.optional().describe('The most it may send, KiB/s, while burst lasts (HTB ceil); at least average'),
-  burst: kib.optional().describe('KiB it may send at peak (or line rate) before being held to average'),
-}
-
-export const portBandwidthSchema = s
-  .object({
-    inbound: s
-      .object({
-        average: kibPerSecond.optional().describe('Average rate of traffic to the guest, KiB/s'),
-        ...rateFields,
-        floor: kibPerSecond.optional().describe("Guaranteed share of the network's inbound cap, KiB/s (needs the network's bandwidth.inbound)"),
-      })
-      .optional()
-      .describe('Traffic to the guest (shaped on the tap)'),
-    outbound: s
-      .object({ average: kibPerSecond.describe('Average rate of traffic from the guest, KiB/s'), ...rateFields })
-      .optional()
-      .describe('Traffic from the guest (redirected from the tap to an IFB device and shaped there)'),
-  })
-  .describe("The guest's bandwidth limits, libvirt's <bandwidth> meaning and units")
-
-export const networkBandwidthSchema = s
-  .object({
-    inbound: s
-      .object({ average: kibPerSecond.describe('Average rate of all traffic into the network, KiB/s'), ...rateFields })
-      .optional()
-      .describe('Traffic the host sends or routes to the guests, all together (shaped on the bridge)'),
-  })
-  .describe("A cap on the whole network's traffic; ports' inbound floors are shares of it")
 
 const portCommon = {
   name: ifname.describe('Interface name of the port, <= 15 bytes'),
@@ -382,8 +349,7 @@ export type Dhcp6Spec = Infer<typeof dhcp6Schema>
 export type DnsSpec = NonNullable<NatNetworkSpec['dns']>
 export type Dhcp4Spec = NonNullable<NatNetworkSpec['ipv4']['dhcp']>
 export type NetworkVxlanSpec = Infer<typeof vxlanSchema>
-export type PortBandwidthSpec = Infer<typeof portBandwidthSchema>
-export type NetworkBandwidthSpec = Infer<typeof networkBandwidthSchema>
+export type { PortBandwidthSpec, NetworkBandwidthSpec } from './spec-bandwidth.js'
 export type FirewallOptionsSpec = NonNullable<Infer<typeof firewallOptionsSchema>>
 
 export const NETWORK_MODES: readonly NetworkMode[] = Object.keys(specSchema.variants) as NetworkMode[]
