@@ -4,7 +4,9 @@
  */
 import t, { type Test } from 'tap'
 import { fileURLToPath } from 'node:url'
-import { createNetwork, validateSpec, type Network } from '../../src/index.js'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createNetwork, gc, validateSpec, type Network } from '../../src/index.js'
 import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
 import { tapGuest } from '../helpers/tap-guest.js'
 
@@ -177,4 +179,22 @@ t.test("another's root qdisc is left alone: the up fails and rolls back the IFB 
   t.match(await host.run('tc', ['qdisc', 'show', 'dev', 'kqrb-p0']), /qdisc htb 1: root/, 'the foreign qdisc is still there')
   t.equal((await tcState(host)).ifbs, '', 'the IFB made for the new port was removed')
   t.equal((await host.try('ip', ['link', 'show', 'kqrb-p1'])).exitCode, 1, 'and so was the new port')
+})
+
+t.test('gc removes the IFBs of a network whose process died (its state gone, its tagged links left)', async (t) => {
+  const host = await makeNs(t, 'kq')
+  const stateRoot = `/run/kvmnet-test/${host.name}`
+  const net = createNetwork(
+    validateSpec({ name: 'kqgc', mode: 'open', ipv4: { address: '203.0.113.1/24' }, ports: [{ name: 'kqgc-p0', bandwidth: { outbound: { average: 100 } } }] }),
+    { netns: host.name, stateRoot },
+  )
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  t.not((await tcState(host)).ifbs, '', 'the port has its IFB')
+  // What a process killed before its first journal leaves: tagged links and no state.
+  await rm(stateRoot, { recursive: true, force: true })
+  const r = await gc({ netns: host.name, stateRoot })
+  t.same(r.errors, [])
+  t.equal((await tcState(host)).ifbs, '', 'no IFB left')
+  t.equal((await host.try('ip', ['link', 'show', 'kqgc-p0'])).exitCode, 1, 'nor the port')
 })
