@@ -17,7 +17,8 @@ const REDIRECT_PRIO = 1
 /** Bytes of slack when comparing a burst: the kernel keeps it in 64 ns ticks. */
 const BURST_SLACK = 64
 
-type Change = { what: string; run: () => Promise<void> }
+/** One change to a device, and how to put back what it replaced (a rollback of a converge that failed later). */
+type Change = { what: string; run: () => Promise<void>; undo?: () => Promise<void> }
 
 function sameClass(w: WantedClass, have: { rate: number; ceil: number; burst: number; cburst: number } | undefined): boolean {
   if (!have) return false
@@ -39,13 +40,24 @@ async function deviceChanges(rtnl: Rtnl, d: DeviceShaping, link: LinkInfo, qdisc
     if (root && !ours && root.handle >>> 16 !== 0)
       throw new KvmnetError(`${d.dev} carries a root qdisc kvmnet did not make (${root.kind} ${(root.handle >>> 16).toString(16)}:); remove it for bandwidth limits to apply`)
     if (!ours || root.defaultClass !== want.defaultClass)
-      out.push({ what: `${d.dev}: root htb`, run: () => rtnl.replaceQdisc({ kind: 'htb', dev, handle: QOS_HANDLE, defaultClass: want.defaultClass }) })
+      out.push({
+        what: `${d.dev}: root htb`,
+        run: () => rtnl.replaceQdisc({ kind: 'htb', dev, handle: QOS_HANDLE, defaultClass: want.defaultClass }),
+        undo: ours ? () => rtnl.replaceQdisc({ kind: 'htb', dev, handle: QOS_HANDLE, defaultClass: root.defaultClass ?? want.defaultClass }) : () => rtnl.deleteQdisc(dev, 'root').catch(ignoreNotFound),
+      })
     const classes = ours ? (await rtnl.listClasses(dev)).filter((c) => c.classid >>> 16 === QOS_HANDLE >>> 16) : []
     for (const w of want.classes) {
       const have = classes.find((c) => c.classid === w.classid)
       // A dump gives a class directly under the qdisc the parent "root" (ffffffff), not the qdisc's handle.
       const parent = have?.parent === TC_H_ROOT ? QOS_HANDLE : have?.parent
-      if (!sameClass(w, have?.htb) || parent !== w.parent) out.push({ what: `${d.dev}: class ${(w.classid & 0xffff).toString(16)}`, run: () => rtnl.replaceHtbClass({ dev, ...w }) })
+      const old = have?.htb
+      if (!sameClass(w, old) || parent !== w.parent)
+        out.push({
+          what: `${d.dev}: class ${(w.classid & 0xffff).toString(16)}`,
+          run: () => rtnl.replaceHtbClass({ dev, ...w }),
+          // A class that was there gets its old rates back; a new one goes with its qdisc or is deleted.
+          undo: old && parent !== undefined ? () => rtnl.replaceHtbClass({ dev, classid: w.classid, parent, ...old }) : () => rtnl.deleteClass(dev, w.classid).catch(ignoreNotFound),
+        })
     }
     const filters = ours ? (await rtnl.listFilters(dev, QOS_HANDLE)).filter((f) => f.match !== undefined) : []
     const wantKeys = new Set(want.filters.map((f: WantedFilter) => matchKey(f)))
@@ -56,6 +68,10 @@ async function deviceChanges(rtnl: Rtnl, d: DeviceShaping, link: LinkInfo, qdisc
         run: async () => {
           for (const p of prios) await rtnl.deleteFilters(dev, QOS_HANDLE, p).catch(ignoreNotFound)
           await Promise.all(want.filters.map((f) => rtnl.addU32Filter({ dev, parent: QOS_HANDLE, prio: f.prio, match: f.match, flowid: f.flowid })))
+        },
+        undo: async () => {
+          for (const p of new Set([...prios, ...want.filters.map((f) => f.prio)])) await rtnl.deleteFilters(dev, QOS_HANDLE, p).catch(ignoreNotFound)
+          for (const f of filters) if (f.match) await rtnl.addU32Filter({ dev, parent: QOS_HANDLE, prio: f.prio, match: f.match, flowid: f.flowid })
         },
       })
     }
@@ -73,7 +89,7 @@ async function deviceChanges(rtnl: Rtnl, d: DeviceShaping, link: LinkInfo, qdisc
     const target = ifbIndex(d.redirectTo)
     const filters = ingress ? (await rtnl.listFilters(dev, TC_H_INGRESS_HANDLE)).filter((f) => f.match !== undefined) : []
     const right = target !== undefined && filters.length === 1 && filters[0]!.prio === REDIRECT_PRIO && filters[0]!.redirectTo === target && 'all' in filters[0]!.match!
-    if (!ingress) out.push({ what: `${d.dev}: ingress`, run: () => rtnl.replaceQdisc({ kind: 'ingress', dev }) })
+    if (!ingress) out.push({ what: `${d.dev}: ingress`, run: () => rtnl.replaceQdisc({ kind: 'ingress', dev }), undo: () => rtnl.deleteQdisc(dev, 'ingress').catch(ignoreNotFound) })
     if (!right)
       out.push({
         what: `${d.dev}: redirect to ${d.redirectTo}`,
@@ -148,16 +164,30 @@ export async function ensureBandwidth(ctx: ApplyContext, plan: NetworkPlan): Pro
     await Promise.all(want.devices.filter((d) => links.has(d.dev)).map((d) => deviceChanges(rtnl, d, links.get(d.dev)!, qdiscs, (n) => links.get(n)?.index)))
   ).flat()
   if (changes.length > 0) {
-    await tx.step(`bandwidth(${changes.length})`, 'links', async () => {
+    await tx.step(`bandwidth(${changes.length})`, 'links', async (s) => {
       // In order per device (qdisc before its classes, filters before stale classes); devices at once.
       const byDev = new Map<string, Change[]>()
       for (const c of changes) {
         const dev = c.what.slice(0, c.what.indexOf(':'))
         byDev.set(dev, [...(byDev.get(dev) ?? []), c])
       }
-      await Promise.all([...byDev.values()].map(async (list) => {
-        for (const c of list) await c.run()
-      }))
+      const done = new Map<string, Change[]>()
+      // Undone in reverse per device (a class before the qdisc it was added to). A removed qdisc or class is
+      // not brought back: the next up makes it again.
+      s.onUndo(async () => {
+        await Promise.all([...done.values()].map(async (list) => {
+          for (const c of [...list].reverse()) await c.undo?.()
+        }))
+      })
+      await Promise.all(
+        [...byDev.entries()].map(async ([dev, list]) => {
+          done.set(dev, [])
+          for (const c of list) {
+            await c.run()
+            done.get(dev)!.push(c)
+          }
+        }),
+      )
     })
   }
   const stale = ourIfbs.filter((l) => !want.ifbs.includes(l.name))
