@@ -198,3 +198,21 @@ t.test('gc removes the IFBs of a network whose process died (its state gone, its
   t.equal((await tcState(host)).ifbs, '', 'no IFB left')
   t.equal((await host.try('ip', ['link', 'show', 'kqgc-p0'])).exitCode, 1, 'nor the port')
 })
+
+t.test('a converge that fails after the limits changed puts the old limits back', async (t) => {
+  const host = await makeNs(t, 'kq')
+  const base = { name: 'kqun', mode: 'open', ipv4: { address: '203.0.113.1/24' } }
+  const net = await upIn(t, host, { ...base, ports: [{ name: 'kqun-p0', bandwidth: { inbound: { average: 512 } } }] })
+  const classOf = async () => host.run('tc', ['class', 'show', 'dev', 'kqun-p0'])
+  t.match(await classOf(), /rate 4194Kbit/)
+  // DNS on the bridge address is taken: dnsmasq, new in this converge, fails to start after the limits
+  // (a few requests) have changed.
+  const squatter = host.spawn('socat', ['UDP4-RECVFROM:53,bind=203.0.113.1,fork', 'SYSTEM:true'])
+  await waitFor(async () => /:53\b/.test(await host.run('ss', ['-Hlnu'])), 5000)
+  const err = await net
+    .up(validateSpec({ ...base, ipv4: { ...base.ipv4, dhcp: { range: ['203.0.113.100', '203.0.113.150'] } }, ports: [{ name: 'kqun-p0', bandwidth: { inbound: { average: 1024 } } }] }))
+    .then(() => undefined, (e: unknown) => e as Error)
+  squatter.kill('SIGKILL')
+  t.ok(err, `the up failed (${err?.message})`)
+  t.match(await classOf(), /rate 4194Kbit/, 'the class is back at 512 KiB/s')
+})
