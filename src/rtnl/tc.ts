@@ -2,6 +2,7 @@
  * Traffic-control operations on one namespace's pipelined socket: read, replace and delete qdiscs, HTB
  * classes and u32 filters, and a probe of the kernel pieces kvmnet shapes with.
  */
+import { randomBytes } from 'node:crypto'
 import { KernelFeatureError, isNotFound } from '../errors.js'
 import type { RtnlContext } from './context.js'
 import { encodeCreateLink, encodeDeleteLink } from './link-message.js'
@@ -79,7 +80,8 @@ const probed = new Set<string>()
 export async function probeShaping(ctx: RtnlContext, field: string): Promise<void> {
   const key = ctx.ns?.path ?? '/proc/self/ns/net'
   if (probed.has(key)) return
-  const name = `kvqprobe${process.pid % 100000}`
+  // A random name: a probe device left by a process killed mid-probe must not fail the next one.
+  const name = `kvqprobe${randomBytes(3).toString('hex')}`
   const step = async (feature: string, what: string, fn: () => Promise<unknown>): Promise<void> => {
     try {
       await fn()
