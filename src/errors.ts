@@ -316,3 +316,17 @@ export class DumpInterruptedError extends KvmnetError {
     this.attempts = attempts
   }
 }
+
+/** The kernel lacks something a spec needs (a qdisc, classifier, action or link kind), found before anything is touched. */
+export class KernelFeatureError extends KvmnetError {
+  override name = 'KernelFeatureError'
+  /** What is missing, as the kernel's config names it: 'sch_htb', 'sch_ingress', 'cls_u32', 'act_mirred', 'ifb'. */
+  readonly feature: string
+  /** The spec field that needs it. */
+  readonly field: string
+  constructor(feature: string, field: string, detail: string, cause?: unknown) {
+    super(`${field}: this kernel lacks ${feature} (${detail})`, { cause })
+    this.feature = feature
+    this.field = field
+  }
+}

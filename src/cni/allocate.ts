@@ -5,7 +5,7 @@
  * the same address.
  */
 import { ipaddr } from '../util/index.js'
-import type { CniNetworkSpec } from './config.js'
+import { dhcpHostsOf, dhcpRangeOf, dnsHostsOf, hostIpv4Of, type NetworkSpec } from '../network/index.js'
 
 export function v4num(ip: string): number {
   return ipaddr.IPv4.parse(ip).toByteArray().reduce((n, b) => n * 256 + b, 0)
@@ -16,18 +16,18 @@ export function v4str(n: number): string {
 }
 
 /** Addresses of the subnet that are spoken for by the spec itself. */
-export function takenBySpec(spec: CniNetworkSpec): Set<string> {
+export function takenBySpec(spec: NetworkSpec): Set<string> {
   const taken = new Set<string>()
-  const address = spec.ipv4?.address
+  const address = hostIpv4Of(spec)
   if (address) taken.add(address.split('/')[0] ?? '')
-  for (const h of spec.ipv4?.dhcp?.hosts ?? []) taken.add(h.ip)
-  for (const h of spec.dns?.hosts ?? []) if (ipaddr.IPv4.isValidFourPartDecimal(h.ip)) taken.add(h.ip)
+  for (const h of dhcpHostsOf(spec)) taken.add(h.ip)
+  for (const h of dnsHostsOf(spec)) if (ipaddr.IPv4.isValidFourPartDecimal(h.ip)) taken.add(h.ip)
   return taken
 }
 
 /** The first free address of the range, or undefined when every one is taken. */
-export function pickAddress(spec: CniNetworkSpec, alsoTaken: ReadonlySet<string>): string | undefined {
-  const range = spec.ipv4?.dhcp?.range
+export function pickAddress(spec: NetworkSpec, alsoTaken: ReadonlySet<string>): string | undefined {
+  const range = dhcpRangeOf(spec)
   if (!range) return undefined
   const taken = takenBySpec(spec)
   const [first, last] = [v4num(range[0]), v4num(range[1])]
@@ -39,8 +39,8 @@ export function pickAddress(spec: CniNetworkSpec, alsoTaken: ReadonlySet<string>
 }
 
 /** How many addresses of the range are still free (STATUS reports an exhausted range). */
-export function freeAddresses(spec: CniNetworkSpec, alsoTaken: ReadonlySet<string>): number {
-  const range = spec.ipv4?.dhcp?.range
+export function freeAddresses(spec: NetworkSpec, alsoTaken: ReadonlySet<string>): number {
+  const range = dhcpRangeOf(spec)
   if (!range) return 0
   const taken = new Set([...takenBySpec(spec), ...alsoTaken])
   let free = 0

@@ -5,7 +5,7 @@
  * rules, dnsmasq). The first problems found are the error's details.
  */
 import { Rtnl } from '../rtnl/index.js'
-import { forwardKey } from '../network/index.js'
+import { forwardKey, forwardsOf } from '../network/index.js'
 import type { CniConfig, CniNetworkSpec } from './config.js'
 import type { AttachmentEnv } from './env.js'
 import { CniCode, CniError } from './errors.js'
@@ -84,7 +84,7 @@ export async function check(cfg: CniConfig, e: AttachmentEnv & { netns: string }
     const address = ips[0]?.split('/')[0]
     if (!reservation) problems.push(`no reservation for ${mac}`)
     else if (address && reservation.ip !== address) problems.push(`the reservation for ${mac} is ${reservation.ip}, not ${address}`)
-    const forwards = new Set((spec.mode === 'nat' ? (spec.forwards ?? []) : []).filter((g) => g.guest === reservation?.ip).map(forwardKey))
+    const forwards = new Set(forwardsOf(spec).filter((g) => g.guest === reservation?.ip).map(forwardKey))
     for (const key of record?.forwards ?? []) if (!forwards.has(key)) problems.push(`forward ${key} is missing`)
     if (problems.length > 0) throw broken(problems)
   } finally {

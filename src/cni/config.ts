@@ -13,7 +13,7 @@
 import { isIP } from 'node:net'
 import { SpecError } from '../errors.js'
 import type { NetworkSpec } from '../network/index.js'
-import { validateSpec } from '../network/index.js'
+import { takesForwards, validateSpec } from '../network/index.js'
 import { CniCode, CniError } from './errors.js'
 import { isCniIfname, isContainerId, type CniCommand } from './env.js'
 import { parsePrevResult } from './prev-result.js'
@@ -106,7 +106,7 @@ function portMappings(v: unknown, spec: CniNetworkSpec): PortMapping[] {
     if (hostIP !== undefined && isIP(hostIP) !== 4) throw invalid(`${f}.hostIP`, `'${hostIP}' is not an IPv4 address`)
     return { hostPort: int(m.hostPort, `${f}.hostPort`, 1, 65535), containerPort: int(m.containerPort, `${f}.containerPort`, 1, 65535), protocol: proto, ...(hostIP ? { hostIP } : {}) }
   })
-  if (out.length > 0 && spec.mode !== 'nat') throw invalid('runtimeConfig.portMappings', `port mappings need a nat network (network.mode is ${spec.mode})`)
+  if (out.length > 0 && !takesForwards(spec)) throw invalid('runtimeConfig.portMappings', `port mappings need a nat network (network.mode is ${spec.mode})`)
   return out
 }
 

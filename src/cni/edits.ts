@@ -9,8 +9,7 @@
  */
 import type { DhcpHostSpec, DnsHostSpec, ForwardSpec, NetworkSpec } from '../network/index.js'
 import type { HeldAdditions, RuntimeAdditions } from '../network/index.js'
-import { dnsHostKey, forwardKey, unique } from '../network/index.js'
-import { forwardsOverlap } from '../network/index.js'
+import { dhcpHostsOf, dhcpRangeOf, dnsHostKey, dnsHostsOf, forwardKey, forwardsOf, forwardsOverlap, hasDhcp, servesDns, takesForwards, unique, withDhcpHosts, withDnsHosts, withForwards } from '../network/index.js'
 import { pickAddress } from './allocate.js'
 import type { CniNetworkSpec, PortMapping } from './config.js'
 import { CniCode, CniError } from './errors.js'
@@ -37,24 +36,13 @@ function heldOf(runtime: RuntimeAdditions): HeldAdditions {
   return runtime.held ?? { reservations: [], forwards: [], dnsHosts: [] }
 }
 
-function hostsOf(spec: CniNetworkSpec): DhcpHostSpec[] {
-  return [...(spec.ipv4?.dhcp?.hosts ?? [])]
+function hostsOf(spec: NetworkSpec): DhcpHostSpec[] {
+  return [...dhcpHostsOf(spec)]
 }
 
-function withDnsHosts(spec: CniNetworkSpec, hosts: DnsHostSpec[]): CniNetworkSpec {
-  return { ...spec, dns: { ...(spec.dns ?? {}), hosts } } as CniNetworkSpec
-}
-
-/** Whether the network's dnsmasq serves DNS (a record for the attachment's name is worth adding). */
-function servesDns(spec: CniNetworkSpec): boolean {
-  return spec.dns?.enabled !== false
-}
-
-function withHosts(spec: CniNetworkSpec, hosts: DhcpHostSpec[]): CniNetworkSpec {
-  const ipv4 = spec.ipv4
-  const dhcp = ipv4?.dhcp
-  if (!ipv4 || !dhcp) return spec
-  return { ...spec, ipv4: { ...ipv4, dhcp: { ...dhcp, hosts } } } as CniNetworkSpec
+/** The reservations replaced (a network without DHCP has none to replace). */
+function withHosts(spec: NetworkSpec, hosts: DhcpHostSpec[]): NetworkSpec {
+  return hasDhcp(spec) ? withDhcpHosts(spec, hosts) : spec
 }
 
 export function forwardOf(m: PortMapping, ip: string): ForwardSpec {
@@ -75,11 +63,11 @@ function sameForward(a: ForwardSpec, b: ForwardSpec): boolean {
  * The reservation for `req.mac` (an existing one is kept: a retried ADD, or an operator's reservation
  * for a MAC the runtime passed) and its forwards. `out` receives what was decided.
  */
-export function attachEdit(spec: CniNetworkSpec, runtime: RuntimeAdditions, req: AttachRequest, out: { value?: Attached }): Edited {
+export function attachEdit(spec: NetworkSpec, runtime: RuntimeAdditions, req: AttachRequest, out: { value?: Attached }): Edited {
   const mac = req.mac.toLowerCase()
   const hosts = hostsOf(spec)
   const mine = hosts.find((h) => h.mac.toLowerCase() === mac)
-  let next = spec
+  let next: NetworkSpec = spec
   let reservations = runtime.reservations
   let held = heldOf(runtime)
   let ip: string
@@ -90,11 +78,11 @@ export function attachEdit(spec: CniNetworkSpec, runtime: RuntimeAdditions, req:
   } else {
     const picked = pickAddress(spec, req.leased)
     if (!picked) {
-      const range = spec.ipv4?.dhcp?.range
+      const range = dhcpRangeOf(spec)
       throw new CniError(CniCode.AddressesExhausted, 'no free address', `every address of ${spec.name}'s DHCP range ${range?.join(' - ')} is reserved or leased`)
     }
     ip = picked
-    const dnsHosts = spec.dns?.hosts ?? []
+    const dnsHosts = dnsHostsOf(spec)
     const used = new Set([...hosts.map((h) => h.name), ...dnsHosts.map((h) => h.name)].filter((n) => n !== undefined).map((n) => n.toLowerCase()))
     name = req.names.find((n) => !used.has(n.toLowerCase()))
     next = withHosts(spec, [...hosts, { mac, ip, ...(name ? { name } : {}) }])
@@ -106,7 +94,7 @@ export function attachEdit(spec: CniNetworkSpec, runtime: RuntimeAdditions, req:
     held = { ...held, reservations: unique([...held.reservations, mac]) }
   }
   const forwards: ForwardSpec[] = []
-  let have = next.mode === 'nat' ? [...(next.forwards ?? [])] : []
+  let have = [...forwardsOf(next)]
   let forwardKeys = runtime.forwards
   for (const m of req.portMappings) {
     const f = forwardOf(m, ip)
@@ -119,7 +107,7 @@ export function attachEdit(spec: CniNetworkSpec, runtime: RuntimeAdditions, req:
     forwardKeys = unique([...forwardKeys, forwardKey(f)])
     held = { ...held, forwards: unique([...held.forwards, forwardKey(f)]) }
   }
-  if (next.mode === 'nat' && req.portMappings.length > 0) next = { ...next, forwards: have }
+  if (takesForwards(next) && req.portMappings.length > 0) next = withForwards(next, have)
   out.value = { ip, name, forwards }
   return [next, { ...runtime, reservations, forwards: forwardKeys, held }]
 }
@@ -129,21 +117,21 @@ export function attachEdit(spec: CniNetworkSpec, runtime: RuntimeAdditions, req:
  * added (runtime additions), never an operator's own reservation or forward. Undefined when there is
  * nothing to remove (a second DEL).
  */
-export function detachEdit(spec: CniNetworkSpec, runtime: RuntimeAdditions, what: { mac?: string | undefined; ip?: string | undefined }): Edited | undefined {
+export function detachEdit(spec: NetworkSpec, runtime: RuntimeAdditions, what: { mac?: string | undefined; ip?: string | undefined }): Edited | undefined {
   const mac = what.mac?.toLowerCase()
   const hosts = hostsOf(spec)
   const runtimeMacs = new Set(runtime.reservations)
   const drop = hosts.filter((h) => mac !== undefined && h.mac.toLowerCase() === mac && runtimeMacs.has(mac))
   const ips = new Set([...drop.map((h) => h.ip), ...(what.ip ? [what.ip] : [])])
   const runtimeForwards = new Set(runtime.forwards)
-  const forwards = spec.mode === 'nat' ? (spec.forwards ?? []) : []
+  const forwards = forwardsOf(spec)
   const dropForwards = forwards.filter((f) => ips.has(f.guest) && runtimeForwards.has(forwardKey(f)))
-  const dnsHosts = spec.dns?.hosts ?? []
+  const dnsHosts = dnsHostsOf(spec)
   const dropDns = dnsHosts.filter((d) => drop.some((h) => h.name !== undefined && h.name === d.name && h.ip === d.ip))
   if (drop.length === 0 && dropForwards.length === 0) return undefined
   let next = withHosts(spec, hosts.filter((h) => !drop.includes(h)))
   if (dropDns.length > 0) next = withDnsHosts(next, dnsHosts.filter((d) => !dropDns.includes(d)))
-  if (next.mode === 'nat' && dropForwards.length > 0) next = { ...next, forwards: forwards.filter((f) => !dropForwards.includes(f)) }
+  if (takesForwards(next) && dropForwards.length > 0) next = withForwards(next, forwards.filter((f) => !dropForwards.includes(f)))
   const droppedKeys = new Set(dropForwards.map(forwardKey))
   const droppedMacs = new Set(drop.map((h) => h.mac.toLowerCase()))
   const droppedDns = new Set(dropDns.map(dnsHostKey))

@@ -7,7 +7,7 @@
  */
 import { NotFoundError } from '../errors.js'
 import { openNetwork, type Network, type NetworkOptions } from '../network/index.js'
-import { parseAlias } from '../network/index.js'
+import { dnsmasqOf, parseAlias } from '../network/index.js'
 import type { CniConfig } from './config.js'
 import { CniCode, CniError } from './errors.js'
 import { attachmentAlias, type AttachmentKey } from './identity.js'
@@ -33,7 +33,7 @@ export async function openIfUp(cfg: Pick<CniConfig, 'stateRoot' | 'spec'>): Prom
 /** What an attachment needs to know about the network, from its plan (the recorded spec's). */
 export function networkFacts(net: Network, k: AttachmentKey): NetworkFacts & { nameserver: string | undefined; domain: string | undefined } {
   const plan = net.plan
-  const dns = 'dnsmasq' in plan ? plan.dnsmasq : undefined
+  const dns = dnsmasqOf(plan)
   const bridge = net.bridge
   if (!bridge || !dns?.dhcp) throw new CniError(CniCode.InvalidConfig, 'invalid network configuration', `network ${net.name} has no bridge with a DHCP range (mode ${net.mode})`)
   const root = parseAlias(plan.alias.port)?.root ?? ''

@@ -9,9 +9,9 @@
  */
 import { existsSync } from 'node:fs'
 import { FirewallToolError, isNotFound } from '../errors.js'
-import { listNftChains } from '../nft/list-chains.js'
-import { TABLE_PREFIX } from '../nft/names.js'
-import type { NetnsRef } from '../netns/ref.js'
+import { listNftChains } from '../nft/index.js'
+import { TABLE_PREFIX } from '../nft/index.js'
+import type { NetnsRef } from '../netns/index.js'
 import type { Detected, ForeignChain } from './model.js'
 import { runTool } from './run.js'
 

@@ -7,7 +7,7 @@
  * A Docker run with iptables-legacy keeps the same chains in x_tables: the same rules go there, through
  * iptables-legacy.
  */
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import { deleteTagged, insertRule, ruleExists, type IptablesBackend } from './iptables.js'
 import { coexistTag, type CoexistTarget } from './model.js'
 

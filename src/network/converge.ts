@@ -11,7 +11,7 @@ import type { Nft, NetworkRules } from '../nft/index.js'
 import { processStartTime, serialized } from '../util/index.js'
 import type { Transaction } from '../util/index.js'
 import type { ApplyContext, DnsmasqSlot, TeardownContext } from './driver.js'
-import { capturedService, forwardsOf, forwardsOverlap, hostAddressesOf, kindOf, portAnchorOf, type PlannedNetwork } from './kinds/index.js'
+import { capturedService, forwardsOf, forwardsOverlap, hostAddressesOf, kindOf, ownAliases, portAnchorOf, type PlannedNetwork } from './kinds/index.js'
 import type { NetworkPlan, PlannedPort } from './plan.js'
 import { ensureFirewall } from './steps/firewall.js'
 import { closeAll } from './port-fds.js'
@@ -148,8 +148,7 @@ export async function attachPort(input: { tx: Transaction; ctx: ApplyContext; pl
 
 /** The aliases of every role a network's links can have: what `down` and the group check accept as its own. */
 export function ownAliasesOf(net: PlannedNetwork): string[] {
-  const a = net.plan.alias
-  return [a.bridge, a.port, a.host, a.vxlan]
+  return ownAliases(net.plan)
 }
 
 /**

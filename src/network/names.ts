@@ -17,6 +17,11 @@ export function defaultBridgeName(network: string): string {
   return `kvbr-${network.slice(0, 5)}${digest(network).toString('hex').slice(0, 5)}`
 }
 
+/** The IFB a port's outbound traffic is shaped on: kvq + 10 hex digits of the network and port names. */
+export function ifbName(network: string, port: string): string {
+  return `kvq${digest(`${network}/${port}/ifb`).toString('hex').slice(0, 10)}`
+}
+
 let machineIdCache: string | undefined
 
 /**
@@ -86,7 +91,7 @@ export function rootTag(stateRoot: string): string {
 }
 
 /** A container's attachment (kvmnet-cni) is `cni/<container id>/<ifname>`: see attachmentRole. */
-export type LinkRole = 'bridge' | 'port' | 'host' | 'nic' | 'vxlan' | `cni/${string}`
+export type LinkRole = 'bridge' | 'port' | 'host' | 'nic' | 'vxlan' | 'ifb' | `cni/${string}`
 
 export function linkAlias(network: string, role: LinkRole, root: string = rootTag('/run/kvmnet')): string {
   return `${ALIAS_PREFIX}${network}:${role}@${root}`

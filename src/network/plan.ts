@@ -6,8 +6,8 @@
 import { ipaddr } from '../util/index.js'
 import type { HostServices, NetworkRules, PortFilter } from '../nft/index.js'
 import type { DnsmasqSpec } from '../dnsmasq/index.js'
-import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, linkAlias, tapHostMac } from './names.js'
-import type { DnsSpec, Dhcp4Spec, Dhcp6Spec, MacvtapPortSpec, NetworkMode, NetworkSpec, NetworkVxlanSpec, TapPortSpec } from './spec.js'
+import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, ifbName, linkAlias, tapHostMac } from './names.js'
+import type { DnsSpec, Dhcp4Spec, Dhcp6Spec, MacvtapPortSpec, NetworkBandwidthSpec, NetworkMode, NetworkSpec, NetworkVxlanSpec, PortBandwidthSpec, TapPortSpec } from './spec.js'
 import { planVxlan, type PlannedVxlan } from './vxlan.js'
 
 export interface PlannedTap {
@@ -26,6 +26,10 @@ export interface PlannedTap {
   persistent: boolean
   /** Filtered against impersonation (the port's own setting, else the network's). */
   filtering: boolean
+  /** Limits as the spec gives them (KiB/s, KiB). */
+  bandwidth?: PortBandwidthSpec | undefined
+  /** The IFB its outbound traffic is shaped on (when it has an outbound limit). */
+  ifb?: string | undefined
 }
 
 export interface PlannedMacvtap {
@@ -53,7 +57,7 @@ interface BasePlan<M extends NetworkMode> {
   mode: M
   name: string
   group: number
-  alias: { bridge: string; port: string; host: string; vxlan: string }
+  alias: { bridge: string; port: string; host: string; vxlan: string; ifb: string }
   mtu?: number | undefined
   ports: PlannedPort[]
   /** Sysctls of the namespace the network needs (ip_forward ...), set and later put back. */
@@ -77,6 +81,8 @@ export interface BridgePart {
   vxlan?: PlannedVxlan | undefined
   /** The bridge takes over a NIC and keeps its MTU (the LAN's); only a vxlan on it fits its underlay. */
   mtuFromNic: boolean
+  /** The cap on the whole network, as the spec gives it. */
+  bandwidth?: NetworkBandwidthSpec | undefined
 }
 
 export interface NatPlan extends BasePlan<'nat'>, BridgePart {
@@ -127,7 +133,7 @@ export function basePlan<M extends NetworkMode>(spec: NetworkSpec & { mode: M },
     mode: spec.mode,
     name: spec.name,
     group: spec.group ?? defaultLinkGroup(spec.name),
-    alias: { bridge: linkAlias(spec.name, 'bridge'), port: linkAlias(spec.name, 'port'), host: linkAlias(spec.name, 'host'), vxlan: linkAlias(spec.name, 'vxlan') },
+    alias: { bridge: linkAlias(spec.name, 'bridge'), port: linkAlias(spec.name, 'port'), host: linkAlias(spec.name, 'host'), vxlan: linkAlias(spec.name, 'vxlan'), ifb: linkAlias(spec.name, 'ifb') },
     mtu: spec.mtu,
     ports,
     sysctls,
@@ -136,7 +142,7 @@ export function basePlan<M extends NetworkMode>(spec: NetworkSpec & { mode: M },
 
 /** The bridge part from a bridged spec's name, addresses and (for bridge networks) no fixed MAC. */
 export function bridgePart(
-  spec: { name: string; bridge?: string | undefined; vxlan?: NetworkVxlanSpec | undefined },
+  spec: { name: string; bridge?: string | undefined; vxlan?: NetworkVxlanSpec | undefined; bandwidth?: NetworkBandwidthSpec | undefined },
   addresses: { v4?: string | undefined; v6?: string | undefined },
   opts: { takesNic: boolean } = { takesNic: false },
 ): BridgePart {
@@ -150,6 +156,7 @@ export function bridgePart(
     noHostAddress: list.length === 0,
     vxlan: planVxlan(spec.name, spec.vxlan),
     mtuFromNic: opts.takesNic,
+    bandwidth: spec.bandwidth,
   }
 }
 
@@ -167,6 +174,8 @@ export function planTap(network: string, p: TapPortSpec, index: number, networkF
     vnetHdr: p.vnetHdr ?? true,
     persistent: p.persistent ?? true,
     filtering: p.filtering ?? networkFiltering,
+    bandwidth: p.bandwidth,
+    ifb: p.bandwidth?.outbound ? ifbName(network, p.name) : undefined,
   }
 }
 

@@ -12,6 +12,7 @@ import { SpecError } from '../errors.js'
 import { DUID_PATTERN, IFNAME_PATTERN, IFNAME_RULE, MAC_PATTERN, NETWORK_NAME_PATTERN, NETWORK_NAME_RULE, isIfName } from '../util/index.js'
 import { fieldPath, s, type Infer, type Issue } from '../schema/index.js'
 import { ipv4Mapped, isCidr, unicastSubnet, usableHostAddress } from './spec-addresses.js'
+import { networkBandwidthSchema, portBandwidthSchema } from './spec-bandwidth.js'
 
 const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
 const HOSTNAME = new RegExp(`^(?=.{1,253}$)${LABEL}(\\.${LABEL})*$`)
@@ -112,11 +113,13 @@ export const tapPortSchema = s.object({
   vnetHdr: s.boolean().optional().describe('IFF_VNET_HDR (virtio-net offloads); default true'),
   persistent: s.boolean().optional().describe('Persistent device that QEMU opens by name (default true); false hands the fds to the caller'),
   filtering: s.boolean().optional().describe("Filter this guest's traffic against impersonation (default: the network's filtering)"),
+  bandwidth: portBandwidthSchema.optional(),
 })
 
 export const macvtapPortSchema = s.object({
   ...portCommon,
   kind: s.literal('macvtap').optional().describe('macvtap (the only kind on macvtap networks)'),
+  bandwidth: portBandwidthSchema.optional().describe('Not possible on a macvtap port (refused): traffic to the guest bypasses the macvtap\'s queue'),
 })
 
 const common = {
@@ -160,6 +163,7 @@ const bridged = {
   ports: s.array(tapPortSchema).optional().describe('VM ports (taps) created with the network'),
   vxlan: vxlanSchema.optional(),
   firewall: firewallOptionsSchema,
+  bandwidth: networkBandwidthSchema.optional(),
 }
 
 const hostSchema = s
@@ -335,6 +339,7 @@ export type Dhcp6Spec = Infer<typeof dhcp6Schema>
 export type DnsSpec = NonNullable<NatNetworkSpec['dns']>
 export type Dhcp4Spec = NonNullable<NatNetworkSpec['ipv4']['dhcp']>
 export type NetworkVxlanSpec = Infer<typeof vxlanSchema>
+export type { PortBandwidthSpec, NetworkBandwidthSpec } from './spec-bandwidth.js'
 export type FirewallOptionsSpec = NonNullable<Infer<typeof firewallOptionsSchema>>
 
 export const NETWORK_MODES: readonly NetworkMode[] = Object.keys(specSchema.variants) as NetworkMode[]

@@ -10,7 +10,7 @@ import type { StatusContext } from './driver.js'
 import { type NetworkPlan } from './plan.js'
 import { bridgeOf, dnsmasqOf, firewallOf, hostHelperOf } from './kinds/plan-parts.js'
 import { startEarly } from '../util/index.js'
-import type { NetworkMode } from './spec.js'
+import type { NetworkMode, PortBandwidthSpec } from './spec.js'
 import type { NetworkState } from './state.js'
 import { vxlanStatus, type VxlanStatus } from './steps/vxlan.js'
 
@@ -22,6 +22,8 @@ export interface PortStatus {
   linkMac: string | undefined
   up: boolean
   tapDevice?: string | undefined
+  /** The port's limits as the spec gives them (KiB/s, KiB). */
+  bandwidth?: PortBandwidthSpec | undefined
 }
 
 export interface NetworkStatus {
@@ -74,7 +76,8 @@ export async function networkStatus(
 
   // Filtered in the kernel by master where there is a bridge (a group has no dump filter).
   const links = bridge ? (bridgeLink ? await rtnl.listLinks({ master: bridgeLink.index }) : []) : await rtnl.listLinks({ group: plan.group })
-  const ports = links.filter((l) => l.alias === plan.alias.port).map(portStatus)
+  const limits = new Map(plan.ports.map((p) => [p.name, p.kind === 'tap' ? p.bandwidth : undefined]))
+  const ports = links.filter((l) => l.alias === plan.alias.port).map((l) => ({ ...portStatus(l), bandwidth: limits.get(l.name) }))
   const byName = new Map(ports.map((x) => [x.name, x]))
   for (const p of plan.ports) {
     const got = byName.get(p.name)

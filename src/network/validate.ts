@@ -5,6 +5,7 @@
 import { kindOf, vxlanSpecOf } from './kinds/index.js'
 import { shapeIssues, throwIssues, type NetworkSpec, type SpecIssue } from './spec.js'
 import { checkVxlan } from './vxlan.js'
+import { checkBandwidth } from './kinds/bandwidth.js'
 
 export function specIssues(input: unknown): SpecIssue[] {
   const shapes = shapeIssues(input)
@@ -16,6 +17,7 @@ export function specIssues(input: unknown): SpecIssue[] {
   // Every kind with its own bridge may carry one; the schema has no `vxlan` on the others.
   const vxlan = vxlanSpecOf(spec)
   if (vxlan) checkVxlan({ ...spec, vxlan }, sink)
+  checkBandwidth(spec, sink)
   return issues
 }
 

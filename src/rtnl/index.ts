@@ -48,3 +48,7 @@ export { AF_BRIDGE, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, RTM_DELADDR, RTM_DELLI
 export { encodeMessage } from './wire/header.js'
 // The message level (published as kvmnet/wire): siblings that speak netlink themselves use it from here.
 export * from './wire.js'
+export type { ClassInfo, FilterInfo, HtbClassSpec, QdiscInfo, QdiscSpec, U32FilterSpec, U32Match } from './tc-types.js'
+export type { IfbSpec } from './link-types.js'
+export { formatHandle } from './wire/tcmsg.js'
+export { TC_H_INGRESS_HANDLE } from './wire/constants.js'

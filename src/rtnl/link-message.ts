@@ -32,6 +32,7 @@ import {
   IFLA_TUN_PERSIST,
   IFLA_TUN_TYPE,
   IFLA_TUN_VNET_HDR,
+  IFLA_TXQLEN,
   IFLA_VXLAN_GROUP,
   IFLA_VXLAN_GROUP6,
   IFLA_VXLAN_ID,
@@ -134,6 +135,8 @@ function kindData(spec: LinkSpec, r: ResolvedCreate): Buffer[] {
       if (spec.learning !== undefined) d.push(attrU8(IFLA_VXLAN_LEARNING, spec.learning ? 1 : 0))
       return d
     }
+    case 'ifb':
+      return []
     case 'tap':
       throw new TypeError('taps are created through src/tap, not RTM_NEWLINK')
   }
@@ -148,6 +151,7 @@ export function encodeCreateLink(spec: LinkSpec, r: ResolvedCreate = {}): Buffer
   if (spec.mac !== undefined) attrs.push(attr(IFLA_ADDRESS, macToBytes(spec.mac)))
   if (r.master !== undefined) attrs.push(attrU32(IFLA_MASTER, r.master))
   if (spec.group !== undefined) attrs.push(attrU32(IFLA_GROUP, spec.group))
+  if (spec.kind === 'ifb' && spec.txQueueLen !== undefined) attrs.push(attrU32(IFLA_TXQLEN, spec.txQueueLen))
   // No IFLA_IFALIAS: the create path ignores it (links.ts sets it with a second request).
   if ((spec.kind === 'macvlan' || spec.kind === 'macvtap') && r.parent !== undefined) attrs.push(attrU32(IFLA_LINK, r.parent))
   const data = kindData(spec, r)

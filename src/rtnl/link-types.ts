@@ -79,9 +79,16 @@ export interface VxlanSpec extends LinkCommon {
   learning?: boolean
 }
 
-export type LinkSpec = BridgeSpec | VethSpec | TapSpec | MacvlanSpec | VxlanSpec
+/** An intermediate functional block: what a tc mirred redirect sends packets to, to be shaped on its egress. */
+export interface IfbSpec extends LinkCommon {
+  kind: 'ifb'
+  /** IFLA_TXQLEN: the kernel's default for an IFB is 32 packets, too short a queue to hold a shaped upload's rate. */
+  txQueueLen?: number
+}
+
+export type LinkSpec = BridgeSpec | VethSpec | TapSpec | MacvlanSpec | VxlanSpec | IfbSpec
 export type LinkKind = LinkSpec['kind']
-export const LINK_KINDS: readonly LinkKind[] = ['bridge', 'veth', 'tap', 'macvlan', 'macvtap', 'vxlan']
+export const LINK_KINDS: readonly LinkKind[] = ['bridge', 'veth', 'tap', 'macvlan', 'macvtap', 'vxlan', 'ifb']
 
 export interface LinkChange {
   up?: boolean

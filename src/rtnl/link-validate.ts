@@ -129,6 +129,10 @@ export function validateLinkSpec(spec: LinkSpec, prefix = ''): void {
       if (spec.mode !== undefined && !MACVLAN_MODES.includes(spec.mode)) issues.add(f('mode'), `must be one of ${MACVLAN_MODES.join(', ')}`)
       break
     }
+    case 'ifb': {
+      if (spec.txQueueLen !== undefined && !isU32(spec.txQueueLen)) issues.add(f('txQueueLen'), 'must be a number of packets')
+      break
+    }
     case 'vxlan': {
       if (!Number.isInteger(spec.vni) || spec.vni < 0 || spec.vni > 0xffffff) issues.add(f('vni'), `${String(spec.vni)} is outside 0..16777215`)
       if (spec.port !== undefined && (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535)) issues.add(f('port'), 'must be 1..65535')

@@ -15,6 +15,8 @@ import type { RouteInfo, RouteSpec } from './route-message.js'
 import * as routes from './routes.js'
 import type { RouteFilter } from './routes.js'
 import { RtnlSocket } from './socket.js'
+import * as tc from './tc.js'
+import type { ClassInfo, FilterInfo, HtbClassSpec, QdiscInfo, QdiscSpec, U32FilterSpec } from './tc-types.js'
 
 export class Rtnl {
   private readonly ctx: RtnlContext
@@ -125,4 +127,48 @@ export class Rtnl {
     return fdb.listFdb(this.ctx, filter)
   }
 
+  /** `tc qdisc show [dev N]`: qdiscs of one device (ifindex) or all. */
+  listQdiscs(dev?: number): Promise<QdiscInfo[]> {
+    return tc.listQdiscs(this.ctx, dev)
+  }
+
+  listClasses(dev: number): Promise<ClassInfo[]> {
+    return tc.listClasses(this.ctx, dev)
+  }
+
+  listFilters(dev: number, parent: number): Promise<FilterInfo[]> {
+    return tc.listFilters(this.ctx, dev, parent)
+  }
+
+  /** `tc qdisc replace`: create, or change in place one of the same kind and handle. */
+  replaceQdisc(q: QdiscSpec): Promise<void> {
+    return tc.replaceQdisc(this.ctx, q)
+  }
+
+  /** `tc qdisc del dev N root|ingress`; ENOENT (isNotFound) when there is none but the default. */
+  deleteQdisc(dev: number, which: 'root' | 'ingress'): Promise<void> {
+    return tc.deleteQdisc(this.ctx, dev, which)
+  }
+
+  /** `tc class replace … htb`: rates in bytes/s, bursts in bytes. */
+  replaceHtbClass(c: HtbClassSpec): Promise<void> {
+    return tc.replaceHtbClass(this.ctx, c)
+  }
+
+  deleteClass(dev: number, classid: number): Promise<void> {
+    return tc.deleteClass(this.ctx, dev, classid)
+  }
+
+  addU32Filter(f: U32FilterSpec): Promise<void> {
+    return tc.addU32Filter(this.ctx, f)
+  }
+
+  deleteFilters(dev: number, parent: number, prio: number): Promise<void> {
+    return tc.deleteFilters(this.ctx, dev, parent, prio)
+  }
+
+  /** KernelFeatureError (naming `field`) unless IFB, HTB, ingress, u32 and mirred all work here. */
+  probeShaping(field: string): Promise<void> {
+    return tc.probeShaping(this.ctx, field)
+  }
 }

@@ -20,3 +20,17 @@ export { encodeAddRoute, encodeDeleteRoute, encodeDumpRoutes, decodeRoute } from
 export { NetlinkSubscription, type SubscriptionEvents } from './subscription.js'
 export { encodeAddFdb, encodeDeleteFdb, encodeDumpFdb, decodeFdb, ALL_ZEROS_MAC, type ResolvedFdb } from './fdb-message.js'
 export { dumpConsistently, MAX_DUMP_ATTEMPTS, type DumpAttempt } from './dump-retry.js'
+export {
+  encodeReplaceQdisc,
+  encodeDeleteQdisc,
+  encodeReplaceHtbClass,
+  encodeDeleteClass,
+  encodeAddU32Filter,
+  encodeDeleteFilters,
+  encodeDumpQdiscs,
+  encodeDumpClasses,
+  encodeDumpFilters,
+  decodeQdisc,
+  decodeClass,
+  decodeFilter,
+} from './tc-message.js'

@@ -2,12 +2,7 @@
  * `kvmnet plan SPEC.json` (also `up --dry-run`): what `up` would create, change and remove, from the spec
  * and the network's recorded state, touching nothing.
  */
-import { planFor } from '../../network/index.js'
-import { bridgeOf, dnsmasqOf, firewallOf, vxlanOf } from '../../network/index.js'
-import { vxlanChanges } from '../../network/index.js'
-import { validateSpec } from '../../network/index.js'
-import { droppedRuntime } from '../../network/index.js'
-import { forwardKey } from '../../network/index.js'
+import { bridgeOf, dnsmasqOf, droppedRuntime, firewallOf, forwardKey, kindOf, planFor, validateSpec, vxlanChanges, vxlanOf } from '../../network/index.js'
 import type { CliArgs } from '../args.js'
 import { out } from '../output.js'
 import { need, networkOptions, readSpec } from './common.js'
@@ -20,11 +15,12 @@ export default async function planCommand(a: CliArgs): Promise<number> {
   const ns = o.netns ? Netns.open(o.netns) : spec.netns ? Netns.open(spec.netns) : Netns.current()
   const root = o.stateRoot ?? DEFAULT_STATE_ROOT
   const prev = await readState(stateDirFor(root, stateLabel(ns), spec.name))
-  const plan = planFor(spec, root)
+  const planned = kindOf(spec).plan(root)
+  const plan = planned.plan
   const changes: { action: 'create' | 'change' | 'remove' | 'keep'; what: string }[] = []
   if (!prev) {
     const bridge = bridgeOf(plan)
-    if (bridge) changes.push({ action: 'create', what: `bridge ${bridge}${'addresses' in plan && plan.addresses.length ? ` with ${plan.addresses.join(', ')}` : ''}` })
+    if (bridge) changes.push({ action: 'create', what: `bridge ${bridge}${planned.hostAddresses.length ? ` with ${planned.hostAddresses.join(', ')}` : ''}` })
     for (const p of plan.ports) changes.push({ action: 'create', what: `${p.kind} ${p.name} (guest mac ${p.mac})` })
     changes.push(...vxlanChanges(undefined, vxlanOf(plan), bridge, plan.mtu))
     if (firewallOf(plan)) changes.push({ action: 'create', what: `nft table inet kvmnet_${spec.name}` })

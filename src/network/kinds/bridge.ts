@@ -13,6 +13,7 @@ import { ensureDnsmasq } from '../steps/dnsmasq.js'
 import { ensureCoexistence, ensureFirewall } from '../steps/firewall.js'
 import { moveNicToBridge } from '../steps/nic.js'
 import { ensurePorts } from '../steps/ports.js'
+import { bandwidthDrift, ensureBandwidth } from '../steps/bandwidth.js'
 import { ensureSysctls } from '../steps/sysctls.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { ensureVxlan, resolveUnderlay } from '../steps/vxlan.js'
@@ -58,7 +59,10 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
         await ensureCoexistence(ctx, plan)
       },
       () => ensureDnsmasq(ctx, undefined),
-      () => ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports),
+      async () => {
+        await ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports)
+        await ensureBandwidth(ctx, plan)
+      },
       () => ensureVxlan(ctx, plan, underlay),
     )
   },
@@ -67,6 +71,6 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
     const [nic, br] = await Promise.all([ctx.rtnl.findLink(plan.nic), ctx.rtnl.findLink(plan.bridge)])
     if (!nic) return [`NIC ${plan.nic} missing`]
     if (br && nic.master !== br.index) return [`NIC ${plan.nic} is not enslaved to ${plan.bridge}`]
-    return []
+    return bandwidthDrift(ctx.rtnl, plan)
   },
 }

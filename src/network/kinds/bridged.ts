@@ -14,6 +14,7 @@ import { concurrently } from '../steps/concurrent.js'
 import { ensureDnsmasq } from '../steps/dnsmasq.js'
 import { ensureCoexistence, ensureFirewall } from '../steps/firewall.js'
 import { ensurePorts } from '../steps/ports.js'
+import { bandwidthDrift, ensureBandwidth } from '../steps/bandwidth.js'
 import { ensureSysctls } from '../steps/sysctls.js'
 import { claimedSysctls } from '../sysctl-ledger.js'
 import { ensureVxlan, resolveVxlan } from '../steps/vxlan.js'
@@ -45,7 +46,11 @@ export async function applyBridgedNetwork(ctx: ApplyContext, planned: Extract<Ne
     // Other firewalls of the namespace are read (and told) beside kvmnet's own table, not after it.
     () => ensureCoexistence(ctx, plan),
     () => ensureDnsmasq(ctx, dnsmasqOf(plan)),
-    () => (portsFirst ? Promise.resolve() : ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports)),
+    // Limits go on the ports once they exist.
+    async () => {
+      if (!portsFirst) await ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports)
+      await ensureBandwidth(ctx, plan)
+    },
     () => ensureVxlan(ctx, plan, underlay),
   )
 }
@@ -68,7 +73,7 @@ async function uplinkAcceptRa(ctx: ApplyContext, plan: Extract<NetworkPlan, Brid
   return now === '1' || (await claimedSysctls(ctx.stateDir, ctx.state.name)).includes(key) ? [{ key, value: '2' }] : []
 }
 
-/** Nothing kind-specific to check beyond the shared bridge, ports, nft and dnsmasq checks. */
-export async function noExtraProblems(_ctx: StatusContext, _plan: NetworkPlan): Promise<string[]> {
-  return []
+/** Beyond the shared bridge, ports, nft and dnsmasq checks: the bandwidth limits (a qdisc deleted by hand). */
+export async function noExtraProblems(ctx: StatusContext, plan: NetworkPlan): Promise<string[]> {
+  return bandwidthDrift(ctx.rtnl, plan)
 }

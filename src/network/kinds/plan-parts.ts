@@ -9,6 +9,7 @@ import type { PlannedVxlan } from '../vxlan.js'
 /** Every name the network gives its links: bridge, ports, host helper, vxlan. */
 export function linkNamesOf(plan: NetworkPlan): Set<string> {
   const names = new Set(plan.ports.map((p) => p.name))
+  for (const p of plan.ports) if (p.kind === 'tap' && p.ifb) names.add(p.ifb)
   if ('bridge' in plan && plan.mode !== 'bridge') names.add(plan.bridge)
   const helper = hostHelperOf(plan)
   if (helper) names.add(helper.name)
@@ -19,7 +20,7 @@ export function linkNamesOf(plan: NetworkPlan): Set<string> {
 
 /** The aliases of every role a network's links can have: what `down` and the group check accept as its own. */
 export function ownAliases(plan: NetworkPlan): string[] {
-  return [plan.alias.bridge, plan.alias.port, plan.alias.host, plan.alias.vxlan]
+  return [plan.alias.bridge, plan.alias.port, plan.alias.host, plan.alias.vxlan, plan.alias.ifb]
 }
 
 /** A plan's VXLAN segment, if its kind has a bridge and the spec asks for one. */

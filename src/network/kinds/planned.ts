@@ -100,6 +100,7 @@ function bind<M extends NetworkMode>(driver: NetworkDriver<M>, spec: SpecOf<M>, 
           port: linkAlias(spec.name, 'port', tag),
           host: linkAlias(spec.name, 'host', tag),
           vxlan: linkAlias(spec.name, 'vxlan', tag),
+          ifb: linkAlias(spec.name, 'ifb', tag),
         },
       }
       return planned(driver, spec, plan, l2, routesGuests)

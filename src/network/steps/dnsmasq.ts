@@ -8,7 +8,7 @@ import { Dnsmasq } from '../../dnsmasq/index.js'
 import type { ApplyContext } from '../driver.js'
 import type { DnsmasqPlan } from '../plan.js'
 import { tightenDnsmasqFiles } from './dnsmasq-files.js'
-import type { NetnsRef } from '../../netns/ref.js'
+import type { NetnsRef } from '../../netns/index.js'
 
 /**
  * The resolv.conf of the namespace the network runs in, as `ip netns exec NAME` shows it to programs:

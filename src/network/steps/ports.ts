@@ -14,6 +14,7 @@ import { type NetworkPlan, type PlannedMacvtap, type PlannedPort, type PlannedTa
 import { linkNamesOf } from '../kinds/plan-parts.js'
 import { assertOurs, isHalfMade } from './links-common.js'
 import { isAttachmentOf } from '../names.js'
+import type { PortBandwidthSpec } from '../spec.js'
 
 export interface PortInfo {
   name: string
@@ -28,6 +29,8 @@ export interface PortInfo {
   tapDevice?: string | undefined
   /** Non-persistent taps: the queue fds, owned by the Network handle, to pass to the hypervisor. */
   fds?: readonly number[] | undefined
+  /** The port's limits as the spec gives them (KiB/s, KiB). */
+  bandwidth?: PortBandwidthSpec | undefined
 }
 
 /** Where ports attach: the bridge (by name) or, for macvtap networks, the parent NIC. */
@@ -225,6 +228,7 @@ export function portInfo(p: PlannedPort, link: LinkInfo, fds: readonly number[] 
     up: link.up,
     tapDevice: link.tapDevice,
     fds,
+    bandwidth: p.kind === 'tap' ? p.bandwidth : undefined,
   }
 }
 

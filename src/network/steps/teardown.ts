@@ -5,7 +5,7 @@
  */
 import type { TeardownContext } from '../driver.js'
 import type { NetworkPlan } from '../plan.js'
-import { bridgeOf, linkNamesOf, ownAliases } from '../kinds/plan-parts.js'
+import { bridgeOf, firewallOf, linkNamesOf, ownAliases } from '../kinds/plan-parts.js'
 import { removeState } from '../state.js'
 import { removeCoexist } from '../../coexist/index.js'
 import { restoreNic } from './nic.js'
@@ -29,7 +29,7 @@ export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan): 
       if (!d && state?.dnsmasq) await stopStrayDnsmasqs(ctx.ns, state.dnsmasq.stateDir)
     }),
     // Whatever the kind: a converge may have left a table of an earlier kind, and removal is idempotent.
-    state?.nftRules || 'firewall' in plan ? ctx.attempt('nft', 'nft', () => ctx.nft.remove(plan.name)) : undefined,
+    state?.nftRules || firewallOf(plan) ? ctx.attempt('nft', 'nft', () => ctx.nft.remove(plan.name)) : undefined,
     ctx.attempt('links', 'links', () => removeNetworkLinks(ctx.rtnl, state?.group ?? plan.group, aliases, bridge, linkNamesOf(plan))),
     // What was added to other firewalls (Docker's DOCKER-USER, ufw, firewalld): kvmnet's tagged rules only.
     coexist ? ctx.attempt('coexist', 'nft', async () => void (await removeCoexist(ctx.ns, plan.name, coexist))) : undefined,

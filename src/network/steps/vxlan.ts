@@ -305,7 +305,7 @@ const PLAIN_MTU = 1500
  * network's bridge keeps its NIC's MTU, and an `mtu` in the spec was applied by the bridge step.
  */
 async function restorePlainMtu(ctx: ApplyContext, plan: BridgedPlan): Promise<void> {
-  if (plan.mode === 'bridge' || plan.mtu !== undefined) return
+  if (plan.mtuFromNic || plan.mtu !== undefined) return
   const { rtnl } = ctx
   const bridge = await rtnl.findLink(plan.bridge)
   if (!bridge || bridge.mtu === PLAIN_MTU) return

@@ -74,6 +74,15 @@ export const RTM_NAMES: Readonly<Record<number, string>> = {
   [RTM_NEWNEIGH]: 'RTM_NEWNEIGH',
   [RTM_DELNEIGH]: 'RTM_DELNEIGH',
   [RTM_GETNEIGH]: 'RTM_GETNEIGH',
+  36: 'RTM_NEWQDISC',
+  37: 'RTM_DELQDISC',
+  38: 'RTM_GETQDISC',
+  40: 'RTM_NEWTCLASS',
+  41: 'RTM_DELTCLASS',
+  42: 'RTM_GETTCLASS',
+  44: 'RTM_NEWTFILTER',
+  45: 'RTM_DELTFILTER',
+  46: 'RTM_GETTFILTER',
 }
 
 export const AF_UNSPEC = 0
@@ -226,3 +235,44 @@ export type RouteType = (typeof ROUTE_TYPES)[number]
 // linux/if.h operstates (RFC 2863)
 export const OPER_STATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'] as const
 export type OperState = (typeof OPER_STATES)[number]
+
+// linux/rtnetlink.h, pkt_sched.h, pkt_cls.h, tc_act/tc_mirred.h: traffic control
+export const RTM_NEWQDISC = 36
+export const RTM_DELQDISC = 37
+export const RTM_GETQDISC = 38
+export const RTM_NEWTCLASS = 40
+export const RTM_DELTCLASS = 41
+export const RTM_GETTCLASS = 42
+export const RTM_NEWTFILTER = 44
+export const RTM_DELTFILTER = 45
+export const RTM_GETTFILTER = 46
+
+
+export const TC_H_ROOT = 0xffffffff
+export const TC_H_INGRESS = 0xfffffff1
+/** The ingress qdisc's handle (ffff:), which is also the parent of its filters. */
+export const TC_H_INGRESS_HANDLE = 0xffff0000
+export const ETH_P_ALL = 0x0003
+
+export const TCA_KIND = 1
+export const TCA_OPTIONS = 2
+
+export const TCA_HTB_PARMS = 1
+export const TCA_HTB_INIT = 2
+export const TCA_HTB_CTAB = 3
+export const TCA_HTB_RTAB = 4
+export const TCA_HTB_DIRECT_QLEN = 5
+export const TCA_HTB_RATE64 = 6
+export const TCA_HTB_CEIL64 = 7
+
+export const TCA_U32_CLASSID = 1
+export const TCA_U32_SEL = 5
+export const TCA_U32_ACT = 7
+export const TC_U32_TERMINAL = 1
+
+export const TCA_ACT_KIND = 1
+export const TCA_ACT_OPTIONS = 2
+export const TCA_MIRRED_PARMS = 2
+export const TCA_EGRESS_REDIR = 1
+export const TC_ACT_STOLEN = 4
+export const TC_LINKLAYER_ETHERNET = 1

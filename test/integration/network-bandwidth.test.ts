@@ -1,0 +1,218 @@
+/**
+ * Bandwidth limits with real traffic: guests are namespaces whose frames enter and leave the ports' taps
+ * through socat (test/helpers/tap-guest.ts), and rates are measured on the receiving side over seconds.
+ */
+import t, { type Test } from 'tap'
+import { fileURLToPath } from 'node:url'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createNetwork, gc, validateSpec, type Network } from '../../src/index.js'
+import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
+import { tapGuest } from '../helpers/tap-guest.js'
+
+const RATE = fileURLToPath(new URL('../helpers/rate.mjs', import.meta.url))
+const KIB = 1024
+
+async function upIn(t: Test, host: TestNs, spec: unknown): Promise<Network> {
+  const net = createNetwork(validateSpec(spec), { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` })
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  return net
+}
+
+/** Bytes/s seen by a `rate.mjs` receiver between `from` and `to` ms after its connection opened. */
+function rateBetween(lines: string[], from: number, to: number): number {
+  const pts = lines.map((l) => l.trim().split(' ').map(Number)).filter((p) => p.length === 2 && p.every(Number.isFinite)) as [number, number][]
+  const a = pts.find(([ms]) => ms >= from)
+  const b = [...pts].reverse().find(([ms]) => ms <= to)
+  if (!a || !b || b[0] <= a[0]) return 0
+  return ((b[1] - a[1]) * 1000) / (b[0] - a[0])
+}
+
+/** Wait for `ms` of a receiver's measurements; on failure say what it printed. */
+async function measured(t: Test, r: { lines: string[]; errors: string[]; ns: TestNs }, ms: number, within = 20000): Promise<void> {
+  await waitFor(() => lastMs(r) >= ms, within).catch(async (err: unknown) => {
+    t.comment(`receiver: errors ${JSON.stringify(r.errors.join(''))}, last lines ${JSON.stringify(r.lines.slice(-3))}`)
+    t.comment((await r.ns.try('ss', ['-tn'])).stdout)
+    t.comment((await r.ns.try('ip', ['-s', 'link'])).stdout)
+    throw err
+  })
+}
+
+/** Start a receiver whose output lines are collected; `lines` grows as it runs. */
+function receiver(ns: TestNs, args: string[]): { lines: string[]; errors: string[]; ns: TestNs; stop(): void } {
+  const lines: string[] = []
+  const errors: string[] = []
+  const p = ns.spawn('node', [RATE, ...args])
+  p.stdout?.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)))
+  p.stderr?.on('data', (d: Buffer) => errors.push(d.toString()))
+  return { lines, errors, ns, stop: () => void p.kill('SIGKILL') }
+}
+
+async function listening(ns: TestNs, args: string[]): Promise<void> {
+  const p = ns.spawn('node', [RATE, ...args])
+  await new Promise<void>((resolve) => p.stdout?.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()))
+}
+
+const lastMs = (r: { lines: string[] }): number => Number(r.lines.at(-1)?.split(' ')[0] ?? 0)
+
+async function tcState(host: TestNs): Promise<{ qdiscs: string; classes: string; ifbs: string }> {
+  const qdiscs = await host.run('tc', ['qdisc', 'show'])
+  const ifbs = (JSON.parse(await host.run('ip', ['-j', 'link', 'show', 'type', 'ifb'])) as { ifname: string; txqlen: number }[])
+    .map((l) => `${l.ifname} qlen ${l.txqlen}`)
+    .join('\n')
+  return { qdiscs, classes: '', ifbs }
+}
+
+t.test('per-port limits: download and upload held to average, an unlimited guest faster, live change, drift, removal, down', async (t) => {
+  const host = await makeNs(t, 'kq')
+  const spec = (inbound: number | undefined) => ({
+    name: 'kqbw',
+    mode: 'open',
+    ipv4: { address: '192.0.2.1/24' },
+    ports: [
+      { name: 'kqbw-p0', mac: '52:54:00:4b:00:10', vnetHdr: false, ...(inbound ? { bandwidth: { inbound: { average: inbound }, outbound: { average: 256 } } } : {}) },
+      { name: 'kqbw-p1', mac: '52:54:00:4b:00:11', vnetHdr: false },
+    ],
+  })
+  const net = await upIn(t, host, spec(512))
+  const g0 = await tapGuest(t, host, 'kqbw-p0', '52:54:00:4b:00:10', '192.0.2.10/24')
+  const g1 = await tapGuest(t, host, 'kqbw-p1', '52:54:00:4b:00:11', '192.0.2.11/24')
+  t.match((await tcState(host)).ifbs, /qlen 1000/, "the port's IFB has a long queue")
+  t.same((await net.ports())[0]?.bandwidth, { inbound: { average: 512 }, outbound: { average: 256 } }, 'ports() shows the limits')
+  t.same((await net.status()).ports.find((p) => p.name === 'kqbw-p0')?.bandwidth, { inbound: { average: 512 }, outbound: { average: 256 } }, 'status shows them')
+
+  // Download: the host sends, each guest receives.
+  await listening(host, ['serve-send', '5001'])
+  const d1 = receiver(g1, ['recv', '192.0.2.1', '5001'])
+  await measured(t, d1, 3000)
+  const unlimited = rateBetween(d1.lines, 1000, 3000)
+  // Stopped before the next measurement: relaying it takes most of the machine's CPU.
+  d1.stop()
+  const d0 = receiver(g0, ['recv', '192.0.2.1', '5001'])
+  await measured(t, d0, 4000)
+  const limited = rateBetween(d0.lines, 1000, 4000)
+  t.comment(`download: limited ${(limited / KIB).toFixed(0)} KiB/s (average 512), unlimited ${(unlimited / KIB).toFixed(0)} KiB/s`)
+  t.ok(Math.abs(limited - 512 * KIB) <= 0.2 * 512 * KIB, `download within 20% of 512 KiB/s (${(limited / KIB).toFixed(0)})`)
+  t.ok(unlimited >= 3 * limited, 'the unlimited guest is at least 3x faster')
+
+  // Upload: the guest sends, the host receives.
+  const u0 = receiver(host, ['serve-recv', '5002'])
+  await new Promise((r) => setTimeout(r, 300))
+  const sender = g0.spawn('node', [RATE, 'send', '192.0.2.1', '5002'])
+  await measured(t, u0, 4000)
+  const up = rateBetween(u0.lines, 1000, 4000)
+  t.comment(`upload: ${(up / KIB).toFixed(0)} KiB/s (average 256)`)
+  t.ok(Math.abs(up - 256 * KIB) <= 0.2 * 256 * KIB, `upload within 20% of 256 KiB/s (${(up / KIB).toFixed(0)})`)
+  // Stopped: a saturated upload queue (1000 packets at 256 KiB/s: seconds) would hold back the
+  // download's ACKs and so the download itself.
+  sender.kill('SIGKILL')
+  u0.stop()
+
+  // Raise the download limit while the connection runs: the same connection speeds up.
+  const before = lastMs(d0)
+  await net.up(validateSpec(spec(1024)))
+  const t0 = lastMs(d0)
+  await measured(t, d0, t0 + 3500)
+  const raised = rateBetween(d0.lines, t0 + 1000, t0 + 3500)
+  t.comment(`after up with 1024: ${(raised / KIB).toFixed(0)} KiB/s on the same connection (open since before ${before} ms)`)
+  t.ok(Math.abs(raised - 1024 * KIB) <= 0.2 * 1024 * KIB, `raised download within 20% of 1024 KiB/s (${(raised / KIB).toFixed(0)})`)
+
+  // Drift: the tap's qdisc deleted by hand is seen, and repaired by up.
+  await host.run('tc', ['qdisc', 'del', 'dev', 'kqbw-p0', 'root'])
+  const st = await net.status()
+  t.ok(st.problems.some((p) => /kqbw-p0: root htb/.test(p)), `status names the missing qdisc (${st.problems.join('; ')})`)
+  await net.up()
+  t.same((await net.status()).problems, [], 'up repaired it')
+  t.match(await host.run('tc', ['qdisc', 'show', 'dev', 'kqbw-p0']), /htb 4b51: root/)
+
+  // Removing bandwidth removes every qdisc, class, filter and IFB.
+  await net.up(validateSpec(spec(undefined)))
+  const off = await tcState(host)
+  t.notMatch(off.qdiscs, /4b51:|ingress/, 'no kvmnet qdisc left')
+  t.equal(off.ifbs, '', 'no IFB left')
+
+  await net.up(validateSpec(spec(512)))
+  await net.down()
+  const after = await tcState(host)
+  t.notMatch(after.qdiscs, /4b51:|ingress/, 'after down: no qdisc of kvmnet')
+  t.equal(after.ifbs, '', 'after down: no IFB')
+})
+
+t.test('floor: a guest keeps its floor while another saturates the network cap', async (t) => {
+  const host = await makeNs(t, 'kq')
+  await upIn(t, host, {
+    name: 'kqfl',
+    mode: 'open',
+    ipv4: { address: '198.51.100.1/24' },
+    bandwidth: { inbound: { average: 1024 } },
+    ports: [
+      { name: 'kqfl-p0', mac: '52:54:00:4b:01:10', vnetHdr: false, bandwidth: { inbound: { floor: 768 } } },
+      { name: 'kqfl-p1', mac: '52:54:00:4b:01:11', vnetHdr: false },
+    ],
+  })
+  const g0 = await tapGuest(t, host, 'kqfl-p0', '52:54:00:4b:01:10', '198.51.100.10/24')
+  const g1 = await tapGuest(t, host, 'kqfl-p1', '52:54:00:4b:01:11', '198.51.100.11/24')
+  await listening(host, ['serve-send', '5001'])
+  // The guest without a floor saturates the cap first, then the floored one joins.
+  const r1 = receiver(g1, ['recv', '198.51.100.1', '5001'])
+  await measured(t, r1, 1500)
+  const r0 = receiver(g0, ['recv', '198.51.100.1', '5001'])
+  await measured(t, r0, 4000)
+  const floored = rateBetween(r0.lines, 1000, 4000)
+  const other = rateBetween(r1.lines, lastMs(r1) - 3000, lastMs(r1))
+  t.comment(`floored guest ${(floored / KIB).toFixed(0)} KiB/s (floor 768), other ${(other / KIB).toFixed(0)} KiB/s, cap 1024`)
+  t.ok(floored >= 0.8 * 768 * KIB, `the floored guest gets its floor (${(floored / KIB).toFixed(0)} KiB/s)`)
+  t.ok(floored + other <= 1.2 * 1024 * KIB, 'both together stay under the cap')
+})
+
+t.test("another's root qdisc is left alone: the up fails and rolls back the IFB and port it made", async (t) => {
+  const host = await makeNs(t, 'kq')
+  const port = (name: string, bandwidth?: unknown) => ({ name, ...(bandwidth ? { bandwidth } : {}) })
+  const base = { name: 'kqrb', mode: 'open', ipv4: { address: '203.0.113.1/24' } }
+  const net = await upIn(t, host, { ...base, ports: [port('kqrb-p0')] })
+  await host.run('tc', ['qdisc', 'add', 'dev', 'kqrb-p0', 'root', 'handle', '1:', 'htb'])
+  const err = await net
+    .up(validateSpec({ ...base, ports: [port('kqrb-p0', { inbound: { average: 100 } }), port('kqrb-p1', { outbound: { average: 100 } })] }))
+    .then(() => undefined, (e: unknown) => e as Error)
+  t.match(err?.message, /kqrb-p0 carries a root qdisc kvmnet did not make \(htb 1:\)/)
+  t.match(await host.run('tc', ['qdisc', 'show', 'dev', 'kqrb-p0']), /qdisc htb 1: root/, 'the foreign qdisc is still there')
+  t.equal((await tcState(host)).ifbs, '', 'the IFB made for the new port was removed')
+  t.equal((await host.try('ip', ['link', 'show', 'kqrb-p1'])).exitCode, 1, 'and so was the new port')
+})
+
+t.test('gc removes the IFBs of a network whose process died (its state gone, its tagged links left)', async (t) => {
+  const host = await makeNs(t, 'kq')
+  const stateRoot = `/run/kvmnet-test/${host.name}`
+  const net = createNetwork(
+    validateSpec({ name: 'kqgc', mode: 'open', ipv4: { address: '203.0.113.1/24' }, ports: [{ name: 'kqgc-p0', bandwidth: { outbound: { average: 100 } } }] }),
+    { netns: host.name, stateRoot },
+  )
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  t.not((await tcState(host)).ifbs, '', 'the port has its IFB')
+  // What a process killed before its first journal leaves: tagged links and no state.
+  await rm(stateRoot, { recursive: true, force: true })
+  const r = await gc({ netns: host.name, stateRoot })
+  t.same(r.errors, [])
+  t.equal((await tcState(host)).ifbs, '', 'no IFB left')
+  t.equal((await host.try('ip', ['link', 'show', 'kqgc-p0'])).exitCode, 1, 'nor the port')
+})
+
+t.test('a converge that fails after the limits changed puts the old limits back', async (t) => {
+  const host = await makeNs(t, 'kq')
+  const base = { name: 'kqun', mode: 'open', ipv4: { address: '203.0.113.1/24' } }
+  const net = await upIn(t, host, { ...base, ports: [{ name: 'kqun-p0', bandwidth: { inbound: { average: 512 } } }] })
+  const classOf = async () => host.run('tc', ['class', 'show', 'dev', 'kqun-p0'])
+  t.match(await classOf(), /rate 4194Kbit/)
+  // DNS on the bridge address is taken: dnsmasq, new in this converge, fails to start after the limits
+  // (a few requests) have changed.
+  const squatter = host.spawn('socat', ['UDP4-RECVFROM:53,bind=203.0.113.1,fork', 'SYSTEM:true'])
+  await waitFor(async () => /:53\b/.test(await host.run('ss', ['-Hlnu'])), 5000)
+  const err = await net
+    .up(validateSpec({ ...base, ipv4: { ...base.ipv4, dhcp: { range: ['203.0.113.100', '203.0.113.150'] } }, ports: [{ name: 'kqun-p0', bandwidth: { inbound: { average: 1024 } } }] }))
+    .then(() => undefined, (e: unknown) => e as Error)
+  squatter.kill('SIGKILL')
+  t.ok(err, `the up failed (${err?.message})`)
+  t.match(await classOf(), /rate 4194Kbit/, 'the class is back at 512 KiB/s')
+})
