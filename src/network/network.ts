@@ -278,7 +278,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
         const found = await Promise.all(names.map((n) => this.rtnl.findLink(n)))
         return found.filter((l): l is NonNullable<typeof l> => l !== undefined).map((l) => ({ index: l.index, name: l.name }))
       },
-      repair: () => this.repair(),
+      repair: () => this.repair(epoch),
       repaired: (e) => this.emit('repaired', e),
       failed: (e) => this.emit('repair-failed', e),
       names: () => {
@@ -288,7 +288,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     })
       .then((w) => {
         if (epoch === this.watchEpoch) this.watcher = w
-        else w.stop()
+        else void w.stop()
       })
       .finally(() => {
         this.watchStarting = undefined
@@ -296,21 +296,25 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     await this.watchStarting
   }
 
-  private stopWatching(): void {
+  /** Resolves once a repair under way has ended (a repair that has not started changing things is cancelled). */
+  private stopWatching(): Promise<void> {
     this.watchEpoch++
-    this.watcher?.stop()
+    const stopped = this.watcher?.stop()
     this.watcher = undefined
+    return stopped ?? Promise.resolve()
   }
 
   /**
    * The watcher's repair: the recorded spec and runtime additions applied again under the lock (what
    * another process added stays). Undefined when the network is no longer there to repair.
    */
-  private async repair(): Promise<RepairOutcome | undefined> {
+  private async repair(epoch: number): Promise<RepairOutcome | undefined> {
     // A repair waits for another writer rather than failing at once (the CLI's default wait is 0).
     const timeoutMs = Math.max(this.opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_LOCK_TIMEOUT_MS)
     try {
       const r = await this.locked(async () => {
+        // Watching stopped (down or close) while this repair waited for the lock: cancelled.
+        if (epoch !== this.watchEpoch) return undefined
         // A detached dnsmasq that died is not restarted by anyone: drop its handle, so the converge
         // starts a new one (a supervised one is restarted through its handle).
         const d = this.dnsmasqValue
@@ -321,7 +325,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
         const state = await this.recordedState()
         return this.apply(validateSpec(state.spec), state, state.runtime ?? emptyRuntime())
       }, { timeoutMs })
-      return { steps: r.steps, dnsmasqRunning: this.dnsmasqValue?.running ?? false }
+      return r && { steps: r.steps, dnsmasqRunning: this.dnsmasqValue?.running ?? false }
     } catch (err) {
       // Taken down by another process, or its namespace deleted: nothing left to look after.
       if (err instanceof NotFoundError) return undefined
@@ -452,11 +456,12 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   /**
    * Remove everything the network owns (links in its group, its nft table, dnsmasq, state) and put back
    * what it borrowed (a NIC's addresses and routes, sysctls). Safe to call when parts are already gone.
+   * `lockTimeoutMs`: how long to wait for another writer this time (default: the handle's).
    */
-  async down(): Promise<ApplyReport> {
-    // First, or the teardown itself would be repaired.
-    this.stopWatching()
-    return this.locked(() => this.teardown(), { removeAfter: true })
+  async down(opts: { lockTimeoutMs?: number } = {}): Promise<ApplyReport> {
+    // First, or the teardown itself would be repaired; a repair under way ends first (it holds the lock).
+    await this.stopWatching()
+    return this.locked(() => this.teardown(), { removeAfter: true, timeoutMs: opts.lockTimeoutMs })
   }
 
   private async teardown(): Promise<ApplyReport> {
@@ -785,7 +790,8 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
 
   /** Release this handle's sockets; the network stays up (a detached dnsmasq keeps running). */
   close(): void {
-    this.stopWatching()
+    // Not waited for: a repair under way is cancelled or finishes on its own (its promise never rejects).
+    void this.stopWatching()
     this.rtnlValue?.close()
     this.rtnlValue = undefined
   }

@@ -79,6 +79,8 @@ export class NetworkWatcher {
   private running = false
   private failures = 0
   private stopped = false
+  /** The repair under way (settled when none): stop() waits for it. */
+  private inflight: Promise<void> = Promise.resolve()
 
   private constructor(
     private readonly hooks: WatcherHooks,
@@ -149,13 +151,15 @@ export class NetworkWatcher {
     return !this.stopped
   }
 
-  stop(): void {
-    if (this.stopped) return
+  /** Stops listening; resolves once a repair under way has ended (never rejects). */
+  stop(): Promise<void> {
+    if (this.stopped) return this.inflight
     this.stopped = true
     clearTimeout(this.timer)
     this.pending.clear()
     this.route.close()
     this.nft?.close()
+    return this.inflight
   }
 
   private take(losses: Loss[]): void {
@@ -178,7 +182,8 @@ export class NetworkWatcher {
     const wait = Math.max(0, Math.min(quietMs, this.firstAt + Math.max(quietMs, MAX_DELAY_MS) - now))
     this.timer = setTimeout(() => {
       this.timer = undefined
-      void this.run()
+      // run() reports its failures through hooks.failed and never rejects.
+      if (!this.running) this.inflight = this.run()
     }, wait)
   }
 
@@ -190,7 +195,8 @@ export class NetworkWatcher {
     try {
       const outcome = await this.hooks.repair()
       if (!outcome) {
-        this.stop()
+        // Gone, or watching stopped while it waited: not awaited (stop() would wait for this very run).
+        void this.stop()
         return
       }
       this.failures = 0
