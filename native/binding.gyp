@@ -16,7 +16,8 @@
         "src/if_up.cc",
         "src/tap.cc",
         "src/fd.cc",
-        "src/lock.cc"
+        "src/lock.cc",
+        "src/netlink_listener.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

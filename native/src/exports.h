@@ -17,5 +17,6 @@ Napi::Value TapSetPersist(const Napi::CallbackInfo& info);
 Napi::Value CloseFd(const Napi::CallbackInfo& info);
 Napi::Value FlockTry(const Napi::CallbackInfo& info);
 Napi::Object Constants(Napi::Env env);
+void InitNetlinkListener(Napi::Env env, Napi::Object exports);
 
 }  // namespace kvmnet

@@ -49,6 +49,25 @@ export interface NativeConstants {
   readonly IFF_MULTI_QUEUE: number
 }
 
+/**
+ * A multicast netlink socket read on the event loop (native/src/netlink_listener.cc): opened and bound in
+ * the calling thread's namespace; `start()` begins delivering events to the constructor's callback.
+ */
+export interface NativeNetlinkListener {
+  readonly fd: number
+  /** The port id the kernel gave it. */
+  readonly port: number
+  start(): void
+  /** A request to the kernel; its answer arrives as a 'message'. */
+  send(msg: Buffer): void
+  ref(): void
+  unref(): void
+  close(): void
+}
+
+/** 'message': one datagram; 'overrun': notifications were lost (ENOBUFS); 'error': the socket failed. */
+export type NetlinkListenerCallback = (kind: 'message' | 'overrun' | 'error', arg?: Buffer | Error) => void
+
 export interface NativeBinding {
   /** `ip netns add`: a new namespace bind-mounted on `path` (EEXIST when the file exists). */
   netnsCreate(path: string): void
@@ -72,5 +91,6 @@ export interface NativeBinding {
   closeFd(fd: number): void
   /** One non-blocking flock(2) attempt: true when taken, false when another open file description holds it. */
   flockTry(fd: number, exclusive: boolean): boolean
+  NetlinkListener: new (protocol: number, onEvent: NetlinkListenerCallback) => NativeNetlinkListener
   readonly constants: NativeConstants
 }

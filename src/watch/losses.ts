@@ -1,7 +1,7 @@
 /**
  * Turns notifications into losses: a change to one of the network's own objects that leaves it short of
- * its plan (its table deleted, flushed or edited; its bridge deleted or set down; a port deleted or let go
- * of by the bridge; a planned host address removed). Everything about other links and tables is ignored.
+ * its plan (its table deleted, flushed or edited; its bridge deleted or set down; a port deleted, set down or
+ * let go of by the bridge; a planned host address removed). Everything about other links and tables is ignored.
  *
  * Two things need memory across messages, so this is a small state machine rather than a function:
  * - address notifications name the link only by index: the names of links are learnt from link
@@ -66,8 +66,8 @@ export class LossClassifier {
       if (link.alias !== t.portAlias) return []
       const bridgeIndex = t.bridge === undefined ? undefined : this.indexOf.get(t.bridge)
       const released = port.enslaved && (link.master === undefined || (bridgeIndex !== undefined && link.master !== bridgeIndex))
-      // (A port set down is not a loss here: a converge does not raise existing ports.)
-      return released ? [{ kind: 'port', what: `port ${link.name}` }] : []
+      // Set down by hand (administratively): a converge raises it again.
+      return released || !link.up ? [{ kind: 'port', what: `port ${link.name}` }] : []
     }
     if (t.links.has(link.name) && (gone || !link.up)) return [{ kind: 'link', what: `link ${link.name}` }]
     return []
