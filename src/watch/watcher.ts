@@ -94,11 +94,11 @@ export class NetworkWatcher {
     this.classifier = new LossClassifier(hooks.targets)
     route.on('message', (m) => {
       const n = decodeRtnlNotification(m.header.type, m.payload)
-      if (n) this.take(this.classifier.onRtnl(n))
+      if (n) this.take(this.classifier.onRtnl(n), this.mutes > 0 ? this.classifier.restoredBy(n) : [])
     })
     nft?.on('message', (m) => {
       const n = decodeNftNotification(m.header.type, m.payload)
-      if (n) this.take(this.classifier.onNft(n))
+      if (n) this.take(this.classifier.onNft(n), n.kind === 'gen' ? this.classifier.nftRestored : [])
     })
     const overrun = () => this.take([{ kind: 'unknown', what: 'notifications lost' }])
     route.on('overrun', overrun)
@@ -180,10 +180,12 @@ export class NetworkWatcher {
     return this.inflight
   }
 
-  private take(losses: Loss[]): void {
+  private take(losses: Loss[], restored: readonly string[] = []): void {
     if (this.mutes > 0) {
-      // kvmnet's own change, or someone else's that landed meanwhile: which, is known only afterwards.
+      // kvmnet's own change, or someone else's that landed meanwhile: which, is known only afterwards —
+      // unless a later message of the change shows the thing whole again.
       for (const l of losses) if (!this.suspects.has(l.what)) this.suspects.set(l.what, l)
+      for (const what of restored) this.suspects.delete(what)
       return
     }
     for (const l of losses) this.add(l)

@@ -31,9 +31,10 @@ export interface Foreground {
   end(ms?: number): Promise<{ exitCode: number | undefined; signal: string | undefined }>
 }
 
-/** Starts `kvmnet up SPEC --foreground` in `netns`; killed with SIGKILL at teardown if still running. */
-export function startForeground(t: Test, spec: string, netns: string, stateRoot: string, extra: string[] = []): Foreground {
-  const proc = execa('node', [...cliArgs, 'up', spec, '--foreground', '--netns', netns, '--state-root', stateRoot, ...extra], { reject: false, cwd: root })
+/** Starts `kvmnet up SPEC --foreground` in `netns` (from the sources, or `command`); SIGKILLed at teardown if still running. */
+export function startForeground(t: Test, spec: string, netns: string, stateRoot: string, extra: string[] = [], command: string[] = ['node', ...cliArgs]): Foreground {
+  const [file = 'node', ...args] = command
+  const proc = execa(file, [...args, 'up', spec, '--foreground', '--netns', netns, '--state-root', stateRoot, ...extra], { reject: false, cwd: root })
   let stdout = ''
   let stderr = ''
   proc.stdout?.on('data', (d: Buffer) => (stdout += d.toString()))

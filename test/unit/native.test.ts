@@ -40,6 +40,7 @@ t.test('the binding loads and exports every function', async (t) => {
     'tapCreateMany',
     'tapSetPersist',
     'closeFd',
+    'NetlinkListener',
   ] as const) {
     t.equal(typeof b[fn], 'function', fn)
   }
