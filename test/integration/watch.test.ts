@@ -21,6 +21,7 @@ import { assertNothingLeft, processesIn } from '../helpers/leftovers.js'
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const cliArgs = ['--import', 'tsx', join(root, 'src/cli/main.ts')]
 const now = (): number => performance.timeOrigin + performance.now()
+/** Only for windows in which nothing must happen (no repair, no converge): no condition marks their end. */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** A host namespace whose default route leads to an outside namespace (203.0.113.2) with no route back. */
@@ -123,7 +124,7 @@ t.test('kvmnet up --foreground repairs a flushed ruleset, a deleted bridge, a re
     const { results } = startProber(guest, 6000)
     await waitFor(() => results.some((r) => r.ok), 5000, 10)
     t.pass('guest egress works (masqueraded: the outside has no route back)')
-    await sleep(100)
+    await waitFor(() => results.filter((r) => r.ok).length >= 5, 5000, 10)
     mark()
     const flushStart = now()
     await host.run('nft', ['flush', 'ruleset'])
@@ -132,8 +133,9 @@ t.test('kvmnet up --foreground repairs a flushed ruleset, a deleted bridge, a re
     t.pass(`event: ${line}`)
     // Only flows that began after the flush count: earlier ones keep their conntrack NAT binding.
     const first = await waitFor(() => results.find((r) => r.ok && r.sent > flushEnd), 3000, 10)
-    // A lost probe is known 300 ms after it was sent.
-    await sleep(400)
+    // A lost probe is known 300 ms after it was sent: once a probe sent 300 ms after the first good one has
+    // an outcome, every earlier one has too.
+    await waitFor(() => results.some((r) => r.sent > first.sent + 300), 3000, 10)
     const lost = results.filter((r) => !r.ok && r.sent > flushEnd && r.sent < first.sent).length
     const back = (first.received ?? 0) - flushStart
     t.ok(lost >= 1, `egress was dead after the flush (${lost} probes lost)`)
