@@ -327,8 +327,9 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       }, { timeoutMs })
       return r && { steps: r.steps, dnsmasqRunning: this.dnsmasqValue?.running ?? false }
     } catch (err) {
-      // Taken down by another process, or its namespace deleted: nothing left to look after.
-      if (err instanceof NotFoundError) return undefined
+      // Taken down by another process, or its namespace deleted: nothing left to look after. Anything
+      // else not found (a link or table removed again while the repair ran) is a failed repair, retried.
+      if (err instanceof NotFoundError && !(netnsIdentity(this.ns) !== undefined && (await readState(this.stateDir)) !== undefined)) return undefined
       throw err
     }
   }

@@ -271,6 +271,7 @@ t.test('library: losses that land while a repair runs, a port set down, and a ha
   t.teardown(() => net.down().catch(() => undefined))
   const repaired: RepairedEvent[] = []
   net.on('repaired', (e) => repaired.push(e))
+  net.on('repair-failed', (e) => t.comment(`repair of ${e.what.join(', ')} failed (retrying: ${e.retrying}): ${String(e.error)}`))
   await net.up()
   const healthy = async () => (await net.status()).problems.length === 0 && (await host.run('nft', ['list', 'tables'])).includes('table inet kvmnet_kwr')
 
@@ -283,6 +284,7 @@ t.test('library: losses that land while a repair runs, a port set down, and a ha
       t.match(tables, /table bridge kvmnet_kwr/, 'the bridge table is back')
       t.ok(await link(host, 'kvbr-kwr'), 'the bridge is back')
       t.same((await net.status()).problems, [], 'status: nothing wrong')
+      t.ok(net.watching, 'still watching')
     })
   }
 
