@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import { execa } from 'execa'
-import { writeFileSync, mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { makeNs, waitFor } from '../helpers/ns.js'
@@ -35,6 +35,7 @@ t.test('SIGSTOP, 40 000 address changes, SIGCONT: the watching process survives,
   const host = await makeNs(t, 'kw')
   const stateRoot = `/run/kvmnet-test/${host.name}`
   const dir = mkdtempSync(join(tmpdir(), 'kvmnet-overflow-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const script = join(dir, 'user.mts')
   writeFileSync(script, USER)
   // 20 000 add/del pairs of an address on a link that is not the network's (a veth: no dummy module here).
