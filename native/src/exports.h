@@ -20,5 +20,6 @@ Napi::Value NftLoad(const Napi::CallbackInfo& info);
 Napi::Value NftRun(const Napi::CallbackInfo& info);
 Napi::Value NftRelease(const Napi::CallbackInfo& info);
 Napi::Object Constants(Napi::Env env);
+void InitNetlinkListener(Napi::Env env, Napi::Object exports);
 
 }  // namespace kvmnet

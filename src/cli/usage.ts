@@ -13,8 +13,11 @@ export const COMMANDS: Record<string, { synopsis: string; summary: string; detai
     synopsis: 'kvmnet up SPEC.json [--foreground] [--prune] [--wait S] [--timings]',
     summary: 'create a network, or converge a running one to the spec (SPEC - reads stdin)',
     details: `  --foreground   supervise dnsmasq, put back what is lost (the nft table flushed, the bridge, a port or an
-                 address deleted, dnsmasq dead: one 'repaired' line each) and take the network down on
-                 SIGINT/SIGTERM (else dnsmasq is detached and nothing watches)
+                 address deleted, a port set down, dnsmasq dead: one 'repaired' line each) and take the
+                 network down on SIGINT/SIGTERM, waiting for a repair under way and for another writer's
+                 lock; a second signal does not cut the teardown short. SIGHUP reads SPEC.json again and
+                 converges to it (a file that does not validate changes nothing). Without --foreground,
+                 dnsmasq is detached and nothing watches
   --prune        also remove what was added at runtime (ports, forwards, reservations) that the spec lacks
                  (not what a kvmnet-cni attachment holds: it stays until the attachment's DEL or GC)
   --wait S       wait up to S seconds for another writer of the network (default 0: exit 75 at once)

@@ -308,6 +308,12 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
       throw new DnsmasqError({ exitCode, detail })
     }
     const startTime = await processStartTime(pid)
+    // Killed in the moment since it was found ready: its 'exit' has been emitted already (no listener
+    // below would ever hear of it, and a handle would stay "running" for a dead pid).
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await this.pump()
+      throw new DnsmasqError({ exitCode: child.exitCode ?? undefined, detail: `exited (${child.signalCode ?? `code ${child.exitCode}`}) as soon as it was ready; log: ${this.log.detail()}` })
+    }
     this.identity = { pid, startTime: startTime ?? '' }
     this.child = child
     this.expectingExit = false

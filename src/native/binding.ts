@@ -57,6 +57,25 @@ export interface NativeNftResult {
   error: string
 }
 
+/**
+ * A multicast netlink socket read on the event loop (native/src/netlink_listener.cc): opened and bound in
+ * the calling thread's namespace; `start()` begins delivering events to the constructor's callback.
+ */
+export interface NativeNetlinkListener {
+  readonly fd: number
+  /** The port id the kernel gave it. */
+  readonly port: number
+  start(): void
+  /** A request to the kernel; its answer arrives as a 'message'. */
+  send(msg: Buffer): void
+  ref(): void
+  unref(): void
+  close(): void
+}
+
+/** 'message': one datagram; 'overrun': notifications were lost (ENOBUFS); 'error': the socket failed. */
+export type NetlinkListenerCallback = (kind: 'message' | 'overrun' | 'error', arg?: Buffer | Error) => void
+
 export interface NativeBinding {
   /** `ip netns add`: a new namespace bind-mounted on `path` (EEXIST when the file exists). */
   netnsCreate(path: string): void
@@ -92,5 +111,6 @@ export interface NativeBinding {
   nftRun(nsPath: string, command: string): Promise<NativeNftResult>
   /** The namespace's nft thread (if any) frees its context and exits once its queue is done. */
   nftRelease(nsPath: string): void
+  NetlinkListener: new (protocol: number, onEvent: NetlinkListenerCallback) => NativeNetlinkListener
   readonly constants: NativeConstants
 }

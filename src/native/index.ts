@@ -2,11 +2,11 @@
  * The native addon, typed, with its failures as SystemError. Loaded on first use, so importing kvmnet
  * on a machine without the binary only fails when a native operation is actually needed.
  */
-import type { NativeBinding, NativeConstants, NativeNftResult, NativeTap, NativeTapOptions } from './binding.js'
+import type { NativeBinding, NativeConstants, NativeNetlinkListener, NativeNftResult, NativeTap, NativeTapOptions, NetlinkListenerCallback } from './binding.js'
 import { mapNativeError } from './errors.js'
 import { loadBinding } from './load.js'
 
-export type { NativeBinding, NativeConstants, NativeNftResult, NativeTap, NativeTapOptions, TapMode } from './binding.js'
+export type { NativeBinding, NativeConstants, NativeNetlinkListener, NativeNftResult, NativeTap, NativeTapOptions, NetlinkListenerCallback, TapMode } from './binding.js'
 export { BatchItemError, mapNativeError } from './errors.js'
 export { findPackageRoot, loadBinding } from './load.js'
 
@@ -59,6 +59,25 @@ export const native: NativeBinding = {
     }
   },
   nftRelease: (nsPath) => call((b) => b.nftRelease(nsPath)),
+  NetlinkListener: class {
+    constructor(protocol: number, onEvent: NetlinkListenerCallback) {
+      const l = call((b) => new b.NetlinkListener(protocol, onEvent))
+      // Every failure of its methods as SystemError, like the functions'.
+      return {
+        get fd() {
+          return l.fd
+        },
+        get port() {
+          return l.port
+        },
+        start: () => call(() => l.start()),
+        send: (msg: Buffer) => call(() => l.send(msg)),
+        ref: () => l.ref(),
+        unref: () => l.unref(),
+        close: () => l.close(),
+      } satisfies NativeNetlinkListener
+    }
+  } as NativeBinding['NetlinkListener'],
   get constants(): NativeConstants {
     return loadBinding().constants
   },

@@ -27,7 +27,7 @@ import type { NetworkPlan, PlannedPort } from './plan.js'
 import { PortFds } from './port-fds.js'
 import { droppedRuntime, emptyRuntime, keepRuntime, withHeld } from './runtime.js'
 import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, PortSpec } from './spec.js'
-import { DEFAULT_STATE_ROOT, readState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
+import { DEFAULT_STATE_ROOT, netnsIdentity, readState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { networkStatus, type NetworkStatus } from './status.js'
 import { tightenDnsmasqFiles } from './steps/dnsmasq-files.js'
 import { portInfo, type PortInfo } from './steps/ports.js'
@@ -153,12 +153,13 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   }
 
   private async startWatching(): Promise<void> {
+    const epoch = this.watch.epoch
     await this.watch.start(
       watcherHooks({
         ns: this.ns,
         planned: () => this.planned,
         rtnl: () => this.rtnl,
-        repair: () => this.repair(),
+        repair: () => this.repair(epoch),
         repaired: (e) => this.emit('repaired', e),
         failed: (e) => this.emit('repair-failed', e),
       }),
@@ -169,19 +170,22 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
    * The watcher's repair: the recorded spec and runtime additions applied again under the lock (what
    * another process added stays). Undefined when the network is no longer there to repair.
    */
-  private async repair(): Promise<RepairOutcome | undefined> {
+  private async repair(epoch: number): Promise<RepairOutcome | undefined> {
     // A repair waits for another writer rather than failing at once (the CLI's default wait is 0).
     const timeoutMs = Math.max(this.opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_LOCK_TIMEOUT_MS)
     try {
       const r = await this.locked(async () => {
+        // Watching stopped (down or close) while this repair waited for the lock: cancelled.
+        if (epoch !== this.watch.epoch) return undefined
         this.dnsmasq.forgetDeadDetached()
         const state = await this.recordedState()
         return this.apply(validateSpec(state.spec), state, state.runtime ?? emptyRuntime())
       }, { timeoutMs })
-      return { steps: r.steps, dnsmasqRunning: this.dnsmasq.current?.running ?? false }
+      return r && { steps: r.steps, dnsmasqRunning: this.dnsmasq.current?.running ?? false }
     } catch (err) {
-      // Taken down by another process, or its namespace deleted: nothing left to look after.
-      if (err instanceof NotFoundError) return undefined
+      // Taken down by another process, or its namespace deleted: nothing left to look after. Anything
+      // else not found (a link or table removed again while the repair ran) is a failed repair, retried.
+      if (err instanceof NotFoundError && !(netnsIdentity(this.ns) !== undefined && (await readState(this.stateDir)) !== undefined)) return undefined
       throw err
     }
   }
@@ -234,10 +238,10 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
    * Remove everything the network owns (links in its group, its nft table, dnsmasq, state) and put back
    * what it borrowed (a NIC's addresses and routes, sysctls). Safe to call when parts are already gone.
    */
-  async down(): Promise<ApplyReport> {
-    // First, or the teardown itself would be repaired.
-    this.watch.stop()
-    return this.locked(() => this.teardown(), { removeAfter: true })
+  async down(opts: { lockTimeoutMs?: number } = {}): Promise<ApplyReport> {
+    // First, or the teardown itself would be repaired; a repair under way ends first (it holds the lock).
+    await this.watch.stop()
+    return this.locked(() => this.teardown(), { removeAfter: true, timeoutMs: opts.lockTimeoutMs })
   }
 
   private async teardown(): Promise<ApplyReport> {
@@ -430,7 +434,8 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
 
   /** Release this handle's sockets; the network stays up (a detached dnsmasq keeps running). */
   close(): void {
-    this.watch.stop()
+    // Not waited for: a repair under way is cancelled or finishes on its own (its promise never rejects).
+    void this.watch.stop()
     this.rtnlValue?.close()
     this.rtnlValue = undefined
     this.nftValue?.close()

@@ -13,7 +13,12 @@ export class Watching {
   private watcher: NetworkWatcher | undefined
   private starting: Promise<void> | undefined
   /** Bumped by every stop: a watcher whose start was under way when the handle stopped is dropped. */
-  private epoch = 0
+  private epochValue = 0
+
+  /** Bumped by every stop: a repair that started in an earlier epoch is cancelled. */
+  get epoch(): number {
+    return this.epochValue
+  }
 
   get active(): boolean {
     return this.watcher?.watching ?? false
@@ -21,11 +26,11 @@ export class Watching {
 
   async start(hooks: WatcherHooks): Promise<void> {
     if (this.watcher?.watching) return
-    const epoch = this.epoch
+    const epoch = this.epochValue
     this.starting ??= NetworkWatcher.start(hooks)
       .then((w) => {
-        if (epoch === this.epoch) this.watcher = w
-        else w.stop()
+        if (epoch === this.epochValue) this.watcher = w
+        else void w.stop()
       })
       .finally(() => {
         this.starting = undefined
@@ -33,10 +38,12 @@ export class Watching {
     await this.starting
   }
 
-  stop(): void {
-    this.epoch++
-    this.watcher?.stop()
+  /** Resolves once a repair under way has ended (a repair that has not started changing things is cancelled). */
+  stop(): Promise<void> {
+    this.epochValue++
+    const stopped = this.watcher?.stop()
     this.watcher = undefined
+    return stopped ?? Promise.resolve()
   }
 
   /** This handle's own changes are not losses: muted while it holds the network's lock. */

@@ -83,6 +83,8 @@ export interface InstalledNetworkRules {
   ruleCount: number
   /** Port forwards recovered from the DNAT rules of the prerouting chain. */
   forwards: PortForward[]
+  /** The chains of the bridge-family table of the same name (port filters), when read (Nft.get reads it). */
+  bridgeChains?: InstalledChain[] | undefined
 }
 
 export interface InstalledChain {

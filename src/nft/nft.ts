@@ -9,7 +9,7 @@ import type { NftDocument } from './json.js'
 import { releaseInProcess } from './libnftables.js'
 import type { InstalledNetworkRules, NetworkRules, RequiredSysctl } from './model.js'
 import { TABLE_FAMILY, TAG_PATTERN, tableName, tagOfTable } from './names.js'
-import { parseInstalled } from './parse.js'
+import { chainsOf, parseInstalled } from './parse.js'
 import { renderRemove, renderRules, renderRulesMany } from './render.js'
 import { nftApply, nftQuery, type NftRunOptions } from './run.js'
 import { requiredSysctls } from './sysctls.js'
@@ -72,7 +72,10 @@ export class Nft {
   /** One network's table as the kernel has it, or undefined when there is none. */
   async get(tag: string): Promise<InstalledNetworkRules | undefined> {
     if (!(await tableExists(this.ns, tag))) return undefined
-    return parseInstalled(await nftQuery(this.ns, ['list', 'table', TABLE_FAMILY, tableName(tag)], this.opts))[0]
+    const installed = parseInstalled(await nftQuery(this.ns, ['list', 'table', TABLE_FAMILY, tableName(tag)], this.opts))[0]
+    // The port filters' bridge-family table goes with it: a hand edit there is drift too.
+    if (installed) installed.bridgeChains = chainsOf(await nftQuery(this.ns, ['list', 'ruleset', 'bridge'], this.opts), 'bridge', tableName(tag))
+    return installed
   }
 
   /** The tags of the kvmnet tables present (cheaper than list(): tables only). */

@@ -53,6 +53,22 @@ export function parseInstalled(doc: NftDocument): InstalledNetworkRules[] {
   return [...byTable.values()].sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0))
 }
 
+/** The chains of one table of any family (name and rule count only), from a listed ruleset. */
+export function chainsOf(doc: NftDocument, family: string, table: string): InstalledChain[] {
+  const chains = new Map<string, InstalledChain>()
+  for (const item of doc.nftables ?? []) {
+    const c = item['chain']
+    if (isObj(c) && c['family'] === family && c['table'] === table && typeof c['name'] === 'string') chains.set(c['name'], { name: c['name'], rules: 0 })
+  }
+  for (const item of doc.nftables ?? []) {
+    const r = item['rule']
+    if (!isObj(r) || r['family'] !== family || r['table'] !== table) continue
+    const chain = chains.get(String(r['chain']))
+    if (chain) chain.rules++
+  }
+  return [...chains.values()]
+}
+
 /** The forward a DNAT rule implements, or undefined if the rule is not one kvmnet writes. */
 export function forwardOf(expr: readonly unknown[]): PortForward | undefined {
   let proto: 'tcp' | 'udp' | undefined

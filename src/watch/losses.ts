@@ -1,7 +1,7 @@
 /**
  * Turns notifications into losses: a change to one of the network's own objects that leaves it short of
- * its plan (its table deleted, flushed or edited; its bridge deleted or set down; a port deleted or let go
- * of by the bridge; a planned host address removed). Everything about other links and tables is ignored.
+ * its plan (its table deleted, flushed or edited; its bridge deleted or set down; a port deleted, set down or
+ * let go of by the bridge; a planned host address removed). Everything about other links and tables is ignored.
  *
  * Two things need memory across messages, so this is a small state machine rather than a function:
  * - address notifications name the link only by index: the names of links are learnt from link
@@ -32,6 +32,7 @@ export class LossClassifier {
   private readonly indexOf = new Map<string, number>()
   /** Object messages of the transaction in progress that touch the network's tables. */
   private txn: NftObjectEvent[] = []
+  private lastRestored: string[] = []
 
   /** `targets` is asked on every message: the network's plan may change while it is watched. */
   constructor(private readonly targets: () => WatchTargets) {}
@@ -66,11 +67,41 @@ export class LossClassifier {
       if (link.alias !== t.portAlias) return []
       const bridgeIndex = t.bridge === undefined ? undefined : this.indexOf.get(t.bridge)
       const released = port.enslaved && (link.master === undefined || (bridgeIndex !== undefined && link.master !== bridgeIndex))
-      // (A port set down is not a loss here: a converge does not raise existing ports.)
-      return released ? [{ kind: 'port', what: `port ${link.name}` }] : []
+      // Set down by hand (administratively): a converge raises it again.
+      return released || !link.up ? [{ kind: 'port', what: `port ${link.name}` }] : []
     }
     if (t.links.has(link.name) && (gone || !link.up)) return [{ kind: 'link', what: `link ${link.name}` }]
     return []
+  }
+
+  /**
+   * What a link or address notification shows whole again, named as its loss would be: a loss seen while
+   * kvmnet itself changed the network (its own bridge is made down, then raised) is no loss when a later
+   * message of the same change shows the thing as planned. Call after onRtnl for the same message.
+   */
+  restoredBy(n: RtnlNotification): string[] {
+    if (n.op !== 'new') return []
+    const t = this.targets()
+    if (n.kind === 'address') {
+      const link = this.nameOf.get(n.address.index) ?? n.address.label
+      const cidr = canonCidr(n.address.cidr)
+      return link !== undefined && cidr !== undefined && t.addresses.get(link)?.has(cidr) ? [`address ${n.address.cidr} on ${link}`] : []
+    }
+    const { link } = n
+    if (!link.up) return []
+    if (link.name === t.bridge) return [`bridge ${link.name}`]
+    const port = t.ports.get(link.name)
+    if (port) {
+      const bridgeIndex = t.bridge === undefined ? undefined : this.indexOf.get(t.bridge)
+      const placed = !port.enslaved || (link.master !== undefined && link.master === bridgeIndex)
+      return link.alias === t.portAlias && placed ? [`port ${link.name}`] : []
+    }
+    return t.links.has(link.name) ? [`link ${link.name}`] : []
+  }
+
+  /** The tables the last complete transaction left in place (a loss of them meanwhile was replaced). */
+  get nftRestored(): readonly string[] {
+    return this.lastRestored
   }
 
   /** Losses are known once a transaction is complete: they come with its NEWGEN message. */
@@ -87,12 +118,14 @@ export class LossClassifier {
       tables.set(key, [...(tables.get(key) ?? []), e])
     }
     const losses: Loss[] = []
+    this.lastRestored = []
     for (const list of tables.values()) {
-      const last = list.filter((e) => e.object === 'table').pop()
-      if (last?.op === 'new') continue
       const first = list[0]
       if (!first) continue
-      losses.push({ kind: 'nft', what: first.family === NFPROTO.inet ? `nft table ${first.table}` : `nft table ${familyName(first.family)} ${first.table}` })
+      const what = first.family === NFPROTO.inet ? `nft table ${first.table}` : `nft table ${familyName(first.family)} ${first.table}`
+      const last = list.filter((e) => e.object === 'table').pop()
+      if (last?.op === 'new') this.lastRestored.push(what)
+      else losses.push({ kind: 'nft', what })
     }
     return losses
   }

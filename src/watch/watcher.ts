@@ -10,7 +10,9 @@
  * kvmnet's own changes must not look like losses, or every repair would trigger the next. The network
  * mutes the watcher while it holds its lock (any apply, change or repair of this handle); unmuting waits
  * for a barrier on both sockets (a request whose answer queues behind every notification already sent),
- * so the notifications of its own changes are all read, and dropped, before listening resumes. Changes
+ * so the notifications of its own changes are all read before listening resumes. What looked like a loss
+ * meanwhile is not dropped but rechecked by one more converge: someone else's change may have landed in
+ * the middle of kvmnet's own. Changes
  * by another kvmnet process show up as a table replaced in one transaction (not a loss) or as links and
  * addresses of the plan appearing (never a loss). A converge that finds nothing to repair changes nothing,
  * so it cannot feed a loop either.
@@ -79,6 +81,10 @@ export class NetworkWatcher {
   private running = false
   private failures = 0
   private stopped = false
+  /** Losses seen while muted (see recheckSuspects). */
+  private readonly suspects = new Map<string, Loss>()
+  /** The repair under way (settled when none): stop() waits for it. */
+  private inflight: Promise<void> = Promise.resolve()
 
   private constructor(
     private readonly hooks: WatcherHooks,
@@ -88,11 +94,11 @@ export class NetworkWatcher {
     this.classifier = new LossClassifier(hooks.targets)
     route.on('message', (m) => {
       const n = decodeRtnlNotification(m.header.type, m.payload)
-      if (n) this.take(this.classifier.onRtnl(n))
+      if (n) this.take(this.classifier.onRtnl(n), this.mutes > 0 ? this.classifier.restoredBy(n) : [])
     })
     nft?.on('message', (m) => {
       const n = decodeNftNotification(m.header.type, m.payload)
-      if (n) this.take(this.classifier.onNft(n))
+      if (n) this.take(this.classifier.onNft(n), n.kind === 'gen' ? this.classifier.nftRestored : [])
     })
     const overrun = () => this.take([{ kind: 'unknown', what: 'notifications lost' }])
     route.on('overrun', overrun)
@@ -142,24 +148,46 @@ export class NetworkWatcher {
       // A closed socket: nothing more will arrive anyway.
     } finally {
       this.mutes = Math.max(0, this.mutes - 1)
+      if (this.mutes === 0) this.recheckSuspects()
     }
+  }
+
+  /**
+   * Losses seen while kvmnet itself changed the network are not dropped: a change by someone else may
+   * have landed in the middle (the ruleset flushed after the repair's nft step). They get one more
+   * converge, which puts back what is really missing and, when they were all kvmnet's own, finds nothing
+   * to do, changes nothing and so cannot feed a loop.
+   */
+  private recheckSuspects(): void {
+    const suspects = [...this.suspects.values()]
+    this.suspects.clear()
+    for (const l of suspects) this.add(l)
   }
 
   get watching(): boolean {
     return !this.stopped
   }
 
-  stop(): void {
-    if (this.stopped) return
+  /** Stops listening; resolves once a repair under way has ended (never rejects). */
+  stop(): Promise<void> {
+    if (this.stopped) return this.inflight
     this.stopped = true
     clearTimeout(this.timer)
     this.pending.clear()
+    this.suspects.clear()
     this.route.close()
     this.nft?.close()
+    return this.inflight
   }
 
-  private take(losses: Loss[]): void {
-    if (this.mutes > 0) return
+  private take(losses: Loss[], restored: readonly string[] = []): void {
+    if (this.mutes > 0) {
+      // kvmnet's own change, or someone else's that landed meanwhile: which, is known only afterwards —
+      // unless a later message of the change shows the thing whole again.
+      for (const l of losses) if (!this.suspects.has(l.what)) this.suspects.set(l.what, l)
+      for (const what of restored) this.suspects.delete(what)
+      return
+    }
     for (const l of losses) this.add(l)
   }
 
@@ -178,7 +206,8 @@ export class NetworkWatcher {
     const wait = Math.max(0, Math.min(quietMs, this.firstAt + Math.max(quietMs, MAX_DELAY_MS) - now))
     this.timer = setTimeout(() => {
       this.timer = undefined
-      void this.run()
+      // run() reports its failures through hooks.failed and never rejects.
+      if (!this.running) this.inflight = this.run()
     }, wait)
   }
 
@@ -190,7 +219,8 @@ export class NetworkWatcher {
     try {
       const outcome = await this.hooks.repair()
       if (!outcome) {
-        this.stop()
+        // Gone, or watching stopped while it waited: not awaited (stop() would wait for this very run).
+        void this.stop()
         return
       }
       this.failures = 0
@@ -202,6 +232,11 @@ export class NetworkWatcher {
         // Lost notifications: report whatever the converge found missing.
         for (const l of lossesFromSteps(outcome.steps, this.hooks.names())) if (!confirmed.some((c) => c.kind === l.kind)) confirmed.push({ ...l, since: unknown.since })
       }
+      // Losses noticed while it ran (kept for one more converge, see recheckSuspects) that it may already
+      // have put back: said now, as the converge's steps tell; the next converge says it again only if it
+      // has to repair them once more.
+      const during = [...this.pending.values()].filter((l) => l.kind !== 'dnsmasq' && l.kind !== 'unknown' && !confirmed.some((c) => c.what === l.what))
+      confirmed.push(...confirmedRepairs(during, outcome.steps, outcome.dnsmasqRunning))
       for (const c of confirmed) if (!this.stopped) this.hooks.repaired({ kind: c.kind, what: c.what, ms: done - c.since })
     } catch (error) {
       if (this.stopped) return

@@ -7,6 +7,7 @@
  */
 import t, { type Test } from 'tap'
 import { execa, type ResultPromise } from 'execa'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +21,7 @@ import { assertNothingLeft, processesIn } from '../helpers/leftovers.js'
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const cliArgs = ['--import', 'tsx', join(root, 'src/cli/main.ts')]
 const now = (): number => performance.timeOrigin + performance.now()
+/** Only for windows in which nothing must happen (no repair, no converge): no condition marks their end. */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** A host namespace whose default route leads to an outside namespace (203.0.113.2) with no route back. */
@@ -122,7 +124,7 @@ t.test('kvmnet up --foreground repairs a flushed ruleset, a deleted bridge, a re
     const { results } = startProber(guest, 6000)
     await waitFor(() => results.some((r) => r.ok), 5000, 10)
     t.pass('guest egress works (masqueraded: the outside has no route back)')
-    await sleep(100)
+    await waitFor(() => results.filter((r) => r.ok).length >= 5, 5000, 10)
     mark()
     const flushStart = now()
     await host.run('nft', ['flush', 'ruleset'])
@@ -131,8 +133,9 @@ t.test('kvmnet up --foreground repairs a flushed ruleset, a deleted bridge, a re
     t.pass(`event: ${line}`)
     // Only flows that began after the flush count: earlier ones keep their conntrack NAT binding.
     const first = await waitFor(() => results.find((r) => r.ok && r.sent > flushEnd), 3000, 10)
-    // A lost probe is known 300 ms after it was sent.
-    await sleep(400)
+    // A lost probe is known 300 ms after it was sent: once a probe sent 300 ms after the first good one has
+    // an outcome, every earlier one has too.
+    await waitFor(() => results.some((r) => r.sent > first.sent + 300), 3000, 10)
     const lost = results.filter((r) => !r.ok && r.sent > flushEnd && r.sent < first.sent).length
     const back = (first.received ?? 0) - flushStart
     t.ok(lost >= 1, `egress was dead after the flush (${lost} probes lost)`)
@@ -245,4 +248,72 @@ t.test('library: watch: true emits repaired events, keeps a non-persistent tap a
   await net.down()
   t.equal(net.watching, false, 'down stops watching')
   await assertNothingLeft(t, host, 'wlib')
+})
+
+t.test('library: losses that land while a repair runs, a port set down, and a hand edit of the port-filter (bridge) table are repaired', async (t) => {
+  const { host } = await hostWithOutside(t)
+  const net = createNetwork(
+    { name: 'kwr', mode: 'nat', filtering: true, ipv4: { address: '10.238.0.1/24', dhcp: { range: ['10.238.0.100', '10.238.0.150'] } }, ports: [{ name: 'kwr-p0' }, { name: 'kwr-p1' }] },
+    {
+      netns: host.name,
+      stateRoot: `/run/kvmnet-test/${host.name}`,
+      watch: true,
+      // Test hook, run before every step: while armed, the repair's last step first has the ruleset
+      // flushed (synchronously, so it lands inside the repair, after its nft step).
+      faultInjector: (step) => {
+        if (step !== 'state' || !flushDuringRepair) return
+        flushDuringRepair = false
+        execFileSync('nsenter', [`--net=${host.path}`, 'nft', 'flush', 'ruleset'])
+      },
+    },
+  )
+  let flushDuringRepair = false
+  t.teardown(() => net.down().catch(() => undefined))
+  const repaired: RepairedEvent[] = []
+  net.on('repaired', (e) => repaired.push(e))
+  net.on('repair-failed', (e) => t.comment(`repair of ${e.what.join(', ')} failed (retrying: ${e.retrying}): ${String(e.error)}`))
+  await net.up()
+  const healthy = async () => (await net.status()).problems.length === 0 && (await host.run('nft', ['list', 'tables'])).includes('table inet kvmnet_kwr')
+
+  for (const gap of ['0.02', '0.03', '0.05']) {
+    await t.test(`ip link del BR; sleep ${gap}; nft flush ruleset: both come back`, async (t) => {
+      await host.run('sh', ['-c', `ip link del kvbr-kwr; sleep ${gap}; nft flush ruleset`])
+      await waitFor(healthy, 10_000, 20).catch(() => false)
+      const tables = await host.run('nft', ['list', 'tables'])
+      t.match(tables, /table inet kvmnet_kwr/, 'the inet table is back')
+      t.match(tables, /table bridge kvmnet_kwr/, 'the bridge table is back')
+      t.ok(await link(host, 'kvbr-kwr'), 'the bridge is back')
+      t.same((await net.status()).problems, [], 'status: nothing wrong')
+      t.ok(net.watching, 'still watching')
+    })
+  }
+
+  await t.test('the ruleset flushed inside a repair (after its nft step): the table comes back', async (t) => {
+    flushDuringRepair = true
+    await host.ip('link del kvbr-kwr')
+    await waitFor(() => !flushDuringRepair, 5000, 5)
+    await waitFor(healthy, 10_000, 20).catch(() => false)
+    t.match(await host.run('nft', ['list', 'tables']), /table inet kvmnet_kwr/, 'the inet table is back')
+    t.same((await net.status()).problems, [], 'status: nothing wrong')
+  })
+
+  await t.test('a port set down by hand: set up again', async (t) => {
+    repaired.length = 0
+    await host.ip('link set kwr-p1 down')
+    await waitFor(() => repaired.some((e) => e.what === 'port kwr-p1'), 5000, 10).catch(() => false)
+    t.ok(repaired.some((e) => e.what === 'port kwr-p1'), 'a repaired event names the port')
+    t.match((await host.run('ip', ['-o', 'link', 'show', 'kwr-p1'])).split('>')[0], /\bUP\b/, 'the port is up (administratively) again')
+  })
+
+  await t.test('the port-filter chain of the bridge table flushed by hand: refilled', async (t) => {
+    repaired.length = 0
+    const before = await host.run('nft', ['list', 'chain', 'bridge', 'kvmnet_kwr', 'port-filter'])
+    await host.run('nft', ['flush', 'chain', 'bridge', 'kvmnet_kwr', 'port-filter'])
+    await waitFor(() => repaired.some((e) => /nft table/.test(e.what)), 5000, 10).catch(() => false)
+    t.ok(repaired.some((e) => e.what === 'nft table bridge kvmnet_kwr'), `repaired: ${repaired.map((e) => e.what).join(', ') || 'nothing'}`)
+    t.equal(await host.run('nft', ['list', 'chain', 'bridge', 'kvmnet_kwr', 'port-filter']), before, 'the chain holds its rules again')
+  })
+
+  await net.down()
+  await assertNothingLeft(t, host, 'kwr')
 })

@@ -43,6 +43,7 @@ t.test('the binding loads and exports every function', async (t) => {
     'nftLoad',
     'nftRun',
     'nftRelease',
+    'NetlinkListener',
   ] as const) {
     t.equal(typeof b[fn], 'function', fn)
   }

@@ -11,6 +11,8 @@ import { planFor } from '../../src/network/kinds/index.js'
 import { watchTargets } from '../../src/network/kinds/watch-targets.js'
 import { validateSpec } from '../../src/network/validate.js'
 import type { StepTiming } from '../../src/util/transaction.js'
+import type { LinkInfo } from '../../src/rtnl/link-types.js'
+import type { RtnlNotification } from '../../src/watch/rtnl-notification.js'
 
 const messages = (file: string): { type: number; payload: Buffer }[] =>
   readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8')
@@ -99,10 +101,12 @@ t.test('a port being made (no alias yet) is not lost', async (t) => {
 t.test('targets from a plan', async (t) => {
   const plan = planFor(validateSpec({ name: 'wt', mode: 'nat', ipv4: { address: '10.9.0.1/24' }, ipv6: { address: 'fd00:9::1/64' }, ports: [{ name: 'wt-p0' }] }), '/run/kvmnet')
   const w = watchTargets(plan)
-  t.same(w.tables, [
+  t.same(w.tables, [{ family: 1, name: 'kvmnet_wt' }], 'no filtered port: no bridge-family table to watch')
+  const filtered = watchTargets(planFor(validateSpec({ name: 'wt', mode: 'nat', filtering: true, ipv4: { address: '10.9.0.1/24' }, ports: [{ name: 'wt-p0' }] }), '/run/kvmnet'))
+  t.same(filtered.tables, [
     { family: 1, name: 'kvmnet_wt' },
     { family: 7, name: 'kvmnet_wt' },
-  ])
+  ], 'filtered ports: the bridge-family table of port filters too')
   t.equal(w.bridge, 'kvbr-wt')
   t.same([...w.ports], [['wt-p0', { enslaved: true }]])
   t.same([...(w.addresses.get('kvbr-wt') ?? [])], ['10.9.0.1/24', 'fd00:9::1/64'])
@@ -126,4 +130,40 @@ t.test('only what the converge changed is reported as repaired', async (t) => {
     confirmedRepairs(losses, busy, true).map((l) => l.what),
     losses.map((l) => l.what),
   )
+})
+
+t.test('a finished port set down is a loss; later messages of the same change tell what is whole again', async (t) => {
+  const c = new LossClassifier(() => targets)
+  const info = (over: Partial<LinkInfo>): LinkInfo => ({
+    index: 7,
+    name: 'p-cap',
+    kind: 'tun',
+    mtu: 1500,
+    mac: undefined,
+    flags: 0,
+    up: true,
+    operState: 'up',
+    master: 3,
+    group: 0,
+    alias: 'kvmnet:cap:port',
+    parent: undefined,
+    linkNetnsid: undefined,
+    slaveKind: undefined,
+    ...over,
+  })
+  const link = (over: Partial<LinkInfo>): RtnlNotification => ({ kind: 'link', op: 'new', link: info(over) })
+  c.learnLink(3, 'br-cap')
+  t.same(c.onRtnl(link({ up: false })), [{ kind: 'port', what: 'port p-cap' }], 'set down: lost')
+  t.same(c.onRtnl(link({ up: false, alias: undefined })), [], 'a port still being made (no alias) is not')
+  const up = link({})
+  t.same(c.onRtnl(up), [], 'up on its bridge: no loss')
+  t.same(c.restoredBy(up), ['port p-cap'], 'and whole again')
+  const bridgeUp = link({ index: 3, name: 'br-cap', kind: 'bridge', master: undefined, alias: undefined })
+  c.onRtnl(bridgeUp)
+  t.same(c.restoredBy(bridgeUp), ['bridge br-cap'], 'the bridge up again')
+  const addr: RtnlNotification = { kind: 'address', op: 'new', address: { index: 3, family: 4, address: '10.9.0.1', prefixLength: 24, cidr: '10.9.0.1/24', scope: 0, flags: 0 } }
+  t.same(c.restoredBy(addr), ['address 10.9.0.1/24 on br-cap'], 'a planned address back')
+  const elsewhere = link({ index: 9, name: 'other', master: undefined, alias: undefined })
+  c.onRtnl(elsewhere)
+  t.same(c.restoredBy(elsewhere), [], 'another link says nothing')
 })

@@ -1,15 +1,13 @@
-import { createNetwork } from '../../network/index.js'
-import { validateSpec } from '../../network/index.js'
-import type { Network } from '../../network/index.js'
+import { DEFAULT_STATE_ROOT, checkReachableBy, createNetwork, dnsmasqOf, prepareStateRoot, validateSpec, type Network } from '../../network/index.js'
 import { stepLabel, type StepEvent } from '../../util/index.js'
-import { dnsmasqOf } from '../../network/index.js'
 import type { CliArgs } from '../args.js'
 import { ms, out, printReport, renderColumns } from '../output.js'
 import { need, networkOptions, readSpec } from './common.js'
-import { DEFAULT_STATE_ROOT, checkReachableBy, prepareStateRoot } from '../../network/index.js'
+import { ForegroundSignals } from './up-foreground.js'
 
 export default async function up(a: CliArgs): Promise<number> {
-  const spec = validateSpec(await readSpec(need(a, 'SPEC')))
+  const specPath = need(a, 'SPEC')
+  const spec = validateSpec(await readSpec(specPath))
   // Foreground: the process also watches the network and puts back whatever of it is lost.
   const options = networkOptions(a)
   const net = createNetwork(spec, { ...options, dnsmasq: a.foreground ? 'supervised' : 'detached', watch: a.foreground })
@@ -17,44 +15,41 @@ export default async function up(a: CliArgs): Promise<number> {
   const root = options.stateRoot ?? DEFAULT_STATE_ROOT
   if (!a.foreground && dnsmasqOf(net.plan)) checkReachableBy(root, 'nobody', '--state-root')
   prepareStateRoot(root, '--state-root')
-  // Foreground: a signal that arrives while the network is still being built is kept, not fatal — the
-  // apply finishes (or rolls back) and the network is then taken down, so nothing is left half-made.
-  const signalled = a.foreground
-    ? new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', resolve)
-        process.once('SIGTERM', resolve)
+  // Foreground: signals are handled from here on (see up-foreground.ts): one that arrives while the network
+  // is still being built is kept, not fatal — the apply finishes (or rolls back) and the network is then
+  // taken down, so nothing is left half-made.
+  const signals = a.foreground ? new ForegroundSignals(net, specPath, { json: a.json, prune: a.prune }) : undefined
+  try {
+    // What will still block the network (a foreign table's drop policy, a firewall with coexistence off): one line each.
+    net.on('warning', (w) => w.code !== 'libnftables-unavailable' && process.stderr.write(`${process.stderr.isTTY && !a.json ? '\r\x1b[K' : ''}kvmnet: warning: ${w.network}: ${w.message} [${w.code}: ${w.object}]; fix: ${w.fix}\n`))
+    const stopProgress = process.stderr.isTTY && !a.json ? showProgress(net) : undefined
+    if (signals) {
+      net.on('repaired', (e) => out(a.json ? JSON.stringify({ event: 'repaired', network: net.name, what: e.what, ms: e.ms }) : `${net.name}: repaired ${e.what} in ${ms(e.ms)}`))
+      net.on('repair-failed', (e) => {
+        const why = e.error instanceof Error ? e.error.message : String(e.error)
+        process.stderr.write(`kvmnet: ${net.name}: repairing ${e.what.join(', ')} failed: ${why}${e.retrying ? ' (retrying)' : ''}\n`)
       })
-    : undefined
-  // What will still block the network (a foreign table's drop policy, a firewall with coexistence off): one line each.
-  net.on('warning', (w) => w.code !== 'libnftables-unavailable' && process.stderr.write(`${process.stderr.isTTY && !a.json ? '\r\x1b[K' : ''}kvmnet: warning: ${w.network}: ${w.message} [${w.code}: ${w.object}]; fix: ${w.fix}\n`))
-  const stopProgress = process.stderr.isTTY && !a.json ? showProgress(net) : undefined
-  if (a.foreground) {
-    net.on('repaired', (e) => out(a.json ? JSON.stringify({ event: 'repaired', network: net.name, what: e.what, ms: e.ms }) : `${net.name}: repaired ${e.what} in ${ms(e.ms)}`))
-    net.on('repair-failed', (e) => {
-      const why = e.error instanceof Error ? e.error.message : String(e.error)
-      process.stderr.write(`kvmnet: ${net.name}: repairing ${e.what.join(', ')} failed: ${why}${e.retrying ? ' (retrying)' : ''}\n`)
-    })
-  }
-  const r = await net.up(undefined, { prune: a.prune })
-  if (stopProgress) {
-    // Repairs later are reported as lines of their own.
-    stopProgress()
-    process.stderr.write('\r\x1b[K')
-  }
-  printReport(r, a.json, a.timings, 'up')
-  if (!a.json) await printGuestFacts(net)
-  if (!signalled) {
-    net.close()
+    }
+    const r = await net.up(undefined, { prune: a.prune })
+    if (stopProgress) {
+      // Repairs later are reported as lines of their own.
+      stopProgress()
+      process.stderr.write('\r\x1b[K')
+    }
+    printReport(r, a.json, a.timings, 'up')
+    if (!a.json) await printGuestFacts(net)
+    if (!signals) {
+      net.close()
+      return 0
+    }
+    // Supervise until a signal, then take the network down.
+    net.on('dnsmasq-restart', () => process.stderr.write(`kvmnet: dnsmasq of ${net.name} died and was restarted\n`))
+    signals.running()
+    await signals.untilStopped()
     return 0
+  } finally {
+    signals?.dispose()
   }
-  // Supervise until a signal, then take the network down.
-  net.on('dnsmasq-restart', () => process.stderr.write(`kvmnet: dnsmasq of ${net.name} died and was restarted\n`))
-  const keepAlive = setInterval(() => {}, 1 << 30)
-  const sig = await signalled
-  clearInterval(keepAlive)
-  const d = await net.down()
-  if (!a.json) out(`${net.name}: down (${sig}) in ${ms(d.totalMs)}`)
-  return 0
 }
 
 /** One line on a terminal while steps complete (hundreds of ports take a moment); nothing otherwise. */

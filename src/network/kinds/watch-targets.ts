@@ -6,10 +6,13 @@
 import { NFPROTO, tableName } from '../../nft/index.js'
 import { canonCidr, type WatchTargets } from '../../watch/index.js'
 import type { NetworkPlan } from '../plan.js'
+import { firewallOf } from './plan-parts.js'
 
 export function watchTargets(plan: NetworkPlan): WatchTargets {
-  const tag = 'firewall' in plan ? plan.firewall.tag : undefined
-  const tables = tag === undefined ? [] : [{ family: NFPROTO.inet, name: tableName(tag) }, { family: NFPROTO.bridge, name: tableName(tag) }]
+  const firewall = firewallOf(plan)
+  const tables: WatchTargets['tables'] = firewall === undefined ? [] : [{ family: NFPROTO.inet, name: tableName(firewall.tag) }]
+  // The bridge-family table exists only while some port is filtered (each apply deletes it otherwise).
+  if (firewall?.portFilters?.length) tables.push({ family: NFPROTO.bridge, name: tableName(firewall.tag) })
   // A bridge network's bridge takes over a NIC; kvmnet makes it all the same, so it is watched like any.
   const bridge = 'bridge' in plan ? plan.bridge : undefined
   const ports = new Map(plan.ports.map((p) => [p.name, { enslaved: bridge !== undefined && p.kind === 'tap' }]))

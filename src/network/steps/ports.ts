@@ -62,8 +62,8 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
     assertOurs(have, plan.alias.port, `${p.field}.name`, owner)
     const kind = have.kind === 'tun' ? 'tap' : have.kind
     if (kind !== p.kind) throw new SpecError(`${p.field}.name`, `${p.name} exists as ${have.kind}, not ${p.kind}`)
-    // Not on the bridge (a converge renamed it), or never tagged (an apply cut short): set both.
-    if ((bridgeIndex !== undefined && have.master !== bridgeIndex) || !have.alias) misplaced.push(have)
+    // Not on the bridge (a converge renamed it), never tagged (an apply cut short), or set down by hand: set all.
+    if ((bridgeIndex !== undefined && have.master !== bridgeIndex) || !have.alias || !have.up) misplaced.push(have)
   }
 
   if (missing.length > 0) {
