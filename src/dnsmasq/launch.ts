@@ -51,6 +51,26 @@ export async function spawnDnsmasq(cmd: { file: string; args: string[] }, out: {
 
 export type ReadyOutcome = { kind: 'ready' } | { kind: 'exited'; exitCode: number | null } | { kind: 'timeout'; missing: string }
 
+/**
+ * Throws the DnsmasqError of a start that did not come up: it exited first, timed out (then it is killed),
+ * or was killed in the moment since it was found ready — its 'exit' was emitted already, so no listener
+ * would ever hear of it and a handle would stay "running" for a dead pid. Returns when it is up.
+ */
+export async function failedStart(child: ChildProcess, exited: Exited, outcome: ReadyOutcome, log: { pump(): Promise<void>; log: DnsmasqLog; readyTimeoutMs: number }): Promise<void> {
+  if (outcome.kind === 'ready' && child.exitCode === null && child.signalCode === null) return
+  if (outcome.kind === 'timeout') {
+    child.kill('SIGKILL')
+    await exited
+  }
+  await log.pump()
+  if (outcome.kind === 'ready') {
+    throw new DnsmasqError({ exitCode: child.exitCode ?? undefined, detail: `exited (${child.signalCode ?? `code ${child.exitCode}`}) as soon as it was ready; log: ${log.log.detail()}` })
+  }
+  const exitCode = outcome.kind === 'exited' ? (outcome.exitCode ?? undefined) : undefined
+  const detail = outcome.kind === 'timeout' ? `not ready after ${log.readyTimeoutMs} ms (missing ${outcome.missing}); log: ${log.log.detail()}` : log.log.detail()
+  throw new DnsmasqError({ exitCode, detail })
+}
+
 export async function waitReady(pid: number, want: BoundSocket[], exited: Exited, paths: DnsmasqPaths, timeoutMs: number): Promise<ReadyOutcome> {
   let done: { exitCode: number | null } | undefined
   void exited.then((r) => {

@@ -23,7 +23,7 @@ import { DEFAULT_BACKOFF, restartDelay, type BackoffPolicy } from './backoff.js'
 import { dnsmasqCommand } from './command.js'
 import { readConfigFiles, removeStateFiles, writeConfigFiles, writeHostsFiles } from './files.js'
 import { identifyDnsmasq, readPidFile, runningDnsmasq } from './identify.js'
-import { reloadHostsFiles, spawnDnsmasq, waitReady } from './launch.js'
+import { failedStart, reloadHostsFiles, spawnDnsmasq, waitReady } from './launch.js'
 import { LeaseWatcher } from './lease-watcher.js'
 import { isExpired, readLeaseFile, type Lease } from './leases.js'
 import { DnsmasqLog, LogFileTail } from './log.js'
@@ -297,23 +297,8 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     const spec = this.specValue!
     const want = expectedSockets({ hostAddress: spec.hostAddress, dhcp: spec.dhcp !== undefined, dns: spec.dns !== false })
     const outcome = await waitReady(pid, want, exited, this.paths, this.opts.readyTimeoutMs)
-    if (outcome.kind !== 'ready') {
-      if (outcome.kind === 'timeout') {
-        child.kill('SIGKILL')
-        await exited
-      }
-      await this.pump()
-      const exitCode = outcome.kind === 'exited' ? (outcome.exitCode ?? undefined) : undefined
-      const detail = outcome.kind === 'timeout' ? `not ready after ${this.opts.readyTimeoutMs} ms (missing ${outcome.missing}); log: ${this.log.detail()}` : this.log.detail()
-      throw new DnsmasqError({ exitCode, detail })
-    }
-    const startTime = await processStartTime(pid)
-    // Killed in the moment since it was found ready: its 'exit' has been emitted already (no listener
-    // below would ever hear of it, and a handle would stay "running" for a dead pid).
-    if (child.exitCode !== null || child.signalCode !== null) {
-      await this.pump()
-      throw new DnsmasqError({ exitCode: child.exitCode ?? undefined, detail: `exited (${child.signalCode ?? `code ${child.exitCode}`}) as soon as it was ready; log: ${this.log.detail()}` })
-    }
+    const startTime = outcome.kind === 'ready' ? await processStartTime(pid) : undefined
+    await failedStart(child, exited, outcome, { pump: () => this.pump(), log: this.log, readyTimeoutMs: this.opts.readyTimeoutMs })
     this.identity = { pid, startTime: startTime ?? '' }
     this.child = child
     this.expectingExit = false

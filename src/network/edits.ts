@@ -5,15 +5,28 @@
  * recorded as a runtime addition, so that an `up` of a spec file that lacks it says what it would remove.
  */
 import { ipaddr } from '../util/index.js'
-import { NotFoundError, SpecError } from '../errors.js'
+import { NotFoundError, SpecError, WouldRemoveError } from '../errors.js'
 import { dhcpHostsOf, dnsHostsOf, forwardsOf, vxlanSpecOf, withDhcpHosts, withDnsHosts, withForwards, withPort, withoutPort, withVxlan } from './kinds/index.js'
-import { forwardKey, unique } from './runtime.js'
+import { droppedRuntime, emptyRuntime, forwardKey, keepRuntime, unique, withHeld } from './runtime.js'
 import type { DhcpHostSpec, DnsHostSpec, ForwardSpec, NetworkSpec, PortSpec } from './spec.js'
-import type { RuntimeAdditions } from './state.js'
+import type { NetworkState, RuntimeAdditions } from './state.js'
+import { validateSpec } from './validate.js'
 import { canonicalIp } from './vxlan.js'
 
 /** A spec and its runtime additions, as an edit leaves them. */
 export type Edited = [NetworkSpec, RuntimeAdditions]
+
+/**
+ * A full `up` of `spec` over what is recorded (`prev`): what live attachments hold stays, prune or not
+ * (HeldAdditions); other runtime additions the spec lacks are a WouldRemoveError unless pruned.
+ */
+export function fullSpecEdit(spec: NetworkSpec, prev: NetworkState | undefined, opts: { prune: boolean }): Edited {
+  const runtime = prev?.runtime ?? emptyRuntime()
+  const merged = prev?.runtime?.held ? validateSpec(withHeld(spec, prev.spec, runtime)) : spec
+  const dropped = droppedRuntime(runtime, merged)
+  if (dropped.length > 0 && !opts.prune) throw new WouldRemoveError(spec.name, dropped)
+  return [merged, keepRuntime(runtime, merged)]
+}
 
 /** A port added (or replacing the port of its name). */
 export function addPortEdit(spec: NetworkSpec, runtime: RuntimeAdditions, port: PortSpec): Edited {

@@ -7,7 +7,7 @@
  * driver inside a transaction, under the network's lock.
  */
 import { EventEmitter } from 'node:events'
-import { InUseError, KvmnetError, NotFoundError, SpecError, WouldRemoveError, ignoreNotFound, isNotFound } from '../errors.js'
+import { InUseError, KvmnetError, NotFoundError, SpecError, ignoreNotFound, isNotFound } from '../errors.js'
 import { Netns } from '../netns/index.js'
 import { nsLabel } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
@@ -25,9 +25,9 @@ import { leaseFileOf, liveLeases, waitForLease, withPort, type PortLease } from 
 import { DEFAULT_LOCK_TIMEOUT_MS, report, type ApplyReport, type NetworkEvents, type NetworkOptions, type UpOptions } from './options.js'
 import type { NetworkPlan, PlannedPort } from './plan.js'
 import { PortFds } from './port-fds.js'
-import { droppedRuntime, emptyRuntime, keepRuntime, withHeld } from './runtime.js'
+import { emptyRuntime } from './runtime.js'
 import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, PortSpec } from './spec.js'
-import { DEFAULT_STATE_ROOT, netnsIdentity, readState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
+import { DEFAULT_STATE_ROOT, networkGone, readState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { networkStatus, type NetworkStatus } from './status.js'
 import { tightenDnsmasqFiles } from './steps/dnsmasq-files.js'
 import { portInfo, type PortInfo } from './steps/ports.js'
@@ -141,12 +141,8 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     const r = await this.locked(async () => {
       // What is recorded now (another process may have changed it since this handle last looked).
       const prev = await readState(this.stateDir)
-      const runtime = prev?.runtime ?? emptyRuntime()
-      // What live attachments hold stays, prune or not (see HeldAdditions).
-      const merged = prev?.runtime?.held ? validateSpec(withHeld(spec, prev.spec, runtime)) : spec
-      const dropped = droppedRuntime(runtime, merged)
-      if (dropped.length > 0 && !opts.prune) throw new WouldRemoveError(this.name, dropped)
-      return this.apply(merged, prev, keepRuntime(runtime, merged))
+      const [full, runtime] = edits.fullSpecEdit(spec, prev, { prune: opts.prune === true })
+      return this.apply(full, prev, runtime)
     })
     if (this.opts.watch) await this.startWatching()
     return r
@@ -185,7 +181,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     } catch (err) {
       // Taken down by another process, or its namespace deleted: nothing left to look after. Anything
       // else not found (a link or table removed again while the repair ran) is a failed repair, retried.
-      if (err instanceof NotFoundError && !(netnsIdentity(this.ns) !== undefined && (await readState(this.stateDir)) !== undefined)) return undefined
+      if (err instanceof NotFoundError && (await networkGone(this.ns, this.stateDir))) return undefined
       throw err
     }
   }

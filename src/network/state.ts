@@ -265,6 +265,11 @@ export async function listStates(root: string, nsLabel?: string): Promise<StateL
   return out
 }
 
+/** The network is gone for good: its namespace deleted, or its state removed (taken down elsewhere). */
+export async function networkGone(ns: NetnsRef, stateDir: string): Promise<boolean> {
+  return netnsIdentity(ns) === undefined || (await readState(stateDir)) === undefined
+}
+
 export async function ownerAlive(owner: NetworkState['owner']): Promise<boolean> {
   if (!owner) return false
   return (await processStartTime(owner.pid)) === owner.startTime

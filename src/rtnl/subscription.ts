@@ -18,7 +18,7 @@
 import { EventEmitter } from 'node:events'
 import { KvmnetError } from '../errors.js'
 import { native, type NativeNetlinkListener } from '../native/index.js'
-import type { NetnsRef } from '../netns/ref.js'
+import type { NetnsRef } from '../netns/index.js'
 import { RECV_BUFFER_BYTES } from './open-raw-socket.js'
 import { NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_ROUTE, SOL_NETLINK, SOL_SOCKET, SO_RCVBUFFORCE } from './wire/constants.js'
 import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN } from './wire/constants.js'

@@ -11,15 +11,17 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeNs, waitFor } from '../helpers/ns.js'
 import { dhcp } from '../helpers/guest.js'
+import { readableCopy } from '../helpers/readable-copy.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const pkg = JSON.parse((await import('node:fs')).readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
 const cli = (args: string[], opts: { user?: number } = {}) =>
   opts.user === undefined
     ? execa('node', ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, reject: false })
-    : // `env -i`: without the test runner's process hooks, which an unprivileged process cannot write for.
-      execa('setpriv', [`--reuid=${opts.user}`, `--regid=${opts.user}`, '--clear-groups', 'env', '-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, process.execPath, '--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], {
-        cwd: root,
+    : // `env -i`: without the test runner's process hooks, which an unprivileged process cannot write for. The
+      // built command from a copy that user can read: the checkout may sit under a 0700 directory.
+      execa('setpriv', [`--reuid=${opts.user}`, `--regid=${opts.user}`, '--clear-groups', 'env', '-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, process.execPath, join(readableCopy(), 'dist/cli.js'), ...args], {
+        cwd: readableCopy(),
         reject: false,
       })
 

@@ -11,6 +11,8 @@ import { makeNs, type TestNs } from '../helpers/ns.js'
 import { dhcp, guestOnBridge } from '../helpers/guest.js'
 import { processesIn } from '../helpers/leftovers.js'
 import { link, links } from '../helpers/ip.js'
+import { readableCopy } from '../helpers/readable-copy.js'
+import { join } from 'node:path'
 
 function rootOf(ns: TestNs, which = 'a'): string {
   return `/run/kvmnet-test/${ns.name}-${which}`
@@ -101,9 +103,10 @@ t.test('leases are read from the lease file: after dnsmasq died, and as an unpri
   t.same(after.map((l) => l.ip), [lease!.ip], 'leases() still lists the lease')
   const asNobody = await execa(
     'setpriv',
-    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '-e',
-      `import('${new URL('../../src/index.ts', import.meta.url).pathname}').then(async (k) => { const n = await k.openNetwork('lz', { netns: '${host.name}', stateRoot: '${rootOf(host)}' }); console.log(JSON.stringify(await n.leases())) }).catch((e) => { console.log('ERROR ' + e.name + ' ' + (e.code ?? '')); process.exitCode = 3 })`],
-    { reject: false, cwd: new URL('../..', import.meta.url).pathname },
+    // The built library from a copy nobody can read: the checkout may sit under a 0700 directory.
+    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e',
+      `import('${join(readableCopy(), 'dist/index.js')}').then(async (k) => { const n = await k.openNetwork('lz', { netns: '${host.name}', stateRoot: '${rootOf(host)}' }); console.log(JSON.stringify(await n.leases())) }).catch((e) => { console.log('ERROR ' + e.name + ' ' + (e.code ?? '')); process.exitCode = 3 })`],
+    { reject: false, cwd: readableCopy() },
   )
   const listed = asNobody.stdout.includes(lease!.ip)
   const clearError = /^ERROR \w+Error/m.test(asNobody.stdout) && asNobody.exitCode !== 0

@@ -13,8 +13,8 @@
  * signal never falls back to its default action (death without teardown).
  */
 import { BusyError } from '../../errors.js'
-import type { Network } from '../../network/network.js'
-import { validateSpec } from '../../network/validate.js'
+import type { Network } from '../../network/index.js'
+import { validateSpec } from '../../network/index.js'
 import { ms, out } from '../output.js'
 import { readSpec } from './common.js'
 
