@@ -1,10 +1,11 @@
 /** The nftables layer: a typed model of a network's firewall/NAT rules, rendered to nft JSON and applied per namespace. */
 export type { HostServices, InstalledChain, InstalledNetworkRules, NetworkRules, PortFilter, PortForward, RequiredSysctl } from './model.js'
-export type { NftDocument } from './json.js'
+export type { ChainObj, Expr, NftCommand, NftDocument, NftFamily, NftListing, NftObject, RuleObj, Stmt, TableObj } from './json.js'
+export { accept, ct, dnat, drop, masquerade, match, meta, payload, prefix, range, setOf, snat } from './json.js'
 export { renderRemove, renderRules, renderRulesMany } from './render.js'
 export { requiredSysctls } from './sysctls.js'
 export { checkRules } from './validate.js'
-export { parseInstalled } from './parse.js'
+export { parseInstalled, rulesOf, type ListedRule } from './parse.js'
 export { Nft } from './nft.js'
 export type { NftRunOptions } from './run.js'
 export { libnftablesUnavailable, onNftFallback, type NftFallbackWarning } from './libnftables.js'

@@ -1,31 +1,108 @@
 /**
- * Builders for the libnftables JSON schema (libnftables-json(5)): only the statements and expressions
- * kvmnet uses, spelled exactly as `nft -j list` prints them back, so a rendered rule and a listed rule
- * compare equal.
+ * The libnftables JSON schema (libnftables-json(5)), typed: only the commands, statements and expressions
+ * kvmnet emits, spelled exactly as `nft -j list` prints them back, so a rendered rule and a listed rule
+ * compare equal. A rule kvmnet would write wrong (a misspelt key, a statement in an expression's place)
+ * fails to compile. What nft lists back is read as an NftListing: unknown until checked (parse.ts).
  */
 
-/** One element of the `nftables` array. */
-export type NftCommand = Record<string, unknown>
+export type NftFamily = 'inet' | 'ip' | 'ip6' | 'bridge' | 'netdev' | 'arp'
 
-/** The document `nft -j -f -` reads. */
+export type MetaKey = 'iifname' | 'oifname' | 'nfproto' | 'l4proto'
+export type CtKey = 'state' | 'status'
+/** Payload fields as nft names them: `ip saddr`, `arp saddr ether`, `udp dport`. */
+export type PayloadField =
+  | { protocol: 'ip' | 'ip6'; field: 'saddr' | 'daddr' }
+  | { protocol: 'ether'; field: 'saddr' | 'daddr' }
+  | { protocol: 'arp'; field: 'saddr ether' | 'saddr ip' }
+  | { protocol: 'tcp' | 'udp'; field: 'sport' | 'dport' }
+  | { protocol: 'icmpv6'; field: 'type' }
+
+export type Value = string | number
+
+export type Expr =
+  | Value
+  /** A list of flags (`ct state { established, related }` as nft's JSON prints it). */
+  | readonly string[]
+  | { set: readonly Value[] }
+  | { meta: { key: MetaKey } }
+  | { ct: { key: CtKey } }
+  | { payload: PayloadField }
+  | { prefix: { addr: string; len: number } }
+  | { range: readonly [Value, Value] }
+  | { fib: { result: 'type'; flags: readonly 'daddr'[] } }
+  | { map: { key: Expr; data: { set: readonly (readonly [number, number])[] } } }
+
+export type MatchOp = '==' | '!=' | 'in'
+
+export type Stmt =
+  | { match: { op: MatchOp; left: Expr; right: Expr } }
+  | { accept: null }
+  | { drop: null }
+  | { return: null }
+  | { reject: { type: 'icmpx'; expr: 'port-unreachable' } }
+  | { masquerade: null | { port: Expr } }
+  | { snat: { family: 'ip' | 'ip6'; addr: string; port?: Expr } }
+  | { dnat: { family: 'ip' | 'ip6'; addr: string; port?: Expr } }
+
+export interface TableObj {
+  family: NftFamily
+  name: string
+}
+
+export interface ChainObj {
+  family: NftFamily
+  table: string
+  name: string
+  type?: 'filter' | 'nat'
+  hook?: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting'
+  prio?: number
+  policy?: 'accept' | 'drop'
+}
+
+export interface RuleObj {
+  family: NftFamily
+  table: string
+  chain: string
+  expr: readonly Stmt[]
+  comment?: string
+}
+
+/** One object of a command: a table, a chain or a rule. */
+export type NftObject = { table: TableObj } | { chain: ChainObj } | { rule: RuleObj }
+
+/** One element of the `nftables` array kvmnet sends. */
+export type NftCommand = { metainfo: { json_schema_version: 1 } } | { add: NftObject } | { delete: NftObject } | { flush: NftObject }
+
+/** The document `nft -j -f -` (or libnftables) reads: one transaction. */
 export interface NftDocument {
   nftables: NftCommand[]
 }
 
-export type Expr = string | number | string[] | Record<string, unknown>
-export type Stmt = Record<string, unknown>
+/** What `nft -j list …` prints: objects whose shape is checked where they are read. */
+export interface NftListing {
+  nftables: Record<string, unknown>[]
+}
 
 /** schema version 1 is what nft 0.9.x–1.1 speak; nft refuses a document newer than it understands. */
 export const METAINFO: NftCommand = { metainfo: { json_schema_version: 1 } }
 
-export const meta = (key: string): Expr => ({ meta: { key } })
-export const ct = (key: string): Expr => ({ ct: { key } })
-export const payload = (protocol: string, field: string): Expr => ({ payload: { protocol, field } })
+export const meta = (key: MetaKey): Expr => ({ meta: { key } })
+export const ct = (key: CtKey): Expr => ({ ct: { key } })
+export function payload(protocol: 'ip' | 'ip6', field: 'saddr' | 'daddr'): Expr
+export function payload(protocol: 'ether', field: 'saddr' | 'daddr'): Expr
+export function payload(protocol: 'arp', field: 'saddr ether' | 'saddr ip'): Expr
+export function payload(protocol: 'tcp' | 'udp', field: 'sport' | 'dport'): Expr
+export function payload(protocol: 'icmpv6', field: 'type'): Expr
+export function payload(protocol: PayloadField['protocol'], field: PayloadField['field']): Expr {
+  // The overloads above pair each protocol with its fields; this one only builds the object.
+  return { payload: { protocol, field } as PayloadField }
+}
 export const prefix = (addr: string, len: number): Expr => ({ prefix: { addr, len } })
-export const range = (from: number | string, to: number | string): Expr => ({ range: [from, to] })
+export const range = (from: Value, to: Value): Expr => ({ range: [from, to] })
+export const setOf = (values: readonly Value[]): Expr => ({ set: values })
 export const fibDaddrType: Expr = { fib: { result: 'type', flags: ['daddr'] } }
 
-export function match(left: Expr, right: Expr, op: '==' | '!=' | 'in' = '=='): Stmt {
+export function match(left: Expr, right: Expr, op: MatchOp = '=='): Stmt {
   return { match: { op, left, right } }
 }
 

@@ -5,11 +5,11 @@
  */
 import { tableExists } from './table-exists.js'
 import type { NetnsRef } from '../netns/index.js'
-import type { NftDocument } from './json.js'
+import type { NftDocument, NftListing } from './json.js'
 import { releaseInProcess } from './libnftables.js'
 import type { InstalledNetworkRules, NetworkRules, RequiredSysctl } from './model.js'
 import { TABLE_FAMILY, TAG_PATTERN, tableName, tagOfTable } from './names.js'
-import { chainsOf, parseInstalled } from './parse.js'
+import { chainsOf, parseInstalled, rulesOf, type ListedRule } from './parse.js'
 import { renderRemove, renderRules, renderRulesMany } from './render.js'
 import { nftApply, nftQuery, type NftRunOptions } from './run.js'
 import { requiredSysctls } from './sysctls.js'
@@ -44,7 +44,7 @@ export class Nft {
   }
 
   /** `nft -j <words>` (a listing), parsed: read-only looks at other tables (doctor's firewalld zones). */
-  async query(words: readonly string[]): Promise<NftDocument> {
+  async query(words: readonly string[]): Promise<NftListing> {
     return nftQuery(this.ns, words, this.opts)
   }
 
@@ -67,6 +67,13 @@ export class Nft {
   /** Every kvmnet table in the namespace, parsed. */
   async list(): Promise<InstalledNetworkRules[]> {
     return parseInstalled(await nftQuery(this.ns, ['list', 'ruleset', TABLE_FAMILY], this.opts))
+  }
+
+  /** The rules of a network's tables (inet, then the port filters' bridge table) as the kernel lists them. */
+  async rules(tag: string): Promise<ListedRule[]> {
+    if (!(await tableExists(this.ns, tag))) return []
+    const inet = rulesOf(await nftQuery(this.ns, ['list', 'table', TABLE_FAMILY, tableName(tag)], this.opts), TABLE_FAMILY, tableName(tag))
+    return [...inet, ...rulesOf(await nftQuery(this.ns, ['list', 'ruleset', 'bridge'], this.opts), 'bridge', tableName(tag))]
   }
 
   /** One network's table as the kernel has it, or undefined when there is none. */

@@ -5,14 +5,14 @@
  */
 import type { InstalledChain, InstalledNetworkRules, PortForward } from './model.js'
 import { TABLE_FAMILY, tagOfTable } from './names.js'
-import type { NftDocument } from './json.js'
+import type { NftListing, Stmt } from './json.js'
 
 type Obj = Record<string, unknown>
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** The kvmnet tables of a listed ruleset, sorted by tag. */
-export function parseInstalled(doc: NftDocument): InstalledNetworkRules[] {
+export function parseInstalled(doc: NftListing): InstalledNetworkRules[] {
   const byTable = new Map<string, InstalledNetworkRules>()
   for (const item of doc.nftables ?? []) {
     const t = item['table']
@@ -54,7 +54,7 @@ export function parseInstalled(doc: NftDocument): InstalledNetworkRules[] {
 }
 
 /** The chains of one table of any family (name and rule count only), from a listed ruleset. */
-export function chainsOf(doc: NftDocument, family: string, table: string): InstalledChain[] {
+export function chainsOf(doc: NftListing, family: string, table: string): InstalledChain[] {
   const chains = new Map<string, InstalledChain>()
   for (const item of doc.nftables ?? []) {
     const c = item['chain']
@@ -121,4 +121,26 @@ function guestPortOf(port: unknown, hostFirst: number): number {
     if (firstPair) return firstPair[1]
   }
   return hostFirst
+}
+
+/** A rule of kvmnet's table as the kernel lists it: its chain, its comment and its statements. */
+export interface ListedRule {
+  family: string
+  chain: string
+  comment: string | undefined
+  /** The statements, in nft's JSON — equal to what json.ts's builders make for the same rule. */
+  expr: readonly Stmt[]
+}
+
+/** The rules of one table from a listing (`nft -j list table …`), in order. */
+export function rulesOf(doc: NftListing, family: string, table: string): ListedRule[] {
+  const out: ListedRule[] = []
+  for (const item of doc.nftables ?? []) {
+    const r = item['rule']
+    if (!isObj(r) || r['family'] !== family || r['table'] !== table || !Array.isArray(r['expr'])) continue
+    // Each statement is one object of nft's own JSON; kvmnet compares them, it never executes them.
+    const expr: Stmt[] = r['expr'].filter(isObj).map((s) => s as Stmt)
+    out.push({ family, chain: String(r['chain']), comment: typeof r['comment'] === 'string' ? r['comment'] : undefined, expr })
+  }
+  return out
 }

@@ -42,6 +42,7 @@ import {
   snat,
   type Expr,
   type NftCommand,
+  type NftObject,
   type NftDocument,
   type Stmt,
 } from './json.js'
@@ -87,48 +88,43 @@ export function renderRemove(tags: readonly string[]): NftDocument {
   return {
     nftables: [
       METAINFO,
-      ...tags.flatMap((t) => [add('table', tableRef(t)), del('table', tableRef(t)), add('table', bridgeTableRef(t)), del('table', bridgeTableRef(t))]),
+      ...tags.flatMap((t) => [add(tableRef(t)), del(tableRef(t)), add(bridgeTableRef(t)), del(bridgeTableRef(t))]),
     ],
   }
 }
 
-function bridgeTableRef(tag: string): Record<string, unknown> {
-  return { family: 'bridge', name: tableName(tag) }
+function bridgeTableRef(tag: string): NftObject {
+  return { table: { family: 'bridge', name: tableName(tag) } }
 }
 
-function tableRef(tag: string): Record<string, unknown> {
-  return { family: TABLE_FAMILY, name: tableName(tag) }
+function tableRef(tag: string): NftObject {
+  return { table: { family: TABLE_FAMILY, name: tableName(tag) } }
 }
 
-function add(kind: string, obj: Record<string, unknown>): NftCommand {
-  return { add: { [kind]: obj } }
-}
-
-function del(kind: string, obj: Record<string, unknown>): NftCommand {
-  return { delete: { [kind]: obj } }
-}
+const add = (obj: NftObject): NftCommand => ({ add: obj })
+const del = (obj: NftObject): NftCommand => ({ delete: obj })
 
 function replaceCommands(r: CheckedRules): NftCommand[] {
   const table = tableName(r.tag)
   const chains = buildChains(r)
-  const out: NftCommand[] = [add('table', tableRef(r.tag)), del('table', tableRef(r.tag)), add('table', tableRef(r.tag))]
+  const out: NftCommand[] = [add(tableRef(r.tag)), del(tableRef(r.tag)), add(tableRef(r.tag))]
   for (const [name] of chains) {
-    out.push(add('chain', { family: TABLE_FAMILY, table, name, ...CHAINS[name], policy: 'accept' }))
+    out.push(add({ chain: { family: TABLE_FAMILY, table, name, ...CHAINS[name], policy: 'accept' } }))
   }
   for (const [name, rules] of chains) {
     for (const { what, expr } of rules) {
-      out.push(add('rule', { family: TABLE_FAMILY, table, chain: name, expr, comment: ruleComment(r.tag, what) }))
+      out.push(add({ rule: { family: TABLE_FAMILY, table, chain: name, expr, comment: ruleComment(r.tag, what) } }))
     }
   }
   // Port filters live in the bridge family (they see every frame a guest sends, also to other guests),
   // replaced together with the inet table: present only while some port is filtered.
-  out.push(add('table', bridgeTableRef(r.tag)), del('table', bridgeTableRef(r.tag)))
+  out.push(add(bridgeTableRef(r.tag)), del(bridgeTableRef(r.tag)))
   if (r.portFilters.length > 0) {
-    out.push(add('table', bridgeTableRef(r.tag)))
-    out.push(add('chain', { family: 'bridge', table, name: PORT_FILTER_CHAIN, type: 'filter', hook: 'prerouting', prio: -200, policy: 'accept' }))
+    out.push(add(bridgeTableRef(r.tag)))
+    out.push(add({ chain: { family: 'bridge', table, name: PORT_FILTER_CHAIN, type: 'filter', hook: 'prerouting', prio: -200, policy: 'accept' } }))
     for (const f of r.portFilters) {
       for (const { what, expr } of portFilterRules(f)) {
-        out.push(add('rule', { family: 'bridge', table, chain: PORT_FILTER_CHAIN, expr, comment: ruleComment(r.tag, what) }))
+        out.push(add({ rule: { family: 'bridge', table, chain: PORT_FILTER_CHAIN, expr, comment: ruleComment(r.tag, what) } }))
       }
     }
   }

@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { NftError } from '../errors.js'
 import { nsCommand } from '../netns/index.js'
 import type { NetnsRef } from '../netns/index.js'
-import type { NftDocument } from './json.js'
+import type { NftDocument, NftListing } from './json.js'
 import { runProgram } from '../util/index.js'
 import { fallbackWarning, libnftablesPath, libnftablesUnavailable, noteFallback, runInProcess, type NftFallbackWarning } from './libnftables.js'
 
@@ -72,7 +72,7 @@ export async function nftApply(ns: NetnsRef | undefined, doc: NftDocument, opts:
 }
 
 /** `nft -j <args>` and its parsed JSON output. */
-export async function nftQuery(ns: NetnsRef | undefined, args: readonly string[], opts: NftRunOptions = {}): Promise<NftDocument> {
+export async function nftQuery(ns: NetnsRef | undefined, args: readonly string[], opts: NftRunOptions = {}): Promise<NftListing> {
   // In process the words are one buffer, as nft joins its arguments: kvmnet's names need no quoting.
   const out = inProcess(opts) ? await runInProcess(ns, args.join(' ')) : await nftRun(ns, ['-j', ...args], opts)
   if (out.trim() === '') return { nftables: [] }

@@ -259,7 +259,7 @@ t.test('re-apply, remove, removeAll: one copy of every rule, foreign tables unto
   const other = async (): Promise<string> => host.run('nft', ['-j', 'list', 'table', 'ip', 'other'])
   const otherBefore = await other()
   const rules: NetworkRules = { ...baseRules, forwards: [{ proto: 'tcp', hostPort: 8080, guest: '192.168.100.10' }] }
-  const expected = renderRules(rules).nftables.filter((c) => (c['add'] as Record<string, unknown> | undefined)?.['rule']).length
+  const expected = renderRules(rules).nftables.filter((c) => 'add' in c && 'rule' in c.add).length
 
   await nft.apply(rules)
   const once = await ruleCounts(host)

@@ -1,7 +1,7 @@
 /** Reading kvmnet tables back from `nft -j list ruleset` output (as nft 1.0.6 prints it). */
 import t from 'tap'
 import { parseInstalled, type PortForward } from '../../src/nft/index.js'
-import type { NftDocument } from '../../src/nft/index.js'
+import type { NftListing } from '../../src/nft/index.js'
 
 const rule = (table: string, chain: string, expr: unknown[]): Record<string, unknown> => ({
   rule: { family: 'inet', table, chain, handle: 1, comment: 'kvmnet:x', expr },
@@ -11,7 +11,7 @@ const dport = (proto: string, right: unknown): unknown => ({
 })
 
 // Shaped like real `nft -j list ruleset inet` output, including a foreign table and a foreign kvmnet look-alike family.
-const listed: NftDocument = {
+const listed: NftListing = {
   nftables: [
     { metainfo: { version: '1.0.6', release_name: 'Lester Gooch #5', json_schema_version: 1 } },
     { table: { family: 'inet', name: 'other', handle: 1 } },

@@ -79,11 +79,11 @@ t.test('apply many', async (t) => golden(t, 'many', renderRulesMany([cases['nat-
 t.test('every rule carries the tag in its comment, all objects live in the network table', async (t) => {
   for (const [name, rules] of Object.entries(cases)) {
     for (const cmd of renderRules(rules).nftables) {
-      const add = cmd['add'] as Record<string, Record<string, unknown>> | undefined
-      const obj = add?.['rule'] ?? add?.['chain']
+      if (!('add' in cmd)) continue
+      const obj = 'rule' in cmd.add ? cmd.add.rule : 'chain' in cmd.add ? cmd.add.chain : undefined
       if (!obj) continue
-      t.equal(obj['table'], `kvmnet_${rules.tag}`, `${name}: table`)
-      if (add?.['rule']) t.match(obj['comment'], new RegExp(`^kvmnet:${rules.tag} `), `${name}: comment`)
+      t.equal(obj.table, `kvmnet_${rules.tag}`, `${name}: table`)
+      if ('rule' in cmd.add) t.match(cmd.add.rule.comment, new RegExp(`^kvmnet:${rules.tag} `), `${name}: comment`)
     }
   }
 })
