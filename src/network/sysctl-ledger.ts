@@ -80,8 +80,10 @@ async function withLedger<T>(stateDir: string, fn: (ledger: Ledger) => Promise<T
   let empty = false
   try {
     const ledger = await readLedger(file)
+    const before = JSON.stringify(ledger)
     const r = await fn(ledger)
-    await writeLedger(file, ledger)
+    // A converge that changes nothing writes nothing.
+    if (JSON.stringify(ledger) !== before) await writeLedger(file, ledger)
     empty = Object.keys(ledger).length === 0
     return r
   } finally {
@@ -101,6 +103,10 @@ function liveUsers(entry: LedgerEntry, nsDir: string): string[] {
  */
 export async function claimSysctls(ns: NetnsRef, stateDir: string, network: string, wanted: readonly WantedSysctl[]): Promise<string[]> {
   if (wanted.length === 0) return []
+  // Already in force and already this network's (a converge that changes nothing): no lock, no write.
+  const now = await readLedger(ledgerPaths(stateDir).file)
+  const current = await Promise.all(wanted.map(async (w) => (await readSysctl(ns, w.key)).trim()))
+  if (wanted.every((w, i) => current[i] === w.value && (now[w.key] === undefined || now[w.key]?.users.includes(network)))) return []
   return withLedger(stateDir, async (ledger) => {
     const written: string[] = []
     for (const { key, value } of wanted) {
