@@ -62,7 +62,7 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
       // Undone here rather than left to the DEL the runtime sends after a failed ADD (it may not); an undo
       // that fails too is reported with the failure (RollbackError), each part attempted regardless.
       const reserved = decided.value
-      return undoThenThrow(err, () =>
+      return await undoThenThrow(err, () =>
         allAttempted([
           () => detachLinks(host, cont, k, f.alias, f.group),
           () => (reserved ? net.update((spec, runtime) => detachEdit(spec as CniNetworkSpec, runtime, { mac, ip: reserved.ip })) : Promise.resolve(undefined)),

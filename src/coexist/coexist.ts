@@ -157,7 +157,7 @@ export async function ensureCoexist(ns: NetnsRef, target: CoexistTarget, enabled
     const empty = !record.docker && !record.dockerLegacy && !record.ufw && !record.firewalld
     return { record: empty ? undefined : record, added, removed, warnings, undo }
   } catch (err) {
-    return undoThenThrow(err, undo)
+    return await undoThenThrow(err, undo)
   }
 }
 

@@ -182,7 +182,8 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
         await this.watcher.start()
         return ready
       } catch (err) {
-        return createdDir ? undoThenThrow(err, () => removeStateFiles(this.paths)) : Promise.reject(err)
+        if (createdDir) await undoThenThrow(err, () => removeStateFiles(this.paths))
+        throw err
       }
     })
   }

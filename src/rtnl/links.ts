@@ -104,7 +104,7 @@ async function createTapLink(ctx: RtnlContext, spec: TapSpec, master: number | u
     if (Object.keys(change).length > 0) await ctx.sock.request(encodeSetLink({ name: spec.name }, change), { object: spec.name })
     return await fetchLink(ctx, spec.name)
   } catch (err) {
-    return undoThenThrow(err, () => ctx.sock.request(encodeDeleteLink({ name: spec.name }), { object: spec.name }))
+    return await undoThenThrow(err, () => ctx.sock.request(encodeDeleteLink({ name: spec.name }), { object: spec.name }))
   }
 }
 
