@@ -9,8 +9,9 @@
 import { readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { existsSync } from 'node:fs'
-import { StateError } from '../errors.js'
+import { BusyError, StateError } from '../errors.js'
 import { acquireLock } from '../lock/index.js'
+import { dirEntries } from '../util/index.js'
 import { readSysctl, writeSysctl } from '../rtnl/index.js'
 import type { NetnsRef } from '../netns/index.js'
 import { fieldPath, s, type Issue } from '../schema/index.js'
@@ -75,10 +76,11 @@ async function writeLedger(file: string, ledger: Ledger): Promise<void> {
 
 /** Runs `fn` on the ledger under its lock and writes what it leaves. */
 async function withLedger<T>(stateDir: string, fn: (ledger: Ledger) => Promise<T>): Promise<T> {
-  const { file, lock: lockPath } = ledgerPaths(stateDir)
+  const { file, lock: lockPath, nsDir } = ledgerPaths(stateDir)
   const lock = await acquireLock(lockPath, { timeoutMs: LOCK_TIMEOUT_MS, what: 'the namespace sysctl ledger' })
   let empty = false
   try {
+    await removeHalfWritten(nsDir)
     const ledger = await readLedger(file)
     const before = JSON.stringify(ledger)
     const r = await fn(ledger)
@@ -134,9 +136,10 @@ export async function claimSysctls(ns: NetnsRef, stateDir: string, network: stri
  * has nothing left to restore.
  */
 export async function releaseSysctls(ns: NetnsRef, stateDir: string, network: string, opts: { keys?: readonly string[]; restoreKept?: boolean } = {}): Promise<void> {
-  const { file, nsDir } = ledgerPaths(stateDir)
-  // Nothing was ever claimed in this namespace: no lock file to create (and leave) just to find that out.
-  if (!existsSync(file)) return
+  const { file, nsDir, lock } = ledgerPaths(stateDir)
+  // Nothing claimed in this namespace: no lock file to create (and leave) just to find that out — but one
+  // a process killed while it held it left behind goes, once nobody holds it.
+  if (!existsSync(file)) return clearStaleLedgerLock(lock, file)
   await withLedger(stateDir, async (ledger) => {
     for (const [key, entry] of Object.entries(ledger)) {
       if (opts.keys && !opts.keys.includes(key)) continue
@@ -153,6 +156,25 @@ export async function releaseSysctls(ns: NetnsRef, stateDir: string, network: st
       }
     }
   })
+}
+
+async function clearStaleLedgerLock(lockPath: string, file: string): Promise<void> {
+  if (!existsSync(lockPath)) return
+  let held
+  try {
+    held = await acquireLock(lockPath, { timeoutMs: 0, what: 'the namespace sysctl ledger' })
+  } catch (err) {
+    // Someone is claiming right now: the lock is theirs, and so is removing it.
+    if (err instanceof BusyError) return
+    throw err
+  }
+  await removeHalfWritten(dirname(lockPath))
+  held.release({ remove: !existsSync(file) })
+}
+
+/** A writer killed between writing the new ledger and renaming it over the old left this; under the lock, nobody is writing. */
+async function removeHalfWritten(nsDir: string): Promise<void> {
+  for (const name of await dirEntries(nsDir)) if (/^sysctls\.json\.\d+\.tmp$/.test(name)) await rm(join(nsDir, name), { force: true })
 }
 
 /** The keys `network` is recorded as a user of (it changed them, or shares a change another made). */
