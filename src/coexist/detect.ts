@@ -7,13 +7,14 @@
  *  - firewalld: its own table `inet firewalld`;
  *  - anything else whose base chain drops by policy: nobody kvmnet knows, so it is named, never modified.
  */
-import { existsSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { FirewallToolError, isNotFound } from '../errors.js'
 import { listNftChains } from '../nft/index.js'
 import { TABLE_PREFIX } from '../nft/index.js'
 import type { NetnsRef } from '../netns/index.js'
 import type { Detected, ForeignChain } from './model.js'
 import { runTool } from './run.js'
+import { native } from '../native/index.js'
 
 export interface ListedChain {
   family: string
@@ -82,14 +83,31 @@ export function legacyHasDockerUser(save: string): boolean {
 }
 
 /**
- * Families in which Docker keeps its chains in x_tables. Without the x_tables module (no
- * /proc/net/ip_tables_names, in any namespace) there is nothing to list and nothing is run; with it,
- * iptables-legacy-save lists only the tables that exist, so reading creates nothing.
+ * The x_tables tables that exist in `ns` (its /proc/net/ip_tables_names, read with the thread inside it):
+ * empty where the module is not loaded or no table was ever made there — the module being loaded for the
+ * host (by any legacy iptables use) says nothing of this namespace.
+ */
+function legacyTableNames(ns: NetnsRef, file: string): string {
+  const read = (): string => {
+    try {
+      return readFileSync(`/proc/self/net/${file}`, 'utf8')
+    } catch (err) {
+      if (isNotFound(err)) return ''
+      throw err
+    }
+  }
+  return ns.isCurrent ? read() : native.withNetns(ns.path, read)
+}
+
+/**
+ * Families in which Docker keeps its chains in x_tables. Where the namespace has no x_tables table at
+ * all there is nothing to list and nothing is run; with one, iptables-legacy-save lists only the tables
+ * that exist, so reading creates nothing.
  */
 export async function detectLegacyDocker(ns: NetnsRef): Promise<(4 | 6)[]> {
   const out: (4 | 6)[] = []
   for (const [family, names, tool] of [[4, 'ip_tables_names', 'iptables-legacy-save'], [6, 'ip6_tables_names', 'ip6tables-legacy-save']] as const) {
-    if (!existsSync(`/proc/net/${names}`)) continue
+    if (!legacyTableNames(ns, names).trim()) continue
     let r
     try {
       r = await runTool(ns, tool, [])

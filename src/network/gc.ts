@@ -22,6 +22,7 @@ import { openNetwork } from './network.js'
 import { dirEntries } from '../util/index.js'
 import { DEFAULT_STATE_ROOT, listStates, namespaceAlive, netnsIdentity, ownerAlive, removeEmptyParents, removeState, type NetworkState } from './state.js'
 import { stopStrayDnsmasqs } from './steps/stray-dnsmasq.js'
+import { forgetSysctlLedger } from './sysctl-ledger.js'
 import { sweepCoexist } from '../coexist/index.js'
 
 export interface GcReport {
@@ -82,8 +83,10 @@ export async function gc(options: { netns?: Netns | string; stateRoot?: string }
     if (why === 'namespace-gone') {
       try {
         if (state.dnsmasq) await stopStrayDnsmasqs(null, state.dnsmasq.stateDir)
-        // Its lock file too: nobody can be applying to a namespace that no longer exists.
+        // Its lock file too: nobody can be applying to a namespace that no longer exists; and with the
+        // namespace's last network, its sysctl ledger (the sysctls went with the namespace).
         await rm(`${dir}.lock`, { force: true })
+        await forgetSysctlLedger(dir, state.name)
         await removeState(dir)
         out.orphaned.push(state.name)
       } catch (err) {

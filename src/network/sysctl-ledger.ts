@@ -190,3 +190,19 @@ export function sysctlLedgerFile(stateDir: string): string {
   return ledgerPaths(stateDir).file
 }
 
+
+/**
+ * A network whose namespace was deleted: its sysctls went with the namespace, so it is no user of any key
+ * any more; the ledger goes with the namespace's last network (nothing is written to a namespace that is
+ * gone).
+ */
+export async function forgetSysctlLedger(stateDir: string, network: string): Promise<void> {
+  const { file, nsDir } = ledgerPaths(stateDir)
+  if (!existsSync(file)) return clearStaleLedgerLock(ledgerPaths(stateDir).lock, file)
+  await withLedger(stateDir, async (ledger) => {
+    for (const [key, entry] of Object.entries(ledger)) {
+      entry.users = liveUsers(entry, nsDir).filter((u) => u !== network)
+      if (entry.users.length === 0) delete ledger[key]
+    }
+  })
+}
