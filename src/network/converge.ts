@@ -73,7 +73,7 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
       await ctx.journal()
     })
     // A group is this network's alone: down deletes it with one request.
-    if (!prev) await assertGroupOurs(input.rtnl, net.plan.group, ownAliasesOf(net), net.linkNames, 'group')
+    if (!prev) await assertGroupOurs(input.rtnl, net.plan.group, ownAliases(net.plan), net.linkNames, 'group')
     await net.apply(ctx)
     await tx.step('state', 'state', async () => {
       state.owner = startTime && input.supervised ? { pid: process.pid, startTime } : state.owner
@@ -146,10 +146,6 @@ export async function attachPort(input: { tx: Transaction; ctx: ApplyContext; pl
   }
 }
 
-/** The aliases of every role a network's links can have: what `down` and the group check accept as its own. */
-export function ownAliasesOf(net: PlannedNetwork): string[] {
-  return ownAliases(net.plan)
-}
 
 /**
  * Two networks in one namespace forwarding the same host port would both install DNAT rules for it, and

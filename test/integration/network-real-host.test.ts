@@ -103,11 +103,11 @@ t.test('leases are read from the lease file: after dnsmasq died, and as an unpri
   t.same(after.map((l) => l.ip), [lease!.ip], 'leases() still lists the lease')
   const asNobody = await execa(
     'setpriv',
-    // The built library from a copy nobody can read: the checkout may sit under a 0700 directory.
-    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e',
+    // The built library from a copy nobody can read: the checkout may sit under a 0700 directory. `env -i`:
+    // the runner hooks every child it spawns with NODE_OPTIONS loading its own modules from the checkout.
+    ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, process.execPath, '-e',
       `import('${join(readableCopy(), 'dist/index.js')}').then(async (k) => { const n = await k.openNetwork('lz', { netns: '${host.name}', stateRoot: '${rootOf(host)}' }); console.log(JSON.stringify(await n.leases())) }).catch((e) => { console.log('ERROR ' + e.name + ' ' + (e.code ?? '')); process.exitCode = 3 })`],
-    // A clean environment: the test runner's NODE_OPTIONS load hooks from the checkout, which nobody cannot read.
-    { reject: false, cwd: readableCopy(), env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false },
+    { reject: false, cwd: readableCopy() },
   )
   const listed = asNobody.stdout.includes(lease!.ip)
   const clearError = /^ERROR \w+Error/m.test(asNobody.stdout) && asNobody.exitCode !== 0
