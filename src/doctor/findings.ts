@@ -17,6 +17,9 @@ export type FindingCode =
   | 'rp-filter-drop'
   | 'nic-managed'
   | 'state-unreadable'
+  | 'stp-forward-delay'
+  | 'bridge-port-limit'
+  | 'mtu-mismatch'
   | 'host-requirement'
 
 export interface Finding {
