@@ -70,6 +70,7 @@ export async function networkStatus(
   const bridgeLink = bridge ? await rtnl.findLink(bridge) : undefined
   if (bridge && !bridgeLink) problems.push(`bridge ${bridge} missing`)
   else if (bridgeLink && !bridgeLink.up) problems.push(`bridge ${bridge} down`)
+  if (bridgeLink && plan.mtu !== undefined && bridgeLink.mtu !== plan.mtu) problems.push(`bridge ${bridge} has MTU ${bridgeLink.mtu}, the spec's is ${plan.mtu}`)
   const helper = hostHelperOf(plan)?.name
   const addrLink = bridgeLink ?? (helper ? await rtnl.findLink(helper) : undefined)
   const addresses = addrLink ? (await rtnl.listAddresses(addrLink.index)).map((a) => a.cidr) : []

@@ -94,8 +94,23 @@ export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: 
       return link
     })
   }
+  if (plan.mtu !== undefined && bridge.mtu !== plan.mtu) bridge = await restoreBridgeMtu(ctx, bridge, plan.mtu)
   await ensureIpv6Presence(ctx, plan)
   return bridge
+}
+
+/**
+ * The spec's MTU on a bridge that has another one (set by hand, or by a port with a smaller MTU joining
+ * it): DHCP keeps handing out the spec's MTU (option 26), so guests would send frames the bridge drops.
+ */
+async function restoreBridgeMtu(ctx: ApplyContext, bridge: LinkInfo, mtu: number): Promise<LinkInfo> {
+  const was = bridge.mtu
+  await ctx.tx.step('bridge-mtu', 'links', async (s) => {
+    await ctx.rtnl.setLink(bridge.index, { mtu })
+    s.onUndo(() => ctx.rtnl.setLink(bridge.index, { mtu: was }).catch(ignoreNotFound))
+    s.outcome('updated')
+  })
+  return { ...bridge, mtu }
 }
 
 /**
