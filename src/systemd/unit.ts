@@ -80,6 +80,9 @@ ConditionPathExists=${condition}/%i.json
 [Service]
 Type=exec
 ExecStart=${exec}
+# systemctl reload kvmnet@NAME: the running kvmnet reads NAME.json again and converges to it (guests,
+# leases and open connections kept), as SIGHUP does under up --foreground.
+ExecReload=/bin/kill -HUP $MAINPID
 # SIGTERM reaches kvmnet alone, which takes the network down and stops its dnsmasq; whatever is left after
 # the timeout is killed.
 KillMode=mixed

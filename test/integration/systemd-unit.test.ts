@@ -76,6 +76,14 @@ t.test('enable writes a unit systemd accepts; its ExecStart runs the network; di
   })
   await waitFor(async () => (await ns.run('ip', ['-j', 'link', 'show', 'kvbr-sdnet']).catch(() => '')).includes('kvbr-sdnet') && (await ns.run('nft', ['list', 'tables'])).includes('kvmnet_sdnet'), 15000, 50)
   t.pass('the network is up under the unit\'s command')
+  // ExecReload as systemd runs it ($MAINPID is the ExecStart process) after the spec copy was edited.
+  const reload = unit.split('\n').find((l) => l.startsWith('ExecReload='))
+  t.equal(reload, 'ExecReload=/bin/kill -HUP $MAINPID', 'systemctl reload sends SIGHUP to kvmnet')
+  writeFileSync(join(root, 'etc/kvmnet/sdnet.json'), JSON.stringify({ ...spec, ports: [{ name: 'sdvm0' }, { name: 'sdvm1' }] }))
+  const [cmd, ...args] = (reload ?? '').slice('ExecReload='.length).replace('$MAINPID', String(proc.pid)).split(' ')
+  await execa(cmd ?? '/bin/kill', args)
+  await waitFor(async () => (await ns.run('ip', ['-j', 'link', 'show', 'sdvm1']).catch(() => '')).includes('sdvm1'), 15000, 50)
+  t.pass('the reload converged the running network to the edited spec')
   proc.kill('SIGTERM')
   const r = await proc
   t.equal(r.exitCode, 0, `exits 0 on SIGTERM: ${r.stderr}`)
@@ -140,7 +148,7 @@ t.test("--state-root and --netns reach ExecStart as one word each: a newline is 
   t.equal(en.exitCode, 0, en.stderr)
   const unitDir = join(root, 'etc/systemd/system')
   const unit = readFileSync(join(unitDir, 'kvmnet@.service'), 'utf8')
-  t.equal(unit.split('\n').filter((l) => /^Exec/.test(l)).length, 1, 'one Exec line')
+  t.same(unit.split('\n').filter((l) => /^Exec/.test(l)).map((l) => l.split('=')[0]), ['ExecStart', 'ExecReload'], 'the Exec lines are ExecStart and ExecReload alone')
   const verify = await execa('systemd-analyze', ['verify', join(unitDir, 'kvmnet@kisd.service')], { reject: false })
   t.equal(verify.exitCode, 0, `systemd-analyze verify exits 0: ${verify.stderr}`)
   t.equal(verify.stderr.trim(), '', 'and has no warning')

@@ -38,7 +38,7 @@ t.test('the template unit', async (t) => {
     'ExecStart=/usr/bin/node /usr/lib/node_modules/kvmnet/dist/cli.js up --foreground /etc/kvmnet/%i.json --state-root /run/kvmnet',
   )
   t.match(unit, /^# Installed by `kvmnet enable`/, 'the header disable checks before removing the template')
-  for (const line of ['[Unit]', '[Service]', '[Install]', 'Type=exec', 'Restart=on-failure', 'KillMode=mixed', 'WantedBy=multi-user.target', 'Before=network-online.target', 'ConditionPathExists=/etc/kvmnet/%i.json', 'SyslogIdentifier=kvmnet-%i']) {
+  for (const line of ['[Unit]', '[Service]', '[Install]', 'Type=exec', 'Restart=on-failure', 'KillMode=mixed', 'WantedBy=multi-user.target', 'Before=network-online.target', 'ConditionPathExists=/etc/kvmnet/%i.json', 'SyslogIdentifier=kvmnet-%i', 'ExecReload=/bin/kill -HUP $MAINPID']) {
     t.ok(unit.split('\n').includes(line), line)
   }
   t.match(unit, /^After=nftables\.service firewalld\.service ufw\.service docker\.service network-pre\.target$/m)
