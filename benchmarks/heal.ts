@@ -4,8 +4,10 @@
  * its watch hears the flush and re-applies the table). A client in a "LAN" namespace (198.51.100.0/24)
  * opens a fresh connection to the host's address, port 8080, every millisecond or so; the forward's DNAT
  * takes it to a TCP server in a guest namespace on the bridge. Without the rules the host answers the SYN
- * with a reset at once, so the first connection that is accepted marks the end of the gap to within the
- * probe's period. Each round: flush, wait for the first accepted connection started after the flush, settle.
+ * with a reset at once, so the first refused connection marks the flush and the first accepted one after
+ * it the end of the gap, both to within the probe's period (the `nft` process's own start-up, before its
+ * flush, is not counted). Each round: flush, wait for the first accepted connection after the first
+ * refused one, settle.
  * The baseline is one such connection with the rules in place (the probe's own cost).
  */
 import { execa, type ResultPromise } from 'execa'
@@ -21,22 +23,27 @@ const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const now = (): number => performance.timeOrigin + performance.now()
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-const SERVER = `require('net').createServer((s) => s.end()).listen(80, '10.254.0.2', () => console.log('listening'))`
+// A client that resets its side at once is no error of the server's: without a handler it would end it.
+const SERVER = `require('net').createServer((s) => { s.on('error', () => {}); s.end() }).listen(80, '10.254.0.2', () => console.log('listening'))`
 
 /**
  * One connection after another, each a new socket, ~1 ms apart: `ok SENT MS` for an accepted one (epoch
- * ms when its connect began; how long the connect took), nothing for a refused one.
+ * ms when its connect began; how long the connect took), `no SENT CODE` for a refused one. Each from a
+ * source port not used for ~50 s, so that no new connection shares its tuple (and so a conntrack entry
+ * made without the NAT rules) with one refused during the gap: a flow new to conntrack, not only to the client.
  */
 const PROBE = `const net = require('net')
 const now = () => performance.timeOrigin + performance.now()
+let port = 10000
 const once = () => {
   const sent = now()
-  const s = net.connect({ host: '198.51.100.1', port: 8080 })
+  port = port >= 60000 ? 10000 : port + 1
+  const s = net.connect({ host: '198.51.100.1', port: 8080, localPort: port })
   let done = false
   const next = () => { if (done) return; done = true; s.destroy(); setTimeout(once, 1) }
   s.setTimeout(200, next)
   s.on('connect', () => { console.log('ok ' + sent + ' ' + (now() - sent)); next() })
-  s.on('error', next)
+  s.on('error', (e) => { if (!done) console.log('no ' + sent + ' ' + e.code); next() })
   s.on('close', next)
 }
 once()`
@@ -96,18 +103,24 @@ export async function runHealBench(opts: { quick: boolean }): Promise<BenchRow[]
     const probe = execa('nsenter', [`--net=${lan.path}`, '--', 'node', '-e', PROBE], { reject: false })
     procs.push(probe)
     const oks: { sent: number; ms: number }[] = []
+    const refused: number[] = []
+    const codes = new Map<string, number>()
     createInterface({ input: probe.stdout! }).on('line', (l) => {
-      const [w, sent, ms] = l.split(' ')
-      if (w === 'ok') oks.push({ sent: Number(sent), ms: Number(ms) })
+      const [w, sent, third = ''] = l.split(' ')
+      if (w === 'ok') oks.push({ sent: Number(sent), ms: Number(third) })
+      if (w === 'no') refused.push(Number(sent)), codes.set(third, (codes.get(third) ?? 0) + 1)
     })
-    const waitOk = async (after: number): Promise<{ sent: number; ms: number }> => {
+    const waitFor = async <T>(what: string, f: () => T | undefined): Promise<T> => {
       for (let i = 0; i < 1000; i++) {
-        const hit = oks.find((o) => o.sent > after)
-        if (hit) return hit
+        const hit = f()
+        if (hit !== undefined) return hit
         await sleep(2)
       }
-      throw new Error('no connection through the forward within 2 s')
+      throw new Error(`${what} within 2 s (${oks.length} accepted, ${refused.length} refused so far; kvmnet said: ${fgErr.trim() || 'nothing'})`)
     }
+    let fgErr = ''
+    fg.stderr?.on('data', (d: Buffer) => (fgErr += d.toString()))
+    const waitOk = (after: number) => waitFor('no connection through the forward', () => oks.find((o) => o.sent > after))
     await waitOk(0)
     const gaps: number[] = []
     for (let r = 0; r < rounds; r++) {
@@ -115,9 +128,13 @@ export async function runHealBench(opts: { quick: boolean }): Promise<BenchRow[]
       const before = repairs.length
       const t0 = now()
       await inNs(host, 'nft', ['flush', 'ruleset'])
-      const t1 = now()
-      const first = await waitOk(t1)
-      gaps.push(first.sent + first.ms - t0)
+      const lost = await waitFor('no connection refused after the flush', () => refused.find((x) => x > t0))
+      const first = await waitOk(lost).catch(async (err: unknown) => {
+        const tables = (await execa('nsenter', [`--net=${host.path}`, '--', 'nft', 'list', 'tables'])).stdout.replace(/\n/g, ', ')
+        const since = refused.filter((x) => x > lost).length
+        throw new Error(`round ${r}, repairs ${before} -> ${repairs.length}: ${String(err)}; ${since} refused since the flush (${JSON.stringify([...codes])}); tables now: ${tables || 'none'}`)
+      })
+      gaps.push(first.sent + first.ms - lost)
       // The repair is reported after the table is back; wait for it so rounds do not overlap.
       for (let i = 0; i < 500 && repairs.length === before; i++) await sleep(4)
     }
