@@ -286,7 +286,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       this.portFds.adopt(newFds)
       this.planned = net
       this.state = next
-      return this.portInfo(planned)
+      return portInfo(planned, await this.rtnl.getLink(planned.name), this.portFds.of(planned.name))
     })
   }
 
@@ -323,11 +323,10 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   }
 
   async ports(): Promise<PortInfo[]> {
-    return Promise.all(this.planned.plan.ports.map((p) => this.portInfo(p)))
-  }
-
-  private async portInfo(p: PlannedPort): Promise<PortInfo> {
-    return portInfo(p, await this.rtnl.getLink(p.name), this.portFds.of(p.name))
+    const { ports, group } = this.planned.plan
+    // Many ports: one dump of the links (the network's are in its group), not one request per port.
+    const dumped = ports.length > 8 ? new Map((await this.rtnl.listLinks({ group })).map((l) => [l.name, l])) : undefined
+    return Promise.all(ports.map(async (p) => portInfo(p, dumped?.get(p.name) ?? (await this.rtnl.getLink(p.name)), this.portFds.of(p.name))))
   }
 
   /** Add a port forward (nat networks), recorded as a runtime addition. */
