@@ -51,8 +51,12 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
     let a: Attached
     try {
       const leased = new Set((await net.leases()).filter((l) => l.family === 4 && l.mac !== mac).map((l) => l.ip))
-      await net.update((spec, runtime) =>
-        attachEdit(spec as CniNetworkSpec, runtime, { mac, names: nameCandidates(k, e.args), portMappings: cfg.portMappings, leased }, decided),
+      // A veth's container gets its address from this result, not by DHCP: its reservation (kept so that
+      // no DHCP client is offered the address) need not wait for dnsmasq to confirm the reload. A tap's
+      // guest asks dnsmasq for its address as soon as it boots: that one waits.
+      await net.update(
+        (spec, runtime) => attachEdit(spec as CniNetworkSpec, runtime, { mac, names: nameCandidates(k, e.args), portMappings: cfg.portMappings, leased }, decided),
+        { dnsmasqReload: cfg.attachment === 'tap' ? 'confirm' : 'signal' },
       )
       if (!decided.value) throw new CniError(CniCode.Internal, 'kvmnet-cni failed', 'the reservation was not made')
       a = decided.value
@@ -65,7 +69,7 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
       return await undoThenThrow(err, () =>
         allAttempted([
           () => detachLinks(host, cont, k, f.alias, f.group),
-          () => (reserved ? net.update((spec, runtime) => detachEdit(spec as CniNetworkSpec, runtime, { mac, ip: reserved.ip })) : Promise.resolve(undefined)),
+          () => (reserved ? net.update((spec, runtime) => detachEdit(spec as CniNetworkSpec, runtime, { mac, ip: reserved.ip }), { dnsmasqReload: 'signal' }) : Promise.resolve(undefined)),
           () => removeRecord(net.stateDir, record),
         ]),
       )

@@ -38,7 +38,8 @@ async function release(net: Network, cfg: CniConfig, k: AttachmentKey, record: A
     cont?.close()
   }
   const mac = record ? record.mac : cfg.mac === undefined ? attachmentMac(k) : undefined
-  await net.update((spec, runtime) => detachEdit(spec as CniNetworkSpec, runtime, { mac, ip: record?.ip }))
+  // The attachment is going: nobody will ask dnsmasq for its reservation again, so nobody waits for the reload.
+  await net.update((spec, runtime) => detachEdit(spec as CniNetworkSpec, runtime, { mac, ip: record?.ip }), { dnsmasqReload: 'signal' })
   await removeRecord(net.stateDir, k)
 }
 

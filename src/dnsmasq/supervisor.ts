@@ -191,10 +191,10 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
   /**
    * Apply a new spec. Only reservations or DNS records changed: the hosts files are rewritten and dnsmasq
    * re-reads them on SIGHUP (no restart, leases and cache untouched); resolves once dnsmasq logged that it
-   * read them. Anything else (range, interface, options): restart on the same lease file. False when the
-   * spec renders to what is already in force.
+   * read them (unless `confirm` is false: see reloadHostsFiles). Anything else (range, interface,
+   * options): restart on the same lease file. False when the spec renders to what is already in force.
    */
-  reload(spec: DnsmasqSpec): Promise<boolean> {
+  reload(spec: DnsmasqSpec, opts: { confirm?: boolean } = {}): Promise<boolean> {
     validateDnsmasqSpec(spec)
     const dir = spec.stateDir ?? defaultStateDir(this.ns, spec.network)
     if (dir !== this.paths.dir) throw new SpecError('stateDir', `cannot change on reload (in force: ${this.paths.dir})`)
@@ -211,7 +211,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
         this.emit('reload', { mode: 'restart' })
         return true
       }
-      await this.sighup(spec, next)
+      await this.sighup(spec, next, opts.confirm !== false)
       this.specValue = spec
       this.emit('reload', { mode: 'sighup' })
       return true
@@ -367,7 +367,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     this.child = undefined
   }
 
-  private async sighup(spec: DnsmasqSpec, next: RenderedConfig): Promise<void> {
+  private async sighup(spec: DnsmasqSpec, next: RenderedConfig, confirm: boolean): Promise<void> {
     const files = [...(spec.dhcp ? [this.paths.hostsFile] : []), ...(spec.dns !== false ? [this.paths.addnHosts] : [])]
     await this.pump()
     await reloadHostsFiles({
@@ -376,6 +376,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
       pump: () => this.pump(),
       pollMs: this.tail ? 10 : 50,
       timeoutMs: this.opts.reloadTimeoutMs,
+      confirm,
       write: () => writeHostsFiles(this.paths, next),
       signal: async () => {
         if (!(await signalProcess(this.identity!, 'SIGHUP'))) throw new DnsmasqError({ detail: `pid ${this.identity!.pid} is gone` })

@@ -16,14 +16,21 @@ import type { NetworkPlan, PlannedPort } from './plan.js'
 import { ensureFirewall } from './steps/firewall.js'
 import { closeAll } from './port-fds.js'
 import type { NetworkSpec } from './spec.js'
-import { listStates, netnsIdentity, removeState, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
+import { listStates, netnsIdentity, removeState, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { assertGroupOurs, ensurePorts } from './steps/ports.js'
 import { preflight } from './kinds/preflight.js'
+
+let ownStart: Promise<string | undefined> | undefined
+/** This process's start time: read once (it never changes), not from /proc on every apply. */
+function ownStartTime(): Promise<string | undefined> {
+  ownStart ??= processStartTime(process.pid)
+  return ownStart
+}
 
 /** What every apply of one handle shares, and what this apply has of its own. */
 export function applyContextOf(
   handle: Pick<ApplyContext, 'ns' | 'rtnl' | 'nft' | 'stateDir' | 'dnsmasq' | 'warn'>,
-  apply: Pick<ApplyContext, 'tx' | 'state' | 'prev' | 'newFds' | 'prunePorts'>,
+  apply: Pick<ApplyContext, 'tx' | 'state' | 'prev' | 'newFds' | 'prunePorts' | 'dnsmasqReload'>,
 ): ApplyContext {
   const { stateDir } = handle
   const { state } = apply
@@ -59,11 +66,12 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     const state: NetworkState = prev
       ? { ...prev, ...base }
       : { ...base, version: 1, name: net.name, netnsPath: ns.path, netnsName: ns.name, netnsId, createdAt: new Date().toISOString() }
-    const others = (await listStates(input.stateRoot)).states.filter((o) => o.state.name !== net.name && o.state.netnsId === netnsId)
+    // Only this namespace's directory: the networks of other namespaces (a host with a hundred) cannot clash.
+    const others = (await listStates(input.stateRoot, stateLabel(ns))).states.filter((o) => o.state.name !== net.name && o.state.netnsId === netnsId)
     await assertForwardsFree(net.spec, others)
     // Checks that need the kernel (links taken, uplink and NIC present), before anything is changed.
     await preflight(input.rtnl, net.plan, others.map((o) => o.state), input.stateRoot)
-    const startTime = await processStartTime(process.pid)
+    const startTime = await ownStartTime()
     const ctx = input.context(state, newFds)
     await tx.step('journal', 'state', async (s) => {
       if (startTime) state.applying = { pid: process.pid, startTime, since: new Date().toISOString() }

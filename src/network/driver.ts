@@ -40,6 +40,11 @@ export interface ApplyContext {
   /** Remove ports of this network that the plan does not list (a full apply; adding one port prunes nothing). */
   readonly prunePorts: boolean
   /**
+   * 'signal': a reload of dnsmasq's reservations only sends SIGHUP, without waiting for its log to say it
+   * read them (a CNI attachment whose container sets its own address, or one going away).
+   */
+  readonly dnsmasqReload?: 'confirm' | 'signal' | undefined
+  /**
    * Write the state as it is now, before a step changes something only the state can undo (a sysctl's
    * old value, a NIC's addresses, a detached dnsmasq): a process killed right after leaves a state from
    * which `down` and `gc` finish the job. Writes are serialized.

@@ -22,7 +22,7 @@ import type { ApplyContext } from './driver.js'
 import * as edits from './edits.js'
 import { kindOf, type PlannedNetwork } from './kinds/index.js'
 import { leaseFileOf, liveLeases, waitForLease, withPort, type PortLease } from './leases.js'
-import { DEFAULT_LOCK_TIMEOUT_MS, report, type ApplyReport, type NetworkEvents, type NetworkOptions, type UpOptions } from './options.js'
+import { DEFAULT_LOCK_TIMEOUT_MS, report, type ApplyOptions, type ApplyReport, type NetworkEvents, type NetworkOptions, type UpOptions } from './options.js'
 import type { NetworkPlan, PlannedPort } from './plan.js'
 import { PortFds } from './port-fds.js'
 import { emptyRuntime } from './runtime.js'
@@ -122,9 +122,9 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     return new Transaction(this.name, phase, (e) => this.emit('step', e), this.opts.faultInjector)
   }
 
-  private applyContext(tx: Transaction, state: NetworkState, prev: NetworkState | undefined, newFds: Map<string, number[]>, prunePorts: boolean): ApplyContext {
+  private applyContext(tx: Transaction, state: NetworkState, prev: NetworkState | undefined, newFds: Map<string, number[]>, o: ApplyOptions): ApplyContext {
     const warn: ApplyContext['warn'] = (w) => this.emit('warning', { ...w, network: this.name })
-    return applyContextOf({ ns: this.ns, rtnl: this.rtnl, nft: this.nft, stateDir: this.stateDir, dnsmasq: this.dnsmasq.slot(), warn }, { tx, state, prev, newFds, prunePorts })
+    return applyContextOf({ ns: this.ns, rtnl: this.rtnl, nft: this.nft, stateDir: this.stateDir, dnsmasq: this.dnsmasq.slot(), warn }, { tx, state, prev, newFds, prunePorts: o.prunePorts !== false, dnsmasqReload: o.dnsmasqReload })
   }
 
   /**
@@ -193,7 +193,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   }
 
   /** The apply itself, under the lock, from the state as recorded (`prev`). */
-  private async apply(spec: NetworkSpec, prev: NetworkState | undefined, runtime: RuntimeAdditions, prunePorts = true): Promise<ApplyReport> {
+  private async apply(spec: NetworkSpec, prev: NetworkState | undefined, runtime: RuntimeAdditions, o: ApplyOptions = {}): Promise<ApplyReport> {
     const start = performance.now()
     const old = this.planned
     const net = kindOf(spec).plan(this.stateRoot)
@@ -202,7 +202,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     try {
       const supervised = (this.opts.dnsmasq ?? 'supervised') === 'supervised'
       const input = { ns: this.ns, rtnl: this.rtnl, stateRoot: this.stateRoot, stateDir: this.stateDir, net, prev, runtime, tx, supervised }
-      const { state, newFds } = await converge({ ...input, context: (st, fds) => this.applyContext(tx, st, prev, fds, prunePorts) })
+      const { state, newFds } = await converge({ ...input, context: (st, fds) => this.applyContext(tx, st, prev, fds, o) })
       this.state = state
       this.portFds.adopt(newFds)
       this.portFds.keepOnly(new Set(net.plan.ports.map((p) => p.name)))
@@ -282,11 +282,11 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       const tx = this.tx('apply')
       const newFds = new Map<string, number[]>()
       const next: NetworkState = { ...state, spec, runtime }
-      await attachPort({ tx, ctx: this.applyContext(tx, next, state, newFds, false), plan, port: planned, rules: net.firewall, newFds })
+      await attachPort({ tx, ctx: this.applyContext(tx, next, state, newFds, { prunePorts: false }), plan, port: planned, rules: net.firewall, newFds })
       this.portFds.adopt(newFds)
       this.planned = net
       this.state = next
-      return this.portInfo(planned)
+      return portInfo(planned, await this.rtnl.getLink(planned.name), this.portFds.of(planned.name))
     })
   }
 
@@ -323,11 +323,10 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   }
 
   async ports(): Promise<PortInfo[]> {
-    return Promise.all(this.planned.plan.ports.map((p) => this.portInfo(p)))
-  }
-
-  private async portInfo(p: PlannedPort): Promise<PortInfo> {
-    return portInfo(p, await this.rtnl.getLink(p.name), this.portFds.of(p.name))
+    const { ports, group } = this.planned.plan
+    // Many ports: one dump of the links (the network's are in its group), not one request per port.
+    const dumped = ports.length > 8 ? new Map((await this.rtnl.listLinks({ group })).map((l) => [l.name, l])) : undefined
+    return Promise.all(ports.map(async (p) => portInfo(p, dumped?.get(p.name) ?? (await this.rtnl.getLink(p.name)), this.portFds.of(p.name))))
   }
 
   /** Add a port forward (nat networks), recorded as a runtime addition. */
@@ -380,13 +379,13 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
    * runtime additions as recorded now and applied in one go: an orchestrator picking a free address for a
    * new guest cannot race another one picking the same (kvmnet-cni's ADD). `edit` returns the new spec
    * and runtime additions (edits.ts has the usual ones), or undefined for nothing to do (no apply,
-   * resolves undefined).
+   * resolves undefined). `dnsmasqReload: 'signal'`: see ApplyOptions.
    */
-  async update(edit: (spec: NetworkSpec, runtime: RuntimeAdditions) => [NetworkSpec, RuntimeAdditions] | undefined): Promise<ApplyReport | undefined> {
+  async update(edit: (spec: NetworkSpec, runtime: RuntimeAdditions) => [NetworkSpec, RuntimeAdditions] | undefined, o: Pick<ApplyOptions, 'dnsmasqReload'> = {}): Promise<ApplyReport | undefined> {
     return this.locked(async () => {
       const state = await this.recordedState()
       const next = edit(state.spec, state.runtime ?? emptyRuntime())
-      return next ? this.apply(validateSpec(next[0]), state, next[1]) : undefined
+      return next ? this.apply(validateSpec(next[0]), state, next[1], o) : undefined
     })
   }
 

@@ -40,6 +40,14 @@ export interface UpOptions {
   prune?: boolean
 }
 
+/** How one apply goes about it (see ApplyContext). */
+export interface ApplyOptions {
+  /** Remove ports the plan does not list (default true; adding one port prunes nothing). */
+  prunePorts?: boolean
+  /** 'signal': reservations reloaded with SIGHUP alone, not waiting for dnsmasq's log (default 'confirm'). */
+  dnsmasqReload?: 'confirm' | 'signal'
+}
+
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000
 
 export interface ApplyReport {

@@ -6,12 +6,11 @@
  * Docker, a container runtime) may have started relying on them since, and none of them ever turns
  * forwarding off either. One writer per file: a network never writes another network's state.
  */
-import { readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { BusyError, StateError } from '../errors.js'
 import { acquireLock } from '../lock/index.js'
-import { dirEntries } from '../util/index.js'
+import { dirEntriesSync } from '../util/index.js'
 import { readSysctl, writeSysctl } from '../rtnl/index.js'
 import type { NetnsRef } from '../netns/index.js'
 import { fieldPath, s, type Issue } from '../schema/index.js'
@@ -36,10 +35,13 @@ function ledgerPaths(stateDir: string): { file: string; lock: string; nsDir: str
   return { file: join(nsDir, 'sysctls.json'), lock: join(nsDir, 'sysctls.lock'), nsDir }
 }
 
-async function readLedger(file: string): Promise<Ledger> {
+// The ledger is a few hundred bytes under /run: read and written synchronously, as the lock beside it is.
+// Each asynchronous file call is a trip through libuv's thread pool and back to the event loop, which on a
+// loaded host cost the sysctls step milliseconds per call for microseconds of work.
+function readLedger(file: string): Ledger {
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    text = readFileSync(file, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
     throw new StateError(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
@@ -63,29 +65,36 @@ async function readLedger(file: string): Promise<Ledger> {
   return ledger
 }
 
-async function writeLedger(file: string, ledger: Ledger): Promise<void> {
+function writeLedger(file: string, ledger: Ledger): void {
   if (Object.keys(ledger).length === 0) {
-    await rm(file, { force: true })
+    rmSync(file, { force: true })
     return
   }
-  await mkdir(dirname(file), { recursive: true, mode: 0o755 })
+  mkdirSync(dirname(file), { recursive: true, mode: 0o755 })
   const tmp = `${file}.${process.pid}.tmp`
-  await writeFile(tmp, JSON.stringify(ledger, null, 2))
-  await rename(tmp, file)
+  writeFileSync(tmp, JSON.stringify(ledger, null, 2))
+  renameSync(tmp, file)
 }
 
 /** Runs `fn` on the ledger under its lock and writes what it leaves. */
-async function withLedger<T>(stateDir: string, fn: (ledger: Ledger) => Promise<T>): Promise<T> {
+async function withLedger<T>(stateDir: string, fn: (ledger: Ledger, journal: () => void) => Promise<T>): Promise<T> {
   const { file, lock: lockPath, nsDir } = ledgerPaths(stateDir)
   const lock = await acquireLock(lockPath, { timeoutMs: LOCK_TIMEOUT_MS, what: 'the namespace sysctl ledger' })
   let empty = false
   try {
-    await removeHalfWritten(nsDir)
-    const ledger = await readLedger(file)
-    const before = JSON.stringify(ledger)
-    const r = await fn(ledger)
-    // A converge that changes nothing writes nothing.
-    if (JSON.stringify(ledger) !== before) await writeLedger(file, ledger)
+    removeHalfWritten(nsDir)
+    const ledger = readLedger(file)
+    let written = JSON.stringify(ledger)
+    // Writes the ledger as it is now, unless that is what the file holds already.
+    const journal = (): void => {
+      const now = JSON.stringify(ledger)
+      if (now === written) return
+      writeLedger(file, ledger)
+      written = now
+    }
+    const r = await fn(ledger, journal)
+    // A converge that changes nothing writes nothing; nor does one whose last change was journalled already.
+    journal()
     empty = Object.keys(ledger).length === 0
     return r
   } finally {
@@ -106,10 +115,10 @@ function liveUsers(entry: LedgerEntry, nsDir: string): string[] {
 export async function claimSysctls(ns: NetnsRef, stateDir: string, network: string, wanted: readonly WantedSysctl[]): Promise<string[]> {
   if (wanted.length === 0) return []
   // Already in force and already this network's (a converge that changes nothing): no lock, no write.
-  const now = await readLedger(ledgerPaths(stateDir).file)
+  const now = readLedger(ledgerPaths(stateDir).file)
   const current = await Promise.all(wanted.map(async (w) => (await readSysctl(ns, w.key)).trim()))
   if (wanted.every((w, i) => current[i] === w.value && (now[w.key] === undefined || now[w.key]?.users.includes(network)))) return []
-  return withLedger(stateDir, async (ledger) => {
+  return withLedger(stateDir, async (ledger, journal) => {
     const written: string[] = []
     for (const { key, value } of wanted) {
       const now = (await readSysctl(ns, key)).trim()
@@ -121,7 +130,7 @@ export async function claimSysctls(ns: NetnsRef, stateDir: string, network: stri
       }
       if (now === value) continue
       // Journalled first (the ledger as it is now), then changed.
-      await writeLedger(ledgerPaths(stateDir).file, ledger)
+      journal()
       await writeSysctl(ns, key, value)
       written.push(key)
     }
@@ -168,18 +177,18 @@ async function clearStaleLedgerLock(lockPath: string, file: string): Promise<voi
     if (err instanceof BusyError) return
     throw err
   }
-  await removeHalfWritten(dirname(lockPath))
+  removeHalfWritten(dirname(lockPath))
   held.release({ remove: !existsSync(file) })
 }
 
 /** A writer killed between writing the new ledger and renaming it over the old left this; under the lock, nobody is writing. */
-async function removeHalfWritten(nsDir: string): Promise<void> {
-  for (const name of await dirEntries(nsDir)) if (/^sysctls\.json\.\d+\.tmp$/.test(name)) await rm(join(nsDir, name), { force: true })
+function removeHalfWritten(nsDir: string): void {
+  for (const name of dirEntriesSync(nsDir)) if (/^sysctls\.json\.\d+\.tmp$/.test(name)) rmSync(join(nsDir, name), { force: true })
 }
 
 /** The keys `network` is recorded as a user of (it changed them, or shares a change another made). */
 export async function claimedSysctls(stateDir: string, network: string): Promise<string[]> {
-  const ledger = await readLedger(ledgerPaths(stateDir).file)
+  const ledger = readLedger(ledgerPaths(stateDir).file)
   return Object.entries(ledger)
     .filter(([, e]) => e.users.includes(network))
     .map(([key]) => key)

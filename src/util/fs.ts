@@ -1,5 +1,5 @@
 /** File-system answers where "not there" is an answer, and anything else is an error. */
-import { accessSync, constants } from 'node:fs'
+import { accessSync, constants, readdirSync } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
 
 function code(err: unknown): string | undefined {
@@ -20,6 +20,17 @@ export async function readIfExists(path: string): Promise<string | undefined> {
 export async function dirEntries(dir: string): Promise<string[]> {
   try {
     return await readdir(dir)
+  } catch (err) {
+    const c = code(err)
+    if (c === 'ENOENT' || c === 'ENOTDIR') return []
+    throw err
+  }
+}
+
+/** dirEntries for the small state directories read under a lock (see sysctl-ledger.ts). */
+export function dirEntriesSync(dir: string): string[] {
+  try {
+    return readdirSync(dir)
   } catch (err) {
     const c = code(err)
     if (c === 'ENOENT' || c === 'ENOTDIR') return []

@@ -63,6 +63,12 @@ export interface WatcherHooks {
 
 /** Quiet time after the last loss before repairing: `nft flush ruleset` or a bridge delete is a burst. */
 export const DEBOUNCE_MS = 20
+/**
+ * An nftables loss is known whole only at the end of its transaction (the NEWGEN message): nothing more of
+ * that change is coming, so its repair waits just long enough to take in a transaction right behind it
+ * (a script's next `nft` command), not the quiet time of a burst of link messages.
+ */
+export const NFT_QUIET_MS = 2
 /** A steady stream of changes still gets a repair this long after the first loss. */
 export const MAX_DELAY_MS = 100
 /** Delays of the next attempts after a failed repair; then it waits for the next loss. */
@@ -195,7 +201,7 @@ export class NetworkWatcher {
     if (this.stopped) return
     if (!this.pending.has(loss.what)) this.pending.set(loss.what, { ...loss, since: performance.now() })
     if (this.running) return
-    this.schedule(DEBOUNCE_MS)
+    this.schedule(loss.kind === 'nft' ? NFT_QUIET_MS : DEBOUNCE_MS)
   }
 
   /** Debounced: a burst of losses is one repair, but never later than MAX_DELAY_MS after the first. */

@@ -50,7 +50,7 @@ export async function ensureDnsmasq(ctx: ApplyContext, planned: DnsmasqPlan | un
       repair = true
     }
     if (running) {
-      const changed = await running.reload(spec)
+      const changed = await running.reload(spec, { confirm: ctx.dnsmasqReload !== 'signal' })
       await tightenDnsmasqFiles(stateDir)
       if (state.dnsmasq) state.dnsmasq.ifindex = ifindex
       s.outcome(changed === false ? 'unchanged' : 'updated')
