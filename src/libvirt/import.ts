@@ -182,7 +182,9 @@ function specOf(ctx: ImportContext, network: XmlElement, opts: LibvirtImportOpti
     const br = visit(ctx, network.one('bridge') as XmlElement)
     const bridge = br.attr('name')
     if (!opts.bridgeInterface) throw new LibvirtImportError('<bridge>', 'name', `'${bridge ?? ''}' is an existing host bridge libvirt only attaches guests to; kvmnet's bridge mode builds the bridge itself: name the NIC in it (--interface NIC)`)
-    for (const a of ['stp', 'delay', 'macTableManager']) br.attr(a)
+    const mtm = br.attr('macTableManager')
+    if (mtm !== undefined && mtm !== 'kernel') throw new LibvirtImportError('<bridge>', 'macTableManager', `'${mtm}': kvmnet leaves MAC learning and flooding to the kernel`)
+    for (const a of ['stp', 'delay']) br.attr(a)
     ctx.notes.push(`<bridge name='${bridge ?? ''}'>: kvmnet builds this bridge itself and enslaves ${opts.bridgeInterface} to it (take the host's own bridge down first)`)
     return { ...base, mode: 'bridge', bridge, interface: opts.bridgeInterface, ...mtuOf(ctx, network) }
   }
