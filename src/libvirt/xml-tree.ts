@@ -9,8 +9,16 @@
  * Every attribute and child an importer reads is marked as used, so that whatever it did not read can be
  * named and refused: an element kvmnet does not know is never dropped silently.
  */
-import { SaxesParser } from 'saxes'
+import { createRequire } from 'node:module'
+import type { SaxesParser as Parser } from 'saxes'
 import { LibvirtImportError } from './import-error.js'
+
+/** saxes is required on first use, so loading kvmnet (or its CLI) does not load the parser. */
+let saxes: { SaxesParser: typeof Parser } | undefined
+function parserClass(): typeof Parser {
+  saxes ??= createRequire(import.meta.url)('saxes') as { SaxesParser: typeof Parser }
+  return saxes.SaxesParser
+}
 
 export class XmlElement {
   /** The qualified name as written (`dnsmasq:options`). */
@@ -71,6 +79,7 @@ export class XmlElement {
 
 /** Parses a document; a LibvirtImportError naming line and column for anything that is not well-formed XML. */
 export function parseXml(xml: string): XmlElement {
+  const SaxesParser = parserClass()
   const parser = new SaxesParser({ xmlns: true, position: true })
   const stack: XmlElement[] = []
   let root: XmlElement | undefined
