@@ -138,9 +138,12 @@ export function ipSections(ctx: ImportContext, network: XmlElement, opts: { nat6
   return { ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) }
 }
 
-/** <domain> and <dns> as the spec's dns section (undefined when there is nothing to say). */
-export function dnsSection(ctx: ImportContext, network: XmlElement): Json | undefined {
-  const dns: Json = {}
+/**
+ * <domain> and <dns> as the spec's dns section. libvirt's dnsmasq serves DNS on every network with an
+ * address unless <dns enable='no'>, with or without DHCP: kvmnet does so when the spec has a dns section.
+ */
+export function dnsSection(ctx: ImportContext, network: XmlElement): Json {
+  const dns: Json = { enabled: true }
   const domain = network.one('domain')
   if (domain) {
     visit(ctx, domain)
@@ -156,7 +159,7 @@ export function dnsSection(ctx: ImportContext, network: XmlElement): Json | unde
   const plainNote = "names without a dot are answered locally only (kvmnet's dnsmasq runs with domain-needed); libvirt forwards them unless <dns forwardPlainNames='no'>"
   if (!el) {
     ctx.notes.push(plainNote)
-    return Object.keys(dns).length > 0 ? dns : undefined
+    return dns
   }
   visit(ctx, el)
   const enable = el.attr('enable')
@@ -182,13 +185,17 @@ export function dnsSection(ctx: ImportContext, network: XmlElement): Json | unde
       const v = r.attr(k)
       if (v !== undefined) out[k] = v
     }
-    for (const k of ['port', 'priority', 'weight'] as const) {
+    const nums = (['port', 'priority', 'weight'] as const).map((k) => {
       const v = r.attr(k)
-      if (v !== undefined) {
-        if (!/^\d+$/.test(v)) throw new LibvirtImportError('<srv>', k, `'${v}' is not a number`)
-        out[k] = Number(v)
-      }
-    }
+      if (v !== undefined && !/^\d+$/.test(v)) throw new LibvirtImportError('<srv>', k, `'${v}' is not a number`)
+      return v === undefined ? undefined : Number(v)
+    })
+    // libvirt hands dnsmasq every field up to the last one given, an absent port as 1 and priority as 0
+    // (srv-host=_name5._udp,test5.example.com,1,55,555 in its test data).
+    const last = nums.findLastIndex((n) => n !== undefined)
+    ;(['port', 'priority', 'weight'] as const).forEach((k, i) => {
+      if (i <= last) out[k] = nums[i] ?? (k === 'port' ? 1 : 0)
+    })
     return out
   })
   const txt = el.all('txt').map((r) => {

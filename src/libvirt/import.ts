@@ -193,7 +193,7 @@ function specOf(ctx: ImportContext, network: XmlElement, opts: LibvirtImportOpti
     const ips = ipSections(ctx, network, { nat66: false })
     if (!ips.ipv4 && !ips.ipv6) return { ...bridged, mode: 'very-isolated' }
     // libvirt's isolated network forwards no queries (no-resolv) unless it names forwarders.
-    const dns = dnsSection(ctx, network) ?? {}
+    const dns = dnsSection(ctx, network)
     const local = dns.enabled === false || dns.forwarders !== undefined ? dns : { ...dns, forwarders: [] }
     return { ...bridged, mode: 'isolated', ...ips, dns: local }
   }
@@ -209,7 +209,7 @@ function specOf(ctx: ImportContext, network: XmlElement, opts: LibvirtImportOpti
     ...(uplink && mode !== 'open' ? { uplink } : {}),
     ...(nat.snat ? { snat: nat.snat } : {}),
     ...ips,
-    ...(dns ? { dns } : {}),
+    dns,
   }
 }
 

@@ -46,13 +46,13 @@ for (const [file, want] of Object.entries(CORPUS)) {
 
 t.test('default.xml is libvirt\'s default NAT network', async (t) => {
   const r = fromLibvirtXml(read('default.xml'), { netns: 'ki-x' })
-  t.same(r.spec, { name: 'default', netns: 'ki-x', bridge: 'virbr0', mode: 'nat', ipv4: { address: '192.168.122.1/24', dhcp: { range: ['192.168.122.2', '192.168.122.254'] } } })
+  t.same(r.spec, { name: 'default', netns: 'ki-x', bridge: 'virbr0', mode: 'nat', ipv4: { address: '192.168.122.1/24', dhcp: { range: ['192.168.122.2', '192.168.122.254'] } }, dns: { enabled: true } })
   t.ok(r.notes.some((n) => n.includes('STP')), 'STP difference noted')
 })
 
 t.test('mapping by meaning', async (t) => {
   const iso = fromLibvirtXml(read('networkxml2confdata/isolated-network.xml')).spec as any
-  t.same(iso.dns, { forwarders: [] }, "an isolated network forwards no queries (libvirt's no-resolv)")
+  t.same(iso.dns, { enabled: true, forwarders: [] }, "an isolated network forwards no queries (libvirt's no-resolv)")
   const open = fromLibvirtXml(read('networkxml2xmlin/open-network-with-forward-dev.xml'))
   t.notOk('uplink' in open.spec)
   t.ok(open.notes.some((n) => n.includes("dev='eth0'")))
