@@ -7,12 +7,14 @@ import { baseRules, basePlan, bridgePart, planTaps, type IsolatedPlan } from '..
 import { planDnsmasq } from '../plan-dnsmasq.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
+import { checkDnsRecords } from './checks-dns.js'
 import { bridgeAddresses, checkSomeAddress, checkIpv6, MAX_BRIDGE_PORTS, checkDns, checkIpv4, checkPorts, bridgedNames } from './checks.js'
 
 export const isolatedDriver: NetworkDriver<'isolated'> = {
   mode: 'isolated',
   check(spec, bad) {
     checkIpv4(spec.ipv4, bad)
+    checkDnsRecords(spec.dns, bad)
     checkIpv6(spec.ipv6, spec.ipv4, spec.dns, bad)
     checkDns(spec.dns, spec.ipv4?.address ?? spec.ipv6?.address, bad)
     checkPorts(spec.ports, bad, { taken: bridgedNames(spec), maxPorts: MAX_BRIDGE_PORTS })

@@ -5,12 +5,14 @@ import { baseRules, basePlan, bridgePart, forwardingSysctls, planTaps, type NatP
 import { planDnsmasq } from '../plan-dnsmasq.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
+import { checkDnsRecords } from './checks-dns.js'
 import { bridgeAddresses, checkSomeAddress, checkIpv6, MAX_BRIDGE_PORTS, checkForwards, checkIpv4, checkPorts, bridgedNames } from './checks.js'
 
 export const natDriver: NetworkDriver<'nat'> = {
   mode: 'nat',
   check(spec, bad) {
     checkIpv4(spec.ipv4, bad)
+    checkDnsRecords(spec.dns, bad)
     checkSomeAddress(spec, bad)
     checkIpv6(spec.ipv6, spec.ipv4, spec.dns, bad)
     checkForwards(spec.forwards, spec.ipv4?.address, spec.ipv6?.address, bad)

@@ -8,12 +8,14 @@ import { baseRules, basePlan, bridgePart, forwardingSysctls, planTaps, type Rout
 import { planDnsmasq } from '../plan-dnsmasq.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { applyBridgedNetwork, noExtraProblems } from './bridged.js'
+import { checkDnsRecords } from './checks-dns.js'
 import { bridgeAddresses, checkSomeAddress, checkIpv6, MAX_BRIDGE_PORTS, checkIpv4, checkPorts, bridgedNames } from './checks.js'
 
 export const routedDriver: NetworkDriver<'routed'> = {
   mode: 'routed',
   check(spec, bad) {
     checkIpv4(spec.ipv4, bad)
+    checkDnsRecords(spec.dns, bad)
     checkSomeAddress(spec, bad)
     checkIpv6(spec.ipv6, spec.ipv4, spec.dns, bad)
     checkPorts(spec.ports, bad, { taken: bridgedNames(spec), maxPorts: MAX_BRIDGE_PORTS })
