@@ -62,10 +62,11 @@ export async function boundSockets(pid: number): Promise<BoundSocket[]> {
 }
 
 /** Sockets that must all be bound before dnsmasq counts as ready. */
-export function expectedSockets(opts: { hostAddress: string; dhcp: boolean; dns: boolean }): BoundSocket[] {
+export function expectedSockets(opts: { hostAddress?: string | undefined; dhcp: boolean; dns: boolean }): BoundSocket[] {
   const want: BoundSocket[] = []
   if (opts.dhcp) want.push({ proto: 'udp', address: '0.0.0.0', port: 67 })
-  if (opts.dns) want.push({ proto: 'udp', address: opts.hostAddress, port: 53 }, { proto: 'tcp', address: opts.hostAddress, port: 53 })
+  // An IPv6-only network's DNS sockets are IPv6 ones, which these tables (IPv4) do not list.
+  if (opts.dns && opts.hostAddress !== undefined) want.push({ proto: 'udp', address: opts.hostAddress, port: 53 }, { proto: 'tcp', address: opts.hostAddress, port: 53 })
   return want
 }
 

@@ -83,9 +83,9 @@ export function withDhcpHosts(spec: NetworkSpec, hosts: DhcpHostSpec[]): Network
     case 'nat':
     case 'routed':
     case 'open': {
-      const dhcp = spec.ipv4.dhcp
-      if (!dhcp) throw noDhcp()
-      return { ...spec, ipv4: { ...spec.ipv4, dhcp: { ...dhcp, hosts } } }
+      const ipv4 = spec.ipv4
+      if (!ipv4?.dhcp) throw noDhcp()
+      return { ...spec, ipv4: { ...ipv4, dhcp: { ...ipv4.dhcp, hosts } } }
     }
     case 'isolated': {
       const ipv4 = spec.ipv4
