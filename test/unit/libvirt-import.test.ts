@@ -100,3 +100,12 @@ t.test('malformed XML, other documents and unknown parts are refused with a clea
   t.equal((e as LibvirtImportError).element, '<forward>')
   t.equal((e as LibvirtImportError).attribute, 'mode')
 })
+
+t.test("forwarders limited to domains leave the namespace's resolvers in charge of other names, as libvirt", async (t) => {
+  const { usesNamespaceResolvers } = await import('../../src/dnsmasq/index.js')
+  t.equal(usesNamespaceResolvers(undefined), true, 'no forwarders: the namespace resolvers')
+  t.equal(usesNamespaceResolvers([]), false, '[]: local names only')
+  t.equal(usesNamespaceResolvers([{ domain: 'example.com', address: '192.0.2.1' }, { domain: 'www.example.com' }]), true, 'only domain forwarders (nat-network-dns-forwarder-no-resolv.conf has no no-resolv)')
+  t.equal(usesNamespaceResolvers(['192.0.2.1', { domain: 'example.com' }]), false, 'a forwarder of every name replaces them (no-resolv)')
+  t.equal(usesNamespaceResolvers([{ address: '192.0.2.1' }]), false)
+})
