@@ -84,7 +84,7 @@ function host6(h: NonNullable<DnsmasqDhcp6Spec['hosts']>[number]): string {
  * forwarders listed, and with forwarders that are each limited to a domain (libvirt writes no-resolv only
  * for a forwarder of every name). `[]` means local names only.
  */
-export function usesNamespaceResolvers(forwarders: readonly (string | { domain?: string | undefined })[] | undefined): boolean {
+export function usesNamespaceResolvers(forwarders: readonly (string | { domain?: string | undefined; address?: string | undefined })[] | undefined): boolean {
   if (forwarders === undefined) return true
   return forwarders.length > 0 && forwarders.every((f) => typeof f !== 'string' && f.domain !== undefined)
 }
