@@ -11,6 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import ipaddr from 'ipaddr.js'
 import { createNetwork, validateSpec } from '../../src/index.js'
 import { dhcp, tcpGet, tcpServer } from '../helpers/guest.js'
 import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
@@ -84,7 +85,8 @@ t.test('nat: several ranges, an extra subnet (reservations only, NATed), SRV/TXT
   t.equal(await dig(first, '10.231.0.1', 'SRV', '_ldap._tcp.lab.test'), '10 5 389 ldap.lab.test.', 'SRV answers')
   t.equal(await dig(first, '10.231.0.1', 'TXT', 'info.lab.test'), '"v=1, \\"quoted\\" # not a comment"', 'TXT answers with the whole value')
   t.equal(await dig(first, '10.231.0.1', 'A', 'www.corp.test'), '198.51.100.77', "the domain's forwarder answers")
-  t.equal(await dig(first, '10.231.0.1', 'A', 'unknown.lab.test'), '', 'the local domain is not forwarded (the upstream would say 198.51.100.99)')
+  t.equal(await dig(inet, '203.0.113.2', 'A', 'unknown.lab.test'), '198.51.100.99', 'the upstream would answer for lab.test …')
+  t.equal(await dig(first, '10.231.0.1', 'A', 'unknown.lab.test'), '', '… but the local domain is not forwarded')
   t.equal(await dig(first, '10.232.0.1', 'A', 'paul.lab.test'), '10.231.0.5', 'the dotted reservation name resolves (asked on the extra subnet address)')
   await net.down()
 })
@@ -139,4 +141,33 @@ t.test('IPv6-only routed: RA and DHCPv6 (a DUID reservation with its own lease t
   t.equal(await dig(host, 'fd00:234::1', 'AAAA', 'six.v6.test'), 'fd00:234::42', 'the reservation resolves over IPv6')
   t.equal((await g.run('ip', ['-4', '-o', 'addr', 'show', 'dev', 'eth0'])).trim(), '', 'the guest has no IPv4')
   await net.down()
+})
+
+t.test('IPv6-only nat without nat66 is routed: the outside reaches the guest by its own address; with nat66 it is masqueraded', async (t) => {
+  const { host, inet } = await hostAndInternet(t)
+  await host.ip(['addr add 2001:db8:7::1/64 dev uplink0 nodad', 'route add default via 2001:db8:7::2'].join('\n'))
+  await inet.ip(['addr add 2001:db8:7::2/64 dev eth0 nodad', 'route add fd00:235::/64 via 2001:db8:7::1'].join('\n'))
+  inet.spawn('socat', ['TCP6-LISTEN:7601,reuseaddr,fork', 'SYSTEM:echo peer $SOCAT_PEERADDR'])
+  const net = createNetwork(validateSpec({ name: 'ksv6n', mode: 'nat', ipv6: { address: 'fd00:235::1/64' } }), { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` })
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  const g = await guest(t, host, net.bridge!, 'ks-v6n', '52:54:00:4b:07:01')
+  const addr = await waitFor(async () => (await g.run('ip', ['-6', '-o', 'addr', 'show', 'dev', 'eth0', '-tentative'])).match(/fd00:235::[0-9a-f:]+(?=\/64)/)?.[0], 15_000, 100)
+  await waitFor(async () => (await g.run('ip', ['-6', 'route', 'show', 'default'])).trim() || undefined, 15_000, 100)
+  g.spawn('socat', ['TCP6-LISTEN:7602,reuseaddr,fork', 'SYSTEM:echo guest'])
+  const out = await g.try('socat', ['-T', '3', '-', 'TCP6:[2001:db8:7::2]:7601,connect-timeout=3'], { input: '', timeout: 8000 })
+  // socat writes the peer zero-padded: [fd00:0235:0000:…].
+  const padded = (a: string) => ipaddr.IPv6.parse(a).toFixedLengthString()
+  t.equal(out.stdout.trim(), `peer [${padded(addr)}]`, `the guest leaves with its own address ${addr} (routed, no NAT)`)
+  const back = await waitFor(async () => (await inet.try('socat', ['-T', '3', '-', `TCP6:[${addr}]:7602,connect-timeout=3`], { input: '', timeout: 8000 })).stdout.trim() || undefined, 10_000, 200)
+  t.equal(back, 'guest', 'the outside reaches the guest by its own address')
+  await net.down()
+  const masq = createNetwork(validateSpec({ name: 'ksv6n', mode: 'nat', ipv6: { address: 'fd00:235::1/64', nat66: true } }), { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` })
+  t.teardown(() => masq.down().catch(() => undefined))
+  await masq.up()
+  // The bridge is a new one: attach the guest's cable to it again.
+  await host.ip(`link set ks-v6n master ${masq.bridge!} up`)
+  const out2 = await waitFor(async () => (await g.try('socat', ['-T', '3', '-', 'TCP6:[2001:db8:7::2]:7601,connect-timeout=3'], { input: '', timeout: 8000 })).stdout.trim() || undefined, 15_000, 200)
+  t.equal(out2, `peer [${padded('2001:db8:7::1')}]`, 'with nat66 it leaves masqueraded behind the host')
+  await masq.down()
 })
