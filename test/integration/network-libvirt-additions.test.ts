@@ -157,7 +157,7 @@ t.test('IPv6-only nat without nat66 is routed: the outside reaches the guest by 
   g.spawn('socat', ['TCP6-LISTEN:7602,reuseaddr,fork', 'SYSTEM:echo guest'])
   const out = await g.try('socat', ['-T', '3', '-', 'TCP6:[2001:db8:7::2]:7601,connect-timeout=3'], { input: '', timeout: 8000 })
   // socat writes the peer zero-padded: [fd00:0235:0000:…].
-  const padded = (a: string) => ipaddr.IPv6.parse(a).toFixedLengthString()
+  const padded = (a: string) => ipaddr.IPv6.parse(a).parts.map((p) => p.toString(16).padStart(4, '0')).join(':')
   t.equal(out.stdout.trim(), `peer [${padded(addr)}]`, `the guest leaves with its own address ${addr} (routed, no NAT)`)
   const back = await waitFor(async () => (await inet.try('socat', ['-T', '3', '-', `TCP6:[${addr}]:7602,connect-timeout=3`], { input: '', timeout: 8000 })).stdout.trim() || undefined, 10_000, 200)
   t.equal(back, 'guest', 'the outside reaches the guest by its own address')
