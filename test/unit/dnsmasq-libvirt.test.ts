@@ -12,6 +12,8 @@ import { dnsmasqPaths, renderConfig, validateDnsmasqSpec, type DnsmasqSpec } fro
 import { SpecError } from '../../src/errors.js'
 import { validateSpec } from '../../src/network/validate.js'
 import { planFor, dnsmasqOf, firewallOf } from '../../src/network/kinds/index.js'
+import { addReservationEdit, removeReservationEdit } from '../../src/network/edits.js'
+import { emptyRuntime } from '../../src/network/runtime.js'
 
 const GOLDEN = fileURLToPath(new URL('./fixtures/dnsmasq/golden/', import.meta.url))
 const paths = dnsmasqPaths('/run/kvmnet/host/lv/dnsmasq')
@@ -210,4 +212,15 @@ t.test('good specs of the libvirt additions pass', async (t) => {
   t.ok(validateSpec({ name: 'i', mode: 'isolated', ipv6: { address: 'fd00::1/64', dhcp: { hosts: [{ mac: '52:54:00:00:00:01', ip: 'fd00::5', leaseTime: 7200 }] } } }), 'IPv6-only isolated, reservations only')
   t.ok(validateSpec(n({ dhcp: { hosts: [{ mac: '52:54:00:00:00:01', ip: '10.0.0.5', name: 'paul.example.com' }] } })), 'reservations only, dotted name')
   t.ok(validateSpec(n({}, { dns: { domain: 'x.test', localOnly: false, forwarders: ['192.0.2.1', { domain: 'a.test' }, { address: '192.0.2.2' }] } })), 'forwarder forms')
+})
+
+t.test('a reservation added at runtime goes to the DHCP of the subnet holding its address, and comes out again', async (t) => {
+  const spec = validateSpec(n({ dhcp: { range: ['10.0.0.10', '10.0.0.20'] }, extra: [{ address: '10.1.0.1/24', dhcp: { range: ['10.1.0.10', '10.1.0.20'] } }] }))
+  const [added] = addReservationEdit(spec, emptyRuntime(), { mac: '52:54:00:00:00:09', ip: '10.1.0.9' })
+  t.ok(validateSpec(added), 'the edited spec is valid')
+  const v4 = added.mode === 'nat' ? added.ipv4 : undefined
+  t.same(v4?.extra?.[0]?.dhcp?.hosts, [{ mac: '52:54:00:00:00:09', ip: '10.1.0.9' }], 'in ipv4.extra[0].dhcp.hosts')
+  t.same(v4?.dhcp?.hosts, [], 'not in the first subnet')
+  const [removed] = removeReservationEdit(added, emptyRuntime(), '52:54:00:00:00:09')
+  t.same(removed.mode === 'nat' ? removed.ipv4?.extra?.[0]?.dhcp?.hosts : undefined, [], 'removed by MAC')
 })
