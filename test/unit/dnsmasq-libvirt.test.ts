@@ -14,6 +14,7 @@ import { validateSpec } from '../../src/network/validate.js'
 import { planFor, dnsmasqOf, firewallOf } from '../../src/network/kinds/index.js'
 import { addReservationEdit, removeReservationEdit } from '../../src/network/edits.js'
 import { emptyRuntime } from '../../src/network/runtime.js'
+import { expectedSockets, missingSockets, parseSocketTable } from '../../src/dnsmasq/sockets.js'
 
 const GOLDEN = fileURLToPath(new URL('./fixtures/dnsmasq/golden/', import.meta.url))
 const paths = dnsmasqPaths('/run/kvmnet/host/lv/dnsmasq')
@@ -223,4 +224,13 @@ t.test('a reservation added at runtime goes to the DHCP of the subnet holding it
   t.same(v4?.dhcp?.hosts, [], 'not in the first subnet')
   const [removed] = removeReservationEdit(added, emptyRuntime(), '52:54:00:00:00:09')
   t.same(removed.mode === 'nat' ? removed.ipv4?.extra?.[0]?.dhcp?.hosts : undefined, [], 'removed by MAC')
+})
+
+t.test("an IPv6-only dnsmasq is ready when its IPv6 DNS sockets are bound (/proc/net/udp6, tcp6)", async (t) => {
+  const head = '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n'
+  const udp6 = `${head}  0: 060000FD000000000000000001000000:0035 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2 0000000000000000 0\n`
+  t.same([...parseSocketTable(udp6, 'udp')], [['4242', { proto: 'udp', address: 'fd00:6::1', port: 53 }]], 'the word-wise little-endian address decoded')
+  const want = expectedSockets({ hostAddress6: 'fd00:0006:0::1', dhcp: false, dns: true })
+  t.same(want, [{ proto: 'udp', address: 'fd00:6::1', port: 53 }, { proto: 'tcp', address: 'fd00:6::1', port: 53 }])
+  t.same(missingSockets([{ proto: 'udp', address: 'fd00:6::1', port: 53 }], want), [{ proto: 'tcp', address: 'fd00:6::1', port: 53 }])
 })
