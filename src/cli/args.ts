@@ -20,6 +20,8 @@ export interface CliArgs {
   queues?: string | undefined
   /** enable/disable: write under this root instead of / (an image, a test). */
   root?: string | undefined
+  /** import-libvirt: the NIC in a libvirt network's existing host bridge. */
+  interface?: string | undefined
   /** Seconds to wait for another writer of the same network (default 0: BusyError at once). */
   wait?: string | undefined
 }
@@ -46,6 +48,7 @@ export function parseCli(command: string, argv: string[]): CliArgs {
       owner: { type: 'string' },
       queues: { type: 'string' },
       root: { type: 'string' },
+      interface: { type: 'string' },
     },
   })
   return { command, positionals, ...values } as CliArgs

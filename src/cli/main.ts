@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<{ default: (a: import('./args.js').
   peer: () => import('./commands/peer.js'),
   demo: () => import('./commands/demo.js'),
   schema: () => import('./commands/schema.js'),
+  'import-libvirt': () => import('./commands/import-libvirt.js'),
 }
 
 function version(): string {

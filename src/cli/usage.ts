@@ -54,6 +54,15 @@ Prints what guests need: port names, guest MACs (give them to QEMU), /dev/tapN, 
   disable: { synopsis: 'kvmnet disable NAME [--root DIR]', summary: "stop the network's unit and remove it and its spec copy (the template goes with the last one)" },
   demo: { synopsis: 'kvmnet demo', summary: 'build every network kind in scratch namespaces and measure it with real packets' },
   schema: { synopsis: 'kvmnet schema', summary: 'print the JSON Schema of SPEC.json' },
+  'import-libvirt': {
+    synopsis: 'kvmnet import-libvirt FILE.xml [--interface NIC]',
+    summary: "a libvirt network's XML (virsh net-dumpxml; - reads stdin) as a kvmnet spec on stdout, notes on stderr",
+    details: `  --netns NS     the spec's netns
+  --interface N  for a libvirt network on an existing host bridge (<forward mode='bridge'> with <bridge name>):
+                 the NIC in that bridge, which kvmnet's bridge mode enslaves to a bridge it builds itself
+What kvmnet cannot carry over faithfully (hostdev, <virtualport>, <vlan>, dnsmasq:options, tftp/bootp, ...)
+is refused with one line naming the element and attribute (exit 2); nothing is dropped silently.`,
+  },
   help: { synopsis: 'kvmnet help [COMMAND]', summary: 'this help, or one command\'s' },
 }
 

@@ -125,6 +125,8 @@ function networkSpec(v: unknown, cniName: string): CniNetworkSpec {
   const s = spec as CniNetworkSpec
   if (!s.ipv4?.address) throw invalid('network.ipv4.address', 'kvmnet-cni needs the host address of the subnet it assigns addresses from')
   if (!s.ipv4.dhcp) throw invalid('network.ipv4.dhcp', 'kvmnet-cni assigns addresses from the DHCP range: ipv4.dhcp.range is required')
+  // One range to allocate from: several ranges (ranges) or reservations only leave it none to use.
+  if (!s.ipv4.dhcp.range) throw invalid('network.ipv4.dhcp.range', 'kvmnet-cni assigns addresses from one DHCP range: ipv4.dhcp.range is required (not ranges)')
   return s
 }
 

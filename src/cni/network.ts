@@ -35,7 +35,7 @@ export function networkFacts(net: Network, k: AttachmentKey): NetworkFacts & { n
   const plan = net.plan
   const dns = dnsmasqOf(plan)
   const bridge = net.bridge
-  if (!bridge || !dns?.dhcp) throw new CniError(CniCode.InvalidConfig, 'invalid network configuration', `network ${net.name} has no bridge with a DHCP range (mode ${net.mode})`)
+  if (!bridge || !dns?.dhcp || dns.subnet === undefined) throw new CniError(CniCode.InvalidConfig, 'invalid network configuration', `network ${net.name} has no bridge with a DHCP range (mode ${net.mode})`)
   const root = parseAlias(plan.alias.port)?.root ?? ''
   return {
     bridge,

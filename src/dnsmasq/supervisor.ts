@@ -296,7 +296,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     else this.tail = undefined
     const { child, pid, exited } = await spawnDnsmasq(cmd, this.detached ? { logFile: this.paths.logFile } : { onStderr: (chunk) => this.onLog(chunk) })
     const spec = this.specValue!
-    const want = expectedSockets({ hostAddress: spec.hostAddress, dhcp: spec.dhcp !== undefined, dns: spec.dns !== false })
+    const want = expectedSockets({ hostAddress: spec.hostAddress, hostAddress6: spec.ipv6?.hostAddress, dhcp: spec.dhcp !== undefined, dns: spec.dns !== false })
     const outcome = await waitReady(pid, want, exited, this.paths, this.opts.readyTimeoutMs)
     const startTime = outcome.kind === 'ready' ? await processStartTime(pid) : undefined
     await failedStart(child, exited, outcome, { pump: () => this.pump(), log: this.log, readyTimeoutMs: this.opts.readyTimeoutMs })

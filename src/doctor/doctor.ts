@@ -77,7 +77,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
         findings.push({ code: 'ip-forward-off', severity: 'error', network: state.name, object: 'net.ipv4.ip_forward=0', problem: `${state.name} routes guests to the outside, but forwarding is off`, fix: `kvmnet up ${state.name}'s spec again (it sets ip_forward), or sysctl -w net.ipv4.ip_forward=1` })
       }
       const d = net.dnsmasq
-      if (d) {
+      if (d?.hostAddress !== undefined) {
         const ours = new Set<number>()
         const pidText = await import('node:fs/promises').then((fs) => fs.readFile(`${state.dnsmasq?.stateDir ?? ''}/dnsmasq.pid`, 'utf8')).catch(() => '')
         if (Number(pidText) > 0) ours.add(Number(pidText))
@@ -133,7 +133,7 @@ async function rpProbes(rtnl: Rtnl, plans: { state: NetworkState; net: PlannedNe
     const d = net.dnsmasq
     const host = d?.hostAddress ?? net.hostAddresses.find((a) => !a.includes(':'))?.split('/')[0]
     if (!bridge || !host) continue
-    const guests = [...new Set([...(d?.dhcp ? [d.dhcp.range[0], d.dhcp.range[1]] : []), ...(d?.dhcp?.hosts ?? []).map((h) => h.ip)])].slice(0, 6)
+    const guests = [...new Set([...(d?.dhcp?.range ? [d.dhcp.range[0], d.dhcp.range[1]] : []), ...(d?.dhcp?.ranges ?? []).flatMap((r) => [r.start, r.end]), ...(d?.dhcp?.hosts ?? []).map((h) => h.ip)])].slice(0, 6)
     if (guests.length === 0) guests.push(nextAddress(host))
     for (const g of guests) probes.push({ network: state.name, iif: bridge, what: `traffic of ${state.name}'s guests`, src: g, dst: host })
     const uplink = state.nftRules?.nat?.uplink ?? state.nftRules?.routed?.uplink ?? (net.routesGuests && net.firewall ? defDev : undefined)

@@ -143,10 +143,10 @@ export function basePlan<M extends NetworkMode>(spec: NetworkSpec & { mode: M },
 /** The bridge part from a bridged spec's name, addresses and (for bridge networks) no fixed MAC. */
 export function bridgePart(
   spec: { name: string; bridge?: string | undefined; vxlan?: NetworkVxlanSpec | undefined; bandwidth?: NetworkBandwidthSpec | undefined },
-  addresses: { v4?: string | undefined; v6?: string | undefined },
+  addresses: { v4?: string | undefined; v6?: string | undefined; extra?: readonly string[] | undefined },
   opts: { takesNic: boolean } = { takesNic: false },
 ): BridgePart {
-  const list = [addresses.v4, addresses.v6].filter((a): a is string => a !== undefined)
+  const list = [addresses.v4, addresses.v6, ...(addresses.extra ?? [])].filter((a): a is string => a !== undefined)
   return {
     bridge: spec.bridge ?? defaultBridgeName(spec.name),
     bridgeMac: opts.takesNic ? undefined : bridgeMac(spec.name),
@@ -208,8 +208,8 @@ export function portFilters(taps: readonly PlannedTap[], hosts: readonly { mac: 
 export function baseRules(
   spec: {
     name: string
-    ipv4?: { address?: string | undefined; dhcp?: Dhcp4Spec | undefined } | undefined
-    ipv6?: { address: string } | undefined
+    ipv4?: { address?: string | undefined; dhcp?: Dhcp4Spec | undefined; extra?: readonly { address: string; dhcp?: Dhcp4Spec | undefined }[] | undefined } | undefined
+    ipv6?: { address: string; extra?: readonly { address: string }[] | undefined } | undefined
     host?: { services?: HostServices | undefined } | undefined
     ports?: readonly TapPortSpec[] | undefined
     filtering?: boolean | undefined
@@ -224,9 +224,11 @@ export function baseRules(
     mode,
     ...(v4 && part.subnet ? { ipv4: { subnet: part.subnet, hostAddress: hostOf(v4) } } : {}),
     ...(spec.ipv6 && part.subnet6 ? { ipv6: { subnet: part.subnet6, hostAddress: hostOf(spec.ipv6.address) } } : {}),
+    // The further subnets of either family: forwarded, masqueraded and filtered like the first of theirs.
+    ...(v4 || spec.ipv6 ? { extraSubnets: [...(v4 ? (spec.ipv4?.extra ?? []) : []), ...(spec.ipv6?.extra ?? [])].map((e) => networkOf(e.address)) } : {}),
     forwards: [],
     hostServices: spec.host?.services ?? 'all',
-    portFilters: portFilters(planTaps(spec), spec.ipv4?.dhcp?.hosts ?? []),
+    portFilters: portFilters(planTaps(spec), [...(spec.ipv4?.dhcp?.hosts ?? []), ...(spec.ipv4?.extra ?? []).flatMap((e) => e.dhcp?.hosts ?? [])]),
   }
 }
 
@@ -236,72 +238,4 @@ export function forwardingSysctls(part: BridgePart): WantedSysctl[] {
     { key: 'net/ipv4/ip_forward', value: '1' },
     ...(part.subnet6 ? [{ key: 'net/ipv6/conf/all/forwarding', value: '1' }] : []),
   ]
-}
-
-/**
- * dnsmasq for a bridged network with a host IPv4 address: DHCP when asked for, DNS unless disabled.
- * Nothing runs when it would serve nothing (no DHCP and DNS off): a dnsmasq with nothing to do costs a
- * process and ~70 ms of every apply.
- */
-export function planDnsmasq(
-  name: string,
-  part: BridgePart,
-  ipv4: { address?: string | undefined; dhcp?: Dhcp4Spec | undefined } | undefined,
-  dns: DnsSpec | undefined,
-  opts: { router: boolean; mtu: number | undefined; ipv6?: { address: string; dhcp?: Dhcp6Spec | undefined } | undefined },
-): DnsmasqPlan | undefined {
-  const address = ipv4?.address
-  if (!address || !part.subnet) return undefined
-  const dhcp = ipv4?.dhcp
-  // DNS comes with DHCP unless turned off, and alone when a dns section asks for it.
-  const dnsOn = (dns?.enabled ?? true) && (dhcp !== undefined || dns !== undefined)
-  if (!dhcp && !dnsOn && !opts.ipv6?.dhcp) return undefined
-  const host = hostOf(address)
-  return {
-    network: name,
-    interface: part.bridge,
-    subnet: part.subnet,
-    hostAddress: host,
-    ...(dhcp
-      ? {
-          dhcp: {
-            range: [dhcp.range[0], dhcp.range[1]],
-            ...(dhcp.leaseTime !== undefined ? { leaseTime: dhcp.leaseTime } : {}),
-            hosts: (dhcp.hosts ?? []).map((h) => ({ ...h })),
-            // Networks that lead nowhere (isolated) hand out no default route, so guests do not try.
-            router: opts.router ? host : false,
-            ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
-          },
-        }
-      : {}),
-    dns: dnsOn
-      ? {
-          ...(dns?.domain ? { domain: dns.domain } : {}),
-          hosts: (dns?.hosts ?? []).map((h) => ({ ...h })),
-          // Absent: the namespace's own resolvers (its resolv.conf, chosen where dnsmasq is started).
-          ...(dns?.forwarders !== undefined ? { forwarders: [...dns.forwarders] } : {}),
-        }
-      : false,
-    // Router advertisements for the IPv6 prefix: guests get SLAAC addresses, the DNS server and (where
-    // the network leads somewhere) the host as default router.
-    ...(opts.ipv6 && part.subnet6
-      ? {
-          ipv6: {
-            hostAddress: hostOf(opts.ipv6.address),
-            prefix: part.subnet6,
-            router: opts.router,
-            ...(opts.mtu !== undefined && opts.mtu >= 1280 ? { mtu: opts.mtu } : {}),
-            ...(opts.ipv6.dhcp
-              ? {
-                  dhcp: {
-                    range: [opts.ipv6.dhcp.range[0], opts.ipv6.dhcp.range[1]] as [string, string],
-                    ...(opts.ipv6.dhcp.leaseTime !== undefined ? { leaseTime: opts.ipv6.dhcp.leaseTime } : {}),
-                    hosts: (opts.ipv6.dhcp.hosts ?? []).map((h) => ({ ...h })),
-                  },
-                }
-              : {}),
-          },
-        }
-      : {}),
-  }
 }

@@ -16,7 +16,6 @@ import { networkBandwidthSchema, portBandwidthSchema } from './spec-bandwidth.js
 
 const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
 const HOSTNAME = new RegExp(`^(?=.{1,253}$)${LABEL}(\\.${LABEL})*$`)
-const HOST_LABEL = new RegExp(`^${LABEL}$`)
 
 const ifname = s.string().regex(IFNAME_PATTERN, IFNAME_RULE).refine(isIfName, IFNAME_RULE)
 const mac = s
@@ -46,45 +45,85 @@ const ipv6Cidr = s
   .refine((x) => !ipv4Mapped(x.split('/')[0] ?? ''), MAPPED)
 const hostname = s.string().regex(HOSTNAME, 'a DNS host name (letters, digits, hyphens, dots)')
 /**
- * A reservation's name is a single DNS label that dnsmasq cannot read as anything else: in a dhcp-host
- * line `ignore` means "no lease", a number or `5m`/`infinite` is a lease time and an address moves the guest.
+ * A reservation's name is a DNS name (one label, or several like paul.example.com) that dnsmasq cannot
+ * read as anything else: in a dhcp-host line `ignore` means "no lease", a number or `5m`/`infinite` is a
+ * lease time and an address moves the guest.
  */
 const reservationName = s
   .string()
-  .regex(HOST_LABEL, 'a host name: one DNS label (letters, digits, hyphens; no dots)')
+  .regex(HOSTNAME, 'a host name: DNS labels of letters, digits and hyphens, separated by dots')
   .refine((x) => !/^(\d+[smhdw]?|infinite|ignore)$/i.test(x), 'reads as a dnsmasq keyword or lease time (ignore, infinite, 5m, 1001): pick another name')
+  .refine((x) => !/(^|\.)\d+$/.test(x), 'ends in a number, so it reads as an address (no top-level domain is numeric): pick another name')
 const port = s.int(1, 65535)
 const leaseTime = s.union([s.int(120, 365 * 24 * 3600), s.literal('infinite')], 'seconds (120 … 31536000) or "infinite"')
 
 export const dhcpHostSchema = s.object({
   mac: mac.describe("The guest NIC's MAC address"),
   ip: ipv4.describe('The reserved IPv4 address (inside the subnet, outside the dynamic range is not required)'),
-  name: reservationName.optional().describe('Host name handed to the guest and resolvable in dns.domain (one DNS label)'),
+  name: reservationName.optional().describe('Host name handed to the guest and resolvable (in dns.domain when it is one label, as written when it has dots)'),
   leaseTime: leaseTime.optional().describe('Lease time in seconds for this host, or "infinite"'),
+})
+
+export const dhcpRange4Schema = s.object({
+  start: ipv4.describe('First address handed out'),
+  end: ipv4.describe('Last address handed out'),
+  leaseTime: leaseTime.optional().describe('Lease time of this range in seconds, or "infinite"; default: the dhcp section\'s'),
 })
 
 const dhcp4Schema = s
   .object({
-    range: s.tuple<[string, string]>([ipv4, ipv4]).describe('[first, last] address handed out dynamically'),
+    range: s.tuple<[string, string]>([ipv4, ipv4]).optional().describe('[first, last] address handed out dynamically'),
+    ranges: s.array(dhcpRange4Schema).optional().describe('Several dynamic ranges (instead of range), each with its own lease time if given'),
     leaseTime: leaseTime.optional().describe('Lease time in seconds (default 3600), or "infinite"'),
-    hosts: s.array(dhcpHostSchema).optional().describe('Static reservations'),
+    hosts: s.array(dhcpHostSchema).optional().describe('Static reservations; with neither range nor ranges, DHCP serves only these'),
   })
-  .describe('Run dnsmasq DHCP on the bridge')
+  .describe('Run dnsmasq DHCP on the bridge (reservations only when it has no range)')
 
 export const dnsHostSchema = s.object({
   name: hostname.describe('DNS name (a bare name is also resolvable under dns.domain)'),
   ip: ipAny.describe('Address the name resolves to'),
 })
 
+/** One DNS label of a service or protocol name (ldap, xmpp-server): dnsmasq puts an underscore before it. */
+const SERVICE_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
+
+export const dnsSrvSchema = s.object({
+  service: s.string().regex(SERVICE_LABEL, 'a service name: one DNS label without the underscore, like ldap').describe('Service name, e.g. ldap (the record is _ldap._tcp…)'),
+  protocol: s.enum(['tcp', 'udp']).describe('Protocol of the service'),
+  domain: hostname.optional().describe('Domain of the record; default: none (the name is _service._protocol)'),
+  target: hostname.optional().describe('Host offering the service; none: the service is not offered'),
+  port: s.int(0, 65535).optional().describe('Port of the service (needs target)'),
+  priority: s.int(0, 65535).optional().describe('Priority (needs port)'),
+  weight: s.int(0, 65535).optional().describe('Weight (needs priority)'),
+})
+
+/** A TXT value: printable text only, so no line or option of its own can ride along in dnsmasq's config. */
+const txtValue = s
+  .string()
+  .regex(/^[\x20-\x7e]{0,255}$/, 'printable ASCII text of at most 255 characters (no control characters or newlines)')
+
+export const dnsTxtSchema = s.object({
+  name: hostname.describe('Name of the record'),
+  value: txtValue.describe('Text of the record'),
+})
+
+export const dnsForwarderSchema = s.object({
+  address: ipAny.optional().describe('Upstream server; alone: for every name not answered locally'),
+  domain: hostname.optional().describe('Only names in this domain: to address, or without one to the ordinary upstream servers (libvirt\'s meaning)'),
+})
+
 const dnsSchema = s
   .object({
     enabled: s.boolean().optional().describe('Serve DNS on the bridge address (default true when dnsmasq runs)'),
     domain: hostname.optional().describe('Local DNS domain for guests, e.g. vm.internal'),
+    localOnly: s.boolean().optional().describe('Names under domain are answered locally only, never forwarded; default true (kvmnet has always kept its domain local)'),
     hosts: s.array(dnsHostSchema).optional().describe('Extra DNS host records'),
+    srv: s.array(dnsSrvSchema).optional().describe('DNS SRV records'),
+    txt: s.array(dnsTxtSchema).optional().describe('DNS TXT records'),
     forwarders: s
-      .array(ipAny)
+      .array(s.union([ipAny, dnsForwarderSchema], 'an IP address, or { address, domain } with at least one of the two'))
       .optional()
-      .describe("Upstream DNS servers; default: the resolvers of the network's namespace (/etc/netns/NETNS/resolv.conf when it has one, else /etc/resolv.conf, followed as it changes); [] answers local names only"),
+      .describe("Upstream DNS servers (an address, or { domain, address } for one domain only); default: the resolvers of the network's namespace (/etc/netns/NETNS/resolv.conf when it has one, else /etc/resolv.conf, followed as it changes); [] answers local names only"),
   })
   .describe('DNS served by the network\'s dnsmasq')
 
@@ -181,12 +220,24 @@ const hostSchema = s
 
 const uplink = ifname.optional().describe('Forward (and masquerade) only out of this interface; default: the device of the default route')
 
+export const ipv4ExtraSchema = s.object({
+  address: ipv4Cidr.describe('Another host-side address with prefix, in a subnet of its own'),
+  dhcp: dhcp4Schema.optional(),
+})
+
+const ipv4Extra = s
+  .array(ipv4ExtraSchema)
+  .optional()
+  .describe('More IPv4 subnets on the bridge, each with its own DHCP, NATed/routed/isolated like the first')
+
 const routedIpv4 = s
   .object({
     address: ipv4Cidr.describe('Host-side address with prefix, e.g. 192.168.100.1/24'),
     dhcp: dhcp4Schema.optional(),
+    extra: ipv4Extra,
   })
-  .describe('IPv4 on the bridge')
+  .optional()
+  .describe('IPv4 on the bridge (ipv4, ipv6 or both)')
 
 const ipv6Address = ipv6Cidr.describe('Host-side IPv6 address with prefix, e.g. fd00:100::1/64')
 
@@ -196,15 +247,33 @@ export const dhcp6HostSchema = s.object({
   mac: mac.optional().describe("The guest NIC's MAC (matched when dnsmasq can tell it, e.g. from a DUID-LL)"),
   ip: ipv6.describe('The reserved IPv6 address (inside the prefix)'),
   name: reservationName.optional().describe('Host name; resolvable (AAAA) in dns.domain'),
+  leaseTime: leaseTime.optional().describe('Lease time in seconds for this host, or "infinite"'),
+})
+
+export const dhcpRange6Schema = s.object({
+  start: ipv6.describe('First address handed out'),
+  end: ipv6.describe('Last address handed out'),
+  leaseTime: leaseTime.optional().describe('Lease time of this range in seconds, or "infinite"; default: the dhcp section\'s'),
 })
 
 const dhcp6Schema = s
   .object({
-    range: s.tuple<[string, string]>([ipv6, ipv6]).describe('[first, last] address handed out by stateful DHCPv6'),
+    range: s.tuple<[string, string]>([ipv6, ipv6]).optional().describe('[first, last] address handed out by stateful DHCPv6'),
+    ranges: s.array(dhcpRange6Schema).optional().describe('Several stateful ranges (instead of range)'),
     leaseTime: leaseTime.optional().describe('Lease time in seconds (default 3600), or "infinite"'),
-    hosts: s.array(dhcp6HostSchema).optional().describe('Static reservations by DUID or MAC'),
+    hosts: s.array(dhcp6HostSchema).optional().describe('Static reservations by DUID or MAC; with neither range nor ranges, DHCPv6 serves only these'),
   })
   .describe('Stateful DHCPv6 (guests also keep SLAAC)')
+
+export const ipv6ExtraSchema = s.object({
+  address: ipv6Cidr.describe('Another host-side IPv6 address with prefix, in a prefix of its own'),
+  dhcp: dhcp6Schema.optional(),
+})
+
+const ipv6Extra = s
+  .array(ipv6ExtraSchema)
+  .optional()
+  .describe('More IPv6 prefixes on the bridge, each advertised with its own DHCPv6, routed/isolated like the first')
 
 export const natSpecSchema = s.object({
   ...bridged,
@@ -222,6 +291,7 @@ export const natSpecSchema = s.object({
       nat66: s.boolean().optional().describe('Masquerade IPv6 too (NAT66); default false'),
       snat: ipv6.optional().describe('With nat66: SNAT66 to this fixed IPv6 address instead of masquerade'),
       dhcp: dhcp6Schema.optional(),
+      extra: ipv6Extra,
     })
     .optional()
     .describe('IPv6 on the bridge'),
@@ -243,7 +313,7 @@ export const routedSpecSchema = s.object({
   mode: s.literal('routed').describe('Guests reach the outside with their own addresses, routed by the host without NAT'),
   uplink,
   ipv4: routedIpv4,
-  ipv6: s.object({ address: ipv6Address, dhcp: dhcp6Schema.optional() }).optional().describe('IPv6 on the bridge'),
+  ipv6: s.object({ address: ipv6Address, dhcp: dhcp6Schema.optional(), extra: ipv6Extra }).optional().describe('IPv6 on the bridge'),
   dns: dnsSchema.optional(),
 })
 
@@ -251,7 +321,7 @@ export const openSpecSchema = s.object({
   ...bridged,
   mode: s.literal('open').describe('Like routed, but kvmnet adds no firewall rules at all'),
   ipv4: routedIpv4,
-  ipv6: s.object({ address: ipv6Address, dhcp: dhcp6Schema.optional() }).optional().describe('IPv6 on the bridge'),
+  ipv6: s.object({ address: ipv6Address, dhcp: dhcp6Schema.optional(), extra: ipv6Extra }).optional().describe('IPv6 on the bridge'),
   dns: dnsSchema.optional(),
 })
 
@@ -267,10 +337,11 @@ export const isolatedSpecSchema = s.object({
     .object({
       address: ipv4Cidr.optional().describe('Host-side address with prefix, e.g. 192.168.100.1/24'),
       dhcp: dhcp4Schema.optional(),
+      extra: ipv4Extra,
     })
     .optional()
     .describe('IPv4 on the bridge'),
-  ipv6: s.object({ address: ipv6Address, dhcp: dhcp6Schema.optional() }).optional().describe('IPv6 on the bridge'),
+  ipv6: s.object({ address: ipv6Address, dhcp: dhcp6Schema.optional(), extra: ipv6Extra }).optional().describe('IPv6 on the bridge'),
   dns: dnsSchema.optional(),
 })
 
@@ -337,7 +408,14 @@ export type DnsHostSpec = Infer<typeof dnsHostSchema>
 export type Dhcp6HostSpec = Infer<typeof dhcp6HostSchema>
 export type Dhcp6Spec = Infer<typeof dhcp6Schema>
 export type DnsSpec = NonNullable<NatNetworkSpec['dns']>
-export type Dhcp4Spec = NonNullable<NatNetworkSpec['ipv4']['dhcp']>
+export type Dhcp4Spec = Infer<typeof dhcp4Schema>
+export type DhcpRange4Spec = Infer<typeof dhcpRange4Schema>
+export type DhcpRange6Spec = Infer<typeof dhcpRange6Schema>
+export type Ipv4ExtraSpec = Infer<typeof ipv4ExtraSchema>
+export type Ipv6ExtraSpec = Infer<typeof ipv6ExtraSchema>
+export type DnsSrvSpec = Infer<typeof dnsSrvSchema>
+export type DnsTxtSpec = Infer<typeof dnsTxtSchema>
+export type DnsForwarderSpec = string | Infer<typeof dnsForwarderSchema>
 export type NetworkVxlanSpec = Infer<typeof vxlanSchema>
 export type { PortBandwidthSpec, NetworkBandwidthSpec } from './spec-bandwidth.js'
 export type FirewallOptionsSpec = NonNullable<Infer<typeof firewallOptionsSchema>>

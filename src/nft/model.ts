@@ -18,6 +18,8 @@ export interface NetworkRules {
   ipv4?: { subnet: string; hostAddress?: string | undefined } | undefined
   /** nat66: masquerade IPv6 too; snat: with nat66, SNAT to this fixed IPv6 address instead. */
   ipv6?: { subnet: string; hostAddress?: string | undefined; nat66?: boolean | undefined; snat?: string | undefined } | undefined
+  /** More subnets on the bridge (CIDR, either family): forwarded, masqueraded (IPv6: with nat66) and isolated like the first of theirs. */
+  extraSubnets?: string[] | undefined
   nat?:
     | {
         /** Only masquerade (and only forward) out of this ifname. */

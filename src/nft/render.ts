@@ -181,7 +181,7 @@ const iif = (name: string): Stmt => match(meta('iifname'), name)
 const oif = (name: string): Stmt => match(meta('oifname'), name)
 const saddrIn = (s: CheckedSubnet, op: '==' | '!=' = '=='): Stmt => match(payload(s.family, 'saddr'), prefix(s.addr, s.len), op)
 const daddrIn = (s: CheckedSubnet, op: '==' | '!=' = '=='): Stmt => match(payload(s.family, 'daddr'), prefix(s.addr, s.len), op)
-const subnets = (r: CheckedRules): CheckedSubnet[] => [r.v4, r.v6].filter((s): s is CheckedSubnet => s !== undefined)
+const subnets = (r: CheckedRules): CheckedSubnet[] => [r.v4, r.v6, ...r.extra].filter((s): s is CheckedSubnet => s !== undefined)
 
 /**
  * Nothing with a loopback address comes from a guest. With route_localnet on the bridge (which forwards

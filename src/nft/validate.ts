@@ -38,6 +38,8 @@ export interface CheckedRules {
   mode: 'nat' | 'routed' | 'isolated'
   v4?: CheckedSubnet | undefined
   v6?: CheckedSubnet | undefined
+  /** Further subnets of either family on the bridge, forwarded and masqueraded like the first of theirs. */
+  extra: CheckedSubnet[]
   uplink?: string | undefined
   snat?: string | undefined
   snat6?: string | undefined
@@ -67,6 +69,14 @@ export function checkRules(rules: NetworkRules): CheckedRules {
     ? checkSubnet(rules.ipv6.subnet, rules.ipv6.hostAddress, 'ipv6', 'ip6', nat && rules.ipv6.nat66 === true, fail)
     : undefined
   if (rules.ipv6?.nat66 && !nat) fail('ipv6.nat66', "NAT66 needs mode 'nat'")
+  const extra: CheckedSubnet[] = []
+  ;(rules.extraSubnets ?? []).forEach((cidr, i) => {
+    const a = parseIp(typeof cidr === 'string' ? cidr.split('/')[0] : undefined)
+    const v6x = a?.kind() === 'ipv6'
+    const masq = nat && (v6x ? rules.ipv6?.nat66 === true : true)
+    const c = checkSubnet(cidr, undefined, v6x ? 'ipv6' : 'ipv4', v6x ? 'ip6' : 'ip', masq, (f, r) => fail(`extraSubnets[${i}]`, `${f}: ${r}`))
+    if (c) extra.push(c)
+  })
   let snat6: string | undefined
   if (rules.ipv6?.snat !== undefined) {
     const a = parseIp(rules.ipv6.snat)
@@ -130,7 +140,7 @@ export function checkRules(rules: NetworkRules): CheckedRules {
 
   const first = issues[0]
   if (first) throw new SpecError(first.field, first.reason, issues)
-  return { tag: rules.tag, bridge: rules.bridge, mode: rules.mode, v4, v6, uplink, snat, snat6, forwards, hostServices, portFilters }
+  return { tag: rules.tag, bridge: rules.bridge, mode: rules.mode, v4, v6, extra, uplink, snat, snat6, forwards, hostServices, portFilters }
 }
 
 /** Strict parse: dotted-quad IPv4 only (no '127.1' or octal forms), IPv6 without zone. */

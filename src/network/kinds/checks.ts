@@ -6,6 +6,7 @@ import { ipaddr } from '../../util/index.js'
 import type { Dhcp4Spec, Dhcp6Spec, ForwardSpec, IssueSink, MacvtapPortSpec, NetworkSpec, TapPortSpec } from '../spec.js'
 import { defaultBridgeName } from '../names.js'
 import { hostIpv4Of, hostIpv6Of } from './spec-parts.js'
+import { checkSubnets } from './checks-ip.js'
 
 /** A Linux bridge numbers its ports 1–1023 (BR_MAX_PORTS is 1024, port 0 unused). */
 export const MAX_BRIDGE_PORTS = 1023
@@ -37,33 +38,20 @@ function checkInside(sub: Subnet4, field: string, ip: string, bad: IssueSink): v
   else if (ip === sub.host) bad(field, `${ip} is the host's own address`)
 }
 
-/** The host address, a DHCP range and reservations (with `ipv4.address` given). */
-export function checkIpv4(ipv4: { address?: string | undefined; dhcp?: Dhcp4Spec | undefined } | undefined, bad: IssueSink): void {
-  const address = ipv4?.address
-  const dhcp = ipv4?.dhcp
-  if (!address) {
-    if (dhcp) bad('ipv4.dhcp', 'DHCP needs a host address on the bridge (ipv4.address)')
-    return
-  }
-  const sub = subnet4(address)
-  if (sub.host === sub.net || sub.host === sub.bcast) bad('ipv4.address', 'is the network or broadcast address of its subnet')
-  if (!dhcp) return
-  const [a, b] = dhcp.range
-  checkInside(sub, 'ipv4.dhcp.range[0]', a, bad)
-  checkInside(sub, 'ipv4.dhcp.range[1]', b, bad)
-  if (v4num(a) > v4num(b)) bad('ipv4.dhcp.range', 'first address is after the last')
-  else if (v4num(a) <= v4num(sub.host) && v4num(sub.host) <= v4num(b)) bad('ipv4.dhcp.range', `includes the host's own address ${sub.host}`)
-  const seen = { mac: new Map<string, number>(), ip: new Map<string, number>(), name: new Map<string, number>() }
-  dhcp.hosts?.forEach((h, i) => {
-    checkInside(sub, `ipv4.dhcp.hosts[${i}].ip`, h.ip, bad)
-    for (const k of ['mac', 'ip', 'name'] as const) {
-      const v = h[k]?.toLowerCase()
-      if (v === undefined) continue
-      const prev = seen[k].get(v)
-      if (prev !== undefined) bad(`ipv4.dhcp.hosts[${i}].${k}`, `duplicates ipv4.dhcp.hosts[${prev}].${k}`)
-      else seen[k].set(v, i)
-    }
-  })
+/** The host addresses, DHCP ranges and reservations of every IPv4 subnet (`ipv4.address`, `ipv4.extra`). */
+export function checkIpv4(ipv4: { address?: string | undefined; dhcp?: Dhcp4Spec | undefined; extra?: readonly { address: string; dhcp?: Dhcp4Spec | undefined }[] | undefined } | undefined, bad: IssueSink): void {
+  checkSubnets('ipv4', ipv4, bad)
+}
+
+/** The host's addresses on the bridge: the first of each family, then the further subnets. */
+export function bridgeAddresses(spec: { ipv4?: { address?: string | undefined; extra?: readonly { address: string }[] | undefined } | undefined; ipv6?: { address: string; extra?: readonly { address: string }[] | undefined } | undefined }): { v4?: string | undefined; v6?: string | undefined; extra: string[] } {
+  const v4 = spec.ipv4?.address
+  return { v4, v6: spec.ipv6?.address, extra: [...(v4 !== undefined ? (spec.ipv4?.extra ?? []) : []), ...(spec.ipv6?.extra ?? [])].map((e) => e.address) }
+}
+
+/** One of ipv4 and ipv6 (an IPv6-only network needs no IPv4). */
+export function checkSomeAddress(spec: { ipv4?: unknown; ipv6?: unknown }, bad: IssueSink): void {
+  if (spec.ipv4 === undefined && spec.ipv6 === undefined) bad('ipv4', 'give ipv4, ipv6 or both')
 }
 
 /** Whether two forwards can match the same connection: same protocol, overlapping ports, a common host address. */
@@ -97,13 +85,14 @@ export function hostAddressesOf(spec: NetworkSpec): string[] {
 }
 
 /** Port forwards of a nat network: guests inside the subnet, ranges in order, no overlap. */
-export function checkForwards(forwards: readonly ForwardSpec[] | undefined, address: string, address6: string | undefined, bad: IssueSink): void {
+export function checkForwards(forwards: readonly ForwardSpec[] | undefined, address: string | undefined, address6: string | undefined, bad: IssueSink): void {
   if (!forwards) return
-  const sub = subnet4(address)
+  const sub = address !== undefined ? subnet4(address) : undefined
   const seen: { proto: string; v6: boolean; lo: number; hi: number; hostAddress: string | undefined; i: number }[] = []
   forwards.forEach((f, i) => {
     const v6 = f.guest.includes(':')
-    if (!v6) checkInside(sub, `forwards[${i}].guest`, f.guest, bad)
+    if (!v6 && !sub) bad(`forwards[${i}].guest`, 'an IPv4 guest needs ipv4.address on the network')
+    else if (!v6 && sub) checkInside(sub, `forwards[${i}].guest`, f.guest, bad)
     else if (!address6) bad(`forwards[${i}].guest`, 'an IPv6 guest needs ipv6.address on the network')
     else {
       const [net, len] = ipaddr.IPv6.parseCIDR(address6)
@@ -115,7 +104,7 @@ export function checkForwards(forwards: readonly ForwardSpec[] | undefined, addr
     const [lo, hi] = typeof f.hostPort === 'number' ? [f.hostPort, f.hostPort] : f.hostPort
     if (lo > hi) bad(`forwards[${i}].hostPort`, 'range start is after its end')
     else if (f.guestPort !== undefined && f.guestPort + (hi - lo) > 65535) bad(`forwards[${i}].guestPort`, 'range runs past 65535')
-    const service = capturedService(f, [sub.host, ...(address6 !== undefined ? [address6.split('/')[0] ?? ''] : [])])
+    const service = capturedService(f, [...(sub ? [sub.host] : []), ...(address6 !== undefined ? [address6.split('/')[0] ?? ''] : [])])
     if (service) bad(`forwards[${i}].hostPort`, `would capture the network's own ${service}; restrict it with hostAddress (another address) or inInterface`)
     for (const g of seen) {
       // Two forwards collide on the same family, protocol and port when they can match the same host address.
@@ -131,43 +120,26 @@ export function checkForwards(forwards: readonly ForwardSpec[] | undefined, addr
  * must be a /64: SLAAC forms 64-bit interface identifiers, and any other length leaves guests without one.
  */
 export function checkIpv6(
-  ipv6: { address: string; dhcp?: Dhcp6Spec | undefined } | undefined,
+  ipv6: { address: string; dhcp?: Dhcp6Spec | undefined; extra?: readonly { address: string; dhcp?: Dhcp6Spec | undefined }[] | undefined } | undefined,
   ipv4: { address?: string | undefined; dhcp?: unknown } | undefined,
   dns: unknown,
   bad: IssueSink,
 ): void {
   if (!ipv6) return
-  const runsDnsmasq = ipv4?.address !== undefined && (ipv4.dhcp !== undefined || dns !== undefined || ipv6.dhcp !== undefined)
-  const len = Number(ipv6.address.split('/')[1])
-  if (runsDnsmasq && len !== 64) bad('ipv6.address', `guests get IPv6 addresses by SLAAC, which needs a /64 prefix, not /${len}`)
-  const dhcp = ipv6.dhcp
-  if (!dhcp) return
-  if (ipv4?.address === undefined) bad('ipv6.dhcp', "DHCPv6 is served by the network's dnsmasq, which needs ipv4.address")
-  const [host, plen] = ipaddr.IPv6.parseCIDR(ipv6.address)
-  const inside = (field: string, ip: string) => {
-    const a = ipaddr.IPv6.parse(ip)
-    if (!a.match(host, plen)) bad(field, `${ip} is outside ${ipv6.address}'s prefix`)
-    else if (a.toNormalizedString() === host.toNormalizedString()) bad(field, `${ip} is the host's own address`)
+  // Without IPv4 dnsmasq runs for the IPv6 prefixes alone (router advertisements at least).
+  const v4 = ipv4?.address !== undefined
+  const runsDnsmasq = !v4 || ipv4.dhcp !== undefined || dns !== undefined || ipv6.dhcp !== undefined || (ipv6.extra ?? []).some((e) => e.dhcp)
+  const prefixes = [{ address: ipv6.address, at: 'ipv6' }, ...(ipv6.extra ?? []).map((e, i) => ({ address: e.address, at: `ipv6.extra[${i}]` }))]
+  for (const p of prefixes) {
+    const len = Number(p.address.split('/')[1])
+    if (runsDnsmasq && len !== 64) bad(`${p.at}.address`, `guests get IPv6 addresses by SLAAC, which needs a /64 prefix, not /${len}`)
   }
-  inside('ipv6.dhcp.range[0]', dhcp.range[0])
-  inside('ipv6.dhcp.range[1]', dhcp.range[1])
-  const big = (ip: string) => BigInt(`0x${ipaddr.IPv6.parse(ip).toByteArray().map((b) => b.toString(16).padStart(2, '0')).join('')}`)
-  if (big(dhcp.range[0]) > big(dhcp.range[1])) bad('ipv6.dhcp.range', 'first address is after the last')
-  else if (big(dhcp.range[0]) <= big(host.toString()) && big(host.toString()) <= big(dhcp.range[1])) bad('ipv6.dhcp.range', `includes the host's own address ${host.toString()}`)
-  const seen = new Map<string, number>()
-  dhcp.hosts?.forEach((h, i) => {
-    inside(`ipv6.dhcp.hosts[${i}].ip`, h.ip)
-    if (!h.id && !h.mac) bad(`ipv6.dhcp.hosts[${i}]`, 'a reservation needs the client id (DUID) or mac')
-    const key = ipaddr.IPv6.parse(h.ip).toNormalizedString()
-    const prev = seen.get(key)
-    if (prev !== undefined) bad(`ipv6.dhcp.hosts[${i}].ip`, `duplicates ipv6.dhcp.hosts[${prev}].ip`)
-    else seen.set(key, i)
-  })
+  checkSubnets('ipv6', ipv6, bad)
 }
 
 /** DNS is served on the host address: a kind without one cannot serve it. */
 export function checkDns(dns: unknown, address: string | undefined, bad: IssueSink): void {
-  if (dns !== undefined && !address) bad('dns', 'DNS needs a host address to listen on (ipv4.address)')
+  if (dns !== undefined && !address) bad('dns', 'DNS needs a host address to listen on (ipv4.address or ipv6.address)')
 }
 
 /**

@@ -3,9 +3,12 @@
  * address and dnsmasq), a VXLAN segment (every bridged kind), firewall options — read and replaced here,
  * by kind, so that no code outside kinds/ asks which kind a spec is or probes it for a field.
  */
+import { ipaddr } from '../../util/index.js'
 import { SpecError } from '../../errors.js'
 import type {
+  Dhcp4Spec,
   DhcpHostSpec,
+  Ipv4ExtraSpec,
   DnsHostSpec,
   ForwardSpec,
   IsolatedNetworkSpec,
@@ -50,14 +53,36 @@ export function withForwards(spec: NetworkSpec, forwards: ForwardSpec[]): Networ
   return { ...spec, forwards }
 }
 
-/** Whether the spec's network runs a DHCPv4 server (reservations are possible). */
+/** Whether the spec's network runs a DHCPv4 server (reservations are possible) on any of its subnets. */
 export function hasDhcp(spec: NetworkSpec): boolean {
-  return served(spec)?.ipv4?.dhcp !== undefined
+  const v4 = served(spec)?.ipv4
+  return v4?.dhcp !== undefined || (v4?.extra ?? []).some((e) => e.dhcp !== undefined)
 }
 
-/** The spec's DHCPv4 reservations. */
+/** The spec's DHCPv4 reservations, of every subnet (the first, then ipv4.extra's). */
 export function dhcpHostsOf(spec: NetworkSpec): readonly DhcpHostSpec[] {
-  return served(spec)?.ipv4?.dhcp?.hosts ?? []
+  const v4 = served(spec)?.ipv4
+  return [...(v4?.dhcp?.hosts ?? []), ...(v4?.extra ?? []).flatMap((e) => e.dhcp?.hosts ?? [])]
+}
+
+/** The index of the ipv4.extra subnet with DHCP that holds `ip`, else undefined (the first subnet's). */
+function extraOf(extra: readonly Ipv4ExtraSpec[], ip: string): number | undefined {
+  const a = ipaddr.IPv4.isValidFourPartDecimal(ip) ? ipaddr.IPv4.parse(ip) : undefined
+  const i = extra.findIndex((e) => e.dhcp !== undefined && a !== undefined && a.match(ipaddr.IPv4.parseCIDR(e.address)))
+  return i >= 0 ? i : undefined
+}
+
+/** ipv4 with `hosts` shared out over its subnets by address: each reservation goes to the DHCP of its subnet. */
+function ipv4WithHosts<V extends { dhcp?: Dhcp4Spec | undefined; extra?: readonly Ipv4ExtraSpec[] | undefined }>(ipv4: V, hosts: DhcpHostSpec[], noDhcp: () => Error): V {
+  const extra = ipv4.extra ?? []
+  const mine = (i: number | undefined) => hosts.filter((h) => extraOf(extra, h.ip) === i)
+  const first = mine(undefined)
+  if (!ipv4.dhcp && first.length > 0) throw noDhcp()
+  return {
+    ...ipv4,
+    ...(ipv4.dhcp ? { dhcp: { ...ipv4.dhcp, hosts: first } } : {}),
+    ...(ipv4.extra ? { extra: extra.map((e, i) => (e.dhcp ? { ...e, dhcp: { ...e.dhcp, hosts: mine(i) } } : e)) } : {}),
+  }
 }
 
 /** The DHCPv4 range, when the network hands out addresses dynamically. */
@@ -83,14 +108,14 @@ export function withDhcpHosts(spec: NetworkSpec, hosts: DhcpHostSpec[]): Network
     case 'nat':
     case 'routed':
     case 'open': {
-      const dhcp = spec.ipv4.dhcp
-      if (!dhcp) throw noDhcp()
-      return { ...spec, ipv4: { ...spec.ipv4, dhcp: { ...dhcp, hosts } } }
+      const ipv4 = spec.ipv4
+      if (!ipv4 || !hasDhcp(spec)) throw noDhcp()
+      return { ...spec, ipv4: ipv4WithHosts(ipv4, hosts, noDhcp) }
     }
     case 'isolated': {
       const ipv4 = spec.ipv4
-      if (!ipv4?.dhcp) throw noDhcp()
-      return { ...spec, ipv4: { ...ipv4, dhcp: { ...ipv4.dhcp, hosts } } }
+      if (!ipv4 || !hasDhcp(spec)) throw noDhcp()
+      return { ...spec, ipv4: ipv4WithHosts(ipv4, hosts, noDhcp) }
     }
     case 'very-isolated':
     case 'bridge':

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { Dnsmasq } from '../../dnsmasq/index.js'
+import { Dnsmasq, usesNamespaceResolvers } from '../../dnsmasq/index.js'
 import type { ApplyContext } from '../driver.js'
 import type { DnsmasqPlan } from '../plan.js'
 import { tightenDnsmasqFiles } from './dnsmasq-files.js'
@@ -34,8 +34,9 @@ export async function ensureDnsmasq(ctx: ApplyContext, planned: DnsmasqPlan | un
     return
   }
   const stateDir = join(ctx.stateDir, 'dnsmasq')
-  // No forwarders in the spec: upstream is the namespace's own resolvers, like any program run there.
-  const dns = planned.dns && planned.dns.forwarders === undefined ? { ...planned.dns, resolvFile: namespaceResolvConf(ctx.ns) } : planned.dns
+  // No forwarders in the spec (or only domain-limited ones): upstream is the namespace's own resolvers, like
+  // any program run there.
+  const dns = planned.dns && usesNamespaceResolvers(planned.dns.forwarders) ? { ...planned.dns, resolvFile: namespaceResolvConf(ctx.ns) } : planned.dns
   const spec = { ...planned, dns, stateDir }
   await tx.step('dnsmasq', 'dnsmasq', async (s) => {
     const ifindex = (await ctx.rtnl.findLink(planned.interface))?.index
