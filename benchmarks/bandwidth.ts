@@ -33,7 +33,7 @@ async function upMs(ns: Netns, stateRoot: string, name: string, ports: number, l
 
 export async function runBandwidthBench(opts: { quick: boolean }): Promise<BenchRow[]> {
   const dir = await mkdtemp(join(tmpdir(), 'kvmnet-bench-'))
-  const ns = await Netns.create({ prefix: 'kqbench' })
+  const ns = await Netns.create({ prefix: 'kbbench' })
   const ports = 100
   try {
     const runs = opts.quick ? 3 : 7
