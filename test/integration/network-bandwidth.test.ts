@@ -313,3 +313,44 @@ t.test('a converge that fails late puts back the qdiscs, classes, filters and IF
   t.equal(await snapshot(), was, 'every qdisc, class, filter, redirect and IFB is as before the failed up')
   t.same((await net.status()).problems, [], 'status sees no drift')
 })
+
+t.test("the network's outbound cap holds all guests' uploads together, a port's own limit within it; the bridge's ingress untouched", async (t) => {
+  const host = await makeNs(t, 'kb')
+  const net = await upIn(t, host, {
+    name: 'kbou',
+    mode: 'open',
+    ipv4: { address: '198.51.100.1/24' },
+    bandwidth: { outbound: { average: 512 } },
+    ports: [
+      { name: 'kbou-p0', mac: '52:54:00:4b:04:10', vnetHdr: false },
+      { name: 'kbou-p1', mac: '52:54:00:4b:04:11', vnetHdr: false, bandwidth: { outbound: { average: 128 } } },
+    ],
+  })
+  const g0 = await tapGuest(t, host, 'kbou-p0', '52:54:00:4b:04:10', '198.51.100.10/24')
+  const g1 = await tapGuest(t, host, 'kbou-p1', '52:54:00:4b:04:11', '198.51.100.11/24')
+  t.equal((JSON.parse(await host.run('ip', ['-j', 'link', 'show', 'type', 'ifb'])) as unknown[]).length, 1, 'one IFB for the network')
+  t.notMatch(await host.run('tc', ['qdisc', 'show', 'dev', net.bridge!]), /ingress/, "the bridge's ingress is not redirected")
+  t.same((await net.status()).problems, [])
+  // Each guest uploads to its own server port, at the same time.
+  const r0 = receiver(host, ['serve-recv', '5010'])
+  const r1 = receiver(host, ['serve-recv', '5011'])
+  await new Promise((r) => setTimeout(r, 300))
+  const s0 = g0.spawn('node', [RATE, 'send', '198.51.100.1', '5010'])
+  const s1 = g1.spawn('node', [RATE, 'send', '198.51.100.1', '5011'])
+  await measured(t, r0, 5000)
+  await measured(t, r1, 5000)
+  const u0 = rateBetween(r0.lines, 1500, 5000)
+  const u1 = rateBetween(r1.lines, 1500, 5000)
+  s0.kill('SIGKILL')
+  s1.kill('SIGKILL')
+  r0.stop()
+  r1.stop()
+  t.comment(`outbound cap 512 KiB/s: guest without a limit ${(u0 / KIB).toFixed(0)} KiB/s, guest limited to 128: ${(u1 / KIB).toFixed(0)} KiB/s, together ${((u0 + u1) / KIB).toFixed(0)}`)
+  t.ok(Math.abs(u0 + u1 - 512 * KIB) <= 0.2 * 512 * KIB, `together within 20% of the cap (${((u0 + u1) / KIB).toFixed(0)} KiB/s)`)
+  t.ok(Math.abs(u1 - 128 * KIB) <= 0.2 * 128 * KIB, `the limited guest within 20% of its own 128 KiB/s (${(u1 / KIB).toFixed(0)})`)
+
+  // The cap removed: the network's IFB and every redirect go.
+  await net.up(validateSpec({ name: 'kbou', mode: 'open', ipv4: { address: '198.51.100.1/24' }, ports: [{ name: 'kbou-p0', mac: '52:54:00:4b:04:10', vnetHdr: false }, { name: 'kbou-p1', mac: '52:54:00:4b:04:11', vnetHdr: false }] }))
+  t.notMatch(await host.run('tc', ['qdisc', 'show']), /4b51:|ingress/, 'no kvmnet qdisc left')
+  t.equal((await tcState(host)).ifbs, '', 'no IFB left')
+})
