@@ -301,17 +301,21 @@ t.test('a converge that fails late puts back the qdiscs, classes, filters and IF
   }
   const was = await snapshot()
   t.same((await net.status()).problems, [], 'the first up is clean')
-  const failing = createNetwork(after, {
-    netns: host.name,
-    stateRoot,
-    faultInjector: (step) => {
-      if (step === 'state') throw new Error('injected at state')
-    },
-  })
-  const err = await failing.up().then(() => undefined, (e: unknown) => e as Error)
-  t.match(err?.message, /^injected at state$/, 'the up fails as injected, and its rollback does not')
-  t.equal(await snapshot(), was, 'every qdisc, class, filter, redirect and IFB is as before the failed up')
-  t.same((await net.status()).problems, [], 'status sees no drift')
+  // The same ports behind the network's outbound cap instead: a new IFB, every redirect changed, the ports' IFBs removed.
+  const shared = validateSpec({ ...base, bandwidth: { inbound: { average: 2048 }, outbound: { average: 1024 } }, ports: before.ports })
+  for (const [what, spec] of [['limits changed and removed', after], ["the network's outbound cap", shared]] as const) {
+    const failing = createNetwork(spec, {
+      netns: host.name,
+      stateRoot,
+      faultInjector: (step) => {
+        if (step === 'state') throw new Error('injected at state')
+      },
+    })
+    const err = await failing.up().then(() => undefined, (e: unknown) => e as Error)
+    t.match(err?.message, /^injected at state$/, `${what}: the up fails as injected, and its rollback does not`)
+    t.equal(await snapshot(), was, `${what}: every qdisc, class, filter, redirect and IFB is as before the failed up`)
+    t.same((await net.status()).problems, [], `${what}: status sees no drift`)
+  }
 })
 
 t.test("the network's outbound cap holds all guests' uploads together, a port's own limit within it; the bridge's ingress untouched", async (t) => {
