@@ -18,6 +18,11 @@ export function defaultBridgeName(network: string): string {
 }
 
 /** The IFB a port's outbound traffic is shaped on: kvq + 10 hex digits of the network and port names. */
+/** The IFB every tap's ingress is redirected to when the network's outbound traffic is capped. */
+export function networkIfbName(network: string): string {
+  return `kvq${digest(`${network}/ifb`).toString('hex').slice(0, 10)}`
+}
+
 export function ifbName(network: string, port: string): string {
   return `kvq${digest(`${network}/${port}/ifb`).toString('hex').slice(0, 10)}`
 }

@@ -6,7 +6,7 @@
 import { ipaddr } from '../util/index.js'
 import type { HostServices, NetworkRules, PortFilter } from '../nft/index.js'
 import type { DnsmasqSpec } from '../dnsmasq/index.js'
-import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, ifbName, linkAlias, tapHostMac } from './names.js'
+import { bridgeMac, defaultBridgeName, defaultLinkGroup, defaultMac, ifbName, linkAlias, networkIfbName, tapHostMac } from './names.js'
 import type { DnsSpec, Dhcp4Spec, Dhcp6Spec, MacvtapPortSpec, NetworkBandwidthSpec, NetworkMode, NetworkSpec, NetworkVxlanSpec, PortBandwidthSpec, TapPortSpec } from './spec.js'
 import { planVxlan, type PlannedVxlan } from './vxlan.js'
 
@@ -83,6 +83,8 @@ export interface BridgePart {
   mtuFromNic: boolean
   /** The cap on the whole network, as the spec gives it. */
   bandwidth?: NetworkBandwidthSpec | undefined
+  /** With an outbound cap: the IFB every tap's ingress goes through (the ports' own IFBs are not made). */
+  outboundIfb?: string | undefined
 }
 
 export interface NatPlan extends BasePlan<'nat'>, BridgePart {
@@ -157,6 +159,7 @@ export function bridgePart(
     vxlan: planVxlan(spec.name, spec.vxlan),
     mtuFromNic: opts.takesNic,
     bandwidth: spec.bandwidth,
+    outboundIfb: spec.bandwidth?.outbound ? networkIfbName(spec.name) : undefined,
   }
 }
 

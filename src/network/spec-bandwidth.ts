@@ -36,6 +36,10 @@ export const networkBandwidthSchema = s
       .object({ average: kibPerSecond.describe('Average rate of all traffic into the network, KiB/s'), ...rateFields })
       .optional()
       .describe('Traffic the host sends or routes to the guests, all together (shaped on the bridge)'),
+    outbound: s
+      .object({ average: kibPerSecond.describe('Average rate of all traffic from the guests, KiB/s'), ...rateFields })
+      .optional()
+      .describe("Traffic from the guests, all together (every tap's ingress redirected to one IFB and shaped there)"),
   })
   .describe("A cap on the whole network's traffic; ports' inbound floors are shares of it")
 

@@ -11,6 +11,7 @@ const CHANGED = new Set(['done', 'created', 'updated', 'repaired', 'removed'])
 const BRIDGE_STEPS: ReadonlySet<StepName> = new Set(['bridge', 'bridge-up', 'bridge-alias'])
 const PORT_STEPS: ReadonlySet<StepName> = new Set(['ports', 'reattach-ports', 'tag-ports'])
 const HOST_LINK_STEPS: ReadonlySet<StepName> = new Set(['host-macvlan', 'host-macvlan-alias', 'host-macvlan-up'])
+const BANDWIDTH_STEPS: ReadonlySet<StepName> = new Set(['ifbs', 'bandwidth'])
 
 /** Steps whose changing means the kind of loss was repaired. */
 function repairs(kind: Exclude<LossKind, 'dnsmasq'>, s: StepTiming): boolean {
@@ -25,6 +26,8 @@ function repairs(kind: Exclude<LossKind, 'dnsmasq'>, s: StepTiming): boolean {
       return HOST_LINK_STEPS.has(s.step)
     case 'address':
       return s.category === 'addresses'
+    case 'bandwidth':
+      return BANDWIDTH_STEPS.has(s.step)
     case 'unknown':
       return true
   }
@@ -48,6 +51,7 @@ export function lossesFromSteps(steps: readonly StepTiming[], names: { table?: s
     else if (s.step === 'bridge' || s.step === 'bridge-up') out.push({ kind: 'bridge', what: `bridge ${names.bridge ?? ''}`.trim() })
     else if (s.category === 'addresses') out.push({ kind: 'address', what: `addresses${names.bridge ? ` on ${names.bridge}` : ''}` })
     else if (PORT_STEPS.has(s.step)) out.push({ kind: 'port', what: stepLabel(s) })
+    else if (BANDWIDTH_STEPS.has(s.step)) out.push({ kind: 'bandwidth', what: 'bandwidth' })
     else if (s.category === 'dnsmasq') out.push({ kind: 'dnsmasq', what: 'dnsmasq' })
     else out.push({ kind: 'unknown', what: stepLabel(s) })
   }

@@ -1,7 +1,8 @@
 /**
  * Turns notifications into losses: a change to one of the network's own objects that leaves it short of
  * its plan (its table deleted, flushed or edited; its bridge deleted or set down; a port deleted, set down or
- * let go of by the bridge; a planned host address removed). Everything about other links and tables is ignored.
+ * let go of by the bridge; a planned host address removed; a qdisc, class or filter of its bandwidth limits
+ * deleted, or an IFB of them). Everything about other links and tables is ignored.
  *
  * Two things need memory across messages, so this is a small state machine rather than a function:
  * - address notifications name the link only by index: the names of links are learnt from link
@@ -17,11 +18,11 @@ import { NFPROTO } from './nft-notification.js'
 import type { RtnlNotification } from './rtnl-notification.js'
 import { canonCidr, type WatchTargets } from './targets.js'
 
-export type LossKind = 'nft' | 'bridge' | 'port' | 'link' | 'address' | 'dnsmasq' | 'unknown'
+export type LossKind = 'nft' | 'bridge' | 'port' | 'link' | 'address' | 'bandwidth' | 'dnsmasq' | 'unknown'
 
 export interface Loss {
   kind: LossKind
-  /** What was lost, for people: 'nft table kvmnet_lab', 'bridge kvbr-lab', 'port vm0', 'address 10.0.0.1/24 on kvbr-lab'. */
+  /** What was lost, for people: 'nft table kvmnet_lab', 'bridge kvbr-lab', 'port vm0', 'address 10.0.0.1/24 on kvbr-lab', 'bandwidth on vm0'. */
   what: string
 }
 
@@ -46,6 +47,10 @@ export class LossClassifier {
 
   onRtnl(n: RtnlNotification): Loss[] {
     const t = this.targets()
+    if (n.kind === 'tc') {
+      const dev = this.nameOf.get(n.index)
+      return dev !== undefined && t.shaped.has(dev) ? [{ kind: 'bandwidth', what: `bandwidth on ${dev}` }] : []
+    }
     if (n.kind === 'address') {
       if (n.op !== 'del') return []
       const link = this.nameOf.get(n.address.index) ?? n.address.label
@@ -71,6 +76,8 @@ export class LossClassifier {
       return released || !link.up ? [{ kind: 'port', what: `port ${link.name}` }] : []
     }
     if (t.links.has(link.name) && (gone || !link.up)) return [{ kind: 'link', what: `link ${link.name}` }]
+    // An IFB of the limits (the other shaped devices are the bridge and ports, handled above).
+    if (t.shaped.has(link.name) && gone) return [{ kind: 'bandwidth', what: `bandwidth on ${link.name}` }]
     return []
   }
 

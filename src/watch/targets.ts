@@ -16,6 +16,11 @@ export interface WatchTargets {
   portAlias: string
   /** Other links the network made. */
   links: Set<string>
+  /**
+   * Devices that carry kvmnet's bandwidth limits (qdiscs, classes, filters) and the IFBs it made for
+   * them: a deletion there, or of such an IFB, is a loss.
+   */
+  shaped: Set<string>
   /** Link name → its planned host addresses, spelt by canonCidr (10.0.0.1/24, fd00::1/64). */
   addresses: Map<string, Set<string>>
 }

@@ -1,5 +1,5 @@
 /**
- * Self-healing for one network: the kernel tells what changed (rtnetlink's link and address groups,
+ * Self-healing for one network: the kernel tells what changed (rtnetlink's link, address and tc groups,
  * nf_tables' change group, on sockets opened inside the network's namespace), changes that leave the
  * network short of its plan are collected as losses, and a short quiet time after the first one the
  * network is re-converged — the same `up` of the recorded spec that repairs drift by hand. What the
@@ -24,7 +24,7 @@ import type { StepTiming } from '../util/index.js'
 import { confirmedRepairs, lossesFromSteps } from './confirm.js'
 import { LossClassifier, type Loss, type LossKind } from './losses.js'
 import { NETLINK_NETFILTER, NFNLGRP_NFTABLES, decodeNftNotification, encodeGetGen } from './nft-notification.js'
-import { RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_LINK, decodeRtnlNotification } from './rtnl-notification.js'
+import { RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_LINK, RTNLGRP_TC, decodeRtnlNotification } from './rtnl-notification.js'
 import type { WatchTargets } from './targets.js'
 
 export interface RepairedEvent {
@@ -113,7 +113,7 @@ export class NetworkWatcher {
 
   /** Subscribes first, then learns the links that exist: nothing that happens in between is missed. */
   static async start(hooks: WatcherHooks): Promise<NetworkWatcher> {
-    const route = NetlinkSubscription.open(hooks.ns, [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR])
+    const route = NetlinkSubscription.open(hooks.ns, [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_TC])
     let nft: NetlinkSubscription | undefined
     try {
       nft = NetlinkSubscription.open(hooks.ns, [NFNLGRP_NFTABLES], NETLINK_NETFILTER)

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { fileURLToPath } from 'node:url'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createNetwork, gc, validateSpec, type Network } from '../../src/index.js'
+import { createNetwork, gc, validateSpec, type Network, type RepairedEvent } from '../../src/index.js'
 import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
 import { tapGuest } from '../helpers/tap-guest.js'
 
@@ -65,7 +65,7 @@ async function tcState(host: TestNs): Promise<{ qdiscs: string; classes: string;
 }
 
 t.test('per-port limits: download and upload held to average, an unlimited guest faster, live change, drift, removal, down', async (t) => {
-  const host = await makeNs(t, 'kq')
+  const host = await makeNs(t, 'kb')
   const spec = (inbound: number | undefined) => ({
     name: 'kqbw',
     mode: 'open',
@@ -140,7 +140,7 @@ t.test('per-port limits: download and upload held to average, an unlimited guest
 })
 
 t.test('floor: a guest keeps its floor while another saturates the network cap', async (t) => {
-  const host = await makeNs(t, 'kq')
+  const host = await makeNs(t, 'kb')
   await upIn(t, host, {
     name: 'kqfl',
     mode: 'open',
@@ -167,7 +167,7 @@ t.test('floor: a guest keeps its floor while another saturates the network cap',
 })
 
 t.test("another's root qdisc is left alone: the up fails and rolls back the IFB and port it made", async (t) => {
-  const host = await makeNs(t, 'kq')
+  const host = await makeNs(t, 'kb')
   const port = (name: string, bandwidth?: unknown) => ({ name, ...(bandwidth ? { bandwidth } : {}) })
   const base = { name: 'kqrb', mode: 'open', ipv4: { address: '203.0.113.1/24' } }
   const net = await upIn(t, host, { ...base, ports: [port('kqrb-p0')] })
@@ -182,7 +182,7 @@ t.test("another's root qdisc is left alone: the up fails and rolls back the IFB 
 })
 
 t.test('gc removes the IFBs of a network whose process died (its state gone, its tagged links left)', async (t) => {
-  const host = await makeNs(t, 'kq')
+  const host = await makeNs(t, 'kb')
   const stateRoot = `/run/kvmnet-test/${host.name}`
   const net = createNetwork(
     validateSpec({ name: 'kqgc', mode: 'open', ipv4: { address: '203.0.113.1/24' }, ports: [{ name: 'kqgc-p0', bandwidth: { outbound: { average: 100 } } }] }),
@@ -200,7 +200,7 @@ t.test('gc removes the IFBs of a network whose process died (its state gone, its
 })
 
 t.test('a converge that fails after the limits changed puts the old limits back', async (t) => {
-  const host = await makeNs(t, 'kq')
+  const host = await makeNs(t, 'kb')
   const base = { name: 'kqun', mode: 'open', ipv4: { address: '203.0.113.1/24' } }
   const net = await upIn(t, host, { ...base, ports: [{ name: 'kqun-p0', bandwidth: { inbound: { average: 512 } } }] })
   const classOf = async () => host.run('tc', ['class', 'show', 'dev', 'kqun-p0'])
@@ -215,4 +215,146 @@ t.test('a converge that fails after the limits changed puts the old limits back'
   squatter.kill('SIGKILL')
   t.ok(err, `the up failed (${err?.message})`)
   t.match(await classOf(), /rate 4194Kbit/, 'the class is back at 512 KiB/s')
+})
+
+t.test('the watch repairs bandwidth drift: a qdisc, a class, a redirect filter or an IFB deleted by hand', async (t) => {
+  const host = await makeNs(t, 'kb')
+  const stateRoot = `/run/kvmnet-test/${host.name}`
+  const net = createNetwork(
+    validateSpec({
+      name: 'kbwa',
+      mode: 'open',
+      ipv4: { address: '203.0.113.1/24' },
+      bandwidth: { inbound: { average: 1024 } },
+      ports: [{ name: 'kbwa-p0', mac: '52:54:00:4b:02:10', bandwidth: { inbound: { average: 512, floor: 256 }, outbound: { average: 256 } } }],
+    }),
+    { netns: host.name, stateRoot, watch: true },
+  )
+  t.teardown(() => net.down().catch(() => undefined))
+  const repaired: RepairedEvent[] = []
+  net.on('repaired', (e) => repaired.push(e))
+  await net.up()
+  const ifb = (JSON.parse(await host.run('ip', ['-j', 'link', 'show', 'type', 'ifb'])) as { ifname: string }[])[0]?.ifname
+  t.ok(ifb, 'the port has an IFB')
+  const bridge = net.bridge!
+  const clean = async () => (await net.status()).problems.length === 0
+  const cases: [string, string[]][] = [
+    ["the tap's root qdisc", ['qdisc', 'del', 'dev', 'kbwa-p0', 'root']],
+    ["the tap's ingress qdisc (and its redirect)", ['qdisc', 'del', 'dev', 'kbwa-p0', 'ingress']],
+    ["the IFB's root qdisc", ['qdisc', 'del', 'dev', ifb!, 'root']],
+    ["the bridge's floor filter", ['filter', 'del', 'dev', bridge, 'parent', '4b51:', 'prio', '2']],
+    ["the bridge's root qdisc", ['qdisc', 'del', 'dev', bridge, 'root']],
+  ]
+  for (const [what, cmd] of cases) {
+    const seen = repaired.length
+    await host.run('tc', cmd)
+    t.ok((await net.status()).problems.length > 0, `${what}: status sees the drift`)
+    await waitFor(async () => repaired.length > seen && (await clean()), 5000, 50)
+    t.pass(`${what}: repaired by the watch (${repaired.slice(seen).map((e) => `${e.what} in ${e.ms.toFixed(0)} ms`).join(', ')})`)
+  }
+  const seen = repaired.length
+  await host.run('ip', ['link', 'del', ifb!])
+  await waitFor(async () => repaired.length > seen && (await clean()), 5000, 50)
+  t.pass(`the IFB deleted: repaired by the watch (${repaired.slice(seen).map((e) => e.what).join(', ')})`)
+  t.match(await host.run('tc', ['filter', 'show', 'dev', 'kbwa-p0', 'ingress']), /mirred/, 'the tap redirects to the new IFB')
+})
+
+t.test('a converge that fails late puts back the qdiscs, classes, filters and IFBs it removed or changed', async (t) => {
+  const host = await makeNs(t, 'kb')
+  const stateRoot = `/run/kvmnet-test/${host.name}`
+  const base = { name: 'kbrb', mode: 'open', ipv4: { address: '203.0.113.1/24' } }
+  const before = validateSpec({
+    ...base,
+    bandwidth: { inbound: { average: 2048 } },
+    ports: [
+      { name: 'kbrb-p0', mac: '52:54:00:4b:03:10', bandwidth: { inbound: { average: 512, peak: 1024, burst: 32, floor: 256 }, outbound: { average: 256 } } },
+      { name: 'kbrb-p1', mac: '52:54:00:4b:03:11', bandwidth: { inbound: { average: 300 }, outbound: { average: 100 } } },
+      { name: 'kbrb-p2', mac: '52:54:00:4b:03:12', bandwidth: { inbound: { floor: 512 } } },
+    ],
+  })
+  // p0 loses every limit (its qdiscs, redirect and IFB go), p1's change, p2's floor goes, the cap changes.
+  const after = validateSpec({
+    ...base,
+    bandwidth: { inbound: { average: 4096 } },
+    ports: [
+      { name: 'kbrb-p0', mac: '52:54:00:4b:03:10' },
+      { name: 'kbrb-p1', mac: '52:54:00:4b:03:11', bandwidth: { inbound: { average: 600 }, outbound: { average: 200 } } },
+      { name: 'kbrb-p2', mac: '52:54:00:4b:03:12' },
+    ],
+  })
+  const net = await upIn(t, host, before)
+  const snapshot = async (): Promise<string> => {
+    const links = (JSON.parse(await host.run('ip', ['-j', 'link', 'show'])) as { ifname: string; link_type: string }[]).map((l) => l.ifname).sort()
+    const out: string[] = [`links ${links.join(' ')}`]
+    for (const dev of links) {
+      out.push(`${dev} qdiscs: ${(await host.run('tc', ['qdisc', 'show', 'dev', dev])).replace(/ refcnt \d+| direct_packets_stat \d+/g, '')}`)
+      // Bursts come back within the kernel's rounding (it keeps them as time at the rate): as status compares.
+      const bursts = (await host.run('tc', ['class', 'show', 'dev', dev])).replace(/(c?burst) (\d+)b/g, (_, w: string, b: string) => `${w} ~${Math.round(Number(b) / 64)}`)
+      out.push(`${dev} classes: ${bursts}`)
+      // Filters named by what they match and where they send it (a re-created IFB has a new index).
+      const filters = await host.try('tc', ['filter', 'show', 'dev', dev, 'parent', '4b51:'])
+      out.push(`${dev} filters: ${filters.stdout.replace(/fh \S+|key ht \S+ bkt \S+|\*?flowid|order \d+|\(rule hit \d+ success \d+\)/g, '')}`)
+      const ingress = await host.try('tc', ['filter', 'show', 'dev', dev, 'ingress'])
+      out.push(`${dev} ingress: ${(ingress.stdout.match(/Redirect to device \S+/g) ?? []).join(' ')}`)
+    }
+    return out.join('\n')
+  }
+  const was = await snapshot()
+  t.same((await net.status()).problems, [], 'the first up is clean')
+  // The same ports behind the network's outbound cap instead: a new IFB, every redirect changed, the ports' IFBs removed.
+  const shared = validateSpec({ ...base, bandwidth: { inbound: { average: 2048 }, outbound: { average: 1024 } }, ports: before.ports })
+  for (const [what, spec] of [['limits changed and removed', after], ["the network's outbound cap", shared]] as const) {
+    const failing = createNetwork(spec, {
+      netns: host.name,
+      stateRoot,
+      faultInjector: (step) => {
+        if (step === 'state') throw new Error('injected at state')
+      },
+    })
+    const err = await failing.up().then(() => undefined, (e: unknown) => e as Error)
+    t.match(err?.message, /^injected at state$/, `${what}: the up fails as injected, and its rollback does not`)
+    t.equal(await snapshot(), was, `${what}: every qdisc, class, filter, redirect and IFB is as before the failed up`)
+    t.same((await net.status()).problems, [], `${what}: status sees no drift`)
+  }
+})
+
+t.test("the network's outbound cap holds all guests' uploads together, a port's own limit within it; the bridge's ingress untouched", async (t) => {
+  const host = await makeNs(t, 'kb')
+  const net = await upIn(t, host, {
+    name: 'kbou',
+    mode: 'open',
+    ipv4: { address: '198.51.100.1/24' },
+    bandwidth: { outbound: { average: 512 } },
+    ports: [
+      { name: 'kbou-p0', mac: '52:54:00:4b:04:10', vnetHdr: false },
+      { name: 'kbou-p1', mac: '52:54:00:4b:04:11', vnetHdr: false, bandwidth: { outbound: { average: 128 } } },
+    ],
+  })
+  const g0 = await tapGuest(t, host, 'kbou-p0', '52:54:00:4b:04:10', '198.51.100.10/24')
+  const g1 = await tapGuest(t, host, 'kbou-p1', '52:54:00:4b:04:11', '198.51.100.11/24')
+  t.equal((JSON.parse(await host.run('ip', ['-j', 'link', 'show', 'type', 'ifb'])) as unknown[]).length, 1, 'one IFB for the network')
+  t.notMatch(await host.run('tc', ['qdisc', 'show', 'dev', net.bridge!]), /ingress/, "the bridge's ingress is not redirected")
+  t.same((await net.status()).problems, [])
+  // Each guest uploads to its own server port, at the same time.
+  const r0 = receiver(host, ['serve-recv', '5010'])
+  const r1 = receiver(host, ['serve-recv', '5011'])
+  await new Promise((r) => setTimeout(r, 300))
+  const s0 = g0.spawn('node', [RATE, 'send', '198.51.100.1', '5010'])
+  const s1 = g1.spawn('node', [RATE, 'send', '198.51.100.1', '5011'])
+  await measured(t, r0, 5000)
+  await measured(t, r1, 5000)
+  const u0 = rateBetween(r0.lines, 1500, 5000)
+  const u1 = rateBetween(r1.lines, 1500, 5000)
+  s0.kill('SIGKILL')
+  s1.kill('SIGKILL')
+  r0.stop()
+  r1.stop()
+  t.comment(`outbound cap 512 KiB/s: guest without a limit ${(u0 / KIB).toFixed(0)} KiB/s, guest limited to 128: ${(u1 / KIB).toFixed(0)} KiB/s, together ${((u0 + u1) / KIB).toFixed(0)}`)
+  t.ok(Math.abs(u0 + u1 - 512 * KIB) <= 0.2 * 512 * KIB, `together within 20% of the cap (${((u0 + u1) / KIB).toFixed(0)} KiB/s)`)
+  t.ok(Math.abs(u1 - 128 * KIB) <= 0.2 * 128 * KIB, `the limited guest within 20% of its own 128 KiB/s (${(u1 / KIB).toFixed(0)})`)
+
+  // The cap removed: the network's IFB and every redirect go.
+  await net.up(validateSpec({ name: 'kbou', mode: 'open', ipv4: { address: '198.51.100.1/24' }, ports: [{ name: 'kbou-p0', mac: '52:54:00:4b:04:10', vnetHdr: false }, { name: 'kbou-p1', mac: '52:54:00:4b:04:11', vnetHdr: false }] }))
+  t.notMatch(await host.run('tc', ['qdisc', 'show']), /4b51:|ingress/, 'no kvmnet qdisc left')
+  t.equal((await tcState(host)).ifbs, '', 'no IFB left')
 })

@@ -30,6 +30,37 @@ t.test('bad input names the field', async (t) => {
   t.equal(refused({ name: 'kqm', mode: 'macvtap', interface: 'eth0', ports: [{ name: 'm0', bandwidth: { outbound: { average: 100 } } }] }), 'ports[0].bandwidth')
   t.equal(refused({ name: 'kqb', mode: 'bridge', interface: 'eth0', bandwidth: { inbound: { average: 100 } } }), 'bandwidth')
   t.equal(refused({ ...base, ports: [{ name: 'p0', bandwidth: { inbound: { average: 100, peak: 200, burst: 64 }, outbound: { average: 50 } } }] }), '(accepted)')
+  // Zero and negative rates everywhere, the network's too.
+  t.equal(refused({ ...base, ports: [{ name: 'p0', bandwidth: { inbound: { average: 100, peak: 0 } } }] }), 'ports[0].bandwidth.inbound.peak')
+  t.equal(refused({ ...base, ports: [{ name: 'p0', bandwidth: { outbound: { average: 100, burst: -1 } } }] }), 'ports[0].bandwidth.outbound.burst')
+  t.equal(refused({ ...base, ports: [{ name: 'p0', bandwidth: { inbound: { floor: 0 } } }] }), 'ports[0].bandwidth.inbound.floor')
+  t.equal(refused({ ...base, bandwidth: { inbound: { average: 0 } } }), 'bandwidth.inbound.average')
+  t.equal(refused({ ...base, bandwidth: { outbound: { average: -1 } } }), 'bandwidth.outbound.average')
+  t.equal(refused({ ...base, bandwidth: { outbound: { burst: 64 } } }), 'bandwidth.outbound.average')
+  t.equal(refused({ ...base, bandwidth: { outbound: { average: 100, peak: 50 } } }), 'bandwidth.outbound.peak')
+  t.equal(refused({ ...base, ports: [{ name: 'p0', bandwidth: { inbound: { average: 1.5 } } }] }), 'ports[0].bandwidth.inbound.average')
+  // A floor is a share of the inbound cap: an outbound cap alone does not give it one.
+  t.equal(refused({ ...base, bandwidth: { outbound: { average: 100 } }, ports: [{ name: 'p0', bandwidth: { inbound: { floor: 10 } } }] }), 'ports[0].bandwidth.inbound.floor')
+  t.equal(refused({ name: 'kqv', mode: 'very-isolated', bandwidth: { outbound: { average: 100 } } }), 'bandwidth')
+})
+
+t.test("the network's outbound cap: every tap redirected to one IFB, a class per limited guest by source MAC", async (t) => {
+  const plan = planFor(
+    validateSpec({
+      ...base,
+      bandwidth: { outbound: { average: 1000, peak: 1500 } },
+      ports: [{ name: 'p0', mac: '52:54:00:00:00:01', bandwidth: { outbound: { average: 100, peak: 2000 } } }, { name: 'p1' }],
+    }),
+  )
+  const s = shapingOf(plan)
+  t.equal(s.ifbs.length, 1, "one IFB, the network's (no port IFB)")
+  const ifb = s.ifbs[0]!
+  t.same(s.devices.filter((d) => d.redirectTo !== undefined).map((d) => [d.dev, d.redirectTo]), [['p0', ifb], ['p1', ifb]])
+  const root = s.devices.find((d) => d.dev === ifb)?.root
+  t.equal(root?.defaultClass, 2)
+  t.same(root?.filters, [{ prio: 2, match: { srcMac: '52:54:00:00:00:01' }, flowid: QOS_HANDLE | 0x100 }])
+  t.same(root?.classes.find((c) => c.classid === (QOS_HANDLE | 0x100)), { classid: QOS_HANDLE | 0x100, parent: QOS_HANDLE | 1, rate: 100 * 1024, ceil: 1500 * 1024, burst: undefined, cburst: undefined }, "a guest's peak above the network's is the network's")
+  t.equal(root?.classes.find((c) => c.classid === (QOS_HANDLE | 2))?.rate, 900 * 1024, 'the others share what the limited guests leave')
 })
 
 t.test('the plan asks for a tap HTB, an IFB with its redirect, and the bridge classes of the floors', async (t) => {

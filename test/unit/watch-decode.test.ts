@@ -33,6 +33,7 @@ const targets: WatchTargets = {
   portAlias: 'kvmnet:cap:port',
   links: new Set(),
   addresses: new Map([['br-cap', new Set(['10.9.0.1/24', 'fd00:9::1/64'])]]),
+  shaped: new Set(['p-cap', 'ifb-cap']),
 }
 
 function feed(c: LossClassifier, file: string): Loss[] {
@@ -166,4 +167,38 @@ t.test('a finished port set down is a loss; later messages of the same change te
   const elsewhere = link({ index: 9, name: 'other', master: undefined, alias: undefined })
   c.onRtnl(elsewhere)
   t.same(c.restoredBy(elsewhere), [], 'another link says nothing')
+})
+
+t.test('a qdisc, class or filter deleted on a shaped device, or its IFB deleted, is a bandwidth loss', async (t) => {
+  const tcmsg = (ifindex: number): Buffer => {
+    const b = Buffer.alloc(20)
+    b.writeInt32LE(ifindex, 4)
+    return b
+  }
+  t.same(decodeRtnlNotification(37, tcmsg(7)), { kind: 'tc', op: 'del', object: 'qdisc', index: 7 }, 'RTM_DELQDISC')
+  t.same(decodeRtnlNotification(41, tcmsg(7)), { kind: 'tc', op: 'del', object: 'class', index: 7 }, 'RTM_DELTCLASS')
+  t.same(decodeRtnlNotification(45, tcmsg(7)), { kind: 'tc', op: 'del', object: 'filter', index: 7 }, 'RTM_DELTFILTER')
+  t.equal(decodeRtnlNotification(36, tcmsg(7)), undefined, 'a new qdisc is nobody’s loss')
+  const c = new LossClassifier(() => targets)
+  c.learnLink(7, 'p-cap')
+  c.learnLink(8, 'someone-else')
+  t.same(c.onRtnl({ kind: 'tc', op: 'del', object: 'qdisc', index: 7 }), [{ kind: 'bandwidth', what: 'bandwidth on p-cap' }])
+  t.same(c.onRtnl({ kind: 'tc', op: 'del', object: 'qdisc', index: 8 }), [], "another link's qdisc")
+  const ifb = { index: 9, name: 'ifb-cap', up: true } as LinkInfo
+  t.same(c.onRtnl({ kind: 'link', op: 'del', link: ifb }), [{ kind: 'bandwidth', what: 'bandwidth on ifb-cap' }], 'the IFB deleted')
+  const plan = planFor(
+    validateSpec({
+      name: 'wb',
+      mode: 'nat',
+      ipv4: { address: '10.9.0.1/24' },
+      bandwidth: { inbound: { average: 100 } },
+      ports: [{ name: 'wb-p0', bandwidth: { outbound: { average: 10 } } }, { name: 'wb-p1' }],
+    }),
+    '/run/kvmnet',
+  )
+  const shaped = [...watchTargets(plan).shaped].sort()
+  t.equal(shaped.length, 3, `the shaped tap, its IFB and the capped bridge (${shaped.join(', ')})`)
+  t.ok(shaped.includes('wb-p0') && shaped.includes('kvbr-wb') && !shaped.includes('wb-p1'))
+  const step: StepTiming = { step: 'bandwidth', category: 'links', outcome: 'done', ms: 1 }
+  t.same(confirmedRepairs([{ kind: 'bandwidth', what: 'bandwidth on p-cap' }], [step], false).length, 1, "the bandwidth step's changes repair it")
 })

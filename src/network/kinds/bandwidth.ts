@@ -11,6 +11,10 @@
  * - The network's inbound cap is an HTB on the bridge's egress (what the host sends or routes to the
  *   guests): class 1 holds the cap, class 2 (the default) the guests without a floor, and each guest
  *   with a floor has a class under 1 with the floor as rate, picked by its MAC (libvirt's design).
+ * - The network's outbound cap: every tap's ingress is redirected to one IFB of the network (still not
+ *   the bridge's), whose HTB has the same shape: class 1 the cap, class 2 the guests without an outbound
+ *   limit, and each guest with one a class under 1 (its average as rate, its peak as ceil) picked by its
+ *   source MAC — so a port's limit and the network's hold together, and the ports' own IFBs are not made.
  */
 import type { U32Match } from '../../rtnl/index.js'
 import type { IssueSink, NetworkSpec, PortBandwidthSpec } from '../spec.js'
@@ -69,17 +73,45 @@ export function shapingOf(plan: NetworkPlan): Shaping {
   const devices: DeviceShaping[] = []
   const ifbs: string[] = []
   const taps = plan.ports.filter((p): p is PlannedTap => p.kind === 'tap')
+  const netOut = 'bridge' in plan ? plan.bandwidth?.outbound : undefined
+  const netIfb = netOut && 'bridge' in plan ? plan.outboundIfb : undefined
   for (const p of taps) {
     const inb = p.bandwidth?.inbound
     const out = p.bandwidth?.outbound
-    devices.push({ dev: p.name, root: inb?.average !== undefined ? singleClass({ ...inb, average: inb.average }) : undefined, redirectTo: out ? p.ifb : undefined })
+    const root = inb?.average !== undefined ? singleClass({ ...inb, average: inb.average }) : undefined
+    if (netIfb) {
+      devices.push({ dev: p.name, root, redirectTo: netIfb })
+      continue
+    }
+    devices.push({ dev: p.name, root, redirectTo: out ? p.ifb : undefined })
     if (out && p.ifb) {
       ifbs.push(p.ifb)
       devices.push({ dev: p.ifb, root: singleClass(out) })
     }
   }
   if ('bridge' in plan) devices.push({ dev: plan.bridge, root: bridgeRoot(plan.bandwidth?.inbound, taps) })
+  if (netIfb && netOut) {
+    ifbs.push(netIfb)
+    devices.push({ dev: netIfb, root: outboundRoot(netOut, taps) })
+  }
   return { devices, ifbs }
+}
+
+/** The network's outbound cap on its IFB: a class per guest with an outbound limit, by source MAC. */
+function outboundRoot(cap: Rates & { average: number }, taps: readonly PlannedTap[]): DeviceShaping['root'] {
+  const net = leaf(NET_CLASS, QOS_HANDLE, cap)
+  const limited = taps.map((p, i) => ({ p, i, out: p.bandwidth?.outbound })).filter((x): x is { p: PlannedTap; i: number; out: Rates & { average: number } } => x.out !== undefined)
+  const reserved = limited.reduce((n, x) => n + x.out.average, 0)
+  const rest: WantedClass = { classid: QOS_HANDLE | NET_DEFAULT, parent: NET_CLASS, rate: Math.max(cap.average - reserved, 1) * KIB, ceil: net.ceil, burst: net.burst, cburst: net.burst }
+  const classes = [net, rest]
+  const filters: WantedFilter[] = []
+  for (const { p, i, out } of limited) {
+    const own = leaf(QOS_HANDLE | (FLOOR_CLASS_BASE + i), NET_CLASS, out)
+    // A guest's own peak above the network's is the network's.
+    classes.push({ ...own, rate: Math.min(own.rate, net.ceil), ceil: Math.min(own.ceil, net.ceil) })
+    filters.push({ prio: 2, match: { srcMac: p.mac }, flowid: own.classid })
+  }
+  return { defaultClass: NET_DEFAULT, classes, filters }
 }
 
 function bridgeRoot(cap: (Rates & { average: number }) | undefined, taps: readonly PlannedTap[]): DeviceShaping['root'] {
@@ -112,6 +144,7 @@ export function checkBandwidth(spec: NetworkSpec, bad: IssueSink): void {
   if (cap && (spec.mode === 'bridge' || spec.mode === 'very-isolated'))
     bad('bandwidth', `a ${spec.mode} network's guests are not reached through the host, so the host cannot cap them together; limit each port instead`)
   if (cap?.inbound) checkRates(cap.inbound, 'bandwidth.inbound', bad)
+  if (cap?.outbound) checkRates(cap.outbound, 'bandwidth.outbound', bad)
   let floors = 0
   ;(spec.ports ?? []).forEach((port, i) => {
     const bw: PortBandwidthSpec | undefined = port.bandwidth

@@ -10,6 +10,7 @@ import type { PlannedVxlan } from '../vxlan.js'
 export function linkNamesOf(plan: NetworkPlan): Set<string> {
   const names = new Set(plan.ports.map((p) => p.name))
   for (const p of plan.ports) if (p.kind === 'tap' && p.ifb) names.add(p.ifb)
+  if ('outboundIfb' in plan && plan.outboundIfb) names.add(plan.outboundIfb)
   if ('bridge' in plan && plan.mode !== 'bridge') names.add(plan.bridge)
   const helper = hostHelperOf(plan)
   if (helper) names.add(helper.name)

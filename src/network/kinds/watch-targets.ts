@@ -1,12 +1,13 @@
 /**
  * What a watcher of one network looks after, from its plan: its nft tables, its bridge, its ports (and
  * whether they belong on the bridge), other links it made (a macvtap network's host helper) and the host
- * addresses each of those links must carry. Anything else in the namespace is someone else's business.
+ * addresses each of those links must carry, and the devices that carry its bandwidth limits. Anything else in the namespace is someone else's business.
  */
 import { NFPROTO, tableName } from '../../nft/index.js'
 import { canonCidr, type WatchTargets } from '../../watch/index.js'
 import type { NetworkPlan } from '../plan.js'
 import { firewallOf } from './plan-parts.js'
+import { shapingOf } from './bandwidth.js'
 
 export function watchTargets(plan: NetworkPlan): WatchTargets {
   const firewall = firewallOf(plan)
@@ -23,7 +24,9 @@ export function watchTargets(plan: NetworkPlan): WatchTargets {
     links.add(plan.hostHelper.name)
     if (plan.hostHelper.addresses.length > 0) addresses.set(plan.hostHelper.name, cidrSet(plan.hostHelper.addresses))
   }
-  return { tables, bridge, ports, portAlias: plan.alias.port, links, addresses }
+  const shaping = shapingOf(plan)
+  const shaped = new Set([...shaping.devices.filter((d) => d.root !== undefined || d.redirectTo !== undefined).map((d) => d.dev), ...shaping.ifbs])
+  return { tables, bridge, ports, portAlias: plan.alias.port, links, addresses, shaped }
 }
 
 function cidrSet(list: readonly string[]): Set<string> {

@@ -3,7 +3,8 @@
  * own objects are touched: qdiscs and classes with the 4b51: handle on the network's own links, IFBs
  * tagged with the network's ifb alias. Rates change in place (`class replace`), so the tap, the guest's
  * lease and its connections stay; a device whose limits were removed loses its qdiscs; IFBs nobody
- * redirects to are deleted. The same comparison, without changes, is what status reports as drift.
+ * redirects to are deleted. The same comparison, without changes, is what status reports as drift. A
+ * converge that fails later puts every touched device back from a snapshot (bandwidth-snapshot.ts).
  */
 import { KvmnetError, ignoreNotFound, isExists } from '../../errors.js'
 import { TC_H_INGRESS_HANDLE, type LinkInfo, type Rtnl, type QdiscInfo } from '../../rtnl/index.js'
@@ -12,14 +13,15 @@ import type { NetworkPlan } from '../plan.js'
 import { linkNamesOf } from '../kinds/plan-parts.js'
 import { IFB_TXQUEUELEN, QOS_HANDLE, shapingOf, type DeviceShaping, type WantedClass, type WantedFilter } from '../kinds/bandwidth.js'
 import { assertOurs, isHalfMade } from './links-common.js'
+import { ingressSnapshot, readSnapshot, restoreSnapshot, rootSnapshot, type DeviceSnapshot, type ShapingPart } from './bandwidth-snapshot.js'
 
 const TC_H_ROOT = 0xffffffff
 const REDIRECT_PRIO = 1
 /** Bytes of slack when comparing a burst: the kernel keeps it in 64 ns ticks. */
 const BURST_SLACK = 64
 
-/** One change to a device, and how to put back what it replaced (a rollback of a converge that failed later). */
-type Change = { what: string; run: () => Promise<void>; undo?: () => Promise<void> }
+/** One change to a device, and which part of its shaping it touches (put back from the snapshot on rollback). */
+type Change = { what: string; part: ShapingPart; run: () => Promise<void> }
 
 function sameClass(w: WantedClass, have: { rate: number; ceil: number; burst: number; cburst: number } | undefined): boolean {
   if (!have) return false
@@ -30,49 +32,45 @@ function sameClass(w: WantedClass, have: { rate: number; ceil: number; burst: nu
 const matchKey = (f: { prio: number; match?: unknown; flowid?: number | undefined; redirectTo?: number | undefined }): string =>
   JSON.stringify([f.prio, f.match, f.flowid ?? null, f.redirectTo ?? null])
 
-/** The changes one device needs; reads its classes and filters only where kvmnet's qdisc is already there. */
-async function deviceChanges(rtnl: Rtnl, d: DeviceShaping, link: LinkInfo, qdiscs: readonly QdiscInfo[], ifbIndex: (name: string) => number | undefined): Promise<Change[]> {
+/**
+ * The changes one device needs, and a snapshot of what it has now; reads its classes and filters only
+ * where kvmnet's qdisc is already there.
+ */
+async function deviceChanges(
+  rtnl: Rtnl,
+  d: DeviceShaping,
+  link: LinkInfo,
+  qdiscs: readonly QdiscInfo[],
+  links: { indexOf(name: string): number | undefined; nameOf(index: number): string | undefined },
+): Promise<{ changes: Change[]; snapshot: DeviceSnapshot }> {
   const out: Change[] = []
   const dev = link.index
   const root = qdiscs.find((q) => q.dev === dev && q.parent === TC_H_ROOT)
   const ours = root?.kind === 'htb' && root.handle === QOS_HANDLE
+  if (d.root && root && !ours && root.handle >>> 16 !== 0)
+    throw new KvmnetError(`${d.dev} carries a root qdisc kvmnet did not make (${root.kind} ${(root.handle >>> 16).toString(16)}:); remove it for bandwidth limits to apply`)
+  const classes = ours ? (await rtnl.listClasses(dev)).filter((c) => c.classid >>> 16 === QOS_HANDLE >>> 16) : []
+  const filters = ours ? (await rtnl.listFilters(dev, QOS_HANDLE)).filter((f) => f.match !== undefined) : []
   if (d.root) {
     const want = d.root
-    if (root && !ours && root.handle >>> 16 !== 0)
-      throw new KvmnetError(`${d.dev} carries a root qdisc kvmnet did not make (${root.kind} ${(root.handle >>> 16).toString(16)}:); remove it for bandwidth limits to apply`)
     if (!ours || root.defaultClass !== want.defaultClass)
-      out.push({
-        what: `${d.dev}: root htb`,
-        run: () => rtnl.replaceQdisc({ kind: 'htb', dev, handle: QOS_HANDLE, defaultClass: want.defaultClass }),
-        undo: ours ? () => rtnl.replaceQdisc({ kind: 'htb', dev, handle: QOS_HANDLE, defaultClass: root.defaultClass ?? want.defaultClass }) : () => rtnl.deleteQdisc(dev, 'root').catch(ignoreNotFound),
-      })
-    const classes = ours ? (await rtnl.listClasses(dev)).filter((c) => c.classid >>> 16 === QOS_HANDLE >>> 16) : []
+      out.push({ what: `${d.dev}: root htb`, part: 'root', run: () => rtnl.replaceQdisc({ kind: 'htb', dev, handle: QOS_HANDLE, defaultClass: want.defaultClass }) })
     for (const w of want.classes) {
       const have = classes.find((c) => c.classid === w.classid)
       // A dump gives a class directly under the qdisc the parent "root" (ffffffff), not the qdisc's handle.
       const parent = have?.parent === TC_H_ROOT ? QOS_HANDLE : have?.parent
-      const old = have?.htb
-      if (!sameClass(w, old) || parent !== w.parent)
-        out.push({
-          what: `${d.dev}: class ${(w.classid & 0xffff).toString(16)}`,
-          run: () => rtnl.replaceHtbClass({ dev, ...w }),
-          // A class that was there gets its old rates back; a new one goes with its qdisc or is deleted.
-          undo: old && parent !== undefined ? () => rtnl.replaceHtbClass({ dev, classid: w.classid, parent, ...old }) : () => rtnl.deleteClass(dev, w.classid).catch(ignoreNotFound),
-        })
+      if (!sameClass(w, have?.htb) || parent !== w.parent)
+        out.push({ what: `${d.dev}: class ${(w.classid & 0xffff).toString(16)}`, part: 'root', run: () => rtnl.replaceHtbClass({ dev, ...w }) })
     }
-    const filters = ours ? (await rtnl.listFilters(dev, QOS_HANDLE)).filter((f) => f.match !== undefined) : []
     const wantKeys = new Set(want.filters.map((f: WantedFilter) => matchKey(f)))
     if (filters.length !== want.filters.length || filters.some((f) => !wantKeys.has(matchKey(f)))) {
       const prios = new Set([...filters.map((f) => f.prio)])
       out.push({
         what: `${d.dev}: filters`,
+        part: 'root',
         run: async () => {
           for (const p of prios) await rtnl.deleteFilters(dev, QOS_HANDLE, p).catch(ignoreNotFound)
           await Promise.all(want.filters.map((f) => rtnl.addU32Filter({ dev, parent: QOS_HANDLE, prio: f.prio, match: f.match, flowid: f.flowid })))
-        },
-        undo: async () => {
-          for (const p of new Set([...prios, ...want.filters.map((f) => f.prio)])) await rtnl.deleteFilters(dev, QOS_HANDLE, p).catch(ignoreNotFound)
-          for (const f of filters) if (f.match) await rtnl.addU32Filter({ dev, parent: QOS_HANDLE, prio: f.prio, match: f.match, flowid: f.flowid })
         },
       })
     }
@@ -80,31 +78,42 @@ async function deviceChanges(rtnl: Rtnl, d: DeviceShaping, link: LinkInfo, qdisc
     // Leaves before their parents: a class with children cannot be deleted.
     const top = (c: { parent: number }): boolean => c.parent === TC_H_ROOT || c.parent === QOS_HANDLE
     const stale = classes.filter((c) => !wanted.has(c.classid)).sort((a, b) => Number(top(a)) - Number(top(b)))
-    for (const c of stale) out.push({ what: `${d.dev}: stale class ${(c.classid & 0xffff).toString(16)}`, run: () => rtnl.deleteClass(dev, c.classid).catch(ignoreNotFound) })
+    for (const c of stale) out.push({ what: `${d.dev}: stale class ${(c.classid & 0xffff).toString(16)}`, part: 'root', run: () => rtnl.deleteClass(dev, c.classid).catch(ignoreNotFound) })
   } else if (ours) {
-    out.push({ what: `${d.dev}: remove root htb`, run: () => rtnl.deleteQdisc(dev, 'root').catch(ignoreNotFound) })
+    out.push({ what: `${d.dev}: remove root htb`, part: 'root', run: () => rtnl.deleteQdisc(dev, 'root').catch(ignoreNotFound) })
   }
 
   const ingress = qdiscs.find((q) => q.dev === dev && q.kind === 'ingress')
+  // A port's ingress qdisc is kvmnet's (the tap is); the bridge's is never touched, nor read.
+  const redirects = ingress && link.kind !== 'bridge' ? (await rtnl.listFilters(dev, TC_H_INGRESS_HANDLE)).filter((f) => f.match !== undefined) : []
   if (d.redirectTo !== undefined) {
-    const target = ifbIndex(d.redirectTo)
-    const filters = ingress ? (await rtnl.listFilters(dev, TC_H_INGRESS_HANDLE)).filter((f) => f.match !== undefined) : []
-    const right = target !== undefined && filters.length === 1 && filters[0]!.prio === REDIRECT_PRIO && filters[0]!.redirectTo === target && 'all' in filters[0]!.match!
-    if (!ingress) out.push({ what: `${d.dev}: ingress`, run: () => rtnl.replaceQdisc({ kind: 'ingress', dev }), undo: () => rtnl.deleteQdisc(dev, 'ingress').catch(ignoreNotFound) })
+    const target = links.indexOf(d.redirectTo)
+    const right = target !== undefined && redirects.length === 1 && redirects[0]!.prio === REDIRECT_PRIO && redirects[0]!.redirectTo === target && 'all' in redirects[0]!.match!
+    if (!ingress) out.push({ what: `${d.dev}: ingress`, part: 'ingress', run: () => rtnl.replaceQdisc({ kind: 'ingress', dev }) })
     if (!right)
       out.push({
         what: `${d.dev}: redirect to ${d.redirectTo}`,
+        part: 'ingress',
         run: async () => {
-          for (const p of new Set(filters.map((f) => f.prio))) await rtnl.deleteFilters(dev, TC_H_INGRESS_HANDLE, p).catch(ignoreNotFound)
-          const to = ifbIndex(d.redirectTo!) ?? (await rtnl.getLink(d.redirectTo!)).index
+          for (const p of new Set(redirects.map((f) => f.prio))) await rtnl.deleteFilters(dev, TC_H_INGRESS_HANDLE, p).catch(ignoreNotFound)
+          const to = links.indexOf(d.redirectTo!) ?? (await rtnl.getLink(d.redirectTo!)).index
           await rtnl.addU32Filter({ dev, parent: TC_H_INGRESS_HANDLE, prio: REDIRECT_PRIO, match: { all: true }, redirectTo: to })
         },
       })
   } else if (ingress && link.kind !== 'bridge') {
-    // A port's ingress qdisc is kvmnet's (the tap is); the bridge's is never touched.
-    out.push({ what: `${d.dev}: remove ingress`, run: () => rtnl.deleteQdisc(dev, 'ingress').catch(ignoreNotFound) })
+    out.push({ what: `${d.dev}: remove ingress`, part: 'ingress', run: () => rtnl.deleteQdisc(dev, 'ingress').catch(ignoreNotFound) })
   }
-  return out
+  const snapshot: DeviceSnapshot = {
+    dev: d.dev,
+    root: rootSnapshot(root, classes, filters),
+    ingress: link.kind === 'bridge' ? undefined : ingressSnapshot(ingress, redirects, links.nameOf),
+  }
+  return { changes: out, snapshot }
+}
+
+/** Links by name and by index, for naming IFBs both ways. */
+function linkIndex(links: ReadonlyMap<string, LinkInfo>, all: readonly LinkInfo[] = [...links.values()]): { indexOf(name: string): number | undefined; nameOf(index: number): string | undefined } {
+  return { indexOf: (n) => links.get(n)?.index, nameOf: (i) => all.find((l) => l.index === i)?.name }
 }
 
 /** What differs between the kernel and the plan's limits, as short descriptions (status: drift). */
@@ -117,7 +126,7 @@ export async function bandwidthDrift(rtnl: Rtnl, plan: NetworkPlan): Promise<str
   for (const d of want.devices) {
     const link = links.get(d.dev)
     if (!link) continue
-    for (const c of await deviceChanges(rtnl, d, link, qdiscs, (n) => links.get(n)?.index)) out.push(`bandwidth: ${c.what}`)
+    for (const c of (await deviceChanges(rtnl, d, link, qdiscs, linkIndex(links))).changes) out.push(`bandwidth: ${c.what}`)
   }
   return out
 }
@@ -161,9 +170,9 @@ export async function ensureBandwidth(ctx: ApplyContext, plan: NetworkPlan): Pro
   }
 
   const qdiscs = await rtnl.listQdiscs()
-  const changes = (
-    await Promise.all(want.devices.filter((d) => links.has(d.dev)).map((d) => deviceChanges(rtnl, d, links.get(d.dev)!, qdiscs, (n) => links.get(n)?.index)))
-  ).flat()
+  const all = await rtnl.listLinks()
+  const found = await Promise.all(want.devices.filter((d) => links.has(d.dev)).map((d) => deviceChanges(rtnl, d, links.get(d.dev)!, qdiscs, linkIndex(links, all))))
+  const changes = found.flatMap((f) => f.changes)
   if (changes.length > 0) {
     await tx.step({ name: 'bandwidth', detail: String(changes.length) }, 'links', async (s) => {
       // In order per device (qdisc before its classes, filters before stale classes); devices at once.
@@ -172,20 +181,17 @@ export async function ensureBandwidth(ctx: ApplyContext, plan: NetworkPlan): Pro
         const dev = c.what.slice(0, c.what.indexOf(':'))
         byDev.set(dev, [...(byDev.get(dev) ?? []), c])
       }
-      const done = new Map<string, Change[]>()
-      // Undone in reverse per device (a class before the qdisc it was added to). A removed qdisc or class is
-      // not brought back: the next up makes it again.
+      // A later failure puts each device's touched parts back as they were, whole (removed qdiscs,
+      // classes and filters included), devices at once.
+      const touched = new Map<string, Set<ShapingPart>>()
       s.onUndo(async () => {
-        await Promise.all([...done.values()].map(async (list) => {
-          for (const c of [...list].reverse()) await c.undo?.()
-        }))
+        await Promise.all(found.filter((f) => touched.has(f.snapshot.dev)).map((f) => restoreSnapshot(rtnl, f.snapshot, touched.get(f.snapshot.dev)!)))
       })
       await Promise.all(
         [...byDev.entries()].map(async ([dev, list]) => {
-          done.set(dev, [])
           for (const c of list) {
+            touched.set(dev, (touched.get(dev) ?? new Set()).add(c.part))
             await c.run()
-            done.get(dev)!.push(c)
           }
         }),
       )
@@ -194,7 +200,24 @@ export async function ensureBandwidth(ctx: ApplyContext, plan: NetworkPlan): Pro
   const stale = ourIfbs.filter((l) => !want.ifbs.includes(l.name))
   if (stale.length > 0) {
     await tx.step({ name: 'remove-ifbs', detail: String(stale.length) }, 'links', async (s) => {
-      await Promise.all(stale.map((l) => rtnl.deleteLink(l.index).catch(ignoreNotFound)))
+      // Made again on rollback, with their limits: the ports' redirects (put back after) name them.
+      const saved = await Promise.all(stale.map((l) => readSnapshot(rtnl, l, qdiscs)))
+      const removed: DeviceSnapshot[] = []
+      s.onUndo(async () => {
+        await Promise.all(
+          removed.map(async (snap) => {
+            const old = stale.find((l) => l.name === snap.dev)!
+            await rtnl.addLink({ kind: 'ifb', name: snap.dev, group: plan.group, alias: old.alias ?? plan.alias.ifb, txQueueLen: IFB_TXQUEUELEN, up: true })
+            await restoreSnapshot(rtnl, snap, new Set(['root']))
+          }),
+        )
+      })
+      await Promise.all(
+        saved.map(async (snap, i) => {
+          await rtnl.deleteLink(stale[i]!.index).catch(ignoreNotFound)
+          removed.push(snap)
+        }),
+      )
       s.outcome('removed')
     })
   }

@@ -19,6 +19,10 @@ export interface GuestChecks {
   address?: string
   /** A TCP port the guest listens on (so other guests can check it) while it runs. */
   listen?: number
+  /** A TCP port where the guest reads and discards what is sent to it (a download), while it runs. */
+  sink?: number
+  /** A TCP port where the guest sends zeros to whoever connects (an upload), while it runs. */
+  source?: number
   /**
    * Seconds the checks keep retrying (another guest booting beside this one may not be up yet), and
    * the guest stays up after its checks, so that its peers' checks can reach it. Default 0.
@@ -55,6 +59,12 @@ export function checksCmdline(checks: GuestChecks, field = 'checks'): string[] {
   if (checks.listen !== undefined) {
     if (!Number.isInteger(checks.listen) || checks.listen < 1 || checks.listen > 65535) throw new SpecError(`${field}.listen`, `not a port: ${checks.listen}`)
     words.push(`kvmnet.listen=${checks.listen}`)
+  }
+  for (const key of ['sink', 'source'] as const) {
+    const port = checks[key]
+    if (port === undefined) continue
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SpecError(`${field}.${key}`, `not a port: ${port}`)
+    words.push(`kvmnet.${key}=${port}`)
   }
   if (checks.waitForPeers !== undefined) {
     if (!Number.isInteger(checks.waitForPeers) || checks.waitForPeers < 0 || checks.waitForPeers > 600) throw new SpecError(`${field}.waitForPeers`, `not 0-600 seconds: ${checks.waitForPeers}`)

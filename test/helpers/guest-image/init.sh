@@ -63,6 +63,20 @@ if [ -n "$listen_port" ]; then
   (while true; do nc -l -p "$listen_port" -e /bin/true >/dev/null 2>&1 && touch /tmp/peer-seen; done) &
 fi
 
+# Traffic for bandwidth tests, one TCP connection at a time, as long as the guest runs: a sink reads and
+# discards what the host sends (a download), a source sends zeros to whoever connects (an upload).
+sink_port=$(arg kvmnet.sink)
+source_port=$(arg kvmnet.source)
+# Both run as nc's -e program (the connection is its stdin and stdout): nc's own stdin, the console, ends.
+if [ -n "$sink_port" ]; then
+  printf '#!/bin/sh\nexec cat >/dev/null\n' > /tmp/drain && chmod +x /tmp/drain
+  (while true; do nc -l -p "$sink_port" -e /tmp/drain </dev/null >/dev/null 2>&1; done) &
+fi
+if [ -n "$source_port" ]; then
+  printf '#!/bin/sh\nexec cat /dev/zero\n' > /tmp/zeros && chmod +x /tmp/zeros
+  (while true; do nc -l -p "$source_port" -e /tmp/zeros </dev/null >/dev/null 2>&1; done) &
+fi
+
 deadline=$(( $(cut -d. -f1 /proc/uptime) + peer_wait ))
 # Tries until it succeeds or the peer deadline passes (at least twice: the first packet may be spent on
 # ARP/neighbour resolution along the path).
