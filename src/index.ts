@@ -17,5 +17,7 @@ export type { BackoffPolicy, DhcpReservation, DnsmasqDhcpSpec, DnsmasqDnsSpec, D
 export { NETWORK_MODES, Network, VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6, createNetwork, defaultBridgeName, defaultLinkGroup, defaultMac, gc, networkJsonSchema, openNetwork, specIssues, specSchema, stepLabel, tapHostMac, validateSpec, vxlanName } from './network/index.js'
 export type { ApplyReport, BridgeNetworkSpec, DhcpHostSpec, DnsHostSpec, FirewallOptionsSpec, ForwardSpec, GcReport, IsolatedNetworkSpec, MacvtapNetworkSpec, MacvtapPortSpec, NatNetworkSpec, NetworkBandwidthSpec, NetworkEvents, NetworkMode, NetworkOptions, NetworkPlan, NetworkSpec, NetworkSpecInput, NetworkStatus, NetworkVxlanSpec, NetworkWarning, OpenNetworkSpec, PlanOf, PlannedMacvtap, PlannedPort, PlannedTap, PlannedVxlan, PortBandwidthSpec, PortInfo, PortLease, PortSpec, PortStatus, RepairFailedEvent, RepairedEvent, RoutedNetworkSpec, RuntimeAdditions, SpecIssue, SpecOf, StepCategory, StepEvent, StepId, StepName, StepOutcome, StepTiming, TapPortSpec, UpOptions, VeryIsolatedNetworkSpec, VxlanStatus } from './network/index.js'
 export { TESTED_VERSIONS, doctor, hostChecks } from './doctor/index.js'
+export { libvirtInterfaceXml } from './libvirt/index.js'
+export type { LibvirtPort } from './libvirt/index.js'
 export type { DoctorOptions, DoctorReport, Finding, FindingCode, HostCheck } from './doctor/index.js'
 export type { CoexistRecord, CoexistWarning } from './coexist/index.js'

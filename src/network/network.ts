@@ -8,13 +8,12 @@
  */
 import { EventEmitter } from 'node:events'
 import { InUseError, KvmnetError, NotFoundError, SpecError, ignoreNotFound, isNotFound } from '../errors.js'
-import { Netns } from '../netns/index.js'
-import { nsLabel } from '../netns/index.js'
+import { Netns, nsLabel } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
 import type { Dnsmasq } from '../dnsmasq/index.js'
-import { isNetworkName, NETWORK_NAME_RULE } from '../util/index.js'
-import { Transaction } from '../util/index.js'
+import { libvirtInterfaceXml } from '../libvirt/index.js'
+import { isNetworkName, NETWORK_NAME_RULE, Transaction } from '../util/index.js'
 import type { RepairOutcome } from '../watch/index.js'
 import { applyContextOf, attachPort, converge, dismantle } from './converge.js'
 import { DnsmasqHolder, relayDnsmasqEvents } from './dnsmasq-holder.js'
@@ -324,6 +323,13 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
 
   async ports(): Promise<PortInfo[]> {
     return Promise.all(this.planned.plan.ports.map((p) => this.portInfo(p)))
+  }
+
+  /** The `<interface>` element attaching a libvirt domain to port `name` (src/libvirt/interface-xml.ts). */
+  libvirtInterfaceXml(name: string): string {
+    const port = this.planned.plan.ports.find((p) => p.name === name)
+    if (!port) throw new NotFoundError(`port ${name}`, `network ${this.name} has no port named ${name}`)
+    return libvirtInterfaceXml(port)
   }
 
   private async portInfo(p: PlannedPort): Promise<PortInfo> {

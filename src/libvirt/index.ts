@@ -1,0 +1,2 @@
+export { libvirtInterfaceXml, xmlAttr } from './interface-xml.js'
+export type { LibvirtPort } from './interface-xml.js'
