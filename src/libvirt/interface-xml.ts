@@ -8,7 +8,7 @@
  *
  * Built by hand: three attributes, each escaped for a single-quoted XML attribute.
  */
-import { SpecError } from '../errors.js'
+import { NotFoundError, SpecError } from '../errors.js'
 
 /** What the element needs of a port (kvmnet's PlannedPort and PortInfo both have it). */
 export interface LibvirtPort {
@@ -46,4 +46,11 @@ export function libvirtInterfaceXml(port: LibvirtPort, indent = ''): string {
     `</interface>`,
   ]
   return lines.map((l) => indent + l).join('\n') + '\n'
+}
+
+/** The element for the port named `name` among a network's `ports` (NotFoundError when it has none). */
+export function portInterfaceXml(network: string, ports: readonly LibvirtPort[], name: string): string {
+  const port = ports.find((p) => p.name === name)
+  if (!port) throw new NotFoundError(`port ${name}`, `network ${network} has no port named ${name}`)
+  return libvirtInterfaceXml(port)
 }

@@ -14,7 +14,7 @@
  */
 import { readdir, readFile, readlink, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { isNotFound } from '../errors.js'
+import { ignoreNotFound, isNotFound } from '../errors.js'
 import { ipaddr } from '../util/index.js'
 
 export const LIBVIRT_NETWORK_DIRS = { active: '/run/libvirt/network', defined: '/etc/libvirt/qemu/networks' } as const
@@ -136,10 +136,15 @@ export async function libvirtNetnsIds(): Promise<Set<string>> {
   const ids = new Set<string>()
   for (const p of await readdir('/proc')) {
     if (!/^\d+$/.test(p)) continue
-    const comm = await readFile(`/proc/${p}/comm`, 'utf8').catch(() => '')
-    if (!DAEMONS.has(comm.trim())) continue
-    const mnt = await readlink(`/proc/${p}/ns/mnt`).catch(() => undefined)
-    const id = mnt === mine ? await nsId(`/proc/${p}/ns/net`) : undefined
+    try {
+      if (!DAEMONS.has((await readFile(`/proc/${p}/comm`, 'utf8')).trim())) continue
+      if ((await readlink(`/proc/${p}/ns/mnt`)) !== mine) continue
+    } catch (err) {
+      // The process exited since the listing.
+      ignoreNotFound(err)
+      continue
+    }
+    const id = await nsId(`/proc/${p}/ns/net`)
     if (id) ids.add(id)
   }
   if (ids.size === 0) {

@@ -12,7 +12,7 @@ import { Netns, nsLabel } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
 import type { Dnsmasq } from '../dnsmasq/index.js'
-import { libvirtInterfaceXml } from '../libvirt/index.js'
+import { portInterfaceXml } from '../libvirt/index.js'
 import { isNetworkName, NETWORK_NAME_RULE, Transaction } from '../util/index.js'
 import type { RepairOutcome } from '../watch/index.js'
 import { applyContextOf, attachPort, converge, dismantle } from './converge.js'
@@ -327,9 +327,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
 
   /** The `<interface>` element attaching a libvirt domain to port `name` (src/libvirt/interface-xml.ts). */
   libvirtInterfaceXml(name: string): string {
-    const port = this.planned.plan.ports.find((p) => p.name === name)
-    if (!port) throw new NotFoundError(`port ${name}`, `network ${this.name} has no port named ${name}`)
-    return libvirtInterfaceXml(port)
+    return portInterfaceXml(this.name, this.planned.plan.ports, name)
   }
 
   private async portInfo(p: PlannedPort): Promise<PortInfo> {
