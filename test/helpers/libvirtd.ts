@@ -58,6 +58,8 @@ export interface Libvirtd {
   inMounts(cmd: string, args: readonly string[], opts?: { input?: string; env?: Record<string, string> }): Promise<{ exitCode: number; stdout: string; stderr: string }>
   /** Stop libvirtd alone (its domains and networks keep running, as on a host) and start it again. */
   restart(): Promise<void>
+  /** PIDs of libvirtd and everything it started (its dnsmasq, QEMU), by mount namespace. */
+  processes(): number[]
   /** The daemon's log so far (for t.comment on failure). */
   log(): string
 }
@@ -206,13 +208,14 @@ export async function startLibvirtd(t: Teardownable, ns: TestNs): Promise<Libvir
     },
     virshTry,
     async inMounts(cmd, args, opts = {}) {
-      const r = await execa('nsenter', [`--mount=/proc/${pid}/ns/mnt`, `--net=${ns.path}`, '--', cmd, ...args], { input: opts.input, env: opts.env, reject: false, timeout: 120_000 })
+      const r = await execa('nsenter', [`--mount=/proc/${pid}/ns/mnt`, `--net=${ns.path}`, `--wd=${process.cwd()}`, '--', cmd, ...args], { input: opts.input, env: opts.env, reject: false, timeout: 120_000 })
       return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }
     },
     async restart() {
       await stop()
       await start()
     },
+    processes: () => processesInMounts(mine),
     log: () => logText,
   }
 }
