@@ -85,6 +85,9 @@ t.test('a libvirt NAT network and a kvmnet NAT network in one namespace', { skip
     await net.down().catch((err: Error) => t.comment(`teardown down: ${err.message}`))
     rmSync(stateRoot, { recursive: true, force: true })
   })
+  // What kvmnet's watch had to put back, if libvirt's rebuilds disturbed anything of kvmnet's.
+  const repairs: string[] = []
+  net.on('repaired', (e: { what?: string; object?: string }) => repairs.push(JSON.stringify(e)))
   const before = await libvirtRules(host)
   await net.up()
   const kguest = await tapGuest(t, host, 'klk0', '52:54:00:82:00:01', '10.82.0.10/24', 'kl')
@@ -107,6 +110,7 @@ t.test('a libvirt NAT network and a kvmnet NAT network in one namespace', { skip
   t.ok(await waitFor(() => ping(lguest, '203.0.113.2'), 30_000, 200), "and libvirt's guest")
   t.ok(await ping(outside, '203.0.113.1'), 'the uplink answers')
 
+  t.comment(`kvmnet's watch repaired ${repairs.length} thing(s) through libvirt's rebuilds${repairs.length ? `: ${repairs.join('; ')}` : ''}`)
   const beforeDown = await libvirtRules(host)
   await net.down()
   const after = await libvirtRules(host)
