@@ -62,7 +62,7 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     const others = (await listStates(input.stateRoot)).states.filter((o) => o.state.name !== net.name && o.state.netnsId === netnsId)
     await assertForwardsFree(net.spec, others)
     // Checks that need the kernel (links taken, uplink and NIC present), before anything is changed.
-    await preflight(input.rtnl, net.plan, others.map((o) => o.state), input.stateRoot, netnsId)
+    await preflight(input.rtnl, net.plan, others.map((o) => o.state), input.stateRoot, netnsId, was?.plan)
     const startTime = await processStartTime(process.pid)
     const ctx = input.context(state, newFds)
     await tx.step('journal', 'state', async (s) => {

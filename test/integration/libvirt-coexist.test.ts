@@ -166,6 +166,11 @@ t.test("up refuses a running or defined libvirt network's subnet or bridge; doct
   t.equal(f?.object, 'libvirt network lvlate', 'doctor names the libvirt network')
   t.equal(f?.severity, 'warning', 'defined, not running: a warning (it collides at net-start)')
   t.match(f?.problem, /ipv4\.address .*192\.168\.162\.0\/24/, 'and the field and subnet')
+  // The network already up keeps working: a converge (what a repair or a runtime change runs) is not refused.
+  const again = await kvmnetIn(lv, ['up', join(dir, 'ok.json'), '--netns', host.name, '--state-root', stateRoot])
+  t.equal(again.exitCode, 0, `klok converges beside the colliding definition: ${again.stderr}`)
+  const moved = await kvmnetIn(lv, ['up', '-', ...common], JSON.stringify({ name: 'klok', mode: 'nat', ipv4: { address: '192.168.161.1/24' } }))
+  t.equal(moved.exitCode, 2, "but moving it onto libvirt's defined subnet is refused")
   const start = await lv.virshTry(['net-start', 'lvlate'])
   t.not(start.exitCode, 0, `libvirt's net-start indeed fails on kvmnet's subnet: ${start.stderr.trim()}`)
 })

@@ -53,22 +53,39 @@ function assertNic(link: LinkInfo | undefined, name: string, field: string, what
   return link
 }
 
-/** A libvirt network whose bridge name or subnet is this plan's, in the namespace `netnsId` names. */
-export async function assertNoLibvirtCollision(plan: NetworkPlan, netnsId: string): Promise<void> {
+function bridgeAndSubnets(plan: NetworkPlan | undefined): { bridge?: string | undefined; subnet?: string | undefined; subnet6?: string | undefined } {
+  if (!plan) return {}
+  return { bridge: bridgeOf(plan), ...('subnet' in plan ? { subnet: plan.subnet, subnet6: plan.subnet6 } : {}) }
+}
+
+/**
+ * A libvirt network whose bridge name or subnet is this plan's, in the namespace `netnsId` names. Only
+ * what the apply makes new is checked (`prev`: the plan applied before): a network already up keeps its
+ * bridge and subnet, and its repairs and runtime changes must not start failing because libvirt defined
+ * a network on them afterwards — doctor names that one.
+ */
+export async function assertNoLibvirtCollision(plan: NetworkPlan, netnsId: string, prev?: NetworkPlan): Promise<void> {
+  const want = bridgeAndSubnets(plan)
+  const had = bridgeAndSubnets(prev)
+  const fresh = {
+    bridge: want.bridge !== had.bridge ? want.bridge : undefined,
+    subnet: want.subnet !== had.subnet ? want.subnet : undefined,
+    subnet6: want.subnet6 !== had.subnet6 ? want.subnet6 : undefined,
+  }
+  if (fresh.bridge === undefined && fresh.subnet === undefined && fresh.subnet6 === undefined) return
   const networks = await libvirtNetworks()
   if (networks.length === 0 || !(await libvirtNetnsIds()).has(netnsId)) return
-  const subnets = 'subnet' in plan ? { subnet: plan.subnet, subnet6: plan.subnet6 } : {}
-  const c = libvirtCollisions({ bridge: bridgeOf(plan), ...subnets }, networks)[0]
+  const c = libvirtCollisions(fresh, networks)[0]
   if (c) throw new SpecError(c.field, `${describeCollision(c)}: stop or change one of the two networks`)
 }
 
 /**
  * Everything of the above, for `plan` about to be applied in the namespace `rtnl` speaks to (`netnsId`,
- * its identity). `others` are the states of the other networks recorded for the same namespace.
+ * its identity) over `prev`, the plan applied before (a converge). `others` are the states of the other networks recorded for the same namespace.
  */
-export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly NetworkState[], stateRoot: string, netnsId: string): Promise<void> {
+export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly NetworkState[], stateRoot: string, netnsId: string, prev?: NetworkPlan): Promise<void> {
   // First: a running libvirt network's bridge is also refused below, but without naming libvirt's network.
-  await assertNoLibvirtCollision(plan, netnsId)
+  await assertNoLibvirtCollision(plan, netnsId, prev)
   const links = await rtnl.listLinks()
   const byName = new Map(links.map((l) => [l.name, l]))
   const owner = { group: plan.group, names: linkNamesOf(plan) }
