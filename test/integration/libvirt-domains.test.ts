@@ -123,3 +123,40 @@ t.test('libvirt domains attached through port-xml and through type=bridge use a 
   t.equal(down.exitCode, 0, `kvmnet down: ${down.stderr}`)
   await assertNothingLeft(t, host, 'lvdom', stateRoot)
 })
+
+t.test("a libvirt domain on a kvmnet macvtap port through port-xml: libvirt opens kvmnet's macvtap as it is", { skip }, async (t) => {
+  // The NIC's LAN: a veth whose other end is in a "LAN" namespace at 198.51.100.1.
+  const host = await makeNs(t, 'kl')
+  const lan = await makeNs(t, 'kl')
+  await host.ip([`link add nic0 type veth peer name eth0 netns ${lan.name}`, 'link set nic0 up'].join('\n'))
+  await lan.ip(['addr add 198.51.100.1/24 dev eth0', 'link set eth0 up'].join('\n'))
+  const stateRoot = `/run/kvmnet-test/${host.name}`
+  const common = ['--netns', host.name, '--state-root', stateRoot]
+  const mac = '52:54:00:81:01:0c'
+  const dir = mkdtempSync(join(tmpdir(), 'kvmnet-lvmv-'))
+  t.teardown(async () => {
+    await kvmnet(['down', 'lvmv', ...common])
+    rmSync(dir, { recursive: true, force: true })
+    rmSync(stateRoot, { recursive: true, force: true })
+  })
+  writeFileSync(join(dir, 'spec.json'), JSON.stringify({ name: 'lvmv', mode: 'macvtap', interface: 'nic0', ports: [{ name: 'lvmv0', mac }] }))
+  const up = await kvmnet(['up', join(dir, 'spec.json'), ...common])
+  t.equal(up.exitCode, 0, `kvmnet up: ${up.stderr}`)
+  const xml = await kvmnet(['port-xml', 'lvmv', 'lvmv0', ...common])
+  t.match(xml.stdout, /<interface type='ethernet'>[\s\S]*<target dev='lvmv0' managed='no'\/>/, 'the macvtap, unmanaged')
+  const indexBefore = (await links(host)).find((l) => l.ifname === 'lvmv0')?.ifindex
+
+  const libvirt = await startLibvirtd(t, host)
+  const g = await startLibvirtGuest(libvirt, { name: 'kl-macvtap', interfaceXml: xml.stdout, checks: { address: '198.51.100.10/24', ping: ['198.51.100.1'] } })
+  const r = await g.results()
+  t.equal(r.mac, mac, "the guest's NIC has the port's MAC")
+  t.equal(r.pings['198.51.100.1'], true, "the guest reaches the NIC's LAN through kvmnet's macvtap")
+  t.equal((await links(host)).find((l) => l.ifname === 'lvmv0')?.ifindex, indexBefore, 'the same macvtap: libvirt made none of its own')
+  t.notOk((await links(host)).some((l) => l.ifname.startsWith('macvtap')), 'no macvtap of libvirt\'s')
+  await libvirt.virsh(['start', g.name])
+  await libvirt.virsh(['destroy', g.name])
+  t.ok((await links(host)).some((l) => l.ifname === 'lvmv0'), "virsh destroy leaves kvmnet's macvtap")
+  const down = await kvmnet(['down', 'lvmv', ...common])
+  t.equal(down.exitCode, 0, `kvmnet down: ${down.stderr}`)
+  await assertNothingLeft(t, host, 'lvmv', stateRoot)
+})
