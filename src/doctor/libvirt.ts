@@ -4,7 +4,7 @@
  * one bridge claimed twice); a defined one breaks them at its `virsh net-start` or next autostart, which
  * kvmnet's `up` refuses ahead of time but a network already up cannot see coming.
  */
-import { describeCollision, libvirtCollisions, libvirtNetnsIds, libvirtNetworks } from '../libvirt/index.js'
+import { describeCollision, libvirtCollisions, libvirtNetnsIds, libvirtNetworks } from '../libvirt-host/index.js'
 import type { NetworkState, PlannedNetwork } from '../network/index.js'
 import type { Finding } from './findings.js'
 

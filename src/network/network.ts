@@ -12,7 +12,7 @@ import { Netns, nsLabel } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
 import type { Dnsmasq } from '../dnsmasq/index.js'
-import { portInterfaceXml } from '../libvirt/index.js'
+import { portInterfaceXml } from '../libvirt-host/index.js'
 import { isNetworkName, NETWORK_NAME_RULE, Transaction } from '../util/index.js'
 import type { RepairOutcome } from '../watch/index.js'
 import { applyContextOf, attachPort, converge, dismantle } from './converge.js'
@@ -325,7 +325,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     return Promise.all(this.planned.plan.ports.map((p) => this.portInfo(p)))
   }
 
-  /** The `<interface>` element attaching a libvirt domain to port `name` (src/libvirt/interface-xml.ts). */
+  /** The `<interface>` element attaching a libvirt domain to port `name` (src/libvirt-host/interface-xml.ts). */
   libvirtInterfaceXml(name: string): string {
     return portInterfaceXml(this.name, this.planned.plan.ports, name)
   }

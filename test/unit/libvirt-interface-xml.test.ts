@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { NotFoundError, SpecError, createNetwork } from '../../src/index.js'
-import { libvirtInterfaceXml, xmlAttr } from '../../src/libvirt/index.js'
+import { libvirtInterfaceXml, xmlAttr } from '../../src/libvirt-host/index.js'
 
 t.test('a tap port: type ethernet, the existing device unmanaged, the guest MAC, virtio', async (t) => {
   t.equal(

@@ -7,7 +7,7 @@ import t from 'tap'
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { libvirtCollisions, libvirtNetworks, parseLibvirtNetwork } from '../../src/libvirt/index.js'
+import { libvirtCollisions, libvirtNetworks, parseLibvirtNetwork } from '../../src/libvirt-host/index.js'
 
 // libvirt's stock default network (src/network/default.xml.in).
 const DEFAULT = `<network>

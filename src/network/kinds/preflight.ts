@@ -9,7 +9,7 @@
  * they go (the namespace may change in between); these make the common mistakes cost nothing.
  */
 import { SpecError } from '../../errors.js'
-import { describeCollision, libvirtCollisions, libvirtNetnsIds, libvirtNetworks } from '../../libvirt/index.js'
+import { describeCollision, libvirtCollisions, libvirtNetnsIds, libvirtNetworks } from '../../libvirt-host/index.js'
 import { IFF_LOOPBACK, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import type { NetworkPlan } from '../plan.js'
 import type { NetworkState } from '../state.js'
