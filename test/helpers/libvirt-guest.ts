@@ -21,6 +21,8 @@ export interface LibvirtGuest {
   serial(): string
   /** Wait until the guest's init has reported everything (`done`) and return what it reported. */
   results(timeoutMs?: number): Promise<GuestResults>
+  /** Wait until the domain has powered itself off (its init does after `done`; a moment later). */
+  shutOff(timeoutMs?: number): Promise<void>
 }
 
 export async function startLibvirtGuest(lv: Libvirtd, o: { name: string; interfaceXml: string; checks: GuestChecks; dhcpTries?: number }): Promise<LibvirtGuest> {
@@ -65,6 +67,9 @@ ${o.interfaceXml.replace(/^/gm, '    ').trimEnd()}
         throw new Error(`guest ${o.name} did not finish: ${(err as Error).message}\n--- serial (tail) ---\n${serial().slice(-3000)}`)
       }
       return parseGuestSerial(serial())
+    },
+    async shutOff(timeoutMs = 60_000) {
+      await waitFor(async () => /shut off/.test(await lv.virsh(['domstate', o.name])), timeoutMs, 250)
     },
   }
 }

@@ -112,6 +112,7 @@ t.test('libvirt domains attached through port-xml and through type=bridge use a 
   // Each guest powered itself off once its checks were done (on_poweroff=destroy); started again, the
   // defined domains are destroyed while they run, as an operator would.
   for (const g of [a, b]) {
+    await g.shutOff()
     await libvirt.virsh(['start', g.name])
     t.match(await libvirt.virsh(['domstate', g.name]), /running/, `${g.name} runs again`)
     await libvirt.virsh(['destroy', g.name])
@@ -153,6 +154,7 @@ t.test("a libvirt domain on a kvmnet macvtap port through port-xml: libvirt open
   t.equal(r.pings['198.51.100.1'], true, "the guest reaches the NIC's LAN through kvmnet's macvtap")
   t.equal((await links(host)).find((l) => l.ifname === 'lvmv0')?.ifindex, indexBefore, 'the same macvtap: libvirt made none of its own')
   t.notOk((await links(host)).some((l) => l.ifname.startsWith('macvtap')), 'no macvtap of libvirt\'s')
+  await g.shutOff()
   await libvirt.virsh(['start', g.name])
   await libvirt.virsh(['destroy', g.name])
   t.ok((await links(host)).some((l) => l.ifname === 'lvmv0'), "virsh destroy leaves kvmnet's macvtap")
