@@ -19,5 +19,7 @@ export type { ApplyReport, BridgeNetworkSpec, DhcpHostSpec, DnsHostSpec, Firewal
 export { TESTED_VERSIONS, doctor, hostChecks } from './doctor/index.js'
 export { LibvirtImportError, fromLibvirtXml } from './libvirt/index.js'
 export type { LibvirtImport, LibvirtImportOptions } from './libvirt/index.js'
+export { libvirtInterfaceXml } from './libvirt-host/index.js'
+export type { LibvirtPort } from './libvirt-host/index.js'
 export type { DoctorOptions, DoctorReport, Finding, FindingCode, HostCheck } from './doctor/index.js'
 export type { CoexistRecord, CoexistWarning } from './coexist/index.js'

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<{ default: (a: import('./args.js').
   list: () => import('./commands/status.js'),
   leases: () => import('./commands/leases.js'),
   ports: () => import('./commands/ports.js'),
+  'port-xml': () => import('./commands/port-xml.js'),
   gc: () => import('./commands/gc.js'),
   doctor: () => import('./commands/doctor.js'),
   plan: () => import('./commands/plan.js'),

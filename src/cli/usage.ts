@@ -43,6 +43,12 @@ Prints what guests need: port names, guest MACs (give them to QEMU), /dev/tapN, 
   },
   leases: { synopsis: 'kvmnet leases NAME [--watch]', summary: "DHCP leases, read from dnsmasq's lease file; --watch: lease events as they happen (JSON lines with --json)" },
   ports: { synopsis: 'kvmnet ports NAME', summary: 'VM ports: taps, and macvtaps with their /dev/tapN' },
+  'port-xml': {
+    synopsis: 'kvmnet port-xml NAME PORT',
+    summary: "the libvirt <interface> element attaching a domain to the port (virsh attach-device, or paste into the domain XML)",
+    details: `  type='ethernet' with <target dev=PORT managed='no'/>: libvirt opens kvmnet's tap or macvtap as it is and
+  never creates, moves or deletes it. The port must be persistent (the default).`,
+  },
   doctor: { synopsis: 'kvmnet doctor [NAME]', summary: "what on this host blocks the namespace's networks (other firewalls, forwarding off, ports taken, ...), with the fix; exit 1 on errors" },
   gc: { synopsis: 'kvmnet gc', summary: 'finish what crashed kvmnet processes left (networks, links, tables, state)' },
   enable: {

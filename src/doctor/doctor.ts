@@ -9,6 +9,7 @@ import { Netns } from '../netns/index.js'
 import { RTPROT_RA, Rtnl, readSysctl } from '../rtnl/index.js'
 import { managedNicFindings } from './managed-nic.js'
 import { bridgeFindings } from './bridge-health.js'
+import { libvirtFindings } from './libvirt.js'
 import { DEFAULT_STATE_ROOT, kindOf, listStates, netnsIdentity, type NetworkState, type PlannedNetwork } from '../network/index.js'
 import { listChains, type ListedChain } from '../coexist/index.js'
 import type { Finding } from './findings.js'
@@ -112,6 +113,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
     }
     findings.push(...(await managedNicFindings(ns, rtnl, plans)))
     findings.push(...(await bridgeFindings(rtnl, plans)))
+    findings.push(...(await libvirtFindings(here, plans)))
     findings.push(...(await rpFindings(ns, await rpProbes(rtnl, plans))))
   } finally {
     rtnl.close()

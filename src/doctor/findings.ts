@@ -21,6 +21,7 @@ export type FindingCode =
   | 'bridge-port-limit'
   | 'mtu-mismatch'
   | 'host-requirement'
+  | 'libvirt-collision'
 
 export interface Finding {
   code: FindingCode

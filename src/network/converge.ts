@@ -70,7 +70,7 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     const others = (await listStates(input.stateRoot, stateLabel(ns))).states.filter((o) => o.state.name !== net.name && o.state.netnsId === netnsId)
     await assertForwardsFree(net.spec, others)
     // Checks that need the kernel (links taken, uplink and NIC present), before anything is changed.
-    await preflight(input.rtnl, net.plan, others.map((o) => o.state), input.stateRoot)
+    await preflight(input.rtnl, net.plan, others.map((o) => o.state), input.stateRoot, netnsId, was?.plan)
     const startTime = await ownStartTime()
     const ctx = input.context(state, newFds)
     await tx.step('journal', 'state', async (s) => {

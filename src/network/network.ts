@@ -8,13 +8,12 @@
  */
 import { EventEmitter } from 'node:events'
 import { InUseError, KvmnetError, NotFoundError, SpecError, ignoreNotFound, isNotFound } from '../errors.js'
-import { Netns } from '../netns/index.js'
-import { nsLabel } from '../netns/index.js'
+import { Netns, nsLabel } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
 import type { Dnsmasq } from '../dnsmasq/index.js'
-import { isNetworkName, NETWORK_NAME_RULE } from '../util/index.js'
-import { Transaction } from '../util/index.js'
+import { portInterfaceXml } from '../libvirt-host/index.js'
+import { isNetworkName, NETWORK_NAME_RULE, Transaction } from '../util/index.js'
 import type { RepairOutcome } from '../watch/index.js'
 import { applyContextOf, attachPort, converge, dismantle } from './converge.js'
 import { DnsmasqHolder, relayDnsmasqEvents } from './dnsmasq-holder.js'
@@ -327,6 +326,11 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     // Many ports: one dump of the links (the network's are in its group), not one request per port.
     const dumped = ports.length > 8 ? new Map((await this.rtnl.listLinks({ group })).map((l) => [l.name, l])) : undefined
     return Promise.all(ports.map(async (p) => portInfo(p, dumped?.get(p.name) ?? (await this.rtnl.getLink(p.name)), this.portFds.of(p.name))))
+  }
+
+  /** The `<interface>` element attaching a libvirt domain to port `name` (src/libvirt-host/interface-xml.ts). */
+  libvirtInterfaceXml(name: string): string {
+    return portInterfaceXml(this.name, this.planned.plan.ports, name)
   }
 
   /** Add a port forward (nat networks), recorded as a runtime addition. */

@@ -4,10 +4,12 @@
  * network's bridge or port), no other network in the namespace has a port or bridge of that name, the
  * links the plan uses exist and are what it needs (uplink; a NIC to enslave or put macvtaps on is an
  * Ethernet device), a vxlan's underlay and local address are there, and the subnet is routed nowhere
- * else. Each refusal is a SpecError naming the field as the user wrote it. The steps check again as
+ * else, and no network of libvirt's (running, or defined and waiting for net-start) in the same namespace has
+ * the bridge's name or an overlapping subnet. Each refusal is a SpecError naming the field as the user wrote it. The steps check again as
  * they go (the namespace may change in between); these make the common mistakes cost nothing.
  */
 import { SpecError } from '../../errors.js'
+import { describeCollision, libvirtCollisions, libvirtNetnsIds, libvirtNetworks } from '../../libvirt-host/index.js'
 import { IFF_LOOPBACK, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import type { NetworkPlan } from '../plan.js'
 import type { NetworkState } from '../state.js'
@@ -51,11 +53,39 @@ function assertNic(link: LinkInfo | undefined, name: string, field: string, what
   return link
 }
 
+function bridgeAndSubnets(plan: NetworkPlan | undefined): { bridge?: string | undefined; subnet?: string | undefined; subnet6?: string | undefined } {
+  if (!plan) return {}
+  return { bridge: bridgeOf(plan), ...('subnet' in plan ? { subnet: plan.subnet, subnet6: plan.subnet6 } : {}) }
+}
+
 /**
- * Everything of the above, for `plan` about to be applied in the namespace `rtnl` speaks to. `others`
- * are the states of the other networks recorded for the same namespace.
+ * A libvirt network whose bridge name or subnet is this plan's, in the namespace `netnsId` names. Only
+ * what the apply makes new is checked (`prev`: the plan applied before): a network already up keeps its
+ * bridge and subnet, and its repairs and runtime changes must not start failing because libvirt defined
+ * a network on them afterwards — doctor names that one.
  */
-export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly NetworkState[], stateRoot: string): Promise<void> {
+export async function assertNoLibvirtCollision(plan: NetworkPlan, netnsId: string, prev?: NetworkPlan): Promise<void> {
+  const want = bridgeAndSubnets(plan)
+  const had = bridgeAndSubnets(prev)
+  const fresh = {
+    bridge: want.bridge !== had.bridge ? want.bridge : undefined,
+    subnet: want.subnet !== had.subnet ? want.subnet : undefined,
+    subnet6: want.subnet6 !== had.subnet6 ? want.subnet6 : undefined,
+  }
+  if (fresh.bridge === undefined && fresh.subnet === undefined && fresh.subnet6 === undefined) return
+  const networks = await libvirtNetworks()
+  if (networks.length === 0 || !(await libvirtNetnsIds()).has(netnsId)) return
+  const c = libvirtCollisions(fresh, networks)[0]
+  if (c) throw new SpecError(c.field, `${describeCollision(c)}: stop or change one of the two networks`)
+}
+
+/**
+ * Everything of the above, for `plan` about to be applied in the namespace `rtnl` speaks to (`netnsId`,
+ * its identity) over `prev`, the plan applied before (a converge). `others` are the states of the other networks recorded for the same namespace.
+ */
+export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly NetworkState[], stateRoot: string, netnsId: string, prev?: NetworkPlan): Promise<void> {
+  // First: a running libvirt network's bridge is also refused below, but without naming libvirt's network.
+  await assertNoLibvirtCollision(plan, netnsId, prev)
   const links = await rtnl.listLinks()
   const byName = new Map(links.map((l) => [l.name, l]))
   const owner = { group: plan.group, names: linkNamesOf(plan) }
