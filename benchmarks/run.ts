@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only rtnl,nft,nftlib,dnsmasq,network,peers,startup,bandwidth]`: every benchmark side by side with its
+ * `npm run bench [-- --quick] [-- --only rtnl,nft,nftlib,dnsmasq,network,peers,startup,bandwidth,addresses]`: every benchmark side by side with its
  * baseline in one run, in scratch namespaces. Prints a table of medians and ratios and writes the rows as
  * JSON to benchmarks/results/. Benchmarks are never assertions: goals are printed, not enforced.
  */
@@ -24,6 +24,7 @@ const suites: [string, () => Promise<Suite>][] = [
   ['peers', async () => (await import('./peers.js')).runPeersBench],
   ['startup', async () => (await import('./startup.js')).runStartupBench],
   ['bandwidth', async () => (await import('./bandwidth.js')).runBandwidthBench],
+  ['addresses', async () => (await import('./addresses.js')).runAddressesBench],
 ]
 
 function fmt(v: number, unit = 'ms'): string {

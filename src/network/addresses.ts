@@ -9,33 +9,13 @@ import { isIP } from 'node:net'
 import type { AddressLearning, LearnedAddress, Nft } from '../nft/index.js'
 import type { PortLease } from './leases.js'
 import type { NetworkEvents } from './options.js'
+import type { PortAddress } from './port-address.js'
+
+export type { PortAddress }
 import type { PlannedPort } from './plan.js'
 
-/** One address a guest uses, on one of the network's ports. */
-export interface PortAddress {
-  /** The port's name (its tap or macvtap); absent for a lease whose MAC is no port's. */
-  port?: string
-  /** The guest's MAC: the frame's source, or the lease's. */
-  mac: string
-  address: string
-  family: 4 | 6
-  /**
-   * 'lease': kvmnet's dnsmasq leased it (still valid); 'neighbour': not leased, learned from the guest's own
-   * packets (ARP, IPv4 or IPv6 source) — a static address, SLAAC, a link-local address, a DHCP server
-   * other than kvmnet's.
-   */
-  source: 'lease' | 'neighbour'
-  /**
-   * When the guest last sent from it (to the second), if it has since learning began; undefined for a
-   * lease not seen in traffic. A learned address not used for the learning timeout (60 s) is gone.
-   */
-  lastSeen?: Date
-  /** source 'lease': when the lease runs out (null: never). */
-  leaseExpiresAt?: Date | null
-}
-
 /** Leases and learned addresses, one entry per port (or MAC) and address, sorted by port then address. */
-export function mergeAddresses(ports: readonly PlannedPort[], leases: readonly PortLease[], learned: readonly LearnedAddress[], now: number): PortAddress[] {
+export function mergeAddresses(ports: readonly Pick<PlannedPort, 'name'>[], leases: readonly PortLease[], learned: readonly LearnedAddress[], now: number): PortAddress[] {
   const byKey = new Map<string, PortAddress>()
   const portNames = new Set(ports.map((p) => p.name))
   for (const l of leases) {

@@ -6,7 +6,7 @@ import type { NftFallbackWarning } from '../nft/index.js'
 import type { RepairedEvent, RepairFailedEvent } from '../watch/index.js'
 import type { StepCategory, StepEvent, StepName, StepTiming } from '../util/index.js'
 import type { PortLease } from './leases.js'
-import type { PortAddress } from './addresses.js'
+import type { PortAddress } from './port-address.js'
 
 export interface NetworkOptions {
   /** Namespace to build in; overrides spec.netns. A Netns handle, a name under /run/netns, or a path. */
