@@ -80,3 +80,36 @@ t.test('macvtap: a QEMU guest with a static address is listed from its own traff
   await net.down()
   await assertNothingLeft(t, host, 'kamv')
 })
+
+t.test('nat: a QEMU guest\'s DHCP lease (source lease) and SLAAC address (learned) are listed', { skip: support.ok ? false : support.reason }, async (t) => {
+  const host = await makeNs(t, 'ka')
+  const mac = '52:54:00:4c:03:01'
+  const net = await upIn(t, host, {
+    name: 'kanat',
+    mode: 'nat',
+    ipv4: { address: '10.232.0.1/24', dhcp: { range: ['10.232.0.100', '10.232.0.150'] } },
+    ipv6: { address: 'fd00:232::1/64' },
+    ports: [{ name: 'ka-vm1', mac, vnetHdr: true }],
+  })
+  const boot = bootGuest({ netnsPath: host.path, tapName: 'ka-vm1', mac, checks: { slaac: 30, ping: ['10.232.0.1', 'fd00:232::1'], waitForPeers: 20 } })
+  let booted = false
+  void boot.then(() => (booted = true), () => (booted = true))
+  try {
+    const both = await waitFor(async () => {
+      if (booted) throw new Error('the guest powered off before its addresses were listed')
+      const list = (await net.addresses()).filter((a) => a.port === 'ka-vm1')
+      const v4 = list.find((a) => a.family === 4)
+      const v6 = list.find((a) => a.family === 6 && a.address.startsWith('fd00:232:'))
+      return v4 && v6 ? { v4, v6 } : undefined
+    }, 170_000, 250)
+    const report = await boot
+    t.equal(both.v4.address, report.lease?.ip, 'the leased address')
+    t.equal(both.v4.source, 'lease', 'with source lease')
+    t.equal(both.v6.address, report.addr6?.split('/')[0], "the guest's SLAAC address")
+    t.equal(both.v6.source, 'neighbour', 'learned from its traffic')
+  } finally {
+    await boot.catch(() => undefined)
+  }
+  await net.down()
+  await assertNothingLeft(t, host, 'kanat')
+})

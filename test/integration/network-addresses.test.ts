@@ -5,6 +5,9 @@
  */
 import t from 'tap'
 import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { execa } from 'execa'
 import { createNetwork, validateSpec, type PortAddress } from '../../src/index.js'
 import { makeNs, waitFor } from '../helpers/ns.js'
 import { tapGuest } from '../helpers/tap-guest.js'
@@ -82,6 +85,14 @@ t.test('nat: static, SLAAC and leased addresses of guests on taps; the address e
   }, 90_000, 2000)
   t.pass('old address gone within the learning timeout')
   t.ok(has(await net.addresses(), 'ka-p0', '10.231.0.8'), 'the new one, still in use, stays')
+
+  // The CLI prints the same list.
+  const root = fileURLToPath(new URL('../..', import.meta.url))
+  const cli = (args: string[]) => execa('node', ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'addresses', 'kaddr', '--netns', host.name, '--state-root', stateRoot, ...args], { cwd: root, timeout: 60_000 })
+  const json = JSON.parse((await cli(['--json'])).stdout) as { port?: string; address: string; source: string; lastSeen?: string }[]
+  t.ok(json.some((a) => a.port === 'ka-p0' && a.address === '10.231.0.8' && a.source === 'neighbour' && typeof a.lastSeen === 'string'), 'kvmnet addresses --json lists the static address')
+  t.ok(json.some((a) => a.port === 'ka-p1' && a.address === lease!.ip && a.source === 'lease'), 'and the lease')
+  t.match((await cli([])).stdout, /ka-p0\s+52:54:00:4c:00:10\s+10\.231\.0\.8\s+neighbour\s+\d+s ago/, 'the table form')
 
   await net.down()
   await assertNothingLeft(t, host, 'kaddr')
