@@ -97,3 +97,37 @@ t.test('nat: static, SLAAC and leased addresses of guests on taps; the address e
   await net.down()
   await assertNothingLeft(t, host, 'kaddr')
 })
+
+t.test('a failed up removes the learning table; a port added later joins it without forgetting what was learned', async (t) => {
+  const host = await makeNs(t, 'ka')
+  const stateRoot = `/run/kvmnet-test/${host.name}`
+  t.teardown(() => rm(stateRoot, { recursive: true, force: true }))
+  const spec = validateSpec({ name: 'kaport', mode: 'isolated', ipv4: { address: '10.233.0.1/24' }, ports: [{ name: 'ka-q0', mac: '52:54:00:4c:04:10', vnetHdr: false }] })
+  const steps: string[] = []
+  const failing = createNetwork(spec, {
+    netns: host.name,
+    stateRoot,
+    onStep: (e) => void steps.push(`${e.step}:${e.phase}`),
+    faultInjector: (step) => {
+      if (step === 'state') throw new Error('injected after the learning step')
+    },
+  })
+  await t.rejects(failing.up(), /injected/)
+  t.ok(steps.includes('learn:apply'), `the learning table was made before the failure (${steps.filter((x) => x.startsWith('learn')).join(', ')})`)
+  t.notMatch(await host.run('nft', ['list', 'tables']), /kvmnet/, 'no table left by the rolled-back up')
+
+  const net = createNetwork(spec, { netns: host.name, stateRoot })
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  const g0 = await tapGuest(t, host, 'ka-q0', '52:54:00:4c:04:10', '10.233.0.7/24', 'ka')
+  t.ok(await ping(g0, '10.233.0.1'), 'first guest reaches the host')
+  await waitFor(async () => has(await net.addresses(), 'ka-q0', '10.233.0.7'), 10_000, 200)
+  await net.addPort({ name: 'ka-q1', mac: '52:54:00:4c:04:11', vnetHdr: false })
+  t.ok(has(await net.addresses(), 'ka-q0', '10.233.0.7'), 'adding a port forgot nothing')
+  const g1 = await tapGuest(t, host, 'ka-q1', '52:54:00:4c:04:11', '10.233.0.8/24', 'ka')
+  t.ok(await ping(g1, '10.233.0.1'), 'second guest reaches the host')
+  const a = await waitFor(async () => has(await net.addresses(), 'ka-q1', '10.233.0.8'), 10_000, 200)
+  t.equal(a.source, 'neighbour', "the new port's guest is learned")
+  await net.down()
+  await assertNothingLeft(t, host, 'kaport')
+})
