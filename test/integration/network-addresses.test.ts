@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
-import { createNetwork, validateSpec, type PortAddress } from '../../src/index.js'
+import { createNetwork, gc, validateSpec, type PortAddress } from '../../src/index.js'
 import { makeNs, waitFor } from '../helpers/ns.js'
 import { tapGuest } from '../helpers/tap-guest.js'
 import { dhcp, ping } from '../helpers/guest.js'
@@ -130,4 +130,24 @@ t.test('a failed up removes the learning table; a port added later joins it with
   t.equal(a.source, 'neighbour', "the new port's guest is learned")
   await net.down()
   await assertNothingLeft(t, host, 'kaport')
+})
+
+t.test('gc removes the learning table of a macvtap network whose state is lost (it has no inet table to be found by)', async (t) => {
+  const host = await makeNs(t, 'ka')
+  const lan = await makeNs(t, 'ka')
+  await host.ip(`link add eth0 type veth peer name eth0 netns ${lan.name}\nlink set eth0 up`)
+  await lan.ip('link set eth0 up')
+  const stateRoot = `/run/kvmnet-test/${host.name}`
+  t.teardown(() => rm(stateRoot, { recursive: true, force: true }))
+  const net = createNetwork(validateSpec({ name: 'kagc', mode: 'macvtap', interface: 'eth0', ports: [{ name: 'ka-m0' }] }), { netns: host.name, stateRoot })
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  t.match(await host.run('nft', ['list', 'tables']), /table netdev kvmnet-addr_kagc/, 'a netdev learning table')
+  // The state is gone (a crash that lost it, a wiped /run): only the tagged links say whose the table was.
+  await rm(stateRoot, { recursive: true, force: true })
+  const r = await gc({ netns: host.name, stateRoot })
+  t.ok(r.tables.includes('kvmnet-addr_kagc'), `gc names the table it removed (${r.tables.join(', ')})`)
+  t.same(r.errors, [])
+  t.notMatch(await host.run('nft', ['list', 'tables']), /kvmnet/, 'no kvmnet table left')
+  await assertNothingLeft(t, host, 'kagc')
 })
