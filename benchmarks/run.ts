@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only rtnl,nft,nftlib,dnsmasq,network,peers,cni,heal,startup,bandwidth]`:
+ * `npm run bench [-- --quick] [-- --only rtnl,nft,nftlib,dnsmasq,network,peers,cni,heal,startup,bandwidth,addresses]`:
  * every benchmark side by side with its baseline in one run, in scratch namespaces. Prints a table of
  * medians and ratios, each goal with whether this run met it, and writes the rows as JSON to
  * benchmarks/results/ (`npm run bench:readme` turns latest.json into the README's table). Benchmarks are
@@ -28,6 +28,7 @@ const suites: [string, () => Promise<Suite>][] = [
   ['heal', async () => (await import('./heal.js')).runHealBench],
   ['startup', async () => (await import('./startup.js')).runStartupBench],
   ['bandwidth', async () => (await import('./bandwidth.js')).runBandwidthBench],
+  ['addresses', async () => (await import('./addresses.js')).runAddressesBench],
 ]
 
 function fmt(v: number, unit = 'ms'): string {

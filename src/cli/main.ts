@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<{ default: (a: import('./args.js').
   status: () => import('./commands/status.js'),
   list: () => import('./commands/status.js'),
   leases: () => import('./commands/leases.js'),
+  addresses: () => import('./commands/addresses.js'),
   ports: () => import('./commands/ports.js'),
   'port-xml': () => import('./commands/port-xml.js'),
   gc: () => import('./commands/gc.js'),

@@ -42,6 +42,13 @@ Prints what guests need: port names, guest MACs (give them to QEMU), /dev/tapN, 
   addition: a later up of a spec file without the peer refuses unless --prune.`,
   },
   leases: { synopsis: 'kvmnet leases NAME [--watch]', summary: "DHCP leases, read from dnsmasq's lease file; --watch: lease events as they happen (JSON lines with --json)" },
+  addresses: {
+    synopsis: 'kvmnet addresses NAME [--json]',
+    summary: "every guest's addresses: leases, and addresses learned from the guests' own traffic (static, SLAAC, link-local)",
+    details: `  source lease: kvmnet's dnsmasq leased it; neighbour: learned in the kernel from the guest's ARP, IPv4
+  and IPv6 packets (nft dynamic sets; none on open networks). A learned address ages out 60 s after the
+  guest last sent from it.`,
+  },
   ports: { synopsis: 'kvmnet ports NAME', summary: 'VM ports: taps, and macvtaps with their /dev/tapN' },
   'port-xml': {
     synopsis: 'kvmnet port-xml NAME PORT',

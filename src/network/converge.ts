@@ -7,13 +7,14 @@ import { KvmnetError, NotFoundError, SpecError, isNotFound } from '../errors.js'
 import type { Netns } from '../netns/index.js'
 import { nsLabel } from '../netns/index.js'
 import type { Rtnl } from '../rtnl/index.js'
-import type { Nft, NetworkRules } from '../nft/index.js'
+import type { AddressLearning, Nft, NetworkRules } from '../nft/index.js'
 import { processStartTime, serialized } from '../util/index.js'
 import type { Transaction } from '../util/index.js'
 import type { ApplyContext, DnsmasqSlot, TeardownContext } from './driver.js'
 import { capturedService, forwardsOf, forwardsOverlap, hostAddressesOf, kindOf, ownAliases, portAnchorOf, type PlannedNetwork } from './kinds/index.js'
 import type { NetworkPlan, PlannedPort } from './plan.js'
 import { ensureFirewall } from './steps/firewall.js'
+import { ensureLearning } from './steps/learning.js'
 import { closeAll } from './port-fds.js'
 import type { NetworkSpec } from './spec.js'
 import { listStates, netnsIdentity, removeState, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
@@ -83,6 +84,7 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     // A group is this network's alone: down deletes it with one request.
     if (!prev) await assertGroupOurs(input.rtnl, net.plan.group, ownAliases(net.plan), net.linkNames, 'group')
     await net.apply(ctx)
+    await ensureLearning(ctx, net.learning, net.name)
     await tx.step('state', 'state', async () => {
       state.owner = startTime && input.supervised ? { pid: process.pid, startTime } : state.owner
       state.applying = undefined
@@ -140,12 +142,14 @@ export async function dismantle(input: DismantleInput): Promise<void> {
  * One port added to a running network without a full converge: the port itself, and the rules again
  * where port filters need to learn it. The state is written when both are done; a failure undoes both.
  */
-export async function attachPort(input: { tx: Transaction; ctx: ApplyContext; plan: NetworkPlan; port: PlannedPort; rules: NetworkRules | undefined; newFds: Map<string, number[]> }): Promise<void> {
+export async function attachPort(input: { tx: Transaction; ctx: ApplyContext; plan: NetworkPlan; port: PlannedPort; rules: NetworkRules | undefined; learning: AddressLearning | undefined; newFds: Map<string, number[]> }): Promise<void> {
   const { tx, ctx, plan } = input
   try {
     await ensurePorts(ctx, plan, portAnchorOf(plan), [input.port])
     // A filtered port needs its rules (and every other filter learns its reservation).
     if (input.rules?.portFilters?.length) await ensureFirewall(ctx, input.rules)
+    // A macvtap port needs its own egress chain to be learned from.
+    await ensureLearning(ctx, input.learning, plan.name)
     await writeState(ctx.stateDir, ctx.state)
     tx.commit()
   } catch (err) {

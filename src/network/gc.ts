@@ -16,7 +16,7 @@ import { BusyError } from '../errors.js'
 import { acquireLock } from '../lock/index.js'
 import { Netns } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
-import { Nft } from '../nft/index.js'
+import { Nft, learnTableName } from '../nft/index.js'
 import { parseAlias, rootTag } from './names.js'
 import { openNetwork } from './network.js'
 import { dirEntries } from '../util/index.js'
@@ -150,6 +150,16 @@ export async function gc(options: { netns?: Netns | string; stateRoot?: string }
       out.tables.push(t.tag)
     } catch (err) {
       out.errors.push(`nft ${t.tag}: ${(err as Error).message}`)
+    }
+  }
+  // Their address-learning tables (bridge and macvtap networks have no inet table to be found by).
+  for (const learnTag of await nft.learningTags()) {
+    if (!swept.has(learnTag) || live.has(learnTag)) continue
+    try {
+      await nft.removeLearning(learnTag)
+      out.tables.push(learnTableName(learnTag))
+    } catch (err) {
+      out.errors.push(`nft learning ${learnTag}: ${(err as Error).message}`)
     }
   }
   // Their rules in Docker's DOCKER-USER and in ufw, found by the tag kvmnet gave them.

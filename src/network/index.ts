@@ -1,6 +1,7 @@
 export { createNetwork, openNetwork, Network } from './network.js'
 export type { ApplyReport, NetworkOptions, NetworkEvents, NetworkWarning, UpOptions } from './options.js'
 export type { PortLease } from './leases.js'
+export { mergeAddresses, type PortAddress } from './addresses.js'
 export { gc } from './gc.js'
 export type { GcReport } from './gc.js'
 export { validateSpec, specIssues } from './validate.js'

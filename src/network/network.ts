@@ -20,6 +20,7 @@ import { DnsmasqHolder, relayDnsmasqEvents } from './dnsmasq-holder.js'
 import type { ApplyContext } from './driver.js'
 import * as edits from './edits.js'
 import { kindOf, type PlannedNetwork } from './kinds/index.js'
+import { addressPollOf, readAddresses, type PortAddress } from './addresses.js'
 import { leaseFileOf, liveLeases, waitForLease, withPort, type PortLease } from './leases.js'
 import { DEFAULT_LOCK_TIMEOUT_MS, report, type ApplyOptions, type ApplyReport, type NetworkEvents, type NetworkOptions, type UpOptions } from './options.js'
 import type { NetworkPlan, PlannedPort } from './plan.js'
@@ -73,6 +74,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   private readonly portFds = new PortFds()
   private readonly opts: NetworkOptions
   private readonly watch = new Watching()
+  private readonly addressPoll = addressPollOf(this, () => this.name, () => this.addresses())
 
   constructor(spec: NetworkSpec, options: NetworkOptions = {}, state?: NetworkState) {
     super()
@@ -281,7 +283,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       const tx = this.tx('apply')
       const newFds = new Map<string, number[]>()
       const next: NetworkState = { ...state, spec, runtime }
-      await attachPort({ tx, ctx: this.applyContext(tx, next, state, newFds, { prunePorts: false }), plan, port: planned, rules: net.firewall, newFds })
+      await attachPort({ tx, ctx: this.applyContext(tx, next, state, newFds, { prunePorts: false }), plan, port: planned, rules: net.firewall, learning: net.learning, newFds })
       this.portFds.adopt(newFds)
       this.planned = net
       this.state = next
@@ -406,13 +408,15 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     this.planned = kindOf(state.spec).plan(this.stateRoot)
   }
 
-  /**
-   * The DHCP leases, read from dnsmasq's lease file: also when dnsmasq is not running or not adoptable by
-   * this process. A file that cannot be read (permissions) is an error, never an empty list.
-   */
+  /** The DHCP leases from dnsmasq's lease file (also with dnsmasq stopped or not ours); an unreadable file is an error, never []. */
   async leases(): Promise<PortLease[]> {
     const file = await this.leaseFile()
     return file ? liveLeases(file, this.planned.plan.ports) : []
+  }
+
+  /** Every guest's addresses: live leases, and what the kernel learned from the guests' traffic (addresses.ts). */
+  async addresses(): Promise<PortAddress[]> {
+    return readAddresses({ nft: this.nft, ports: this.planned.plan.ports, learning: this.planned.learning, leases: () => this.leases() })
   }
 
   /** Resolves with the first live lease of a port (by name) or MAC; TimeoutError after `timeoutMs`. */
@@ -435,6 +439,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   close(): void {
     // Not waited for: a repair under way is cancelled or finishes on its own (its promise never rejects).
     void this.watch.stop()
+    this.addressPoll.stop()
     this.rtnlValue?.close()
     this.rtnlValue = undefined
     this.nftValue?.close()

@@ -6,6 +6,7 @@ import type { NftFallbackWarning } from '../nft/index.js'
 import type { RepairedEvent, RepairFailedEvent } from '../watch/index.js'
 import type { StepCategory, StepEvent, StepName, StepTiming } from '../util/index.js'
 import type { PortLease } from './leases.js'
+import type { PortAddress } from './port-address.js'
 
 export interface NetworkOptions {
   /** Namespace to build in; overrides spec.netns. A Netns handle, a name under /run/netns, or a path. */
@@ -65,6 +66,8 @@ export interface NetworkEvents {
   lease: [PortLease]
   /** A lease that ran out, or was released or dropped. */
   'lease-expired': [PortLease, 'time' | 'removed']
+  /** A port · address not seen before (addresses.ts); polled once a second while there are listeners. */
+  address: [PortAddress]
   'dnsmasq-restart': [RestartInfo]
   /** `watch: true`: something of the network was lost and has been put back. */
   repaired: [RepairedEvent]
@@ -84,7 +87,7 @@ export interface NetworkWarning {
    * A coexistence blocker (see CoexistWarning); dnsmasq's files left its own after a restart; once per
    * handle, 'libnftables-unavailable': the firewall is changed through the nft program.
    */
-  code: CoexistWarning['code'] | NftFallbackWarning['code'] | 'dnsmasq-files'
+  code: CoexistWarning['code'] | NftFallbackWarning['code'] | 'dnsmasq-files' | 'address-read'
   network: string
   object: string
   message: string

@@ -92,6 +92,8 @@ export interface NetworkState {
   nftHash?: string | undefined
   /** The rules last applied (uplink resolved), to put back if a later apply fails. */
   nftRules?: NetworkRules | undefined
+  /** Hash of the address-learning table last applied (steps/learning.ts): the same table is not replaced. */
+  learnHash?: string | undefined
   /** What kvmnet added to other firewalls of the namespace (Docker's DOCKER-USER, ufw, firewalld), to remove on down. */
   coexist?: CoexistRecord | undefined
   /** What addPort/addForward/addReservation/addPeer added at runtime: a later full `up` removes them only with prune. */
@@ -155,6 +157,7 @@ const stateSchema = s.object({
   dnsmasq: s.object({ stateDir: s.string(), detached: s.boolean(), ifindex: s.int(1, 0x7fffffff).optional() }).optional(),
   nftHash: s.string().optional(),
   nftRules: s.unknown().optional(),
+  learnHash: s.string().optional(),
   coexist: s.unknown().optional(),
   owner: s.object({ pid: s.int(1, 0x7fffffff), startTime: s.string() }).optional(),
   runtime: s.object({ ports: s.array(s.string()), forwards: s.array(s.string()), reservations: s.array(s.string()), peers: s.array(s.string()).optional(),

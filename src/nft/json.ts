@@ -7,7 +7,7 @@
 
 export type NftFamily = 'inet' | 'ip' | 'ip6' | 'bridge' | 'netdev' | 'arp'
 
-export type MetaKey = 'iifname' | 'oifname' | 'nfproto' | 'l4proto'
+export type MetaKey = 'iifname' | 'oifname' | 'nfproto' | 'l4proto' | 'ibrname' | 'protocol'
 export type CtKey = 'state' | 'status'
 /** Payload fields as nft names them: `ip saddr`, `arp saddr ether`, `udp dport`. */
 export type PayloadField =
@@ -31,6 +31,8 @@ export type Expr =
   | { range: readonly [Value, Value] }
   | { fib: { result: 'type'; flags: readonly 'daddr'[] } }
   | { map: { key: Expr; data: { set: readonly (readonly [number, number])[] } } }
+  /** `a . b . c`: a set element of several fields (address learning's port . MAC . address). */
+  | { concat: readonly Expr[] }
 
 export type MatchOp = '==' | '!=' | 'in'
 
@@ -43,6 +45,8 @@ export type Stmt =
   | { masquerade: null | { port: Expr } }
   | { snat: { family: 'ip' | 'ip6'; addr: string; port?: Expr } }
   | { dnat: { family: 'ip' | 'ip6'; addr: string; port?: Expr } }
+  /** `update @set { elem }`: adds the element, or restarts its timeout (named sets only, `@name`). */
+  | { set: { op: 'update' | 'add'; elem: Expr; set: `@${string}` } }
 
 export interface TableObj {
   family: NftFamily
@@ -54,7 +58,9 @@ export interface ChainObj {
   table: string
   name: string
   type?: 'filter' | 'nat'
-  hook?: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting'
+  hook?: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting' | 'ingress' | 'egress'
+  /** netdev family: the one device the chain's hook is on. */
+  dev?: string
   prio?: number
   policy?: 'accept' | 'drop'
 }
@@ -67,8 +73,29 @@ export interface RuleObj {
   comment?: string
 }
 
-/** One object of a command: a table, a chain or a rule. */
-export type NftObject = { table: TableObj } | { chain: ChainObj } | { rule: RuleObj }
+/** A named set; with `flags: ['dynamic', 'timeout']` rules can `update` it with elements that age out (sent as text: learn.ts). */
+export interface SetObj {
+  family: NftFamily
+  table: string
+  name: string
+  /** Required to add a set; a reference (flush, elements) names it by family, table and name only. */
+  type?: string | readonly string[]
+  flags?: readonly ('dynamic' | 'timeout' | 'interval' | 'constant')[]
+  /** Seconds an element lives after it was last added or updated. */
+  timeout?: number
+  size?: number
+}
+
+/** Elements of a named set. */
+export interface ElementObj {
+  family: NftFamily
+  table: string
+  name: string
+  elem: readonly Value[]
+}
+
+/** One object of a command: a table, a chain, a set, set elements or a rule. */
+export type NftObject = { table: TableObj } | { chain: ChainObj } | { set: SetObj } | { element: ElementObj } | { rule: RuleObj }
 
 /** One element of the `nftables` array kvmnet sends. */
 export type NftCommand = { metainfo: { json_schema_version: 1 } } | { add: NftObject } | { delete: NftObject } | { flush: NftObject }
@@ -122,6 +149,12 @@ export function snat(family: 'ip' | 'ip6', addr: string, ports?: [number, number
 
 export function dnat(family: 'ip' | 'ip6', addr: string, port?: Expr): Stmt {
   return { dnat: { family, addr, ...(port !== undefined ? { port } : {}) } }
+}
+
+export const concat = (...parts: Expr[]): Expr => ({ concat: parts })
+/** `update @name { elem }`. */
+export function updateSet(name: string, elem: Expr): Stmt {
+  return { set: { op: 'update', elem, set: `@${name}` } }
 }
 
 /** `<key> map { k : v, ... }` as an anonymous map. */

@@ -107,3 +107,33 @@ export interface RequiredSysctl {
   /** Why the rules need it. */
   reason: string
 }
+
+/**
+ * Where a network learns its guests' addresses from their own traffic (see learn.ts): a bridge-family
+ * table on the bridge's ports, or (macvtap) a netdev-family table with an egress chain on each macvtap.
+ */
+export type AddressLearning =
+  | {
+      tag: string
+      family: 'bridge'
+      /**
+       * The ports learned from (the network's taps: not the enslaved NIC, whose senders are the LAN's
+       * hosts). Kept in a set of their own, so a port added or removed changes no rule.
+       */
+      ports: readonly string[]
+      /** Seconds a learned address lives after the guest last used it. */
+      timeout: number
+    }
+  | { tag: string; family: 'netdev'; devices: readonly string[]; timeout: number }
+
+/** An address a guest used, as the learning sets hold it. */
+export interface LearnedAddress {
+  /** The port (tap or macvtap) the guest's frame came through. */
+  ifname: string
+  mac: string
+  address: string
+  family: 4 | 6
+  /** Seconds until it ages out; the guest last used it `timeout - expires` seconds ago. */
+  expires: number
+  timeout: number
+}

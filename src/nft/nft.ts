@@ -3,15 +3,16 @@
  * then runs exactly one nft command (in process through libnftables, else one nft process); a failed apply
  * changes nothing (nft transactions are all or nothing).
  */
-import { tableExists } from './table-exists.js'
+import { tableExists, tableNamedExists } from './table-exists.js'
+import { LEARN_FAMILIES, learnTableName, parseLearned, renderLearning, renderLearningPorts, renderLearningRemove, tagOfLearnTable } from './learn.js'
 import type { NetnsRef } from '../netns/index.js'
 import type { NftDocument, NftListing } from './json.js'
 import { releaseInProcess } from './libnftables.js'
-import type { InstalledNetworkRules, NetworkRules, RequiredSysctl } from './model.js'
+import type { AddressLearning, InstalledNetworkRules, LearnedAddress, NetworkRules, RequiredSysctl } from './model.js'
 import { TABLE_FAMILY, TAG_PATTERN, tableName, tagOfTable } from './names.js'
 import { chainsOf, parseInstalled, rulesOf, type ListedRule } from './parse.js'
 import { renderRemove, renderRules, renderRulesMany } from './render.js'
-import { nftApply, nftQuery, type NftRunOptions } from './run.js'
+import { nftApply, nftApplyText, nftQuery, type NftRunOptions } from './run.js'
 import { requiredSysctls } from './sysctls.js'
 
 export class Nft {
@@ -105,6 +106,55 @@ export class Nft {
     const ours = tags.filter((t) => TAG_PATTERN.test(t))
     if (ours.length > 0) await nftApply(this.ns, renderRemove(ours), this.opts)
     return ours
+  }
+
+  /** Create or replace a network's address-learning table (learn.ts); what it had learned is forgotten. */
+  async applyLearning(l: AddressLearning): Promise<void> {
+    const { sets, rules } = renderLearning(l)
+    await nftApplyText(this.ns, sets, this.opts)
+    try {
+      await nftApply(this.ns, rules, this.opts)
+    } catch (err) {
+      // Sets without their rules learn nothing: the table goes, the error stays the caller's.
+      await nftApply(this.ns, renderLearningRemove([l.tag]), this.opts)
+      throw err
+    }
+  }
+
+  /** Replace the ports set of a bridge network's learning table, keeping what it learned. */
+  async applyLearningPorts(l: Extract<AddressLearning, { family: 'bridge' }>): Promise<void> {
+    await nftApply(this.ns, renderLearningPorts(l), this.opts)
+  }
+
+  /** Delete a network's address-learning tables (both families); fine if there are none. */
+  async removeLearning(tag: string): Promise<void> {
+    await nftApply(this.ns, renderLearningRemove([tag]), this.opts)
+  }
+
+  /** Whether a network's learning table of `family` is there (one netlink request, no nft run). */
+  async hasLearning(tag: string, family: AddressLearning['family']): Promise<boolean> {
+    return tableNamedExists(this.ns, learnTableName(tag), family)
+  }
+
+  /** What a network's learning table holds now (empty when there is none): two set listings. */
+  async learned(tag: string, family: AddressLearning['family']): Promise<LearnedAddress[]> {
+    if (!(await this.hasLearning(tag, family))) return []
+    const table = learnTableName(tag)
+    const [v4, v6] = await Promise.all(['v4', 'v6'].map((set) => nftQuery(this.ns, ['list', 'set', family, table, set], this.opts)))
+    return [...parseLearned(v4 ?? { nftables: [] }), ...parseLearned(v6 ?? { nftables: [] })]
+  }
+
+  /** The tags of the learning tables present (orphan cleanup). */
+  async learningTags(): Promise<string[]> {
+    const tags = new Set<string>()
+    for (const family of LEARN_FAMILIES) {
+      for (const item of (await nftQuery(this.ns, ['list', 'tables', family], this.opts)).nftables ?? []) {
+        const t = item['table'] as { name?: unknown } | undefined
+        const tag = typeof t?.name === 'string' ? tagOfLearnTable(t.name) : undefined
+        if (tag !== undefined) tags.add(tag)
+      }
+    }
+    return [...tags].sort()
   }
 
   /** Sysctls `rules` need in this namespace (see requiredSysctls). */

@@ -16,14 +16,19 @@ const NFT_MSG_GETTABLE = 1
 const NFTA_TABLE_NAME = 1
 
 /** The NFT_MSG_GETTABLE request for one table (pure; unit-tested against known bytes). */
-export function encodeGetTable(name: string, family: 'inet' | 'ip' | 'ip6' = 'inet'): Buffer {
+export function encodeGetTable(name: string, family: keyof typeof NFPROTO = 'inet'): Buffer {
   return encodeMessage((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, [nfgenmsg(NFPROTO[family]), attrString(NFTA_TABLE_NAME, name)])
 }
 
 export async function tableExists(ns: NetnsRef | undefined, tag: string): Promise<boolean> {
+  return tableNamedExists(ns, tableName(tag), TABLE_FAMILY)
+}
+
+/** Whether the table `name` of `family` is installed. */
+export async function tableNamedExists(ns: NetnsRef | undefined, name: string, family: keyof typeof NFPROTO): Promise<boolean> {
   const sock = RtnlSocket.open(ns, NETLINK_NETFILTER)
   try {
-    await sock.request(encodeGetTable(tableName(tag), TABLE_FAMILY as 'inet'), { op: 'NFT_MSG_GETTABLE', object: tableName(tag) })
+    await sock.request(encodeGetTable(name, family), { op: 'NFT_MSG_GETTABLE', object: name })
     return true
   } catch (err) {
     if (isNotFound(err)) return false

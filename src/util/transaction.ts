@@ -11,6 +11,8 @@ export type StepCategory = 'validate' | 'links' | 'addresses' | 'routes' | 'sysc
 /** Every step an apply or teardown runs, by name: what a watcher or a harness matches on. */
 export type StepName =
   | 'journal'
+  | 'learn'
+  | 'learn-remove'
   | 'state'
   | 'links'
   | 'bridge'

@@ -27,6 +27,8 @@ export interface BootGuestOptions {
   netnsPath: string
   /** An existing persistent tap in that namespace (`ip tuntap add NAME mode tap`). */
   tapName: string
+  /** A macvtap's char device (/dev/tapN): opened as qemu's fd 3 and used instead of `tapName`. */
+  tapDevice?: string
   /** The guest NIC's MAC, e.g. 52:54:00:12:34:56. */
   mac: string
   /** Kill the guest and reject after this long; default 180 s (TCG boots take tens of seconds). */
@@ -112,7 +114,7 @@ function validate(opts: BootGuestOptions): string[] {
 }
 
 /** qemu's argv (after the binary) for one guest run. */
-export function qemuArgs(o: { kernel: string; initrd: string; append: string; tapName: string; mac: string; accel: Accel }): string[] {
+export function qemuArgs(o: { kernel: string; initrd: string; append: string; tapName: string; mac: string; accel: Accel; tapFd?: number }): string[] {
   return [
     // -nodefaults: no default NIC, VGA or floppy, so the guest probes nothing but the NIC added below.
     '-nodefaults',
@@ -127,7 +129,7 @@ export function qemuArgs(o: { kernel: string; initrd: string; append: string; ta
     '-kernel', o.kernel,
     '-initrd', o.initrd,
     '-append', o.append,
-    '-netdev', `tap,id=n0,ifname=${o.tapName},script=no,downscript=no,vhost=off`,
+    '-netdev', o.tapFd !== undefined ? `tap,id=n0,fd=${o.tapFd},vhost=off` : `tap,id=n0,ifname=${o.tapName},script=no,downscript=no,vhost=off`,
     '-device', `virtio-net-pci,netdev=n0,mac=${o.mac}`,
   ]
 }
@@ -161,10 +163,12 @@ const KVM_FAILURE = /KVM internal error|emulation failure|kvm run failed/i
 const KVM_ABORT = /failed to set MSR|kvm_buf_set_msrs|kvm_init_vcpu failed/i
 
 /** One qemu run in the namespace; qemu is dead and reaped when this resolves. */
-async function runQemu(netnsPath: string, args: readonly string[], timeoutMs: number, watchKvm: boolean): Promise<QemuRun> {
+async function runQemu(netnsPath: string, args: readonly string[], timeoutMs: number, watchKvm: boolean, tapDevice?: string): Promise<QemuRun> {
   const started = Date.now()
-  // nsenter execs qemu in place, so the PID below is qemu's own.
-  const child = execa('nsenter', [`--net=${netnsPath}`, '--', QEMU_BINARY, ...args], {
+  // nsenter execs qemu in place, so the PID below is qemu's own (with a macvtap, sh opens its device as
+  // fd 3 and execs qemu in its place too).
+  const command = tapDevice ? ['sh', '-c', `exec "$0" "$@" 3<>${tapDevice}`, QEMU_BINARY, ...args] : [QEMU_BINARY, ...args]
+  const child = execa('nsenter', [`--net=${netnsPath}`, '--', ...command], {
     stdin: 'ignore',
     reject: false,
     buffer: false,
@@ -240,8 +244,9 @@ export async function bootGuest(opts: BootGuestOptions): Promise<GuestReport> {
 
   const choice = opts.accel ? { accel: opts.accel, forced: true } : chooseAccel()
   let accel = choice.accel
-  const argsFor = (a: Accel): string[] => qemuArgs({ kernel, initrd, append, tapName: opts.tapName, mac: opts.mac, accel: a })
-  let run = await runQemu(opts.netnsPath, argsFor(accel), timeoutMs, accel === 'kvm' && !choice.forced)
+  const argsFor = (a: Accel): string[] => qemuArgs({ kernel, initrd, append, tapName: opts.tapName, mac: opts.mac, accel: a, ...(opts.tapDevice ? { tapFd: 3 } : {}) })
+  const run1 = (args: string[], watch: boolean): Promise<QemuRun> => runQemu(opts.netnsPath, args, timeoutMs, watch, opts.tapDevice)
+  let run = await run1(argsFor(accel), accel === 'kvm' && !choice.forced)
   // Some hosts' KVM aborts qemu outright before the guest runs ("failed to set MSR 0x10a", seen with
   // nested virtualization): that is KVM not working here too, not the guest failing.
   if (run.stalled === undefined && accel === 'kvm' && !choice.forced && !run.serial.includes(BOOT_LINE) && (run.signal === 'SIGABRT' || KVM_ABORT.test(run.stderr))) {
@@ -250,7 +255,7 @@ export async function bootGuest(opts: BootGuestOptions): Promise<GuestReport> {
   if (run.stalled !== undefined) {
     markKvmBroken(run.stalled)
     accel = 'tcg'
-    run = await runQemu(opts.netnsPath, argsFor(accel), timeoutMs, false)
+    run = await run1(argsFor(accel), false)
   }
 
   const results: GuestResults = parseGuestSerial(run.serial)

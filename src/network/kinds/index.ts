@@ -6,3 +6,4 @@ export { kindOf, planFor, type BoundKind, type L2Family, type PlannedNetwork } f
 export * from './spec-parts.js'
 export * from './plan-parts.js'
 export { capturedService, forwardsOverlap, hostAddressesOf } from './checks.js'
+export { LEARN_TIMEOUT_S, learningOf } from './learning.js'

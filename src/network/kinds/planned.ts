@@ -5,7 +5,7 @@
  * watch targets, and the driver's apply, teardown and status bound to that plan.
  */
 import type { CoexistTarget } from '../../coexist/index.js'
-import type { NetworkRules } from '../../nft/index.js'
+import type { AddressLearning, NetworkRules } from '../../nft/index.js'
 import type { WatchTargets } from '../../watch/index.js'
 import type { ApplyContext, NetworkDriver, StatusContext, TeardownContext } from '../driver.js'
 import { linkAlias, rootTag } from '../names.js'
@@ -17,6 +17,7 @@ import { bridgeOf, bridgedOf, dnsmasqOf, firewallOf, hostHelperOf, linkNamesOf, 
 import { coexistTargetOf } from './coexist-target.js'
 import { coexistEnabled } from './spec-parts.js'
 import { watchTargets } from './watch-targets.js'
+import { learningOf } from './learning.js'
 import { bridgeDriver } from './bridge.js'
 import { isolatedDriver } from './isolated.js'
 import { macvtapDriver } from './macvtap.js'
@@ -46,6 +47,8 @@ export interface PlannedNetwork {
   /** Whether the network leads guests to the outside (nat, routed, open). */
   readonly routesGuests: boolean
   readonly firewall: NetworkRules | undefined
+  /** Where the guests' addresses are learned from their traffic; undefined for `open` (leases only). */
+  readonly learning: AddressLearning | undefined
   readonly dnsmasq: DnsmasqPlan | undefined
   readonly vxlan: PlannedVxlan | undefined
   /** Every name the network gives its links. */
@@ -123,6 +126,7 @@ function planned<M extends NetworkMode>(driver: NetworkDriver<M>, spec: SpecOf<M
     subnet: bridged?.subnet ?? helper?.subnet,
     routesGuests,
     firewall: firewallOf(plan),
+    learning: learningOf(plan),
     dnsmasq: dnsmasqOf(plan),
     vxlan: vxlanOf(plan),
     linkNames: linkNamesOf(plan),

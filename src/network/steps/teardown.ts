@@ -30,6 +30,8 @@ export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan): 
     }),
     // Whatever the kind: a converge may have left a table of an earlier kind, and removal is idempotent.
     state?.nftRules || firewallOf(plan) ? ctx.attempt('nft', 'nft', () => ctx.nft.remove(plan.name)) : undefined,
+    // Address learning (every kind but open; removal is idempotent, so also after a converge from one).
+    ctx.attempt('learn', 'nft', () => ctx.nft.removeLearning(plan.name)),
     ctx.attempt('links', 'links', () => removeNetworkLinks(ctx.rtnl, state?.group ?? plan.group, aliases, bridge, linkNamesOf(plan))),
     // What was added to other firewalls (Docker's DOCKER-USER, ufw, firewalld): kvmnet's tagged rules only.
     coexist ? ctx.attempt('coexist', 'nft', async () => void (await removeCoexist(ctx.ns, plan.name, coexist))) : undefined,
