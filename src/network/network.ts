@@ -30,7 +30,7 @@ import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecIn
 import { DEFAULT_STATE_ROOT, networkGone, readState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { networkStatus, type NetworkStatus } from './status.js'
 import { tightenDnsmasqFiles } from './steps/dnsmasq-files.js'
-import { portInfo, type PortInfo } from './steps/ports.js'
+import { portInfo, portInfos, type PortInfo } from './steps/ports.js'
 import { tapHolders } from './steps/tap-holders.js'
 import { withResolvedMtu } from './steps/vxlan.js'
 import { validateSpec } from './validate.js'
@@ -324,10 +324,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   }
 
   async ports(): Promise<PortInfo[]> {
-    const { ports, group } = this.planned.plan
-    // Many ports: one dump of the links (the network's are in its group), not one request per port.
-    const dumped = ports.length > 8 ? new Map((await this.rtnl.listLinks({ group })).map((l) => [l.name, l])) : undefined
-    return Promise.all(ports.map(async (p) => portInfo(p, dumped?.get(p.name) ?? (await this.rtnl.getLink(p.name)), this.portFds.of(p.name))))
+    return portInfos(this.rtnl, this.planned.plan, (name) => this.portFds.of(name))
   }
 
   /** The `<interface>` element attaching a libvirt domain to port `name` (src/libvirt-host/interface-xml.ts). */

@@ -232,3 +232,9 @@ export function portInfo(p: PlannedPort, link: LinkInfo, fds: readonly number[] 
   }
 }
 
+
+/** Every port of the plan as PortInfo; many ports: one dump of the network's link group, not a request per port. */
+export async function portInfos(rtnl: Rtnl, plan: NetworkPlan, fdsOf: (name: string) => readonly number[]): Promise<PortInfo[]> {
+  const dumped = plan.ports.length > 8 ? new Map((await rtnl.listLinks({ group: plan.group })).map((l) => [l.name, l])) : undefined
+  return Promise.all(plan.ports.map(async (p) => portInfo(p, dumped?.get(p.name) ?? (await rtnl.getLink(p.name)), fdsOf(p.name))))
+}
