@@ -174,3 +174,16 @@ t.test('IPv6-only nat without nat66 is routed: the outside reaches the guest by 
   t.equal(out2, `peer [${padded('2001:db8:7::1')}]`, 'with nat66 it leaves masqueraded behind the host')
   await masq.down()
 })
+
+t.test('an extra subnet already routed in the namespace is refused before anything is made, naming ipv4.extra', async (t) => {
+  const host = await makeNs(t, 'ks')
+  await host.ip(['link add ks-d0 type veth peer name ks-d1', 'addr add 10.236.5.1/24 dev ks-d0', 'link set ks-d0 up'].join('\n'))
+  const net = createNetwork(
+    validateSpec({ name: 'ksclash', mode: 'nat', ipv4: { address: '10.236.0.1/24', extra: [{ address: '10.236.5.1/24' }] } }),
+    { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` },
+  )
+  t.teardown(() => net.down().catch(() => undefined))
+  const err = await net.up().then(() => undefined, (e: unknown) => e)
+  t.equal(err instanceof Error && 'field' in err ? err.field : undefined, 'ipv4.extra', 'refused naming ipv4.extra')
+  t.notMatch(await host.run('ip', ['-o', 'link']), /kvbr-ksclash/, 'no bridge left behind')
+})

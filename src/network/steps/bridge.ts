@@ -8,17 +8,19 @@ import { SpecError, ignoreNotFound } from '../../errors.js'
 import { readSysctl, writeSysctl, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import type { ApplyContext } from '../driver.js'
 import type { StepName } from '../../util/index.js'
-import { type BridgePart, type NetworkPlan } from '../plan.js'
+import { networkOf, type BridgePart, type NetworkPlan } from '../plan.js'
 import { linkNamesOf } from '../kinds/plan-parts.js'
 import { assertOurs, isHalfMade, isLinkLocal6, normCidr } from './links-common.js'
 
 type BridgedPlan = Extract<NetworkPlan, BridgePart>
 
 /** Refuse a subnet that the namespace already routes through another device (it would break both). */
-export async function assertSubnetFree(rtnl: Rtnl, subnets: { v4?: string | undefined; v6?: string | undefined }, ourDevs: Set<number>): Promise<void> {
+export async function assertSubnetFree(rtnl: Rtnl, subnets: { v4?: string | undefined; v6?: string | undefined; extra?: readonly string[] | undefined }, ourDevs: Set<number>): Promise<void> {
   const wanted = [
     ['ipv4.address', subnets.v4],
     ['ipv6.address', subnets.v6],
+    // The further subnets (ipv4.extra, ipv6.extra) must be free as well.
+    ...(subnets.extra ?? []).map((s) => [s.includes(':') ? 'ipv6.extra' : 'ipv4.extra', s]),
   ].filter((x): x is [string, string] => x[1] !== undefined)
   if (wanted.length === 0) return
   const routes = await rtnl.listRoutes({ table: 254 })
@@ -73,7 +75,9 @@ export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: 
   // The old bridge of a rename routes the subnet too, and is this network's.
   const old = ctx.prev?.bridge && ctx.prev.bridge !== plan.bridge ? await rtnl.findLink(ctx.prev.bridge) : undefined
   const ours = [bridge, old?.alias === plan.alias.bridge ? old : undefined].filter((l): l is LinkInfo => l !== undefined)
-  await assertSubnetFree(rtnl, { v4: plan.subnet, v6: plan.subnet6 }, new Set(ours.map((l) => l.index)))
+  const primaries = [plan.subnet, plan.subnet6]
+  const extra = plan.addresses.filter((a) => !primaries.includes(networkOf(a)))
+  await assertSubnetFree(rtnl, { v4: plan.subnet, v6: plan.subnet6, extra }, new Set(ours.map((l) => l.index)))
   await removeRenamedBridge(ctx, plan)
   if (!bridge) {
     bridge = await tx.step('bridge', 'links', async (s) => {
