@@ -1,6 +1,6 @@
 /**
  * Every importable file of libvirt 9.0's network test corpus (test/unit/fixtures/libvirt, table in
- * test/unit/libvirt-import-corpus.ts), imported and brought up in a `ki-` namespace, behaves as libvirt's
+ * test/helpers/libvirt-import-corpus.ts), imported and brought up in a `ki-` namespace, behaves as libvirt's
  * expected dnsmasq configuration for it says (its .conf and .hostsfile where libvirt has one, else the
  * XML): a guest leases from the DHCP range, each reserved MAC gets its address, DNS host/SRV/TXT records
  * answer, the domain is handed out, forwarders answer (fake upstream dnsmasq instances in an "internet"
@@ -18,7 +18,7 @@ import { dhcp, ping, tcpGet, tcpServer } from '../helpers/guest.js'
 import { guestOn } from '../helpers/coexist.js'
 import { assertNothingLeft } from '../helpers/leftovers.js'
 import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
-import { CORPUS } from '../unit/libvirt-import-corpus.js'
+import { CORPUS } from '../helpers/libvirt-import-corpus.js'
 
 const P = 'ki'
 const dir = fileURLToPath(new URL('../unit/fixtures/libvirt/', import.meta.url))

@@ -1,13 +1,13 @@
 /**
  * fromLibvirtXml against libvirt 9.0's own network test files: every file imports (a spec validateSpec
  * accepts, of the expected mode) or is refused naming an element it contains — the table in
- * libvirt-import-corpus.ts says which, and why. Plus the mappings by meaning, malformed XML, unknown elements.
+ * test/helpers/libvirt-import-corpus.ts says which, and why. Plus the mappings by meaning, malformed XML, unknown elements.
  */
 import t from 'tap'
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { LibvirtImportError, SpecError, fromLibvirtXml, validateSpec } from '../../src/index.js'
-import { CORPUS } from './libvirt-import-corpus.js'
+import { CORPUS } from '../helpers/libvirt-import-corpus.js'
 
 const dir = fileURLToPath(new URL('./fixtures/libvirt/', import.meta.url))
 const read = (f: string) => readFileSync(dir + f, 'utf8')
