@@ -3,7 +3,7 @@
  * before anything changes (so a process killed at any moment leaves a state `down` and `gc` can finish
  * from), the kind's driver, and the final state. A failure undoes what this apply did, newest first.
  */
-import { KvmnetError, NotFoundError, SpecError, isNotFound } from '../errors.js'
+import { KvmnetError, NotFoundError, SpecError, ignoreNotFound, isNotFound } from '../errors.js'
 import type { Netns } from '../netns/index.js'
 import { nsLabel } from '../netns/index.js'
 import type { Rtnl } from '../rtnl/index.js'
@@ -158,6 +158,27 @@ export async function attachPort(input: { tx: Transaction; ctx: ApplyContext; pl
   }
 }
 
+
+/**
+ * One port removed from a running network: the rules and the learning table without it first (both undone
+ * on failure: a filter keyed on its name would otherwise hold for the next port of that name, another
+ * guest with another MAC), then its link, which cannot come back; the state last.
+ */
+export async function detachPort(input: { tx: Transaction; ctx: ApplyContext; name: string; rules: NetworkRules | undefined; learning: AddressLearning | undefined }): Promise<void> {
+  const { tx, ctx, name } = input
+  try {
+    await ensureFirewall(ctx, input.rules)
+    await ensureLearning(ctx, input.learning, ctx.state.spec.name)
+    await tx.step({ name: 'remove-ports', detail: name }, 'links', async (s) => {
+      s.outcome('removed')
+      await ctx.rtnl.deleteLink(name).catch(ignoreNotFound)
+    })
+    await writeState(ctx.stateDir, ctx.state)
+    tx.commit()
+  } catch (err) {
+    await tx.rollback(err)
+  }
+}
 
 /**
  * Two networks in one namespace forwarding the same host port would both install DNAT rules for it, and

@@ -7,7 +7,7 @@
  * driver inside a transaction, under the network's lock.
  */
 import { EventEmitter } from 'node:events'
-import { InUseError, KvmnetError, NotFoundError, SpecError, ignoreNotFound, isNotFound } from '../errors.js'
+import { KvmnetError, NotFoundError, SpecError, isNotFound } from '../errors.js'
 import { Netns, nsLabel } from '../netns/index.js'
 import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
@@ -15,7 +15,7 @@ import type { Dnsmasq } from '../dnsmasq/index.js'
 import { portInterfaceXml } from '../libvirt-host/index.js'
 import { isNetworkName, NETWORK_NAME_RULE, Transaction } from '../util/index.js'
 import type { RepairOutcome } from '../watch/index.js'
-import { applyContextOf, attachPort, converge, dismantle } from './converge.js'
+import { applyContextOf, attachPort, converge, detachPort, dismantle } from './converge.js'
 import { DnsmasqHolder, relayDnsmasqEvents } from './dnsmasq-holder.js'
 import type { ApplyContext } from './driver.js'
 import * as edits from './edits.js'
@@ -31,7 +31,7 @@ import { DEFAULT_STATE_ROOT, networkGone, readState, stateDirFor, stateLabel, wr
 import { networkStatus, type NetworkStatus } from './status.js'
 import { tightenDnsmasqFiles } from './steps/dnsmasq-files.js'
 import { portInfo, portInfos, type PortInfo } from './steps/ports.js'
-import { tapHolders } from './steps/tap-holders.js'
+import { assertTapFree } from './steps/tap-holders.js'
 import { withResolvedMtu } from './steps/vxlan.js'
 import { validateSpec } from './validate.js'
 import { Watching, watcherHooks } from './watching.js'
@@ -300,13 +300,13 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       const state = await this.recordedState()
       const [spec, runtime] = edits.removePortEdit(state.spec, state.runtime ?? emptyRuntime(), name)
       const recorded = kindOf(state.spec).plan(this.stateRoot)
-      if (!opts.force && recorded.plan.ports.find((p) => p.name === name)?.kind === 'tap') {
-        const holders = await tapHolders(name, this.portFds.ownKeys(name))
-        if (holders.length > 0) throw new InUseError(`port ${name}`, holders, 'stop the guest first, or pass { force: true }')
-      }
-      await this.rtnl.deleteLink(name).catch(ignoreNotFound)
+      if (!opts.force && recorded.plan.ports.find((p) => p.name === name)?.kind === 'tap') await assertTapFree(name, this.portFds.ownKeys(name))
+      const next: NetworkState = { ...state, spec: validateSpec(spec), runtime }
+      const net = kindOf(next.spec).plan(this.stateRoot)
+      const tx = this.tx('apply')
+      await detachPort({ tx, ctx: this.applyContext(tx, next, state, new Map(), { prunePorts: false }), name, rules: net.firewall, learning: net.learning })
       this.portFds.drop(name)
-      await this.record({ ...state, spec: validateSpec(spec), runtime })
+      ;[this.planned, this.state] = [net, next]
     })
   }
 

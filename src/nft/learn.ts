@@ -151,3 +151,12 @@ export function parseLearned(doc: NftListing): LearnedAddress[] {
   }
   return out
 }
+
+/** The port names in a listing of a bridge learning table's `ports` set. */
+export function parseLearningPorts(doc: NftListing): string[] {
+  for (const item of doc.nftables ?? []) {
+    const s = item['set']
+    if (isObj(s) && s['name'] === 'ports') return Array.isArray(s['elem']) ? s['elem'].filter((e): e is string => typeof e === 'string') : []
+  }
+  return []
+}

@@ -4,7 +4,7 @@
  * changes nothing (nft transactions are all or nothing).
  */
 import { tableExists, tableNamedExists } from './table-exists.js'
-import { LEARN_FAMILIES, learnTableName, parseLearned, renderLearning, renderLearningPorts, renderLearningRemove, tagOfLearnTable } from './learn.js'
+import { LEARN_FAMILIES, learnTableName, parseLearned, parseLearningPorts, renderLearning, renderLearningPorts, renderLearningRemove, tagOfLearnTable } from './learn.js'
 import type { NetnsRef } from '../netns/index.js'
 import type { NftDocument, NftListing } from './json.js'
 import { releaseInProcess } from './libnftables.js'
@@ -124,6 +124,11 @@ export class Nft {
   /** Replace the ports set of a bridge network's learning table, keeping what it learned. */
   async applyLearningPorts(l: Extract<AddressLearning, { family: 'bridge' }>): Promise<void> {
     await nftApply(this.ns, renderLearningPorts(l), this.opts)
+  }
+
+  /** The ports set of a bridge network's learning table as it is now (to put it back). */
+  async learningPorts(tag: string): Promise<string[]> {
+    return parseLearningPorts(await nftQuery(this.ns, ['list', 'set', 'bridge', learnTableName(tag), 'ports'], this.opts))
   }
 
   /** Delete a network's address-learning tables (both families); fine if there are none. */

@@ -18,7 +18,6 @@ export type StepName =
   | 'bridge'
   | 'bridge-alias'
   | 'bridge-mtu'
-  | 'bridge-mtu'
   | 'bridge-up'
   | 'bridge-ipv6'
   | 'bridge-no-ipv6'

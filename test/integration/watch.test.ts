@@ -282,6 +282,7 @@ t.test('library: losses that land while a repair runs, a port set down, and a ha
       const tables = await host.run('nft', ['list', 'tables'])
       t.match(tables, /table inet kvmnet_kwr/, 'the inet table is back')
       t.match(tables, /table bridge kvmnet_kwr/, 'the bridge table is back')
+      t.match(tables, /table bridge kvmnet-addr_kwr/, 'the address-learning table is back')
       t.ok(await link(host, 'kvbr-kwr'), 'the bridge is back')
       t.same((await net.status()).problems, [], 'status: nothing wrong')
       t.ok(net.watching, 'still watching')
@@ -312,6 +313,14 @@ t.test('library: losses that land while a repair runs, a port set down, and a ha
     await waitFor(() => repaired.some((e) => /nft table/.test(e.what)), 5000, 10).catch(() => false)
     t.ok(repaired.some((e) => e.what === 'nft table bridge kvmnet_kwr'), `repaired: ${repaired.map((e) => e.what).join(', ') || 'nothing'}`)
     t.equal(await host.run('nft', ['list', 'chain', 'bridge', 'kvmnet_kwr', 'port-filter']), before, 'the chain holds its rules again')
+  })
+
+  await t.test('the address-learning table deleted by hand: recreated', async (t) => {
+    repaired.length = 0
+    await host.run('nft', ['delete', 'table', 'bridge', 'kvmnet-addr_kwr'])
+    await waitFor(() => repaired.some((e) => e.what === 'nft table bridge kvmnet-addr_kwr'), 5000, 10).catch(() => false)
+    t.ok(repaired.some((e) => e.what === 'nft table bridge kvmnet-addr_kwr'), `repaired: ${repaired.map((e) => e.what).join(', ') || 'nothing'}`)
+    t.match(await host.run('nft', ['list', 'set', 'bridge', 'kvmnet-addr_kwr', 'ports']), /kwr-p0/, 'with its ports')
   })
 
   await net.down()

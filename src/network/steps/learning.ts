@@ -28,7 +28,9 @@ export async function ensureLearning(ctx: ApplyContext, planned: AddressLearning
       return
     }
     if (there && planned.family === 'bridge' && prev?.learnHash?.split(':')[0] === hash.split(':')[0]) {
+      const before = await nft.learningPorts(planned.tag)
       await nft.applyLearningPorts(planned)
+      s.onUndo(() => nft.applyLearningPorts({ ...planned, ports: before }))
       s.outcome('updated')
       state.learnHash = hash
       return

@@ -3,6 +3,7 @@
  * `iff:` in /proc/PID/fdinfo/FD. Removing a tap QEMU still uses would cut a running guest off.
  */
 import { readFile, readdir, readlink } from 'node:fs/promises'
+import { InUseError } from '../../errors.js'
 
 export async function tapHolders(name: string, except: ReadonlySet<string> = new Set()): Promise<number[]> {
   const pids = new Set<number>()
@@ -18,4 +19,10 @@ export async function tapHolders(name: string, except: ReadonlySet<string> = new
     }
   }
   return [...pids]
+}
+
+/** A tap that a process other than this handle still holds open (QEMU, or fds taken) is not removed. */
+export async function assertTapFree(name: string, ownKeys: ReadonlySet<string>): Promise<void> {
+  const holders = await tapHolders(name, ownKeys)
+  if (holders.length > 0) throw new InUseError(`port ${name}`, holders, 'stop the guest first, or pass { force: true }')
 }
