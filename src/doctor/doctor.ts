@@ -5,6 +5,7 @@
  * for input routes (rp_filter), and never changes anything. Other firewalls kvmnet coexists with (Docker,
  * ufw, firewalld) are reported as blocking, or as 'info' when what kvmnet added lets the networks through.
  */
+import { readFile } from 'node:fs/promises'
 import { Netns } from '../netns/index.js'
 import { RTPROT_RA, Rtnl, readSysctl } from '../rtnl/index.js'
 import { managedNicFindings } from './managed-nic.js'
@@ -15,7 +16,7 @@ import { listChains, type ListedChain } from '../coexist/index.js'
 import type { Finding } from './findings.js'
 import { firewallFindings, type Examined } from './firewalls.js'
 import { rpFindings, type RpProbe } from './rp-filter.js'
-import { listeners, takes, type WantedSocket } from './listeners.js'
+import { listeners, takes, wantedSockets } from './listeners.js'
 import { hostChecks, hostFindings, type HostCheck } from './host.js'
 
 export type { Finding, FindingCode } from './findings.js'
@@ -78,20 +79,17 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
         findings.push({ code: 'ip-forward-off', severity: 'error', network: state.name, object: 'net.ipv4.ip_forward=0', problem: `${state.name} routes guests to the outside, but forwarding is off`, fix: `kvmnet up ${state.name}'s spec again (it sets ip_forward), or sysctl -w net.ipv4.ip_forward=1` })
       }
       const d = net.dnsmasq
-      if (d?.hostAddress !== undefined) {
+      if (d !== undefined) {
         const ours = new Set<number>()
-        const pidText = await import('node:fs/promises').then((fs) => fs.readFile(`${state.dnsmasq?.stateDir ?? ''}/dnsmasq.pid`, 'utf8')).catch(() => '')
+        const pidText = await readFile(`${state.dnsmasq?.stateDir ?? ''}/dnsmasq.pid`, 'utf8').catch(() => '')
         if (Number(pidText) > 0) ours.add(Number(pidText))
-        const on = { hostAddress: d.hostAddress, bridge: net.bridge }
-        const wanted: WantedSocket[] = [
-          { proto: 'udp', port: 67, ...on },
-          ...(d.dns !== false ? (['udp', 'tcp'] as const).map((proto) => ({ proto, port: 53, ...on })) : []),
-        ]
+        const wanted = wantedSockets(d, net.bridge)
         for (const l of listening) {
-          if (!wanted.some((w) => takes(l, w))) continue
+          const w = wanted.find((x) => takes(l, x))
+          if (!w) continue
           if (l.pid !== undefined && ours.has(l.pid)) continue
           if (l.comm === 'dnsmasq' && l.pid === undefined) continue
-          findings.push({ code: 'port-in-use', severity: 'error', network: state.name, object: `${l.comm ?? 'a process'}${l.pid ? ` (pid ${l.pid})` : ''} on ${l.proto} ${l.addr}${l.device ? `%${l.device}` : ''}:${l.port}`, problem: `${state.name}'s dnsmasq needs ${l.proto}/${l.port} on ${d.hostAddress}`, fix: `stop that process, or give ${state.name} another address` })
+          findings.push({ code: 'port-in-use', severity: 'error', network: state.name, object: `${l.comm ?? 'a process'}${l.pid ? ` (pid ${l.pid})` : ''} on ${l.proto} ${l.addr}${l.device ? `%${l.device}` : ''}:${l.port}`, problem: `${state.name}'s dnsmasq needs ${l.proto}/${l.port} on ${w.hostAddress}`, fix: `stop that process, or give ${state.name} another address` })
         }
       }
       // IPv6 forwarding makes the kernel ignore RAs where accept_ra is 1.

@@ -55,9 +55,27 @@ export interface WantedSocket {
   bridge: string | undefined
 }
 
-/** `l` takes `want`'s port: same protocol and port, its address or a wildcard, and no other device. */
+/**
+ * The sockets a network's dnsmasq binds: DHCP on its IPv4 address, DNS on each host address (IPv4 and
+ * IPv6: an IPv6-only network's dnsmasq answers DNS on its IPv6 address alone). DHCPv6 is not listed:
+ * dnsmasq binds it to the wildcard, shared by every dnsmasq of the namespace.
+ */
+export function wantedSockets(d: { hostAddress?: string | undefined; dns?: unknown; ipv6?: { hostAddress: string } | undefined }, bridge: string | undefined): WantedSocket[] {
+  const dns = d.dns !== false
+  const out: WantedSocket[] = []
+  for (const hostAddress of [d.hostAddress, d.ipv6?.hostAddress]) {
+    if (hostAddress === undefined) continue
+    if (hostAddress === d.hostAddress) out.push({ proto: 'udp', port: 67, hostAddress, bridge })
+    if (dns) out.push(...(['udp', 'tcp'] as const).map((proto) => ({ proto, port: 53, hostAddress, bridge })))
+  }
+  return out
+}
+
+/** `l` takes `want`'s port: same protocol and port, its address or a wildcard of its family, and no other device. */
 export function takes(l: Listener, want: WantedSocket): boolean {
   if (l.proto !== want.proto || l.port !== want.port) return false
-  if (l.addr !== want.hostAddress && l.addr !== '0.0.0.0' && l.addr !== '*') return false
+  // ss prints a dual-stack wildcard as `*`, an IPv4-only one as 0.0.0.0, an IPv6-only one as `::`.
+  const wildcard = want.hostAddress.includes(':') ? '::' : '0.0.0.0'
+  if (l.addr !== want.hostAddress && l.addr !== wildcard && l.addr !== '*') return false
   return l.device === undefined || l.device === want.bridge
 }

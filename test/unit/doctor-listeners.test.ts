@@ -1,6 +1,6 @@
 /** doctor's reading of `ss` lines, and which sockets take a network's DHCP/DNS ports. */
 import t from 'tap'
-import { parseListener, takes } from '../../src/doctor/listeners.js'
+import { parseListener, takes, wantedSockets } from '../../src/doctor/listeners.js'
 
 t.test('ss lines: address, device, port and process', async (t) => {
   t.same(parseListener('UNCONN 0      0      0.0.0.0%virbr0:67 0.0.0.0:* users:(("dnsmasq",pid=2103,fd=4))', 'udp'), { proto: 'udp', addr: '0.0.0.0', device: 'virbr0', port: 67, comm: 'dnsmasq', pid: 2103 })
@@ -22,4 +22,17 @@ t.test('a socket bound to another device shares the port; one bound to no device
   t.ok(takes(l('10.0.0.1'), dhcp), 'our address')
   t.notOk(takes(l('10.0.0.2'), dhcp), 'another address')
   t.notOk(takes({ ...l('0.0.0.0'), proto: 'tcp' }, dhcp), 'another protocol')
+})
+
+t.test('the sockets a dnsmasq needs: DHCP on IPv4, DNS on every host address; IPv6 wildcards are their own family', async (t) => {
+  const key = (w: { proto: string; port: number; hostAddress: string }) => `${w.proto}/${w.port}@${w.hostAddress}`
+  t.same(wantedSockets({ hostAddress: '10.0.0.1', ipv6: { hostAddress: 'fd00::1' } }, 'kvbr-x').map(key), ['udp/67@10.0.0.1', 'udp/53@10.0.0.1', 'tcp/53@10.0.0.1', 'udp/53@fd00::1', 'tcp/53@fd00::1'])
+  t.same(wantedSockets({ ipv6: { hostAddress: 'fd00::1' } }, 'kvbr-x').map(key), ['udp/53@fd00::1', 'tcp/53@fd00::1'], 'IPv6-only: DNS on its IPv6 address')
+  t.same(wantedSockets({ hostAddress: '10.0.0.1', dns: false }, 'kvbr-x').map(key), ['udp/67@10.0.0.1'], 'DNS off: DHCP only')
+  const dns6 = { proto: 'udp', port: 53, hostAddress: 'fd00::1', bridge: 'kvbr-x' } as const
+  const l = (addr: string) => ({ proto: 'udp' as const, addr, port: 53 })
+  t.ok(takes(l('::'), dns6), 'an IPv6 wildcard')
+  t.ok(takes(l('*'), dns6), 'a dual-stack wildcard')
+  t.notOk(takes(l('0.0.0.0'), dns6), 'an IPv4 wildcard does not take an IPv6 address')
+  t.notOk(takes(l('::'), { ...dns6, hostAddress: '10.0.0.1' }), 'nor an IPv6 one an IPv4 address')
 })
