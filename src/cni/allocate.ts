@@ -1,11 +1,11 @@
 /**
- * Address allocation from the network's DHCP range: the lowest address of the range that nothing else
+ * Address allocation from the network's DHCP ranges: the lowest address of the first range that nothing else
  * holds — no reservation, no live dynamic lease of another client, no static DNS record, not the host.
  * Pure: kvmnet-cni calls it under the network's lock with the spec as recorded, so two ADDs never pick
  * the same address.
  */
 import { ipaddr } from '../util/index.js'
-import { dhcpHostsOf, dhcpRangeOf, dnsHostsOf, hostIpv4Of, type NetworkSpec } from '../network/index.js'
+import { dhcpHostsOf, dhcpRangesOf, dnsHostsOf, hostIpv4Of, type NetworkSpec } from '../network/index.js'
 
 export function v4num(ip: string): number {
   return ipaddr.IPv4.parse(ip).toByteArray().reduce((n, b) => n * 256 + b, 0)
@@ -25,25 +25,22 @@ export function takenBySpec(spec: NetworkSpec): Set<string> {
   return taken
 }
 
-/** The first free address of the range, or undefined when every one is taken. */
+/** Every address of the network's dynamic ranges, in order (each range first to last). */
+function* rangeAddresses(spec: NetworkSpec): Generator<string> {
+  for (const [first, last] of dhcpRangesOf(spec)) for (let n = v4num(first); n <= v4num(last); n++) yield v4str(n)
+}
+
+/** The first free address of the ranges, or undefined when every one is taken. */
 export function pickAddress(spec: NetworkSpec, alsoTaken: ReadonlySet<string>): string | undefined {
-  const range = dhcpRangeOf(spec)
-  if (!range) return undefined
   const taken = takenBySpec(spec)
-  const [first, last] = [v4num(range[0]), v4num(range[1])]
-  for (let n = first; n <= last; n++) {
-    const ip = v4str(n)
-    if (!taken.has(ip) && !alsoTaken.has(ip)) return ip
-  }
+  for (const ip of rangeAddresses(spec)) if (!taken.has(ip) && !alsoTaken.has(ip)) return ip
   return undefined
 }
 
-/** How many addresses of the range are still free (STATUS reports an exhausted range). */
+/** How many addresses of the ranges are still free (STATUS reports exhausted ranges). */
 export function freeAddresses(spec: NetworkSpec, alsoTaken: ReadonlySet<string>): number {
-  const range = dhcpRangeOf(spec)
-  if (!range) return 0
   const taken = new Set([...takenBySpec(spec), ...alsoTaken])
   let free = 0
-  for (let n = v4num(range[0]); n <= v4num(range[1]); n++) if (!taken.has(v4str(n))) free++
+  for (const ip of new Set(rangeAddresses(spec))) if (!taken.has(ip)) free++
   return free
 }

@@ -124,9 +124,9 @@ function networkSpec(v: unknown, cniName: string): CniNetworkSpec {
   if (!CNI_MODES.includes(spec.mode)) throw invalid('network.mode', `kvmnet-cni attaches containers to networks with their own bridge and DHCP range (${CNI_MODES.join(', ')}), not ${spec.mode}`)
   const s = spec as CniNetworkSpec
   if (!s.ipv4?.address) throw invalid('network.ipv4.address', 'kvmnet-cni needs the host address of the subnet it assigns addresses from')
-  if (!s.ipv4.dhcp) throw invalid('network.ipv4.dhcp', 'kvmnet-cni assigns addresses from the DHCP range: ipv4.dhcp.range is required')
-  // One range to allocate from: several ranges (ranges) or reservations only leave it none to use.
-  if (!s.ipv4.dhcp.range) throw invalid('network.ipv4.dhcp.range', 'kvmnet-cni assigns addresses from one DHCP range: ipv4.dhcp.range is required (not ranges)')
+  if (!s.ipv4.dhcp) throw invalid('network.ipv4.dhcp', 'kvmnet-cni assigns addresses from the DHCP range: ipv4.dhcp.range (or ranges) is required')
+  // Reservations only (neither range nor ranges) leave it nothing to allocate from.
+  if (!s.ipv4.dhcp.range && !s.ipv4.dhcp.ranges?.length) throw invalid('network.ipv4.dhcp.range', 'kvmnet-cni assigns addresses from a DHCP range: ipv4.dhcp.range or ranges is required (a network of reservations only has none)')
   return s
 }
 

@@ -9,7 +9,7 @@
  */
 import type { DhcpHostSpec, DnsHostSpec, ForwardSpec, NetworkSpec } from '../network/index.js'
 import type { HeldAdditions, RuntimeAdditions } from '../network/index.js'
-import { dhcpHostsOf, dhcpRangeOf, dnsHostKey, dnsHostsOf, forwardKey, forwardsOf, forwardsOverlap, hasDhcp, servesDns, takesForwards, unique, withDhcpHosts, withDnsHosts, withForwards } from '../network/index.js'
+import { dhcpHostsOf, dhcpRangesOf, dnsHostKey, dnsHostsOf, forwardKey, forwardsOf, forwardsOverlap, hasDhcp, servesDns, takesForwards, unique, withDhcpHosts, withDnsHosts, withForwards } from '../network/index.js'
 import { pickAddress } from './allocate.js'
 import type { CniNetworkSpec, PortMapping } from './config.js'
 import { CniCode, CniError } from './errors.js'
@@ -78,8 +78,8 @@ export function attachEdit(spec: NetworkSpec, runtime: RuntimeAdditions, req: At
   } else {
     const picked = pickAddress(spec, req.leased)
     if (!picked) {
-      const range = dhcpRangeOf(spec)
-      throw new CniError(CniCode.AddressesExhausted, 'no free address', `every address of ${spec.name}'s DHCP range ${range?.join(' - ')} is reserved or leased`)
+      const ranges = dhcpRangesOf(spec).map((r) => r.join(' - '))
+      throw new CniError(CniCode.AddressesExhausted, 'no free address', `every address of ${spec.name}'s DHCP range${ranges.length > 1 ? 's' : ''} ${ranges.join(', ')} is reserved or leased`)
     }
     ip = picked
     const dnsHosts = dnsHostsOf(spec)

@@ -154,6 +154,20 @@ t.test('an exhausted range: ADD fails with 102, STATUS says 50', { skip }, async
   t.equal(del.exitCode, 0, 'DEL after the failed ADD (runtimes call it) succeeds')
 })
 
+t.test('several DHCP ranges: addresses come from the first, then the next; STATUS says 50 once all are taken', { skip }, async (t) => {
+  const { host, stateRoot } = await hostFor(t, 'kvc6rng')
+  const conf = { ...config(stateRoot, 'kvc6rng', 5), network: { mode: 'nat', ipv4: { address: '10.232.5.1/24', dhcp: { ranges: [{ start: '10.232.5.40', end: '10.232.5.40' }, { start: '10.232.5.20', end: '10.232.5.20' }] } } } }
+  const got: string[] = []
+  for (const i of [0, 1]) {
+    const c = await makeNs(t, 'kvc6-c')
+    const r = await invokePlugin(host, { command: 'ADD', config: conf, containerId: `rng${i}`, netns: c.path, ifname: 'eth0' })
+    t.equal(r.exitCode, 0, r.stderr)
+    got.push(String((r.json as { ips?: Array<{ address?: string }> })?.ips?.[0]?.address))
+  }
+  t.same(got, ['10.232.5.40/24', '10.232.5.20/24'], 'one address from each range, in the order of the spec')
+  errorOf(t, await invokePlugin(host, { command: 'STATUS', config: conf }), 50)
+})
+
 t.test("kvmnet down takes the attachments' links with it (their alias is the network's)", { skip }, async (t) => {
   const { host, stateRoot } = await hostFor(t, 'kvc6down')
   const conf = config(stateRoot, 'kvc6down', 5)

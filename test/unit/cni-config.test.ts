@@ -52,6 +52,7 @@ t.test('configuration', async (t) => {
   t.equal(parseConfig({ ...good, stateRoot: '/tmp/c' }, 'ADD', { KVMNET_STATE_ROOT: '/tmp/s' }).stateRoot, '/tmp/c', 'the configuration first')
   t.equal(parseConfig({ ...good, network: { ...network, name: 'other' } }, 'ADD').spec.name, 'other')
   t.equal(parseConfig({ ...good, cniVersion: '1.0.0' }, 'ADD').cniVersion, '1.0.0')
+  t.same(parseConfig({ ...good, network: { ...network, ipv4: { address: '10.88.0.1/24', dhcp: { ranges: [{ start: '10.88.0.10', end: '10.88.0.19' }] } } } }, 'ADD').spec.ipv4?.dhcp?.ranges?.length, 1, 'several ranges are accepted')
 
   const cases: [string, Record<string, unknown>, number, RegExp][] = [
     ['no version', { ...good, cniVersion: undefined }, 1, /undefined/],
@@ -61,6 +62,7 @@ t.test('configuration', async (t) => {
     ['bad spec field', { ...good, network: { ...network, mtu: 10 } }, 7, /^network\.mtu: /],
     ['range outside', { ...good, network: { ...network, ipv4: { address: '10.88.0.1/24', dhcp: { range: ['10.88.0.10', '10.89.0.1'] } } } }, 7, /^network\.ipv4\.dhcp\.range\[1\]: /],
     ['no dhcp', { ...good, network: { mode: 'nat', ipv4: { address: '10.88.0.1/24' } } }, 7, /^network\.ipv4\.dhcp: /],
+    ['reservations only', { ...good, network: { mode: 'nat', ipv4: { address: '10.88.0.1/24', dhcp: { hosts: [{ mac: '52:54:00:00:00:01', ip: '10.88.0.5' }] } } } }, 7, /^network\.ipv4\.dhcp\.range: .*reservations only/],
     ['bridge mode', { ...good, network: { mode: 'bridge', interface: 'eth0' } }, 7, /^network\.mode: /],
     ['attachment', { ...good, attachment: 'ipvlan' }, 7, /^attachment: /],
     ['relative state root', { ...good, stateRoot: 'run' }, 7, /^stateRoot: /],

@@ -26,6 +26,12 @@ t.test('allocation', async (t) => {
   t.equal(pickAddress(base, new Set(['10.88.0.12'])), '10.88.0.13', 'skips leased addresses')
   t.equal(pickAddress(base, new Set(['10.88.0.12', '10.88.0.13', '10.88.0.14'])), undefined, 'exhausted')
   t.equal(freeAddresses(base, new Set(['10.88.0.12'])), 2)
+  // Several ranges: the first one first, then the next, each in order.
+  const ranges = validateSpec({ ...base, ipv4: { address: '10.88.0.1/24', dhcp: { ranges: [{ start: '10.88.0.50', end: '10.88.0.51' }, { start: '10.88.0.20', end: '10.88.0.21' }], hosts: [{ mac: '52:54:00:00:00:01', ip: '10.88.0.50', name: 'vm' }] } }, forwards: [] }) as CniNetworkSpec
+  t.equal(pickAddress(ranges, new Set()), '10.88.0.51', 'ranges: the first free address of the first range')
+  t.equal(pickAddress(ranges, new Set(['10.88.0.51'])), '10.88.0.20', 'then the next range')
+  t.equal(pickAddress(ranges, new Set(['10.88.0.51', '10.88.0.20', '10.88.0.21'])), undefined, 'every range exhausted')
+  t.equal(freeAddresses(ranges, new Set(['10.88.0.20'])), 2)
 })
 
 t.test('attach and detach', async (t) => {

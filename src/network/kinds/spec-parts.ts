@@ -85,9 +85,11 @@ function ipv4WithHosts<V extends { dhcp?: Dhcp4Spec | undefined; extra?: readonl
   }
 }
 
-/** The DHCPv4 range, when the network hands out addresses dynamically. */
-export function dhcpRangeOf(spec: NetworkSpec): readonly [string, string] | undefined {
-  return served(spec)?.ipv4?.dhcp?.range
+/** Every dynamic DHCPv4 range of the network's own subnet, in the spec's order (`range`, or each of `ranges`). */
+export function dhcpRangesOf(spec: NetworkSpec): Array<readonly [string, string]> {
+  const dhcp = served(spec)?.ipv4?.dhcp
+  if (dhcp?.range) return [dhcp.range]
+  return (dhcp?.ranges ?? []).map((r) => [r.start, r.end] as const)
 }
 
 /** The host's IPv4 address on the network (CIDR), when it has one. */
