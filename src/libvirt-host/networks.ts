@@ -77,7 +77,8 @@ function subnetOf(ip: Record<string, string>): string | undefined {
 
 /** One network file (a status or a definition), or undefined when it holds no `<network>`. */
 export function parseLibvirtNetwork(xml: string, file: string, active: boolean): LibvirtNetwork | undefined {
-  const body = /<network[\s>][\s\S]*<\/network>/.exec(xml)?.[0]
+  // A comment (a hand-edited definition's old bridge, say) is no element: out before the scan.
+  const body = /<network[\s>][\s\S]*<\/network>/.exec(xml.replace(/<!--[\s\S]*?-->/g, ''))?.[0]
   if (!body) return undefined
   const name = /<name>([^<]*)<\/name>/.exec(body)?.[1]
   if (name === undefined) return undefined

@@ -49,6 +49,8 @@ t.test('a definition and a status file', async (t) => {
   t.same(parseLibvirtNetwork("<network><name>c</name><ip address='10.3.4.1'/></network>", 'c', false)?.subnets, ['10.0.0.0/8'], 'no prefix: the class, as libvirt')
   t.equal(parseLibvirtNetwork('<domain/>', 'x', false), undefined)
   t.same(parseLibvirtNetwork("<network><name>n</name><ip address='bogus' prefix='24'/></network>", 'n', false)?.subnets, [], 'an unreadable address is skipped')
+  const commented = "<network><name>e</name><!-- was: <bridge name='virbr9'/> <ip address='10.9.0.1' prefix='24'/> --><bridge name='virbr3'/><ip address='10.3.0.1' prefix='24'/></network>"
+  t.same(parseLibvirtNetwork(commented, 'e', false), { name: 'e', active: false, bridge: 'virbr3', subnets: ['10.3.0.0/24'], file: 'e' }, 'a commented-out element is no element')
 })
 
 t.test('the running and the defined networks of a libvirt state', async (t) => {
