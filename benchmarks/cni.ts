@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Netns, NotFoundError, openNetwork } from '../src/index.js'
-import { CNI_PATH, ensurePeers, NETAVARK } from './peers.js'
+import { CNI_PATH, ensurePeers, NETAVARK, netavarkOptions } from './peers.js'
 import { median, type BenchRow } from './stats.js'
 
 const plugin = fileURLToPath(new URL('../dist/cni.js', import.meta.url))
@@ -75,28 +75,11 @@ EOF
 `
 }
 
-/** netavark's options for container `i` (its own id, address and host port) on one bridge network. */
-function netavarkOptions(i: number): string {
+/** netavark's options for container `i`: its own id, address and host port on the one bridge network. */
+function containerOptions(i: number): string {
   const hex = (n: number) => n.toString(16).padStart(4, '0')
-  return JSON.stringify({
-    container_id: `${hex(i)}${'0123456789abcdef'.repeat(3)}${hex(i)}${'0'.repeat(8)}`,
-    container_name: `bench${i}`,
-    port_mappings: [{ host_ip: '', container_port: 80, host_port: 8080 + i, range: 1, protocol: 'tcp' }],
-    networks: { bench: { interface_name: 'eth0', static_ips: [`10.253.0.${10 + i}`] } },
-    network_info: {
-      bench: {
-        name: 'bench',
-        id: 'fedcba9876543210'.repeat(4),
-        driver: 'bridge',
-        network_interface: 'nvbr0',
-        subnets: [{ subnet: '10.253.0.0/24', gateway: '10.253.0.1' }],
-        ipv6_enabled: false,
-        internal: false,
-        dns_enabled: false,
-        ipam_options: { driver: 'host-local' },
-      },
-    },
-  })
+  const id = `${hex(i)}${'0123456789abcdef'.repeat(3)}${hex(i)}${'0'.repeat(8)}`
+  return netavarkOptions({ id, name: `bench${i}`, ip: `10.253.0.${10 + i}`, subnet: '10.253.0.0/24', gateway: '10.253.0.1', hostPort: 8080 + i })
 }
 
 async function downIfUp(host: Netns, stateRoot: string): Promise<void> {
@@ -135,7 +118,7 @@ export async function runCniBench(opts: { quick: boolean }): Promise<BenchRow[]>
     const nvFiles: string[] = []
     for (let i = 0; i <= containers; i++) {
       nvFiles.push(join(dir, `netavark${i}.json`))
-      await writeFile(nvFiles[i]!, netavarkOptions(i))
+      await writeFile(nvFiles[i]!, containerOptions(i))
     }
     const kv = (op: 'ADD' | 'DEL', i: number) => kvmnetCall(kHost, kvmnetConf(stateRoot, i), op, `bench${i}`, ctr[i]![0]!.path)
     const nv = (i: number, op: 'setup' | 'teardown') =>

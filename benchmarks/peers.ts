@@ -49,20 +49,23 @@ const natOnePort = (name: string) => ({
   forwards: [{ proto: 'tcp' as const, hostPort: 8080, guest: '10.252.0.2', guestPort: 80 }],
 })
 
-function netavarkOptions(): string {
-  const id = '0123456789abcdef'.repeat(4)
+/**
+ * netavark's options for one container on the bridge network `bench` (nvbr0, no DNS, host-local IPAM):
+ * its id, address and one TCP port mapping. Shared with the CNI benchmark, which runs several containers.
+ */
+export function netavarkOptions(o: { id: string; name: string; ip: string; subnet: string; gateway: string; hostPort: number }): string {
   return JSON.stringify({
-    container_id: id,
-    container_name: 'bench',
-    port_mappings: [{ host_ip: '', container_port: 80, host_port: 8080, range: 1, protocol: 'tcp' }],
-    networks: { bench: { interface_name: 'eth0', static_ips: ['10.252.0.2'] } },
+    container_id: o.id,
+    container_name: o.name,
+    port_mappings: [{ host_ip: '', container_port: 80, host_port: o.hostPort, range: 1, protocol: 'tcp' }],
+    networks: { bench: { interface_name: 'eth0', static_ips: [o.ip] } },
     network_info: {
       bench: {
         name: 'bench',
         id: 'fedcba9876543210'.repeat(4),
         driver: 'bridge',
         network_interface: 'nvbr0',
-        subnets: [{ subnet: '10.252.0.0/24', gateway: '10.252.0.1' }],
+        subnets: [{ subnet: o.subnet, gateway: o.gateway }],
         ipv6_enabled: false,
         internal: false,
         dns_enabled: false,
@@ -129,7 +132,7 @@ async function natOnePortRows(runs: number, dir: string): Promise<BenchRow[]> {
   const specFile = join(dir, 'nat1.json')
   await writeFile(specFile, JSON.stringify(natOnePort('cli1')))
   const nvOpts = join(dir, 'netavark.json')
-  await writeFile(nvOpts, netavarkOptions())
+  await writeFile(nvOpts, netavarkOptions({ id: '0123456789abcdef'.repeat(4), name: 'bench', ip: '10.252.0.2', subnet: '10.252.0.0/24', gateway: '10.252.0.1', hostPort: 8080 }))
   const cni = cniScripts(dir, cHost, ctr)
   const s = { lib: [] as number[], libDown: [] as number[], cliUp: [] as number[], cliDown: [] as number[] }
   const p = { nvUp: [] as number[], nvDown: [] as number[], cniUp: [] as number[], cniDown: [] as number[] }
