@@ -72,7 +72,7 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     const others = (await listStates(input.stateRoot, stateLabel(ns))).states.filter((o) => o.state.name !== net.name && o.state.netnsId === netnsId)
     await assertForwardsFree(net.spec, others)
     // Checks that need the kernel (links taken, uplink and NIC present), before anything is changed.
-    await preflight(input.rtnl, net.plan, others.map((o) => o.state), input.stateRoot, netnsId, was?.plan)
+    const links = await preflight(input.rtnl, net.plan, others.map((o) => o.state), input.stateRoot, netnsId, was?.plan)
     const startTime = await ownStartTime()
     const ctx = input.context(state, newFds)
     await tx.step('journal', 'state', async (s) => {
@@ -83,7 +83,7 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
       await ctx.journal()
     })
     // A group is this network's alone: down deletes it with one request.
-    if (!prev) await assertGroupOurs(input.rtnl, net.plan.group, ownAliases(net.plan), net.linkNames, 'group')
+    if (!prev) await assertGroupOurs(input.rtnl, net.plan.group, ownAliases(net.plan), net.linkNames, 'group', links)
     // A bridge network's learning table names its ports in a set (no device needed): made beside the
     // kind's apply. A macvtap network's hooks on its devices, so after them.
     if (net.learning?.family === 'netdev') {

@@ -214,10 +214,14 @@ export async function removeNetworkLinks(rtnl: Rtnl, group: number, aliases: rea
   if (left.length > 0) throw new KvmnetError(`links of ${aliases[0] ?? `group ${group}`} remain after teardown: ${left.map((l) => l.name).join(', ')}`)
 }
 
-/** Refuse a link group that already holds links kvmnet did not create for this network. */
-export async function assertGroupOurs(rtnl: Rtnl, group: number, aliases: readonly string[], names: ReadonlySet<string>, field: string): Promise<void> {
+/**
+ * Refuse a link group that already holds links kvmnet did not create for this network. `links`: every
+ * link of the namespace as just listed (the apply's checks list them once), else they are listed here.
+ */
+export async function assertGroupOurs(rtnl: Rtnl, group: number, aliases: readonly string[], names: ReadonlySet<string>, field: string, links?: readonly LinkInfo[]): Promise<void> {
   const owner = { group, names }
-  const foreign = (await rtnl.listLinks({ group })).filter(
+  const members = links ? links.filter((l) => l.group === group) : await rtnl.listLinks({ group })
+  const foreign = members.filter(
     (l) => !(l.alias !== undefined && aliases.includes(l.alias)) && !aliases.some((a) => isAttachmentOf(l.alias, a)) && !isHalfMade(l, owner),
   )
   if (foreign.length > 0) {
