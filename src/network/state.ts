@@ -4,7 +4,8 @@
  * /run is a tmpfs: state does not outlive a reboot, and neither do the links it describes.
  */
 import { dirname, join } from 'node:path'
-import { mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs'
+import { rm, rmdir } from 'node:fs/promises'
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { NotFoundError, StateError } from '../errors.js'
 import { dirEntries, dirEntriesSync } from '../util/index.js'
 import type { NetnsRef } from '../netns/index.js'
@@ -211,9 +212,10 @@ export async function writeState(dir: string, state: NetworkState): Promise<void
 }
 
 export async function removeState(dir: string): Promise<void> {
-  // Synchronous, like the reads and writes above: a few small files (one trip through the thread pool per
-  // file and directory otherwise, each costing down milliseconds on a loaded host).
-  rmSync(dir, { recursive: true, force: true })
+  // Not synchronously, unlike the reads and writes: removing directories on a disk file system (a /run that
+  // is not tmpfs) waits for its journal, measured 1-5 ms per rmdir on a loaded host — time the event loop
+  // of a process looking after other networks is not to be held for.
+  await rm(dir, { recursive: true, force: true })
   await removeEmptyParents(dir)
 }
 
@@ -228,7 +230,7 @@ export async function removeEmptyParents(dir: string): Promise<void> {
 /** rmdir that answers false where the directory still holds something (another network's) or is gone. */
 async function rmdirIfEmpty(dir: string): Promise<boolean> {
   try {
-    rmdirSync(dir)
+    await rmdir(dir)
     return true
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
