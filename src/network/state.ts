@@ -3,8 +3,8 @@
  * `down`, `status` and `gc` work from another process or after a crash of the one that built it.
  * /run is a tmpfs: state does not outlive a reboot, and neither do the links it describes.
  */
-import { dirname, join } from 'node:path'
 import { rm, rmdir } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { NotFoundError, StateError } from '../errors.js'
 import { dirEntries, dirEntriesSync } from '../util/index.js'

@@ -36,7 +36,6 @@ export interface PortInfo {
 /** From how many names to look up one dump of the namespace's links is cheaper than a request per name. */
 const LOOKUPS_BEFORE_DUMP = 32
 
-
 export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: PortAnchor, ports: readonly PlannedPort[]): Promise<void> {
   const { rtnl, tx } = ctx
   // The kernel filters a dump by master, not by group: a bridge's ports are asked for by master, unless a
