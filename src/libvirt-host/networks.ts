@@ -111,8 +111,9 @@ async function readDir(dir: string, active: boolean): Promise<LibvirtNetwork[]> 
 
 /** The running and the defined networks (a running one once, as running). */
 export async function libvirtNetworks(dirs: { active: string; defined: string } = LIBVIRT_NETWORK_DIRS): Promise<LibvirtNetwork[]> {
-  const active = await readDir(dirs.active, true)
-  const defined = (await readDir(dirs.defined, false)).filter((d) => !active.some((a) => a.name === d.name))
+  // Both at once: every up asks (preflight), and each listing is a trip through the thread pool.
+  const [active, all] = await Promise.all([readDir(dirs.active, true), readDir(dirs.defined, false)])
+  const defined = all.filter((d) => !active.some((a) => a.name === d.name))
   return [...active, ...defined]
 }
 

@@ -15,6 +15,7 @@ import { capturedService, forwardsOf, forwardsOverlap, hostAddressesOf, kindOf, 
 import type { NetworkPlan, PlannedPort } from './plan.js'
 import { ensureFirewall } from './steps/firewall.js'
 import { ensureLearning } from './steps/learning.js'
+import { concurrently } from './steps/concurrent.js'
 import { closeAll } from './port-fds.js'
 import type { NetworkSpec } from './spec.js'
 import { listStates, netnsIdentity, removeState, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
@@ -71,7 +72,7 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     const others = (await listStates(input.stateRoot, stateLabel(ns))).states.filter((o) => o.state.name !== net.name && o.state.netnsId === netnsId)
     await assertForwardsFree(net.spec, others)
     // Checks that need the kernel (links taken, uplink and NIC present), before anything is changed.
-    await preflight(input.rtnl, net.plan, others.map((o) => o.state), input.stateRoot, netnsId, was?.plan)
+    const links = await preflight(input.rtnl, net.plan, others.map((o) => o.state), input.stateRoot, netnsId, was?.plan)
     const startTime = await ownStartTime()
     const ctx = input.context(state, newFds)
     await tx.step('journal', 'state', async (s) => {
@@ -82,9 +83,13 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
       await ctx.journal()
     })
     // A group is this network's alone: down deletes it with one request.
-    if (!prev) await assertGroupOurs(input.rtnl, net.plan.group, ownAliases(net.plan), net.linkNames, 'group')
-    await net.apply(ctx)
-    await ensureLearning(ctx, net.learning, net.name)
+    if (!prev) await assertGroupOurs(input.rtnl, net.plan.group, ownAliases(net.plan), net.linkNames, 'group', links)
+    // A bridge network's learning table names its ports in a set (no device needed): made beside the
+    // kind's apply. A macvtap network's hooks on its devices, so after them.
+    if (net.learning?.family === 'netdev') {
+      await net.apply(ctx)
+      await ensureLearning(ctx, net.learning, net.name)
+    } else await concurrently(() => net.apply(ctx), () => ensureLearning(ctx, net.learning, net.name))
     await tx.step('state', 'state', async () => {
       state.owner = startTime && input.supervised ? { pid: process.pid, startTime } : state.owner
       state.applying = undefined

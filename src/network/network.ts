@@ -197,7 +197,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   private async apply(spec: NetworkSpec, prev: NetworkState | undefined, runtime: RuntimeAdditions, o: ApplyOptions = {}): Promise<ApplyReport> {
     const start = performance.now()
     const old = this.planned
-    const net = kindOf(spec).plan(this.stateRoot)
+    const net = spec === old.spec ? old : kindOf(spec).plan(this.stateRoot) // the same spec's plan is made already
     const tx = this.tx('apply')
     this.planned = net
     try {

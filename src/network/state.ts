@@ -7,7 +7,7 @@ import { rm, rmdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { NotFoundError, StateError } from '../errors.js'
-import { dirEntries } from '../util/index.js'
+import { dirEntries, dirEntriesSync } from '../util/index.js'
 import type { NetnsRef } from '../netns/index.js'
 import { fieldPath, s, type Issue } from '../schema/index.js'
 import { specSchema, type NetworkSpec } from './spec.js'
@@ -212,6 +212,9 @@ export async function writeState(dir: string, state: NetworkState): Promise<void
 }
 
 export async function removeState(dir: string): Promise<void> {
+  // Not synchronously, unlike the reads and writes: removing directories on a disk file system (a /run that
+  // is not tmpfs) waits for its journal, measured 1-5 ms per rmdir on a loaded host — time the event loop
+  // of a process looking after other networks is not to be held for.
   await rm(dir, { recursive: true, force: true })
   await removeEmptyParents(dir)
 }
@@ -258,7 +261,8 @@ export async function listStates(root: string, nsLabel?: string): Promise<StateL
   const out: StateListing = { states: [], unreadable: [] }
   const labels = nsLabel ? [nsLabel] : await dirEntries(root)
   for (const label of labels) {
-    for (const name of await dirEntries(join(root, label))) {
+    // Synchronously (as readState): one directory of small entries, listed on every apply.
+    for (const name of dirEntriesSync(join(root, label))) {
       // Lock files and the namespace's own bookkeeping sit beside the network directories.
       if (name.endsWith('.lock') || name.endsWith('.json')) continue
       const dir = join(root, label, name)

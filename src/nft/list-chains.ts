@@ -1,8 +1,9 @@
 /**
  * Every nftables chain of a namespace (family, table, name, and for base chains the hook and policy),
- * dumped from nf_tables over netlink (NFT_MSG_GETCHAIN) instead of spawning `nft -j list chains`: `up`
- * looks for other firewalls on every apply and `doctor` on every run, and a spawn of nft costs ~5–10 ms of
- * CPU that the rest of `up` competes for. The same shape as nft's JSON `chain` objects.
+ * listed by libnftables in process, else dumped from nf_tables over netlink (NFT_MSG_GETCHAIN), never by
+ * spawning `nft -j list chains`: `up` looks for other firewalls on every apply and `doctor` on every run,
+ * and a spawn of nft costs ~5–10 ms of CPU that the rest of `up` competes for. The same shape as nft's
+ * JSON `chain` objects.
  */
 import type { NetnsRef } from '../netns/index.js'
 import { RtnlSocket } from '../rtnl/index.js'
@@ -10,6 +11,9 @@ import { AttrIndex, readString } from '../rtnl/index.js'
 import { NLM_F_DUMP, NLM_F_REQUEST } from '../rtnl/index.js'
 import { encodeMessage } from '../rtnl/index.js'
 import { NETLINK_NETFILTER, NFNL_SUBSYS_NFTABLES, nfgenmsg, nfprotoName } from './netlink.js'
+import type { NftListing } from './json.js'
+import { libnftablesUnavailable } from './libnftables.js'
+import { nftQuery } from './run.js'
 
 const NFT_MSG_GETCHAIN = 4
 const NFPROTO_UNSPEC = 0
@@ -61,7 +65,28 @@ export function decodeChain(payload: Buffer): NftChain | undefined {
   return chain
 }
 
+/** The chains of a `list chains` listing (nft's JSON), in the same shape as decodeChain's. */
+function chainsOfListing(doc: NftListing): NftChain[] {
+  return (doc.nftables ?? []).flatMap((item) => {
+    const c = item['chain'] as Record<string, unknown> | undefined
+    if (typeof c?.family !== 'string' || typeof c.table !== 'string' || typeof c.name !== 'string') return []
+    const chain: NftChain = { family: c.family, table: c.table, name: c.name }
+    if (typeof c.hook === 'string') {
+      chain.hook = c.hook
+      if (typeof c.policy === 'string') chain.policy = c.policy
+    }
+    return [chain]
+  })
+}
+
+/**
+ * In process when libnftables loads: its thread keeps one nf_tables socket open. A socket of this call's
+ * own is closed after the dump, and the kernel makes the close of an nf_tables socket wait for the
+ * cleanup of earlier transactions (an RCU grace period: 5-300 ms measured, on the event loop, on most
+ * `up`s, since the apply's own nft transaction has just replaced a table).
+ */
 export async function listNftChains(ns: NetnsRef | undefined): Promise<NftChain[]> {
+  if (libnftablesUnavailable() === undefined) return chainsOfListing(await nftQuery(ns, ['list', 'chains'], { backend: 'libnftables' }))
   const sock = RtnlSocket.open(ns, NETLINK_NETFILTER)
   try {
     const replies = await sock.dump(encodeGetChains(), { op: 'NFT_MSG_GETCHAIN' })

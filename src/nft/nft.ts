@@ -108,10 +108,15 @@ export class Nft {
     return ours
   }
 
-  /** Create or replace a network's address-learning table (learn.ts); what it had learned is forgotten. */
+  /**
+   * Create or replace a network's address-learning table (learn.ts); what it had learned is forgotten. The
+   * other family's table (a converge from another kind left it) goes in the same transaction as the sets.
+   */
   async applyLearning(l: AddressLearning): Promise<void> {
     const { sets, rules } = renderLearning(l)
-    await nftApplyText(this.ns, sets, this.opts)
+    const table = learnTableName(l.tag)
+    const others = LEARN_FAMILIES.filter((f) => f !== l.family).map((f) => `add table ${f} ${table}\ndelete table ${f} ${table}`)
+    await nftApplyText(this.ns, [...others, sets].join('\n'), this.opts)
     try {
       await nftApply(this.ns, rules, this.opts)
     } catch (err) {

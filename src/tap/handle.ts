@@ -1,3 +1,4 @@
+import { close as closeFdAsync } from 'node:fs'
 import { native, type NativeTap } from '../native/index.js'
 
 export interface TapHandle {
@@ -8,6 +9,12 @@ export interface TapHandle {
   readonly persistent: boolean
   /** Closes the fds (idempotent). A non-persistent device disappears with them. */
   close(): void
+  /**
+   * close(), off the event loop (libuv's thread pool): the kernel detaches a tap's queue with an RCU
+   * grace period per fd (tun's synchronize_net), milliseconds on a loaded host that the event loop can
+   * spend on the apply's other steps meanwhile.
+   */
+  closeAsync(): Promise<void>
 }
 
 export function tapHandle(tap: NativeTap): TapHandle {
@@ -29,6 +36,13 @@ export function tapHandle(tap: NativeTap): TapHandle {
         }
       }
       if (first !== undefined) throw first
+    },
+    async closeAsync() {
+      if (!open) return
+      open = false
+      const results = await Promise.allSettled(tap.fds.map((fd) => new Promise<void>((resolve, reject) => closeFdAsync(fd, (err) => (err ? reject(err) : resolve())))))
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) throw failed.reason
     },
   }
 }

@@ -33,3 +33,39 @@ t.test('ports() of 12 ports: every port, with what the kernel says of its link',
   down = true
   await assertNothingLeft(t, ns, 'kpmany', stateRoot)
 })
+
+t.test('up of 80 ports: the port lookups go by one dump; ports deleted by hand come back tagged, a foreign name is refused', async (t) => {
+  const ns = await makeNs(t, 'kvu-many')
+  const stateRoot = `/run/kvmnet-test/${ns.name}`
+  const n = 80
+  const spec = { name: 'kpdump', mode: 'isolated' as const, ipv4: { address: '10.238.1.1/24' }, ports: Array.from({ length: n }, (_, i) => ({ name: `kpd${i}` })) }
+  const net = createNetwork(spec, { netns: ns.name, stateRoot })
+  await net.up()
+  let down = false
+  t.teardown(() => (down ? undefined : net.down()))
+  const check = async (what: string): Promise<void> => {
+    const bridge = await link(ns, 'kvbr-kpdump')
+    const ports = await net.ports()
+    const wrong = []
+    for (const p of ports) {
+      const l = await link(ns, p.name)
+      if (!l || !l.ifalias?.startsWith('kvmnet:kpdump:port@') || l.master !== bridge?.ifname || !l.flags.includes('UP') || l.address !== p.hostMac) wrong.push(p.name)
+    }
+    t.same(wrong, [], `${what}: every port tagged, on the bridge, up, with its host MAC`)
+  }
+  await check('first up')
+  // More than the lookups answered one by one: the missing ones are found missing in one dump.
+  await ns.ip(Array.from({ length: 40 }, (_, i) => `link del kpd${i * 2}`).join('\n'))
+  await net.up()
+  await check('up after 40 ports were deleted by hand')
+  // A name of the spec taken by a link kvmnet did not make: refused, the network as it was.
+  await ns.ip('link del kpd7\nlink add kpd7 type bridge')
+  await t.rejects(net.up(), { name: 'SpecError', field: 'ports[7].name' }, 'a port name taken by an administrator\'s link is refused')
+  t.equal((await link(ns, 'kpd7'))?.ifalias, undefined, 'the administrator\'s link is left alone')
+  await ns.ip('link del kpd7')
+  await net.up()
+  await check('up after the name was freed')
+  await net.down()
+  down = true
+  await assertNothingLeft(t, ns, 'kpdump', stateRoot)
+})

@@ -36,3 +36,20 @@ table netdev nd {
   t.same(ours.map(key).sort(), theirs.map(key).sort())
   t.ok(ours.length >= 7, `${ours.length} chains`)
 })
+
+t.test('without libnftables the netlink dump gives the same chains as the in-process listing', async (t) => {
+  const ns = await makeNs(t, 'kvu-lc')
+  await ns.run('nft', ['-f', '-'], { input: 'table inet ftest {\n  chain myfwd { type filter hook forward priority 0; policy drop; }\n  chain plain { }\n}\ntable netdev nd {\n}\n' })
+  await ns.run('iptables', ['-N', 'DOCKER-USER'])
+  const inProcess = await listNftChains(Netns.open(ns.name))
+  const was = process.env.KVMNET_LIBNFTABLES
+  process.env.KVMNET_LIBNFTABLES = '/nonexistent/libnftables.so.1'
+  t.teardown(() => {
+    if (was === undefined) delete process.env.KVMNET_LIBNFTABLES
+    else process.env.KVMNET_LIBNFTABLES = was
+  })
+  const overNetlink = await listNftChains(Netns.open(ns.name))
+  const key = (c: unknown) => JSON.stringify(c)
+  t.same(overNetlink.map(key).sort(), inProcess.map(key).sort())
+  t.ok(inProcess.some((c) => c.name === 'DOCKER-USER' && c.table === 'filter' && c.family === 'ip'), 'iptables-nft\'s chain is among them')
+})

@@ -83,7 +83,7 @@ export async function assertNoLibvirtCollision(plan: NetworkPlan, netnsId: strin
  * Everything of the above, for `plan` about to be applied in the namespace `rtnl` speaks to (`netnsId`,
  * its identity) over `prev`, the plan applied before (a converge). `others` are the states of the other networks recorded for the same namespace.
  */
-export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly NetworkState[], stateRoot: string, netnsId: string, prev?: NetworkPlan): Promise<void> {
+export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly NetworkState[], stateRoot: string, netnsId: string, prev?: NetworkPlan): Promise<LinkInfo[]> {
   // First: a running libvirt network's bridge is also refused below, but without naming libvirt's network.
   await assertNoLibvirtCollision(plan, netnsId, prev)
   const links = await rtnl.listLinks()
@@ -116,4 +116,6 @@ export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly 
   const ours = new Set(links.filter((l) => (l.alias !== undefined && aliases.has(l.alias)) || isHalfMade(l, owner)).map((l) => l.index))
   if ('subnet' in plan) await assertSubnetFree(rtnl, { v4: plan.subnet, v6: plan.subnet6 }, ours)
   if (plan.mode === 'macvtap' && plan.hostHelper) await assertSubnetFree(rtnl, { v4: plan.hostHelper.subnet }, ours)
+  // The links as listed: the apply's next check (the link group is the network's alone) needs no second dump.
+  return links
 }

@@ -35,8 +35,7 @@ export async function ensureLearning(ctx: ApplyContext, planned: AddressLearning
       state.learnHash = hash
       return
     }
-    // The other family's table, left by a converge from another kind, goes in the same breath.
-    await nft.removeLearning(planned.tag)
+    // The other family's table, left by a converge from another kind, goes in the same transaction.
     await nft.applyLearning(planned)
     s.outcome(prev?.learnHash ? 'updated' : 'created')
     s.onUndo(() => nft.removeLearning(planned.tag))
