@@ -40,6 +40,7 @@ async function deviceChanges(
   rtnl: Rtnl,
   d: DeviceShaping,
   link: LinkInfo,
+  /** The device's own qdiscs. */
   qdiscs: readonly QdiscInfo[],
   links: { indexOf(name: string): number | undefined; nameOf(index: number): string | undefined },
 ): Promise<{ changes: Change[]; snapshot: DeviceSnapshot }> {
@@ -111,22 +112,64 @@ async function deviceChanges(
   return { changes: out, snapshot }
 }
 
-/** Links by name and by index, for naming IFBs both ways. */
-function linkIndex(links: ReadonlyMap<string, LinkInfo>, all: readonly LinkInfo[] = [...links.values()]): { indexOf(name: string): number | undefined; nameOf(index: number): string | undefined } {
-  return { indexOf: (n) => links.get(n)?.index, nameOf: (i) => all.find((l) => l.index === i)?.name }
+/** Links by name and by index, for naming IFBs both ways (the index side built on first use). */
+function linkIndex(links: ReadonlyMap<string, LinkInfo>, all: Iterable<LinkInfo> = links.values()): { indexOf(name: string): number | undefined; nameOf(index: number): string | undefined } {
+  let byIndex: Map<number, string> | undefined
+  return {
+    indexOf: (n) => links.get(n)?.index,
+    nameOf: (i) => (byIndex ??= new Map([...all].map((l) => [l.index, l.name]))).get(i),
+  }
 }
 
-/** What differs between the kernel and the plan's limits, as short descriptions (status: drift). */
-export async function bandwidthDrift(rtnl: Rtnl, plan: NetworkPlan): Promise<string[]> {
+/** A namespace's qdiscs by device, so each device's are found without a scan of them all. */
+function qdiscsByDev(qdiscs: readonly QdiscInfo[]): (dev: number) => readonly QdiscInfo[] {
+  const by = new Map<number, QdiscInfo[]>()
+  for (const q of qdiscs) {
+    const list = by.get(q.dev)
+    if (list) list.push(q)
+    else by.set(q.dev, [q])
+  }
+  return (dev) => by.get(dev) ?? []
+}
+
+/** Past this many names not already read, one dump of every link is cheaper than a request each. */
+const LOOKUPS_BEFORE_DUMP = 64
+
+/** The links among `names`, taken from `known` (read by the caller in the same pass) and asked for the rest. */
+async function linksNamed(rtnl: Rtnl, names: ReadonlySet<string>, known: ReadonlyMap<string, LinkInfo> | undefined): Promise<Map<string, LinkInfo>> {
+  const out = new Map<string, LinkInfo>()
+  const missing: string[] = []
+  for (const n of names) {
+    const l = known?.get(n)
+    if (l) out.set(n, l)
+    else missing.push(n)
+  }
+  if (missing.length > LOOKUPS_BEFORE_DUMP) {
+    for (const l of await rtnl.listLinks()) if (names.has(l.name) && !out.has(l.name)) out.set(l.name, l)
+  } else {
+    // Requests issued in one turn go out together (rtnl's socket pipelines them).
+    const found = await Promise.all(missing.map((n) => rtnl.findLink(n)))
+    for (const l of found) if (l) out.set(l.name, l)
+  }
+  return out
+}
+
+/**
+ * What differs between the kernel and the plan's limits, as short descriptions (status: drift). `known`:
+ * links the caller read in this pass (status has the bridge and its ports), so only the rest are asked for.
+ */
+export async function bandwidthDrift(rtnl: Rtnl, plan: NetworkPlan, known?: ReadonlyMap<string, LinkInfo>): Promise<string[]> {
   const want = shapingOf(plan)
-  const links = new Map((await rtnl.listLinks()).map((l) => [l.name, l]))
-  const qdiscs = await rtnl.listQdiscs()
+  const names = new Set([...want.ifbs, ...want.devices.flatMap((d) => (d.redirectTo === undefined ? [d.dev] : [d.dev, d.redirectTo]))])
+  const links = await linksNamed(rtnl, names, known)
+  const qdiscsOf = qdiscsByDev(await rtnl.listQdiscs())
+  const index = linkIndex(links)
   const out: string[] = []
   for (const ifb of want.ifbs) if (!links.has(ifb)) out.push(`${ifb}: IFB missing`)
   for (const d of want.devices) {
     const link = links.get(d.dev)
     if (!link) continue
-    for (const c of (await deviceChanges(rtnl, d, link, qdiscs, linkIndex(links))).changes) out.push(`bandwidth: ${c.what}`)
+    for (const c of (await deviceChanges(rtnl, d, link, qdiscsOf(link.index), index)).changes) out.push(`bandwidth: ${c.what}`)
   }
   return out
 }
@@ -170,8 +213,9 @@ export async function ensureBandwidth(ctx: ApplyContext, plan: NetworkPlan): Pro
   }
 
   const qdiscs = await rtnl.listQdiscs()
-  const all = await rtnl.listLinks()
-  const found = await Promise.all(want.devices.filter((d) => links.has(d.dev)).map((d) => deviceChanges(rtnl, d, links.get(d.dev)!, qdiscs, linkIndex(links, all))))
+  const qdiscsOf = qdiscsByDev(qdiscs)
+  const index = linkIndex(links, await rtnl.listLinks())
+  const found = await Promise.all(want.devices.filter((d) => links.has(d.dev)).map((d) => deviceChanges(rtnl, d, links.get(d.dev)!, qdiscsOf(links.get(d.dev)!.index), index)))
   const changes = found.flatMap((f) => f.changes)
   if (changes.length > 0) {
     await tx.step({ name: 'bandwidth', detail: String(changes.length) }, 'links', async (s) => {
