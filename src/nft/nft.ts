@@ -4,7 +4,8 @@
  * changes nothing (nft transactions are all or nothing).
  */
 import { tableExists, tableNamedExists } from './table-exists.js'
-import { LEARN_FAMILIES, learnTableName, parseLearned, renderLearning, renderLearningPorts, renderLearningRemove, tagOfLearnTable } from './learn.js'
+import { readLearned } from './learned-netlink.js'
+import { LEARN_FAMILIES, learnTableName, renderLearning, renderLearningPorts, renderLearningRemove, tagOfLearnTable } from './learn.js'
 import type { NetnsRef } from '../netns/index.js'
 import type { NftDocument, NftListing } from './json.js'
 import { releaseInProcess } from './libnftables.js'
@@ -138,10 +139,8 @@ export class Nft {
 
   /** What a network's learning table holds now (empty when there is none): two set listings. */
   async learned(tag: string, family: AddressLearning['family']): Promise<LearnedAddress[]> {
-    if (!(await this.hasLearning(tag, family))) return []
-    const table = learnTableName(tag)
-    const [v4, v6] = await Promise.all(['v4', 'v6'].map((set) => nftQuery(this.ns, ['list', 'set', family, table, set], this.opts)))
-    return [...parseLearned(v4 ?? { nftables: [] }), ...parseLearned(v6 ?? { nftables: [] })]
+    // Over netlink, not nft: what parseLearned would make of `nft -j list set` of both (learned-netlink.ts).
+    return readLearned(this.ns, family, learnTableName(tag))
   }
 
   /** The tags of the learning tables present (orphan cleanup). */
