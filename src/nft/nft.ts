@@ -73,18 +73,31 @@ export class Nft {
 
   /** The rules of a network's tables (inet, then the port filters' bridge table) as the kernel lists them. */
   async rules(tag: string): Promise<ListedRule[]> {
-    if (!(await tableExists(this.ns, tag))) return []
+    const [inetThere, bridge] = await Promise.all([tableExists(this.ns, tag), this.bridgeTable(tag)])
+    if (!inetThere) return []
     const inet = rulesOf(await nftQuery(this.ns, ['list', 'table', TABLE_FAMILY, tableName(tag)], this.opts), TABLE_FAMILY, tableName(tag))
-    return [...inet, ...rulesOf(await nftQuery(this.ns, ['list', 'ruleset', 'bridge'], this.opts), 'bridge', tableName(tag))]
+    return [...inet, ...rulesOf(await bridge(), 'bridge', tableName(tag))]
   }
 
   /** One network's table as the kernel has it, or undefined when there is none. */
   async get(tag: string): Promise<InstalledNetworkRules | undefined> {
-    if (!(await tableExists(this.ns, tag))) return undefined
+    const [inetThere, bridge] = await Promise.all([tableExists(this.ns, tag), this.bridgeTable(tag)])
+    if (!inetThere) return undefined
     const installed = parseInstalled(await nftQuery(this.ns, ['list', 'table', TABLE_FAMILY, tableName(tag)], this.opts))[0]
     // The port filters' bridge-family table goes with it: a hand edit there is drift too.
-    if (installed) installed.bridgeChains = chainsOf(await nftQuery(this.ns, ['list', 'ruleset', 'bridge'], this.opts), 'bridge', tableName(tag))
+    if (installed) installed.bridgeChains = chainsOf(await bridge(), 'bridge', tableName(tag))
     return installed
+  }
+
+  /**
+   * The listing of a network's bridge-family table (the port filters), or an empty one when there is
+   * none: that table only, not the whole bridge ruleset, which also holds the learning tables with a set
+   * of every port (1000 names to format and parse on a 1000-port network). Whether it is there is asked
+   * now; the listing runs when called.
+   */
+  private async bridgeTable(tag: string): Promise<() => Promise<NftListing>> {
+    const there = await tableNamedExists(this.ns, tableName(tag), 'bridge')
+    return async () => (there ? nftQuery(this.ns, ['list', 'table', 'bridge', tableName(tag)], this.opts) : { nftables: [] })
   }
 
   /** The tags of the kvmnet tables present (cheaper than list(): tables only). */
