@@ -42,7 +42,7 @@ async function deviceChanges(
   link: LinkInfo,
   /** The device's own qdiscs. */
   qdiscs: readonly QdiscInfo[],
-  links: { indexOf(name: string): number | undefined; nameOf(index: number): string | undefined },
+  links: LinkNames,
 ): Promise<{ changes: Change[]; snapshot: DeviceSnapshot }> {
   const out: Change[] = []
   const dev = link.index
@@ -107,17 +107,30 @@ async function deviceChanges(
   const snapshot: DeviceSnapshot = {
     dev: d.dev,
     root: rootSnapshot(root, classes, filters),
-    ingress: link.kind === 'bridge' ? undefined : ingressSnapshot(ingress, redirects, links.nameOf),
+    ingress: link.kind === 'bridge' ? undefined : await ingressSnapshot(ingress, redirects, links.nameOf),
   }
   return { changes: out, snapshot }
 }
 
-/** Links by name and by index, for naming IFBs both ways (the index side built on first use). */
-function linkIndex(links: ReadonlyMap<string, LinkInfo>, all: Iterable<LinkInfo> = links.values()): { indexOf(name: string): number | undefined; nameOf(index: number): string | undefined } {
+/** Names of links both ways: an IFB a redirect points at is named by its index. */
+type LinkNames = { indexOf(name: string): number | undefined; nameOf(index: number): Promise<string | undefined> }
+
+/**
+ * `links` by name and by index; an index not among them is looked up in `all` (every link of the
+ * namespace), read only then: a converge whose ports redirect nowhere unexpected never dumps every link.
+ */
+function linkIndex(links: ReadonlyMap<string, LinkInfo>, all?: () => Promise<readonly LinkInfo[]>): LinkNames {
   let byIndex: Map<number, string> | undefined
+  let everything: Promise<Map<number, string>> | undefined
   return {
     indexOf: (n) => links.get(n)?.index,
-    nameOf: (i) => (byIndex ??= new Map([...all].map((l) => [l.index, l.name]))).get(i),
+    async nameOf(i) {
+      byIndex ??= new Map([...links.values()].map((l) => [l.index, l.name]))
+      const known = byIndex.get(i)
+      if (known !== undefined || !all) return known
+      everything ??= all().then((list) => new Map(list.map((l) => [l.index, l.name])))
+      return (await everything).get(i)
+    },
   }
 }
 
@@ -214,7 +227,7 @@ export async function ensureBandwidth(ctx: ApplyContext, plan: NetworkPlan): Pro
 
   const qdiscs = await rtnl.listQdiscs()
   const qdiscsOf = qdiscsByDev(qdiscs)
-  const index = linkIndex(links, await rtnl.listLinks())
+  const index = linkIndex(links, () => rtnl.listLinks())
   const found = await Promise.all(want.devices.filter((d) => links.has(d.dev)).map((d) => deviceChanges(rtnl, d, links.get(d.dev)!, qdiscsOf(links.get(d.dev)!.index), index)))
   const changes = found.flatMap((f) => f.changes)
   if (changes.length > 0) {
