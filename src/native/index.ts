@@ -43,6 +43,7 @@ export const native: NativeBinding = {
   },
   findNetlinkFd: (portId, protocol) => call((b) => b.findNetlinkFd(portId, protocol)),
   setsockoptInt: (fd, level, optname, value) => call((b) => b.setsockoptInt(fd, level, optname, value)),
+  netlinkWidenDumps: (fd) => call((b) => b.netlinkWidenDumps(fd)),
   ifUp: (name) => call((b) => b.ifUp(name)),
   tapCreate: (nsPath: string | null, opts: NativeTapOptions): NativeTap => call((b) => b.tapCreate(nsPath, opts)),
   tapCreateMany: (nsPath: string | null, opts: readonly NativeTapOptions[]): NativeTap[] =>
