@@ -13,6 +13,7 @@
         "src/with_netns.cc",
         "src/netlink_fd.cc",
         "src/sockopt.cc",
+        "src/netlink_dump_size.cc",
         "src/if_up.cc",
         "src/tap.cc",
         "src/fd.cc",

@@ -86,6 +86,11 @@ export interface NativeBinding {
   /** This process's AF_NETLINK socket of `protocol` bound to `portId`, or -1. */
   findNetlinkFd(portId: number, protocol: number): number
   setsockoptInt(fd: number, level: number, optname: number, value: number): void
+  /**
+   * Makes the kernel fill a netlink socket's dump datagrams up to ~32 KiB (one 32 KiB read of an ack it
+   * provokes and consumes), where a reader that reads each datagram's exact size would keep them ~4 KiB.
+   */
+  netlinkWidenDumps(fd: number): void
   /** Sets IFF_UP on `name` in the calling thread's current namespace. */
   ifUp(name: string): void
   /**

@@ -43,6 +43,11 @@ export const native: NativeBinding = {
   },
   findNetlinkFd: (portId, protocol) => call((b) => b.findNetlinkFd(portId, protocol)),
   setsockoptInt: (fd, level, optname, value) => call((b) => b.setsockoptInt(fd, level, optname, value)),
+  netlinkWidenDumps: (fd) =>
+    call((b) => {
+      // Only an optimisation: an addon built before it existed (a stale prebuild) keeps small datagrams.
+      if (typeof b.netlinkWidenDumps === 'function') b.netlinkWidenDumps(fd)
+    }),
   ifUp: (name) => call((b) => b.ifUp(name)),
   tapCreate: (nsPath: string | null, opts: NativeTapOptions): NativeTap => call((b) => b.tapCreate(nsPath, opts)),
   tapCreateMany: (nsPath: string | null, opts: readonly NativeTapOptions[]): NativeTap[] =>

@@ -32,8 +32,9 @@ export function mergeAddresses(ports: readonly Pick<PlannedPort, 'name'>[], leas
     if (leased) leased.lastSeen = lastSeen
     else byKey.set(key, { port: e.ifname, mac: e.mac, address: e.address, family: e.family, source: 'neighbour', lastSeen })
   }
-  const order = (a: PortAddress): string => `${a.port ?? `~${a.mac}`}\0${a.family}\0${a.address}`
-  return [...byKey.values()].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0))
+  // Each entry's sort key made once (not twice per comparison: 2000 entries make ~40 000 comparisons).
+  const keyed = [...byKey.values()].map((a) => ({ a, k: `${a.port ?? `~${a.mac}`}\0${a.family}\0${a.address}` }))
+  return keyed.sort((x, y) => (x.k < y.k ? -1 : x.k > y.k ? 1 : 0)).map((x) => x.a)
 }
 
 /** What a network's addresses are read from. */

@@ -5,7 +5,7 @@
  * dnsmasq, sysctls) are helpers under steps/ that drivers compose.
  */
 import type { Netns } from '../netns/index.js'
-import type { Rtnl } from '../rtnl/index.js'
+import type { LinkInfo, Rtnl } from '../rtnl/index.js'
 import type { Nft } from '../nft/index.js'
 import type { Dnsmasq } from '../dnsmasq/index.js'
 import type { NetworkMode, SpecOf, IssueSink } from './spec.js'
@@ -72,6 +72,11 @@ export interface StatusContext {
   readonly nft: Nft
   readonly state: NetworkState | undefined
   readonly dnsmasq: Dnsmasq | undefined
+  /**
+   * Links status already read in this pass (the bridge and its ports, or the network's group), by name:
+   * a driver's check looks here before asking the kernel again.
+   */
+  readonly seen?: ReadonlyMap<string, LinkInfo> | undefined
 }
 
 export interface NetworkDriver<M extends NetworkMode = NetworkMode> {

@@ -118,7 +118,8 @@ export async function networkStatus(
         problems.push(`dnsmasq serves a bridge that is gone (ifindex ${on}; ${bridgeLink.name} is now ${bridgeLink.index})`)
     }
   }
-  problems.push(...(await kindProblems(ctx)))
+  const seen = new Map([...(bridgeLink ? [bridgeLink] : []), ...links].map((l) => [l.name, l]))
+  problems.push(...(await kindProblems({ ...ctx, seen })))
 
   return {
     name: plan.name,

@@ -4,7 +4,8 @@
  * changes nothing (nft transactions are all or nothing).
  */
 import { tableExists, tableNamedExists } from './table-exists.js'
-import { LEARN_FAMILIES, learnTableName, parseLearned, parseLearningPorts, renderLearning, renderLearningPorts, renderLearningRemove, tagOfLearnTable } from './learn.js'
+import { readLearned } from './learned-netlink.js'
+import { LEARN_FAMILIES, learnTableName, parseLearningPorts, renderLearning, renderLearningPorts, renderLearningRemove, tagOfLearnTable } from './learn.js'
 import type { NetnsRef } from '../netns/index.js'
 import type { NftDocument, NftListing } from './json.js'
 import { releaseInProcess } from './libnftables.js'
@@ -72,18 +73,31 @@ export class Nft {
 
   /** The rules of a network's tables (inet, then the port filters' bridge table) as the kernel lists them. */
   async rules(tag: string): Promise<ListedRule[]> {
-    if (!(await tableExists(this.ns, tag))) return []
+    const [inetThere, bridge] = await Promise.all([tableExists(this.ns, tag), this.bridgeTable(tag)])
+    if (!inetThere) return []
     const inet = rulesOf(await nftQuery(this.ns, ['list', 'table', TABLE_FAMILY, tableName(tag)], this.opts), TABLE_FAMILY, tableName(tag))
-    return [...inet, ...rulesOf(await nftQuery(this.ns, ['list', 'ruleset', 'bridge'], this.opts), 'bridge', tableName(tag))]
+    return [...inet, ...rulesOf(await bridge(), 'bridge', tableName(tag))]
   }
 
   /** One network's table as the kernel has it, or undefined when there is none. */
   async get(tag: string): Promise<InstalledNetworkRules | undefined> {
-    if (!(await tableExists(this.ns, tag))) return undefined
+    const [inetThere, bridge] = await Promise.all([tableExists(this.ns, tag), this.bridgeTable(tag)])
+    if (!inetThere) return undefined
     const installed = parseInstalled(await nftQuery(this.ns, ['list', 'table', TABLE_FAMILY, tableName(tag)], this.opts))[0]
     // The port filters' bridge-family table goes with it: a hand edit there is drift too.
-    if (installed) installed.bridgeChains = chainsOf(await nftQuery(this.ns, ['list', 'ruleset', 'bridge'], this.opts), 'bridge', tableName(tag))
+    if (installed) installed.bridgeChains = chainsOf(await bridge(), 'bridge', tableName(tag))
     return installed
+  }
+
+  /**
+   * The listing of a network's bridge-family table (the port filters), or an empty one when there is
+   * none: that table only, not the whole bridge ruleset, which also holds the learning tables with a set
+   * of every port (1000 names to format and parse on a 1000-port network). Whether it is there is asked
+   * now; the listing runs when called.
+   */
+  private async bridgeTable(tag: string): Promise<() => Promise<NftListing>> {
+    const there = await tableNamedExists(this.ns, tableName(tag), 'bridge')
+    return async () => (there ? nftQuery(this.ns, ['list', 'table', 'bridge', tableName(tag)], this.opts) : { nftables: [] })
   }
 
   /** The tags of the kvmnet tables present (cheaper than list(): tables only). */
@@ -148,10 +162,8 @@ export class Nft {
 
   /** What a network's learning table holds now (empty when there is none): two set listings. */
   async learned(tag: string, family: AddressLearning['family']): Promise<LearnedAddress[]> {
-    if (!(await this.hasLearning(tag, family))) return []
-    const table = learnTableName(tag)
-    const [v4, v6] = await Promise.all(['v4', 'v6'].map((set) => nftQuery(this.ns, ['list', 'set', family, table, set], this.opts)))
-    return [...parseLearned(v4 ?? { nftables: [] }), ...parseLearned(v6 ?? { nftables: [] })]
+    // Over netlink, not nft: what parseLearned would make of `nft -j list set` of both (learned-netlink.ts).
+    return readLearned(this.ns, family, learnTableName(tag))
   }
 
   /** The tags of the learning tables present (orphan cleanup). */

@@ -217,7 +217,10 @@ function macvlanMode(v: number): MacvlanMode | number {
   return hit ? hit[0] : v
 }
 
-function decodeVxlan(d: Map<number, Buffer>): VxlanData {
+/** The attributes a kind's data is read from (an AttrIndex; a Map in tests). */
+type Attrs = { get(type: number): Buffer | undefined }
+
+function decodeVxlan(d: Attrs): VxlanData {
   const far = d.get(IFLA_VXLAN_GROUP) ?? d.get(IFLA_VXLAN_GROUP6)
   const farIp = far && far.some((b) => b !== 0) ? ipString(far) : undefined
   const local = d.get(IFLA_VXLAN_LOCAL) ?? d.get(IFLA_VXLAN_LOCAL6)
@@ -235,7 +238,7 @@ function decodeVxlan(d: Map<number, Buffer>): VxlanData {
   }
 }
 
-function decodeTun(d: Map<number, Buffer>): TunData {
+function decodeTun(d: Attrs): TunData {
   const owner = readU32(d.get(IFLA_TUN_OWNER))
   const group = readU32(d.get(IFLA_TUN_GROUP))
   // (uid_t)-1 means "anyone": report it as absent.
@@ -254,40 +257,38 @@ function decodeTun(d: Map<number, Buffer>): TunData {
 export function decodeLink(payload: Buffer): LinkInfo {
   const ifi = decodeIfInfoMsg(payload)
   const a = new AttrIndex(payload, IFINFOMSG_LEN)
-  const info = a.get(IFLA_LINKINFO)
-  const li = info ? attrMap(info) : new Map<number, Buffer>()
-  const kind = readString(li.get(IFLA_INFO_KIND))
-  const dataBuf = li.get(IFLA_INFO_DATA)
-  const data = dataBuf ? attrMap(dataBuf) : new Map<number, Buffer>()
+  const li = a.nested(IFLA_LINKINFO)
+  const kind = li?.string(IFLA_INFO_KIND)
+  const data = li?.nested(IFLA_INFO_DATA)
   const mac = a.get(IFLA_ADDRESS)
-  const parent = readS32(a.get(IFLA_LINK))
+  const parent = a.s32(IFLA_LINK)
   const link: LinkInfo = {
     index: ifi.index,
-    name: readString(a.get(IFLA_IFNAME)) ?? '',
+    name: a.string(IFLA_IFNAME) ?? '',
     kind,
-    mtu: readU32(a.get(IFLA_MTU)) ?? 0,
+    mtu: a.u32(IFLA_MTU) ?? 0,
     mac: mac && mac.length === 6 ? bytesToMac(mac) : undefined,
     flags: ifi.flags,
     up: (ifi.flags & IFF_UP) !== 0,
-    operState: OPER_STATES[readU8(a.get(IFLA_OPERSTATE)) ?? 0] ?? 'unknown',
-    master: readU32(a.get(IFLA_MASTER)) || undefined,
-    group: readU32(a.get(IFLA_GROUP)) ?? 0,
-    alias: readString(a.get(IFLA_IFALIAS)),
+    operState: OPER_STATES[a.u8(IFLA_OPERSTATE) ?? 0] ?? 'unknown',
+    master: a.u32(IFLA_MASTER) || undefined,
+    group: a.u32(IFLA_GROUP) ?? 0,
+    alias: a.string(IFLA_IFALIAS),
     // IFLA_LINK equal to the link's own index means "no lower device" (how lo and tuns report it).
     parent: parent !== undefined && parent !== 0 && parent !== ifi.index ? parent : undefined,
-    linkNetnsid: readS32(a.get(IFLA_LINK_NETNSID)),
-    slaveKind: readString(li.get(IFLA_INFO_SLAVE_KIND)),
+    linkNetnsid: a.s32(IFLA_LINK_NETNSID),
+    slaveKind: li?.string(IFLA_INFO_SLAVE_KIND),
   }
   if (kind === 'macvtap') link.tapDevice = `/dev/tap${ifi.index}`
-  if (kind === 'bridge' && dataBuf)
+  if (kind === 'bridge' && data)
     link.bridge = {
-      stp: (readU32(data.get(IFLA_BR_STP_STATE)) ?? 0) !== 0,
-      forwardDelay: (readU32(data.get(IFLA_BR_FORWARD_DELAY)) ?? 0) / CLOCK_T_PER_SECOND,
-      vlanFiltering: readU8(data.get(IFLA_BR_VLAN_FILTERING)) === 1,
+      stp: (data.u32(IFLA_BR_STP_STATE) ?? 0) !== 0,
+      forwardDelay: (data.u32(IFLA_BR_FORWARD_DELAY) ?? 0) / CLOCK_T_PER_SECOND,
+      vlanFiltering: data.u8(IFLA_BR_VLAN_FILTERING) === 1,
     }
-  if ((kind === 'macvlan' || kind === 'macvtap') && dataBuf) link.macvlan = { mode: macvlanMode(readU32(data.get(IFLA_MACVLAN_MODE)) ?? 0) }
-  if (kind === 'vxlan' && dataBuf) link.vxlan = decodeVxlan(data)
-  if (kind === 'tun' && dataBuf) link.tun = decodeTun(data)
+  if ((kind === 'macvlan' || kind === 'macvtap') && data) link.macvlan = { mode: macvlanMode(data.u32(IFLA_MACVLAN_MODE) ?? 0) }
+  if (kind === 'vxlan' && data) link.vxlan = decodeVxlan(data)
+  if (kind === 'tun' && data) link.tun = decodeTun(data)
   return link
 }
 

@@ -88,6 +88,9 @@ export function openRawRtnl(ns?: NetnsRef, protocol = NETLINK_ROUTE): RawRtnl {
     // The FORCE variants exceed net.core.rmem_max but need CAP_NET_ADMIN; fall back to the capped ones.
     if (!trySetsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, RECV_BUFFER_BYTES)) raw.setRecvBufferSize(RECV_BUFFER_BYTES)
     if (!trySetsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, SEND_BUFFER_BYTES)) raw.setSendBufferSize(SEND_BUFFER_BYTES)
+    // The netlink package reads each datagram at its exact size, which keeps the kernel's dump pages ~4 KiB;
+    // one large read raises them to ~32 KiB (a 1000-link dump: ~50 datagrams instead of ~500).
+    native.netlinkWidenDumps(fd)
     return { raw, port, fd }
   } catch (err) {
     raw.close()

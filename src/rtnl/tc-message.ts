@@ -3,7 +3,7 @@
  * classes, u32 filters with a flowid or a mirred redirect), and decoders for their dumps. The requests are
  * those `tc qdisc replace`, `tc class replace` and `tc filter replace` send, byte for byte.
  */
-import { attr, attrMap, attrString, attrU32, nested, readString, readU32 } from './wire/attrs.js'
+import { AttrIndex, attr, attrMap, attrString, attrU32, nested, readString, readU32 } from './wire/attrs.js'
 import {
   ETH_P_ALL,
   NLM_F_ACK,
@@ -108,11 +108,12 @@ export function encodeDumpFilters(dev: number, parent: number): Buffer {
 
 export function decodeQdisc(payload: Buffer): QdiscInfo {
   const m = decodeTcMsg(payload)
-  const a = attrMap(payload, TCMSG_LEN)
-  const kind = readString(a.get(TCA_KIND)) ?? ''
-  const opts = a.get(TCA_OPTIONS)
+  // Indexed, not cut up: a namespace's dump has a qdisc per device, and only the kind is read from most.
+  const a = new AttrIndex(payload, TCMSG_LEN)
+  const kind = a.string(TCA_KIND) ?? ''
   const q: QdiscInfo = { dev: m.ifindex, kind, handle: m.handle, parent: m.parent }
-  if (kind === 'htb' && opts) q.defaultClass = decodeHtbQdiscOptions(attrMap(opts))?.defaultClass
+  const opts = kind === 'htb' ? a.get(TCA_OPTIONS) : undefined
+  if (opts) q.defaultClass = decodeHtbQdiscOptions(attrMap(opts))?.defaultClass
   return q
 }
 

@@ -35,6 +35,7 @@ t.test('the binding loads and exports every function', async (t) => {
     'withNetns',
     'findNetlinkFd',
     'setsockoptInt',
+    'netlinkWidenDumps',
     'ifUp',
     'tapCreate',
     'tapCreateMany',

@@ -71,6 +71,6 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
     const [nic, br] = await Promise.all([ctx.rtnl.findLink(plan.nic), ctx.rtnl.findLink(plan.bridge)])
     if (!nic) return [`NIC ${plan.nic} missing`]
     if (br && nic.master !== br.index) return [`NIC ${plan.nic} is not enslaved to ${plan.bridge}`]
-    return bandwidthDrift(ctx.rtnl, plan)
+    return bandwidthDrift(ctx.rtnl, plan, ctx.seen)
   },
 }

@@ -75,5 +75,5 @@ async function uplinkAcceptRa(ctx: ApplyContext, plan: Extract<NetworkPlan, Brid
 
 /** Beyond the shared bridge, ports, nft and dnsmasq checks: the bandwidth limits (a qdisc deleted by hand). */
 export async function noExtraProblems(ctx: StatusContext, plan: NetworkPlan): Promise<string[]> {
-  return bandwidthDrift(ctx.rtnl, plan)
+  return bandwidthDrift(ctx.rtnl, plan, ctx.seen)
 }

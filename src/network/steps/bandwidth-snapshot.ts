@@ -35,10 +35,14 @@ export function rootSnapshot(root: QdiscInfo | undefined, classes: readonly Clas
 }
 
 /** The ingress part: the IFB the redirect pointed at, named through the links known now. */
-export function ingressSnapshot(ingress: QdiscInfo | undefined, filters: readonly FilterInfo[], nameOf: (index: number) => string | undefined): DeviceSnapshot['ingress'] {
+export async function ingressSnapshot(
+  ingress: QdiscInfo | undefined,
+  filters: readonly FilterInfo[],
+  nameOf: (index: number) => Promise<string | undefined>,
+): Promise<DeviceSnapshot['ingress']> {
   if (!ingress) return undefined
   const to = filters.find((f) => f.redirectTo !== undefined)?.redirectTo
-  return { redirectTo: to === undefined ? undefined : nameOf(to) }
+  return { redirectTo: to === undefined ? undefined : await nameOf(to) }
 }
 
 /** Reads a device's whole snapshot (for an IFB about to be deleted: nothing else read it). */

@@ -41,8 +41,9 @@ async function deviceChanges(
   rtnl: Rtnl,
   d: DeviceShaping,
   link: LinkInfo,
+  /** The device's own qdiscs. */
   qdiscs: readonly QdiscInfo[],
-  links: { indexOf(name: string): number | undefined; nameOf(index: number): string | undefined },
+  links: LinkNames,
 ): Promise<{ changes: Change[]; snapshot: DeviceSnapshot }> {
   const out: Change[] = []
   const dev = link.index
@@ -107,27 +108,82 @@ async function deviceChanges(
   const snapshot: DeviceSnapshot = {
     dev: d.dev,
     root: rootSnapshot(root, classes, filters),
-    ingress: link.kind === 'bridge' ? undefined : ingressSnapshot(ingress, redirects, links.nameOf),
+    ingress: link.kind === 'bridge' ? undefined : await ingressSnapshot(ingress, redirects, links.nameOf),
   }
   return { changes: out, snapshot }
 }
 
-/** Links by name and by index, for naming IFBs both ways. */
-function linkIndex(links: ReadonlyMap<string, LinkInfo>, all: readonly LinkInfo[] = [...links.values()]): { indexOf(name: string): number | undefined; nameOf(index: number): string | undefined } {
-  return { indexOf: (n) => links.get(n)?.index, nameOf: (i) => all.find((l) => l.index === i)?.name }
+/** Names of links both ways: an IFB a redirect points at is named by its index. */
+type LinkNames = { indexOf(name: string): number | undefined; nameOf(index: number): Promise<string | undefined> }
+
+/**
+ * `links` by name and by index; an index not among them is looked up in `all` (every link of the
+ * namespace), read only then: a converge whose ports redirect nowhere unexpected never dumps every link.
+ */
+function linkIndex(links: ReadonlyMap<string, LinkInfo>, all?: () => Promise<readonly LinkInfo[]>): LinkNames {
+  let byIndex: Map<number, string> | undefined
+  let everything: Promise<Map<number, string>> | undefined
+  return {
+    indexOf: (n) => links.get(n)?.index,
+    async nameOf(i) {
+      byIndex ??= new Map([...links.values()].map((l) => [l.index, l.name]))
+      const known = byIndex.get(i)
+      if (known !== undefined || !all) return known
+      everything ??= all().then((list) => new Map(list.map((l) => [l.index, l.name])))
+      return (await everything).get(i)
+    },
+  }
 }
 
-/** What differs between the kernel and the plan's limits, as short descriptions (status: drift). */
-export async function bandwidthDrift(rtnl: Rtnl, plan: NetworkPlan): Promise<string[]> {
+/** A namespace's qdiscs by device, so each device's are found without a scan of them all. */
+function qdiscsByDev(qdiscs: readonly QdiscInfo[]): (dev: number) => readonly QdiscInfo[] {
+  const by = new Map<number, QdiscInfo[]>()
+  for (const q of qdiscs) {
+    const list = by.get(q.dev)
+    if (list) list.push(q)
+    else by.set(q.dev, [q])
+  }
+  return (dev) => by.get(dev) ?? []
+}
+
+/** Past this many names not already read, one dump of every link is cheaper than a request each. */
+const LOOKUPS_BEFORE_DUMP = 64
+
+/** The links among `names`, taken from `known` (read by the caller in the same pass) and asked for the rest. */
+async function linksNamed(rtnl: Rtnl, names: ReadonlySet<string>, known: ReadonlyMap<string, LinkInfo> | undefined): Promise<Map<string, LinkInfo>> {
+  const out = new Map<string, LinkInfo>()
+  const missing: string[] = []
+  for (const n of names) {
+    const l = known?.get(n)
+    if (l) out.set(n, l)
+    else missing.push(n)
+  }
+  if (missing.length > LOOKUPS_BEFORE_DUMP) {
+    for (const l of await rtnl.listLinks()) if (names.has(l.name) && !out.has(l.name)) out.set(l.name, l)
+  } else {
+    // Requests issued in one turn go out together (rtnl's socket pipelines them).
+    const found = await Promise.all(missing.map((n) => rtnl.findLink(n)))
+    for (const l of found) if (l) out.set(l.name, l)
+  }
+  return out
+}
+
+/**
+ * What differs between the kernel and the plan's limits, as short descriptions (status: drift). `known`:
+ * links the caller read in this pass (status has the bridge and its ports), so only the rest are asked for.
+ */
+export async function bandwidthDrift(rtnl: Rtnl, plan: NetworkPlan, known?: ReadonlyMap<string, LinkInfo>): Promise<string[]> {
   const want = shapingOf(plan)
-  const links = new Map((await rtnl.listLinks()).map((l) => [l.name, l]))
-  const qdiscs = await rtnl.listQdiscs()
+  const names = new Set([...want.ifbs, ...want.devices.flatMap((d) => (d.redirectTo === undefined ? [d.dev] : [d.dev, d.redirectTo]))])
+  const links = await linksNamed(rtnl, names, known)
+  const qdiscsOf = qdiscsByDev(await rtnl.listQdiscs())
+  const index = linkIndex(links)
   const out: string[] = []
   for (const ifb of want.ifbs) if (!links.has(ifb)) out.push(`${ifb}: IFB missing`)
   for (const d of want.devices) {
     const link = links.get(d.dev)
     if (!link) continue
-    for (const c of (await deviceChanges(rtnl, d, link, qdiscs, linkIndex(links))).changes) out.push(`bandwidth: ${c.what}`)
+    for (const c of (await deviceChanges(rtnl, d, link, qdiscsOf(link.index), index)).changes) out.push(`bandwidth: ${c.what}`)
   }
   return out
 }
@@ -180,8 +236,9 @@ export async function ensureBandwidth(ctx: ApplyContext, plan: NetworkPlan): Pro
   }
 
   const qdiscs = await rtnl.listQdiscs()
-  const all = await rtnl.listLinks()
-  const found = await Promise.all(want.devices.filter((d) => links.has(d.dev)).map((d) => deviceChanges(rtnl, d, links.get(d.dev)!, qdiscs, linkIndex(links, all))))
+  const qdiscsOf = qdiscsByDev(qdiscs)
+  const index = linkIndex(links, () => rtnl.listLinks())
+  const found = await Promise.all(want.devices.filter((d) => links.has(d.dev)).map((d) => deviceChanges(rtnl, d, links.get(d.dev)!, qdiscsOf(links.get(d.dev)!.index), index)))
   const changes = found.flatMap((f) => f.changes)
   if (changes.length > 0) {
     await tx.step({ name: 'bandwidth', detail: String(changes.length) }, 'links', async (s) => {

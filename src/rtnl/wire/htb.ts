@@ -53,11 +53,23 @@ function rateSpec(rate: number, cell: number): Buffer {
   return b
 }
 
-/** rtab[i] = ticks to send (i + 1) << cell_log bytes; computed with the u32 rate, as tc_calc_rtable does. */
+/** Tables made, by rate and cell: a network's ports mostly share their rates, and each table is 256 divisions. */
+const tables = new Map<string, Buffer>()
+const TABLES_KEPT = 64
+
+/**
+ * rtab[i] = ticks to send (i + 1) << cell_log bytes; computed with the u32 rate, as tc_calc_rtable does.
+ * Shared between calls: read only (attr() copies it into the message).
+ */
 function rateTable(rate: number, cell: number): Buffer {
   const r = Math.min(rate, U32_MAX)
+  const key = `${r}/${cell}`
+  const kept = tables.get(key)
+  if (kept) return kept
   const b = Buffer.alloc(256 * 4)
   for (let i = 0; i < 256; i++) b.writeUInt32LE(xmitTime(r, (i + 1) << cell), i * 4)
+  if (tables.size >= TABLES_KEPT) tables.clear()
+  tables.set(key, b)
   return b
 }
 

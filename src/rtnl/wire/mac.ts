@@ -5,8 +5,14 @@ export function macToBytes(mac: string): Buffer {
   return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)))
 }
 
+/** Two hex digits per byte value: a 1000-link dump formats 1000 MACs. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
 export function bytesToMac(b: Buffer): string {
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':')
+  if (b.length === 0) return ''
+  let out = HEX[b[0]!]!
+  for (let i = 1; i < b.length; i++) out += `:${HEX[b[i]!]!}`
+  return out
 }
 
 /** The kernel refuses multicast (I/G bit) and all-zero unicast addresses for a device. */
