@@ -58,7 +58,7 @@ import {
   RTM_NEWLINK,
   VETH_INFO_PEER,
 } from './wire/constants.js'
-import { AttrIndex, attr, attrMap, attrString, attrU16be, attrU32, attrU8, nested, readS32, readString, readU16be, readU32, readU8 } from './wire/attrs.js'
+import { AttrIndex, attr, findAttr, attrString, attrU16be, attrU32, attrU8, nested, readS32, readString, readU16be, readU32, readU8 } from './wire/attrs.js'
 import { encodeMessage } from './wire/header.js'
 import { decodeIfInfoMsg, encodeIfInfoMsg, IFINFOMSG_LEN } from './wire/ifinfomsg.js'
 import { bytesToMac, macToBytes } from './wire/mac.js'
@@ -217,7 +217,7 @@ function macvlanMode(v: number): MacvlanMode | number {
   return hit ? hit[0] : v
 }
 
-function decodeVxlan(d: Map<number, Buffer>): VxlanData {
+function decodeVxlan(d: AttrIndex): VxlanData {
   const far = d.get(IFLA_VXLAN_GROUP) ?? d.get(IFLA_VXLAN_GROUP6)
   const farIp = far && far.some((b) => b !== 0) ? ipString(far) : undefined
   const local = d.get(IFLA_VXLAN_LOCAL) ?? d.get(IFLA_VXLAN_LOCAL6)
@@ -235,7 +235,7 @@ function decodeVxlan(d: Map<number, Buffer>): VxlanData {
   }
 }
 
-function decodeTun(d: Map<number, Buffer>): TunData {
+function decodeTun(d: AttrIndex): TunData {
   const owner = readU32(d.get(IFLA_TUN_OWNER))
   const group = readU32(d.get(IFLA_TUN_GROUP))
   // (uid_t)-1 means "anyone": report it as absent.
@@ -251,14 +251,26 @@ function decodeTun(d: Map<number, Buffer>): TunData {
 }
 
 /** LinkInfo from the payload (after nlmsghdr) of an RTM_NEWLINK message. */
+const EMPTY = Buffer.alloc(0)
+
+/** A link message's index and name, read without decoding the rest. */
+export function linkIndexAndName(payload: Buffer): [number, string] {
+  return [decodeIfInfoMsg(payload).index, readString(findAttr(payload, IFLA_IFNAME, IFINFOMSG_LEN)) ?? '']
+}
+
+/** A link message's IFLA_GROUP (0 when absent), read without decoding the rest. */
+export function linkGroupOf(payload: Buffer): number {
+  return readU32(findAttr(payload, IFLA_GROUP, IFINFOMSG_LEN)) ?? 0
+}
+
 export function decodeLink(payload: Buffer): LinkInfo {
   const ifi = decodeIfInfoMsg(payload)
   const a = new AttrIndex(payload, IFINFOMSG_LEN)
   const info = a.get(IFLA_LINKINFO)
-  const li = info ? attrMap(info) : new Map<number, Buffer>()
+  const li = new AttrIndex(info ?? EMPTY)
   const kind = readString(li.get(IFLA_INFO_KIND))
   const dataBuf = li.get(IFLA_INFO_DATA)
-  const data = dataBuf ? attrMap(dataBuf) : new Map<number, Buffer>()
+  const data = new AttrIndex(dataBuf ?? EMPTY)
   const mac = a.get(IFLA_ADDRESS)
   const parent = readS32(a.get(IFLA_LINK))
   const link: LinkInfo = {

@@ -83,7 +83,9 @@ export function parseAttrs(buf: Buffer, start = 0, end = buf.length): RawAttr[] 
  * 1000-link dump the cutting was most of the decode time. The first occurrence of a type wins.
  */
 export class AttrIndex {
-  private readonly at = new Map<number, number>()
+  // Offsets by type in a plain array, not a Map: a 1000-link dump builds 1000 of these, and the Maps'
+  // growth was most of what an `up` allocated (memory as much as time: issue 21).
+  private readonly at: number[] = []
 
   constructor(
     private readonly buf: Buffer,
@@ -95,15 +97,27 @@ export class AttrIndex {
       const len = buf.readUInt16LE(off)
       if (len < NLA_HDRLEN || off + len > end) break
       const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK
-      if (!this.at.has(type)) this.at.set(type, off)
+      if (this.at[type] === undefined) this.at[type] = off
       off += align4(len)
     }
   }
 
   get(type: number): Buffer | undefined {
-    const off = this.at.get(type)
+    const off = this.at[type]
     return off === undefined ? undefined : this.buf.subarray(off + NLA_HDRLEN, off + this.buf.readUInt16LE(off))
   }
+}
+
+/** The payload of the first attribute of `type` in a run, without indexing the others (undefined: none). */
+export function findAttr(buf: Buffer, type: number, start = 0, end = buf.length): Buffer | undefined {
+  let off = start
+  while (off + NLA_HDRLEN <= end) {
+    const len = buf.readUInt16LE(off)
+    if (len < NLA_HDRLEN || off + len > end) return undefined
+    if ((buf.readUInt16LE(off + 2) & NLA_TYPE_MASK) === type) return buf.subarray(off + NLA_HDRLEN, off + len)
+    off += align4(len)
+  }
+  return undefined
 }
 
 /** Attributes by type; the first occurrence wins (repeated attributes are read with parseAttrs). */
