@@ -1,8 +1,10 @@
 // Runs libnftables inside a network namespace without ever moving the event loop's thread: each namespace
 // kvmnet changes gets a thread of its own that enters it once (setns) and stays there, with one nft context
-// reused for every command, as firewalld's nftables backend does. The thread is never moved anywhere else:
-// when it has had nothing to do for a while, or kvmnet is done with the namespace, it frees its context
-// and exits (so it no longer holds the namespace alive), and the next command starts a new one.
+// reused for every command, as firewalld's nftables backend does, except that its ruleset cache is dropped
+// whenever the queue runs dry (it holds every table of the namespace: see nft_worker.cc). The thread is
+// never moved anywhere else: when it has had nothing to do for a while, or kvmnet is done with the
+// namespace, it frees its context and exits (so it no longer holds the namespace alive), and the next
+// command starts a new one.
 #pragma once
 
 #include <functional>

@@ -58,7 +58,7 @@ import {
   RTM_NEWLINK,
   VETH_INFO_PEER,
 } from './wire/constants.js'
-import { AttrIndex, attr, attrMap, attrString, attrU16be, attrU32, attrU8, nested, readS32, readString, readU16be, readU32, readU8 } from './wire/attrs.js'
+import { AttrIndex, attr, findAttr, attrString, attrU16be, attrU32, attrU8, nested, readS32, readString, readU16be, readU32, readU8 } from './wire/attrs.js'
 import { encodeMessage } from './wire/header.js'
 import { decodeIfInfoMsg, encodeIfInfoMsg, IFINFOMSG_LEN } from './wire/ifinfomsg.js'
 import { bytesToMac, macToBytes } from './wire/mac.js'
@@ -251,6 +251,16 @@ function decodeTun(d: Attrs): TunData {
     multiQueue: readU8(d.get(IFLA_TUN_MULTI_QUEUE)) === 1,
     queues: readU32(d.get(IFLA_TUN_NUM_QUEUES)),
   }
+}
+
+/** A link message's index and name, read without decoding the rest. */
+export function linkIndexAndName(payload: Buffer): [number, string] {
+  return [decodeIfInfoMsg(payload).index, readString(findAttr(payload, IFLA_IFNAME, IFINFOMSG_LEN)) ?? '']
+}
+
+/** A link message's IFLA_GROUP (0 when absent), read without decoding the rest. */
+export function linkGroupOf(payload: Buffer): number {
+  return readU32(findAttr(payload, IFLA_GROUP, IFINFOMSG_LEN)) ?? 0
 }
 
 /** LinkInfo from the payload (after nlmsghdr) of an RTM_NEWLINK message. */

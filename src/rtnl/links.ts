@@ -9,6 +9,8 @@ import type { LinkChange, LinkFilter, LinkInfo, LinkRef, LinkSpec, TapSpec } fro
 import { validateLinkChange, validateLinkRef, validateLinkSpec } from './link-validate.js'
 import {
   decodeLink,
+  linkGroupOf,
+  linkIndexAndName,
   encodeCreateLink,
   encodeDeleteGroup,
   encodeDeleteLink,
@@ -61,11 +63,18 @@ export async function listLinks(ctx: RtnlContext, filter: LinkFilter = {}): Prom
     object: 'links',
   })
   // The kernel filters master and kind; group has no dump filter. Checking all three here as well keeps
-  // the result right on kernels that ignore a filter.
+  // the result right on kernels that ignore a filter. The group is checked before decoding: a network's
+  // ports are a few of the namespace's links, and decoding every one was most of what an `up` allocated.
   return replies
-    .filter((r) => r.type === RTM_NEWLINK)
+    .filter((r) => r.type === RTM_NEWLINK && (filter.group === undefined || linkGroupOf(r.payload) === filter.group))
     .map((r) => decodeLink(r.payload))
     .filter((l) => (master === undefined || l.master === master) && (!filter.kind || l.kind === filter.kind) && (filter.group === undefined || l.group === filter.group))
+}
+
+/** Every link's name by index: one dump, nothing else decoded (what naming routes' devices needs). */
+export async function linkNamesByIndex(ctx: RtnlContext): Promise<Map<number, string>> {
+  const replies = await ctx.sock.dump(encodeDumpLinks(), { object: 'links' })
+  return new Map(replies.filter((r) => r.type === RTM_NEWLINK).map((r) => linkIndexAndName(r.payload)))
 }
 
 /** The kind a spec creates, as the kernel reports it (taps are 'tun' devices). */

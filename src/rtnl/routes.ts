@@ -2,7 +2,7 @@
 import { SpecError, isNotFound } from '../errors.js'
 import type { RtnlContext } from './context.js'
 import type { LinkRef } from './link-types.js'
-import { listLinks } from './links.js'
+import { linkNamesByIndex } from './links.js'
 import { validateLinkRef } from './link-validate.js'
 import { indexOfDependency } from './resolve-link.js'
 import { decodeRoute, encodeAddRoute, encodeDeleteRoute, encodeDumpRoutes, type ResolvedRoute, type RouteInfo, type RouteSpec } from './route-message.js'
@@ -68,7 +68,7 @@ export async function listRoutes(ctx: RtnlContext, filter: RouteFilter = {}): Pr
         r !== undefined && (table === 0 || r.table === table) && (dev === undefined || r.dev === dev) && (filter.family === undefined || r.family === filter.family),
     )
   if (routes.some((r) => r.dev !== undefined)) {
-    const names = new Map((await listLinks(ctx)).map((l) => [l.index, l.name]))
+    const names = await linkNamesByIndex(ctx)
     for (const r of routes) if (r.dev !== undefined) r.devName = names.get(r.dev)
   }
   return routes

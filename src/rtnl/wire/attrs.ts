@@ -144,6 +144,18 @@ export class AttrIndex {
   }
 }
 
+/** The payload of the first attribute of `type` in a run, without indexing the others (undefined: none). */
+export function findAttr(buf: Buffer, type: number, start = 0, end = buf.length): Buffer | undefined {
+  let off = start
+  while (off + NLA_HDRLEN <= end) {
+    const len = buf.readUInt16LE(off)
+    if (len < NLA_HDRLEN || off + len > end) return undefined
+    if ((buf.readUInt16LE(off + 2) & NLA_TYPE_MASK) === type) return buf.subarray(off + NLA_HDRLEN, off + len)
+    off += align4(len)
+  }
+  return undefined
+}
+
 /** Attributes by type; the first occurrence wins (repeated attributes are read with parseAttrs). */
 export function attrMap(buf: Buffer, start = 0, end = buf.length): Map<number, Buffer> {
   const m = new Map<number, Buffer>()
