@@ -1,0 +1,79 @@
+/**
+ * Loading a program's CommonJS bundle (dist/cli-bundle.cjs, dist/cni-bundle.cjs) with V8's code cache,
+ * what Node 22's module.enableCompileCache does and Node 20 lacks. A `kvmnet` or `kvmnet-cni` process
+ * runs one command and exits: most of its own time went to compiling the functions that command runs for
+ * the first time. V8 can save that compiled code (Script#createCachedData) and take it back on the next
+ * start, checking it against the source, V8's version and its flags (a stale cache is rejected, and the
+ * source compiled as usual).
+ *
+ * Per command, because a cache holds what ran: the first run of a command (or the first after the bundle
+ * or Node changed) compiles as usual and saves its cache when the process exits; later runs of it start
+ * from that. The cache lives beside the bundle, as trusted as the code itself: one that is not a regular
+ * file of the bundle's owner, or that others can write, is not loaded (and is replaced). A bundle that
+ * cannot be written beside (read-only install, not root) simply runs without one.
+ * KVMNET_COMPILE_CACHE=0 turns it off.
+ */
+import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
+import { Module, createRequire } from 'node:module'
+import { dirname } from 'node:path'
+import { constants as vmConstants, Script } from 'node:vm'
+
+/** Where the cache cannot be written, the command runs without one: no error of the command's own. */
+const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT'])
+
+type Wrapper = (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void
+
+/** The cache's bytes when it is one to trust: a regular file of the bundle's owner that no one else can write. */
+function trustedCache(file: string, bundle: Stats): Buffer | undefined {
+  let fd: number
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    // None yet, a symbolic link (ELOOP), or unreadable: compiled as usual, and (re)written if we can.
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'EACCES') return undefined
+    throw err
+  }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile() || st.uid !== bundle.uid || (st.mode & 0o022) !== 0) return undefined
+    return readFileSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function writeCache(file: string, script: Script): void {
+  const tmp = `${file}.${process.pid}.tmp`
+  try {
+    writeFileSync(tmp, script.createCachedData(), { mode: 0o644, flag: 'wx' })
+    // Atomic: a concurrent start reads the old cache or the new one, never half of one.
+    renameSync(tmp, file)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? ''
+    if (NOT_WRITABLE.has(code)) return
+    // Never the command's failure: one line, and the next run compiles as usual.
+    process.stderr.write(`warning: V8 code cache ${file} not written: ${code || String(err)}\n`)
+  }
+}
+
+/**
+ * `require(bundle)`, with the code cache of `key` (the command). The bundle's module is its own, as
+ * require would make it; the bundle is loaded once per process.
+ */
+export function requireBundle(bundle: string, key: string): unknown {
+  // import() inside the bundle (a node: module) resolves as in any module: Node 20.12 and later.
+  const mainLoader: typeof vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER | undefined = vmConstants?.USE_MAIN_CONTEXT_DEFAULT_LOADER
+  if (process.env.KVMNET_COMPILE_CACHE === '0' || !mainLoader) return createRequire(import.meta.url)(bundle)
+  const cacheFile = `${bundle}.${key.replace(/[^A-Za-z0-9-]/g, '_')}.v8-cache`
+  const cachedData = trustedCache(cacheFile, statSync(bundle))
+  // The same wrapper Node puts around a CommonJS module, so that the bundle sees what require gives it.
+  const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, importModuleDynamically: mainLoader, ...(cachedData ? { cachedData } : {}) })
+  if (!cachedData || script.cachedDataRejected) process.once('exit', () => writeCache(cacheFile, script))
+  const m = new Module(bundle)
+  m.filename = bundle
+  const run = script.runInThisContext() as Wrapper
+  run.call(m.exports, m.exports, createRequire(bundle), m, bundle, dirname(bundle))
+  m.loaded = true
+  return m.exports
+}
