@@ -5,6 +5,7 @@
  * for input routes (rp_filter), and never changes anything. Other firewalls kvmnet coexists with (Docker,
  * ufw, firewalld) are reported as blocking, or as 'info' when what kvmnet added lets the networks through.
  */
+import { readFile } from 'node:fs/promises'
 import { Netns } from '../netns/index.js'
 import { RTPROT_RA, Rtnl, readSysctl } from '../rtnl/index.js'
 import { managedNicFindings } from './managed-nic.js'
@@ -80,7 +81,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
       const d = net.dnsmasq
       if (d?.hostAddress !== undefined) {
         const ours = new Set<number>()
-        const pidText = await import('node:fs/promises').then((fs) => fs.readFile(`${state.dnsmasq?.stateDir ?? ''}/dnsmasq.pid`, 'utf8')).catch(() => '')
+        const pidText = await readFile(`${state.dnsmasq?.stateDir ?? ''}/dnsmasq.pid`, 'utf8').catch(() => '')
         if (Number(pidText) > 0) ours.add(Number(pidText))
         const on = { hostAddress: d.hostAddress, bridge: net.bridge }
         const wanted: WantedSocket[] = [

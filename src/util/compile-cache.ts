@@ -12,11 +12,16 @@
  * file of the bundle's owner, or that others can write, is not loaded (and is replaced). A bundle that
  * cannot be written beside (read-only install, not root) simply runs without one.
  * KVMNET_COMPILE_CACHE=0 turns it off.
+ *
+ * A bundle run this way has no import(): in Node 20 a script taken from a code cache loses its dynamic
+ * import callback. esbuild turns the sources' import() of bundled modules into require; an import() of a
+ * module left outside (a node: module) would stay, so the sources import those statically
+ * (test/unit/compile-cache.test.ts checks the built bundles).
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
 import { Module, createRequire } from 'node:module'
 import { dirname } from 'node:path'
-import { constants as vmConstants, Script } from 'node:vm'
+import { Script } from 'node:vm'
 
 /** Where the cache cannot be written, the command runs without one: no error of the command's own. */
 const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT'])
@@ -62,13 +67,11 @@ function writeCache(file: string, script: Script): void {
  * require would make it; the bundle is loaded once per process.
  */
 export function requireBundle(bundle: string, key: string): unknown {
-  // import() inside the bundle (a node: module) resolves as in any module: Node 20.12 and later.
-  const mainLoader: typeof vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER | undefined = vmConstants?.USE_MAIN_CONTEXT_DEFAULT_LOADER
-  if (process.env.KVMNET_COMPILE_CACHE === '0' || !mainLoader) return createRequire(import.meta.url)(bundle)
+  if (process.env.KVMNET_COMPILE_CACHE === '0') return createRequire(import.meta.url)(bundle)
   const cacheFile = `${bundle}.${key.replace(/[^A-Za-z0-9-]/g, '_')}.v8-cache`
   const cachedData = trustedCache(cacheFile, statSync(bundle))
   // The same wrapper Node puts around a CommonJS module, so that the bundle sees what require gives it.
-  const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, importModuleDynamically: mainLoader, ...(cachedData ? { cachedData } : {}) })
+  const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, ...(cachedData ? { cachedData } : {}) })
   if (!cachedData || script.cachedDataRejected) process.once('exit', () => writeCache(cacheFile, script))
   const m = new Module(bundle)
   m.filename = bundle
