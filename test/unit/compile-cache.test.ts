@@ -7,7 +7,7 @@
  */
 import t, { type Test } from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -117,4 +117,31 @@ t.test('a user who cannot write beside the bundle runs the command without a cac
   const out = execFileSync(process.execPath, [join(copy, 'dist/cli.js'), 'schema'], { cwd: tmpdir(), encoding: 'utf8', uid: 65534, gid: 65534, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] })
   t.match(out, /"\$schema"/)
   t.same(readdirSync(join(copy, 'dist')).filter((f) => f.endsWith('.v8-cache') || f.endsWith('.tmp')), [], 'nothing written')
+})
+
+t.test("kvmnet's entries load core.cjs once through its build-time cache; a corrupt cache or source maps change nothing", { skip: existsSync(join(root, 'dist/core.cjs.v8-cache')) ? false : 'dist/ not built (npm run build)' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvc-cc-pkg-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true })
+  cpSync(join(root, 'package.json'), join(dir, 'package.json'))
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'))
+  if (existsSync(join(root, 'prebuilds'))) symlinkSync(join(root, 'prebuilds'), join(dir, 'prebuilds'))
+  const probe = (flags: string[] = []) =>
+    JSON.parse(
+      execFileSync(process.execPath, [...flags, '--input-type=module', '-e', `
+        import { createRequire } from 'node:module'
+        import * as esm from 'kvmnet'
+        import * as wire from 'kvmnet/wire'
+        const req = createRequire(import.meta.url)
+        const cjs = req('kvmnet')
+        const err = (() => { try { cjs.validateSpec({ name: 'x', mode: 'natt' }) } catch (e) { return e } })()
+        console.log(JSON.stringify({ same: esm.Network === cjs.Network, wireSame: wire.NftError === req('kvmnet/wire').NftError, spec: err instanceof esm.SpecError && err.field, cores: Object.keys(req.cache).filter((f) => f.endsWith('/dist/core.cjs')).length }))
+      `], { cwd: dir, encoding: 'utf8' }),
+    ) as unknown
+  const want = { same: true, wireSame: true, spec: 'mode', cores: 1 }
+  t.same(probe(), want, 'with the build-time cache')
+  t.same(probe(['--enable-source-maps']), want, 'source maps on: a plain require')
+  writeFileSync(join(dir, 'dist/core.cjs.v8-cache'), Buffer.alloc(8192, 3))
+  t.same(probe(), want, 'a corrupt cache is compiled past')
+  t.equal(readFileSync(join(dir, 'dist/core.cjs.v8-cache')).toString('hex'), Buffer.alloc(8192, 3).toString('hex'), 'and nothing is written at run time')
 })
