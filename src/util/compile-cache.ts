@@ -11,7 +11,7 @@
  * from that. The cache lives beside the bundle, as trusted as the code itself: one that is not a regular
  * file of the bundle's owner, or that others can write, is not loaded (and is replaced). A bundle that
  * cannot be written beside (read-only install, not root) simply runs without one.
- * KVMNET_COMPILE_CACHE=0 turns it off.
+ * KVMNET_COMPILE_CACHE=0 turns it off; so does --enable-source-maps.
  *
  * A bundle run this way has no import(): in Node 20 a script taken from a code cache loses its dynamic
  * import callback. esbuild turns the sources' import() of bundled modules into require; an import() of a
@@ -67,7 +67,8 @@ function writeCache(file: string, script: Script): void {
  * require would make it; the bundle is loaded once per process.
  */
 export function requireBundle(bundle: string, key: string): unknown {
-  if (process.env.KVMNET_COMPILE_CACHE === '0') return createRequire(import.meta.url)(bundle)
+  // With source maps on (--enable-source-maps), a plain require: Node maps the stacks of what it compiles.
+  if (process.env.KVMNET_COMPILE_CACHE === '0' || process.sourceMapsEnabled) return createRequire(import.meta.url)(bundle)
   const cacheFile = `${bundle}.${key.replace(/[^A-Za-z0-9-]/g, '_')}.v8-cache`
   const cachedData = trustedCache(cacheFile, statSync(bundle))
   // The same wrapper Node puts around a CommonJS module, so that the bundle sees what require gives it.

@@ -33,7 +33,9 @@ function scratch(t: Test): { dir: string; bundle: string; cache: string } {
 
 /** Loads the bundle in a new process (key `up`); what it exported, and what went to stderr. */
 function load(bundle: string, env: Record<string, string> = {}): { exports: unknown; stderr: string } {
+  // tsx (which loads the TypeScript here) turns source maps on; the built programs run without them.
   const script = `import { requireBundle } from ${JSON.stringify(loader)}
+    if (!process.env.SOURCE_MAPS) process.setSourceMapsEnabled(false)
     const m = requireBundle(${JSON.stringify(bundle)}, 'up')
     console.log(JSON.stringify({ sum: m.sum, base: m.base, dir: m.dir, later: await m.later() }))`
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } })
@@ -82,9 +84,11 @@ t.test('a cache others can write, or a symbolic link, is not loaded; the link is
   t.equal(readFileSync(target, 'utf8'), 'not a cache', 'its target untouched')
 })
 
-t.test('KVMNET_COMPILE_CACHE=0: a plain require, nothing written', async (t) => {
+t.test('KVMNET_COMPILE_CACHE=0, or source maps on: a plain require, nothing written', async (t) => {
   const { dir, bundle, cache } = scratch(t)
   t.same(load(bundle, { KVMNET_COMPILE_CACHE: '0' }).exports, expected(dir))
+  t.notOk(existsSync(cache))
+  t.same(load(bundle, { SOURCE_MAPS: '1' }).exports, expected(dir))
   t.notOk(existsSync(cache))
 })
 
