@@ -8,8 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { requireBundle } from '../util/index.js'
-import { fail, runCommand, UsageError, type CommandTable } from './run.js'
+import type { CommandTable, runCommand } from './run.js'
 import { commandUsage, mainUsage } from './usage.js'
 
 // `status` with nothing recorded answers from a few small modules (see commands/status.ts): it runs from
@@ -24,10 +23,16 @@ type Bundle = { COMMANDS: CommandTable; runCommand: typeof runCommand }
 /** The bundle of every command (built), or the sources' modules (run through tsx, where there is no bundle). */
 async function bundle(command: string): Promise<Bundle> {
   const file = fileURLToPath(new URL('./cli-bundle.cjs', import.meta.url))
-  if (existsSync(file)) return requireBundle(file, command) as Bundle
+  if (existsSync(file)) return (await import('../util/index.js')).requireBundle(file, command) as Bundle
   // Not a literal: the build must not turn the sources' path into a second copy of every command.
   const sources = './bundle.js'
   return (await import(sources)) as Bundle
+}
+
+/** A usage error found here (an unknown command or help topic): its line, exit 2. */
+async function usageError(message: string, json: boolean): Promise<number> {
+  const { fail, UsageError } = await import('./run.js')
+  return fail(new UsageError(message), json)
 }
 
 function version(): string {
@@ -49,17 +54,17 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'help') {
     const topic = rest[0]
     const text = topic ? commandUsage(topic) : mainUsage()
-    if (!text) return fail(new UsageError(`unknown command '${topic}' (try kvmnet --help)`), rest.includes('--json'))
+    if (!text) return usageError(`unknown command '${topic}' (try kvmnet --help)`, rest.includes('--json'))
     process.stdout.write(text)
     return 0
   }
   // Every command has its usage text (and its module in bundle.ts's table).
-  if (!commandUsage(command)) return fail(new UsageError(`unknown command '${command}' (try kvmnet --help)`), rest.includes('--json'))
+  if (!commandUsage(command)) return usageError(`unknown command '${command}' (try kvmnet --help)`, rest.includes('--json'))
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(commandUsage(command) ?? mainUsage())
     return 0
   }
-  if (LIGHT[command]) return runCommand(LIGHT, command, rest)
+  if (LIGHT[command]) return (await import('./run.js')).runCommand(LIGHT, command, rest)
   // The code cache is per command: `up --dry-run` runs plan's code.
   const b = await bundle(command === 'up' && rest.includes('--dry-run') ? 'plan' : command)
   return b.runCommand(b.COMMANDS, command, rest)

@@ -3,7 +3,6 @@
 // directory (/opt/cni/bin), it is found by the configuration's "type".
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { requireBundle } from '../util/index.js'
 
 type Main = typeof import('./main.js').main
 
@@ -12,7 +11,7 @@ const WORK = new Set(['ADD', 'DEL', 'CHECK', 'GC', 'STATUS'])
 
 async function load(command: string | undefined): Promise<Main> {
   const bundle = fileURLToPath(new URL('./cni-bundle.cjs', import.meta.url))
-  if (command && WORK.has(command) && existsSync(bundle)) return (requireBundle(bundle, command) as { main: Main }).main
+  if (command && WORK.has(command) && existsSync(bundle)) return ((await import('../util/index.js')).requireBundle(bundle, command) as { main: Main }).main
   // VERSION (or no command, or an unknown one: an error result) loads nothing else; so do the sources.
   return (await import('./main.js')).main
 }
