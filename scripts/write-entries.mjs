@@ -11,11 +11,13 @@ const core = require('../dist/core.cjs')
 // dist/load-core.cjs: every entry loads core.cjs through it, once per process (require's cache, so the
 // four entries share one implementation), with the V8 code cache written here at build time: compiling
 // core.cjs is most of what `require('kvmnet')` costs, and Node 20 caches no compiled code itself. V8
-// rejects a cache of another source, V8 version or flags (core.cjs is then compiled as usual); one that is
-// not a regular file of core.cjs's owner, or that others can write, is not read. Nothing is written at run
-// time. With source maps on (--enable-source-maps), a plain require, so that Node maps kvmnet's stacks.
+// rejects a cache of another V8 version or flags (core.cjs is then compiled as usual) but compares only the
+// source's length: the cache starts with the SHA-256 of the core.cjs it was made from, and is not used for
+// another. One that is not a regular file of core.cjs's owner, or that others can write, is not read.
+// Nothing is written at run time. With source maps on (--enable-source-maps), a plain require, so that Node maps kvmnet's stacks.
 const LOADER = `'use strict'
 // Loads core.cjs with its V8 code cache (written by scripts/write-entries.mjs at build time).
+const { createHash } = require('node:crypto')
 const { closeSync, constants, fstatSync, openSync, readFileSync, statSync, writeFileSync } = require('node:fs')
 const { Module, createRequire } = require('node:module')
 const { join } = require('node:path')
@@ -24,7 +26,7 @@ const { Script } = require('node:vm')
 const file = join(__dirname, 'core.cjs')
 const cacheFile = join(__dirname, 'core.cjs.v8-cache')
 
-function trustedCache() {
+function trustedCache(hash) {
   let fd
   try {
     fd = openSync(cacheFile, constants.O_RDONLY | constants.O_NOFOLLOW)
@@ -35,7 +37,8 @@ function trustedCache() {
   try {
     const st = fstatSync(fd)
     if (!st.isFile() || st.uid !== statSync(file).uid || (st.mode & 0o022) !== 0) return undefined
-    return readFileSync(fd)
+    const data = readFileSync(fd)
+    return data.length > 32 && data.subarray(0, 32).equals(hash) ? data.subarray(32) : undefined
   } finally {
     closeSync(fd)
   }
@@ -44,8 +47,10 @@ function trustedCache() {
 function load() {
   if (require.cache[file]) return require.cache[file].exports
   if (process.sourceMapsEnabled) return require(file)
-  const cachedData = process.env.KVMNET_WRITE_CORE_CACHE === '1' ? undefined : trustedCache()
-  const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, ...(cachedData ? { cachedData } : {}) })
+  const source = readFileSync(file, 'utf8')
+  const hash = createHash('sha256').update(source).digest()
+  const cachedData = process.env.KVMNET_WRITE_CORE_CACHE === '1' ? undefined : trustedCache(hash)
+  const script = new Script(Module.wrap(source), { filename: file, ...(cachedData ? { cachedData } : {}) })
   const m = new Module(file, module)
   m.filename = file
   m.paths = module.paths
@@ -57,7 +62,7 @@ function load() {
     throw err
   }
   m.loaded = true
-  if (process.env.KVMNET_WRITE_CORE_CACHE === '1') writeFileSync(cacheFile, script.createCachedData(), { mode: 0o644 })
+  if (process.env.KVMNET_WRITE_CORE_CACHE === '1') writeFileSync(cacheFile, Buffer.concat([hash, script.createCachedData()]), { mode: 0o644 })
   return m.exports
 }
 

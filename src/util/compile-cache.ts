@@ -6,6 +6,10 @@
  * start, checking it against the source, V8's version and its flags (a stale cache is rejected, and the
  * source compiled as usual).
  *
+ * V8 itself only compares the source's length: each cache starts with the SHA-256 of the source it was
+ * made from, and one of another source is never handed to V8 (an npm upgrade keeps file times, and a
+ * rebuilt bundle can have the same length).
+ *
  * Per command, because a cache holds what ran: the first run of a command (or the first after the bundle
  * or Node changed) compiles as usual and saves its cache when the process exits; later runs of it start
  * from that. The cache lives beside the bundle, as trusted as the code itself: one that is not a regular
@@ -18,6 +22,7 @@
  * module left outside (a node: module) would stay, so the sources import those statically
  * (test/unit/compile-cache.test.ts checks the built bundles).
  */
+import { createHash } from 'node:crypto'
 import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
 import { Module, createRequire } from 'node:module'
 import { dirname } from 'node:path'
@@ -28,8 +33,13 @@ const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT'])
 
 type Wrapper = (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void
 
-/** The cache's bytes when it is one to trust: a regular file of the bundle's owner that no one else can write. */
-function trustedCache(file: string, bundle: Stats): Buffer | undefined {
+const HASH_BYTES = 32
+
+/**
+ * V8's data from the cache when it is one to trust — a regular file of the bundle's owner that no one
+ * else can write — and was made from this very source.
+ */
+function trustedCache(file: string, bundle: Stats, hash: Buffer): Buffer | undefined {
   let fd: number
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW)
@@ -42,16 +52,17 @@ function trustedCache(file: string, bundle: Stats): Buffer | undefined {
   try {
     const st = fstatSync(fd)
     if (!st.isFile() || st.uid !== bundle.uid || (st.mode & 0o022) !== 0) return undefined
-    return readFileSync(fd)
+    const data = readFileSync(fd)
+    return data.length > HASH_BYTES && data.subarray(0, HASH_BYTES).equals(hash) ? data.subarray(HASH_BYTES) : undefined
   } finally {
     closeSync(fd)
   }
 }
 
-function writeCache(file: string, script: Script): void {
+function writeCache(file: string, script: Script, hash: Buffer): void {
   const tmp = `${file}.${process.pid}.tmp`
   try {
-    writeFileSync(tmp, script.createCachedData(), { mode: 0o644, flag: 'wx' })
+    writeFileSync(tmp, Buffer.concat([hash, script.createCachedData()]), { mode: 0o644, flag: 'wx' })
     // Atomic: a concurrent start reads the old cache or the new one, never half of one.
     renameSync(tmp, file)
   } catch (err) {
@@ -70,10 +81,12 @@ export function requireBundle(bundle: string, key: string): unknown {
   // With source maps on (--enable-source-maps), a plain require: Node maps the stacks of what it compiles.
   if (process.env.KVMNET_COMPILE_CACHE === '0' || process.sourceMapsEnabled) return createRequire(import.meta.url)(bundle)
   const cacheFile = `${bundle}.${key.replace(/[^A-Za-z0-9-]/g, '_')}.v8-cache`
-  const cachedData = trustedCache(cacheFile, statSync(bundle))
+  const source = readFileSync(bundle, 'utf8')
+  const hash = createHash('sha256').update(source).digest()
+  const cachedData = trustedCache(cacheFile, statSync(bundle), hash)
   // The same wrapper Node puts around a CommonJS module, so that the bundle sees what require gives it.
-  const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, ...(cachedData ? { cachedData } : {}) })
-  if (!cachedData || script.cachedDataRejected) process.once('exit', () => writeCache(cacheFile, script))
+  const script = new Script(Module.wrap(source), { filename: bundle, ...(cachedData ? { cachedData } : {}) })
+  if (!cachedData || script.cachedDataRejected) process.once('exit', () => writeCache(cacheFile, script, hash))
   const m = new Module(bundle)
   m.filename = bundle
   const run = script.runInThisContext() as Wrapper

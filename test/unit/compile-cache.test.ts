@@ -67,6 +67,11 @@ t.test('a corrupt cache, or one of an older bundle, is compiled past and replace
   writeFileSync(bundle, BUNDLE.replace('work(100)', 'work(10)'))
   t.same(load(bundle).exports, { ...expected(dir), sum: 45 }, 'the new source runs, not the cached one')
   t.not(statSync(cache).ino, old, 'the stale cache was rejected and replaced')
+  // V8 compares only the length: a source of the same length must not get the other's code.
+  const again = statSync(cache).ino
+  writeFileSync(bundle, BUNDLE.replace('work(100)', 'work(20)'))
+  t.same(load(bundle).exports, { ...expected(dir), sum: 190 }, 'same length, other source: its own code runs')
+  t.not(statSync(cache).ino, again, 'and the cache of the other source was replaced')
 })
 
 t.test('a cache others can write, or a symbolic link, is not loaded; the link is replaced, its target untouched', async (t) => {
@@ -94,13 +99,16 @@ t.test('KVMNET_COMPILE_CACHE=0, or source maps on: a plain require, nothing writ
 
 const built = existsSync(join(root, 'dist/cli-bundle.cjs'))
 
+// Node as a user runs it: tap adds NODE_OPTIONS to every child (its process-info hook turns source maps
+// on, which turns the cache off), so it is taken out where Node starts.
+const asUser = ['-u', 'NODE_OPTIONS', process.execPath]
+
 t.test('the built bundles have no import() (a script from a code cache cannot run one in Node 20)', { skip: built ? false : 'dist/ not built (npm run build)' }, async (t) => {
   for (const b of ['cli-bundle.cjs', 'cni-bundle.cjs']) t.notMatch(readFileSync(join(root, 'dist', b), 'utf8'), /[^\w.$]import\(/, b)
 })
 
 t.test('the built CLI says the same with and without its cache', { skip: built ? false : 'dist/ not built (npm run build)' }, async (t) => {
-  const cli = (env: Record<string, string> = {}) =>
-    spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'schema'], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } })
+  const cli = (env: Record<string, string> = {}) => spawnSync('env', [...asUser, join(root, 'dist/cli.js'), 'schema'], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } })
   const plain = cli({ KVMNET_COMPILE_CACHE: '0' })
   t.equal(plain.status, 0)
   for (const run of [cli(), cli()]) {
@@ -108,9 +116,9 @@ t.test('the built CLI says the same with and without its cache', { skip: built ?
     t.equal(run.stdout, plain.stdout)
     t.equal(run.stderr, '')
   }
-  t.ok(existsSync(join(root, 'dist/cli-bundle.cjs.schema.v8-cache')))
-  const bad = spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'schema', '--bogus'], { cwd: root, encoding: 'utf8' })
-  const badPlain = spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'schema', '--bogus'], { cwd: root, encoding: 'utf8', env: { ...process.env, KVMNET_COMPILE_CACHE: '0' } })
+  t.ok(existsSync(join(root, 'dist/cli-bundle.cjs.schema.v8-cache')), 'written by the first run')
+  const bad = spawnSync('env', [...asUser, join(root, 'dist/cli.js'), 'schema', '--bogus'], { cwd: root, encoding: 'utf8' })
+  const badPlain = spawnSync('env', [...asUser, join(root, 'dist/cli.js'), 'schema', '--bogus'], { cwd: root, encoding: 'utf8', env: { ...process.env, KVMNET_COMPILE_CACHE: '0' } })
   t.equal(bad.status, badPlain.status, 'same exit code for bad input')
   t.equal(bad.stderr, badPlain.stderr, 'same error line')
 })
@@ -132,7 +140,7 @@ t.test("kvmnet's entries load core.cjs once through its build-time cache; a corr
   if (existsSync(join(root, 'prebuilds'))) symlinkSync(join(root, 'prebuilds'), join(dir, 'prebuilds'))
   const probe = (flags: string[] = []) =>
     JSON.parse(
-      execFileSync(process.execPath, [...flags, '--input-type=module', '-e', `
+      execFileSync('env', [...asUser, ...flags, '--input-type=module', '-e', `
         import { createRequire } from 'node:module'
         import * as esm from 'kvmnet'
         import * as wire from 'kvmnet/wire'
@@ -147,5 +155,12 @@ t.test("kvmnet's entries load core.cjs once through its build-time cache; a corr
   t.same(probe(['--enable-source-maps']), want, 'source maps on: a plain require')
   writeFileSync(join(dir, 'dist/core.cjs.v8-cache'), Buffer.alloc(8192, 3))
   t.same(probe(), want, 'a corrupt cache is compiled past')
-  t.equal(readFileSync(join(dir, 'dist/core.cjs.v8-cache')).toString('hex'), Buffer.alloc(8192, 3).toString('hex'), 'and nothing is written at run time')
+  t.ok(readFileSync(join(dir, 'dist/core.cjs.v8-cache')).equals(Buffer.alloc(8192, 3)), 'and nothing is written at run time')
+  // V8 compares only the length: a core.cjs of the same length with other code must not get the cached code
+  // (here a constant its top level sets, which the cache holds).
+  cpSync(join(root, 'dist/core.cjs.v8-cache'), join(dir, 'dist/core.cjs.v8-cache'))
+  const core = join(dir, 'dist/core.cjs')
+  writeFileSync(core, readFileSync(core, 'utf8').replace('var TABLE_PREFIX = "kvmnet_";', 'var TABLE_PREFIX = "KVMNET_";'))
+  const prefix = execFileSync('env', [...asUser, '-e', "process.stdout.write(require('kvmnet').TABLE_PREFIX)"], { cwd: dir, encoding: 'utf8' })
+  t.equal(prefix, 'KVMNET_', 'the edited core.cjs runs, not the cached code of the other one')
 })
