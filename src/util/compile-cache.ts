@@ -23,7 +23,7 @@
  * (test/unit/compile-cache.test.ts checks the built bundles).
  */
 import { createHash } from 'node:crypto'
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs'
 import { Module, createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { Script } from 'node:vm'
@@ -66,6 +66,8 @@ function writeCache(file: string, script: Script, hash: Buffer): void {
     // Atomic: a concurrent start reads the old cache or the new one, never half of one.
     renameSync(tmp, file)
   } catch (err) {
+    // A temp file begun and not renamed (ENOSPC half-way) is not left behind.
+    if (existsSync(tmp)) rmSync(tmp)
     const code = (err as NodeJS.ErrnoException).code ?? ''
     if (NOT_WRITABLE.has(code)) return
     // Never the command's failure: one line, and the next run compiles as usual.
@@ -74,8 +76,8 @@ function writeCache(file: string, script: Script, hash: Buffer): void {
 }
 
 /**
- * `require(bundle)`, with the code cache of `key` (the command). The bundle's module is its own, as
- * require would make it; the bundle is loaded once per process.
+ * `require(bundle)`, with the code cache of `key` (the command): the bundle gets a module of its own and
+ * the require, __filename and __dirname Node would give it. Called once per process (each call runs it).
  */
 export function requireBundle(bundle: string, key: string): unknown {
   // With source maps on (--enable-source-maps), a plain require: Node maps the stacks of what it compiles.
