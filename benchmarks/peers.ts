@@ -134,7 +134,7 @@ async function natOnePortRows(runs: number, dir: string): Promise<BenchRow[]> {
   const nvOpts = join(dir, 'netavark.json')
   await writeFile(nvOpts, netavarkOptions({ id: '0123456789abcdef'.repeat(4), name: 'bench', ip: '10.252.0.2', subnet: '10.252.0.0/24', gateway: '10.252.0.1', hostPort: 8080 }))
   const cni = cniScripts(dir, cHost, ctr)
-  const s = { lib: [] as number[], libDown: [] as number[], cliUp: [] as number[], cliDown: [] as number[] }
+  const s = { lib: [] as number[], libDown: [] as number[], cliUp: [] as number[], cliDown: [] as number[], cliUpNoCache: [] as number[] }
   const p = { nvUp: [] as number[], nvDown: [] as number[], cniUp: [] as number[], cniDown: [] as number[] }
   const cliArgs = ['--netns', kHost.path, '--state-root', stateRoot]
   try {
@@ -144,6 +144,9 @@ async function natOnePortRows(runs: number, dir: string): Promise<BenchRow[]> {
       s.libDown.push(await timed(() => net.down()))
       s.cliUp.push(await timed(() => execa('node', [cli, 'up', specFile, ...cliArgs])))
       s.cliDown.push(await timed(() => execa('node', [cli, 'down', 'cli1', ...cliArgs])))
+      // What a command costs before its V8 code cache exists (the first run after an install or upgrade).
+      s.cliUpNoCache.push(await timed(() => execa('node', [cli, 'up', specFile, ...cliArgs], { env: { KVMNET_COMPILE_CACHE: '0' } })))
+      await execa('node', [cli, 'down', 'cli1', ...cliArgs])
       const nv = ['nsenter', `--net=${nHost.path}`, NETAVARK, '--config', join(dir, 'aardvark'), '-f', nvOpts]
       p.nvUp.push(await timed(() => execa(nv[0]!, [...nv.slice(1), 'setup', ctr.path])))
       p.nvDown.push(await timed(() => execa(nv[0]!, [...nv.slice(1), 'teardown', ctr.path])))
@@ -165,6 +168,7 @@ async function natOnePortRows(runs: number, dir: string): Promise<BenchRow[]> {
     ratioRow('NAT + 1 port + 1 forward: setup, library', s.lib, p.cniUp, cn),
     ratioRow('NAT + 1 port + 1 forward: setup, `kvmnet up`', s.cliUp, p.nvUp, nv, '<= 1.2x'),
     ratioRow('NAT + 1 port + 1 forward: setup, `kvmnet up`', s.cliUp, p.cniUp, cn),
+    ratioRow('NAT + 1 port + 1 forward: setup, `kvmnet up` without its code cache', s.cliUpNoCache, p.nvUp, nv),
     ratioRow('NAT + 1 port + 1 forward: teardown, library', s.libDown, p.nvDown, nvd, '<= 0.15x'),
     ratioRow('NAT + 1 port + 1 forward: teardown, library', s.libDown, p.cniDown, cnd),
     ratioRow('NAT + 1 port + 1 forward: teardown, `kvmnet down`', s.cliDown, p.nvDown, nvd, '<= 0.8x'),

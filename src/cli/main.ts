@@ -1,34 +1,38 @@
 #!/usr/bin/env node
 /**
- * The kvmnet command. Help and version load nothing but their text; each command's module (and with it the
- * network layer, netlink, nft, dnsmasq) is imported only when that command runs. Errors print one line
+ * The kvmnet command. Help and version load nothing but their text; a command loads the CLI's bundle (one
+ * CommonJS file with V8's code cache, see bundle.ts) and in it only its own module (and with it the network
+ * layer, netlink, nft, dnsmasq). Errors print one line
  * (`--json`: an {"error": {...}} object on stderr) and exit 2 for bad input, 75 when another writer holds
  * the network, 1 otherwise.
  */
 import { existsSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { CommandTable, runCommand } from './run.js'
 import { commandUsage, mainUsage } from './usage.js'
 
-const COMMANDS: Record<string, () => Promise<{ default: (a: import('./args.js').CliArgs) => Promise<number> }>> = {
-  up: () => import('./commands/up.js'),
-  down: () => import('./commands/down.js'),
+// `status` with nothing recorded answers from a few small modules (see commands/status.ts): it runs from
+// the ESM chunks rather than load the whole bundle.
+const LIGHT: CommandTable = {
   status: () => import('./commands/status.js'),
   list: () => import('./commands/status.js'),
-  leases: () => import('./commands/leases.js'),
-  addresses: () => import('./commands/addresses.js'),
-  ports: () => import('./commands/ports.js'),
-  'port-xml': () => import('./commands/port-xml.js'),
-  gc: () => import('./commands/gc.js'),
-  doctor: () => import('./commands/doctor.js'),
-  plan: () => import('./commands/plan.js'),
-  port: () => import('./commands/change.js'),
-  forward: () => import('./commands/change.js'),
-  reservation: () => import('./commands/change.js'),
-  enable: () => import('./commands/enable.js'),
-  disable: () => import('./commands/enable.js'),
-  peer: () => import('./commands/peer.js'),
-  demo: () => import('./commands/demo.js'),
-  schema: () => import('./commands/schema.js'),
-  'import-libvirt': () => import('./commands/import-libvirt.js'),
+}
+
+type Bundle = { COMMANDS: CommandTable; runCommand: typeof runCommand }
+
+/** The bundle of every command (built), or the sources' modules (run through tsx, where there is no bundle). */
+async function bundle(command: string): Promise<Bundle> {
+  const file = fileURLToPath(new URL('./cli-bundle.cjs', import.meta.url))
+  if (existsSync(file)) return (await import('../util/index.js')).requireBundle(file, command) as Bundle
+  // Not a literal: the build must not turn the sources' path into a second copy of every command.
+  const sources = './bundle.js'
+  return (await import(sources)) as Bundle
+}
+
+/** A usage error found here (an unknown command or help topic): its line, exit 2. */
+async function usageError(message: string, json: boolean): Promise<number> {
+  const { fail, UsageError } = await import('./run.js')
+  return fail(new UsageError(message), json)
 }
 
 function version(): string {
@@ -50,38 +54,20 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'help') {
     const topic = rest[0]
     const text = topic ? commandUsage(topic) : mainUsage()
-    if (!text) return fail(new UsageError(`unknown command '${topic}' (try kvmnet --help)`), rest.includes('--json'))
+    if (!text) return usageError(`unknown command '${topic}' (try kvmnet --help)`, rest.includes('--json'))
     process.stdout.write(text)
     return 0
   }
-  // `up --dry-run` is `plan`.
-  const load = command === 'up' && rest.includes('--dry-run') ? COMMANDS.plan : COMMANDS[command]
-  if (!load) return fail(new UsageError(`unknown command '${command}' (try kvmnet --help)`), rest.includes('--json'))
+  // Every command has its usage text (and its module in bundle.ts's table).
+  if (!commandUsage(command)) return usageError(`unknown command '${command}' (try kvmnet --help)`, rest.includes('--json'))
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(commandUsage(command) ?? mainUsage())
     return 0
   }
-  const json = rest.includes('--json')
-  try {
-    const { parseCli } = await import('./args.js')
-    const args = parseCli(command, rest)
-    return await (await load()).default(args)
-  } catch (err) {
-    return fail(err, json, command)
-  }
-}
-
-class UsageError extends Error {
-  override name = 'UsageError'
-}
-
-async function fail(err: unknown, json: boolean, command?: string): Promise<number> {
-  const { describeError } = await import('./errors.js')
-  const d = describeError(err, command)
-  if (json) process.stderr.write(`${JSON.stringify({ error: d.json })}\n`)
-  else for (const line of d.lines) process.stderr.write(`kvmnet: ${line}\n`)
-  if (process.env.KVMNET_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`)
-  return err instanceof UsageError ? 2 : d.exitCode
+  if (LIGHT[command]) return (await import('./run.js')).runCommand(LIGHT, command, rest)
+  // The code cache is per command: `up --dry-run` runs plan's code.
+  const b = await bundle(command === 'up' && rest.includes('--dry-run') ? 'plan' : command)
+  return b.runCommand(b.COMMANDS, command, rest)
 }
 
 main(process.argv.slice(2)).then(

@@ -1,6 +1,20 @@
 #!/usr/bin/env node
 // kvmnet-cni: the CNI plugin's executable (see main.ts). Installed as `kvmnet-cni` in a CNI plugin
 // directory (/opt/cni/bin), it is found by the configuration's "type".
-import { main } from './main.js'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 
+type Main = typeof import('./main.js').main
+
+/** The commands that do work: run from the plugin's bundle (one CommonJS file with V8's code cache, see bundle.ts). */
+const WORK = new Set(['ADD', 'DEL', 'CHECK', 'GC', 'STATUS'])
+
+async function load(command: string | undefined): Promise<Main> {
+  const bundle = fileURLToPath(new URL('./cni-bundle.cjs', import.meta.url))
+  if (command && WORK.has(command) && existsSync(bundle)) return ((await import('../util/index.js')).requireBundle(bundle, command) as { main: Main }).main
+  // VERSION (or no command, or an unknown one: an error result) loads nothing else; so do the sources.
+  return (await import('./main.js')).main
+}
+
+const main = await load(process.env.CNI_COMMAND)
 process.exitCode = await main(process.env, process.stdin, process.stdout, process.stderr)

@@ -35,7 +35,7 @@ import { assertTapFree } from './steps/tap-holders.js'
 import { withResolvedMtu } from './steps/vxlan.js'
 import { validateSpec } from './validate.js'
 import { Watching, watcherHooks } from './watching.js'
-import { checkReachableBy, prepareStateRoot } from './state-root.js'
+import { checkReachableBy, prepareStateRoot } from '../state-root/index.js'
 import { withNetworkLock } from './lock.js'
 
 function resolveNetns(spec: NetworkSpec, opt: Netns | string | undefined): Netns {

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs'
 import type { CliArgs } from '../args.js'
 import { out, renderColumns } from '../output.js'
-import { networkOptions } from './common.js'
+import { networkOptions } from './options.js'
 
 const DEFAULT_STATE_ROOT = '/run/kvmnet'
 
@@ -42,6 +42,8 @@ export default async function status(a: CliArgs): Promise<number> {
   }
   // Nothing recorded anywhere: answer without loading the network layer (or netlink).
   if (!name && !existsSync(root)) return report(a, [], all ? 'any namespace' : (a.netns ?? 'this namespace'))
+  // From here the network layer is loaded; with it, nft's fallback warning (common.ts).
+  await import('./common.js')
   const { Netns } = await import('../../netns/index.js')
   const { listStates, namespaceAlive, netnsIdentity } = await import('../../network/index.js')
   const ns = o.netns ? Netns.open(o.netns) : Netns.current()

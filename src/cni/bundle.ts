@@ -1,0 +1,6 @@
+/**
+ * The CNI plugin's work as one CommonJS bundle (dist/cni-bundle.cjs; see tsup.config.ts): bin.ts loads it
+ * with V8's code cache (util/compile-cache.ts). Each command's module is still evaluated only when that
+ * command runs.
+ */
+export { main } from './main.js'

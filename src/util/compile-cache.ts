@@ -1,0 +1,98 @@
+/**
+ * Loading a program's CommonJS bundle (dist/cli-bundle.cjs, dist/cni-bundle.cjs) with V8's code cache,
+ * what Node 22's module.enableCompileCache does and Node 20 lacks. A `kvmnet` or `kvmnet-cni` process
+ * runs one command and exits: most of its own time went to compiling the functions that command runs for
+ * the first time. V8 can save that compiled code (Script#createCachedData) and take it back on the next
+ * start, checking it against the source, V8's version and its flags (a stale cache is rejected, and the
+ * source compiled as usual).
+ *
+ * V8 itself only compares the source's length: each cache starts with the SHA-256 of the source it was
+ * made from, and one of another source is never handed to V8 (an npm upgrade keeps file times, and a
+ * rebuilt bundle can have the same length).
+ *
+ * Per command, because a cache holds what ran: the first run of a command (or the first after the bundle
+ * or Node changed) compiles as usual and saves its cache when the process exits; later runs of it start
+ * from that. The cache lives beside the bundle, as trusted as the code itself: one that is not a regular
+ * file of the bundle's owner, or that others can write, is not loaded (and is replaced). A bundle that
+ * cannot be written beside (read-only install, not root) simply runs without one.
+ * KVMNET_COMPILE_CACHE=0 turns it off; so does --enable-source-maps.
+ *
+ * A bundle run this way has no import(): in Node 20 a script taken from a code cache loses its dynamic
+ * import callback. esbuild turns the sources' import() of bundled modules into require; an import() of a
+ * module left outside (a node: module) would stay, so the sources import those statically
+ * (test/unit/compile-cache.test.ts checks the built bundles).
+ */
+import { createHash } from 'node:crypto'
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs'
+import { Module, createRequire } from 'node:module'
+import { dirname } from 'node:path'
+import { Script } from 'node:vm'
+
+/** Where the cache cannot be written, the command runs without one: no error of the command's own. */
+const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT'])
+
+type Wrapper = (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void
+
+const HASH_BYTES = 32
+
+/**
+ * V8's data from the cache when it is one to trust — a regular file of the bundle's owner that no one
+ * else can write — and was made from this very source.
+ */
+function trustedCache(file: string, bundle: Stats, hash: Buffer): Buffer | undefined {
+  let fd: number
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    // None yet, a symbolic link (ELOOP), or unreadable: compiled as usual, and (re)written if we can.
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'EACCES') return undefined
+    throw err
+  }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile() || st.uid !== bundle.uid || (st.mode & 0o022) !== 0) return undefined
+    const data = readFileSync(fd)
+    return data.length > HASH_BYTES && data.subarray(0, HASH_BYTES).equals(hash) ? data.subarray(HASH_BYTES) : undefined
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function writeCache(file: string, script: Script, hash: Buffer): void {
+  const tmp = `${file}.${process.pid}.tmp`
+  try {
+    writeFileSync(tmp, Buffer.concat([hash, script.createCachedData()]), { mode: 0o644, flag: 'wx' })
+    // Atomic: a concurrent start reads the old cache or the new one, never half of one.
+    renameSync(tmp, file)
+  } catch (err) {
+    // A temp file begun and not renamed (ENOSPC half-way) is not left behind.
+    if (existsSync(tmp)) rmSync(tmp)
+    const code = (err as NodeJS.ErrnoException).code ?? ''
+    if (NOT_WRITABLE.has(code)) return
+    // Never the command's failure: one line, and the next run compiles as usual.
+    process.stderr.write(`warning: V8 code cache ${file} not written: ${code || String(err)}\n`)
+  }
+}
+
+/**
+ * `require(bundle)`, with the code cache of `key` (the command): the bundle gets a module of its own and
+ * the require, __filename and __dirname Node would give it. Called once per process (each call runs it).
+ */
+export function requireBundle(bundle: string, key: string): unknown {
+  // With source maps on (--enable-source-maps), a plain require: Node maps the stacks of what it compiles.
+  if (process.env.KVMNET_COMPILE_CACHE === '0' || process.sourceMapsEnabled) return createRequire(import.meta.url)(bundle)
+  const cacheFile = `${bundle}.${key.replace(/[^A-Za-z0-9-]/g, '_')}.v8-cache`
+  const source = readFileSync(bundle, 'utf8')
+  const hash = createHash('sha256').update(source).digest()
+  const cachedData = trustedCache(cacheFile, statSync(bundle), hash)
+  // The same wrapper Node puts around a CommonJS module, so that the bundle sees what require gives it.
+  const script = new Script(Module.wrap(source), { filename: bundle, ...(cachedData ? { cachedData } : {}) })
+  if (!cachedData || script.cachedDataRejected) process.once('exit', () => writeCache(cacheFile, script, hash))
+  const m = new Module(bundle)
+  m.filename = bundle
+  const run = script.runInThisContext() as Wrapper
+  run.call(m.exports, m.exports, createRequire(bundle), m, bundle, dirname(bundle))
+  m.loaded = true
+  return m.exports
+}
