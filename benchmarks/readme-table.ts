@@ -16,6 +16,8 @@ interface Results {
   cpus: number
   cpu?: string
   loadavg?: { before: number[]; after: number[] }
+  /** Variables removed from the environment of every process the run started (run.ts says why). */
+  strippedEnv?: string[]
   rows: BenchRow[]
 }
 
@@ -30,9 +32,10 @@ function fmt(v: number | null, unit = 'ms'): string {
 /** The table (and the line saying where and when it was measured) for one results file. */
 export function renderTable(r: Results): string {
   const load = r.loadavg ? `, load average ${r.loadavg.before[0]!.toFixed(2)} at the start and ${r.loadavg.after[0]!.toFixed(2)} at the end` : ''
+  const env = r.strippedEnv?.length ? `; every Node process started without ${r.strippedEnv.join(', ')} (set on this machine: see benchmarks/run.ts)` : ''
   const partial = r.quick || r.only ? ` (a partial run${r.quick ? ', --quick' : ''}${r.only ? `, --only ${r.only.join(',')}` : ''}: not the full run the goals are judged on)` : ''
   const lines = [
-    `Measured ${r.date.slice(0, 10)} on ${r.cpus} cores (${r.cpu ?? 'unknown CPU'}), Node ${r.node}${load}${partial}:`,
+    `Measured ${r.date.slice(0, 10)} on ${r.cpus} cores (${r.cpu ?? 'unknown CPU'}), Node ${r.node}${load}${env}${partial}:`,
     '',
     '| benchmark | kvmnet | baseline (same run) | ratio | goal | met |',
     '|---|---|---|---|---|---|',

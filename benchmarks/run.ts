@@ -36,6 +36,13 @@ function fmt(v: number, unit = 'ms'): string {
   return `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ${unit}`
 }
 
+// Every Node process this run starts (kvmnet, kvmnet-cni, the `node -e 0` baselines) starts without
+// NODE_EXTRA_CA_CERTS: a machine that sets it (this one points it at the whole system bundle) has every
+// Node start parse ~140 KB of PEM first, ~50-150 ms that belong to neither kvmnet nor its peers, and
+// that a systemd unit or a CNI runtime's clean environment does not pass on. Said in the results.
+const strippedEnv = ['NODE_EXTRA_CA_CERTS'].filter((k) => process.env[k] !== undefined)
+for (const k of strippedEnv) delete process.env[k]
+
 const rows: BenchRow[] = []
 const started = new Date()
 // The machine's load when the run began and ended: the figures are only as quiet as the machine was.
@@ -63,7 +70,7 @@ for (const b of body) console.log(line(b))
 
 const dir = fileURLToPath(new URL('./results/', import.meta.url))
 await mkdir(dir, { recursive: true })
-const out = { date: started.toISOString(), quick, only: only ? [...only] : undefined, node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavg: { before: loadBefore, after: loadavg() }, rows }
+const out = { date: started.toISOString(), quick, only: only ? [...only] : undefined, strippedEnv, node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavg: { before: loadBefore, after: loadavg() }, rows }
 await writeFile(`${dir}${started.toISOString().replace(/[:.]/g, '-')}.json`, `${JSON.stringify(out, null, 2)}\n`)
 // A smoke or partial run must not replace the full run the README quotes.
 await writeFile(`${dir}${quick || only ? 'latest-partial' : 'latest'}.json`, `${JSON.stringify(out, null, 2)}\n`)

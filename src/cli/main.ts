@@ -70,6 +70,13 @@ async function main(argv: string[]): Promise<number> {
   return b.runCommand(b.COMMANDS, command, rest)
 }
 
+// A reader that stops early (`kvmnet schema | head -1`) is no failure of the command: stop quietly, with
+// the status a shell gives a command its pipe has closed on (128 + SIGPIPE), instead of Node's trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err
+  process.exit(141)
+})
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code
