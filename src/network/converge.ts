@@ -18,7 +18,7 @@ import { ensureLearning } from './steps/learning.js'
 import { concurrently } from './steps/concurrent.js'
 import { closeAll } from './port-fds.js'
 import type { NetworkSpec } from './spec.js'
-import { listStates, netnsIdentity, removeState, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
+import { lastingNs, listStates, netnsIdentity, removeState, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { assertGroupOurs, ensurePorts } from './steps/ports.js'
 import { preflight } from './kinds/preflight.js'
 
@@ -64,10 +64,10 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     if (prev && prev.netnsId !== netnsId) throw new KvmnetError(`state of ${net.name} belongs to another namespace`)
     const was = prev ? kindOf(prev.spec).plan(input.stateRoot) : undefined
     if (was && was.l2 !== net.l2) throw new SpecError('mode', `cannot converge a ${was.mode} network to ${net.mode}: take it down first`)
-    const base = { spec: net.spec, bridge: net.bridge, group: net.plan.group, runtime: input.runtime }
-    const state: NetworkState = prev
-      ? { ...prev, ...base }
-      : { ...base, version: 1, name: net.name, netnsPath: ns.path, netnsName: ns.name, netnsId, createdAt: new Date().toISOString() }
+    // Where other processes will find the namespace (not this process's /proc/PID/…: see lastingNs).
+    const where = lastingNs(ns, netnsId)
+    const base = { spec: net.spec, bridge: net.bridge, group: net.plan.group, runtime: input.runtime, netnsPath: where.path, netnsName: where.name }
+    const state: NetworkState = prev ? { ...prev, ...base } : { ...base, version: 1, name: net.name, netnsId, createdAt: new Date().toISOString() }
     // Only this namespace's directory: the networks of other namespaces (a host with a hundred) cannot clash.
     const others = (await listStates(input.stateRoot, stateLabel(ns))).states.filter((o) => o.state.name !== net.name && o.state.netnsId === netnsId)
     await assertForwardsFree(net.spec, others)

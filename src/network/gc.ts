@@ -20,7 +20,7 @@ import { Nft, learnTableName } from '../nft/index.js'
 import { parseAlias, rootTag } from './names.js'
 import { openNetwork } from './network.js'
 import { dirEntries } from '../util/index.js'
-import { DEFAULT_STATE_ROOT, listStates, namespaceAlive, netnsIdentity, ownerAlive, removeEmptyParents, removeState, type NetworkState } from './state.js'
+import { DEFAULT_STATE_ROOT, listStates, namespaceAlive, namespacePath, netnsIdentity, ownerAlive, removeEmptyParents, removeState, type NetworkState } from './state.js'
 import { stopStrayDnsmasqs } from './steps/stray-dnsmasq.js'
 import { forgetSysctlLedger } from './sysctl-ledger.js'
 import { sweepCoexist } from '../coexist/index.js'
@@ -99,7 +99,7 @@ export async function gc(options: { netns?: Netns | string; stateRoot?: string }
       continue
     }
     try {
-      const net = await openNetwork(state.name, { netns: Netns.open(state.netnsPath), stateRoot: root })
+      const net = await openNetwork(state.name, { netns: Netns.open(namespacePath(state) ?? state.netnsPath), stateRoot: root })
       await net.down()
       out.networks.push(state.name)
     } catch (err) {

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path'
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { NotFoundError, StateError } from '../errors.js'
 import { dirEntries, dirEntriesSync } from '../util/index.js'
-import type { NetnsRef } from '../netns/index.js'
+import { NETNS_DIR, type NetnsRef } from '../netns/index.js'
 import { fieldPath, s, type Issue } from '../schema/index.js'
 import { specSchema, type NetworkSpec } from './spec.js'
 import type { NetworkRules } from '../nft/index.js'
@@ -137,9 +137,51 @@ export function stateLabel(ns: NetnsRef): string {
   return `ns-${id.replace(':', '-')}`
 }
 
-/** Whether the namespace a state was written in is still the one at its recorded path. */
+/**
+ * Paths that lead to a namespace for as long as it lives, whoever asks: PID 1's (the host's) and the named
+ * ones under /run/netns. A process's own /proc/PID/… path dies with it while its namespace lives on.
+ */
+function lastingPaths(): { path: string; name?: string }[] {
+  return [{ path: '/proc/1/ns/net' }, ...dirEntriesSync(NETNS_DIR).sort().map((name) => ({ path: `${NETNS_DIR}/${name}`, name }))]
+}
+
+/** The lasting path to the namespace of identity `id`, if any (one this process may not look at leads nowhere). */
+function lastingPathTo(id: string): { path: string; name?: string } | undefined {
+  return lastingPaths().find((p) => {
+    try {
+      return netnsIdentity({ path: p.path, isCurrent: false }) === id
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EACCES') return false
+      throw err
+    }
+  })
+}
+
+/**
+ * A path to `ns` (of identity `id`) that outlives this process, for the state other processes read. The
+ * current namespace's own path is /proc/PID/…: recorded as such, a later `kvmnet gc` or `status` found it
+ * gone and took the live network for an orphan (gc destroyed it). An unnamed namespace that no lasting
+ * path leads to keeps the path given: nothing else could reach it anyway.
+ */
+export function lastingNs(ns: NetnsRef, id: string): { path: string; name?: string | undefined } {
+  if (!ns.path.startsWith('/proc/')) return { path: ns.path, name: ns.name }
+  return lastingPathTo(id) ?? { path: ns.path, name: ns.name }
+}
+
+/**
+ * Where the namespace a state was written in can be reached now: its recorded path while that still leads
+ * to it, else a lasting path that does (a state recorded /proc/PID/… of a process long gone, before
+ * lastingNs); undefined when the namespace is gone.
+ */
+export function namespacePath(state: Pick<NetworkState, 'netnsPath' | 'netnsId'>): string | undefined {
+  if (netnsIdentity({ path: state.netnsPath, isCurrent: false }) === state.netnsId) return state.netnsPath
+  if (!state.netnsPath.startsWith('/proc/')) return undefined
+  return lastingPathTo(state.netnsId)?.path
+}
+
+/** Whether the namespace a state was written in is still there (see namespacePath). */
 export function namespaceAlive(state: Pick<NetworkState, 'netnsPath' | 'netnsId'>): boolean {
-  return netnsIdentity({ path: state.netnsPath, isCurrent: false }) === state.netnsId
+  return namespacePath(state) !== undefined
 }
 
 /** The parts of a state file every reader relies on; the spec is checked by the spec's own schema. */

@@ -45,7 +45,7 @@ export default async function status(a: CliArgs): Promise<number> {
   // From here the network layer is loaded; with it, nft's fallback warning (common.ts).
   await import('./common.js')
   const { Netns } = await import('../../netns/index.js')
-  const { listStates, namespaceAlive, netnsIdentity } = await import('../../network/index.js')
+  const { listStates, namespaceAlive, namespacePath, netnsIdentity } = await import('../../network/index.js')
   const ns = o.netns ? Netns.open(o.netns) : Netns.current()
   const here = netnsIdentity(ns)
   const listing = await listStates(root)
@@ -71,7 +71,7 @@ export default async function status(a: CliArgs): Promise<number> {
       full.push({ name: state.name, netns: where, mode: state.spec.mode, up: false, orphaned: true, problems: ['namespace deleted'] })
       continue
     }
-    const net = await openNetwork(state.name, { ...o, netns: Netns.open(state.netnsPath) })
+    const net = await openNetwork(state.name, { ...o, netns: Netns.open(namespacePath(state) ?? state.netnsPath) })
     try {
       const s = await net.status()
       full.push(s)
