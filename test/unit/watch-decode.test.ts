@@ -102,17 +102,22 @@ t.test('a port being made (no alias yet) is not lost', async (t) => {
 t.test('targets from a plan', async (t) => {
   const plan = planFor(validateSpec({ name: 'wt', mode: 'nat', ipv4: { address: '10.9.0.1/24' }, ipv6: { address: 'fd00:9::1/64' }, ports: [{ name: 'wt-p0' }] }), '/run/kvmnet')
   const w = watchTargets(plan)
-  t.same(w.tables, [{ family: 1, name: 'kvmnet_wt' }], 'no filtered port: no bridge-family table to watch')
+  t.same(w.tables, [{ family: 1, name: 'kvmnet_wt' }, { family: 7, name: 'kvmnet-addr_wt' }], 'no filtered port: no port-filter table, the address-learning one')
   const filtered = watchTargets(planFor(validateSpec({ name: 'wt', mode: 'nat', filtering: true, ipv4: { address: '10.9.0.1/24' }, ports: [{ name: 'wt-p0' }] }), '/run/kvmnet'))
   t.same(filtered.tables, [
     { family: 1, name: 'kvmnet_wt' },
     { family: 7, name: 'kvmnet_wt' },
+    { family: 7, name: 'kvmnet-addr_wt' },
   ], 'filtered ports: the bridge-family table of port filters too')
   t.equal(w.bridge, 'kvbr-wt')
   t.same([...w.ports], [['wt-p0', { enslaved: true }]])
   t.same([...(w.addresses.get('kvbr-wt') ?? [])], ['10.9.0.1/24', 'fd00:9::1/64'])
-  const open = watchTargets(planFor(validateSpec({ name: 'wo', mode: 'very-isolated' }), '/run/kvmnet'))
-  t.same(open.tables, [], 'a kind without a table')
+  const bare = watchTargets(planFor(validateSpec({ name: 'wo', mode: 'very-isolated' }), '/run/kvmnet'))
+  t.same(bare.tables, [{ family: 7, name: 'kvmnet-addr_wo' }], 'a kind without rules: its address-learning table only')
+  const open = watchTargets(planFor(validateSpec({ name: 'wp', mode: 'open', ipv4: { address: '10.9.1.1/24' } }), '/run/kvmnet'))
+  t.same(open.tables, [], 'open: no table at all')
+  const mv = watchTargets(planFor(validateSpec({ name: 'wm', mode: 'macvtap', interface: 'eth0', ports: [{ name: 'wm-p0' }] }), '/run/kvmnet'))
+  t.same(mv.tables, [{ family: 5, name: 'kvmnet-addr_wm' }], 'macvtap: the netdev-family learning table')
 })
 
 t.test('only what the converge changed is reported as repaired', async (t) => {
