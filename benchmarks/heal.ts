@@ -123,12 +123,25 @@ export async function runHealBench(opts: { quick: boolean }): Promise<BenchRow[]
     const waitOk = (after: number) => waitFor('no connection through the forward', () => oks.find((o) => o.sent > after))
     await waitOk(0)
     const gaps: number[] = []
+    // Rounds in which no attempt was refused at all: the table was back before the probe's next attempt
+    // (one every ~2 ms), so the gap was shorter than the probe can see; counted as 0.
+    let unseen = 0
     for (let r = 0; r < rounds; r++) {
       await sleep(300)
       const before = repairs.length
       const t0 = now()
       await inNs(host, 'nft', ['flush', 'ruleset'])
-      const lost = await waitFor('no connection refused after the flush', () => refused.find((x) => x > t0))
+      const lost = await waitFor('no connection refused after the flush', () => refused.find((x) => x > t0)).catch(async (err: unknown) => {
+        // Refused or not, the flush must have been repaired: its `repaired` line says so.
+        for (let i = 0; i < 500 && repairs.length === before; i++) await sleep(4)
+        if (repairs.length === before) throw err
+        return undefined
+      })
+      if (lost === undefined) {
+        unseen++
+        gaps.push(0)
+        continue
+      }
       const first = await waitOk(lost).catch(async (err: unknown) => {
         const tables = (await execa('nsenter', [`--net=${host.path}`, '--', 'nft', 'list', 'tables'])).stdout.replace(/\n/g, ', ')
         const since = refused.filter((x) => x > lost).length
@@ -142,7 +155,7 @@ export async function runHealBench(opts: { quick: boolean }): Promise<BenchRow[]
     const gap = median(gaps)
     const repair = repairs.length ? median(repairs) : NaN
     return [
-      { name: 'self-healing: new flow through a forward after `nft flush ruleset` (up --foreground)', n: rounds, kvmnetMs: gap, baselineMs: connect, baseline: 'one new connection with the rules in place', ratio: gap / connect, goal: '<= 50 ms' },
+      { name: `self-healing: new flow through a forward after \`nft flush ruleset\` (up --foreground)${unseen ? `; in ${unseen} of ${rounds} rounds no attempt was refused (counted 0 ms)` : ''}`, n: rounds, kvmnetMs: gap, baselineMs: connect, baseline: 'one new connection with the rules in place', ratio: gap / connect, goal: '<= 50 ms' },
       { name: 'self-healing: the watch\'s repair of the table (its own `repaired … in` figure)', n: repairs.length, kvmnetMs: repair, baselineMs: gap, baseline: 'the gap above', ratio: repair / gap },
     ]
   } finally {
