@@ -61,14 +61,10 @@ export interface WantedSocket {
  * dnsmasq binds it to the wildcard, shared by every dnsmasq of the namespace.
  */
 export function wantedSockets(d: { hostAddress?: string | undefined; dns?: unknown; ipv6?: { hostAddress: string } | undefined }, bridge: string | undefined): WantedSocket[] {
-  const dns = d.dns !== false
-  const out: WantedSocket[] = []
-  for (const hostAddress of [d.hostAddress, d.ipv6?.hostAddress]) {
-    if (hostAddress === undefined) continue
-    if (hostAddress === d.hostAddress) out.push({ proto: 'udp', port: 67, hostAddress, bridge })
-    if (dns) out.push(...(['udp', 'tcp'] as const).map((proto) => ({ proto, port: 53, hostAddress, bridge })))
-  }
-  return out
+  const dhcp: WantedSocket[] = d.hostAddress !== undefined ? [{ proto: 'udp', port: 67, hostAddress: d.hostAddress, bridge }] : []
+  if (d.dns === false) return dhcp
+  const dns = [d.hostAddress, d.ipv6?.hostAddress].flatMap((hostAddress) => (hostAddress === undefined ? [] : (['udp', 'tcp'] as const).map((proto) => ({ proto, port: 53, hostAddress, bridge }))))
+  return [...dhcp, ...dns]
 }
 
 /** `l` takes `want`'s port: same protocol and port, its address or a wildcard of its family, and no other device. */
