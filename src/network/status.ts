@@ -10,6 +10,7 @@ import type { StatusContext } from './driver.js'
 import { type NetworkPlan } from './plan.js'
 import { bridgeOf, dnsmasqOf, firewallOf, hostHelperOf } from './kinds/plan-parts.js'
 import { startEarly } from '../util/index.js'
+import { isNotFound } from '../errors.js'
 import type { NetworkMode, PortBandwidthSpec } from './spec.js'
 import type { NetworkState } from './state.js'
 import { vxlanStatus, type VxlanStatus } from './steps/vxlan.js'
@@ -53,12 +54,36 @@ function portStatus(l: LinkInfo): PortStatus {
   return { name: l.name, kind: l.kind === 'macvtap' ? 'macvtap' : 'tap', index: l.index, linkMac: l.mac, up: l.up, tapDevice: l.tapDevice }
 }
 
+/**
+ * The kernel gives no snapshot: a link found by one read may be gone by the next (deleted by hand, or by a
+ * watch repair that failed half-way and rolled back what it had made), and the read that depends on it
+ * fails with ENODEV. Such a status is read again: a status reports what is missing, it never throws
+ * because something vanished while it looked. Only a namespace churning without pause exhausts the
+ * attempts, and then the last read's error is thrown.
+ */
 export async function networkStatus(
   ctx: StatusContext,
   plan: NetworkPlan,
   kindProblems: (ctx: StatusContext) => Promise<string[]>,
 ): Promise<NetworkStatus> {
   const start = performance.now()
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readStatus(ctx, plan, kindProblems, start)
+    } catch (err) {
+      if (!isNotFound(err) || attempt >= STATUS_ATTEMPTS) throw err
+    }
+  }
+}
+
+const STATUS_ATTEMPTS = 8
+
+async function readStatus(
+  ctx: StatusContext,
+  plan: NetworkPlan,
+  kindProblems: (ctx: StatusContext) => Promise<string[]>,
+  start: number,
+): Promise<NetworkStatus> {
   const { rtnl, state, dnsmasq } = ctx
   const problems: string[] = []
   if (!state) problems.push('not up (no state)')

@@ -50,7 +50,10 @@ function netlink(): NetlinkModule {
 function bindSomewhere(protocol: number): { raw: RawNetlinkSocket; port: number } {
   const { generateLocalPort, RawNetlinkSocket } = netlink()
   for (let tries = 0; tries < 64; tries++) {
-    const port = generateLocalPort()
+    // The package builds the id as (counter << 22) | pid with a counter that runs to 1023: from the 512th
+    // socket of a process on, the shift reaches bit 31 and the id comes out negative. The kernel takes it
+    // as the same u32 (the bind succeeds); kvmnet's own lookups need it as one.
+    const port = generateLocalPort() >>> 0
     try {
       const raw = new RawNetlinkSocket(protocol, { localPort: port, recvBufferSize: 0, sendBufferSize: 0 })
       return { raw, port }

@@ -131,3 +131,21 @@ t.test('Rtnl with Symbol.dispose', async (t) => {
   }
   await t.rejects(handle.getLink(1), KvmnetError, 'disposed at the end of the block')
 })
+
+t.test('the 600th socket of a process opens and answers like the first (port ids past bit 31)', async (t) => {
+  // The netlink package numbers ports (counter << 22) | pid with a counter to 1023: from the 512th
+  // socket on the id came out negative and every open threw "portId must be an unsigned 32-bit integer"
+  // (found by a long status loop: each status opens an nf_tables socket).
+  const ns = await makeNs(t, 'kvb')
+  const failures: string[] = []
+  for (let i = 0; i < 1100; i++) {
+    try {
+      const sock = RtnlSocket.open({ path: ns.path, name: ns.name })
+      if (i % 100 === 99) t.equal(decodeLink((await sock.request(encodeGetLink({ name: 'lo' })))[0]!.payload).name, 'lo', `socket ${i + 1} answers`)
+      sock.close()
+    } catch (err) {
+      failures.push(`${i + 1}: ${String(err)}`)
+    }
+  }
+  t.same(failures.slice(0, 3), [], 'every one of 1100 sockets opened')
+})
