@@ -4,17 +4,17 @@
  * is a device:inode pair the test does not compute).
  */
 import { execa, type ResultPromise } from 'execa'
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 import { waitFor } from './ns.js'
+import { scratchDir } from './scratch.js'
 
 export const root = fileURLToPath(new URL('../..', import.meta.url))
 export const cliArgs = ['--import', 'tsx', join(root, 'src/cli/main.ts')]
 
-export function specFile(spec: unknown, dir = mkdtempSync(join(tmpdir(), 'kvmnet-fg-'))): string {
+export function specFile(spec: unknown, dir = scratchDir('kvmnet-fg-')): string {
   const p = join(dir, 'spec.json')
   writeFileSync(p, JSON.stringify(spec))
   return p

@@ -3,10 +3,10 @@
  * not also what builds the fixture: a guest is a namespace wired to a bridge by a veth; busybox udhcpc
  * gets its address; busybox ping and socat prove reachability.
  */
-import { writeFileSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeNs, type TestNs } from './ns.js'
+import { scratchDir } from './scratch.js'
 
 interface Teardownable {
   teardown(fn: () => unknown): void
@@ -28,7 +28,7 @@ exit 0
 let scriptPath: string | undefined
 export function udhcpcScript(): string {
   if (!scriptPath) {
-    scriptPath = join(mkdtempSync(join(tmpdir(), 'kvmnet-test-')), 'udhcpc.sh')
+    scriptPath = join(scratchDir('kvmnet-test-'), 'udhcpc.sh')
     writeFileSync(scriptPath, SCRIPT, { mode: 0o755 })
   }
   return scriptPath

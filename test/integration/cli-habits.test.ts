@@ -4,14 +4,14 @@
  */
 import t from 'tap'
 import { execa } from 'execa'
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeNs, waitFor } from '../helpers/ns.js'
 import { dhcp } from '../helpers/guest.js'
 import { readableCopy } from '../helpers/readable-copy.js'
+import { scratchDir } from '../helpers/scratch.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const pkg = JSON.parse((await import('node:fs')).readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
@@ -36,7 +36,7 @@ async function cleanUp(stateRoot: string, network: [string, string]): Promise<vo
 }
 
 function specFile(spec: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kvmnet-habits-'))
+  const dir = scratchDir('kvmnet-habits-')
   // Readable by the unprivileged user of the not-root test too.
   chmodSync(dir, 0o755)
   const p = join(dir, 'spec.json')
@@ -100,7 +100,7 @@ t.test('--json errors carry the typed fields; exit codes unchanged', async (t) =
 
 t.test('not root: one clear line', async (t) => {
   const ns = await makeNs(t, 'kvh')
-  const stateRoot = mkdtempSync(join(tmpdir(), 'kvmnet-nobody-'))
+  const stateRoot = scratchDir('kvmnet-nobody-')
   chmodSync(stateRoot, 0o777)
   t.teardown(() => rm(stateRoot, { recursive: true, force: true }))
   const r = await cli(['up', specFile({ name: 'np', mode: 'very-isolated' }), '--netns', ns.name, '--state-root', stateRoot], { user: 65534 })

@@ -4,13 +4,13 @@
  */
 import t from 'tap'
 import { execa } from 'execa'
-import { writeFileSync, mkdtempSync, existsSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeNs, waitFor } from '../helpers/ns.js'
 import { assertNothingLeft, processesIn, stateFileOf } from '../helpers/leftovers.js'
 import { link, linkNames } from '../helpers/ip.js'
+import { scratchDir } from '../helpers/scratch.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const cliArgs = ['--import', 'tsx', join(root, 'src/cli/main.ts')]
@@ -20,7 +20,7 @@ function kvmnet(args: string[], opts: { reject?: boolean } = {}) {
 }
 
 function specFile(spec: unknown): string {
-  const p = join(mkdtempSync(join(tmpdir(), 'kvmnet-cli-')), 'spec.json')
+  const p = join(scratchDir('kvmnet-cli-'), 'spec.json')
   writeFileSync(p, JSON.stringify(spec))
   return p
 }

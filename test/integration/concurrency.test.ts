@@ -5,21 +5,21 @@
  */
 import t from 'tap'
 import { execa } from 'execa'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createNetwork, openNetwork, validateSpec, BusyError, WouldRemoveError } from '../../src/index.js'
 import { makeNs } from '../helpers/ns.js'
 import { assertNothingLeft, processesIn } from '../helpers/leftovers.js'
 import { link } from '../helpers/ip.js'
+import { scratchDir } from '../helpers/scratch.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const cli = (args: string[]) => execa('node', ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, reject: false })
 
 function specFile(spec: unknown): string {
-  const p = join(mkdtempSync(join(tmpdir(), 'kvmnet-conc-')), 'spec.json')
+  const p = join(scratchDir('kvmnet-conc-'), 'spec.json')
   writeFileSync(p, JSON.stringify(spec))
   return p
 }

@@ -5,15 +5,15 @@
  */
 import t from 'tap'
 import { execa } from 'execa'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gc } from '../../src/index.js'
 import { makeNs, type TestNs } from '../helpers/ns.js'
 import { processesIn } from '../helpers/leftovers.js'
 import { links } from '../helpers/ip.js'
+import { scratchDir } from '../helpers/scratch.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 // Kills continue until this many landed mid-apply (the apply's length varies with the machine's load),
@@ -73,7 +73,7 @@ t.test(`SIGKILLs of kvmnet up at random moments (${MID_APPLY_KILLS} of them mid-
     await gc({ stateRoot }).catch(() => undefined)
     await rm(stateRoot, { recursive: true, force: true })
   })
-  const file = join(mkdtempSync(join(tmpdir(), 'kvmnet-crash-')), 'spec.json')
+  const file = join(scratchDir('kvmnet-crash-'), 'spec.json')
   writeFileSync(file, JSON.stringify(spec))
   const common = ['--netns', ns.name, '--state-root', stateRoot]
 

@@ -10,8 +10,7 @@
  */
 import t, { type Test } from 'tap'
 import { execa } from 'execa'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createNetwork, defaultLinkGroup, SpecError, WouldRemoveError, type Network, type NetworkSpecInput } from '../../src/index.js'
@@ -19,6 +18,7 @@ import { makeNs, type TestNs } from '../helpers/ns.js'
 import { assertNothingLeft } from '../helpers/leftovers.js'
 import { link } from '../helpers/ip.js'
 import { tcpGet, tcpServer } from '../helpers/guest.js'
+import { scratchDir } from '../helpers/scratch.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -36,7 +36,7 @@ case "$1" in
 esac
 exit 0
 `
-const script = join(mkdtempSync(join(tmpdir(), 'kvmnet-vxlan-')), 'udhcpc.sh')
+const script = join(scratchDir('kvmnet-vxlan-'), 'udhcpc.sh')
 writeFileSync(script, SCRIPT, { mode: 0o755 })
 
 interface VxLease {
@@ -217,7 +217,7 @@ t.test('converge: peers follow the spec; runtime peers are a visible difference;
 
   const stateRoot = `/run/kvmnet-test/${h.name}`
   const edited = { ...spec, vxlan: { ...spec.vxlan, peers: ['198.51.100.3', '198.51.100.4'] } }
-  const file = join(mkdtempSync(join(tmpdir(), 'kvmnet-vxlan-')), 'cv.json')
+  const file = join(scratchDir('kvmnet-vxlan-'), 'cv.json')
   writeFileSync(file, JSON.stringify(edited))
   const dry = await kvmnet(['up', file, '--dry-run', '--netns', h.name, '--state-root', stateRoot])
   t.equal(dry.exitCode, 0, dry.stderr)

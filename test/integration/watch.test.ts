@@ -8,8 +8,7 @@
 import t, { type Test } from 'tap'
 import { execa, type ResultPromise } from 'execa'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createNetwork, type RepairedEvent, type StepEvent } from '../../src/index.js'
@@ -17,6 +16,7 @@ import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
 import { dhcp } from '../helpers/guest.js'
 import { addresses, link } from '../helpers/ip.js'
 import { assertNothingLeft, processesIn } from '../helpers/leftovers.js'
+import { scratchDir } from '../helpers/scratch.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const cliArgs = ['--import', 'tsx', join(root, 'src/cli/main.ts')]
@@ -90,7 +90,7 @@ function startProber(guest: TestNs, durationMs: number): { results: ProbeResult[
 }
 
 function specFile(spec: unknown): string {
-  const p = join(mkdtempSync(join(tmpdir(), 'kvmnet-watch-')), 'spec.json')
+  const p = join(scratchDir('kvmnet-watch-'), 'spec.json')
   writeFileSync(p, JSON.stringify(spec))
   return p
 }
