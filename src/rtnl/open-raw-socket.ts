@@ -47,6 +47,15 @@ function netlink(): NetlinkModule {
   return netlinkModule
 }
 
+/**
+ * Whether a netlink port id is one of this process's sockets: the netlink package binds each to
+ * (counter << 22) | (pid & 0x3FFFFF). A notification carries the port id of the socket whose request
+ * caused it (0 for the kernel's own changes), so kvmnet tells its own changes from another program's.
+ */
+export function isOwnNetlinkPort(port: number, pid = process.pid): boolean {
+  return port !== 0 && ((port >>> 0) & 0x3fffff) === (pid & 0x3fffff)
+}
+
 function bindSomewhere(protocol: number): { raw: RawNetlinkSocket; port: number } {
   const { generateLocalPort, RawNetlinkSocket } = netlink()
   for (let tries = 0; tries < 64; tries++) {

@@ -14,6 +14,7 @@
  */
 import type { NftNotification } from './nft-notification.js'
 import { nfprotoName } from '../nft/index.js'
+import { isOwnNetlinkPort } from '../rtnl/index.js'
 import { NFPROTO } from './nft-notification.js'
 import type { RtnlNotification } from './rtnl-notification.js'
 import { canonCidr, type WatchTargets } from './targets.js'
@@ -49,7 +50,12 @@ export class LossClassifier {
     const t = this.targets()
     if (n.kind === 'tc') {
       const dev = this.nameOf.get(n.index)
-      return dev !== undefined && t.shaped.has(dev) ? [{ kind: 'bandwidth', what: `bandwidth on ${dev}` }] : []
+      if (dev === undefined || !t.shaped.has(dev)) return []
+      // Made or changed by kvmnet's own request (this process's sockets): what it planned. By another
+      // program (`tc class change` in place): a converge compares the device with the plan, and changes
+      // nothing (reports nothing) when it still matches.
+      if (n.op === 'new' && isOwnNetlinkPort(n.sender)) return []
+      return [{ kind: 'bandwidth', what: `bandwidth on ${dev}` }]
     }
     if (n.kind === 'address') {
       if (n.op !== 'del') return []
@@ -87,7 +93,7 @@ export class LossClassifier {
    * message of the same change shows the thing as planned. Call after onRtnl for the same message.
    */
   restoredBy(n: RtnlNotification): string[] {
-    if (n.op !== 'new') return []
+    if (n.op !== 'new' || n.kind === 'tc') return []
     const t = this.targets()
     if (n.kind === 'address') {
       const link = this.nameOf.get(n.address.index) ?? n.address.label

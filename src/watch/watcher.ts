@@ -99,7 +99,7 @@ export class NetworkWatcher {
   ) {
     this.classifier = new LossClassifier(hooks.targets)
     route.on('message', (m) => {
-      const n = decodeRtnlNotification(m.header.type, m.payload)
+      const n = decodeRtnlNotification(m.header.type, m.payload, m.header.pid)
       if (n) this.take(this.classifier.onRtnl(n), this.mutes > 0 ? this.classifier.restoredBy(n) : [])
     })
     nft?.on('message', (m) => {

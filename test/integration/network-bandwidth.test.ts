@@ -257,6 +257,27 @@ t.test('the watch repairs bandwidth drift: a qdisc, a class, a redirect filter o
   await waitFor(async () => repaired.length > seen && (await clean()), 5000, 50)
   t.pass(`the IFB deleted: repaired by the watch (${repaired.slice(seen).map((e) => e.what).join(', ')})`)
   t.match(await host.run('tc', ['filter', 'show', 'dev', 'kbwa-p0', 'ingress']), /mirred/, 'the tap redirects to the new IFB')
+
+  // Changed in place rather than deleted: the kernel announces only the new object (RTM_NEWTCLASS,
+  // RTM_NEWQDISC), from another process than the watcher's.
+  // `tc class change` of the tap's class, and of the class under the bridge's cap.
+  const inPlace: [string, string[]][] = []
+  for (const dev of ['kbwa-p0', bridge]) {
+    const classes = await host.run('tc', ['class', 'show', 'dev', dev])
+    const m = /class htb (\S+) (root|parent \S+)/.exec(classes)
+    t.ok(m, `${dev} has a class (${classes.trim()})`)
+    inPlace.push([`a class of ${dev} given another rate`, ['class', 'change', 'dev', dev, ...m![2]!.split(' '), 'classid', m![1]!, 'htb', 'rate', '64kbit']])
+  }
+  for (const [what, cmd] of inPlace) {
+    const seen = repaired.length
+    await host.run('tc', cmd)
+    t.ok((await net.status()).problems.length > 0, `${what}: status sees the drift`)
+    await waitFor(async () => repaired.length > seen && (await clean()), 5000, 50).catch(() => false)
+    t.ok(repaired.length > seen && (await clean()), `${what}: repaired by the watch (${repaired.slice(seen).map((e) => `${e.what} in ${e.ms.toFixed(0)} ms`).join(', ') || 'nothing'})`)
+  }
+  const quiet = repaired.length
+  await new Promise((r) => setTimeout(r, 500))
+  t.equal(repaired.length, quiet, 'its own repairs (new classes and qdiscs of its own) start no further repair')
 })
 
 t.test('a converge that fails late puts back the qdiscs, classes, filters and IFBs it removed or changed', async (t) => {

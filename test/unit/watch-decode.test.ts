@@ -180,15 +180,25 @@ t.test('a qdisc, class or filter deleted on a shaped device, or its IFB deleted,
     b.writeInt32LE(ifindex, 4)
     return b
   }
-  t.same(decodeRtnlNotification(37, tcmsg(7)), { kind: 'tc', op: 'del', object: 'qdisc', index: 7 }, 'RTM_DELQDISC')
-  t.same(decodeRtnlNotification(41, tcmsg(7)), { kind: 'tc', op: 'del', object: 'class', index: 7 }, 'RTM_DELTCLASS')
-  t.same(decodeRtnlNotification(45, tcmsg(7)), { kind: 'tc', op: 'del', object: 'filter', index: 7 }, 'RTM_DELTFILTER')
-  t.equal(decodeRtnlNotification(36, tcmsg(7)), undefined, 'a new qdisc is nobody’s loss')
+  t.same(decodeRtnlNotification(37, tcmsg(7)), { kind: 'tc', op: 'del', object: 'qdisc', index: 7, sender: 0 }, 'RTM_DELQDISC')
+  t.same(decodeRtnlNotification(41, tcmsg(7)), { kind: 'tc', op: 'del', object: 'class', index: 7, sender: 0 }, 'RTM_DELTCLASS')
+  t.same(decodeRtnlNotification(45, tcmsg(7)), { kind: 'tc', op: 'del', object: 'filter', index: 7, sender: 0 }, 'RTM_DELTFILTER')
+  t.same(decodeRtnlNotification(40, tcmsg(7), 1234), { kind: 'tc', op: 'new', object: 'class', index: 7, sender: 1234 }, 'RTM_NEWTCLASS, with the port id of the socket that asked')
   const c = new LossClassifier(() => targets)
   c.learnLink(7, 'p-cap')
   c.learnLink(8, 'someone-else')
-  t.same(c.onRtnl({ kind: 'tc', op: 'del', object: 'qdisc', index: 7 }), [{ kind: 'bandwidth', what: 'bandwidth on p-cap' }])
-  t.same(c.onRtnl({ kind: 'tc', op: 'del', object: 'qdisc', index: 8 }), [], "another link's qdisc")
+  const tc = (op: 'new' | 'del', index: number, sender = 0) => ({ kind: 'tc' as const, op, object: 'class' as const, index, sender })
+  t.same(c.onRtnl(tc('del', 7)), [{ kind: 'bandwidth', what: 'bandwidth on p-cap' }])
+  t.same(c.onRtnl(tc('del', 8)), [], "another link's qdisc")
+  // The netlink package binds this process's sockets to (counter << 22) | pid; another program's socket
+  // (`tc`, iproute2) has its own pid in those bits.
+  const own = ((5 << 22) | (process.pid & 0x3fffff)) >>> 0
+  const other = ((1 << 22) | ((process.pid + 1) & 0x3fffff)) >>> 0
+  t.same(c.onRtnl(tc('new', 7, other)), [{ kind: 'bandwidth', what: 'bandwidth on p-cap' }], 'a class changed in place by another program: a loss to check')
+  t.same(c.onRtnl(tc('new', 7, own)), [], "kvmnet's own new class: what it planned")
+  t.same(c.onRtnl(tc('new', 7, ((600 << 22) | (process.pid & 0x3fffff)) >>> 0)), [], 'own, from a socket numbered past bit 31 too')
+  t.same(c.onRtnl(tc('new', 8, other)), [], "another link's new class")
+  t.same(c.restoredBy(tc('new', 7, other)), [], 'a tc message shows nothing whole again')
   const ifb = { index: 9, name: 'ifb-cap', up: true } as LinkInfo
   t.same(c.onRtnl({ kind: 'link', op: 'del', link: ifb }), [{ kind: 'bandwidth', what: 'bandwidth on ifb-cap' }], 'the IFB deleted')
   const plan = planFor(
