@@ -5,10 +5,11 @@
  */
 import type { Lease } from '../dnsmasq/index.js'
 import type { LinkInfo } from '../rtnl/index.js'
-import { rulesDrift, type PortForward } from '../nft/index.js'
+import { learnTableName, rulesDrift, type PortForward } from '../nft/index.js'
 import type { StatusContext } from './driver.js'
 import { type NetworkPlan } from './plan.js'
 import { bridgeOf, dnsmasqOf, firewallOf, hostHelperOf } from './kinds/plan-parts.js'
+import { learningOf } from './kinds/learning.js'
 import { startEarly } from '../util/index.js'
 import { isNotFound } from '../errors.js'
 import type { NetworkMode, PortBandwidthSpec } from './spec.js'
@@ -91,6 +92,9 @@ async function readStatus(
   // The table is read by spawning nft: started first, so it runs while the kernel dumps the links.
   const rules = firewallOf(plan)
   const installedRules = rules ? startEarly(ctx.nft.get(plan.name)) : undefined
+  // Without its address-learning table, addresses() knows the leases only.
+  const learning = learningOf(plan)
+  const learningThere = learning ? startEarly(ctx.nft.hasLearning(learning.tag, learning.family)) : undefined
   const bridge = bridgeOf(plan)
   const bridgeLink = bridge ? await rtnl.findLink(bridge) : undefined
   if (bridge && !bridgeLink) problems.push(`bridge ${bridge} missing`)
@@ -129,6 +133,8 @@ async function readStatus(
       if (now && now !== chosen) problems.push(`the default route now leaves via ${now}, the rules still via ${chosen} (up follows it)`)
     }
   }
+
+  if (learning && !(await learningThere?.())) problems.push(`address-learning table ${learning.family} ${learnTableName(learning.tag)} missing`)
 
   let dns: NetworkStatus['dnsmasq']
   let leases: Lease[] = []
