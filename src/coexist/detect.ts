@@ -87,7 +87,7 @@ export function legacyHasDockerUser(save: string): boolean {
  * empty where the module is not loaded or no table was ever made there — the module being loaded for the
  * host (by any legacy iptables use) says nothing of this namespace.
  */
-function legacyTableNames(ns: NetnsRef, file: string): string {
+export function legacyTableNames(ns: NetnsRef, file: 'ip_tables_names' | 'ip6_tables_names'): string {
   const read = (): string => {
     try {
       return readFileSync(`/proc/self/net/${file}`, 'utf8')

@@ -73,7 +73,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   const rtnl = Rtnl.open(ns)
   try {
     const ipForward = (await readSysctl(ns, 'net/ipv4/ip_forward').catch(() => '0')).trim()
-    const listening = plans.some((p) => p.net.dnsmasq) ? await listeners(ns) : []
+    const listening = plans.some((p) => p.net.dnsmasq) ? await listeners(ns, rtnl) : []
     for (const { state, net } of plans) {
       if (forwards(net) && ipForward !== '1') {
         findings.push({ code: 'ip-forward-off', severity: 'error', network: state.name, object: 'net.ipv4.ip_forward=0', problem: `${state.name} routes guests to the outside, but forwarding is off`, fix: `kvmnet up ${state.name}'s spec again (it sets ip_forward), or sysctl -w net.ipv4.ip_forward=1` })
@@ -112,7 +112,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
     findings.push(...(await managedNicFindings(ns, rtnl, plans)))
     findings.push(...(await bridgeFindings(rtnl, plans)))
     findings.push(...(await libvirtFindings(here, plans)))
-    findings.push(...(await rpFindings(ns, await rpProbes(rtnl, plans))))
+    findings.push(...(await rpFindings(ns, rtnl, await rpProbes(rtnl, plans))))
   } finally {
     rtnl.close()
   }

@@ -10,7 +10,7 @@ import { nsCommand } from '../netns/index.js'
 import { runProgram } from '../util/index.js'
 import { Nft, NftError } from '../nft/index.js'
 import { readSysctl } from '../rtnl/index.js'
-import { detectFrom, type ListedChain } from '../coexist/index.js'
+import { detectFrom, legacyTableNames, type ListedChain } from '../coexist/index.js'
 import { DOCKER_USER, dockerFixCommands, dockerRulesPresent } from '../coexist/index.js'
 import { firewalldFixCommands } from '../coexist/index.js'
 import { splitRuleLine } from '../coexist/index.js'
@@ -250,7 +250,9 @@ function firewalldPids(ns: NetnsRef): number[] {
  * creates nothing.
  */
 async function legacyFindings(ns: NetnsRef, findings: Finding[], nets: readonly Examined[]): Promise<void> {
-  for (const [tool, fam, family] of [['iptables-legacy-save', 'ip', 4], ['ip6tables-legacy-save', 'ip6', 6]] as const) {
+  for (const [tool, fam, family, names] of [['iptables-legacy-save', 'ip', 4, 'ip_tables_names'], ['ip6tables-legacy-save', 'ip6', 6, 'ip6_tables_names']] as const) {
+    // No x_tables table in this namespace (its /proc/net/ip_tables_names): nothing to list, nothing run.
+    if (!legacyTableNames(ns, names).trim()) continue
     const r = await run(ns, tool, [])
     if (!r.ok) continue
     const lines = r.stdout.split('\n').filter((l) => l.trim() && !l.startsWith('#'))

@@ -1,12 +1,17 @@
 /**
- * Which sockets in a namespace take the ports a network's dnsmasq needs. `ss` shows a socket bound to a
- * device (SO_BINDTODEVICE, as dnsmasq binds its DHCP socket, libvirt's and every other kvmnet network's
- * alike) as `0.0.0.0%DEV:67`; the kernel lets sockets bound to different devices share an address and
+ * Which sockets in a namespace take the ports a network's dnsmasq needs. A socket bound to a device
+ * (SO_BINDTODEVICE, as dnsmasq binds its DHCP socket, libvirt's and every other kvmnet network's alike) is
+ * `0.0.0.0%DEV:67` in ss's words; the kernel lets sockets bound to different devices share an address and
  * port, so only a socket bound to no device, or to the network's own bridge, is a conflict.
+ *
+ * The sockets come from the kernel's socket diagnostics (sock-diag.ts), their owners from /proc/PID/fd, as
+ * `ss -lnp` finds them — without running ss in the namespace.
  */
-import type { Netns } from '../netns/index.js'
-import { nsCommand } from '../netns/index.js'
-import { runProgram } from '../util/index.js'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { KernelFeatureError, NetlinkError } from '../errors.js'
+import type { NetnsRef } from '../netns/index.js'
+import { RtnlSocket, type Rtnl } from '../rtnl/index.js'
+import { NETLINK_SOCK_DIAG, decodeInetDiag, encodeListeningDump, type DiagSocket } from './sock-diag.js'
 
 export interface Listener {
   proto: 'udp' | 'tcp'
@@ -19,32 +24,75 @@ export interface Listener {
   comm?: string
 }
 
-/** One line of `ss -Hln{u,t}p` (fields: state, recv-q, send-q, local, peer, users). */
-export function parseListener(line: string, proto: 'udp' | 'tcp'): Listener | undefined {
-  const local = line.trim().split(/\s+/)[3]
-  if (!local) return undefined
-  const at = local.lastIndexOf(':')
-  if (at <= 0) return undefined
-  const host = local.slice(0, at)
-  const pct = host.indexOf('%')
-  const addr = (pct < 0 ? host : host.slice(0, pct)).replace(/^\[|\]$/g, '')
-  const device = pct < 0 ? undefined : host.slice(pct + 1).replace(/\]$/, '')
-  const m = /users:\(\("([^"]+)",pid=(\d+)/.exec(line)
-  return { proto, addr, ...(device ? { device } : {}), port: Number(local.slice(at + 1)), ...(m ? { comm: m[1], pid: Number(m[2]) } : {}) }
+/** Listening TCP and unconnected UDP sockets of both families in `ns`, with their processes. */
+export async function listeners(ns: NetnsRef, rtnl: Rtnl): Promise<Listener[]> {
+  const sockets: DiagSocket[] = []
+  const sock = RtnlSocket.open(ns, NETLINK_SOCK_DIAG)
+  try {
+    for (const proto of ['udp', 'tcp'] as const) {
+      for (const family of [4, 6] as const) {
+        let replies
+        try {
+          replies = await sock.dump(encodeListeningDump(family, proto), { object: `${proto}${family === 6 ? '6' : ''} sockets` })
+        } catch (err) {
+          // The kernel has no inet_diag handler for the protocol (CONFIG_INET_DIAG / INET_UDP_DIAG off, the
+          // module not loadable): say so rather than report no sockets.
+          if (err instanceof NetlinkError && (err.code === 'ENOENT' || err.code === 'EOPNOTSUPP')) {
+            throw new KernelFeatureError(`${proto}_diag`, 'doctor', 'socket diagnostics: CONFIG_INET_DIAG and CONFIG_INET_UDP_DIAG, or modules inet_diag, tcp_diag, udp_diag', err)
+          }
+          throw err
+        }
+        for (const r of replies) {
+          const s = decodeInetDiag(r.payload, proto)
+          if (s) sockets.push(s)
+        }
+      }
+    }
+  } finally {
+    sock.close()
+  }
+  const owners = socketOwners(new Set(sockets.map((s) => s.inode).filter((i) => i !== 0)))
+  const devices = new Map<number, string | undefined>()
+  for (const index of new Set(sockets.map((s) => s.ifindex).filter((i) => i !== 0))) devices.set(index, (await rtnl.findLink(index))?.name)
+  return sockets.map((s) => {
+    const owner = owners.get(s.inode)
+    const device = s.ifindex === 0 ? undefined : (devices.get(s.ifindex) ?? String(s.ifindex))
+    return { proto: s.proto, addr: s.addr, ...(device ? { device } : {}), port: s.port, ...(owner ? { comm: owner.comm, pid: owner.pid } : {}) }
+  })
 }
 
-/** Listening UDP/TCP sockets with their processes (ss -p), inside the namespace. */
-export async function listeners(ns: Netns): Promise<Listener[]> {
-  const out: Listener[] = []
-  for (const [proto, flag] of [['udp', '-Hlnup'], ['tcp', '-Hlntp']] as const) {
-    const cmd = nsCommand(ns, 'ss', [flag])
-    const r = await runProgram(cmd.file, cmd.args, { timeoutMs: 10_000 })
-    for (const line of r.stdout.split('\n')) {
-      const l = parseListener(line, proto)
-      if (l) out.push(l)
+/**
+ * The first process (in /proc order, as ss lists it first) holding each socket inode: each process's fds
+ * read as `socket:[INODE]`. A process that exits meanwhile, or whose fds are not readable, is skipped.
+ */
+function socketOwners(inodes: ReadonlySet<number>): Map<number, { pid: number; comm: string }> {
+  const out = new Map<number, { pid: number; comm: string }>()
+  if (inodes.size === 0) return out
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const fds = listOrNothing(() => readdirSync(`/proc/${entry}/fd`))
+    for (const fd of fds) {
+      const target = listOrNothing(() => [readlinkSync(`/proc/${entry}/fd/${fd}`)])[0]
+      const m = target === undefined ? null : /^socket:\[(\d+)\]$/.exec(target)
+      const inode = m ? Number(m[1]) : undefined
+      if (inode === undefined || !inodes.has(inode) || out.has(inode)) continue
+      const comm = listOrNothing(() => [readFileSync(`/proc/${entry}/comm`, 'utf8').trim()])[0]
+      if (comm !== undefined) out.set(inode, { pid: Number(entry), comm })
     }
+    if (out.size === inodes.size) break
   }
   return out
+}
+
+/** A process gone between two reads (ENOENT, ESRCH) or not ours to look into (EACCES): nothing to read. */
+function listOrNothing<T>(read: () => T[]): T[] {
+  try {
+    return read()
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ESRCH' || code === 'EACCES') return []
+    throw err
+  }
 }
 
 /** The socket a network's dnsmasq binds: a port on its bridge address, received on its bridge. */

@@ -5,14 +5,13 @@
  * does when routes are asymmetric: a more specific route (a VPN's) covering part of the subnet elsewhere,
  * or an uplink that is not where the route back to the outside goes.
  *
- * So nothing is guessed from sysctl values alone: the kernel is asked (`ip route get DST from SRC iif DEV`,
- * the input route lookup that runs the rp check), and a refusal is reported as rp_filter's only when the
- * rule itself holds — the kernel's route back to SRC leaves elsewhere (strict) or does not exist (loose).
+ * So nothing is guessed from sysctl values alone: the kernel is asked (RTM_GETROUTE, what `ip route get
+ * DST from SRC iif DEV` asks: the input route lookup that runs the rp check), and a refusal is reported as
+ * rp_filter's only when the rule itself holds — the kernel's route back to SRC leaves elsewhere (strict) or does not exist (loose).
  */
 import type { NetnsRef } from '../netns/index.js'
-import { nsCommand } from '../netns/index.js'
-import { runProgram } from '../util/index.js'
-import { readSysctl } from '../rtnl/index.js'
+import { NetlinkError } from '../errors.js'
+import { readSysctl, type Rtnl } from '../rtnl/index.js'
 import type { Finding } from './findings.js'
 
 export interface RpProbe {
@@ -24,14 +23,15 @@ export interface RpProbe {
   dst: string
 }
 
-async function routeGet(ns: NetnsRef, args: string[]): Promise<{ dev?: string } | undefined> {
-  const c = nsCommand(ns, 'ip', ['-j', 'route', 'get', ...args])
-  const r = await runProgram(c.file, c.args, { timeoutMs: 10_000, env: { LC_ALL: 'C' } })
-  if (r.exitCode !== 0) return undefined
+/** The kernel's route (`ip route get`), or undefined when it would not route such a packet. */
+async function routeGet(rtnl: Rtnl, q: { dst: string; src?: string; iif?: string }): Promise<{ dev?: string } | undefined> {
   try {
-    return (JSON.parse(r.stdout) as { dev?: string }[])[0] ?? {}
-  } catch {
-    return undefined
+    const r = await rtnl.routeGet(q)
+    return r.devName !== undefined ? { dev: r.devName } : {}
+  } catch (err) {
+    // The kernel's refusal (unreachable, a martian source): no route. Anything else is doctor's failure.
+    if (err instanceof NetlinkError) return undefined
+    throw err
   }
 }
 
@@ -42,14 +42,14 @@ async function rpValue(ns: NetnsRef, dev: string): Promise<number> {
   return Math.max(all, own)
 }
 
-export async function rpFindings(ns: NetnsRef, probes: readonly RpProbe[]): Promise<Finding[]> {
+export async function rpFindings(ns: NetnsRef, rtnl: Rtnl, probes: readonly RpProbe[]): Promise<Finding[]> {
   const findings: Finding[] = []
   const reported = new Set<string>()
   for (const p of probes) {
     const mode = await rpValue(ns, p.iif)
     if (mode !== 1 && mode !== 2) continue
-    if (await routeGet(ns, [p.dst, 'from', p.src, 'iif', p.iif])) continue
-    const back = await routeGet(ns, [p.src])
+    if (await routeGet(rtnl, { dst: p.dst, src: p.src, iif: p.iif })) continue
+    const back = await routeGet(rtnl, { dst: p.src })
     const drops = mode === 1 ? back?.dev !== p.iif : back === undefined
     if (!drops) continue
     const key = `${p.network}/${p.iif}/${back?.dev ?? '-'}`

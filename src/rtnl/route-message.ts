@@ -1,4 +1,5 @@
 /** RTM_*ROUTE requests from RouteSpec, and RouteInfo from RTM_NEWROUTE replies. Pure. */
+import { SpecError } from '../errors.js'
 import { ipaddr } from '../util/index.js'
 import { attr, attrMap, attrU32, readU32 } from './wire/attrs.js'
 import {
@@ -11,9 +12,11 @@ import {
   ROUTE_TYPES,
   RTA_DST,
   RTA_GATEWAY,
+  RTA_IIF,
   RTA_OIF,
   RTA_PREFSRC,
   RTA_PRIORITY,
+  RTA_SRC,
   RTA_TABLE,
   RTM_DELROUTE,
   RTM_GETROUTE,
@@ -29,7 +32,7 @@ import {
   type RouteType,
 } from './wire/constants.js'
 import { encodeMessage } from './wire/header.js'
-import { afOf, familyFromAf, ipBytes, ipString, type Family } from './wire/ip.js'
+import { afOf, familyFromAf, familyOf, ipBytes, ipString, type Family } from './wire/ip.js'
 import { decodeRtMsg, encodeRtMsg, RTMSG_LEN } from './wire/rtmsg.js'
 import type { LinkRef } from './link-types.js'
 
@@ -141,6 +144,25 @@ export function encodeDumpRoutes(filter: { family?: Family; table?: number; dev?
   if (table >= 256) attrs.push(attrU32(RTA_TABLE, table))
   if (filter.dev !== undefined) attrs.push(attrU32(RTA_OIF, filter.dev))
   return encodeMessage(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, [rtm, ...attrs])
+}
+
+/**
+ * `ip route get DST [from SRC] [iif IFINDEX]`: one route lookup by the kernel. With an input interface it
+ * is the input lookup a packet from SRC arriving there gets, reverse-path filtering included.
+ */
+export function encodeRouteGet(q: { dst: string; src?: string | undefined; iif?: number | undefined }): Buffer {
+  if (!ipaddr.isValid(q.dst)) throw new SpecError('dst', `not an IP address: ${q.dst}`)
+  if (q.src !== undefined && !ipaddr.isValid(q.src)) throw new SpecError('src', `not an IP address: ${q.src}`)
+  const dst = ipaddr.parse(q.dst)
+  const family = familyOf(dst)
+  const src = q.src === undefined ? undefined : ipaddr.parse(q.src)
+  if (src && familyOf(src) !== family) throw new SpecError('src', `${q.src} is not of the family of ${q.dst}`)
+  const bits = family === 4 ? 32 : 128
+  const rtm = encodeRtMsg({ family: afOf(family), dstLen: bits, srcLen: src ? bits : 0 })
+  const attrs = [attr(RTA_DST, ipBytes(dst))]
+  if (src) attrs.push(attr(RTA_SRC, ipBytes(src)))
+  if (q.iif !== undefined) attrs.push(attrU32(RTA_IIF, q.iif))
+  return encodeMessage(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_ACK, [rtm, ...attrs])
 }
 
 export function decodeRoute(payload: Buffer): RouteInfo | undefined {

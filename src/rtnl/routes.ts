@@ -1,11 +1,11 @@
 /** Route operations: add, replace, delete, list. */
-import { SpecError, isNotFound } from '../errors.js'
+import { KvmnetError, SpecError, isNotFound } from '../errors.js'
 import type { RtnlContext } from './context.js'
 import type { LinkRef } from './link-types.js'
-import { linkNamesByIndex } from './links.js'
+import { findLink, linkNamesByIndex } from './links.js'
 import { validateLinkRef } from './link-validate.js'
 import { indexOfDependency } from './resolve-link.js'
-import { decodeRoute, encodeAddRoute, encodeDeleteRoute, encodeDumpRoutes, type ResolvedRoute, type RouteInfo, type RouteSpec } from './route-message.js'
+import { decodeRoute, encodeAddRoute, encodeDeleteRoute, encodeDumpRoutes, encodeRouteGet, type ResolvedRoute, type RouteInfo, type RouteSpec } from './route-message.js'
 import { parseRouteSpec } from './route-validate.js'
 import { RTM_NEWROUTE } from './wire/constants.js'
 import type { Family } from './wire/ip.js'
@@ -72,6 +72,22 @@ export async function listRoutes(ctx: RtnlContext, filter: RouteFilter = {}): Pr
     for (const r of routes) if (r.dev !== undefined) r.devName = names.get(r.dev)
   }
   return routes
+}
+
+/**
+ * The kernel's route for a packet to `dst` (`ip route get`): from `src` and arriving on `iif`, it is the
+ * input lookup such a packet gets, reverse-path filtering included. A packet the kernel would not route
+ * is a NetlinkError with its errno (ENETUNREACH, EHOSTUNREACH; EINVAL for a source rp_filter refuses, a
+ * "martian" to the kernel).
+ */
+export async function routeGet(ctx: RtnlContext, q: { dst: string; src?: string | undefined; iif?: LinkRef | undefined }): Promise<RouteInfo> {
+  const iif = q.iif === undefined ? undefined : await indexOfDependency(ctx, q.iif, 'iif')
+  const label = `route get ${q.dst}${q.src ? ` from ${q.src}` : ''}${q.iif !== undefined ? ` iif ${q.iif}` : ''}`
+  const replies = await ctx.sock.request(encodeRouteGet({ dst: q.dst, src: q.src, iif }), { object: label })
+  const route = replies.filter((r) => r.type === RTM_NEWROUTE).map((r) => decodeRoute(r.payload))[0]
+  if (!route) throw new KvmnetError(`${label}: the kernel answered without a route`)
+  if (route.dev !== undefined) route.devName = (await findLink(ctx, route.dev))?.name
+  return route
 }
 
 /** Routes learnt from router advertisements (RTPROT_RA). */

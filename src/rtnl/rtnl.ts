@@ -103,6 +103,11 @@ export class Rtnl {
     return routes.deleteRoute(this.ctx, spec)
   }
 
+  /** `ip route get`: the kernel's route for one packet (NetlinkError when it would not route it). */
+  routeGet(q: { dst: string; src?: string | undefined; iif?: LinkRef | undefined }): Promise<RouteInfo> {
+    return routes.routeGet(this.ctx, q)
+  }
+
   listRoutes(filter?: RouteFilter): Promise<RouteInfo[]> {
     return routes.listRoutes(this.ctx, filter)
   }

@@ -1,6 +1,7 @@
 /** doctor's reading of `ss` lines, and which sockets take a network's DHCP/DNS ports. */
 import t from 'tap'
-import { parseListener, takes, wantedSockets } from '../../src/doctor/listeners.js'
+import { takes, wantedSockets } from '../../src/doctor/listeners.js'
+import { parseListener } from '../helpers/ss.js'
 
 t.test('ss lines: address, device, port and process', async (t) => {
   t.same(parseListener('UNCONN 0      0      0.0.0.0%virbr0:67 0.0.0.0:* users:(("dnsmasq",pid=2103,fd=4))', 'udp'), { proto: 'udp', addr: '0.0.0.0', device: 'virbr0', port: 67, comm: 'dnsmasq', pid: 2103 })
