@@ -17,7 +17,7 @@ import { KvmnetError, NetlinkError, SystemError } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
 import { openRawRtnl, type RawRtnl } from './open-raw-socket.js'
 import { dumpConsistently, type DumpAttempt } from './dump-retry.js'
-import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_DUMP_INTR, RTM_NAMES } from './wire/constants.js'
+import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP_INTR, RTM_NAMES } from './wire/constants.js'
 import { decodeHeader, setPid, setSeq, splitMessages } from './wire/header.js'
 import { parseDone, parseNlError } from './wire/nlmsgerr.js'
 
@@ -141,7 +141,10 @@ export class RtnlSocket {
   }
 
   private pendingFor(msg: Buffer, meta: RequestMeta, dump: boolean, resolve: (r: NlReply[]) => void, reject: (e: Error) => void): Pending {
-    const type = decodeHeader(msg).type
+    const { type, flags } = decodeHeader(msg)
+    // A request is complete at its ack: without NLM_F_ACK the kernel answers a GET (or reports a failure)
+    // but never says a success is over, and the request would wait forever. Set here, like seq and pid.
+    if (!dump && !(flags & NLM_F_ACK)) msg.writeUInt16LE(flags | NLM_F_ACK, 6)
     return { seq: 0, msg, op: meta.op ?? RTM_NAMES[type] ?? `nlmsg type ${type}`, object: meta.object, dump, replies: [], interrupted: false, resolve, reject }
   }
 

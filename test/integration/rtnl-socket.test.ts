@@ -149,3 +149,12 @@ t.test('the 600th socket of a process opens and answers like the first (port ids
   }
   t.same(failures.slice(0, 3), [], 'every one of 1100 sockets opened')
 })
+
+t.test('a request sent without NLM_F_ACK still completes (the socket asks for the ack itself)', async (t) => {
+  const { sock } = await setup(t)
+  // RTM_GETLINK for lo by index, flags NLM_F_REQUEST only: answered, but never acked unless asked.
+  const bare = encodeMessage(18, 1, [encodeIfInfoMsg({ index: 1 })])
+  const replies = await Promise.race([sock.request(bare), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 5000).unref())])
+  t.not(replies, 'hung', 'answered')
+  t.equal(replies !== 'hung' ? decodeLink(replies[0]!.payload).name : undefined, 'lo')
+})
