@@ -17,4 +17,5 @@ async function load(command: string | undefined): Promise<Main> {
 }
 
 const main = await load(process.env.CNI_COMMAND)
-process.exitCode = await main(process.env, process.stdin, process.stdout, process.stderr)
+// stdin, stdout and stderr by descriptor (see stdio.ts): process.stdin/stdout/stderr are never touched.
+process.exitCode = await main(process.env)
