@@ -16,6 +16,11 @@ async function load(command: string | undefined): Promise<Main> {
   return (await import('./main.js')).main
 }
 
+// Once nothing is left to run, exit at once rather than through Node's teardown of the environment and
+// the V8 heap (a few ms of every plugin run, on the runtime's clock). 'beforeExit' is emitted only when the
+// event loop is empty, so nothing still under way is cut short; 'exit' handlers (the code cache) still run.
+process.once('beforeExit', () => process.exit())
+
 const main = await load(process.env.CNI_COMMAND)
 // stdin, stdout and stderr by descriptor (see stdio.ts): process.stdin/stdout/stderr are never touched.
 process.exitCode = await main(process.env)
