@@ -9,7 +9,7 @@ import { rulesDrift, type PortForward } from '../nft/index.js'
 import type { StatusContext } from './driver.js'
 import { type NetworkPlan } from './plan.js'
 import { bridgeOf, dnsmasqOf, firewallOf, hostHelperOf } from './kinds/plan-parts.js'
-import { startEarly } from '../util/index.js'
+import { startEarly, monotonicMs } from '../util/index.js'
 import { isNotFound } from '../errors.js'
 import type { NetworkMode, PortBandwidthSpec } from './spec.js'
 import type { NetworkState } from './state.js'
@@ -66,7 +66,7 @@ export async function networkStatus(
   plan: NetworkPlan,
   kindProblems: (ctx: StatusContext) => Promise<string[]>,
 ): Promise<NetworkStatus> {
-  const start = performance.now()
+  const start = monotonicMs()
   for (let attempt = 1; ; attempt++) {
     try {
       return await readStatus(ctx, plan, kindProblems, start)
@@ -161,7 +161,7 @@ async function readStatus(
     dnsmasq: dns,
     leases,
     problems,
-    ms: performance.now() - start,
+    ms: monotonicMs() - start,
     lastApply: state?.lastApply,
   }
 }
