@@ -10,7 +10,6 @@
  * The kvmnet spec's `name` defaults to the CNI network's. Everything is checked before anything is
  * touched; errors name the field as written in the configuration (`network.ipv4.dhcp.range[1]`).
  */
-import { isIP } from 'node:net'
 import { SpecError } from '../errors.js'
 import type { NetworkSpec } from '../network/index.js'
 import { takesForwards, validateSpec } from '../network/index.js'
@@ -19,7 +18,7 @@ import { isCniIfname, isContainerId, type CniCommand } from './env.js'
 import { parsePrevResult } from './prev-result.js'
 import type { CniResult } from './result.js'
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from './version.js'
-import { isMac } from '../util/index.js'
+import { isIP, isMac } from '../util/index.js'
 
 /** The kinds whose guests get addresses from kvmnet's own DHCP range on kvmnet's own bridge. */
 export type CniNetworkSpec = Extract<NetworkSpec, { mode: 'nat' | 'routed' | 'open' | 'isolated' }>

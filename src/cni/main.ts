@@ -5,19 +5,10 @@
  * non-zero exit (and one line on stderr). Runtimes start a plugin per operation, so start-up is kept
  * short: VERSION loads nothing, and each command loads only its own module.
  */
-import type { Readable, Writable } from 'node:stream'
 import { attachmentEnv, MAX_CONTAINER_ID, readCommand, readEnv, type CniCommand } from './env.js'
 import { CniCode, CniError, errorResult, toCniError } from './errors.js'
 import { LATEST_VERSION, versionResult } from './version.js'
-
-function readAll(stream: Readable): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    stream.on('data', (c: Buffer) => chunks.push(c))
-    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
-    stream.on('error', (err) => reject(new CniError(CniCode.IoFailure, 'failed to read the configuration', err.message)))
-  })
-}
+import { processIo, type PluginIo } from './stdio.js'
 
 async function run(command: CniCommand, text: string, env: NodeJS.ProcessEnv, version: { value: string }): Promise<unknown> {
   const { decodeConfig, parseConfig, versionOf } = await import('./config.js')
@@ -50,11 +41,13 @@ async function run(command: CniCommand, text: string, env: NodeJS.ProcessEnv, ve
 }
 
 /** Runs one CNI operation; the exit code. */
-export async function main(env: NodeJS.ProcessEnv, stdin: Readable, stdout: Writable, stderr: Writable): Promise<number> {
+export async function main(env: NodeJS.ProcessEnv, io: PluginIo = processIo): Promise<number> {
   const version = { value: LATEST_VERSION }
   try {
     const command = readCommand(env)
-    const text = await readAll(stdin)
+    const text = await io.read().catch((err: Error) => {
+      throw new CniError(CniCode.IoFailure, 'failed to read the configuration', err.message)
+    })
     if (command === 'VERSION') {
       let input: unknown = {}
       try {
@@ -62,19 +55,19 @@ export async function main(env: NodeJS.ProcessEnv, stdin: Readable, stdout: Writ
       } catch (err) {
         throw new CniError(CniCode.DecodeFailure, 'failed to decode the version request', (err as Error).message)
       }
-      stdout.write(`${JSON.stringify(versionResult(input))}\n`)
+      io.out(`${JSON.stringify(versionResult(input))}\n`)
       return 0
     }
     // libnftables missing: one stderr line (the runtime logs it), the operation still done with the nft program.
-    ;(await import('../nft/index.js')).onNftFallback((w) => stderr.write(`kvmnet-cni: warning: ${w.message}; fix: ${w.fix}\n`))
+    ;(await import('../nft/index.js')).onNftFallback((w) => io.err(`kvmnet-cni: warning: ${w.message}; fix: ${w.fix}\n`))
     const result = await run(command, text, env, version)
-    if (result !== undefined) stdout.write(`${JSON.stringify(result)}\n`)
+    if (result !== undefined) io.out(`${JSON.stringify(result)}\n`)
     return 0
   } catch (err) {
     const e = toCniError(err)
-    stdout.write(`${JSON.stringify(errorResult(e, version.value))}\n`)
-    stderr.write(`kvmnet-cni: ${e.message}${e.details ? `: ${e.details}` : ''}\n`)
-    if (env.KVMNET_DEBUG && err instanceof Error) stderr.write(`${err.stack ?? ''}\n`)
+    io.out(`${JSON.stringify(errorResult(e, version.value))}\n`)
+    io.err(`kvmnet-cni: ${e.message}${e.details ? `: ${e.details}` : ''}\n`)
+    if (env.KVMNET_DEBUG && err instanceof Error) io.err(`${err.stack ?? ''}\n`)
     return 1
   }
 }

@@ -22,8 +22,13 @@ function identity(path: string): string {
 }
 
 /** The namespace the network runs in: the spec's, else the plugin's own. */
+/** The namespace the network runs in: the spec's, else the plugin's own. */
+export function networkNs(spec: Pick<CniNetworkSpec, 'netns'>): Netns {
+  return spec.netns ? Netns.open(spec.netns) : Netns.current()
+}
+
 function networkNsPath(spec: Pick<CniNetworkSpec, 'netns'>): string {
-  return spec.netns ? Netns.open(spec.netns).path : Netns.current().path
+  return networkNs(spec).path
 }
 
 /** The identity ("dev:ino", as states record it) of the namespace the network runs in. */

@@ -5,16 +5,17 @@
  * touched (the library refuses such forwards too, by kvmnet's own field names).
  */
 import { capturedService, hostAddressesOf } from '../network/index.js'
-import { listStates } from '../network/index.js'
+import { listStates, stateLabel } from '../network/index.js'
 import type { CniConfig } from './config.js'
 import { forwardOf } from './edits.js'
 import { CniCode, CniError } from './errors.js'
-import { networkNsId } from './sandbox.js'
+import { networkNs, networkNsId } from './sandbox.js'
 
 export async function assertNoServiceCapture(cfg: Pick<CniConfig, 'spec' | 'stateRoot' | 'portMappings'>): Promise<void> {
   if (cfg.portMappings.length === 0) return
   const nsId = networkNsId(cfg.spec)
-  const others = (await listStates(cfg.stateRoot)).states.filter((o) => o.state.name !== cfg.spec.name && o.state.netnsId === nsId)
+  // Only the namespace's own directory of the state root: a host's other namespaces are never read.
+  const others = (await listStates(cfg.stateRoot, stateLabel(networkNs(cfg.spec)))).states.filter((o) => o.state.name !== cfg.spec.name && o.state.netnsId === nsId)
   const networks = [{ name: cfg.spec.name, addresses: hostAddressesOf(cfg.spec) }, ...others.map((o) => ({ name: o.state.name, addresses: hostAddressesOf(o.state.spec) }))]
   cfg.portMappings.forEach((m, i) => {
     const f = forwardOf(m, '0.0.0.0')

@@ -4,7 +4,7 @@
  * mirred redirect) — no bridge in the container, so the tap's own MAC can be the guest's (which is what
  * KubeVirt copies into the domain) without the bridge dropping the guest's frames as its own.
  */
-import { spawn } from 'node:child_process'
+import { childProcess } from '../util/index.js'
 import { CniCode, CniError } from './errors.js'
 
 export function redirectBatch(a: string, b: string): string {
@@ -20,7 +20,8 @@ export function redirectBatch(a: string, b: string): string {
 /** `tc -batch -` inside the namespace at `netnsPath` (nsenter: the child lives there, this thread does not move). */
 export function runTcBatch(netnsPath: string, batch: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', [`--net=${netnsPath}`, '--', 'tc', '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] })
+    // node:child_process is loaded here, by the tap attachment that runs tc, not by every veth ADD.
+    const child = childProcess().spawn('nsenter', [`--net=${netnsPath}`, '--', 'tc', '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('error', (err) => reject(new CniError(CniCode.Internal, 'tc failed', `nsenter/tc could not run: ${err.message}`)))

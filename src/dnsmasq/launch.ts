@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process'
 import { closeSync, constants, openSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DnsmasqError, ignoreNotFound } from '../errors.js'
-import { childProcess } from '../util/index.js'
+import { childProcess, monotonicMs } from '../util/index.js'
 import type { DnsmasqPaths } from './paths.js'
 import { readPidFile } from './identify.js'
 import type { DnsmasqLog } from './log.js'
@@ -76,7 +76,7 @@ export async function waitReady(pid: number, want: BoundSocket[], exited: Exited
   void exited.then((r) => {
     done = r
   })
-  const until = performance.now() + timeoutMs
+  const until = monotonicMs() + timeoutMs
   let missing = want
   for (;;) {
     if (done) return { kind: 'exited', exitCode: done.exitCode }
@@ -84,7 +84,7 @@ export async function waitReady(pid: number, want: BoundSocket[], exited: Exited
     const have = (await boundSockets(pid).catch(ignoreNotFound)) ?? []
     missing = missingSockets(have, want)
     if (missing.length === 0 && (await readPidFile(paths)) === pid) return { kind: 'ready' }
-    if (performance.now() > until) return { kind: 'timeout', missing: missing.map((s) => `${s.proto} ${s.address}:${s.port}`).join(', ') || 'pid file' }
+    if (monotonicMs() > until) return { kind: 'timeout', missing: missing.map((s) => `${s.proto} ${s.address}:${s.port}`).join(', ') || 'pid file' }
     await Promise.race([sleep(POLL_MS), exited])
   }
 }
@@ -115,13 +115,13 @@ export async function reloadHostsFiles(r: {
     await r.write()
     await r.signal()
     const all = Promise.all(waits.map((w) => w.promise))
-    const until = performance.now() + r.timeoutMs
+    const until = monotonicMs() + r.timeoutMs
     let confirmed = false
     void all.then(() => {
       confirmed = true
     })
     while (!confirmed) {
-      if (performance.now() > until) {
+      if (monotonicMs() > until) {
         throw new DnsmasqError({ detail: `no 'read ${r.files.join("', 'read ")}' in dnsmasq's log ${r.timeoutMs} ms after SIGHUP; log: ${r.log.detail()}` })
       }
       await Promise.race([all, sleep(r.pollMs)])

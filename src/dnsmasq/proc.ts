@@ -6,6 +6,7 @@ import { readFile, readlink, stat } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { basename } from 'node:path'
 import type { NetnsRef } from '../netns/index.js'
+import { monotonicMs } from '../util/index.js'
 
 export interface ProcessIdentity {
   pid: number
@@ -40,9 +41,9 @@ export async function signalProcess(id: ProcessIdentity, signal: NodeJS.Signals)
 
 /** Waits until the process of `id` is gone; false if it is still there after `ms`. */
 export async function waitGone(id: ProcessIdentity, ms: number, pollMs = 5): Promise<boolean> {
-  const until = performance.now() + ms
+  const until = monotonicMs() + ms
   while (await isAlive(id)) {
-    if (performance.now() > until) return false
+    if (monotonicMs() > until) return false
     await sleep(pollMs)
   }
   return true

@@ -14,7 +14,7 @@
  * address) are looked up in its own /proc socket tables. No probe query is sent.
  */
 import type { ChildProcess } from 'node:child_process'
-import { SerialQueue } from '../util/index.js'
+import { SerialQueue, monotonicMs } from '../util/index.js'
 import { EventEmitter } from 'node:events'
 import { existsSync } from 'node:fs'
 import { DnsmasqError, SpecError, undoThenThrow } from '../errors.js'
@@ -291,7 +291,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
   /** Spawn dnsmasq and wait until it holds its sockets; on failure nothing of it is left running. */
   private async launch(): Promise<ReadyInfo> {
     const cmd = dnsmasqCommand(this.ns, this.paths, { dieWithParent: !this.detached })
-    const t0 = performance.now()
+    const t0 = monotonicMs()
     if (this.detached) this.tail = await LogFileTail.atEnd(this.paths.logFile)
     else this.tail = undefined
     const { child, pid, exited } = await spawnDnsmasq(cmd, this.detached ? { logFile: this.paths.logFile } : { onStderr: (chunk) => this.onLog(chunk) })
@@ -306,7 +306,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     this.startedAt = Date.now()
     child.once('exit', (code, signal) => this.onExit(child, code, signal))
     if (this.detached) child.unref()
-    const info = { pid, ms: performance.now() - t0 }
+    const info = { pid, ms: monotonicMs() - t0 }
     this.emit('ready', info)
     return info
   }

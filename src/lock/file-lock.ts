@@ -11,6 +11,7 @@ import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFi
 import { dirname } from 'node:path'
 import { BusyError, StateError } from '../errors.js'
 import { native } from '../native/index.js'
+import { monotonicMs } from '../util/index.js'
 
 export interface LockHandle {
   readonly path: string
@@ -75,7 +76,7 @@ function stillThere(fd: number, path: string): boolean {
  * naming `what` and the holder's pid when it stays taken.
  */
 export async function acquireLock(path: string, opts: { timeoutMs: number; what: string }): Promise<LockHandle> {
-  const start = performance.now()
+  const start = monotonicMs()
   let wait = FIRST_WAIT_MS
   lockDir(path)
   for (;;) {
@@ -95,7 +96,7 @@ export async function acquireLock(path: string, opts: { timeoutMs: number; what:
     closeSync(fd)
     // Taken but removed under us: start over at once on the new file. Not taken: wait, or give up.
     if (taken) continue
-    const waited = performance.now() - start
+    const waited = monotonicMs() - start
     if (waited >= opts.timeoutMs) throw new BusyError(opts.what, holderOf(path), Math.round(waited))
     await sleep(Math.min(wait, Math.max(1, opts.timeoutMs - waited)))
     wait = Math.min(wait * 2, MAX_WAIT_MS)

@@ -5,7 +5,7 @@
  * while someone listens for it.
  */
 import type { EventEmitter } from 'node:events'
-import { isIP } from 'node:net'
+import { isIP } from '../util/index.js'
 import type { AddressLearning, LearnedAddress, Nft } from '../nft/index.js'
 import type { PortLease } from './leases.js'
 import type { NetworkEvents } from './options.js'

@@ -8,7 +8,7 @@ import type { Netns } from '../netns/index.js'
 import { nsLabel } from '../netns/index.js'
 import type { Rtnl } from '../rtnl/index.js'
 import type { AddressLearning, Nft, NetworkRules } from '../nft/index.js'
-import { processStartTime, serialized } from '../util/index.js'
+import { processStartTime, serialized, monotonicMs } from '../util/index.js'
 import type { Transaction } from '../util/index.js'
 import type { ApplyContext, DnsmasqSlot, TeardownContext } from './driver.js'
 import { capturedService, forwardsOf, forwardsOverlap, hostAddressesOf, kindOf, ownAliases, portAnchorOf, type PlannedNetwork } from './kinds/index.js'
@@ -56,7 +56,7 @@ export interface ConvergeInput {
 /** The state the apply completed, and the fds of taps it made (the caller's from now on). */
 export async function converge(input: ConvergeInput): Promise<{ state: NetworkState; newFds: Map<string, number[]> }> {
   const { ns, net, prev, tx } = input
-  const start = performance.now()
+  const start = monotonicMs()
   const newFds = new Map<string, number[]>()
   try {
     const netnsId = netnsIdentity(ns)
@@ -93,7 +93,7 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     await tx.step('state', 'state', async () => {
       state.owner = startTime && input.supervised ? { pid: process.pid, startTime } : state.owner
       state.applying = undefined
-      state.lastApply = { at: new Date().toISOString(), totalMs: performance.now() - start, steps: [...tx.timings] }
+      state.lastApply = { at: new Date().toISOString(), totalMs: monotonicMs() - start, steps: [...tx.timings] }
       await ctx.journal()
     })
     tx.commit()

@@ -13,7 +13,7 @@ import { Rtnl } from '../rtnl/index.js'
 import { Nft } from '../nft/index.js'
 import type { Dnsmasq } from '../dnsmasq/index.js'
 import { portInterfaceXml } from '../libvirt-host/index.js'
-import { isNetworkName, NETWORK_NAME_RULE, Transaction } from '../util/index.js'
+import { isNetworkName, NETWORK_NAME_RULE, Transaction, monotonicMs } from '../util/index.js'
 import type { RepairOutcome } from '../watch/index.js'
 import { applyContextOf, attachPort, converge, detachPort, dismantle } from './converge.js'
 import { DnsmasqHolder, relayDnsmasqEvents } from './dnsmasq-holder.js'
@@ -195,7 +195,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
 
   /** The apply itself, under the lock, from the state as recorded (`prev`). */
   private async apply(spec: NetworkSpec, prev: NetworkState | undefined, runtime: RuntimeAdditions, o: ApplyOptions = {}): Promise<ApplyReport> {
-    const start = performance.now()
+    const start = monotonicMs()
     const old = this.planned
     const net = spec === old.spec ? old : kindOf(spec).plan(this.stateRoot) // the same spec's plan is made already
     const tx = this.tx('apply')
@@ -242,7 +242,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   }
 
   private async teardown(): Promise<ApplyReport> {
-    const start = performance.now()
+    const start = monotonicMs()
     const tx = this.tx('teardown')
     const state = await readState(this.stateDir)
     // The recorded kind is what was built; the handle's spec may be a newer one never applied.

@@ -7,6 +7,7 @@ import type { RepairedEvent, RepairFailedEvent } from '../watch/index.js'
 import type { StepCategory, StepEvent, StepName, StepTiming } from '../util/index.js'
 import type { PortLease } from './leases.js'
 import type { PortAddress } from './port-address.js'
+import { monotonicMs } from '../util/index.js'
 
 export interface NetworkOptions {
   /** Namespace to build in; overrides spec.netns. A Netns handle, a name under /run/netns, or a path. */
@@ -97,5 +98,5 @@ export interface NetworkWarning {
 export function report(network: string, start: number, steps: readonly StepTiming[]): ApplyReport {
   const byCategory: Partial<Record<StepCategory, number>> = {}
   for (const s of steps) byCategory[s.category] = (byCategory[s.category] ?? 0) + s.ms
-  return { network, totalMs: performance.now() - start, steps: [...steps], byCategory }
+  return { network, totalMs: monotonicMs() - start, steps: [...steps], byCategory }
 }

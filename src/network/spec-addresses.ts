@@ -6,6 +6,8 @@ import { ipaddr } from '../util/index.js'
 
 /** An address with a prefix length of the family, a host's (IPv4 1-30, IPv6 1-126). */
 export function isCidr(x: string, kind: 'ipv4' | 'ipv6'): boolean {
+  // No IPv6 address lacks a colon and no IPv4 one has one (util/ipaddr.ts): the other family's is refused unparsed.
+  if (x.includes(':') !== (kind === 'ipv6')) return false
   try {
     const [addr, len] = ipaddr.parseCIDR(x)
     if (addr.kind() !== kind) return false

@@ -10,7 +10,7 @@ import type { StatusContext } from './driver.js'
 import { type NetworkPlan } from './plan.js'
 import { bridgeOf, dnsmasqOf, firewallOf, hostHelperOf } from './kinds/plan-parts.js'
 import { learningOf } from './kinds/learning.js'
-import { startEarly } from '../util/index.js'
+import { startEarly, monotonicMs } from '../util/index.js'
 import { isNotFound } from '../errors.js'
 import type { NetworkMode, PortBandwidthSpec } from './spec.js'
 import type { NetworkState } from './state.js'
@@ -67,7 +67,7 @@ export async function networkStatus(
   plan: NetworkPlan,
   kindProblems: (ctx: StatusContext) => Promise<string[]>,
 ): Promise<NetworkStatus> {
-  const start = performance.now()
+  const start = monotonicMs()
   for (let attempt = 1; ; attempt++) {
     try {
       return await readStatus(ctx, plan, kindProblems, start)
@@ -167,7 +167,7 @@ async function readStatus(
     dnsmasq: dns,
     leases,
     problems,
-    ms: performance.now() - start,
+    ms: monotonicMs() - start,
     lastApply: state?.lastApply,
   }
 }

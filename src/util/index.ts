@@ -6,6 +6,8 @@ export { DUID_PATTERN, IFNAME_PATTERN, IFNAME_RULE, MAC_PATTERN, NETWORK_NAME_PA
 export { Transaction, stepLabel } from './transaction.js'
 export type { StepCategory, StepContext, StepEvent, StepId, StepName, StepOutcome, StepTiming, Undo } from './transaction.js'
 export { default as ipaddr } from './ipaddr.js'
+export { isIP } from './ip-family.js'
+export { monotonicMs } from './clock.js'
 export { runProgram, type ProgramResult } from './run-program.js'
 export { processStartTime } from './process-start-time.js'
 export { childProcess } from './child-process.js'

@@ -13,8 +13,23 @@ let loaded: Ipaddr | undefined
 // tsup's shims give the CJS bundle an import.meta.url too.
 const load = (): Ipaddr => (loaded ??= createRequire(import.meta.url)('ipaddr.js') as Ipaddr)
 
+/**
+ * ipaddr.parseCIDR tries IPv6 first, so every IPv4 CIDR — most of what a spec, a plan and the netlink
+ * encoders parse — costs a failed IPv6 parse and a thrown Error (its stack captured) before the IPv4 one.
+ * No IPv6 address lacks a colon (ipaddr's own IPv6.isValid shortcut says so), so a string without one goes
+ * to the IPv4 parser directly (checked first, so that nothing throws); one that does not parse there is
+ * handed to ipaddr.parseCIDR after all, for the very error it throws (test/unit/ip-fast-paths.test.ts
+ * compares the two).
+ */
+function parseCIDR(this: void, x: string): ReturnType<Ipaddr['parseCIDR']> {
+  const m = load()
+  if (typeof x === 'string' && !x.includes(':') && m.IPv4.isValidCIDR(x)) return m.IPv4.parseCIDR(x)
+  // An IPv6 CIDR, or neither: ipaddr's own call, with its own result or error.
+  return m.parseCIDR(x)
+}
+
 const ipaddr: Ipaddr = new Proxy({} as Ipaddr, {
-  get: (_target, key) => Reflect.get(load(), key) as unknown,
+  get: (_target, key) => (key === 'parseCIDR' ? parseCIDR : (Reflect.get(load(), key) as unknown)),
   has: (_target, key) => Reflect.has(load(), key),
 })
 

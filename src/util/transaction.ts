@@ -5,6 +5,7 @@
  * benchmark harness needs no wrapping.
  */
 import { RollbackError } from '../errors.js'
+import { monotonicMs } from './clock.js'
 
 export type StepCategory = 'validate' | 'links' | 'addresses' | 'routes' | 'sysctls' | 'nft' | 'dnsmasq' | 'state'
 
@@ -99,7 +100,7 @@ export class Transaction {
 
   async step<T>(id: StepName | StepId, category: StepCategory, fn: (ctx: StepContext) => Promise<T> | T): Promise<T> {
     const { name: step, detail } = typeof id === 'string' ? { name: id, detail: undefined } : id
-    const start = performance.now()
+    const start = monotonicMs()
     let outcome: StepOutcome = 'done'
     const ctx: StepContext = {
       onUndo: (undo) => this.undos.push({ step, detail, undo }),
@@ -114,7 +115,7 @@ export class Transaction {
       outcome = 'failed'
       throw err
     } finally {
-      const t: StepTiming = { step, ...(detail === undefined ? {} : { detail }), category, ms: performance.now() - start, outcome }
+      const t: StepTiming = { step, ...(detail === undefined ? {} : { detail }), category, ms: monotonicMs() - start, outcome }
       this.timings.push(t)
       this.emit({ ...t, network: this.network, phase: this.phase })
     }
@@ -124,7 +125,7 @@ export class Transaction {
   async rollback(cause: unknown): Promise<never> {
     const errors: unknown[] = []
     for (const { step, detail, undo } of this.undos.reverse()) {
-      const start = performance.now()
+      const start = monotonicMs()
       let outcome: StepOutcome = 'undone'
       try {
         await undo()
@@ -132,7 +133,7 @@ export class Transaction {
         outcome = 'failed'
         errors.push(err)
       }
-      this.emit({ step, ...(detail === undefined ? {} : { detail }), category: 'state', ms: performance.now() - start, outcome, network: this.network, phase: 'rollback' })
+      this.emit({ step, ...(detail === undefined ? {} : { detail }), category: 'state', ms: monotonicMs() - start, outcome, network: this.network, phase: 'rollback' })
     }
     this.undos.length = 0
     if (errors.length > 0) throw new RollbackError(cause, errors)

@@ -26,6 +26,7 @@ import { LossClassifier, type Loss, type LossKind } from './losses.js'
 import { NETLINK_NETFILTER, NFNLGRP_NFTABLES, decodeNftNotification, encodeGetGen } from './nft-notification.js'
 import { RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_LINK, RTNLGRP_TC, decodeRtnlNotification } from './rtnl-notification.js'
 import type { WatchTargets } from './targets.js'
+import { monotonicMs } from '../util/index.js'
 
 export interface RepairedEvent {
   kind: LossKind
@@ -199,14 +200,14 @@ export class NetworkWatcher {
 
   private add(loss: Loss): void {
     if (this.stopped) return
-    if (!this.pending.has(loss.what)) this.pending.set(loss.what, { ...loss, since: performance.now() })
+    if (!this.pending.has(loss.what)) this.pending.set(loss.what, { ...loss, since: monotonicMs() })
     if (this.running) return
     this.schedule(loss.kind === 'nft' ? NFT_QUIET_MS : DEBOUNCE_MS)
   }
 
   /** Debounced: a burst of losses is one repair, but never later than MAX_DELAY_MS after the first. */
   private schedule(quietMs: number): void {
-    const now = performance.now()
+    const now = monotonicMs()
     if (this.timer === undefined) this.firstAt = now
     clearTimeout(this.timer)
     const wait = Math.max(0, Math.min(quietMs, this.firstAt + Math.max(quietMs, MAX_DELAY_MS) - now))
@@ -230,7 +231,7 @@ export class NetworkWatcher {
         return
       }
       this.failures = 0
-      const done = performance.now()
+      const done = monotonicMs()
       const known = batch.filter((l) => l.kind !== 'unknown')
       const confirmed: { kind: LossKind; what: string; since: number }[] = confirmedRepairs(known, outcome.steps, outcome.dnsmasqRunning)
       const unknown = batch.find((l) => l.kind === 'unknown')

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { Netns } from '../../netns/index.js'
 import { nsCommand } from '../../netns/index.js'
 import { Rtnl } from '../../rtnl/index.js'
-import { runProgram } from '../../util/index.js'
+import { runProgram, monotonicMs } from '../../util/index.js'
 
 /** busybox udhcpc runs this on a lease: configure the address and the default route, print the lease. */
 const UDHCPC_SCRIPT = `#!/bin/sh
@@ -73,9 +73,9 @@ export class Lab {
   /** Run a program in a namespace; never throws on exit code. */
   async run(ns: Netns, cmd: string, args: string[], timeoutMs = 10_000): Promise<{ ok: boolean; stdout: string; ms: number }> {
     const c = nsCommand(ns, cmd, args)
-    const start = performance.now()
+    const start = monotonicMs()
     const r = await runProgram(c.file, c.args, { timeoutMs })
-    return { ok: r.exitCode === 0, stdout: r.stdout, ms: performance.now() - start }
+    return { ok: r.exitCode === 0, stdout: r.stdout, ms: monotonicMs() - start }
   }
 
   /**
