@@ -39,6 +39,9 @@ export async function applyBridgedNetwork(ctx: ApplyContext, planned: Extract<Ne
   await ensureUp(ctx, br, 'bridge-up')
   const uplinkRa = await uplinkAcceptRa(ctx, plan)
   await concurrently(
+    // First: starting dnsmasq is the longest of these (a spawn, then its sockets polled), and every
+    // branch runs its first part in this order before any waits.
+    () => ensureDnsmasq(ctx, dnsmasqOf(plan)),
     // accept_ra=2 before forwarding (one step, in that order): turning forwarding on purges RA default
     // routes where accept_ra < 2. The rules do not wait for it: they run on libnftables' thread while the
     // sysctls are written on this one (one after the other they were ~1 ms more of every apply).
@@ -46,7 +49,6 @@ export async function applyBridgedNetwork(ctx: ApplyContext, planned: Extract<Ne
     () => ensureFirewall(ctx, firewallOf(plan)),
     // Other firewalls of the namespace are read (and told) beside kvmnet's own table, not after it.
     () => ensureCoexistence(ctx, plan),
-    () => ensureDnsmasq(ctx, dnsmasqOf(plan)),
     // Limits go on the ports once they exist.
     async () => {
       if (!portsFirst) await ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports, { raiseLater: shapedTaps(plan) })
