@@ -3,7 +3,7 @@
  * its command line names this state dir's config file, and it lives in the expected namespace. A stale
  * pid file whose pid now belongs to anything else is refused.
  */
-import { readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { DnsmasqError, NotFoundError, isNotFound } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
 import type { DnsmasqPaths } from './paths.js'
@@ -27,7 +27,8 @@ export async function mismatch(pid: number, ns: NetnsRef | undefined, paths: Dns
 export async function readPidFile(paths: DnsmasqPaths): Promise<number | undefined> {
   let text: string
   try {
-    text = await readFile(paths.pidFile, 'utf8')
+    // Synchronously: a few bytes, read on every poll of a start (asynchronously four thread-pool trips).
+    text = readFileSync(paths.pidFile, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err

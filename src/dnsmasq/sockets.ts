@@ -3,7 +3,7 @@
  * namespace, and /proc/PID/fd says which of them PID holds. Bound sockets are exactly what "ready" means
  * for dnsmasq (it binds, then serves), and unlike a probe query this never adds traffic or log lines.
  */
-import { readFile, readdir, readlink } from 'node:fs/promises'
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import { ipaddr } from '../util/index.js'
 import { ignoreNotFound } from '../errors.js'
 
@@ -46,30 +46,38 @@ export function parseSocketTable(text: string, proto: 'udp' | 'tcp'): Map<string
   return out
 }
 
-async function socketInodes(pid: number): Promise<Set<string>> {
+function socketInodes(pid: number): Set<string> {
   const inodes = new Set<string>()
-  const fds = await readdir(`/proc/${pid}/fd`)
-  await Promise.all(
-    fds.map(async (fd) => {
-      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')
-      const m = /^socket:\[(\d+)\]$/.exec(target)
-      if (m) inodes.add(m[1]!)
-    }),
-  )
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target = ''
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`)
+    } catch (err) {
+      // Closed between the listing and the read.
+      ignoreNotFound(err)
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(target)
+    if (m) inodes.add(m[1]!)
+  }
   return inodes
 }
 
 /** IPv4 UDP sockets and listening TCP sockets that `pid` holds. Throws ENOENT when the process is gone. */
 export async function boundSockets(pid: number): Promise<BoundSocket[]> {
   // The IPv6 tables exist only where the kernel has IPv6.
-  const v6 = (name: string) => readFile(`/proc/${pid}/net/${name}`, 'utf8').catch((err: unknown) => (ignoreNotFound(err), ''))
-  const [inodes, udp, tcp, udp6, tcp6] = await Promise.all([
-    socketInodes(pid),
-    readFile(`/proc/${pid}/net/udp`, 'utf8'),
-    readFile(`/proc/${pid}/net/tcp`, 'utf8'),
-    v6('udp6'),
-    v6('tcp6'),
-  ])
+  // Synchronously: /proc never waits for a disk, and asynchronously each file is four trips through the
+  // thread pool, every poll, with the event loop busy with the apply's other steps in between (the
+  // readiness of a network's dnsmasq was seen milliseconds after it was there).
+  const v6 = (name: string): string => {
+    try {
+      return readFileSync(`/proc/${pid}/net/${name}`, 'utf8')
+    } catch (err) {
+      ignoreNotFound(err)
+      return ''
+    }
+  }
+  const inodes = socketInodes(pid)
+  const [udp, tcp, udp6, tcp6] = [readFileSync(`/proc/${pid}/net/udp`, 'utf8'), readFileSync(`/proc/${pid}/net/tcp`, 'utf8'), v6('udp6'), v6('tcp6')]
   const out: BoundSocket[] = []
   for (const table of [parseSocketTable(udp, 'udp'), parseSocketTable(tcp, 'tcp'), parseSocketTable(udp6, 'udp'), parseSocketTable(tcp6, 'tcp')]) {
     for (const [inode, s] of table) if (inodes.has(inode)) out.push(s)

@@ -119,18 +119,22 @@ export async function claimSysctls(ns: NetnsRef, stateDir: string, network: stri
   const current = await Promise.all(wanted.map(async (w) => (await readSysctl(ns, w.key)).trim()))
   if (wanted.every((w, i) => current[i] === w.value && (now[w.key] === undefined || now[w.key]?.users.includes(network)))) return []
   return withLedger(stateDir, async (ledger, journal) => {
-    const written: string[] = []
-    for (const { key, value } of wanted) {
-      const now = (await readSysctl(ns, key)).trim()
-      const entry = ledger[key]
+    const change: WantedSysctl[] = []
+    for (const w of wanted) {
+      const now = (await readSysctl(ns, w.key)).trim()
+      const entry = ledger[w.key]
       if (entry) {
         if (!entry.users.includes(network)) entry.users.push(network)
-      } else if (now !== value) {
-        ledger[key] = { before: now, users: [network] }
+      } else if (now !== w.value) {
+        ledger[w.key] = { before: now, users: [network] }
       }
-      if (now === value) continue
-      // Journalled first (the ledger as it is now), then changed.
-      journal()
+      if (now !== w.value) change.push(w)
+    }
+    // Journalled first (every key's value before, in one write of the ledger), then changed in order. A
+    // key recorded but not yet written when the process dies is put back to the value it still has.
+    journal()
+    const written: string[] = []
+    for (const { key, value } of change) {
       await writeSysctl(ns, key, value)
       written.push(key)
     }

@@ -36,6 +36,11 @@ function statOrUndefined(path: string, field: string): Stats | undefined {
 
 /** The checks that create nothing: shape, every existing part a directory, ownership and write bits. */
 export function checkStateRoot(root: string, field: string): void {
+  checkedAndPresent(root, field)
+}
+
+/** checkStateRoot's checks; true when every part of the root exists already (nothing to make). */
+function checkedAndPresent(root: string, field: string): boolean {
   if (!isAbsolute(root)) throw new SpecError(field, `'${root}' is not an absolute path`)
   if (!PATH_CHARS.test(root) || root.split('/').includes('..'))
     throw new SpecError(field, `'${root}': dnsmasq's files live under the state root, and its config takes only letters, digits and ._/+- (no '..')`)
@@ -43,7 +48,7 @@ export function checkStateRoot(root: string, field: string): void {
   const dirs = prefixes(root)
   for (const [i, dir] of dirs.entries()) {
     const st = statOrUndefined(dir, field)
-    if (!st) return
+    if (!st) return false
     if (!st.isDirectory()) throw new SpecError(field, `${root}: ${dir} is not a directory`)
     // Another user's links are a danger to a process that follows them as root; any other user gets
     // "needs root" from the kernel first.
@@ -57,6 +62,7 @@ export function checkStateRoot(root: string, field: string): void {
       if (othersWrite && (st.mode & S_ISVTX) === 0) throw new SpecError(field, `${root}: ${dir} on the way is writable by others without the sticky bit (mode ${(st.mode & 0o7777).toString(8)}), who could replace what is below it`)
     }
   }
+  return true
 }
 
 /**
@@ -64,7 +70,8 @@ export function checkStateRoot(root: string, field: string): void {
  * under /proc never returns): a root that cannot be made is refused before the network is touched.
  */
 export function prepareStateRoot(root: string, field: string): void {
-  checkStateRoot(root, field)
+  // Every part there already (every apply but a first): no mkdir, and no EEXIST error built for each part.
+  if (checkedAndPresent(root, field)) return
   for (const dir of prefixes(root)) {
     try {
       mkdirSync(dir, { mode: 0o755 })

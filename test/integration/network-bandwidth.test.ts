@@ -379,3 +379,36 @@ t.test("the network's outbound cap holds all guests' uploads together, a port's 
   t.notMatch(await host.run('tc', ['qdisc', 'show']), /4b51:|ingress/, 'no kvmnet qdisc left')
   t.equal((await tcState(host)).ifbs, '', 'no IFB left')
 })
+
+t.test("new shaped taps and their IFBs get their qdiscs while down, then are raised; one left down is raised by the next up", async (t) => {
+  const host = await makeNs(t, 'kvhb')
+  const spec = {
+    name: 'kqup',
+    mode: 'open',
+    ipv4: { address: '198.51.100.1/24' },
+    ports: [{ name: 'kqup-p0', bandwidth: { inbound: { average: 512 }, outbound: { average: 256 } } }, { name: 'kqup-p1' }],
+  }
+  const net = await upIn(t, host, spec)
+  type Link = { ifname: string; flags: string[]; qdisc?: string; linkinfo?: { info_kind?: string } }
+  const links = async (): Promise<Link[]> => JSON.parse(await host.run('ip', ['-j', '-d', 'link', 'show'])) as Link[]
+  const isUp = (l: Link | undefined) => l?.flags.includes('UP') === true
+  const ifbOf = (all: Link[]) => all.find((l) => l.linkinfo?.info_kind === 'ifb')
+  let all = await links()
+  const ifb = ifbOf(all)
+  t.ok(ifb, 'the shaped port has its IFB')
+  t.ok(isUp(all.find((l) => l.ifname === 'kqup-p0')), 'the shaped tap is up')
+  t.ok(isUp(all.find((l) => l.ifname === 'kqup-p1')), 'the unshaped tap is up')
+  t.ok(isUp(ifb), 'the IFB is up')
+  t.equal(all.find((l) => l.ifname === 'kqup-p0')?.qdisc, 'htb', "the tap's root qdisc is kvmnet's HTB")
+  t.equal(ifb?.qdisc, 'htb', "the IFB's root qdisc is kvmnet's HTB")
+  t.match(await host.run('tc', ['filter', 'show', 'dev', 'kqup-p0', 'ingress']), /mirred/, "the tap's ingress redirects to the IFB")
+
+  // What an apply cut short between the qdiscs and the raise leaves: the devices down, with their qdiscs.
+  await host.run('ip', ['link', 'set', ifb!.ifname, 'down'])
+  await host.run('ip', ['link', 'set', 'kqup-p0', 'down'])
+  await net.up()
+  all = await links()
+  t.ok(isUp(all.find((l) => l.ifname === 'kqup-p0')), 'the tap is up again')
+  t.ok(isUp(ifbOf(all)), 'the IFB is up again')
+  t.same(await net.status().then((s) => s.problems), [], 'and nothing is reported as drift')
+})

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { SpecError, validateSpec } from '../../src/index.js'
 import { planFor } from '../../src/network/kinds/index.js'
-import { shapingOf, QOS_HANDLE } from '../../src/network/kinds/bandwidth.js'
+import { shapingOf, shapedTaps, QOS_HANDLE } from '../../src/network/kinds/bandwidth.js'
 
 const base = { name: 'kqv', mode: 'nat', ipv4: { address: '192.0.2.1/24' } }
 
@@ -82,4 +82,12 @@ t.test('the plan asks for a tap HTB, an IFB with its redirect, and the bridge cl
   t.equal(br?.root?.defaultClass, 2)
   t.same(br?.root?.filters, [{ prio: 2, match: { dstMac: '52:54:00:00:00:01' }, flowid: QOS_HANDLE | 0x100 }])
   t.equal(br?.root?.classes.find((c) => c.classid === (QOS_HANDLE | 2))?.rate, 700 * 1024)
+})
+
+t.test('the taps left down for their qdiscs: those with a root HTB or a redirect, not the others', async (t) => {
+  const ports = [{ name: 'p0', bandwidth: { inbound: { average: 100 } } }, { name: 'p1', bandwidth: { outbound: { average: 50 } } }, { name: 'p2' }, { name: 'p3', bandwidth: { inbound: { floor: 10 } } }]
+  t.same([...shapedTaps(planFor(validateSpec({ ...base, bandwidth: { inbound: { average: 1000 } }, ports })))].sort(), ['p0', 'p1'], 'a floor alone shapes only the bridge')
+  // The network's outbound cap redirects every tap to its IFB.
+  t.same([...shapedTaps(planFor(validateSpec({ ...base, bandwidth: { outbound: { average: 1000 } }, ports: [{ name: 'p0' }, { name: 'p1' }] })))].sort(), ['p0', 'p1'])
+  t.same([...shapedTaps(planFor(validateSpec({ ...base, ports: [{ name: 'p0' }] })))], [], 'no limits: none')
 })

@@ -97,6 +97,15 @@ export function shapingOf(plan: NetworkPlan): Shaping {
   return { devices, ifbs }
 }
 
+/**
+ * The taps whose qdiscs the bandwidth step sets (a root HTB, or an ingress redirect): made down by the
+ * ports step and raised by the bandwidth step once those are on (see ensureBandwidth).
+ */
+export function shapedTaps(plan: NetworkPlan): Set<string> {
+  const taps = new Set(plan.ports.filter((p) => p.kind === 'tap').map((p) => p.name))
+  return new Set(shapingOf(plan).devices.filter((d) => taps.has(d.dev) && (d.root || d.redirectTo !== undefined)).map((d) => d.dev))
+}
+
 /** The network's outbound cap on its IFB: a class per guest with an outbound limit, by source MAC. */
 function outboundRoot(cap: Rates & { average: number }, taps: readonly PlannedTap[]): DeviceShaping['root'] {
   const net = leaf(NET_CLASS, QOS_HANDLE, cap)

@@ -14,6 +14,7 @@ import { ensureCoexistence, ensureFirewall } from '../steps/firewall.js'
 import { moveNicToBridge } from '../steps/nic.js'
 import { ensurePorts } from '../steps/ports.js'
 import { bandwidthDrift, ensureBandwidth } from '../steps/bandwidth.js'
+import { shapedTaps } from './bandwidth.js'
 import { ensureSysctls } from '../steps/sysctls.js'
 import { teardownNetwork } from '../steps/teardown.js'
 import { ensureVxlan, resolveUnderlay } from '../steps/vxlan.js'
@@ -60,7 +61,7 @@ export const bridgeDriver: NetworkDriver<'bridge'> = {
       },
       () => ensureDnsmasq(ctx, undefined),
       async () => {
-        await ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports)
+        await ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports, { raiseLater: shapedTaps(plan) })
         await ensureBandwidth(ctx, plan)
       },
       () => ensureVxlan(ctx, plan, underlay),

@@ -216,7 +216,7 @@ export async function ensureBandwidth(ctx: ApplyContext, plan: NetworkPlan): Pro
       await Promise.all(
         missing.map(async (name) => {
           try {
-            links.set(name, await rtnl.addLink({ kind: 'ifb', name, group: plan.group, alias: plan.alias.ifb, txQueueLen: IFB_TXQUEUELEN, up: true }))
+            links.set(name, await rtnl.addLink({ kind: 'ifb', name, group: plan.group, alias: plan.alias.ifb, txQueueLen: IFB_TXQUEUELEN, up: false }))
             made.push(name)
           } catch (err) {
             // The name is taken outside the network's group: adopt it only if it is this network's.
@@ -240,7 +240,14 @@ export async function ensureBandwidth(ctx: ApplyContext, plan: NetworkPlan): Pro
   const index = linkIndex(links, () => rtnl.listLinks())
   const found = await Promise.all(want.devices.filter((d) => links.has(d.dev)).map((d) => deviceChanges(rtnl, d, links.get(d.dev)!, qdiscsOf(links.get(d.dev)!.index), index)))
   const changes = found.flatMap((f) => f.changes)
-  if (changes.length > 0) {
+  // New IFBs and shaped taps are down (ensurePorts' raiseLater): a qdisc grafted onto a device that is up
+  // makes the kernel deactivate the device and wait for an RCU grace period first — three times a port
+  // with both limits. Raised once their qdiscs are on; so is one of ours found down (an apply cut short).
+  const down = [...want.ifbs, ...plan.ports.filter((p) => p.kind === 'tap').map((p) => p.name)].flatMap((n) => {
+    const l = links.get(n)
+    return l && !l.up ? [l.index] : []
+  })
+  if (changes.length > 0 || down.length > 0) {
     await tx.step({ name: 'bandwidth', detail: String(changes.length) }, 'links', async (s) => {
       // In order per device (qdisc before its classes, filters before stale classes); devices at once.
       const byDev = new Map<string, Change[]>()
@@ -262,6 +269,7 @@ export async function ensureBandwidth(ctx: ApplyContext, plan: NetworkPlan): Pro
           }
         }),
       )
+      await Promise.all(down.map((index) => rtnl.setLink(index, { up: true })))
     })
   }
   const stale = ourIfbs.filter((l) => !want.ifbs.includes(l.name))

@@ -4,22 +4,25 @@
  * the lease file — guests' MACs and host names — is readable by root only (dnsmasq keeps writing it
  * through the descriptor it opened as root).
  */
-import { constants } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { closeSync, constants, fchmodSync, fchownSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { StateError, isNotFound } from '../../errors.js'
 
 export async function tightenDnsmasqFiles(stateDir: string): Promise<void> {
   if (process.getuid?.() !== 0) return
-  await tighten(join(stateDir, 'dnsmasq.pid'), 0o644, true)
-  await tighten(join(stateDir, 'leases'), 0o600, false)
+  tighten(join(stateDir, 'dnsmasq.pid'), 0o644, true)
+  tighten(join(stateDir, 'leases'), 0o600, false)
 }
 
-/** chown/chmod through a descriptor opened without following links: a planted link's target is left alone. */
-async function tighten(path: string, mode: number, toRoot: boolean): Promise<void> {
-  let fh
+/**
+ * chown/chmod through a descriptor opened without following links: a planted link's target is left alone.
+ * Synchronously: two small files right after dnsmasq is ready, the last thing an apply with a new dnsmasq
+ * waits for (asynchronously, seven trips through the thread pool).
+ */
+function tighten(path: string, mode: number, toRoot: boolean): void {
+  let fd
   try {
-    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch (err) {
     // Not written yet (or removed since): nothing to tighten.
     if (isNotFound(err)) return
@@ -27,9 +30,9 @@ async function tighten(path: string, mode: number, toRoot: boolean): Promise<voi
     throw err
   }
   try {
-    if (toRoot) await fh.chown(0, 0)
-    await fh.chmod(mode)
+    if (toRoot) fchownSync(fd, 0, 0)
+    fchmodSync(fd, mode)
   } finally {
-    await fh.close()
+    closeSync(fd)
   }
 }

@@ -36,7 +36,11 @@ export interface PortInfo {
 /** From how many names to look up one dump of the namespace's links is cheaper than a request per name. */
 const LOOKUPS_BEFORE_DUMP = 32
 
-export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: PortAnchor, ports: readonly PlannedPort[]): Promise<void> {
+/**
+ * `raiseLater`: new taps left down, for the caller to raise once their qdiscs are on (ensureBandwidth); a
+ * tap of an earlier apply found down is raised here as always.
+ */
+export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: PortAnchor, ports: readonly PlannedPort[], opts: { raiseLater?: ReadonlySet<string> } = {}): Promise<void> {
   const { rtnl, tx } = ctx
   // The kernel filters a dump by master, not by group: a bridge's ports are asked for by master, unless a
   // converge renamed the bridge (its ports were released from the old one and are found by group).
@@ -74,7 +78,7 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
     await tx.step({ name: 'ports', detail: String(missing.length) }, 'links', async (s) => {
       const taps = missing.filter((p): p is PlannedTap => p.kind === 'tap')
       const macvtaps = missing.filter((p): p is PlannedMacvtap => p.kind === 'macvtap')
-      if (taps.length > 0 && bridgeIndex !== undefined) await createTapPorts(ctx, plan, bridgeIndex, taps, s.onUndo)
+      if (taps.length > 0 && bridgeIndex !== undefined) await createTapPorts(ctx, plan, bridgeIndex, taps, s.onUndo, opts.raiseLater)
       if (macvtaps.length > 0 && 'parent' in anchor) await createMacvtapPorts(ctx, plan, anchor, macvtaps, s.onUndo)
       s.outcome('created')
     })
@@ -111,7 +115,7 @@ type OnUndo = (undo: () => Promise<void> | void) => void
  * carrier joining a bridge, and losing it again when the fds close, makes the kernel re-run the bridge's
  * port-state selection over every port each time (measured: 1000 taps ~30% faster this way).
  */
-async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: number, taps: PlannedTap[], onUndo: OnUndo): Promise<void> {
+async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: number, taps: PlannedTap[], onUndo: OnUndo, raiseLater?: ReadonlySet<string>): Promise<void> {
   const { rtnl } = ctx
   const handles = createTaps(
     ctx.ns,
@@ -157,7 +161,7 @@ async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: numb
   // every TUNSETPERSIST (both take the rtnl lock: interleaved, each ioctl would wait behind a close). Closed
   // before they join the bridge: without carrier, see above.
   await Promise.all(taps.map((p, i) => (p.persistent ? handles[i]?.closeAsync() : undefined)))
-  await Promise.all(taps.map((p) => rtnl.setLink(p.name, { master: bridge, up: true })))
+  await Promise.all(taps.map((p) => rtnl.setLink(p.name, { master: bridge, ...(raiseLater?.has(p.name) ? {} : { up: true }) })))
 }
 
 async function createMacvtapPorts(
@@ -207,7 +211,8 @@ export async function removeNetworkLinks(rtnl: Rtnl, group: number, aliases: rea
     const mine = members.filter(ours).sort((a, b) => Number(a.kind === 'bridge') - Number(b.kind === 'bridge'))
     for (const l of mine) await rtnl.deleteLink(l.index).catch(ignoreNotFound)
   }
-  const stray = bridge ? await rtnl.findLink(bridge) : undefined
+  // A bridge that was among them is gone; one outside the group (made before it joined it) is asked for.
+  const stray = bridge && !members.some((l) => l.name === bridge && ours(l)) ? await rtnl.findLink(bridge) : undefined
   if (stray && ours(stray)) await rtnl.deleteLink(stray.index).catch(ignoreNotFound)
   const left = (await rtnl.listLinks({ group })).filter(ours)
   if (left.length > 0) throw new KvmnetError(`links of ${aliases[0] ?? `group ${group}`} remain after teardown: ${left.map((l) => l.name).join(', ')}`)

@@ -39,5 +39,6 @@ export async function teardownNetwork(ctx: TeardownContext, plan: NetworkPlan): 
   const nic = state?.nic
   if (nic) await ctx.attempt('restore-nic', 'addresses', () => restoreNic(ctx.rtnl, nic, ctx.ns))
   await ctx.attempt('sysctls', 'sysctls', () => releaseSysctls(ctx.ns, ctx.stateDir, plan.name))
-  await ctx.attempt('state', 'state', () => removeState(ctx.stateDir))
+  // Under the network's lock, whose file keeps the namespace's directory: the lock removes it after.
+  await ctx.attempt('state', 'state', () => removeState(ctx.stateDir, { parents: false }))
 }
