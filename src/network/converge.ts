@@ -11,10 +11,11 @@ import type { AddressLearning, Nft, NetworkRules } from '../nft/index.js'
 import { processStartTime, serialized, monotonicMs } from '../util/index.js'
 import type { Transaction } from '../util/index.js'
 import type { ApplyContext, DnsmasqSlot, TeardownContext } from './driver.js'
-import { capturedService, forwardsOf, forwardsOverlap, hostAddressesOf, kindOf, ownAliases, portAnchorOf, type PlannedNetwork } from './kinds/index.js'
+import { capturedService, forwardsOf, forwardsOverlap, hostAddressesOf, kindOf, ownAliases, portAnchorOf, shapedTaps, type PlannedNetwork } from './kinds/index.js'
 import type { NetworkPlan, PlannedPort } from './plan.js'
 import { ensureFirewall } from './steps/firewall.js'
 import { ensureLearning } from './steps/learning.js'
+import { ensureBandwidth } from './steps/bandwidth.js'
 import { concurrently } from './steps/concurrent.js'
 import { closeAll } from './port-fds.js'
 import type { NetworkSpec } from './spec.js'
@@ -150,7 +151,10 @@ export async function dismantle(input: DismantleInput): Promise<void> {
 export async function attachPort(input: { tx: Transaction; ctx: ApplyContext; plan: NetworkPlan; port: PlannedPort; rules: NetworkRules | undefined; learning: AddressLearning | undefined; newFds: Map<string, number[]> }): Promise<void> {
   const { tx, ctx, plan } = input
   try {
-    await ensurePorts(ctx, plan, portAnchorOf(plan), [input.port])
+    // A port with limits, like one of the spec's: made down, shaped, then raised (ensureBandwidth); a
+    // network cap or a floor changes the bridge's and the IFB's classes for it too.
+    await ensurePorts(ctx, plan, portAnchorOf(plan), [input.port], { raiseLater: shapedTaps(plan) })
+    await ensureBandwidth(ctx, plan)
     // A filtered port needs its rules (and every other filter learns its reservation).
     if (input.rules?.portFilters?.length) await ensureFirewall(ctx, input.rules)
     // A macvtap port needs its own egress chain to be learned from.
@@ -169,7 +173,7 @@ export async function attachPort(input: { tx: Transaction; ctx: ApplyContext; pl
  * on failure: a filter keyed on its name would otherwise hold for the next port of that name, another
  * guest with another MAC), then its link, which cannot come back; the state last.
  */
-export async function detachPort(input: { tx: Transaction; ctx: ApplyContext; name: string; rules: NetworkRules | undefined; learning: AddressLearning | undefined }): Promise<void> {
+export async function detachPort(input: { tx: Transaction; ctx: ApplyContext; plan: NetworkPlan; name: string; rules: NetworkRules | undefined; learning: AddressLearning | undefined }): Promise<void> {
   const { tx, ctx, name } = input
   try {
     await ensureFirewall(ctx, input.rules)
@@ -178,6 +182,8 @@ export async function detachPort(input: { tx: Transaction; ctx: ApplyContext; na
       s.outcome('removed')
       await ctx.rtnl.deleteLink(name).catch(ignoreNotFound)
     })
+    // Its IFB, its floor under the bridge's cap and its class under the network's outbound cap go too.
+    await ensureBandwidth(ctx, input.plan)
     await writeState(ctx.stateDir, ctx.state)
     tx.commit()
   } catch (err) {

@@ -304,7 +304,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
       const next: NetworkState = { ...state, spec: validateSpec(spec), runtime }
       const net = kindOf(next.spec).plan(this.stateRoot)
       const tx = this.tx('apply')
-      await detachPort({ tx, ctx: this.applyContext(tx, next, state, new Map(), { prunePorts: false }), name, rules: net.firewall, learning: net.learning })
+      await detachPort({ tx, ctx: this.applyContext(tx, next, state, new Map(), { prunePorts: false }), plan: net.plan, name, rules: net.firewall, learning: net.learning })
       this.portFds.drop(name)
       ;[this.planned, this.state] = [net, next]
     })
