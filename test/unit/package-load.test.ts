@@ -6,7 +6,7 @@
  * Runs against dist/ (the README's set-up builds it before the tests).
  */
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { isAscii } from 'node:buffer'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -45,6 +45,21 @@ t.test('loading kvmnet compiles no builtin outside Node’s snapshot; the first 
   writeFileSync(join(dir, 'empty.mjs'), 'import "node:module"\nimport.meta.url\n')
   const esm = JSON.parse(asApp(['--input-type=module', '-e', probe(`const k = await import(${JSON.stringify(join(root, 'dist/index.js'))})`, `await import(${JSON.stringify(join(dir, 'empty.mjs'))})`)])) as unknown
   t.same(esm, want, 'import')
+})
+
+t.test('the kvmnet program is CommonJS: help and version start neither the ESM loader nor the bundle', { skip: built ? false : 'dist/ not built (npm run build)' }, async (t) => {
+  const bin = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin.kvmnet ?? ''
+  t.match(bin, /\.cjs$/, 'the bin is a .cjs file')
+  const dir = mkdtempSync(join(tmpdir(), 'kvc-load-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const spy = join(dir, 'spy.cjs')
+  writeFileSync(spy, "process.on('exit', () => require('fs').writeSync(3, JSON.stringify(process.moduleLoadList.filter((m) => /esm\\/translators|NativeModule vm$/.test(m)))))\n")
+  for (const args of [['--help'], ['--version'], ['up', '--help']]) {
+    const r = spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, '-r', spy, join(root, bin), ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'pipe'] })
+    t.equal(r.status, 0, args.join(' '))
+    t.match(r.stdout, /kvmnet/)
+    t.same(JSON.parse(String(r.output[3])), [], `${args.join(' ')}: no ESM translator, no node:vm`)
+  }
 })
 
 t.test('the CommonJS bundles are ASCII', { skip: built ? false : 'dist/ not built (npm run build)' }, async (t) => {
