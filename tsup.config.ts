@@ -47,8 +47,8 @@ const cjsSingleFile: Options = {
 
 export default defineConfig([
   {
-    // The programs as ES modules: `kvmnet-cni`, and dist/cli.js (`kvmnet` as it was first published, kept
-    // for what names that path; the package's bin is dist/cli.cjs below).
+    // The programs as ES modules, dist/cli.js and dist/cni.js: the bins as first published, kept for what
+    // names those paths (the package's bins are the CommonJS dist/cli.cjs and dist/cni.cjs below).
     entry: { cli: 'src/cli/main.ts', cni: 'src/cni/bin.ts' },
     format: ['esm'],
     target: 'node20',
@@ -61,9 +61,10 @@ export default defineConfig([
     // Each program's commands as one CommonJS file, loaded by the program with V8's code cache
     // (src/util/compile-cache.ts): Node 20 caches no compiled code for ES modules, and a command process
     // spends most of its own time compiling the functions it runs once. And the `kvmnet` program itself
-    // as CommonJS (dist/cli.cjs, the package's bin: help, version and that loader; see src/cli/main.ts).
+    // and `kvmnet-cni` themselves as CommonJS (dist/cli.cjs, dist/cni.cjs, the package's bins: help,
+    // version and that loader; see src/cli/main.ts).
     ...cjsSingleFile,
-    entry: { 'cli-bundle': 'src/cli/bundle.ts', 'cni-bundle': 'src/cni/bundle.ts', cli: 'src/cli/main.ts' },
+    entry: { 'cli-bundle': 'src/cli/bundle.ts', 'cni-bundle': 'src/cni/bundle.ts', cli: 'src/cli/main.ts', cni: 'src/cni/bin.ts' },
   },
   {
     // The library's single implementation (see src/core.ts); scripts/write-entries.mjs then writes the

@@ -62,6 +62,19 @@ t.test('the kvmnet program is CommonJS: help and version start neither the ESM l
   }
 })
 
+t.test('kvmnet-cni is CommonJS too: it answers without the ESM loader', { skip: built ? false : 'dist/ not built (npm run build)' }, async (t) => {
+  const bin = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['kvmnet-cni'] ?? ''
+  t.match(bin, /\.cjs$/, 'the bin is a .cjs file')
+  const dir = mkdtempSync(join(tmpdir(), 'kvc-load-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const spy = join(dir, 'spy.cjs')
+  writeFileSync(spy, "process.on('exit', () => require('fs').writeSync(3, JSON.stringify(process.moduleLoadList.filter((m) => /esm\\/translators/.test(m)))))\n")
+  const r = spawnSync('env', ['-u', 'NODE_OPTIONS', 'CNI_COMMAND=VERSION', process.execPath, '-r', spy, join(root, bin)], { cwd: root, encoding: 'utf8', input: '{}', stdio: ['pipe', 'pipe', 'pipe', 'pipe'] })
+  t.equal(r.status, 0)
+  t.match(JSON.parse(r.stdout), { cniVersion: '1.1.0' })
+  t.same(JSON.parse(String(r.output[3])), [], 'no ESM translator')
+})
+
 t.test('the CommonJS bundles are ASCII', { skip: built ? false : 'dist/ not built (npm run build)' }, async (t) => {
   for (const f of ['core.cjs', 'cli-bundle.cjs', 'cni-bundle.cjs', 'load-core.cjs', 'index.cjs']) t.ok(isAscii(readFileSync(join(root, 'dist', f))), f)
 })
