@@ -43,6 +43,8 @@ const cjsSingleFile: Options = {
   // The builtins stay `node:` imports so that lazyBuiltins sees them (tsup would strip the prefix first).
   removeNodeProtocol: false,
   esbuildPlugins: [lazyBuiltins],
+  // Inside the bundle, under its code cache, rather than resolved and compiled at each start (util/ipaddr.ts).
+  noExternal: ['ipaddr.js'],
 }
 
 export default defineConfig([
@@ -56,6 +58,8 @@ export default defineConfig([
     sourcemap: true,
     clean: true,
     splitting: true,
+    // As in the CommonJS builds: util/ipaddr.ts's require('ipaddr.js') is then the bundled copy.
+    noExternal: ['ipaddr.js'],
   },
   {
     // Each program's commands as one CommonJS file, loaded by the program with V8's code cache

@@ -47,6 +47,15 @@ t.test('loading kvmnet compiles no builtin outside Node’s snapshot; the first 
   t.same(esm, want, 'import')
 })
 
+t.test('ipaddr.js comes from inside core.cjs (under its code cache), not from node_modules', { skip: built ? false : 'dist/ not built (npm run build)' }, async (t) => {
+  const r = JSON.parse(asApp(['-e', `
+    const k = require(${JSON.stringify(join(root, 'dist/index.cjs'))})
+    const spec = k.validateSpec({ name: 'x', mode: 'nat', ipv4: { address: '10.1.0.1/24' } })
+    process.stdout.write(JSON.stringify({ address: spec.ipv4.address, fromNodeModules: Object.keys(require.cache).filter((f) => f.includes('node_modules')) }))
+  `])) as unknown
+  t.same(r, { address: '10.1.0.1/24', fromNodeModules: [] })
+})
+
 t.test('the kvmnet program is CommonJS: help and version start neither the ESM loader nor the bundle', { skip: built ? false : 'dist/ not built (npm run build)' }, async (t) => {
   const bin = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin.kvmnet ?? ''
   t.match(bin, /\.cjs$/, 'the bin is a .cjs file')
