@@ -1,5 +1,36 @@
 import { defineConfig, type Options } from 'tsup'
 
+type Plugin = NonNullable<Options['esbuildPlugins']>[number]
+
+/**
+ * Node's builtins that its start-up snapshot does not hold: the first require of one compiles it (crypto
+ * pulls in ~35 modules, streams with it: ~3 ms; net, zlib, fs/promises ~1 ms each). Loading kvmnet, or a
+ * command that does not use one, should not pay for it.
+ */
+const LAZY_BUILTINS = ['child_process', 'crypto', 'dgram', 'dns', 'fs/promises', 'net', 'os', 'readline', 'stream', 'timers/promises', 'vm', 'worker_threads', 'zlib']
+
+/**
+ * In the CommonJS bundles, each of LAZY_BUILTINS is required on first use of one of its exports. esbuild
+ * compiles `import { x } from 'node:crypto'` to `import_crypto.x`, read at each call: the import becomes
+ * an object with no properties of its own whose prototype is a Proxy that requires the builtin the first
+ * time one is read (own properties would be copied, getters and all, by esbuild's __toESM into every
+ * importing module). Nothing in the sources changes; a use at a module's top level still loads it at once.
+ */
+const lazyBuiltins: Plugin = {
+  name: 'kvmnet-lazy-builtins',
+  setup(build) {
+    const filter = new RegExp(`^node:(${LAZY_BUILTINS.map((b) => b.replace('/', '\\/')).join('|')})$`)
+    build.onResolve({ filter }, (a) => (a.namespace === 'lazy-builtin' ? { path: a.path, external: true } : { path: a.path, namespace: 'lazy-builtin' }))
+    build.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (a) => ({
+      loader: 'js',
+      contents: `let m
+const load = () => (m ??= require(${JSON.stringify(a.path)}))
+module.exports = Object.create(new Proxy({}, { get: (_t, key) => load()[key], has: (_t, key) => key in load() }))
+`,
+    }))
+  },
+}
+
 /** One self-contained CommonJS file per entry (the command bundles and the library's core). */
 const cjsSingleFile: Options = {
   format: ['cjs'],
@@ -9,12 +40,17 @@ const cjsSingleFile: Options = {
   splitting: false,
   // import.meta.url (the native loader finds the package root from it) needs a shim in CJS.
   shims: true,
+  // The builtins stay `node:` imports so that lazyBuiltins sees them (tsup would strip the prefix first).
+  removeNodeProtocol: false,
+  esbuildPlugins: [lazyBuiltins],
+  // Inside the bundle, under its code cache, rather than resolved and compiled at each start (util/ipaddr.ts).
+  noExternal: ['ipaddr.js'],
 }
 
 export default defineConfig([
   {
-    // The commands: ESM programs, loaded only by `kvmnet` and by the CNI plugin `kvmnet-cni` (they share
-    // chunks; each loads only what its command needs).
+    // The programs as ES modules, dist/cli.js and dist/cni.js: the bins as first published, kept for what
+    // names those paths (the package's bins are the CommonJS dist/cli.cjs and dist/cni.cjs below).
     entry: { cli: 'src/cli/main.ts', cni: 'src/cni/bin.ts' },
     format: ['esm'],
     target: 'node20',
@@ -22,13 +58,17 @@ export default defineConfig([
     sourcemap: true,
     clean: true,
     splitting: true,
+    // As in the CommonJS builds: util/ipaddr.ts's require('ipaddr.js') is then the bundled copy.
+    noExternal: ['ipaddr.js'],
   },
   {
-    // Each program's commands as one CommonJS file, loaded by the program above with V8's code cache
+    // Each program's commands as one CommonJS file, loaded by the program with V8's code cache
     // (src/util/compile-cache.ts): Node 20 caches no compiled code for ES modules, and a command process
-    // spends most of its own time compiling the functions it runs once.
+    // spends most of its own time compiling the functions it runs once. And the `kvmnet` program itself
+    // and `kvmnet-cni` themselves as CommonJS (dist/cli.cjs, dist/cni.cjs, the package's bins: help,
+    // version and that loader; see src/cli/main.ts).
     ...cjsSingleFile,
-    entry: { 'cli-bundle': 'src/cli/bundle.ts', 'cni-bundle': 'src/cni/bundle.ts' },
+    entry: { 'cli-bundle': 'src/cli/bundle.ts', 'cni-bundle': 'src/cni/bundle.ts', cli: 'src/cli/main.ts', cni: 'src/cni/bin.ts' },
   },
   {
     // The library's single implementation (see src/core.ts); scripts/write-entries.mjs then writes the

@@ -1,6 +1,6 @@
 /**
  * Per-attachment CNI ADD and DEL on a network that is up, as a runtime runs them for each new container:
- * `kvmnet-cni` (the built plugin, dist/cni.js, one veth attachment with one port mapping on a NAT network
+ * `kvmnet-cni` (the built plugin, dist/cni.cjs, one veth attachment with one port mapping on a NAT network
  * with a DHCP range) beside the CNI reference chain (bridge + host-local + portmap, driven from one shell as
  * a runtime would: bridge's result as portmap's prevResult) and beside netavark (`setup`/`teardown` of one
  * container with one port mapping on its bridge network). Each side runs in its own scratch "host"
@@ -16,7 +16,7 @@ import { Netns, NotFoundError, openNetwork } from '../src/index.js'
 import { CNI_PATH, ensurePeers, NETAVARK, netavarkOptions } from './peers.js'
 import { median, type BenchRow } from './stats.js'
 
-const plugin = fileURLToPath(new URL('../dist/cni.js', import.meta.url))
+const plugin = fileURLToPath(new URL('../dist/cni.cjs', import.meta.url))
 
 async function timed(f: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now()

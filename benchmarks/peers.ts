@@ -24,7 +24,8 @@ import { median, type BenchRow } from './stats.js'
 
 export const NETAVARK = '/usr/lib/podman/netavark'
 export const CNI_PATH = '/usr/lib/cni'
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+// The program npm installs as `kvmnet` (package.json's bin).
+const cli = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))
 
 /** Installs the peers from Debian when they are missing; returns why not when that fails. */
 export async function ensurePeers(): Promise<string | undefined> {

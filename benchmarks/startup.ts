@@ -4,12 +4,15 @@
  * at load is read by the processes themselves.
  */
 import { execa } from 'execa'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Netns } from '../src/index.js'
 import { median, type BenchRow } from './stats.js'
 
 const repo = fileURLToPath(new URL('..', import.meta.url))
-const cli = `${repo}dist/cli.js`
+// The program npm installs as `kvmnet` (package.json's bin).
+const cli = join(repo, (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin.kvmnet ?? 'dist/cli.cjs')
 const rssOf = 'process.stdout.write(String(process.memoryUsage().rss / 2 ** 20))'
 
 async function wall(cmd: string, args: string[]): Promise<number> {

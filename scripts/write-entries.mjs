@@ -2,8 +2,28 @@
 // every name spelt out so that Node's static analysis of CommonJS (cjs-module-lexer) and ESM named
 // imports both see them; and core.cjs's V8 code cache (see LOADER). Run by `npm run build`.
 import { execFileSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+
+// The CommonJS bundles in pure ASCII. esbuild escapes every other character in code (strings, regular
+// expressions, identifiers) but copies comments as they are: one '…' in a doc comment made all of
+// core.cjs a two-byte string in V8, decoded from UTF-8 at each load (~10M instructions, a quarter of
+// what require('kvmnet') costs over a bare Node) where an ASCII file is copied as Latin-1. In a comment
+// line a \u escape changes nothing; anywhere else the build stops (it could be a regular expression).
+for (const bundle of ['core.cjs', 'cli-bundle.cjs', 'cni-bundle.cjs']) {
+  const url = new URL(`../dist/${bundle}`, import.meta.url)
+  const lines = readFileSync(url, 'utf8').split('\n')
+  let changed = false
+  for (const [i, line] of lines.entries()) {
+    // eslint-disable-next-line no-control-regex
+    if (!/[^\x00-\x7f]/.test(line)) continue
+    if (!/^\s*(\*|\/\*|\/\/)/.test(line)) throw new Error(`dist/${bundle}:${i + 1}: a character outside ASCII in code, not in a comment: ${line.trim()}`)
+    // eslint-disable-next-line no-control-regex
+    lines[i] = line.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`)
+    changed = true
+  }
+  if (changed) writeFileSync(url, lines.join('\n'))
+}
 
 const require = createRequire(import.meta.url)
 const core = require('../dist/core.cjs')
@@ -12,21 +32,26 @@ const core = require('../dist/core.cjs')
 // four entries share one implementation), with the V8 code cache written here at build time: compiling
 // core.cjs is most of what `require('kvmnet')` costs, and Node 20 caches no compiled code itself. V8
 // rejects a cache of another V8 version or flags (core.cjs is then compiled as usual) but compares only the
-// source's length: the cache starts with the SHA-256 of the core.cjs it was made from, and is not used for
-// another. One that is not a regular file of core.cjs's owner, or that others can write, is not read.
-// Nothing is written at run time. With source maps on (--enable-source-maps), a plain require, so that Node maps kvmnet's stacks.
+// source's length: the cache file holds a copy of the core.cjs it was made from, and is used only when
+// that copy is byte for byte the core.cjs being loaded (a memcmp; a SHA-256 would need node:crypto, whose
+// first require costs more than the rest of this file). One that is not a regular file of core.cjs's
+// owner, or that others can write, is not read. Nothing is written at run time. With source maps on
+// (--enable-source-maps), a plain require, so that Node maps kvmnet's stacks.
+// Cache file: "kvmnet-core-cache\n", the source's length (uint32 LE), the source, V8's data.
 const LOADER = `'use strict'
 // Loads core.cjs with its V8 code cache (written by scripts/write-entries.mjs at build time).
-const { createHash } = require('node:crypto')
-const { closeSync, constants, fstatSync, openSync, readFileSync, statSync, writeFileSync } = require('node:fs')
+const { closeSync, constants, fstatSync, openSync, readFileSync, writeFileSync } = require('node:fs')
+const { isAscii } = require('node:buffer')
 const { Module, createRequire } = require('node:module')
 const { join } = require('node:path')
 const { Script } = require('node:vm')
 
 const file = join(__dirname, 'core.cjs')
 const cacheFile = join(__dirname, 'core.cjs.v8-cache')
+const MAGIC = Buffer.from('kvmnet-core-cache\\n')
 
-function trustedCache(hash) {
+/** V8's data from the cache when it is one to trust and was made from exactly this source. */
+function trustedCache(source, owner) {
   let fd
   try {
     fd = openSync(cacheFile, constants.O_RDONLY | constants.O_NOFOLLOW)
@@ -36,9 +61,12 @@ function trustedCache(hash) {
   }
   try {
     const st = fstatSync(fd)
-    if (!st.isFile() || st.uid !== statSync(file).uid || (st.mode & 0o022) !== 0) return undefined
+    if (!st.isFile() || st.uid !== owner || (st.mode & 0o022) !== 0) return undefined
     const data = readFileSync(fd)
-    return data.length > 32 && data.subarray(0, 32).equals(hash) ? data.subarray(32) : undefined
+    const start = MAGIC.length + 4
+    if (data.length <= start || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
+    const end = start + data.readUInt32LE(MAGIC.length)
+    return data.length > end && data.subarray(start, end).equals(source) ? data.subarray(end) : undefined
   } finally {
     closeSync(fd)
   }
@@ -47,9 +75,18 @@ function trustedCache(hash) {
 function load() {
   if (require.cache[file]) return require.cache[file].exports
   if (process.sourceMapsEnabled) return require(file)
-  const source = readFileSync(file, 'utf8')
-  const hash = createHash('sha256').update(source).digest()
-  const cachedData = process.env.KVMNET_WRITE_CORE_CACHE === '1' ? undefined : trustedCache(hash)
+  const fd = openSync(file, constants.O_RDONLY)
+  let bytes, owner
+  try {
+    owner = fstatSync(fd).uid
+    bytes = readFileSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  // esbuild writes ASCII: a one-byte string straight from the bytes, without UTF-8 decoding.
+  const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8')
+  const writing = process.env.KVMNET_WRITE_CORE_CACHE === '1'
+  const cachedData = writing ? undefined : trustedCache(bytes, owner)
   const script = new Script(Module.wrap(source), { filename: file, ...(cachedData ? { cachedData } : {}) })
   const m = new Module(file, module)
   m.filename = file
@@ -62,7 +99,11 @@ function load() {
     throw err
   }
   m.loaded = true
-  if (process.env.KVMNET_WRITE_CORE_CACHE === '1') writeFileSync(cacheFile, Buffer.concat([hash, script.createCachedData()]), { mode: 0o644 })
+  if (writing) {
+    const length = Buffer.alloc(4)
+    length.writeUInt32LE(bytes.length)
+    writeFileSync(cacheFile, Buffer.concat([MAGIC, length, bytes, script.createCachedData()]), { mode: 0o644 })
+  }
   return m.exports
 }
 

@@ -4,13 +4,13 @@
  */
 import { constants as osConstants } from 'node:os'
 
-const errnoNames: Map<number, string> = new Map(
-  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
-)
+// Built on the first error that needs a name: node:os is not loaded with kvmnet.
+let errnoNames: Map<number, string> | undefined
 
 /** 'EEXIST' for 17, 'E123' for numbers Node does not know. */
 export function errnoName(errno: number): string {
   const n = Math.abs(errno)
+  errnoNames ??= new Map(Object.entries(osConstants.errno).map(([name, value]) => [value, name]))
   return errnoNames.get(n) ?? `E${n}`
 }
 

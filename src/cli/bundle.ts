@@ -5,7 +5,7 @@
  */
 import type { CommandTable } from './run.js'
 
-export { runCommand } from './run.js'
+export { UsageError, fail, runCommand } from './run.js'
 
 export const COMMANDS: CommandTable = {
   up: () => import('./commands/up.js'),

@@ -5,34 +5,33 @@
  * layer, netlink, nft, dnsmasq). Errors print one line
  * (`--json`: an {"error": {...}} object on stderr) and exit 2 for bad input, 75 when another writer holds
  * the network, 1 otherwise.
+ *
+ * The package's `kvmnet` is this file built as CommonJS (dist/cli.cjs, one file: this, usage.ts and the
+ * bundle's loader): an ES module as a program costs Node's ESM loader (~6 ms, a fifth of Node's own
+ * start) before its first line. dist/cli.js, the same built as ESM, stays for what names it (units written
+ * by `kvmnet enable` before, `node dist/cli.js demo`).
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { CommandTable, runCommand } from './run.js'
+import { requireBundle } from '../util/index.js'
+import type { CommandTable, UsageError, fail, runCommand } from './run.js'
 import { commandUsage, mainUsage } from './usage.js'
 
-// `status` with nothing recorded answers from a few small modules (see commands/status.ts): it runs from
-// the ESM chunks rather than load the whole bundle.
-const LIGHT: CommandTable = {
-  status: () => import('./commands/status.js'),
-  list: () => import('./commands/status.js'),
-}
-
-type Bundle = { COMMANDS: CommandTable; runCommand: typeof runCommand }
+type Bundle = { COMMANDS: CommandTable; runCommand: typeof runCommand; fail: typeof fail; UsageError: typeof UsageError }
 
 /** The bundle of every command (built), or the sources' modules (run through tsx, where there is no bundle). */
 async function bundle(command: string): Promise<Bundle> {
   const file = fileURLToPath(new URL('./cli-bundle.cjs', import.meta.url))
-  if (existsSync(file)) return (await import('../util/index.js')).requireBundle(file, command) as Bundle
+  if (existsSync(file)) return requireBundle(file, command) as Bundle
   // Not a literal: the build must not turn the sources' path into a second copy of every command.
   const sources = './bundle.js'
   return (await import(sources)) as Bundle
 }
 
-/** A usage error found here (an unknown command or help topic): its line, exit 2. */
+/** A usage error found here (an unknown command or help topic): its line, exit 2 (the bundle words it). */
 async function usageError(message: string, json: boolean): Promise<number> {
-  const { fail, UsageError } = await import('./run.js')
-  return fail(new UsageError(message), json)
+  const b = await bundle('usage-error')
+  return b.fail(new b.UsageError(message), json)
 }
 
 function version(): string {
@@ -64,7 +63,6 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(commandUsage(command) ?? mainUsage())
     return 0
   }
-  if (LIGHT[command]) return (await import('./run.js')).runCommand(LIGHT, command, rest)
   // The code cache is per command: `up --dry-run` runs plan's code.
   const b = await bundle(command === 'up' && rest.includes('--dry-run') ? 'plan' : command)
   return b.runCommand(b.COMMANDS, command, rest)

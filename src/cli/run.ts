@@ -1,8 +1,8 @@
 /**
  * One command run: its arguments parsed, its module loaded, what it throws turned into the CLI's error line
  * and exit code. It runs inside the copy of the library the command's module was loaded with (the CLI's
- * bundle, or the ESM chunks for `status`), so that describeError's instanceof checks see that copy's
- * error classes.
+ * bundle, or the sources through tsx), so that describeError's instanceof checks see that copy's error
+ * classes.
  */
 import type { CliArgs } from './args.js'
 

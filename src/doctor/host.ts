@@ -64,7 +64,6 @@ const CAP_NET_ADMIN = 12
 const CAP_SYS_ADMIN = 21
 /** glibc's and musl's RTLD_NODELETE (<dlfcn.h>); os.constants.dlopen does not export it. */
 const RTLD_NODELETE = 0x1000
-const RTLD_LAZY = osConstants.dlopen.RTLD_LAZY
 
 export interface KernelFacts {
   release: string
@@ -185,16 +184,17 @@ async function programCheck(p: (typeof HOST_PROGRAMS)[number]): Promise<HostChec
 
 // Runs in a child node: dlopen with RTLD_NODELETE keeps the library mapped after process.dlopen gives up on
 // it (it is no addon), so /proc/self/maps shows whether, and from where, it was loaded.
-const DLOPEN_CHILD = `
+// A function, not a constant: node:os is loaded when doctor runs, not with kvmnet.
+const dlopenChild = (): string => `
 let error = ''
-try { process.dlopen({ exports: {} }, 'libnftables.so.1', ${RTLD_LAZY} | ${RTLD_NODELETE}) } catch (e) { error = String(e && e.message) }
+try { process.dlopen({ exports: {} }, 'libnftables.so.1', ${osConstants.dlopen.RTLD_LAZY} | ${RTLD_NODELETE}) } catch (e) { error = String(e && e.message) }
 const line = require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\n').find((l) => /\\/libnftables\\.so\\.1[^/]*$/.test(l))
 process.stdout.write(JSON.stringify({ path: line ? line.split(/\\s+/).pop() : undefined, error }))
 `
 
 async function libnftablesCheck(): Promise<HostCheck> {
   const requirement = 'library: libnftables.so.1'
-  const r = await runProgram(process.execPath, ['-e', DLOPEN_CHILD], { timeoutMs: 10_000 })
+  const r = await runProgram(process.execPath, ['-e', dlopenChild()], { timeoutMs: 10_000 })
   let answer: { path?: string; error?: string } = {}
   try {
     answer = JSON.parse(r.stdout) as typeof answer

@@ -103,7 +103,8 @@ function dhcpOf(ctx: ImportContext, ip: XmlElement, family: 'ipv4' | 'ipv6'): Js
   }
 }
 
-const PRIVATE_V4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((c) => ipaddr.IPv4.parseCIDR(c))
+// Parsed on first use: at the top level it would load ipaddr.js with kvmnet itself (util/ipaddr.ts).
+const privateV4 = (): [ipaddr.IPv4, number][] => ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((c) => ipaddr.IPv4.parseCIDR(c))
 
 /** The <ip> elements as { ipv4?, ipv6? }, the first of each family with the others as its `extra`. */
 export function ipSections(ctx: ImportContext, network: XmlElement, opts: { nat66: boolean }): { ipv4?: Json; ipv6?: Json } {
@@ -122,7 +123,7 @@ export function ipSections(ctx: ImportContext, network: XmlElement, opts: { nat6
       // kvmnet's dnsmasq answers reverse lookups of private IPv4 ranges itself (bogus-priv), which is what
       // localPtr asks for there; anywhere else they would be forwarded.
       const v4 = family === 'ipv4' && ipaddr.IPv4.isValidFourPartDecimal(address) ? ipaddr.IPv4.parse(address) : undefined
-      if (!v4 || !PRIVATE_V4.some((r) => v4.match(r))) throw new LibvirtImportError('<ip>', 'localPtr', `kvmnet cannot keep reverse lookups of ${address}/${prefix} local (it does so only for private IPv4 ranges)`)
+      if (!v4 || !privateV4().some((r) => v4.match(r))) throw new LibvirtImportError('<ip>', 'localPtr', `kvmnet cannot keep reverse lookups of ${address}/${prefix} local (it does so only for private IPv4 ranges)`)
       ctx.notes.push(`<ip address='${address}' localPtr='yes'>: kvmnet's dnsmasq answers reverse lookups of private IPv4 ranges locally (bogus-priv), as asked`)
     } else if (localPtr !== undefined && localPtr !== 'no') throw new LibvirtImportError('<ip>', 'localPtr', `'${localPtr}' is not yes or no`)
     const dhcp = dhcpOf(ctx, ip, family)

@@ -6,9 +6,10 @@
  * start, checking it against the source, V8's version and its flags (a stale cache is rejected, and the
  * source compiled as usual).
  *
- * V8 itself only compares the source's length: each cache starts with the SHA-256 of the source it was
- * made from, and one of another source is never handed to V8 (an npm upgrade keeps file times, and a
- * rebuilt bundle can have the same length).
+ * V8 itself only compares the source's length: each cache holds a copy of the source it was made from,
+ * and is handed to V8 only when that copy is byte for byte the bundle being loaded (an npm upgrade keeps
+ * file times, and a rebuilt bundle can have the same length). A memcmp of the two, where a SHA-256 needed
+ * node:crypto, whose first load cost more than the check itself.
  *
  * Per command, because a cache holds what ran: the first run of a command (or the first after the bundle
  * or Node changed) compiles as usual and saves its cache when the process exits; later runs of it start
@@ -22,8 +23,8 @@
  * module left outside (a node: module) would stay, so the sources import those statically
  * (test/unit/compile-cache.test.ts checks the built bundles).
  */
-import { createHash } from 'node:crypto'
-import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs'
+import { isAscii } from 'node:buffer'
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { Module, createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { Script } from 'node:vm'
@@ -33,13 +34,14 @@ const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT'])
 
 type Wrapper = (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void
 
-const HASH_BYTES = 32
+/** A cache file: MAGIC, the source's length (uint32 LE), the source, V8's data. */
+const MAGIC = Buffer.from('kvmnet-code-cache\n')
 
 /**
  * V8's data from the cache when it is one to trust — a regular file of the bundle's owner that no one
  * else can write — and was made from this very source.
  */
-function trustedCache(file: string, bundle: Stats, hash: Buffer): Buffer | undefined {
+function trustedCache(file: string, owner: number, source: Buffer): Buffer | undefined {
   let fd: number
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW)
@@ -51,18 +53,23 @@ function trustedCache(file: string, bundle: Stats, hash: Buffer): Buffer | undef
   }
   try {
     const st = fstatSync(fd)
-    if (!st.isFile() || st.uid !== bundle.uid || (st.mode & 0o022) !== 0) return undefined
+    if (!st.isFile() || st.uid !== owner || (st.mode & 0o022) !== 0) return undefined
     const data = readFileSync(fd)
-    return data.length > HASH_BYTES && data.subarray(0, HASH_BYTES).equals(hash) ? data.subarray(HASH_BYTES) : undefined
+    const start = MAGIC.length + 4
+    if (data.length <= start || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
+    const end = start + data.readUInt32LE(MAGIC.length)
+    return data.length > end && data.subarray(start, end).equals(source) ? data.subarray(end) : undefined
   } finally {
     closeSync(fd)
   }
 }
 
-function writeCache(file: string, script: Script, hash: Buffer): void {
+function writeCache(file: string, script: Script, source: Buffer): void {
   const tmp = `${file}.${process.pid}.tmp`
   try {
-    writeFileSync(tmp, Buffer.concat([hash, script.createCachedData()]), { mode: 0o644, flag: 'wx' })
+    const length = Buffer.alloc(4)
+    length.writeUInt32LE(source.length)
+    writeFileSync(tmp, Buffer.concat([MAGIC, length, source, script.createCachedData()]), { mode: 0o644, flag: 'wx' })
     // Atomic: a concurrent start reads the old cache or the new one, never half of one.
     renameSync(tmp, file)
   } catch (err) {
@@ -83,12 +90,21 @@ export function requireBundle(bundle: string, key: string): unknown {
   // With source maps on (--enable-source-maps), a plain require: Node maps the stacks of what it compiles.
   if (process.env.KVMNET_COMPILE_CACHE === '0' || process.sourceMapsEnabled) return createRequire(import.meta.url)(bundle)
   const cacheFile = `${bundle}.${key.replace(/[^A-Za-z0-9-]/g, '_')}.v8-cache`
-  const source = readFileSync(bundle, 'utf8')
-  const hash = createHash('sha256').update(source).digest()
-  const cachedData = trustedCache(cacheFile, statSync(bundle), hash)
+  const fd = openSync(bundle, constants.O_RDONLY)
+  let bytes: Buffer
+  let owner: number
+  try {
+    owner = fstatSync(fd).uid
+    bytes = readFileSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  const cachedData = trustedCache(cacheFile, owner, bytes)
+  // The build makes the bundles ASCII (scripts/write-entries.mjs): a one-byte string copied from the bytes.
+  const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8')
   // The same wrapper Node puts around a CommonJS module, so that the bundle sees what require gives it.
   const script = new Script(Module.wrap(source), { filename: bundle, ...(cachedData ? { cachedData } : {}) })
-  if (!cachedData || script.cachedDataRejected) process.once('exit', () => writeCache(cacheFile, script, hash))
+  if (!cachedData || script.cachedDataRejected) process.once('exit', () => writeCache(cacheFile, script, bytes))
   const m = new Module(bundle)
   m.filename = bundle
   const run = script.runInThisContext() as Wrapper

@@ -10,8 +10,10 @@ import type IpaddrModule from 'ipaddr.js'
 type Ipaddr = typeof IpaddrModule
 
 let loaded: Ipaddr | undefined
-// tsup's shims give the CJS bundle an import.meta.url too.
-const load = (): Ipaddr => (loaded ??= createRequire(import.meta.url)('ipaddr.js') as Ipaddr)
+// In the CommonJS bundles (dist/*.cjs) `require` is CommonJS's own and esbuild puts ipaddr.js inside them
+// (tsup.config.ts), under their V8 code cache: resolving it in node_modules and compiling it cost a
+// command ~8M instructions. Run as an ES module (the sources through tsx), it comes from node_modules.
+const load = (): Ipaddr => (loaded ??= (typeof require === 'function' ? require('ipaddr.js') : createRequire(import.meta.url)('ipaddr.js')) as Ipaddr)
 
 /**
  * ipaddr.parseCIDR tries IPv6 first, so every IPv4 CIDR — most of what a spec, a plan and the netlink

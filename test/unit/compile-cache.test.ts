@@ -108,7 +108,7 @@ t.test('the built bundles have no import() (a script from a code cache cannot ru
 })
 
 t.test('the built CLI says the same with and without its cache', { skip: built ? false : 'dist/ not built (npm run build)' }, async (t) => {
-  const cli = (env: Record<string, string> = {}) => spawnSync('env', [...asUser, join(root, 'dist/cli.js'), 'schema'], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } })
+  const cli = (env: Record<string, string> = {}, program = 'dist/cli.cjs') => spawnSync('env', [...asUser, join(root, program), 'schema'], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } })
   const plain = cli({ KVMNET_COMPILE_CACHE: '0' })
   t.equal(plain.status, 0)
   for (const run of [cli(), cli()]) {
@@ -117,8 +117,12 @@ t.test('the built CLI says the same with and without its cache', { skip: built ?
     t.equal(run.stderr, '')
   }
   t.ok(existsSync(join(root, 'dist/cli-bundle.cjs.schema.v8-cache')), 'written by the first run')
-  const bad = spawnSync('env', [...asUser, join(root, 'dist/cli.js'), 'schema', '--bogus'], { cwd: root, encoding: 'utf8' })
-  const badPlain = spawnSync('env', [...asUser, join(root, 'dist/cli.js'), 'schema', '--bogus'], { cwd: root, encoding: 'utf8', env: { ...process.env, KVMNET_COMPILE_CACHE: '0' } })
+  // dist/cli.js, the ES module the package's bin was before: what names it still runs the same command.
+  const esm = cli({}, 'dist/cli.js')
+  t.equal(esm.status, 0)
+  t.equal(esm.stdout, plain.stdout, 'dist/cli.js too')
+  const bad = spawnSync('env', [...asUser, join(root, 'dist/cli.cjs'), 'schema', '--bogus'], { cwd: root, encoding: 'utf8' })
+  const badPlain = spawnSync('env', [...asUser, join(root, 'dist/cli.cjs'), 'schema', '--bogus'], { cwd: root, encoding: 'utf8', env: { ...process.env, KVMNET_COMPILE_CACHE: '0' } })
   t.equal(bad.status, badPlain.status, 'same exit code for bad input')
   t.equal(bad.stderr, badPlain.stderr, 'same error line')
 })
@@ -128,7 +132,7 @@ t.test('a user who cannot write beside the bundle runs the command without a cac
   for (const f of readdirSync(join(copy, 'dist'))) if (f.endsWith('.v8-cache')) rmSync(join(copy, 'dist', f))
   // env -i: tap's process tracking adds its loader (under this clone, unreadable to nobody below a 0700
   // /root) to the NODE_OPTIONS of every child it sees start.
-  const out = execFileSync('env', ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, process.execPath, join(copy, 'dist/cli.js'), 'schema'], { cwd: tmpdir(), encoding: 'utf8', uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] })
+  const out = execFileSync('env', ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, process.execPath, join(copy, 'dist/cli.cjs'), 'schema'], { cwd: tmpdir(), encoding: 'utf8', uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] })
   t.match(out, /"\$schema"/)
   t.same(readdirSync(join(copy, 'dist')).filter((f) => f.endsWith('.v8-cache') || f.endsWith('.tmp')), [], 'nothing written')
 })

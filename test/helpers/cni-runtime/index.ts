@@ -1,5 +1,5 @@
 /**
- * Running kvmnet-cni the way runtimes do: the built plugin (dist/cni.js) invoked directly with the CNI
+ * Running kvmnet-cni the way runtimes do: the built plugin (dist/cni.cjs, package.json's bin) invoked directly with the CNI
  * environment and the configuration on stdin, or through libcni — a minimal runtime (main.go) compiled at
  * test time from Debian's libcni source (golang-github-appc-cni-dev, GOPATH mode, offline). The plugin
  * runs inside a test namespace that stands in for the host (nsenter), so its network never touches the
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import type { TestNs } from '../ns.js'
 
 const root = fileURLToPath(new URL('../../..', import.meta.url))
-export const PLUGIN = join(root, 'dist/cni.js')
+export const PLUGIN = join(root, 'dist/cni.cjs')
 const LIBCNI = '/usr/share/gocode/src/github.com/containernetworking/cni/libcni'
 
 /** The plugin is run from dist/ (what a CNI plugin directory links to): built by `npm run build`. */
