@@ -91,7 +91,7 @@ const otherLinkNames = new BoundedMemo<ReadonlySet<string>>(1024)
  * Everything of the above, for `plan` about to be applied in the namespace `rtnl` speaks to (`netnsId`,
  * its identity) over `prev`, the plan applied before (a converge). `others` are the states of the other networks recorded for the same namespace.
  */
-export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly NetworkState[], stateRoot: string, netnsId: string, prev?: NetworkPlan): Promise<LinkInfo[]> {
+export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly Pick<NetworkState, 'name' | 'spec'>[], stateRoot: string, netnsId: string, prev?: NetworkPlan): Promise<LinkInfo[]> {
   // First: a running libvirt network's bridge is also refused below, but without naming libvirt's network.
   await assertNoLibvirtCollision(plan, netnsId, prev)
   const owner = { group: plan.group, names: linkNamesOf(plan) }
