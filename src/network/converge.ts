@@ -70,10 +70,15 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     const base = { spec: net.spec, bridge: net.bridge, group: net.plan.group, runtime: input.runtime, netnsPath: where.path, netnsName: where.name }
     const state: NetworkState = prev ? { ...prev, ...base } : { ...base, version: 1, name: net.name, netnsId, createdAt: new Date().toISOString() }
     // Only this namespace's directory: the networks of other namespaces (a host with a hundred) cannot clash.
-    const others = (await listStates(input.stateRoot, stateLabel(ns))).states.filter((o) => o.state.name !== net.name && o.state.netnsId === netnsId)
+    // Only what the checks read (name, spec): the rest of a hundred states (their timings, rules) is garbage
+    // at once instead of being held across the checks' awaits, where it survived V8's scavenges and so
+    // grew its young generation (issue 21, RSS).
+    const others = (await listStates(input.stateRoot, stateLabel(ns))).states
+      .filter((o) => o.state.name !== net.name && o.state.netnsId === netnsId)
+      .map((o) => ({ name: o.state.name, spec: o.state.spec }))
     await assertForwardsFree(net.spec, others)
     // Checks that need the kernel (links taken, uplink and NIC present), before anything is changed.
-    const links = await preflight(input.rtnl, net.plan, others.map((o) => o.state), input.stateRoot, netnsId, was?.plan)
+    const links = await preflight(input.rtnl, net.plan, others, input.stateRoot, netnsId, was?.plan)
     const startTime = await ownStartTime()
     const ctx = input.context(state, newFds)
     await tx.step('journal', 'state', async (s) => {
@@ -196,10 +201,10 @@ export async function detachPort(input: { tx: Transaction; ctx: ApplyContext; pl
  * every connection would go to whichever table the kernel consults first: refused before anything. A
  * network whose state cannot be read cannot be checked; listStates names it to status and gc.
  */
-function assertForwardsFree(spec: NetworkSpec, others: readonly { state: NetworkState }[]): void {
+function assertForwardsFree(spec: NetworkSpec, others: readonly Pick<NetworkState, 'name' | 'spec'>[]): void {
   const mine = forwardsOf(spec)
   if (mine.length === 0) return
-  for (const { state } of others) {
+  for (const state of others) {
     const theirs = forwardsOf(state.spec)
     const services = hostAddressesOf(state.spec)
     mine.forEach((f, i) => {

@@ -8,7 +8,7 @@ import type { Dirent } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { NotFoundError, StateError, ignoreNotFound } from '../errors.js'
-import { dirEntries, dirEntriesSync } from '../util/index.js'
+import { BoundedMemo, dirEntries, dirEntriesSync } from '../util/index.js'
 import { NETNS_DIR, type NetnsRef } from '../netns/index.js'
 import { fieldPath, s, type Issue } from '../schema/index.js'
 import { specSchema, type NetworkSpec } from './spec.js'
@@ -211,6 +211,13 @@ const stateSchema = s.object({
   lastApply: s.unknown().optional(),
 })
 
+/**
+ * State texts already checked against the schema, by digest: every apply reads the state of each other
+ * network in its namespace, and checking them all again was O(n²) over a hundred ups (most of what they
+ * allocated). A text that differs in any byte is checked afresh; the bound is far above a host's networks.
+ */
+const checkedStates = new BoundedMemo<true>(1024)
+
 /** The state of the network in `dir`; undefined when there is none; StateError naming the file when it is corrupt. */
 export async function readState(dir: string): Promise<NetworkState | undefined> {
   const path = join(dir, 'network.json')
@@ -230,11 +237,14 @@ export async function readState(dir: string): Promise<NetworkState | undefined> 
   } catch (err) {
     throw new StateError(path, `not valid JSON (${(err as Error).message})`)
   }
+  const key = BoundedMemo.keyOf(text)
+  if (checkedStates.get(key)) return data as NetworkState
   const issues: Issue[] = []
   if (!stateSchema.check(data, [], issues)) {
     const first = issues[0]
     throw new StateError(path, first?.message ?? 'not a kvmnet state file', first ? fieldPath(first.path) : undefined)
   }
+  checkedStates.set(key, true)
   return data as NetworkState
 }
 

@@ -58,12 +58,12 @@ import {
   RTM_NEWLINK,
   VETH_INFO_PEER,
 } from './wire/constants.js'
-import { AttrIndex, attr, findAttr, attrString, attrU16be, attrU32, attrU8, nested, readS32, readString, readU16be, readU32, readU8 } from './wire/attrs.js'
+import { AttrIndex, attr, attrOffset, findAttr, attrString, attrU16be, attrU32, attrU8, nested, readS32, readString, readU16be, readU32, readU8, stringAt, u32At } from './wire/attrs.js'
 import { encodeMessage } from './wire/header.js'
 import { decodeIfInfoMsg, encodeIfInfoMsg, IFINFOMSG_LEN } from './wire/ifinfomsg.js'
 import { bytesToMac, macToBytes } from './wire/mac.js'
 import { ipBytes, ipString } from './wire/ip.js'
-import type { LinkInfo, LinkSpec, MacvlanMode, TunData, VxlanData } from './link-types.js'
+import type { LinkInfo, LinkSelection, LinkSpec, MacvlanMode, TunData, VxlanData } from './link-types.js'
 
 export const MACVLAN_MODE_VALUES: Readonly<Record<MacvlanMode, number>> = {
   private: MACVLAN_MODE_PRIVATE,
@@ -256,6 +256,36 @@ function decodeTun(d: Attrs): TunData {
 /** A link message's index and name, read without decoding the rest. */
 export function linkIndexAndName(payload: Buffer): [number, string] {
   return [decodeIfInfoMsg(payload).index, readString(findAttr(payload, IFLA_IFNAME, IFINFOMSG_LEN)) ?? '']
+}
+
+/** Whether a link message matches a selection (see LinkFilter.anyOf), read without decoding it. */
+export function linkSelected(payload: Buffer, sel: LinkSelection, start = 0, end = payload.length): boolean {
+  const attrs = start + IFINFOMSG_LEN
+  if (sel.group !== undefined && (u32At(payload, attrOffset(payload, IFLA_GROUP, attrs, end)) ?? 0) === sel.group) return true
+  if (sel.names && sel.names.size > 0) {
+    const name = stringAt(payload, attrOffset(payload, IFLA_IFNAME, attrs, end))
+    if (name !== undefined && sel.names.has(name)) return true
+  }
+  if (sel.aliases && sel.aliases.size > 0) {
+    const alias = stringAt(payload, attrOffset(payload, IFLA_IFALIAS, attrs, end))
+    if (alias !== undefined && sel.aliases.has(alias)) return true
+  }
+  return false
+}
+
+/** Whether a link message is in `group` (IFLA_GROUP, 0 when absent), read in place. */
+export function linkInGroup(buf: Buffer, group: number, start = 0, end = buf.length): boolean {
+  return (u32At(buf, attrOffset(buf, IFLA_GROUP, start + IFINFOMSG_LEN, end)) ?? 0) === group
+}
+
+/** A link message's ifindex, read without decoding the rest. */
+export function linkIndexOf(payload: Buffer, start = 0): number {
+  return payload.readInt32LE(start + 4)
+}
+
+/** A link message's name, read without decoding the rest. */
+export function linkNameOf(payload: Buffer): string {
+  return stringAt(payload, attrOffset(payload, IFLA_IFNAME, IFINFOMSG_LEN)) ?? ''
 }
 
 /** A link message's IFLA_GROUP (0 when absent), read without decoding the rest. */

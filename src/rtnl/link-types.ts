@@ -108,6 +108,18 @@ export interface LinkFilter {
   master?: LinkRef
   kind?: string
   group?: number
+  /**
+   * Only links matching at least one of these: a name, an alias, the group. Checked on the raw dump
+   * before anything is decoded, so a namespace's other links (a thousand, for a network's ten) cost no
+   * objects.
+   */
+  anyOf?: LinkSelection
+}
+
+export interface LinkSelection {
+  names?: ReadonlySet<string>
+  aliases?: ReadonlySet<string>
+  group?: number
 }
 
 export interface BridgeData {

@@ -9,8 +9,10 @@ import type { LinkChange, LinkFilter, LinkInfo, LinkRef, LinkSpec, TapSpec } fro
 import { validateLinkChange, validateLinkRef, validateLinkSpec } from './link-validate.js'
 import {
   decodeLink,
-  linkGroupOf,
-  linkIndexAndName,
+  linkIndexOf,
+  linkNameOf,
+  linkInGroup,
+  linkSelected,
   encodeCreateLink,
   encodeDeleteGroup,
   encodeDeleteLink,
@@ -59,22 +61,39 @@ export async function listLinks(ctx: RtnlContext, filter: LinkFilter = {}): Prom
     if (!m) return []
     master = m.index
   } else master = filter.master
+  // The kernel filters master and kind; group and anyOf have no dump filter. Checking all of them here as
+  // well keeps the result right on kernels that ignore a filter. Group and anyOf are checked in the
+  // datagram, before a reply is even kept: a network's ports are a few of the namespace's links, and
+  // decoding (or just holding) every one was most of what an `up` allocated.
+  const { group, anyOf: sel } = filter
+  const keep =
+    group === undefined && sel === undefined
+      ? undefined
+      : (buf: Buffer, start: number, end: number) => (group === undefined || linkInGroup(buf, group, start, end)) && (sel === undefined || linkSelected(buf, sel, start, end))
   const replies = await ctx.sock.dump(encodeDumpLinks({ ...(master !== undefined ? { master } : {}), ...(filter.kind ? { kind: filter.kind } : {}) }), {
     object: 'links',
+    keep,
   })
-  // The kernel filters master and kind; group has no dump filter. Checking all three here as well keeps
-  // the result right on kernels that ignore a filter. The group is checked before decoding: a network's
-  // ports are a few of the namespace's links, and decoding every one was most of what an `up` allocated.
   return replies
-    .filter((r) => r.type === RTM_NEWLINK && (filter.group === undefined || linkGroupOf(r.payload) === filter.group))
+    .filter((r) => r.type === RTM_NEWLINK)
     .map((r) => decodeLink(r.payload))
     .filter((l) => (master === undefined || l.master === master) && (!filter.kind || l.kind === filter.kind) && (filter.group === undefined || l.group === filter.group))
 }
 
-/** Every link's name by index: one dump, nothing else decoded (what naming routes' devices needs). */
-export async function linkNamesByIndex(ctx: RtnlContext): Promise<Map<number, string>> {
-  const replies = await ctx.sock.dump(encodeDumpLinks(), { object: 'links' })
-  return new Map(replies.filter((r) => r.type === RTM_NEWLINK).map((r) => linkIndexAndName(r.payload)))
+/**
+ * Links' names by index: one dump, nothing else decoded (what naming routes' devices needs); only the
+ * indexes in `only` when given (the devices of the routes listed, not every port of the namespace).
+ */
+export async function linkNamesByIndex(ctx: RtnlContext, only?: ReadonlySet<number>): Promise<Map<number, string>> {
+  const keep = only === undefined ? undefined : (buf: Buffer, start: number) => only.has(linkIndexOf(buf, start))
+  const replies = await ctx.sock.dump(encodeDumpLinks(), { object: 'links', keep })
+  const names = new Map<number, string>()
+  for (const r of replies) {
+    if (r.type !== RTM_NEWLINK) continue
+    const index = linkIndexOf(r.payload)
+    if (only === undefined || only.has(index)) names.set(index, linkNameOf(r.payload))
+  }
+  return names
 }
 
 /** The kind a spec creates, as the kernel reports it (taps are 'tun' devices). */

@@ -1,7 +1,7 @@
 /** RTM_*ROUTE requests from RouteSpec, and RouteInfo from RTM_NEWROUTE replies. Pure. */
 import { SpecError } from '../errors.js'
 import { ipaddr } from '../util/index.js'
-import { attr, attrMap, attrU32, readU32 } from './wire/attrs.js'
+import { AttrIndex, attr, attrU32 } from './wire/attrs.js'
 import {
   NLM_F_ACK,
   NLM_F_CREATE,
@@ -169,7 +169,8 @@ export function decodeRoute(payload: Buffer): RouteInfo | undefined {
   const rtm = decodeRtMsg(payload)
   const family = familyFromAf(rtm.family)
   if (!family) return undefined
-  const a = attrMap(payload, RTMSG_LEN)
+  // Indexed, not cut into a Map of Buffers: a dump decodes every route of the table.
+  const a = new AttrIndex(payload, RTMSG_LEN)
   const dst = a.get(RTA_DST)
   const gw = a.get(RTA_GATEWAY)
   const src = a.get(RTA_PREFSRC)
@@ -177,9 +178,9 @@ export function decodeRoute(payload: Buffer): RouteInfo | undefined {
     family,
     dst: rtm.dstLen === 0 || !dst ? 'default' : `${ipString(dst)}/${rtm.dstLen}`,
     gateway: gw ? ipString(gw) : undefined,
-    dev: readU32(a.get(RTA_OIF)),
-    table: readU32(a.get(RTA_TABLE)) ?? rtm.table,
-    metric: readU32(a.get(RTA_PRIORITY)),
+    dev: a.u32(RTA_OIF),
+    table: a.u32(RTA_TABLE) ?? rtm.table,
+    metric: a.u32(RTA_PRIORITY),
     scope: rtm.scope,
     protocol: rtm.protocol,
     prefsrc: src ? ipString(src) : undefined,

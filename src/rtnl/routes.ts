@@ -15,7 +15,15 @@ export interface RouteFilter {
   /** Default 254 (main), like `ip route`; 0 lists every table. */
   table?: number
   dev?: LinkRef
+  /**
+   * Fill in each route's devName (default true). Naming more than a few devices takes a dump of every
+   * link in the namespace: a caller that needs names only for an error message asks for one link then.
+   */
+  devNames?: boolean
 }
+
+/** Up to this many devices are named by one GETLINK each (pipelined) rather than a dump of every link. */
+const NAMES_BY_REQUEST = 16
 
 async function resolve(ctx: RtnlContext, spec: RouteSpec): Promise<ResolvedRoute> {
   const parsed = parseRouteSpec(spec)
@@ -67,10 +75,7 @@ export async function listRoutes(ctx: RtnlContext, filter: RouteFilter = {}): Pr
       (r): r is RouteInfo =>
         r !== undefined && (table === 0 || r.table === table) && (dev === undefined || r.dev === dev) && (filter.family === undefined || r.family === filter.family),
     )
-  if (routes.some((r) => r.dev !== undefined)) {
-    const names = await linkNamesByIndex(ctx)
-    for (const r of routes) if (r.dev !== undefined) r.devName = names.get(r.dev)
-  }
+  if (filter.devNames !== false) await nameDevices(ctx, routes)
   return routes
 }
 
@@ -90,6 +95,26 @@ export async function routeGet(ctx: RtnlContext, q: { dst: string; src?: string 
   return route
 }
 
+async function nameDevices(ctx: RtnlContext, routes: RouteInfo[]): Promise<void> {
+  const devs = new Set<number>()
+  for (const r of routes) if (r.dev !== undefined) devs.add(r.dev)
+  if (devs.size === 0) return
+  const names = devs.size <= NAMES_BY_REQUEST ? await namesByRequest(ctx, devs) : await linkNamesByIndex(ctx, devs)
+  for (const r of routes) if (r.dev !== undefined) r.devName = names.get(r.dev)
+}
+
+/** A few devices' names, one GETLINK each in the same datagram; a device gone meanwhile stays unnamed. */
+async function namesByRequest(ctx: RtnlContext, devs: ReadonlySet<number>): Promise<Map<number, string>> {
+  const names = new Map<number, string>()
+  await Promise.all(
+    [...devs].map(async (index) => {
+      const link = await findLink(ctx, index)
+      if (link) names.set(index, link.name)
+    }),
+  )
+  return names
+}
+
 /** Routes learnt from router advertisements (RTPROT_RA). */
 export const RTPROT_RA = 9
 
@@ -98,6 +123,8 @@ export const RTPROT_RA = 9
  * metric) — optionally only one from a given origin (RTPROT_RA); its device name filled in.
  */
 export async function defaultRoute(ctx: RtnlContext, family: Family, opts: { protocol?: number } = {}): Promise<RouteInfo | undefined> {
-  const candidates = (await listRoutes(ctx, { family })).filter((r) => r.dst === 'default' && (opts.protocol === undefined || r.protocol === opts.protocol))
-  return candidates.sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0]
+  const candidates = (await listRoutes(ctx, { family, devNames: false })).filter((r) => r.dst === 'default' && (opts.protocol === undefined || r.protocol === opts.protocol))
+  const best = candidates.sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0]
+  if (best) await nameDevices(ctx, [best])
+  return best
 }

@@ -17,8 +17,9 @@ import { KvmnetError, NetlinkError, SystemError } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
 import { openRawRtnl, type RawRtnl } from './open-raw-socket.js'
 import { dumpConsistently, type DumpAttempt } from './dump-retry.js'
-import { NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP_INTR, RTM_NAMES } from './wire/constants.js'
-import { decodeHeader, setPid, setSeq, splitMessages } from './wire/header.js'
+import { align4 } from './wire/attrs.js'
+import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP_INTR, RTM_NAMES } from './wire/constants.js'
+import { decodeHeader, setPid, setSeq } from './wire/header.js'
 import { parseDone, parseNlError } from './wire/nlmsgerr.js'
 
 /** A data message the kernel sent in answer to a request (an RTM_NEWLINK of a GETLINK, a dump entry). */
@@ -34,6 +35,16 @@ export interface RequestMeta {
   object?: string | undefined
   /** Name of the request for errors, when it is not an rtnetlink type (e.g. 'NFT_MSG_GETTABLE'). */
   op?: string | undefined
+}
+
+/**
+ * Which data replies of a dump to keep, judged in the datagram (the payload is buf[start, end)) before
+ * any object is made for it: a dump of a namespace's thousand links for a network's ten then holds ten.
+ */
+export type ReplyFilter = (buf: Buffer, start: number, end: number) => boolean
+
+export interface DumpMeta extends RequestMeta {
+  keep?: ReplyFilter | undefined
 }
 
 export interface BatchItem extends RequestMeta {
@@ -56,6 +67,7 @@ interface Pending {
   dump: boolean
   replies: NlReply[]
   interrupted: boolean
+  keep?: ReplyFilter | undefined
   resolve(replies: NlReply[]): void
   reject(err: Error): void
 }
@@ -91,18 +103,19 @@ export class RtnlSocket {
     return this.inFlight.size + this.outbox.length + this.dumpQueue.length
   }
 
-  /** Send a request (NLM_F_ACK set by the encoder) and resolve with the data replies that preceded its ack. */
+  /** Send a request and resolve with the data replies that preceded its ack (asked for here when the encoder did not). */
   request(msg: Buffer, meta: RequestMeta = {}): Promise<NlReply[]> {
     return new Promise((resolve, reject) => this.enqueue(this.pendingFor(msg, meta, false, resolve, reject)))
   }
 
   /** Send a dump request (NLM_F_DUMP) and resolve with every entry; retried when the kernel flags it inconsistent. */
-  async dump(msg: Buffer, meta: RequestMeta = {}): Promise<NlReply[]> {
+  async dump(msg: Buffer, meta: DumpMeta = {}): Promise<NlReply[]> {
     const op = meta.op ?? RTM_NAMES[decodeHeader(msg).type] ?? 'dump'
     return dumpConsistently(
       () =>
         new Promise<DumpAttempt<NlReply>>((resolve, reject) => {
           const p = this.pendingFor(Buffer.from(msg), meta, true, (r) => resolve({ replies: r, interrupted: p.interrupted }), reject)
+          p.keep = meta.keep
           this.dumpQueue.push(p)
           this.pumpDumps()
         }),
@@ -208,22 +221,31 @@ export class RtnlSocket {
   }
 
   private onDatagram(buf: Buffer): void {
-    for (const m of splitMessages(buf)) {
-      const p = this.inFlight.get(m.header.seq)
-      if (!p || m.header.pid !== this.port) continue
-      const { type, flags } = m.header
+    // The headers are read in place (no object per message, as splitMessages makes): a dump page holds
+    // ~20 links, a run of acks hundreds, and only the replies kept are worth an object.
+    let off = 0
+    while (off + NLMSG_HDRLEN <= buf.length) {
+      const len = buf.readUInt32LE(off)
+      if (len < NLMSG_HDRLEN || off + len > buf.length) break
+      const at = off
+      off += align4(len)
+      const p = this.inFlight.get(buf.readUInt32LE(at + 8))
+      if (!p || buf.readUInt32LE(at + 12) !== this.port) continue
+      const type = buf.readUInt16LE(at + 4)
+      const flags = buf.readUInt16LE(at + 6)
       if (type === NLMSG_ERROR) {
-        const e = parseNlError(m.payload, flags)
+        const e = parseNlError(buf.subarray(at + NLMSG_HDRLEN, at + len), flags)
         if (e.errno === 0) this.settle(p, p.replies)
         else this.settle(p, new NetlinkError({ errno: e.errno, op: p.op, object: p.object, extAck: e.message }))
       } else if (type === NLMSG_DONE) {
-        const d = parseDone(m.payload, flags)
+        const d = parseDone(buf.subarray(at + NLMSG_HDRLEN, at + len), flags)
         if (d.errno === 0) this.settle(p, p.replies)
         else this.settle(p, new NetlinkError({ errno: d.errno, op: p.op, object: p.object, extAck: d.message }))
       } else if (type !== NLMSG_NOOP && type !== NLMSG_OVERRUN) {
         if (flags & NLM_F_DUMP_INTR) p.interrupted = true
+        if (p.keep && !p.keep(buf, at + NLMSG_HDRLEN, at + len)) continue
         // Each datagram is a fresh buffer owned by us, so a view is safe to keep.
-        p.replies.push({ type, flags, payload: m.payload })
+        p.replies.push({ type, flags, payload: buf.subarray(at + NLMSG_HDRLEN, at + len) })
       }
     }
   }

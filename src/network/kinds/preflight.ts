@@ -9,6 +9,7 @@
  * they go (the namespace may change in between); these make the common mistakes cost nothing.
  */
 import { SpecError } from '../../errors.js'
+import { BoundedMemo } from '../../util/index.js'
 import { describeCollision, libvirtCollisions, libvirtNetnsIds, libvirtNetworks } from '../../libvirt-host/index.js'
 import { IFF_LOOPBACK, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import type { NetworkPlan } from '../plan.js'
@@ -80,17 +81,32 @@ export async function assertNoLibvirtCollision(plan: NetworkPlan, netnsId: strin
 }
 
 /**
+ * The link names of other networks' plans, by their spec: each up checks its names against every other
+ * network in the namespace, and planning them all afresh made a hundred ups O(n²) in allocation. The
+ * spec (and state root) is the whole input of a plan, so the digest of its JSON is a sound key.
+ */
+const otherLinkNames = new BoundedMemo<ReadonlySet<string>>(1024)
+
+/**
  * Everything of the above, for `plan` about to be applied in the namespace `rtnl` speaks to (`netnsId`,
  * its identity) over `prev`, the plan applied before (a converge). `others` are the states of the other networks recorded for the same namespace.
  */
-export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly NetworkState[], stateRoot: string, netnsId: string, prev?: NetworkPlan): Promise<LinkInfo[]> {
+export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly Pick<NetworkState, 'name' | 'spec'>[], stateRoot: string, netnsId: string, prev?: NetworkPlan): Promise<LinkInfo[]> {
   // First: a running libvirt network's bridge is also refused below, but without naming libvirt's network.
   await assertNoLibvirtCollision(plan, netnsId, prev)
-  const links = await rtnl.listLinks()
-  const byName = new Map(links.map((l) => [l.name, l]))
   const owner = { group: plan.group, names: linkNamesOf(plan) }
   const aliases = new Set(ownAliases(plan))
   const created = createdLinks(plan)
+  const uplink = firewallOf(plan)?.nat?.uplink ?? firewallOf(plan)?.routed?.uplink
+  // Only the links this check reads are decoded: by name (the links to create, uplink, NIC, parent), by
+  // alias (ours) and the group's (the apply's next check). The namespace's others (a thousand ports of
+  // other networks) were decoded on every up: most of what an up allocated, and live across its awaits.
+  const names = new Set([...owner.names, ...created.map((c) => c.name)])
+  if (uplink !== undefined) names.add(uplink)
+  if (plan.mode === 'bridge') names.add(plan.nic)
+  if (plan.mode === 'macvtap') names.add(plan.parent)
+  const links = await rtnl.listLinks({ anyOf: { names, aliases, group: plan.group } })
+  const byName = new Map(links.map((l) => [l.name, l]))
   for (const c of created) {
     const have = byName.get(c.name)
     if (have) assertOurs(have, c.alias, c.field, owner)
@@ -98,12 +114,11 @@ export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly 
   // A name another network gives one of its links, also one that is missing right now (its watcher or
   // next up makes it again).
   for (const other of others) {
-    const theirs = linkNamesOf(planFor(other.spec, stateRoot))
+    const theirs = otherLinkNames.through(BoundedMemo.keyOf(`${stateRoot}\n${JSON.stringify(other.spec)}`), () => linkNamesOf(planFor(other.spec, stateRoot)))
     const clash = created.find((c) => theirs.has(c.name))
     if (clash) throw new SpecError(clash.field, `${clash.name} is a link of network ${other.name}`)
   }
 
-  const uplink = firewallOf(plan)?.nat?.uplink ?? firewallOf(plan)?.routed?.uplink
   if (uplink !== undefined && !byName.has(uplink)) throw new SpecError('uplink', `no interface named ${uplink} in this namespace`)
   if (plan.mode === 'bridge') assertNic(byName.get(plan.nic), plan.nic, 'interface', 'a bridge takes Ethernet NICs only')
   if (plan.mode === 'macvtap') {
@@ -116,6 +131,7 @@ export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly 
   const ours = new Set(links.filter((l) => (l.alias !== undefined && aliases.has(l.alias)) || isHalfMade(l, owner)).map((l) => l.index))
   if ('subnet' in plan) await assertSubnetFree(rtnl, { v4: plan.subnet, v6: plan.subnet6 }, ours)
   if (plan.mode === 'macvtap' && plan.hostHelper) await assertSubnetFree(rtnl, { v4: plan.hostHelper.subnet }, ours)
-  // The links as listed: the apply's next check (the link group is the network's alone) needs no second dump.
+  // The links as listed (the group's among them): the apply's next check (the link group is the network's
+  // alone) needs no second dump.
   return links
 }

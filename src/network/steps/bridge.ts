@@ -23,7 +23,11 @@ export async function assertSubnetFree(rtnl: Rtnl, subnets: { v4?: string | unde
     ...(subnets.extra ?? []).map((s) => [s.includes(':') ? 'ipv6.extra' : 'ipv4.extra', s]),
   ].filter((x): x is [string, string] => x[1] !== undefined)
   if (wanted.length === 0) return
-  const routes = await rtnl.listRoutes({ table: 254 })
+  // No device names: they would take a dump of every link (a thousand ports'), for an error message. One
+  // family's routes when only one is wanted (the kernel filters: an IPv4 network skips every link's fe80::).
+  const families = new Set(wanted.map(([, sub]) => (sub.includes(':') ? 6 : 4) as 4 | 6))
+  const family = families.size === 1 ? [...families][0] : undefined
+  const routes = await rtnl.listRoutes({ table: 254, devNames: false, ...(family ? { family } : {}) })
   for (const [field, sub] of wanted) {
     const [net, len] = ipaddr.parseCIDR(sub)
     for (const r of routes) {
@@ -37,7 +41,8 @@ export async function assertSubnetFree(rtnl: Rtnl, subnets: { v4?: string | unde
       if (other[0].kind() !== net.kind()) continue
       // Overlap: either prefix contains the other's network address.
       if (net.match(other) || other[0].match([net, len] as [typeof net, number])) {
-        throw new SpecError(field, `${sub} overlaps ${r.dst}, already routed via ${r.devName ?? `ifindex ${r.dev}`}`)
+        const dev = (await rtnl.findLink(r.dev))?.name
+        throw new SpecError(field, `${sub} overlaps ${r.dst}, already routed via ${dev ?? `ifindex ${r.dev}`}`)
       }
     }
   }

@@ -31,7 +31,7 @@ export interface Underlay {
 async function routeDevice(rtnl: Rtnl, ip: string, family: 4 | 6): Promise<number | undefined> {
   const addr = ipaddr.parse(ip)
   let best: { len: number; metric: number; dev: number } | undefined
-  for (const r of await rtnl.listRoutes({ family })) {
+  for (const r of await rtnl.listRoutes({ family, devNames: false })) {
     if (r.dev === undefined || r.type !== 'unicast') continue
     let len = 0
     if (r.dst !== 'default') {

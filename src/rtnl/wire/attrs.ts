@@ -144,6 +144,34 @@ export class AttrIndex {
   }
 }
 
+/**
+ * Offset of the header of the first attribute of `type` in a run, or -1: nothing is allocated, for a
+ * dump filtered before decoding (a namespace's thousand links, of which a network needs ten).
+ */
+export function attrOffset(buf: Buffer, type: number, start = 0, end = buf.length): number {
+  let off = start
+  while (off + NLA_HDRLEN <= end) {
+    const len = buf[off]! | (buf[off + 1]! << 8)
+    if (len < NLA_HDRLEN || off + len > end) return -1
+    if (((buf[off + 2]! | (buf[off + 3]! << 8)) & NLA_TYPE_MASK) === type) return off
+    off += align4(len)
+  }
+  return -1
+}
+
+/** The string attribute whose header is at `off` (see attrOffset), up to its NUL; undefined for -1. */
+export function stringAt(buf: Buffer, off: number): string | undefined {
+  if (off < 0) return undefined
+  const end = off + (buf[off]! | (buf[off + 1]! << 8))
+  const nul = buf.indexOf(0, off + NLA_HDRLEN)
+  return buf.toString('utf8', off + NLA_HDRLEN, nul === -1 || nul > end ? end : nul)
+}
+
+/** The u32 attribute whose header is at `off`; undefined for -1 or a short one. */
+export function u32At(buf: Buffer, off: number): number | undefined {
+  return off >= 0 && (buf[off]! | (buf[off + 1]! << 8)) >= NLA_HDRLEN + 4 ? buf.readUInt32LE(off + NLA_HDRLEN) : undefined
+}
+
 /** The payload of the first attribute of `type` in a run, without indexing the others (undefined: none). */
 export function findAttr(buf: Buffer, type: number, start = 0, end = buf.length): Buffer | undefined {
   let off = start

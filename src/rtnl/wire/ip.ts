@@ -20,7 +20,40 @@ export function ipBytes(addr: ipaddr.IPv4 | ipaddr.IPv6): Buffer {
   return Buffer.from(addr.toByteArray())
 }
 
-/** Canonical text form: dotted quad, or RFC 5952 compressed IPv6. */
-export function ipString(bytes: Buffer): string {
-  return ipaddr.fromByteArray([...bytes]).toString()
+/**
+ * Canonical text form: dotted quad, or RFC 5952 compressed IPv6 (lower-case hex, no leading zeros, the
+ * longest run of two or more zero groups — the first of equals — as '::'), what ipaddr.js prints. Written
+ * out rather than through ipaddr.js: a route dump formats every route's addresses, and the parse objects
+ * ipaddr.js makes for each were a good part of what listing a namespace's routes allocated.
+ */
+export function ipString(bytes: Uint8Array): string {
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`
+  if (bytes.length !== 16) return ipaddr.fromByteArray([...bytes]).toString()
+  let runAt = -1
+  let runLen = 0
+  for (let i = 0; i < 8; ) {
+    if (bytes[2 * i] !== 0 || bytes[2 * i + 1] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && bytes[2 * j] === 0 && bytes[2 * j + 1] === 0) j++
+    if (j - i > runLen) {
+      runAt = i
+      runLen = j - i
+    }
+    i = j
+  }
+  if (runLen < 2) runAt = -1
+  let out = ''
+  for (let i = 0; i < 8; i++) {
+    if (i === runAt) {
+      out += i === 0 ? '::' : ':'
+      i += runLen - 1
+      continue
+    }
+    out += ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16)
+    if (i < 7) out += ':'
+  }
+  return out
 }
