@@ -13,7 +13,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { requireBundle } from '../util/index.js'
+// Output through fd 1 and 2, not process.stdout/stderr (util/std-fds.ts): a pipe's stream loads node:net.
+import { requireBundle, writeStderr, writeStdout } from '../util/index.js'
 import type { CommandTable, UsageError, fail, runCommand } from './run.js'
 import { commandUsage, mainUsage } from './usage.js'
 
@@ -43,24 +44,24 @@ function version(): string {
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (!command || command === '--help' || command === '-h') {
-    process.stdout.write(mainUsage())
+    writeStdout(mainUsage())
     return command ? 0 : 2
   }
   if (command === '--version' || command === '-V' || command === 'version') {
-    process.stdout.write(`kvmnet ${version()}\n`)
+    writeStdout(`kvmnet ${version()}\n`)
     return 0
   }
   if (command === 'help') {
     const topic = rest[0]
     const text = topic ? commandUsage(topic) : mainUsage()
     if (!text) return usageError(`unknown command '${topic}' (try kvmnet --help)`, rest.includes('--json'))
-    process.stdout.write(text)
+    writeStdout(text)
     return 0
   }
   // Every command has its usage text (and its module in bundle.ts's table).
   if (!commandUsage(command)) return usageError(`unknown command '${command}' (try kvmnet --help)`, rest.includes('--json'))
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(commandUsage(command) ?? mainUsage())
+    writeStdout(commandUsage(command) ?? mainUsage())
     return 0
   }
   // The code cache is per command: `up --dry-run` runs plan's code.
@@ -68,19 +69,12 @@ async function main(argv: string[]): Promise<number> {
   return b.runCommand(b.COMMANDS, command, rest)
 }
 
-// A reader that stops early (`kvmnet schema | head -1`) is no failure of the command: stop quietly, with
-// the status a shell gives a command its pipe has closed on (128 + SIGPIPE), instead of Node's trace.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code !== 'EPIPE') throw err
-  process.exit(141)
-})
-
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code
   },
   (err: unknown) => {
-    process.stderr.write(`kvmnet: ${String(err)}\n`)
+    writeStderr(`kvmnet: ${String(err)}\n`)
     process.exitCode = 1
   },
 )

@@ -1,9 +1,9 @@
 /** What the CLI prints: lines, aligned columns (podman/virsh style), reports, and errors. */
 import type { ApplyReport } from '../network/index.js'
-import { stepLabel } from '../util/index.js'
+import { stepLabel, writeStdout } from '../util/index.js'
 
 export function out(s: string): void {
-  process.stdout.write(s.endsWith('\n') ? s : `${s}\n`)
+  writeStdout(s.endsWith('\n') ? s : `${s}\n`)
 }
 
 /** Columns padded to their widest cell, two spaces apart, headers in capitals; no borders. */

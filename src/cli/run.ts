@@ -4,6 +4,7 @@
  * bundle, or the sources through tsx), so that describeError's instanceof checks see that copy's error
  * classes.
  */
+import { writeStderr } from '../util/index.js'
 import type { CliArgs } from './args.js'
 
 export type CommandTable = Record<string, () => Promise<{ default: (a: CliArgs) => Promise<number> }>>
@@ -29,8 +30,8 @@ export async function runCommand(table: CommandTable, command: string, rest: str
 export async function fail(err: unknown, json: boolean, command?: string): Promise<number> {
   const { describeError } = await import('./errors.js')
   const d = describeError(err, command)
-  if (json) process.stderr.write(`${JSON.stringify({ error: d.json })}\n`)
-  else for (const line of d.lines) process.stderr.write(`kvmnet: ${line}\n`)
-  if (process.env.KVMNET_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`)
+  if (json) writeStderr(`${JSON.stringify({ error: d.json })}\n`)
+  else writeStderr(d.lines.map((line) => `kvmnet: ${line}\n`).join(''))
+  if (process.env.KVMNET_DEBUG && err instanceof Error) writeStderr(`${err.stack}\n`)
   return err instanceof UsageError ? 2 : d.exitCode
 }

@@ -8,7 +8,8 @@
  *
  * A descriptor left non-blocking by whoever made it (EAGAIN) falls back to Node's stream for that stream.
  */
-import { readSync, writeSync } from 'node:fs'
+import { readSync } from 'node:fs'
+import { writeFd } from '../util/index.js'
 import type { Readable } from 'node:stream'
 
 export interface PluginIo {
@@ -48,21 +49,6 @@ async function readStdin(): Promise<string> {
     chunks.push(buf.subarray(0, n))
   }
   return Buffer.concat(chunks).toString('utf8')
-}
-
-/** All of `text` to `fd` (a pipe may take a large result in parts); the stream when the fd would block. */
-function writeFd(fd: 1 | 2, text: string): void {
-  const buf = Buffer.from(text, 'utf8')
-  let off = 0
-  while (off < buf.length) {
-    try {
-      off += writeSync(fd, buf, off)
-    } catch (err) {
-      if (!isEagain(err)) throw err
-      ;(fd === 1 ? process.stdout : process.stderr).write(buf.subarray(off))
-      return
-    }
-  }
 }
 
 /** The process's own stdin, stdout and stderr, by descriptor. */

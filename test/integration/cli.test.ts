@@ -82,7 +82,10 @@ t.test('gc removes what a killed `up --foreground` left', async (t) => {
   t.teardown(() => {
     fg.kill('SIGKILL')
   })
-  await waitFor(async () => stateFileOf(stateRoot, 'crash') !== undefined && processesIn(ns.path, 'dnsmasq').length > 0, 30_000, 50)
+  // Killed once up has finished (it printed the ports): the state file and dnsmasq come before the ports.
+  let printed = ''
+  fg.stdout?.on('data', (d: Buffer) => (printed += d.toString()))
+  await waitFor(async () => stateFileOf(stateRoot, 'crash') !== undefined && processesIn(ns.path, 'dnsmasq').length > 0 && /crash-p0/.test(printed), 30_000, 50)
   fg.kill('SIGKILL')
   await fg
   // The supervised dnsmasq dies with its parent; the links and rules stay until gc.

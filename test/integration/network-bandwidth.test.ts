@@ -248,7 +248,8 @@ t.test('the watch repairs bandwidth drift: a qdisc, a class, a redirect filter o
   for (const [what, cmd] of cases) {
     const seen = repaired.length
     await host.run('tc', cmd)
-    t.ok((await net.status()).problems.length > 0, `${what}: status sees the drift`)
+    // The watch may have put it back already (it repairs ~20 ms after the loss): then status sees nothing.
+    t.ok((await net.status()).problems.length > 0 || repaired.length > seen, `${what}: status sees the drift (or the watch repaired it first)`)
     await waitFor(async () => repaired.length > seen && (await clean()), 5000, 50)
     t.pass(`${what}: repaired by the watch (${repaired.slice(seen).map((e) => `${e.what} in ${e.ms.toFixed(0)} ms`).join(', ')})`)
   }
@@ -271,7 +272,8 @@ t.test('the watch repairs bandwidth drift: a qdisc, a class, a redirect filter o
   for (const [what, cmd] of inPlace) {
     const seen = repaired.length
     await host.run('tc', cmd)
-    t.ok((await net.status()).problems.length > 0, `${what}: status sees the drift`)
+    // The watch may have put it back already (it repairs ~20 ms after the loss): then status sees nothing.
+    t.ok((await net.status()).problems.length > 0 || repaired.length > seen, `${what}: status sees the drift (or the watch repaired it first)`)
     await waitFor(async () => repaired.length > seen && (await clean()), 5000, 50).catch(() => false)
     t.ok(repaired.length > seen && (await clean()), `${what}: repaired by the watch (${repaired.slice(seen).map((e) => `${e.what} in ${e.ms.toFixed(0)} ms`).join(', ') || 'nothing'})`)
   }

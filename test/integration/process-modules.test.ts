@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { makeNs } from '../helpers/ns.js'
 import { downNetwork, invokePlugin, PLUGIN, pluginMissing } from '../helpers/cni-runtime/index.js'
 
-const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/cli.cjs', import.meta.url))
 const skip = pluginMissing() ?? false
 const UNWANTED = ['net', 'child_process', 'dgram', 'perf_hooks']
 /**
@@ -46,9 +46,10 @@ t.test('kvmnet up and down of a NAT network with a forward', { skip }, async (t)
   const spec = join(s.dir, 'spec.json')
   writeFileSync(spec, JSON.stringify({ name: 'kvhpmod', mode: 'nat', ipv4: { address: '10.236.0.1/24' }, dns: { enabled: false }, ports: [{ name: 'kvhpm0' }], forwards: [{ proto: 'tcp', hostPort: 8080, guest: '10.236.0.2', guestPort: 80 }] }))
   for (const [command, arg] of [['up', spec], ['down', 'kvhpmod']] as const) {
-    // Output not to pipes: `kvmnet`'s entry (main.ts) keeps process.stdout for its EPIPE handling, a
-    // net.Socket on a pipe.
-    await execa('env', ['-i', `PATH=${PATH}`, `KVMNET_TEST_MODULES=${s.list(command)}`, 'node', '-r', s.preload, cli, command, arg, '--netns', host.path, '--state-root', stateRoot], { stdout: 'ignore', stderr: 'ignore' })
+    // Output to pipes, as a supervisor or a shell pipeline gives it: written through fd 1 and 2, never
+    // through process.stdout/stderr (a net.Socket on a pipe).
+    const r = await execa('env', ['-i', `PATH=${PATH}`, `KVMNET_TEST_MODULES=${s.list(command)}`, 'node', '-r', s.preload, cli, command, arg, '--netns', host.path, '--state-root', stateRoot], { stdout: 'pipe', stderr: 'pipe' })
+    t.match(r.stdout, command === 'up' ? /kvhpmod: up in/ : /kvhpmod: down in/, `kvmnet ${command} printed its result`)
     t.same(unwanted(s.list(command)), [], `kvmnet ${command}`)
   }
 })

@@ -1,5 +1,5 @@
 import { DEFAULT_STATE_ROOT, checkReachableBy, createNetwork, dnsmasqOf, prepareStateRoot, validateSpec, type Network } from '../../network/index.js'
-import { stepLabel, type StepEvent } from '../../util/index.js'
+import { isTerminal, stepLabel, type StepEvent } from '../../util/index.js'
 import type { CliArgs } from '../args.js'
 import { ms, out, printReport, renderColumns } from '../output.js'
 import { need, networkOptions, readSpec } from './common.js'
@@ -21,8 +21,8 @@ export default async function up(a: CliArgs): Promise<number> {
   const signals = a.foreground ? new ForegroundSignals(net, specPath, { json: a.json, prune: a.prune }) : undefined
   try {
     // What will still block the network (a foreign table's drop policy, a firewall with coexistence off): one line each.
-    net.on('warning', (w) => w.code !== 'libnftables-unavailable' && process.stderr.write(`${process.stderr.isTTY && !a.json ? '\r\x1b[K' : ''}kvmnet: warning: ${w.network}: ${w.message} [${w.code}: ${w.object}]; fix: ${w.fix}\n`))
-    const stopProgress = process.stderr.isTTY && !a.json ? showProgress(net) : undefined
+    net.on('warning', (w) => w.code !== 'libnftables-unavailable' && process.stderr.write(`${isTerminal(2) && !a.json ? '\r\x1b[K' : ''}kvmnet: warning: ${w.network}: ${w.message} [${w.code}: ${w.object}]; fix: ${w.fix}\n`))
+    const stopProgress = isTerminal(2) && !a.json ? showProgress(net) : undefined
     if (signals) {
       net.on('repaired', (e) => out(a.json ? JSON.stringify({ event: 'repaired', network: net.name, what: e.what, ms: e.ms }) : `${net.name}: repaired ${e.what} in ${ms(e.ms)}`))
       net.on('repair-failed', (e) => {
