@@ -11,9 +11,48 @@ const paths = args.length > 0 ? args : ['test/unit', 'test/integration']
 
 let summary
 let tail = ''
+// The failing points, each with the subtests above it, are printed again just before the count line: a CI log
+// that keeps only its head and tail still says what failed.
+const failures = []
+const stack = []
+let partial = ''
+let diag = null
+function readLine(line) {
+  const sub = line.match(/^(\s*)# Subtest: (.*)$/)
+  if (sub) {
+    const depth = sub[1].length / 4
+    stack.length = depth
+    stack[depth] = sub[2]
+    diag = null
+    return
+  }
+  const point = line.match(/^(\s*)not ok \d+ - (.*?)(?: # time=.*)?$/)
+  if (point) {
+    const depth = point[1].length / 4
+    const where = [...stack.slice(0, depth), point[2]].join(' > ')
+    // A parent's "not ok" repeats its children's; keep the innermost.
+    if (!failures.some((f) => f.where.startsWith(`${where} > `))) {
+      diag = { where, lines: [] }
+      failures.push(diag)
+    }
+    return
+  }
+  if (!diag) return
+  if (/^\s*\.\.\.\s*$/.test(line) || /^\s*(ok|not ok|1\.\.)/.test(line)) {
+    diag = null
+    return
+  }
+  // The YAML block under a failing point: keep what says why (found, wanted, message, where), not the stack.
+  const key = line.match(/^\s*([A-Za-z]+):/)?.[1]
+  if (key) diag.keep = ['found', 'wanted', 'message', 'pattern', 'doesNotMatch', 'code', 'signal', 'lineNumber', 'fileName', 'diff'].includes(key)
+  if (diag.keep && diag.lines.length < 16) diag.lines.push(line.trimEnd())
+}
 const tap = spawn('npx', ['tap', '--reporter=tap', ...paths], { stdio: ['ignore', 'pipe', 'inherit'] })
 tap.stdout.on('data', (d) => {
   process.stdout.write(d)
+  const lines = (partial + d.toString()).split('\n')
+  partial = lines.pop() ?? ''
+  for (const line of lines) readLine(line)
   tail = (tail + d.toString()).slice(-4096)
   const m = [...tail.matchAll(/^# (\{ total: .*\})\s*$/gm)].pop()
   if (m) summary = m[1]
@@ -30,6 +69,13 @@ tap.on('close', (code) => {
   try {
     rmdirSync('/run/kvmnet-test')
   } catch {}
+  if (failures.length > 0) {
+    console.log(`# ${failures.length} failing point(s):`)
+    for (const f of failures.slice(0, 20)) {
+      console.log(`# not ok: ${f.where}`)
+      for (const l of f.lines) console.log(`#   ${l.trim()}`)
+    }
+  }
   console.log(`${pass} passed, ${fail} failed, ${skip} skipped`)
   process.exit(fail > 0 ? 1 : 0)
 })
