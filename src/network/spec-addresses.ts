@@ -8,6 +8,8 @@ import { ipaddr } from '../util/index.js'
 export function isCidr(x: string, kind: 'ipv4' | 'ipv6'): boolean {
   // No IPv6 address lacks a colon and no IPv4 one has one (util/ipaddr.ts): the other family's is refused unparsed.
   if (x.includes(':') !== (kind === 'ipv6')) return false
+  // ipaddr.js parses a zone id (fe80::1%eth0); an address on the bridge has none, and neither netlink nor dnsmasq takes one.
+  if (x.includes('%')) return false
   try {
     const [addr, len] = ipaddr.parseCIDR(x)
     if (addr.kind() !== kind) return false

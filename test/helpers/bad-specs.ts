@@ -145,4 +145,7 @@ export const badSpecs: [string, unknown, string][] = [
   ['IPv4-mapped IPv6 in dns.hosts', with_((s) => s.dns.hosts.push({ name: 'm', ip: '::ffff:192.168.150.5' })), 'dns.hosts[1].ip'],
   ['IPv4-mapped IPv6 forwarder', with_((s) => (s.dns.forwarders = ['::ffff:198.51.100.53'])), 'dns.forwarders[0]'],
   ['IPv4-mapped IPv6 host address', with_((s) => (s.ipv6 = { address: '::ffff:10.0.0.1/120' })), 'ipv6.address'],
+  // A zone id names an interface of the host; the address goes on the bridge, and neither the kernel nor dnsmasq takes one.
+  ['IPv6 host address with a zone id', with_((s) => (s.ipv6 = { address: 'fe80::1%eth0/64' })), 'ipv6.address'],
+  ['extra IPv6 address with a zone id', with_((s) => (s.ipv6 = { address: 'fd00::1/64', extra: [{ address: 'fd01::1%br0/64' }] })), 'ipv6.extra[0].address'],
 ]

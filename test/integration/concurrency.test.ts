@@ -24,7 +24,7 @@ function specFile(spec: unknown): string {
   return p
 }
 
-t.test('10 pairs of simultaneous kvmnet up of one spec: one winner, one BusyError, state intact', async (t) => {
+t.test('pairs of simultaneous kvmnet up of one spec: one winner, one BusyError, state intact', async (t) => {
   const ns = await makeNs(t, 'kvw')
   const stateRoot = `/run/kvmnet-test/${ns.name}`
   // Also after a failure: down while the namespace exists, gc for a dnsmasq whose namespace went first.
@@ -43,8 +43,13 @@ t.test('10 pairs of simultaneous kvmnet up of one spec: one winner, one BusyErro
     // shorter than the apply of 120 ports), so that most pairs really contend for the lock.
     ports: Array.from({ length: 300 }, (_, i) => ({ name: `pair-p${i}` })),
   })
+  // Two processes started together do not always overlap: one may be done before the other has started
+  // (5 of 10 pairs did on a loaded CI host). Pairs run until 5 have really contended, at most 30; every
+  // pair, overlapped or not, is checked the same way.
   let overlapped = 0
-  for (let i = 0; i < 10; i++) {
+  let pairs = 0
+  for (let i = 0; i < 30 && overlapped < 5; i++) {
+    pairs++
     const [a, b] = await Promise.all([cli(['up', file, ...common]), cli(['up', file, ...common])])
     const codes = [a.exitCode, b.exitCode].sort()
     if (codes[0] === 0 && codes[1] === 75) {
@@ -59,8 +64,8 @@ t.test('10 pairs of simultaneous kvmnet up of one spec: one winner, one BusyErro
     t.equal(down.exitCode, 0, `pair ${i}: down`)
     await assertNothingLeft(t, ns, 'pair', stateRoot)
   }
-  t.comment(`${overlapped} of 10 pairs overlapped (the others started one after the other)`)
-  t.ok(overlapped >= 5, 'at least half the pairs really ran at the same time')
+  t.comment(`${overlapped} of ${pairs} pairs overlapped (the others started one after the other)`)
+  t.ok(overlapped >= 5, `5 pairs really ran at the same time (${overlapped} of ${pairs})`)
 })
 
 t.test("two processes' handles: neither loses the other's forward", async (t) => {
