@@ -9,6 +9,7 @@
 import type { NetnsRef } from '../netns/index.js'
 import { AttrIndex, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, RtnlSocket, attrString, encodeMessage, parseAttrs } from '../rtnl/index.js'
 import { isNotFound } from '../errors.js'
+import { ipv6Text } from '../util/index.js'
 import type { LearnedAddress } from './model.js'
 import { NETLINK_NETFILTER, NFNL_SUBSYS_NFTABLES, NFPROTO, nfgenmsg } from './netlink.js'
 import { encodeGetTable } from './table-exists.js'
@@ -53,43 +54,8 @@ export function decodeSetTimeout(payload: Buffer): number {
   return t && t.length >= 8 ? Math.floor(Number(t.readBigUInt64BE(0)) / 1000) : 0
 }
 
-const hex2 = (b: number): string => (b < 16 ? '0' : '') + b.toString(16)
 
-/** An IPv6 address as glibc's inet_ntop writes it (nft prints with it): the longest run of zeros, leftmost. */
-export function ipv6Text(b: Buffer, at = 0): string {
-  const w = Array.from({ length: 8 }, (_, i) => (b[at + 2 * i]! << 8) | b[at + 2 * i + 1]!)
-  let best = -1
-  let bestLen = 0
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++
-      continue
-    }
-    let j = i
-    while (j < 8 && w[j] === 0) j++
-    if (j - i > bestLen) {
-      best = i
-      bestLen = j - i
-    }
-    i = j
-  }
-  if (bestLen < 2) best = -1
-  let out = ''
-  for (let i = 0; i < 8; i++) {
-    if (i === best) {
-      out += i === 0 ? '::' : ':'
-      i += bestLen - 1
-      continue
-    }
-    // An IPv4-compatible or -mapped address ends in dotted form.
-    if (i === 6 && best === 0 && (bestLen === 6 || (bestLen === 7 && w[7] !== 1) || (bestLen === 5 && w[5] === 0xffff))) {
-      out += `${b[at + 12]}.${b[at + 13]}.${b[at + 14]}.${b[at + 15]}`
-      break
-    }
-    out += `${w[i]!.toString(16)}${i < 7 ? ':' : ''}`
-  }
-  return out
-}
+const hex2 = (b: number): string => (b < 16 ? '0' : '') + b.toString(16)
 
 type Keyed = { key: Buffer; entry: LearnedAddress }
 
@@ -106,7 +72,7 @@ function keyedElems(payload: Buffer, family: 4 | 6, timeout: number): Keyed[] {
     const nul = key.indexOf(0)
     const ifname = key.toString('utf8', 0, nul === -1 || nul > IFNAME_LEN ? IFNAME_LEN : nul)
     const mac = [0, 1, 2, 3, 4, 5].map((i) => hex2(key[MAC_AT + i]!)).join(':')
-    const address = family === 4 ? `${key[ADDR_AT]}.${key[ADDR_AT + 1]}.${key[ADDR_AT + 2]}.${key[ADDR_AT + 3]}` : ipv6Text(key, ADDR_AT)
+    const address = family === 4 ? `${key[ADDR_AT]}.${key[ADDR_AT + 1]}.${key[ADDR_AT + 2]}.${key[ADDR_AT + 3]}` : ipv6Text(key, ADDR_AT, true)
     const exp = e.get(NFTA_SET_ELEM_EXPIRATION)
     // nft lists an element without expiry (or with none left) with the set's timeout.
     const ms = exp && exp.length >= 8 ? Number(exp.readBigUInt64BE(0)) : 0

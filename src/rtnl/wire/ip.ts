@@ -1,5 +1,5 @@
 /** IP addresses between strings (ipaddr.js parses) and network-order bytes. */
-import { ipaddr } from '../../util/index.js'
+import { ipaddr, ipv6Text } from '../../util/index.js'
 import { AF_INET, AF_INET6 } from './constants.js'
 
 export type Family = 4 | 6
@@ -29,31 +29,5 @@ export function ipBytes(addr: ipaddr.IPv4 | ipaddr.IPv6): Buffer {
 export function ipString(bytes: Uint8Array): string {
   if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`
   if (bytes.length !== 16) return ipaddr.fromByteArray([...bytes]).toString()
-  let runAt = -1
-  let runLen = 0
-  for (let i = 0; i < 8; ) {
-    if (bytes[2 * i] !== 0 || bytes[2 * i + 1] !== 0) {
-      i++
-      continue
-    }
-    let j = i
-    while (j < 8 && bytes[2 * j] === 0 && bytes[2 * j + 1] === 0) j++
-    if (j - i > runLen) {
-      runAt = i
-      runLen = j - i
-    }
-    i = j
-  }
-  if (runLen < 2) runAt = -1
-  let out = ''
-  for (let i = 0; i < 8; i++) {
-    if (i === runAt) {
-      out += i === 0 ? '::' : ':'
-      i += runLen - 1
-      continue
-    }
-    out += ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16)
-    if (i < 7) out += ':'
-  }
-  return out
+  return ipv6Text(bytes)
 }
