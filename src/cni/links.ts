@@ -11,7 +11,7 @@ import type { Netns } from '../netns/index.js'
 import type { LinkInfo, Rtnl } from '../rtnl/index.js'
 import type { TapOptions } from './config.js'
 import { hostIfname, innerIfname, type AttachmentKey } from './identity.js'
-import { redirectBatch, runTcBatch } from './tc.js'
+import { wireRedirects } from './tc.js'
 
 export interface NetworkFacts {
   bridge: string
@@ -71,7 +71,8 @@ export async function attachVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: Attac
 export async function attachTap(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, mac: string, tap: TapOptions): Promise<MadeLinks> {
   const inner = innerIfname(k)
   const made = await bridgeVeth(host, cont, contNs, k, f, { name: inner })
-  await cont.addLink({
+  // Made down and raised once wired: no frame crosses before both redirects are in place.
+  const tapLink = await cont.addLink({
     kind: 'tap',
     name: k.ifname,
     mac,
@@ -81,9 +82,9 @@ export async function attachTap(host: Rtnl, cont: Rtnl, contNs: Netns, k: Attach
     ...(tap.group !== undefined ? { ownerGroup: tap.group } : {}),
     ...(tap.queues !== undefined ? { queues: tap.queues } : {}),
     ...(f.mtu !== undefined ? { mtu: f.mtu } : {}),
-    up: true,
   })
-  await runTcBatch(contNs.path, redirectBatch(inner, k.ifname))
+  await wireRedirects(cont, (await cont.getLink(inner)).index, tapLink.index)
+  await cont.setLink(k.ifname, { up: true })
   // The guest behind the tap gets its default route by DHCP; nothing is routed in the pod.
   return { host: made, container: await cont.getLink(k.ifname), defaultRoute: f.gateway !== undefined }
 }

@@ -1,7 +1,7 @@
 /**
  * nftables in process (libnftables through the addon) against the `nft` process it replaces.
  *
- * A PATH shim (a directory put first on PATH whose `nft` and `nsenter` log their argv and exec the real
+ * A PATH shim (a directory put first on PATH whose `nft`, `nsenter` and `tc` log their argv and exec the real
  * ones) records every nft and nsenter kvmnet starts: with libnftables, a whole cycle (up, status, a
  * forward added and removed, a watch repair after `nft flush ruleset`, down) starts no nft and no nsenter
  * but dnsmasq's; with libnftables made unloadable (KVMNET_LIBNFTABLES=/nonexistent) the same cycle works
@@ -43,6 +43,7 @@ function which(cmd: string): string {
 }
 const NFT = which('nft')
 const NSENTER = which('nsenter')
+const TC = which('tc')
 
 interface Shim {
   dir: string
@@ -54,7 +55,7 @@ function makeShim(t: Test): Shim {
   const dir = mkdtempSync(join(tmpdir(), 'kn-shim-'))
   const log = join(dir, 'calls.log')
   writeFileSync(log, '')
-  for (const [name, real] of [['nft', NFT], ['nsenter', NSENTER]] as const) {
+  for (const [name, real] of [['nft', NFT], ['nsenter', NSENTER], ['tc', TC]] as const) {
     const script = `#!/bin/sh\n{ printf '%s' ${name}; for a in "$@"; do printf ' %.60s' "$a"; done; echo; } >> '${log}'\nexec '${real}' "$@"\n`
     writeFileSync(join(dir, name), script)
     chmodSync(join(dir, name), 0o755)
@@ -232,6 +233,29 @@ t.test('in process: kvmnet-cni ADD, CHECK, STATUS, DEL start no nft', { skip: pl
   const all = shim.take()
   t.equal(all.filter((l) => l.includes(PLUGIN)).length, 4, 'the shim saw the plugin started four times')
   t.same(all.filter((l) => !l.includes(PLUGIN) && !isDnsmasqStart(l)), [], 'no nft process, no other nsenter')
+})
+
+t.test('in process: the tap attachment is wired over rtnetlink, with no tc or nsenter process', { skip: pluginMissing() ?? false }, async (t) => {
+  const shim = makeShim(t)
+  const host = await makeNs(t, 'kn')
+  const stateRoot = `/run/kvmnet-test/${host.name}`
+  t.teardown(() => downNetwork(host, 'knt', stateRoot))
+  const conf = { cniVersion: '1.1.0', name: 'knt', type: 'kvmnet-cni', stateRoot, attachment: 'tap', network: { mode: 'isolated', ipv4: { address: '10.246.0.1/24', dhcp: { range: ['10.246.0.10', '10.246.0.99'] } } } }
+  const c = await makeNs(t, 'kn')
+  const env = { PATH: `${shim.dir}:${process.env.PATH ?? ''}` }
+  const call = { config: conf, containerId: 'kn1', netns: c.path, ifname: 'tap0', env }
+  const add = await invokePlugin(host, { ...call, command: 'ADD' })
+  t.equal(add.exitCode, 0, add.stderr)
+  // Each side's ingress goes out of the other: what tc prints for the filters kvmnet made over netlink.
+  const inner = (JSON.parse(await c.run('ip', ['-j', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname).find((n) => n !== 'lo' && n !== 'tap0')
+  for (const [from, to] of [['tap0', inner], [inner, 'tap0']]) {
+    t.match(await c.run('tc', ['filter', 'show', 'dev', from!, 'ingress']), new RegExp(`mirred \\(Egress Redirect to device ${to}\\)`), `${from}'s ingress is redirected to ${to}`)
+  }
+  t.equal((await invokePlugin(host, { ...call, command: 'CHECK', config: { ...conf, prevResult: add.json } })).exitCode, 0, 'CHECK')
+  const del = await invokePlugin(host, { ...call, command: 'DEL' })
+  t.equal(del.exitCode, 0, del.stderr)
+  const all = shim.take()
+  t.same(all.filter((l) => !l.includes(PLUGIN) && !isDnsmasqStart(l)), [], 'no tc, no nft, no other nsenter')
 })
 
 /** `nft -j list ruleset` with every handle removed (they number objects in creation order per namespace). */
