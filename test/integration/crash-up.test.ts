@@ -20,6 +20,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 // within a bound on the total.
 const MID_APPLY_KILLS = Number(process.env.KVMNET_CRASH_KILLS ?? 30)
 const MAX_KILLS = MID_APPLY_KILLS * 3
+// And within a bound on time, well inside the runner's 600 s per file: each kill costs a Node start, and
+// under a load of 20 (two suites at once) that took 5-15 s, so 37 kills filled the 600 s. A machine that
+// slow gets fewer kills, but never fewer than MIN_MID_APPLY_KILLS mid-apply.
+const BUDGET_MS = 360_000
+const MIN_MID_APPLY_KILLS = Math.min(10, MID_APPLY_KILLS)
 
 function kvmnetArgs(args: string[]): string[] {
   return ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args]
@@ -87,7 +92,9 @@ t.test(`SIGKILLs of kvmnet up at random moments (${MID_APPLY_KILLS} of them mid-
   t.same(await leftovers(ns, stateRoot), [], 'a full up/down leaves nothing')
 
   const phases = { none: 0, applying: 0, complete: 0 }
-  for (let i = 0; i < MAX_KILLS && phases.applying < MID_APPLY_KILLS; i++) {
+  const began = performance.now()
+  const outOfTime = () => performance.now() - began > BUDGET_MS && phases.applying >= MIN_MID_APPLY_KILLS
+  for (let i = 0; i < MAX_KILLS && phases.applying < MID_APPLY_KILLS && !outOfTime(); i++) {
     // Most kills aim at the apply itself: from the moment its journal appears, uniform over its length
     // (the journal appears a little after the apply starts); every sixth lands anywhere in Node's start-up instead.
     const child = execa('node', kvmnetArgs(['up', file, ...common]), { cwd: root, reject: false })
@@ -127,7 +134,8 @@ t.test(`SIGKILLs of kvmnet up at random moments (${MID_APPLY_KILLS} of them mid-
     }
   }
   t.comment(`kill moments: ${phases.none} before the journal, ${phases.applying} mid-apply, ${phases.complete} after completion (apply ${applyMs.toFixed(0)} ms after ${startup.toFixed(0)} ms of start-up)`)
-  t.ok(phases.applying >= MID_APPLY_KILLS, `at least ${MID_APPLY_KILLS} kills landed mid-apply (${phases.applying})`)
+  if (outOfTime() && phases.applying < MID_APPLY_KILLS) t.comment(`out of time after ${((performance.now() - began) / 1000).toFixed(0)} s: ${phases.applying} mid-apply kills, not ${MID_APPLY_KILLS}`)
+  t.ok(phases.applying >= MID_APPLY_KILLS || (outOfTime() && phases.applying >= MIN_MID_APPLY_KILLS), `at least ${MID_APPLY_KILLS} kills landed mid-apply, or ${MIN_MID_APPLY_KILLS} on a machine too slow for more in ${BUDGET_MS / 1000} s (${phases.applying})`)
   const again = await execa('node', kvmnetArgs(['up', file, ...common]), { cwd: root, reject: false })
   t.equal(again.exitCode, 0, `the next up succeeds (${again.stderr.trim()})`)
   await execa('node', kvmnetArgs(['down', 'crash', ...common]), { cwd: root, reject: false })
