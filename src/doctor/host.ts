@@ -18,6 +18,8 @@ export interface HostCheck {
   requirement: string
   /** 'unknown': nothing on this host tells (no kernel config, no /lib/modules): a warning, not an error. */
   status: 'ok' | 'missing' | 'unknown' | 'untested'
+  /** Needed only by this command (`kvmnet demo`): missing, it is a warning. */
+  only?: string | undefined
   /** What was found: where, which version, or why it counts as missing. */
   found: string
   /** The Debian package that brings it. */
@@ -47,11 +49,14 @@ export const KERNEL_FEATURES: { name: string; config: string; module?: string }[
   { name: 'IFB device', config: 'IFB', module: 'ifb' },
 ]
 
-/** Programs kvmnet runs, by PATH; `version` is the argument that prints a version on the first line. */
-export const HOST_PROGRAMS: { name: string; package: string; version?: string }[] = [
-  { name: 'ip', package: 'iproute2', version: '-V' },
-  { name: 'tc', package: 'iproute2' },
-  { name: 'ss', package: 'iproute2' },
+/**
+ * Programs kvmnet runs, by PATH; `version` is the argument that prints a version on the first line.
+ * `only`: the one command that runs it (a missing one is a warning, not an error): links, addresses,
+ * routes and traffic control go over rtnetlink, so only `kvmnet demo`'s lab runs ip and ss.
+ */
+export const HOST_PROGRAMS: { name: string; package: string; version?: string; only?: string }[] = [
+  { name: 'ip', package: 'iproute2', version: '-V', only: 'kvmnet demo' },
+  { name: 'ss', package: 'iproute2', only: 'kvmnet demo' },
   { name: 'nft', package: 'nftables', version: '--version' },
   { name: 'dnsmasq', package: 'dnsmasq-base', version: '--version' },
   { name: 'nsenter', package: 'util-linux' },
@@ -170,6 +175,11 @@ function older(a: string, b: string): boolean {
 }
 
 async function programCheck(p: (typeof HOST_PROGRAMS)[number]): Promise<HostCheck> {
+  const check = await programFound(p)
+  return p.only ? { ...check, requirement: `${check.requirement} (${p.only})`, only: p.only } : check
+}
+
+async function programFound(p: (typeof HOST_PROGRAMS)[number]): Promise<HostCheck> {
   const requirement = `program: ${p.name}`
   const file = await onPath(p.name)
   if (!file) return { requirement, status: 'missing', found: `not on PATH (${process.env.PATH ?? ''})`, package: p.package }
@@ -239,9 +249,9 @@ export function hostFindings(checks: HostCheck[]): Finding[] {
     .filter((c) => c.status !== 'ok')
     .map((c) => ({
       code: 'host-requirement' as const,
-      severity: c.status === 'missing' ? ('error' as const) : ('warning' as const),
+      severity: c.status === 'missing' && !c.only ? ('error' as const) : ('warning' as const),
       object: c.requirement,
-      problem: c.status === 'missing' ? `${c.requirement} is missing: ${c.found}` : c.status === 'untested' ? `${c.requirement}: ${c.found}` : `${c.requirement} cannot be checked: ${c.found}`,
+      problem: c.status === 'missing' ? `${c.requirement} is missing: ${c.found}${c.only ? `; only ${c.only} needs it` : ''}` : c.status === 'untested' ? `${c.requirement}: ${c.found}` : `${c.requirement} cannot be checked: ${c.found}`,
       fix: c.requirement.startsWith('permission') ? 'run as root, or give the process CAP_NET_ADMIN' : c.requirement.startsWith('kernel') ? `a kernel with it (Debian: ${c.package})` : `apt-get install ${c.package}`,
     }))
 }

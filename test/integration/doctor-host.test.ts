@@ -11,7 +11,7 @@
  */
 import t, { type Test } from 'tap'
 import { execa } from 'execa'
-import { mkdtempSync, readdirSync, realpathSync, symlinkSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, realpathSync, symlinkSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -30,6 +30,7 @@ function scratch(t: Test): string {
 
 /** A directory of symbolic links to every entry of `from` except those `drop` matches. */
 function linkFarm(dir: string, from: string, drop: RegExp): string {
+  mkdirSync(dir, { recursive: true })
   for (const name of readdirSync(from)) if (!drop.test(name)) symlinkSync(join(from, name), join(dir, name))
   return dir
 }
@@ -67,6 +68,28 @@ t.test('a host without dnsmasq: doctor names it and dnsmasq-base, exit 1', async
   const report = JSON.parse(j.stdout) as DoctorReport
   t.match(report.host?.find((h) => h.requirement === 'program: dnsmasq'), { status: 'missing', package: 'dnsmasq-base' })
   t.same(report.findings.map((f) => f.object), ['program: dnsmasq'], 'nothing else is missing')
+})
+
+t.test("a host without iproute2: kvmnet needs none of it (only the demo runs ip and ss), so doctor warns and exits 0", async (t) => {
+  const ns = await makeNs(t, 'ks')
+  const dir = scratch(t)
+  const bin = linkFarm(join(dir, 'bin'), '/usr/bin', /^(ip|ss|tc)$/)
+  const sbin = linkFarm(join(dir, 'sbin'), '/usr/sbin', /^(ip|ss|tc)$/)
+  const env = { PATH: `${sbin}:${bin}`, LANG: 'C.UTF-8' }
+  for (const p of ['ip', 'ss', 'tc']) t.not((await execa('sh', ['-c', `command -v ${p}`], { env, extendEnv: false, reject: false })).exitCode, 0, `${p} is not on that PATH`)
+  const args = ['doctor', '--netns', ns.name, '--state-root', `/run/kvmnet-test/${ns.name}`, '--json']
+  const c = await execa(process.execPath, cliArgs(args), { cwd: root, env, extendEnv: false, reject: false })
+  const report = JSON.parse(c.stdout || '{}') as DoctorReport
+  t.equal(c.exitCode, 0, `exit 0\n${c.stderr}`)
+  t.notOk(report.host?.some((h) => h.requirement === 'program: tc'), 'tc is not a requirement: traffic control goes over rtnetlink')
+  t.same(
+    report.findings.map((f) => [f.object, f.severity]),
+    [
+      ['program: ip (kvmnet demo)', 'warning'],
+      ['program: ss (kvmnet demo)', 'warning'],
+    ],
+    'ip and ss: warnings that name the demo',
+  )
 })
 
 t.test('a host without libnftables: doctor names it and libnftables1, exit 1', async (t) => {
