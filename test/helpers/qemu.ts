@@ -135,6 +135,22 @@ export function qemuArgs(o: { kernel: string; initrd: string; append: string; ta
 }
 
 const live = new Set<number>()
+
+/**
+ * Ends every guest this process started and has not reaped yet (SIGKILL to qemu, by the PID it started):
+ * for a test's teardown, where a guest told to wait for its peers would otherwise run on after a failure
+ * until its own timeout, and the test file with it.
+ */
+export function killLiveGuests(): void {
+  for (const pid of live) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch (err) {
+      if (!(err instanceof Error && 'code' in err && err.code === 'ESRCH')) throw err
+    }
+  }
+}
+
 process.on('exit', () => {
   // Last resort for a test process that dies mid-boot: never leave a guest running.
   for (const pid of live) {

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { rm } from 'node:fs/promises'
 import { createNetwork, validateSpec, type Network } from '../../src/index.js'
 import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
-import { bootGuest, guestSupport, type GuestReport } from '../helpers/qemu.js'
+import { bootGuest, guestSupport, killLiveGuests, type GuestReport } from '../helpers/qemu.js'
 
 const support = guestSupport()
 const RATE = fileURLToPath(new URL('../helpers/rate.mjs', import.meta.url))
@@ -42,6 +42,13 @@ async function acked(host: TestNs, ip: string, port: number): Promise<number | u
   return m ? Number(m[1]) : undefined
 }
 
+/** Whether `p` has exited, as a flag to poll. */
+function exitOf(p: ReturnType<TestNs['spawn']>): { done: boolean } {
+  const state = { done: false }
+  p.on('exit', () => (state.done = true))
+  return state
+}
+
 /**
  * A download to a guest's sink: the host sends as fast as it may; rate() reads what the guest acknowledged.
  * The guest's nc listens again only after the previous connection's program ended: refused tries repeat.
@@ -54,12 +61,15 @@ async function download(host: TestNs, ip: string): Promise<{ rate(ms: number): P
       p?.kill('SIGKILL')
       p = host.spawn('node', [RATE, 'send', ip, String(SINK)])
       p.stderr?.on('data', (d: Buffer) => errors.push(d.toString()))
-      return waitFor(async () => (await acked(host, ip, SINK)) !== undefined, 3000, 100).then(
-        () => true,
+      const ended = exitOf(p)
+      // A try ends when its sender was refused (it exits), not after a fixed time that a slow Node start may outlast.
+      return waitFor(async () => ((await acked(host, ip, SINK)) !== undefined ? 'connected' : ended.done ? 'refused' : false), 30000, 100).then(
+        (r) => r === 'connected',
         () => false,
       )
     },
-    30000,
+    // Long enough for a loaded machine, where each try's Node start alone took seconds (load 20).
+    90000,
     500,
   ).catch(async (err: unknown) => {
     throw new Error(`no connection to ${ip}:${SINK}: ${errors.join('')}\n${await host.run('ss', ['-tin'])}`, { cause: err })
@@ -90,12 +100,13 @@ async function upload(host: TestNs, ip: string, ms: number): Promise<number> {
       const mine = lines
       p = host.spawn('node', [RATE, 'recv', ip, String(SOURCE)])
       p.stdout?.on('data', (d: Buffer) => mine.push(...d.toString().split('\n').filter(Boolean)))
-      return waitFor(() => at()[1] > 0, 3000, 100).then(
-        () => true,
+      const ended = exitOf(p)
+      return waitFor(() => (at()[1] > 0 ? 'connected' : ended.done ? 'refused' : false), 30000, 100).then(
+        (r) => r === 'connected',
         () => false,
       )
     },
-    30000,
+    90000,
     500,
   )
   // Past the first second (TCP's slow start, the bucket's initial burst), then over `ms`.
@@ -147,6 +158,8 @@ t.test('QEMU guests: limits held within 20%, an unlimited guest faster, a live r
     })
   const net = createNetwork(spec({ inbound: { average: DOWN }, outbound: { average: UP } }), { netns: host.name, stateRoot })
   t.teardown(async () => {
+    // After a failure the guests would wait for their peers (up to 580 s) and hold the file until the runner's timeout.
+    killLiveGuests()
     await net.down().catch(() => undefined)
     await rm(stateRoot, { recursive: true, force: true })
   })

@@ -54,6 +54,14 @@ async function listening(ns: TestNs, args: string[]): Promise<void> {
   await new Promise<void>((resolve) => p.stdout?.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()))
 }
 
+/**
+ * Until a `serve-recv` receiver listens. A sender started before that is refused and exits: a fixed 300 ms
+ * was not enough under a load of 20, where a Node start alone can take seconds.
+ */
+async function listeningOn(r: { lines: string[] }): Promise<void> {
+  await waitFor(() => r.lines.includes('listening'), 30000, 20)
+}
+
 const lastMs = (r: { lines: string[] }): number => Number(r.lines.at(-1)?.split(' ')[0] ?? 0)
 
 async function tcState(host: TestNs): Promise<{ qdiscs: string; classes: string; ifbs: string }> {
@@ -98,7 +106,7 @@ t.test('per-port limits: download and upload held to average, an unlimited guest
 
   // Upload: the guest sends, the host receives.
   const u0 = receiver(host, ['serve-recv', '5002'])
-  await new Promise((r) => setTimeout(r, 300))
+  await listeningOn(u0)
   const sender = g0.spawn('node', [RATE, 'send', '192.0.2.1', '5002'])
   await measured(t, u0, 4000)
   const up = rateBetween(u0.lines, 1000, 4000)
@@ -361,7 +369,7 @@ t.test("the network's outbound cap holds all guests' uploads together, a port's 
   // Each guest uploads to its own server port, at the same time.
   const r0 = receiver(host, ['serve-recv', '5010'])
   const r1 = receiver(host, ['serve-recv', '5011'])
-  await new Promise((r) => setTimeout(r, 300))
+  await Promise.all([listeningOn(r0), listeningOn(r1)])
   const s0 = g0.spawn('node', [RATE, 'send', '198.51.100.1', '5010'])
   const s1 = g1.spawn('node', [RATE, 'send', '198.51.100.1', '5011'])
   await measured(t, r0, 5000)
