@@ -103,6 +103,9 @@ const LOAD_CORE = `function loadCore(builtin, dir, parent) {
   }
   m.loaded = true
   if (writing) {
+    // Every export read once, so that the cache holds their getters (esbuild's, one small function each)
+    // compiled: an ESM entry reads all of them at load, and an application the ones it uses.
+    for (const ns of Object.values(m.exports)) for (const k of Object.keys(ns)) void ns[k]
     const length = Buffer.alloc(4)
     length.writeUInt32LE(bytes.length)
     writeFileSync(file + '.v8-cache', Buffer.concat([MAGIC, length, bytes, script.createCachedData()]), { mode: 0o644 })
@@ -141,8 +144,8 @@ export const { ${list} } = core
   )
 }
 
-// The cache holds what loading core.cjs compiles (its top level and what that runs), made in a clean
-// process with no flags, as an application's would be.
+// The cache holds what loading core.cjs compiles (its top level and what that runs) and its exports'
+// getters, made in a clean process with no flags, as an application's would be.
 execFileSync(process.execPath, ['-e', `require(${JSON.stringify(new URL('../dist/load-core.cjs', import.meta.url).pathname)})`], {
   env: { ...process.env, KVMNET_WRITE_CORE_CACHE: '1', NODE_OPTIONS: '' },
   stdio: 'inherit',
