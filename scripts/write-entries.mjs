@@ -28,53 +28,54 @@ for (const bundle of ['core.cjs', 'cli-bundle.cjs', 'cni-bundle.cjs']) {
 const require = createRequire(import.meta.url)
 const core = require('../dist/core.cjs')
 
-// dist/load-core.cjs: every entry loads core.cjs through it, once per process (require's cache, so the
-// four entries share one implementation), with the V8 code cache written here at build time: compiling
-// core.cjs is most of what `require('kvmnet')` costs, and Node 20 caches no compiled code itself. V8
-// rejects a cache of another V8 version or flags (core.cjs is then compiled as usual) but compares only the
-// source's length: the cache file holds a copy of the core.cjs it was made from, and is used only when
-// that copy is byte for byte the core.cjs being loaded (a memcmp; a SHA-256 would need node:crypto, whose
-// first require costs more than the rest of this file). One that is not a regular file of core.cjs's
-// owner, or that others can write, is not read. Nothing is written at run time. With source maps on
-// (--enable-source-maps), a plain require, so that Node maps kvmnet's stacks.
+// The loader of core.cjs, once, as text: the body of dist/load-core.cjs (what the CommonJS entries
+// require) and, where Node has process.getBuiltinModule (20.16 and later), the head of each ESM entry.
+// Every entry loads core.cjs through it, once per process: it registers core.cjs in require's cache
+// (Module._cache) under its path and returns what is there, so the four entries share one implementation
+// whichever loads first. With the V8 code cache written here at build time: compiling core.cjs is most of
+// what `require('kvmnet')` costs, and Node 20 caches no compiled code itself. V8 rejects a cache of
+// another V8 version or flags (core.cjs is then compiled as usual) but compares only the source's length:
+// the cache file holds a copy of the core.cjs it was made from, and is used only when that copy is byte for
+// byte the core.cjs being loaded (a memcmp; a SHA-256 would need node:crypto, whose first require costs
+// more than the rest of this file). One that is not a regular file of core.cjs's owner, or that others can
+// write, is not read. Nothing is written at run time. With source maps on (--enable-source-maps), a plain
+// require, so that Node maps kvmnet's stacks.
 // Cache file: "kvmnet-core-cache\n", the source's length (uint32 LE), the source, V8's data.
-const LOADER = `'use strict'
-// Loads core.cjs with its V8 code cache (written by scripts/write-entries.mjs at build time).
-const { closeSync, constants, fstatSync, openSync, readFileSync, writeFileSync } = require('node:fs')
-const { isAscii } = require('node:buffer')
-const { Module, createRequire } = require('node:module')
-const { join } = require('node:path')
-const { Script } = require('node:vm')
-
-const file = join(__dirname, 'core.cjs')
-const cacheFile = join(__dirname, 'core.cjs.v8-cache')
-const MAGIC = Buffer.from('kvmnet-core-cache\\n')
-
-/** V8's data from the cache when it is one to trust and was made from exactly this source. */
-function trustedCache(source, owner) {
-  let fd
-  try {
-    fd = openSync(cacheFile, constants.O_RDONLY | constants.O_NOFOLLOW)
-  } catch (err) {
-    if (err.code === 'ENOENT' || err.code === 'ELOOP' || err.code === 'EACCES') return undefined
-    throw err
+// `builtin` is require (CommonJS) or process.getBuiltinModule (ESM): an ES module that made a require of
+// its own (createRequire) and required a file with it would pay for a second module system's first use,
+// ~10M instructions, a sixth of `import('kvmnet')`'s own cost. core.cjs requires nothing but node:
+// builtins at load; anything else it is given a real require for.
+const LOAD_CORE = `function loadCore(builtin, dir, parent) {
+  const { closeSync, constants, fstatSync, openSync, readFileSync, writeFileSync } = builtin('node:fs')
+  const { isAscii } = builtin('node:buffer')
+  const { Module } = builtin('node:module')
+  const { Script } = builtin('node:vm')
+  const file = dir + '/core.cjs'
+  const had = Module._cache[file]
+  if (had) return had.exports
+  if (process.sourceMapsEnabled) return Module.createRequire(file)(file)
+  const MAGIC = Buffer.from('kvmnet-core-cache\\n')
+  /** V8's data from the cache when it is one to trust and was made from exactly this source. */
+  const trustedCache = (source, owner) => {
+    let fd
+    try {
+      fd = openSync(file + '.v8-cache', constants.O_RDONLY | constants.O_NOFOLLOW)
+    } catch (err) {
+      if (err.code === 'ENOENT' || err.code === 'ELOOP' || err.code === 'EACCES') return undefined
+      throw err
+    }
+    try {
+      const st = fstatSync(fd)
+      if (!st.isFile() || st.uid !== owner || (st.mode & 0o022) !== 0) return undefined
+      const data = readFileSync(fd)
+      const start = MAGIC.length + 4
+      if (data.length <= start || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
+      const end = start + data.readUInt32LE(MAGIC.length)
+      return data.length > end && data.subarray(start, end).equals(source) ? data.subarray(end) : undefined
+    } finally {
+      closeSync(fd)
+    }
   }
-  try {
-    const st = fstatSync(fd)
-    if (!st.isFile() || st.uid !== owner || (st.mode & 0o022) !== 0) return undefined
-    const data = readFileSync(fd)
-    const start = MAGIC.length + 4
-    if (data.length <= start || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
-    const end = start + data.readUInt32LE(MAGIC.length)
-    return data.length > end && data.subarray(start, end).equals(source) ? data.subarray(end) : undefined
-  } finally {
-    closeSync(fd)
-  }
-}
-
-function load() {
-  if (require.cache[file]) return require.cache[file].exports
-  if (process.sourceMapsEnabled) return require(file)
   const fd = openSync(file, constants.O_RDONLY)
   let bytes, owner
   try {
@@ -88,26 +89,34 @@ function load() {
   const writing = process.env.KVMNET_WRITE_CORE_CACHE === '1'
   const cachedData = writing ? undefined : trustedCache(bytes, owner)
   const script = new Script(Module.wrap(source), { filename: file, ...(cachedData ? { cachedData } : {}) })
-  const m = new Module(file, module)
+  const m = new Module(file, parent)
   m.filename = file
-  m.paths = module.paths
-  require.cache[file] = m
+  m.paths = Module._nodeModulePaths(dir)
+  let full
+  const requireFromCore = (id) => (id.startsWith('node:') ? builtin(id) : (full ??= Module.createRequire(file))(id))
+  Module._cache[file] = m
   try {
-    script.runInThisContext().call(m.exports, m.exports, createRequire(file), m, file, __dirname)
+    script.runInThisContext().call(m.exports, m.exports, requireFromCore, m, file, dir)
   } catch (err) {
-    delete require.cache[file]
+    delete Module._cache[file]
     throw err
   }
   m.loaded = true
   if (writing) {
+    // Every export read once, so that the cache holds their getters (esbuild's, one small function each)
+    // compiled: an ESM entry reads all of them at load, and an application the ones it uses.
+    for (const ns of Object.values(m.exports)) for (const k of Object.keys(ns)) void ns[k]
     const length = Buffer.alloc(4)
     length.writeUInt32LE(bytes.length)
-    writeFileSync(cacheFile, Buffer.concat([MAGIC, length, bytes, script.createCachedData()]), { mode: 0o644 })
+    writeFileSync(file + '.v8-cache', Buffer.concat([MAGIC, length, bytes, script.createCachedData()]), { mode: 0o644 })
   }
   return m.exports
-}
+}`
+const LOADER = `'use strict'
+// Loads core.cjs with its V8 code cache (written by scripts/write-entries.mjs at build time).
+${LOAD_CORE}
 
-module.exports = load()
+module.exports = loadCore(require, __dirname, module)
 `
 writeFileSync(new URL('../dist/load-core.cjs', import.meta.url), LOADER)
 
@@ -121,14 +130,22 @@ for (const entry of ['root', 'wire']) {
   )
   writeFileSync(
     new URL(`../dist/${file}.js`, import.meta.url),
-    // require() rather than `import core from './core.cjs'`: the ESM loader would first scan all of
-    // core.cjs for its exports (cjs-module-lexer), ~50 ms and ~14 MB for names this file spells out anyway.
-    `// kvmnet${entry === 'root' ? '' : '/wire'} (ESM): re-exports the one implementation in core.cjs.\nimport { createRequire } from 'node:module'\nconst core = createRequire(import.meta.url)('./load-core.cjs').${entry}\nexport const { ${list} } = core\n`,
+    // require() (or the loader above) rather than `import core from './core.cjs'`: the ESM loader would
+    // first scan all of core.cjs for its exports (cjs-module-lexer), ~50 ms and ~14 MB for names this file
+    // spells out anyway. Without process.getBuiltinModule (Node before 20.16), through load-core.cjs.
+    `// kvmnet${entry === 'root' ? '' : '/wire'} (ESM): re-exports the one implementation in core.cjs.
+import { createRequire } from 'node:module'
+${LOAD_CORE}
+const core = (process.getBuiltinModule
+  ? loadCore(process.getBuiltinModule, process.getBuiltinModule('node:path').dirname(process.getBuiltinModule('node:url').fileURLToPath(import.meta.url)))
+  : createRequire(import.meta.url)('./load-core.cjs')).${entry}
+export const { ${list} } = core
+`,
   )
 }
 
-// The cache holds what loading core.cjs compiles (its top level and what that runs), made in a clean
-// process with no flags, as an application's would be.
+// The cache holds what loading core.cjs compiles (its top level and what that runs) and its exports'
+// getters, made in a clean process with no flags, as an application's would be.
 execFileSync(process.execPath, ['-e', `require(${JSON.stringify(new URL('../dist/load-core.cjs', import.meta.url).pathname)})`], {
   env: { ...process.env, KVMNET_WRITE_CORE_CACHE: '1', NODE_OPTIONS: '' },
   stdio: 'inherit',

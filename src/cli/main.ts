@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The kvmnet command. Help and version load nothing but their text; a command loads the CLI's bundle (one
+ * The kvmnet command. Help and version load nothing but their text, nor does a status where no network is
+ * recorded; a command loads the CLI's bundle (one
  * CommonJS file with V8's code cache, see bundle.ts) and in it only its own module (and with it the network
  * layer, netlink, nft, dnsmasq). Errors print one line
  * (`--json`: an {"error": {...}} object on stderr) and exit 2 for bad input, 75 when another writer holds
@@ -15,6 +16,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 // Output through fd 1 and 2, not process.stdout/stderr (util/std-fds.ts): a pipe's stream loads node:net.
 import { requireBundle, writeStderr, writeStdout } from '../util/index.js'
+import { answerWithoutState } from './commands/status-empty.js'
 import type { CommandTable, UsageError, fail, runCommand } from './run.js'
 import { commandUsage, mainUsage } from './usage.js'
 
@@ -64,6 +66,9 @@ async function main(argv: string[]): Promise<number> {
     writeStdout(commandUsage(command) ?? mainUsage())
     return 0
   }
+  // `status`/`list` on a host with no network: answered here, without the bundle (commands/status-empty.ts).
+  const answered = answerWithoutState(command, rest)
+  if (answered !== undefined) return answered
   // The code cache is per command: `up --dry-run` runs plan's code.
   const b = await bundle(command === 'up' && rest.includes('--dry-run') ? 'plan' : command)
   return b.runCommand(b.COMMANDS, command, rest)

@@ -7,8 +7,7 @@ import { existsSync } from 'node:fs'
 import type { CliArgs } from '../args.js'
 import { out, renderColumns } from '../output.js'
 import { networkOptions } from './options.js'
-
-const DEFAULT_STATE_ROOT = '/run/kvmnet'
+import { DEFAULT_STATE_ROOT, reportNoNetworks } from './status-empty.js'
 
 /** `--json`: a network's status, or what is known of one that cannot be looked at (orphaned, unreadable). */
 type StatusJson = import('../../network/index.js').NetworkStatus | { name: string; up: false; problems: string[]; [more: string]: unknown }
@@ -41,7 +40,7 @@ export default async function status(a: CliArgs): Promise<number> {
     }
   }
   // Nothing recorded anywhere: answer without loading the network layer (or netlink).
-  if (!name && !existsSync(root)) return report(a, [], all ? 'any namespace' : (a.netns ?? 'this namespace'))
+  if (!name && !existsSync(root)) return reportNoNetworks(a)
   // From here the network layer is loaded; with it, nft's fallback warning (common.ts).
   await import('./common.js')
   const { Netns } = await import('../../netns/index.js')
@@ -95,18 +94,11 @@ export default async function status(a: CliArgs): Promise<number> {
     out(JSON.stringify(name ? full[0] : full, null, 2))
     return full.every((s) => s.up) ? 0 : 1
   }
-  return report(a, rows, all ? 'any namespace' : (a.netns ?? 'this namespace'))
+  return report(a, rows)
 }
 
-function report(a: CliArgs, rows: Row[], where: string): number {
-  if (a.json && rows.length === 0) {
-    out(a.positionals[0] ? 'null' : '[]')
-    return 0
-  }
-  if (rows.length === 0) {
-    out(`no kvmnet networks in ${where}`)
-    return 0
-  }
+function report(a: CliArgs, rows: Row[]): number {
+  if (rows.length === 0) return reportNoNetworks(a)
   const all = a.all || a.command === 'list'
   // The vxlan column only where a network has one: most hosts never stretch a network.
   const vx = rows.some((r) => r.vxlan !== '-')
