@@ -378,7 +378,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
 
   private async sighup(spec: DnsmasqSpec, next: RenderedConfig, confirm: boolean): Promise<void> {
     const files = [...(spec.dhcp ? [this.paths.hostsFile] : []), ...(spec.dns !== false ? [this.paths.addnHosts] : [])]
-    await this.pump()
+    if (confirm) await this.pump() // the log read so far: only lines after it confirm (unconfirmed: not read)
     await reloadHostsFiles({
       files,
       log: this.log,
