@@ -82,6 +82,8 @@ export async function convergeEdits(input: ConvergeInput & { was: PlannedNetwork
       () => (same(was.dnsmasq, net.dnsmasq) ? Promise.resolve() : ensureDnsmasq(ctx, net.dnsmasq)),
     )
     await tx.step('state', 'state', async () => {
+      // As a full converge records it: a supervising handle's apply makes its process the owner.
+      state.owner = startTime && input.supervised ? { pid: process.pid, startTime } : state.owner
       state.applying = undefined
       state.lastApply = { at: new Date().toISOString(), totalMs: monotonicMs() - start, steps: [...tx.timings] }
       await ctx.journal()
