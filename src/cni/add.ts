@@ -1,8 +1,8 @@
 /**
  * ADD: bring the network up if this is its first attachment, reserve an address for the attachment's MAC
- * from the DHCP range (under the network's lock, with its port mappings as forwards, in one apply), make
- * the links, configure the container's address and default route, and answer the result. A failure after
- * the reservation undoes what this ADD made before the error is returned.
+ * from the DHCP range (under the network's lock, with its port mappings as forwards, in one apply) while
+ * the links are made, configure the container's address and default route, and answer the result. A
+ * failure undoes what this ADD made before the error is returned.
  */
 import { Rtnl } from '../rtnl/index.js'
 import { forwardKey } from '../network/index.js'
@@ -54,14 +54,20 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
       // A veth's container gets its address from this result, not by DHCP: its reservation (kept so that
       // no DHCP client is offered the address) need not wait for dnsmasq to confirm the reload. A tap's
       // guest asks dnsmasq for its address as soon as it boots: that one waits.
-      await net.update(
+      const reserve = net.update(
         (spec, runtime) => attachEdit(spec as CniNetworkSpec, runtime, { mac, names: nameCandidates(k, e.args), portMappings: cfg.portMappings, leased }, decided),
         { dnsmasqReload: cfg.attachment === 'tap' ? 'confirm' : 'signal' },
       )
+      // The links need no address: made while the reservation is applied (its rules, dnsmasq's reload),
+      // both settled before either failure is handled, so the undo below finds all there is.
+      const make = cfg.attachment === 'tap' ? attachTap(host, cont, contNs, k, f, mac, cfg.tap) : attachVeth(host, cont, contNs, k, f, mac)
+      const [reserved, made] = await Promise.allSettled([reserve, make])
+      if (reserved.status === 'rejected') throw reserved.reason
+      if (made.status === 'rejected') throw made.reason
       if (!decided.value) throw new CniError(CniCode.Internal, 'kvmnet-cni failed', 'the reservation was not made')
       a = decided.value
       await writeRecord(net.stateDir, { ...record, ip: a.ip, name: a.name, forwards: a.forwards.map(forwardKey) })
-      links = cfg.attachment === 'tap' ? await attachTap(host, cont, contNs, k, f, mac, cfg.tap) : await attachVeth(host, cont, contNs, k, f, mac, a.ip)
+      links = 'address' in made.value ? await made.value.address(a.ip) : made.value
     } catch (err) {
       // Undone here rather than left to the DEL the runtime sends after a failed ADD (it may not); an undo
       // that fails too is reported with the failure (RollbackError), each part attempted regardless.

@@ -58,14 +58,22 @@ async function bridgeVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKe
   return made
 }
 
-export async function attachVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, mac: string, ip: string): Promise<MadeLinks> {
+/**
+ * A veth attachment in two parts: the links, which need no address (ADD makes them while the reservation
+ * is applied), then `address(ip)` once it is reserved: the address and the default route.
+ */
+export async function attachVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, mac: string): Promise<{ address(ip: string): Promise<MadeLinks> }> {
   const made = await bridgeVeth(host, cont, contNs, k, f, { name: k.ifname, mac })
-  await cont.addAddress(k.ifname, `${ip}/${f.prefixLength}`)
-  // A container has one default route: a second attachment (another ifname, this network or another)
-  // gets its address and subnet route only.
-  const routed = f.gateway !== undefined && !(await cont.listRoutes({ family: 4 })).some((r) => r.dst === 'default')
-  if (routed) await cont.addRoute({ dst: 'default', gateway: f.gateway, dev: k.ifname })
-  return { host: made, container: await cont.getLink(k.ifname), defaultRoute: routed }
+  return {
+    address: async (ip) => {
+      await cont.addAddress(k.ifname, `${ip}/${f.prefixLength}`)
+      // A container has one default route: a second attachment (another ifname, this network or another)
+      // gets its address and subnet route only.
+      const routed = f.gateway !== undefined && !(await cont.listRoutes({ family: 4 })).some((r) => r.dst === 'default')
+      if (routed) await cont.addRoute({ dst: 'default', gateway: f.gateway, dev: k.ifname })
+      return { host: made, container: await cont.getLink(k.ifname), defaultRoute: routed }
+    },
+  }
 }
 
 export async function attachTap(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, mac: string, tap: TapOptions): Promise<MadeLinks> {

@@ -28,15 +28,28 @@ export class LeaseWatcher extends EventEmitter<LeaseWatcherEvents> {
   private debounce: NodeJS.Timeout | undefined
   private expiryTimer: NodeJS.Timeout | undefined
   private refreshing: Promise<void> = Promise.resolve()
+  private starting: Promise<void> | undefined
+  /** Bumped by stop(): a start still reading the file then watches nothing. */
+  private generation = 0
 
   constructor(private readonly file: string) {
     super()
   }
 
-  /** Take the current file as the baseline (no events for it) and start watching. */
-  async start(): Promise<void> {
-    if (this.fsWatcher) return
-    this.known = new Map((await readLeaseFile(this.file)).filter((l) => !isExpired(l)).map((l) => [l.ip, l]))
+  /** Take the current file as the baseline (no events for it) and start watching; once, however often called. */
+  start(): Promise<void> {
+    this.starting ??= this.begin().catch((err: unknown) => {
+      this.starting = undefined
+      throw err
+    })
+    return this.starting
+  }
+
+  private async begin(): Promise<void> {
+    const generation = this.generation
+    const known = new Map((await readLeaseFile(this.file)).filter((l) => !isExpired(l)).map((l) => [l.ip, l]))
+    if (generation !== this.generation) return
+    this.known = known
     // persistent: false — watching leases must never be what keeps a CLI process alive.
     this.fsWatcher = watch(dirname(this.file), { persistent: false }, (_type, name) => {
       if (name === null || name === basename(this.file)) this.schedule()
@@ -46,6 +59,8 @@ export class LeaseWatcher extends EventEmitter<LeaseWatcherEvents> {
   }
 
   stop(): void {
+    this.starting = undefined
+    this.generation++
     this.fsWatcher?.close()
     this.fsWatcher = undefined
     clearTimeout(this.debounce)

@@ -86,6 +86,7 @@ export interface DnsmasqEvents {
 }
 
 type State = 'idle' | 'running' | 'exited' | 'stopped'
+const LEASE_EVENTS: ReadonlySet<string | symbol> = new Set(['lease-added', 'lease-changed', 'lease-expired'])
 
 /** What adopt() builds its handle from instead of a spec: the state dir of a dnsmasq already running. Not exported. */
 class AdoptedDir {
@@ -134,6 +135,15 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     this.watcher.on('lease-expired', (l, why) => this.emit('lease-expired', l, why))
     // A watch error (the dir vanished under us) must not crash the process; the next start re-arms it.
     this.watcher.on('error', () => undefined)
+    // The lease file is watched only for someone listening (a CNI command never does): from their first
+    // listener on, or from start/adopt when they were there already.
+    EventEmitter.prototype.on.call(this, 'newListener', (event: string | symbol) => {
+      if (this.state === 'running' && LEASE_EVENTS.has(event)) this.watcher.start().catch((err: unknown) => this.watcher.emit('error', err))
+    })
+  }
+
+  private async watchLeasesIfWanted(): Promise<void> {
+    if ([...LEASE_EVENTS].some((e) => this.listenerCount(e) > 0)) await this.watcher.start()
   }
 
   /**
@@ -149,7 +159,6 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     d.identity = identity
     d.state = 'running'
     d.tail = await LogFileTail.atEnd(paths.logFile)
-    await d.watcher.start()
     return d
   }
 
@@ -179,7 +188,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
         const ready = await this.launch()
         this.state = 'running'
         this.restartAttempt = 0
-        await this.watcher.start()
+        await this.watchLeasesIfWanted()
         return ready
       } catch (err) {
         if (createdDir) await undoThenThrow(err, () => removeStateFiles(this.paths))
@@ -369,7 +378,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
 
   private async sighup(spec: DnsmasqSpec, next: RenderedConfig, confirm: boolean): Promise<void> {
     const files = [...(spec.dhcp ? [this.paths.hostsFile] : []), ...(spec.dns !== false ? [this.paths.addnHosts] : [])]
-    await this.pump()
+    if (confirm) await this.pump() // the log read so far: only lines after it confirm (unconfirmed: not read)
     await reloadHostsFiles({
       files,
       log: this.log,

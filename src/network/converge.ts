@@ -25,7 +25,7 @@ import { preflight } from './kinds/preflight.js'
 
 let ownStart: Promise<string | undefined> | undefined
 /** This process's start time: read once (it never changes), not from /proc on every apply. */
-function ownStartTime(): Promise<string | undefined> {
+export function ownStartTime(): Promise<string | undefined> {
   ownStart ??= processStartTime(process.pid)
   return ownStart
 }
@@ -51,6 +51,8 @@ export interface ConvergeInput {
   tx: Transaction
   /** Record this process as the network's owner (it supervises dnsmasq). */
   supervised: boolean
+  /** The plan of `prev.spec`, when the caller has it (planned here otherwise). */
+  was?: PlannedNetwork | undefined
   context(state: NetworkState, newFds: Map<string, number[]>): ApplyContext
 }
 
@@ -63,7 +65,7 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     const netnsId = netnsIdentity(ns)
     if (!netnsId) throw new NotFoundError(`network namespace ${nsLabel(ns)}`)
     if (prev && prev.netnsId !== netnsId) throw new KvmnetError(`state of ${net.name} belongs to another namespace`)
-    const was = prev ? kindOf(prev.spec).plan(input.stateRoot) : undefined
+    const was = prev ? (input.was ?? kindOf(prev.spec).plan(input.stateRoot)) : undefined
     if (was && was.l2 !== net.l2) throw new SpecError('mode', `cannot converge a ${was.mode} network to ${net.mode}: take it down first`)
     // Where other processes will find the namespace (not this process's /proc/PID/…: see lastingNs).
     const where = lastingNs(ns, netnsId)
@@ -201,7 +203,7 @@ export async function detachPort(input: { tx: Transaction; ctx: ApplyContext; pl
  * every connection would go to whichever table the kernel consults first: refused before anything. A
  * network whose state cannot be read cannot be checked; listStates names it to status and gc.
  */
-function assertForwardsFree(spec: NetworkSpec, others: readonly Pick<NetworkState, 'name' | 'spec'>[]): void {
+export function assertForwardsFree(spec: NetworkSpec, others: readonly Pick<NetworkState, 'name' | 'spec'>[]): void {
   const mine = forwardsOf(spec)
   if (mine.length === 0) return
   for (const state of others) {

@@ -2,6 +2,7 @@
  * The dnsmasq of a network, as one handle holds it: the supervised child this handle started, or a
  * detached one (another process's, or the CLI's) adopted from the state after its identity checks.
  */
+import type { EventEmitter } from 'node:events'
 import { DnsmasqError, isNotFound } from '../errors.js'
 import { Dnsmasq, type Lease, type RestartInfo } from '../dnsmasq/index.js'
 import type { Netns } from '../netns/index.js'
@@ -73,10 +74,26 @@ export interface DnsmasqEventSink {
   restarted(info: RestartInfo): void
 }
 
-export function relayDnsmasqEvents(d: Dnsmasq, to: DnsmasqEventSink): void {
-  d.on('lease-added', (l: Lease) => to.lease(l))
-  d.on('lease-changed', (l: Lease) => to.lease(l))
-  d.on('lease-expired', (l: Lease, why: 'time' | 'removed') => to.expired(l, why))
+/**
+ * `handle`'s lease events are relayed from its first listener for them on (or at once when it has one):
+ * dnsmasq watches its lease file only while someone listens (a CNI command never does).
+ */
+export function relayDnsmasqEvents(d: Dnsmasq, to: DnsmasqEventSink, handle: EventEmitter): void {
+  const relayLeases = () => {
+    d.on('lease-added', (l: Lease) => to.lease(l))
+    d.on('lease-changed', (l: Lease) => to.lease(l))
+    d.on('lease-expired', (l: Lease, why: 'time' | 'removed') => to.expired(l, why))
+  }
+  const wanted = (e: string | symbol) => e === 'lease' || e === 'lease-expired'
+  if (handle.eventNames().some(wanted)) relayLeases()
+  else {
+    const first = (e: string | symbol) => {
+      if (!wanted(e)) return
+      handle.off('newListener', first)
+      relayLeases()
+    }
+    handle.on('newListener', first)
+  }
   d.on('exit', (e) => {
     if (!e.expected) to.died()
   })

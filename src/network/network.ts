@@ -16,6 +16,7 @@ import { portInterfaceXml } from '../libvirt-host/index.js'
 import { isNetworkName, NETWORK_NAME_RULE, Transaction, monotonicMs } from '../util/index.js'
 import type { RepairOutcome } from '../watch/index.js'
 import { applyContextOf, attachPort, converge, detachPort, dismantle } from './converge.js'
+import { convergeEdits } from './converge-edits.js'
 import { DnsmasqHolder, relayDnsmasqEvents } from './dnsmasq-holder.js'
 import type { ApplyContext } from './driver.js'
 import * as edits from './edits.js'
@@ -27,7 +28,7 @@ import type { NetworkPlan, PlannedPort } from './plan.js'
 import { PortFds } from './port-fds.js'
 import { emptyRuntime } from './runtime.js'
 import type { DhcpHostSpec, ForwardSpec, NetworkMode, NetworkSpec, NetworkSpecInput, PortSpec } from './spec.js'
-import { DEFAULT_STATE_ROOT, networkGone, readState, stateDirFor, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
+import { DEFAULT_STATE_ROOT, networkGone, readState, stateDirFor, stateLabel, type NetworkState, type RuntimeAdditions } from './state.js'
 import { networkStatus, type NetworkStatus } from './status.js'
 import { tightenDnsmasqFiles } from './steps/dnsmasq-files.js'
 import { portInfo, portInfos, type PortInfo } from './steps/ports.js'
@@ -202,8 +203,9 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     this.planned = net
     try {
       const supervised = (this.opts.dnsmasq ?? 'supervised') === 'supervised'
-      const input = { ns: this.ns, rtnl: this.rtnl, stateRoot: this.stateRoot, stateDir: this.stateDir, net, prev, runtime, tx, supervised }
-      const { state, newFds } = await converge({ ...input, context: (st, fds) => this.applyContext(tx, st, prev, fds, o) })
+      const context = (st: NetworkState, fds: Map<string, number[]>) => this.applyContext(tx, st, prev, fds, o)
+      const input = { ns: this.ns, rtnl: this.rtnl, stateRoot: this.stateRoot, stateDir: this.stateDir, net, prev, runtime, tx, supervised, context }
+      const { state, newFds } = await (o.edits ? convergeEdits({ ...input, was: old }) : converge(input))
       this.state = state
       this.portFds.adopt(newFds)
       this.portFds.keepOnly(new Set(net.plan.ports.map((p) => p.name)))
@@ -228,7 +230,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
         if (dir) tightenDnsmasqFiles(dir).catch(warn)
         this.emit('dnsmasq-restart', info)
       },
-    })
+    }, this)
   }
 
   /**
@@ -382,13 +384,13 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
    * runtime additions as recorded now and applied in one go: an orchestrator picking a free address for a
    * new guest cannot race another one picking the same (kvmnet-cni's ADD). `edit` returns the new spec
    * and runtime additions (edits.ts has the usual ones), or undefined for nothing to do (no apply,
-   * resolves undefined). `dnsmasqReload: 'signal'`: see ApplyOptions.
+   * resolves undefined). Only the steps the edit changes run (converge-edits.ts). `dnsmasqReload`: see ApplyOptions.
    */
   async update(edit: (spec: NetworkSpec, runtime: RuntimeAdditions) => [NetworkSpec, RuntimeAdditions] | undefined, o: Pick<ApplyOptions, 'dnsmasqReload'> = {}): Promise<ApplyReport | undefined> {
     return this.locked(async () => {
       const state = await this.recordedState()
       const next = edit(state.spec, state.runtime ?? emptyRuntime())
-      return next ? this.apply(validateSpec(next[0]), state, next[1], o) : undefined
+      return next ? this.apply(validateSpec(next[0]), state, next[1], { ...o, edits: true }) : undefined
     })
   }
 
@@ -397,12 +399,6 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     const state = await readState(this.stateDir)
     if (!state) throw new NotFoundError(`network ${this.name}`, `network ${this.name} is not up`)
     return state
-  }
-
-  private async record(state: NetworkState): Promise<void> {
-    await writeState(this.stateDir, state)
-    this.state = state
-    this.planned = kindOf(state.spec).plan(this.stateRoot)
   }
 
   /** The DHCP leases from dnsmasq's lease file (also with dnsmasq stopped or not ours); an unreadable file is an error, never []. */

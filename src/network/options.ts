@@ -48,6 +48,8 @@ export interface ApplyOptions {
   prunePorts?: boolean
   /** 'signal': reservations reloaded with SIGHUP alone, not waiting for dnsmasq's log (default 'confirm'). */
   dnsmasqReload?: 'confirm' | 'signal'
+  /** An edit of reservations, DNS records and forwards: only the steps it changes (converge-edits.ts). */
+  edits?: boolean
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000

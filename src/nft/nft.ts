@@ -50,9 +50,12 @@ export class Nft {
     return nftQuery(this.ns, words, this.opts)
   }
 
-  /** Create or atomically replace the rules of one network. SpecError before nft runs; NftError if nft refuses. */
-  async apply(rules: NetworkRules): Promise<void> {
-    await nftApply(this.ns, renderRules(rules), this.opts)
+  /**
+   * Create or atomically replace the rules of one network. SpecError before nft runs; NftError if nft
+   * refuses. `rendered`: renderRules(rules), when the caller has it already (it hashed it).
+   */
+  async apply(rules: NetworkRules, rendered: NftDocument = renderRules(rules)): Promise<void> {
+    await nftApply(this.ns, rendered, this.opts)
   }
 
   /** Several networks in one transaction. */

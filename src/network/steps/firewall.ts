@@ -44,7 +44,8 @@ export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | 
   }
   await ctx.tx.step('nft', 'nft', async (s) => {
     const rules = await resolveUplink(ctx, planned)
-    const hash = createHash('sha256').update(JSON.stringify(renderRules(rules))).digest('hex')
+    const rendered = renderRules(rules)
+    const hash = createHash('sha256').update(JSON.stringify(rendered)).digest('hex')
     let repair = false
     if (prev?.nftHash === hash && (await tableExists(ctx.ns, rules.tag))) {
       // Same rules as last time, and a table: unchanged only if its contents are still what was
@@ -56,7 +57,7 @@ export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | 
       repair = true
     }
     const before = prev?.nftRules
-    await nft.apply(rules)
+    await nft.apply(rules, rendered)
     s.outcome(repair ? 'repaired' : before ? 'updated' : 'created')
     s.onUndo(async () => {
       if (before) await nft.apply(before)
