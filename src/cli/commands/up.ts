@@ -66,7 +66,12 @@ function showProgress(net: Network): () => void {
 
 /** What a VM manager needs to attach guests: ports with guest MACs and devices, bridge, gateway, DNS. */
 async function printGuestFacts(net: Network): Promise<void> {
-  const ports = await net.ports()
+  // Only a macvtap's device (/dev/tapN) is the kernel's to tell; taps are printed from the plan and the
+  // handle's fds (for 1000 ports, a dump of 1000 links fewer before the command exits).
+  const planned = net.plan.ports
+  const ports = planned.some((p) => p.kind === 'macvtap')
+    ? await net.ports()
+    : planned.map((p) => ({ name: p.name, kind: p.kind, mac: p.mac, tapDevice: undefined, fds: net.portFdsOf(p.name) }))
   const dnsmasq = dnsmasqOf(net.plan)
   const gateway = dnsmasq?.dhcp?.router || (['nat', 'routed', 'open'].includes(net.mode) ? dnsmasq?.hostAddress : undefined)
   const dns = dnsmasq && dnsmasq.dns !== false ? dnsmasq.hostAddress : undefined
