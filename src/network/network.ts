@@ -139,7 +139,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     if (spec.name !== this.name) throw new SpecError('name', `cannot rename network ${this.name} to ${spec.name}`)
     // The state root before anything: a refused one leaves the namespace untouched.
     prepareStateRoot(this.stateRoot, 'stateRoot')
-    if ((this.opts.dnsmasq ?? 'supervised') === 'detached' && kindOf(spec).plan(this.stateRoot).dnsmasq) checkReachableBy(this.stateRoot, 'nobody', 'stateRoot')
+    if ((this.opts.dnsmasq ?? 'supervised') === 'detached' && (spec === this.spec ? this.planned : kindOf(spec).plan(this.stateRoot)).dnsmasq) checkReachableBy(this.stateRoot, 'nobody', 'stateRoot')
     const r = await this.locked(async () => {
       // What is recorded now (another process may have changed it since this handle last looked).
       const prev = await readState(this.stateDir)

@@ -24,7 +24,7 @@ import {
 } from './link-message.js'
 import { reserveMacvtapIndex, waitForTapDevice } from './macvtap-index.js'
 import { describe, fetchLink, indexOfDependency, targetOf } from './resolve-link.js'
-import { RTM_NEWLINK } from './wire/constants.js'
+import { NLM_F_ECHO, RTM_NEWLINK } from './wire/constants.js'
 
 const MACVTAP_INDEX_ATTEMPTS = 5
 
@@ -173,14 +173,30 @@ export async function addLink(ctx: RtnlContext, spec: LinkSpec): Promise<LinkInf
   if (spec.kind === 'macvtap') return createMacvtap(ctx, spec, r)
   const peerNs = spec.kind === 'veth' ? spec.peer.netns : undefined
   const fd = peerNs && !peerNs.isCurrent ? openNetnsFd(peerNs, 'peer.netns') : undefined
+  let made: LinkInfo | undefined
   try {
     if (fd !== undefined) r.peerNetnsFd = fd
-    await ctx.sock.request(encodeCreateLink(spec, r), { object: spec.name })
+    // NLM_F_ECHO: the kernel (6.3+) answers the create with the new link, as a GETLINK after it would —
+    // but sends it before it enslaves the link, so a link with a master is asked for afterwards.
+    const msg = encodeCreateLink(spec, r)
+    if (r.master === undefined) msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_ECHO, 6)
+    made = echoedLink(await ctx.sock.request(msg, { object: spec.name }), spec.name)
   } finally {
     if (fd !== undefined) closeSync(fd)
   }
   await setAliasAfterCreate(ctx, { name: spec.name }, spec)
-  return fetchLink(ctx, spec.name)
+  // The alias is the one change since the echo; a kernel that does not echo is asked.
+  return made ? { ...made, alias: spec.alias ?? made.alias } : fetchLink(ctx, spec.name)
+}
+
+/** The link a create with NLM_F_ECHO was answered with (a veth's peer is never echoed: named to be sure). */
+function echoedLink(replies: readonly { type: number; payload: Buffer }[], name: string): LinkInfo | undefined {
+  for (const r of replies) {
+    if (r.type !== RTM_NEWLINK) continue
+    const l = decodeLink(r.payload)
+    if (l.name === name) return l
+  }
+  return undefined
 }
 
 /**

@@ -38,10 +38,13 @@ export function attrU16be(type: number, v: number): Buffer {
   return attr(type, b)
 }
 
+/** Written in place (no payload buffer): a 1000-port apply encodes thousands of these. */
 export function attrU32(type: number, v: number): Buffer {
-  const b = Buffer.alloc(4)
-  b.writeUInt32LE(v >>> 0, 0)
-  return attr(type, b)
+  const out = Buffer.alloc(NLA_HDRLEN + 4)
+  out.writeUInt16LE(NLA_HDRLEN + 4, 0)
+  out.writeUInt16LE(type, 2)
+  out.writeUInt32LE(v >>> 0, NLA_HDRLEN)
+  return out
 }
 
 export function attrS32(type: number, v: number): Buffer {
@@ -52,7 +55,14 @@ export function attrS32(type: number, v: number): Buffer {
 
 /** NUL-terminated string (NLA_STRING / NLA_NUL_STRING both accept the terminator). */
 export function attrString(type: number, s: string): Buffer {
-  return attr(type, Buffer.concat([Buffer.from(s, 'utf8'), Buffer.alloc(1)]))
+  const bytes = Buffer.byteLength(s, 'utf8')
+  const len = NLA_HDRLEN + bytes + 1
+  // Zeroed: the terminator and the padding.
+  const out = Buffer.alloc(align4(len))
+  out.writeUInt16LE(len, 0)
+  out.writeUInt16LE(type, 2)
+  out.write(s, NLA_HDRLEN, 'utf8')
+  return out
 }
 
 export interface RawAttr {

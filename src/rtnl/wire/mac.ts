@@ -2,7 +2,11 @@
 export { isMac } from '../../util/index.js'
 
 export function macToBytes(mac: string): Buffer {
-  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)))
+  const parts = mac.split(':')
+  // Byte by byte rather than Buffer.from(array): each tap's MAC is read twice per apply (checked, encoded).
+  const b = Buffer.alloc(parts.length)
+  for (let i = 0; i < parts.length; i++) b[i] = parseInt(parts[i]!, 16)
+  return b
 }
 
 /** Two hex digits per byte value: a 1000-link dump formats 1000 MACs. */
