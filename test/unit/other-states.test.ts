@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { otherNetworks } from '../../src/network/other-states.js'
+import { otherNetworks, type OtherNetwork } from '../../src/network/other-states.js'
 import { writeState, type NetworkState } from '../../src/network/state.js'
 
 function stateOf(name: string, address: string): NetworkState {
@@ -24,6 +24,9 @@ function stateOf(name: string, address: string): NetworkState {
     createdAt: new Date(0).toISOString(),
   } as NetworkState
 }
+
+/** The spec's IPv4 address (every network here is isolated with one). */
+const addressOf = (o: OtherNetwork | undefined): string | undefined => (o?.spec as { ipv4?: { address?: string } } | undefined)?.ipv4?.address
 
 t.test('read once while unchanged; afresh after a rewrite, an in-place edit, corruption, removal', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'kvme-others-'))
@@ -51,12 +54,12 @@ t.test('read once while unchanged; afresh after a rewrite, an in-place edit, cor
 
   await writeState(dir('a'), stateOf('a', '10.9.0.1/24'))
   const rewritten = otherNetworks(root, label, 'me').find((o) => o.name === 'a')
-  t.equal(rewritten?.spec.ipv4?.address, '10.9.0.1/24', 'rewritten by kvmnet (rename): read afresh')
+  t.equal(addressOf(rewritten), '10.9.0.1/24', 'rewritten by kvmnet (rename): read afresh')
 
   // In place, same length: only its ctime/mtime tell.
   const path = join(dir('a'), 'network.json')
   writeFileSync(path, readFileSync(path, 'utf8').replace('10.9.0.1/24', '10.8.0.1/24'))
-  t.equal(otherNetworks(root, label, 'me').find((o) => o.name === 'a')?.spec.ipv4?.address, '10.8.0.1/24', 'edited in place: read afresh')
+  t.equal(addressOf(otherNetworks(root, label, 'me').find((o) => o.name === 'a')), '10.8.0.1/24', 'edited in place: read afresh')
 
   // Same length again, no longer a state: skipped like listStates' unreadable ones (status names them).
   writeFileSync(path, readFileSync(path, 'utf8').replace('"group": 4242', '"group": "42"'))
