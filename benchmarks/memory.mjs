@@ -6,7 +6,8 @@
 // generation among it, the rest: malloc'd memory, the node binary's pages and stacks) and, with `settle`,
 // gives the RSS once the process has been idle long enough for V8's memory reducer to run (it starts ~8 s
 // after the last full GC when little is being allocated, and gives back the young generation V8 grew
-// during the burst): what a process that keeps the networks up (kvmnet up --foreground, a service) sits at.
+// during the burst): what a process that keeps the networks up (kvmnet up --foreground, a service) sits at;
+// and, in between, 3 s after the last up, once kvmnet's idle trim has given glibc's free pages back.
 import { rm } from 'node:fs/promises'
 import { getHeapSpaceStatistics } from 'node:v8'
 import { createNetwork, Netns } from '../dist/index.js'
@@ -44,7 +45,12 @@ try {
   globalThis.gc?.()
   const after = figures()
   let settled
+  let trimmed
   if (settle) {
+    // A few seconds idle: kvmnet gives glibc's freed pages back 2 s after its last operation
+    // (src/native/idle-trim.ts), well before V8's memory reducer acts.
+    await sleep(3000)
+    trimmed = figures()
     // Idle, as a process holding the networks is: V8 decides when; the young generation shrinking is the
     // sign it has. Then a little longer for the freed pages to be unmapped (V8 does that on a thread).
     const start = performance.now()
@@ -52,7 +58,7 @@ try {
     await sleep(2000)
     settled = { ...figures(), idleS: (performance.now() - start) / 1000 }
   }
-  console.log(JSON.stringify({ ...after, baselineMB: before.rssMB, before, settled, networks: nNets, ports: perNet * nNets }))
+  console.log(JSON.stringify({ ...after, baselineMB: before.rssMB, before, trimmed, settled, networks: nNets, ports: perNet * nNets }))
 } finally {
   for (const n of nets) await n.down().catch(() => undefined)
   await ns.delete()

@@ -127,7 +127,7 @@ export async function runNetworkBench(opts: { quick: boolean }): Promise<BenchRo
   for (const flags of [[], ['--max-semi-space-size=1']]) {
     const args = ['--expose-gc', ...flags, script, opts.quick ? '20' : '100', opts.quick ? '200' : '1000', ...(flags.length ? [] : ['settle'])]
     const r = await execa('node', args)
-    const mem = JSON.parse(r.stdout.trim().split('\n').pop()!) as MemFigures & { baselineMB: number; before: MemFigures; settled?: MemFigures & { idleS: number }; networks: number; ports: number }
+    const mem = JSON.parse(r.stdout.trim().split('\n').pop()!) as MemFigures & { baselineMB: number; before: MemFigures; trimmed?: MemFigures; settled?: MemFigures & { idleS: number }; networks: number; ports: number }
     const what = `${mem.networks} networks, ${mem.ports} ports`
     const row = (name: string, value: number, base: number, baseline: string, goal?: string): void => {
       rows.push({ name, kvmnetMs: value, baselineMs: base, baseline, ratio: value / base, unit: 'MB', ...(goal ? { goal } : {}) })
@@ -138,6 +138,9 @@ export async function runNetworkBench(opts: { quick: boolean }): Promise<BenchRo
     row(`  of it, V8's heap (committed; ${mem.heapUsedMB.toFixed(1)} MB live after a full GC)`, mem.heapTotalMB, mem.before.heapTotalMB, before)
     row(`  of that, V8's young generation (sized by V8 to what survived its scavenges)`, mem.youngMB, mem.before.youngMB, before)
     row(`  the rest (malloc, the node binary's pages, stacks)`, mem.rssMB - mem.heapTotalMB, mem.before.rssMB - mem.before.heapTotalMB, before)
+    if (mem.trimmed) {
+      row(`RSS after ${what}, idle 3 s (kvmnet's idle malloc_trim has run; V8's memory reducer not yet)`, mem.trimmed.rssMB, mem.baselineMB, 'RSS of the same process before (node + kvmnet loaded)')
+    }
     if (mem.settled) {
       row(`RSS after ${what}, idle ${mem.settled.idleS.toFixed(0)} s (V8's memory reducer has run; young generation ${mem.settled.youngMB.toFixed(0)} MB)`, mem.settled.rssMB, mem.baselineMB, 'RSS of the same process before (node + kvmnet loaded)')
     }

@@ -23,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("nftLoad", Napi::Function::New(env, NftLoad, "nftLoad"));
   exports.Set("nftRun", Napi::Function::New(env, NftRun, "nftRun"));
   exports.Set("nftRelease", Napi::Function::New(env, NftRelease, "nftRelease"));
+  exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
   exports.Set("constants", Constants(env));
   InitNetlinkListener(env, exports);
   return exports;

@@ -116,6 +116,11 @@ export interface NativeBinding {
   nftRun(nsPath: string, command: string): Promise<NativeNftResult>
   /** The namespace's nft thread (if any) frees its context and exits once its queue is done. */
   nftRelease(nsPath: string): void
+  /**
+   * glibc's malloc_trim(0) on the libuv pool: true when memory was given back. Optional: an addon built
+   * before it (a stale prebuild) lacks it. Does nothing without glibc.
+   */
+  mallocTrim?: () => Promise<boolean>
   NetlinkListener: new (protocol: number, onEvent: NetlinkListenerCallback) => NativeNetlinkListener
   readonly constants: NativeConstants
 }

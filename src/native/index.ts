@@ -9,6 +9,7 @@ import { loadBinding } from './load.js'
 export type { NativeBinding, NativeConstants, NativeNetlinkListener, NativeNftResult, NativeTap, NativeTapOptions, NetlinkListenerCallback, TapMode } from './binding.js'
 export { BatchItemError, mapNativeError } from './errors.js'
 export { findPackageRoot, loadBinding } from './load.js'
+export { IDLE_MS, asOperation, idleTrimState } from './idle-trim.js'
 
 function call<T>(run: (b: NativeBinding) => T): T {
   const binding = loadBinding()
@@ -64,6 +65,10 @@ export const native: NativeBinding = {
     }
   },
   nftRelease: (nsPath) => call((b) => b.nftRelease(nsPath)),
+  mallocTrim: async () => {
+    const b = loadBinding()
+    return typeof b.mallocTrim === 'function' ? b.mallocTrim() : false
+  },
   NetlinkListener: class {
     constructor(protocol: number, onEvent: NetlinkListenerCallback) {
       const l = call((b) => new b.NetlinkListener(protocol, onEvent))

@@ -36,6 +36,11 @@ function ownDir(): string {
 
 let cached: NativeBinding | undefined
 
+/** The addon if this process has loaded it already (never loads it). */
+export function loadedBinding(): NativeBinding | undefined {
+  return cached
+}
+
 /**
  * Loads the addon once: prebuilds/<platform>-<arch>/ through node-gyp-build (what an installed package
  * uses), else a local `node-gyp build` in native/ (development).

@@ -19,9 +19,10 @@ import { ensureBandwidth } from './steps/bandwidth.js'
 import { concurrently } from './steps/concurrent.js'
 import { closeAll } from './port-fds.js'
 import type { NetworkSpec } from './spec.js'
-import { lastingNs, listStates, netnsIdentity, removeState, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
+import { lastingNs, netnsIdentity, removeState, stateLabel, writeState, type NetworkState, type RuntimeAdditions } from './state.js'
 import { assertGroupOurs, ensurePorts } from './steps/ports.js'
 import { preflight } from './kinds/preflight.js'
+import { otherNetworks } from './other-states.js'
 
 let ownStart: Promise<string | undefined> | undefined
 /** This process's start time: read once (it never changes), not from /proc on every apply. */
@@ -72,12 +73,9 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     const base = { spec: net.spec, bridge: net.bridge, group: net.plan.group, runtime: input.runtime, netnsPath: where.path, netnsName: where.name }
     const state: NetworkState = prev ? { ...prev, ...base } : { ...base, version: 1, name: net.name, netnsId, createdAt: new Date().toISOString() }
     // Only this namespace's directory: the networks of other namespaces (a host with a hundred) cannot clash.
-    // Only what the checks read (name, spec): the rest of a hundred states (their timings, rules) is garbage
-    // at once instead of being held across the checks' awaits, where it survived V8's scavenges and so
-    // grew its young generation (issue 21, RSS).
-    const others = (await listStates(input.stateRoot, stateLabel(ns))).states
-      .filter((o) => o.state.name !== net.name && o.state.netnsId === netnsId)
-      .map((o) => ({ name: o.state.name, spec: o.state.spec }))
+    // Only what the checks read (name, spec), each file read once while it is unchanged (other-states.ts):
+    // a hundred ups re-read and re-validated ~5000 whole states, garbage that grew V8's young generation.
+    const others = otherNetworks(input.stateRoot, stateLabel(ns), net.name).filter((o) => o.netnsId === netnsId)
     await assertForwardsFree(net.spec, others)
     // Checks that need the kernel (links taken, uplink and NIC present), before anything is changed.
     const links = await preflight(input.rtnl, net.plan, others, input.stateRoot, netnsId, was?.plan)

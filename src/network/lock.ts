@@ -2,10 +2,12 @@
  * A network's lock, across processes and handles: `<state dir>.lock`, held for every apply, change,
  * repair and teardown. The handle's watcher is muted meanwhile (its own changes are not losses); with
  * `removeAfter` (down) the lock file goes too, and with it the namespace's directory and the state root
- * when they are left empty.
+ * when they are left empty. Each is an operation to the idle trim (native/idle-trim.ts): glibc's freed
+ * pages are given back only once none has run for a while.
  */
 import { existsSync } from 'node:fs'
 import { acquireLock } from '../lock/index.js'
+import { asOperation } from '../native/index.js'
 import { removeEmptyParents } from './state.js'
 
 export interface LockUse {
@@ -16,7 +18,11 @@ export interface LockUse {
   mute(): { unmute(): Promise<void> }
 }
 
-export async function withNetworkLock<T>(use: LockUse, fn: () => Promise<T>): Promise<T> {
+export function withNetworkLock<T>(use: LockUse, fn: () => Promise<T>): Promise<T> {
+  return asOperation(() => locked(use, fn))
+}
+
+async function locked<T>(use: LockUse, fn: () => Promise<T>): Promise<T> {
   const lock = await acquireLock(`${use.stateDir}.lock`, { timeoutMs: use.timeoutMs, what: `network ${use.network}` })
   let ok = false
   const muted = use.mute()

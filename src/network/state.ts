@@ -220,6 +220,11 @@ const checkedStates = new BoundedMemo<true>(1024)
 
 /** The state of the network in `dir`; undefined when there is none; StateError naming the file when it is corrupt. */
 export async function readState(dir: string): Promise<NetworkState | undefined> {
+  return readStateSync(dir)
+}
+
+/** readState, for callers that read many in a row without awaiting each (other-states.ts). */
+export function readStateSync(dir: string): NetworkState | undefined {
   const path = join(dir, 'network.json')
   let text: string
   try {

@@ -200,9 +200,7 @@ export class ArraySchema<T> extends Schema<readonly T[]> {
       return false
     }
     let ok = true
-    v.forEach((x, i) => {
-      if (!this.item.check(x, [...path, i], issues)) ok = false
-    })
+    for (let i = 0; i < v.length; i++) if (i in v && !this.item.check(v[i], [...path, i], issues)) ok = false // holes skipped, as forEach
     return ok
   }
   protected jsonBody(): JsonSchema {
@@ -221,9 +219,7 @@ export class TupleSchema<T extends readonly unknown[]> extends Schema<T> {
       return false
     }
     let ok = true
-    items.forEach((s, i) => {
-      if (!s.check(v[i], [...path, i], issues)) ok = false
-    })
+    for (let i = 0; i < items.length; i++) if (!items[i]!.check(v[i], [...path, i], issues)) ok = false
     return ok
   }
   protected jsonBody(): JsonSchema {
@@ -245,10 +241,10 @@ const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 
 
 /** An object with exactly these fields (unknown fields are refused: a typo is an error, not a no-op). */
 export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
-  /** Object.entries(shape), made on the first check. */
-  private fields: [string, Schema<unknown>][] | undefined
+  private readonly fields: readonly (readonly [string, Schema<unknown>])[] // listed once, not per object checked
   constructor(readonly shape: S) {
     super()
+    this.fields = Object.entries(shape)
   }
   check(v: unknown, path: Path, issues: Issue[]): v is InferShape<S> {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) {
@@ -257,9 +253,6 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
     }
     let ok = true
     const rec = v as Record<string, unknown>
-    // The shape's fields listed once per schema, not per object checked: a spec's 1000 ports are checked
-    // against one port schema (a fresh `kvmnet up` runs this cold, in the interpreter).
-    this.fields ??= Object.entries(this.shape)
     for (const [k, s] of this.fields) {
       // Own fields only: nothing is read through the input's prototype chain.
       const value = Object.hasOwn(rec, k) ? rec[k] : undefined
@@ -270,7 +263,8 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
         ok = false
       } else if (!s.check(value, [...path, k], issues)) ok = false
     }
-    for (const k of Object.keys(rec)) {
+    for (const k in rec) {
+      if (!Object.hasOwn(rec, k)) continue // own keys, as Object.keys, without an array per object
       // hasOwn, not `in`: '__proto__', 'constructor', 'toString' are "in" every object literal.
       if (RESERVED_KEYS.has(k)) {
         issues.push({ path: [...path, k], message: "a JavaScript object's own key (__proto__, constructor, prototype), never a field" })

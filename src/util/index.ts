@@ -8,6 +8,7 @@ export type { StepCategory, StepContext, StepEvent, StepId, StepName, StepOutcom
 export { default as ipaddr } from './ipaddr.js'
 export { isIP } from './ip-family.js'
 export { ipv6Text } from './ipv6-text.js'
+export { ipv4Prefix, ipv4PrefixesOverlap } from './ipv4-prefix.js'
 export { monotonicMs } from './clock.js'
 export { runProgram, type ProgramResult } from './run-program.js'
 export { processStartTime } from './process-start-time.js'

@@ -44,6 +44,7 @@ t.test('the binding loads and exports every function', async (t) => {
     'nftLoad',
     'nftRun',
     'nftRelease',
+    'mallocTrim',
     'NetlinkListener',
   ] as const) {
     t.equal(typeof b[fn], 'function', fn)

@@ -9,10 +9,10 @@
  * they go (the namespace may change in between); these make the common mistakes cost nothing.
  */
 import { SpecError } from '../../errors.js'
-import { BoundedMemo } from '../../util/index.js'
 import { describeCollision, libvirtCollisions, libvirtNetnsIds, libvirtNetworks } from '../../libvirt-host/index.js'
 import { IFF_LOOPBACK, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import type { NetworkPlan } from '../plan.js'
+import type { NetworkSpec } from '../spec.js'
 import type { NetworkState } from '../state.js'
 import { assertSubnetFree } from '../steps/bridge.js'
 import { assertOurs, isHalfMade } from '../steps/links-common.js'
@@ -83,9 +83,19 @@ export async function assertNoLibvirtCollision(plan: NetworkPlan, netnsId: strin
 /**
  * The link names of other networks' plans, by their spec: each up checks its names against every other
  * network in the namespace, and planning them all afresh made a hundred ups O(n²) in allocation. The
- * spec (and state root) is the whole input of a plan, so the digest of its JSON is a sound key.
+ * spec (and state root) is the whole input of a plan. Keyed by the spec object, which other-states.ts
+ * keeps (frozen) while its file is unchanged: a digest of its JSON cost every up a stringify and a hash
+ * per other network; the names go with the spec when it is dropped.
  */
-const otherLinkNames = new BoundedMemo<ReadonlySet<string>>(1024)
+const otherLinkNames = new WeakMap<NetworkSpec, { stateRoot: string; names: ReadonlySet<string> }>()
+
+function linkNamesOfOther(spec: NetworkSpec, stateRoot: string): ReadonlySet<string> {
+  const had = otherLinkNames.get(spec)
+  if (had?.stateRoot === stateRoot) return had.names
+  const names = linkNamesOf(planFor(spec, stateRoot))
+  otherLinkNames.set(spec, { stateRoot, names })
+  return names
+}
 
 /**
  * Everything of the above, for `plan` about to be applied in the namespace `rtnl` speaks to (`netnsId`,
@@ -114,7 +124,7 @@ export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly 
   // A name another network gives one of its links, also one that is missing right now (its watcher or
   // next up makes it again).
   for (const other of others) {
-    const theirs = otherLinkNames.through(BoundedMemo.keyOf(`${stateRoot}\n${JSON.stringify(other.spec)}`), () => linkNamesOf(planFor(other.spec, stateRoot)))
+    const theirs = linkNamesOfOther(other.spec, stateRoot)
     const clash = created.find((c) => theirs.has(c.name))
     if (clash) throw new SpecError(clash.field, `${clash.name} is a link of network ${other.name}`)
   }

@@ -3,7 +3,7 @@
  * same request, with a fixed MAC so it does not follow its ports), or found and checked to be this
  * network's; then its host addresses, and up.
  */
-import { ipaddr } from '../../util/index.js'
+import { ipaddr, ipv4Prefix, ipv4PrefixesOverlap } from '../../util/index.js'
 import { SpecError, ignoreNotFound } from '../../errors.js'
 import { readSysctl, writeSysctl, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import type { ApplyContext } from '../driver.js'
@@ -29,23 +29,33 @@ export async function assertSubnetFree(rtnl: Rtnl, subnets: { v4?: string | unde
   const family = families.size === 1 ? [...families][0] : undefined
   const routes = await rtnl.listRoutes({ table: 254, devNames: false, ...(family ? { family } : {}) })
   for (const [field, sub] of wanted) {
-    const [net, len] = ipaddr.parseCIDR(sub)
+    const v4 = ipv4Prefix(sub)
+    const [net, len] = v4 ? [undefined, 0] : ipaddr.parseCIDR(sub)
     for (const r of routes) {
       if (r.dst === 'default' || r.dev === undefined || ourDevs.has(r.dev)) continue
-      let other: [ipaddr.IPv4 | ipaddr.IPv6, number]
-      try {
-        other = ipaddr.parseCIDR(r.dst)
-      } catch {
-        continue
-      }
-      if (other[0].kind() !== net.kind()) continue
-      // Overlap: either prefix contains the other's network address.
-      if (net.match(other) || other[0].match([net, len] as [typeof net, number])) {
-        const dev = (await rtnl.findLink(r.dev))?.name
-        throw new SpecError(field, `${sub} overlaps ${r.dst}, already routed via ${dev ?? `ifindex ${r.dev}`}`)
-      }
+      if (!(v4 ? overlapsV4(v4, r.dst) : net !== undefined && overlaps(net, len, r.dst))) continue
+      const dev = (await rtnl.findLink(r.dev))?.name
+      throw new SpecError(field, `${sub} overlaps ${r.dst}, already routed via ${dev ?? `ifindex ${r.dev}`}`)
     }
   }
+}
+
+/** An IPv4 subnet against a route's destination, as two numbers (no ipaddr objects per route). */
+function overlapsV4(sub: { addr: number; len: number }, dst: string): boolean {
+  const other = ipv4Prefix(dst)
+  return other !== undefined && ipv4PrefixesOverlap(sub, other)
+}
+
+/** Overlap: either prefix contains the other's network address (the IPv6 path, through ipaddr). */
+function overlaps(net: ipaddr.IPv4 | ipaddr.IPv6, len: number, dst: string): boolean {
+  let other: [ipaddr.IPv4 | ipaddr.IPv6, number]
+  try {
+    other = ipaddr.parseCIDR(dst)
+  } catch {
+    return false
+  }
+  if (other[0].kind() !== net.kind()) return false
+  return net.match(other) || other[0].match([net, len] as [typeof net, number])
 }
 
 /**

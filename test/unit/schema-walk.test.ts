@@ -1,0 +1,46 @@
+/**
+ * The schema checker walks objects and arrays without allocating per field list (issue 21: every `up`
+ * validates its spec and new states): the same issues as before for the cases the old walk (Object.entries,
+ * Object.keys, forEach) decided — own keys only, an own `__proto__` refused, inherited fields ignored,
+ * holes in arrays skipped, tuples checked position by position, paths as the user wrote them.
+ */
+import t from 'tap'
+import { fieldPath, s, type Issue } from '../../src/schema/index.js'
+
+const item = s.object({ name: s.string(), size: s.object({ n: s.int(0, 9) }) })
+const schema = s.object({ items: s.array(item), pair: s.tuple([s.string(), s.int(0, 9)] as const) })
+
+function issues(v: unknown): string[] {
+  const out: Issue[] = []
+  schema.check(v, [], out)
+  return out.map((i) => `${fieldPath(i.path)}: ${i.message}`)
+}
+
+t.test('valid input: no issue', async (t) => {
+  t.same(issues({ items: [{ name: 'a', size: { n: 1 } }], pair: ['x', 2] }), [])
+})
+
+t.test('paths and messages as the user wrote the input', async (t) => {
+  t.same(issues({ items: [{ name: 'a', size: { n: 1 } }, { name: 1, size: {}, extra: true }], pair: ['x', 'y'], more: 1 }), [
+    'items[1].name: expected a string, got a number',
+    'items[1].size.n: is required',
+    'items[1].extra: unknown field',
+    'pair[1]: expected a number, got a string',
+    'more: unknown field',
+  ])
+})
+
+t.test('own keys only: inherited fields ignored, an own __proto__ refused', async (t) => {
+  const inherited = Object.create({ stray: 1 }) as Record<string, unknown>
+  inherited.items = []
+  inherited.pair = ['x', 1]
+  t.same(issues(inherited), [], 'an enumerable inherited field is not a field of the input')
+  t.same(issues(JSON.parse('{"items": [], "pair": ["x", 1], "__proto__": {}}')), ["__proto__: a JavaScript object's own key (__proto__, constructor, prototype), never a field"])
+})
+
+t.test('holes in an array are skipped, as forEach skipped them; a tuple checks every position', async (t) => {
+  // eslint-disable-next-line no-sparse-arrays
+  t.same(issues({ items: [, { name: 'b', size: { n: 2 } }], pair: ['x', 1] }), [])
+  // eslint-disable-next-line no-sparse-arrays
+  t.match(issues({ items: [], pair: [, 1] }), [/^pair\[0\]: expected a string, got /])
+})
