@@ -13,14 +13,15 @@
 import { KvmnetError, NotFoundError } from '../errors.js'
 import { nsLabel } from '../netns/index.js'
 import { monotonicMs } from '../util/index.js'
-import { assertForwardsFree, converge, ownStartTime, type ConvergeInput } from './converge.js'
+import { assertForwardsFree, converge, ownStartTime, recordApplied, type ConvergeInput } from './converge.js'
 import { bridgeOf, type PlannedNetwork } from './kinds/index.js'
 import type { NetworkPlan } from './plan.js'
 import { closeAll } from './port-fds.js'
 import { concurrently } from './steps/concurrent.js'
 import { ensureDnsmasq } from './steps/dnsmasq.js'
 import { ensureFirewall } from './steps/firewall.js'
-import { listStates, netnsIdentity, stateLabel, writeState, type NetworkState } from './state.js'
+import { otherNetworks } from './other-states.js'
+import { netnsIdentity, stateLabel, writeState, type NetworkState } from './state.js'
 
 /** The plan without the parts an edit may change (the rules, dnsmasq's configuration), as text to compare. */
 function restOf(plan: NetworkPlan): string {
@@ -64,10 +65,8 @@ export async function convergeEdits(input: ConvergeInput & { was: PlannedNetwork
     if (prev.netnsId !== netnsId) throw new KvmnetError(`state of ${net.name} belongs to another namespace`)
     const rules = !same(was.firewall, net.firewall)
     if (rules) {
-      const others = (await listStates(input.stateRoot, stateLabel(ns))).states
-        .filter((o) => o.state.name !== net.name && o.state.netnsId === netnsId)
-        .map((o) => ({ name: o.state.name, spec: o.state.spec }))
-      assertForwardsFree(net.spec, others)
+      // As the full converge checks them: each other state file read once while it is unchanged.
+      assertForwardsFree(net.spec, otherNetworks(input.stateRoot, stateLabel(ns), net.name).filter((o) => o.netnsId === netnsId))
     }
     const state: NetworkState = { ...prev, spec: net.spec, runtime: input.runtime }
     const startTime = await ownStartTime()
@@ -81,13 +80,7 @@ export async function convergeEdits(input: ConvergeInput & { was: PlannedNetwork
       () => (rules ? ensureFirewall(ctx, net.firewall) : Promise.resolve()),
       () => (same(was.dnsmasq, net.dnsmasq) ? Promise.resolve() : ensureDnsmasq(ctx, net.dnsmasq)),
     )
-    await tx.step('state', 'state', async () => {
-      // As a full converge records it: a supervising handle's apply makes its process the owner.
-      state.owner = startTime && input.supervised ? { pid: process.pid, startTime } : state.owner
-      state.applying = undefined
-      state.lastApply = { at: new Date().toISOString(), totalMs: monotonicMs() - start, steps: [...tx.timings] }
-      await ctx.journal()
-    })
+    await recordApplied(input, ctx, state, startTime, start)
     tx.commit()
     return { state, newFds }
   } catch (err) {

@@ -57,6 +57,19 @@ export interface ConvergeInput {
   context(state: NetworkState, newFds: Map<string, number[]>): ApplyContext
 }
 
+/**
+ * An apply's last step, a full converge's or an edit's (converge-edits.ts): the state recorded complete,
+ * with its timings; a supervising handle's apply makes its process the network's owner.
+ */
+export async function recordApplied(input: Pick<ConvergeInput, 'tx' | 'supervised'>, ctx: ApplyContext, state: NetworkState, startTime: string | undefined, start: number): Promise<void> {
+  await input.tx.step('state', 'state', async () => {
+    state.owner = startTime && input.supervised ? { pid: process.pid, startTime } : state.owner
+    state.applying = undefined
+    state.lastApply = { at: new Date().toISOString(), totalMs: monotonicMs() - start, steps: [...input.tx.timings] }
+    await ctx.journal()
+  })
+}
+
 /** The state the apply completed, and the fds of taps it made (the caller's from now on). */
 export async function converge(input: ConvergeInput): Promise<{ state: NetworkState; newFds: Map<string, number[]> }> {
   const { ns, net, prev, tx } = input
@@ -96,12 +109,7 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
       await net.apply(ctx)
       await ensureLearning(ctx, net.learning, net.name)
     } else await concurrently(() => net.apply(ctx), () => ensureLearning(ctx, net.learning, net.name))
-    await tx.step('state', 'state', async () => {
-      state.owner = startTime && input.supervised ? { pid: process.pid, startTime } : state.owner
-      state.applying = undefined
-      state.lastApply = { at: new Date().toISOString(), totalMs: monotonicMs() - start, steps: [...tx.timings] }
-      await ctx.journal()
-    })
+    await recordApplied(input, ctx, state, startTime, start)
     tx.commit()
     return { state, newFds }
   } catch (err) {
