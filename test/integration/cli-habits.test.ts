@@ -86,6 +86,17 @@ t.test('status --all and list show networks of every namespace', async (t) => {
   t.equal((await cli(['down', 'in-a', '--netns', a.name, '--state-root', stateRoot])).exitCode, 0)
 })
 
+t.test('up prints each port with its device: a persistent tap by name, never an empty fds list', async (t) => {
+  const ns = await makeNs(t, 'kvh')
+  const stateRoot = `/run/kvmnet-test/${ns.name}-dev`
+  t.teardown(() => cleanUp(stateRoot, ['dev', ns.name]))
+  const file = specFile({ name: 'dev', mode: 'very-isolated', ports: [{ name: 'dev-vm1', mac: '52:54:00:77:01:01' }] })
+  const r = await cli(['up', file, '--netns', ns.name, '--state-root', stateRoot])
+  t.equal(r.exitCode, 0, r.stderr)
+  t.match(r.stdout, /^dev-vm1\s+tap\s+52:54:00:77:01:01\s+dev-vm1$/m, 'the tap QEMU opens by name')
+  t.notMatch(r.stdout, /fds\s*$/m, 'no "fds" with nothing after it')
+})
+
 t.test('--json errors carry the typed fields; exit codes unchanged', async (t) => {
   const bad = specFile({ name: 'x', mode: 'bridge' })
   const r = await cli(['up', bad, '--json'])

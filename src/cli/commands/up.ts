@@ -78,6 +78,6 @@ async function printGuestFacts(net: Network): Promise<void> {
   const facts = [net.bridge && `bridge ${net.bridge}`, gateway && `gateway ${gateway}`, dns && `dns ${dns}`].filter(Boolean)
   if (facts.length > 0) out(facts.join(', '))
   if (ports.length > 0) {
-    out(renderColumns(['port', 'kind', 'guest mac', 'device'], ports.map((p) => [p.name, p.kind, p.mac, p.tapDevice ?? (p.fds ? `fds ${p.fds.join(',')}` : p.name)])))
+    out(renderColumns(['port', 'kind', 'guest mac', 'device'], ports.map((p) => [p.name, p.kind, p.mac, p.tapDevice ?? (p.fds && p.fds.length > 0 ? `fds ${p.fds.join(',')}` : p.name)])))
   }
 }
