@@ -82,8 +82,10 @@ export class LossClassifier {
       return released || !link.up ? [{ kind: 'port', what: `port ${link.name}` }] : []
     }
     if (t.links.has(link.name) && (gone || !link.up)) return [{ kind: 'link', what: `link ${link.name}` }]
-    // An IFB of the limits (the other shaped devices are the bridge and ports, handled above).
-    if (t.shaped.has(link.name) && gone) return [{ kind: 'bandwidth', what: `bandwidth on ${link.name}` }]
+    // An IFB of the limits (the other shaped devices are the bridge and ports, handled above): deleted, or
+    // set down, which drops every upload redirected to it. kvmnet makes its IFBs down and raises them once
+    // their qdiscs are on: within its own change that raise is restoredBy's.
+    if (t.shaped.has(link.name) && (gone || !link.up)) return [{ kind: 'bandwidth', what: `bandwidth on ${link.name}` }]
     return []
   }
 
@@ -109,7 +111,8 @@ export class LossClassifier {
       const placed = !port.enslaved || (link.master !== undefined && link.master === bridgeIndex)
       return link.alias === t.portAlias && placed ? [`port ${link.name}`] : []
     }
-    return t.links.has(link.name) ? [`link ${link.name}`] : []
+    if (t.links.has(link.name)) return [`link ${link.name}`]
+    return t.shaped.has(link.name) ? [`bandwidth on ${link.name}`] : []
   }
 
   /** The tables the last complete transaction left in place (a loss of them meanwhile was replaced). */

@@ -266,6 +266,13 @@ t.test('the watch repairs bandwidth drift: a qdisc, a class, a redirect filter o
   await waitFor(async () => repaired.length > seen && (await clean()), 5000, 50)
   t.pass(`the IFB deleted: repaired by the watch (${repaired.slice(seen).map((e) => e.what).join(', ')})`)
   t.match(await host.run('tc', ['filter', 'show', 'dev', 'kbwa-p0', 'ingress']), /mirred/, 'the tap redirects to the new IFB')
+  // Set down by hand: every upload redirected to it is dropped until it is raised again.
+  const newIfb = (JSON.parse(await host.run('ip', ['-j', 'link', 'show', 'type', 'ifb'])) as { ifname: string }[])[0]!.ifname
+  const before = repaired.length
+  await host.run('ip', ['link', 'set', newIfb, 'down'])
+  await waitFor(async () => repaired.length > before && (await clean()), 5000, 50).catch(() => false)
+  const ifbState = JSON.parse(await host.run('ip', ['-j', 'link', 'show', newIfb])) as { flags: string[] }[]
+  t.ok(ifbState[0]?.flags.includes('UP'), `the IFB set down: raised by the watch (${repaired.slice(before).map((e) => e.what).join(', ') || 'nothing repaired'})`)
 
   // Changed in place rather than deleted: the kernel announces only the new object (RTM_NEWTCLASS,
   // RTM_NEWQDISC), from another process than the watcher's.
@@ -415,6 +422,8 @@ t.test("new shaped taps and their IFBs get their qdiscs while down, then are rai
 
   // What an apply cut short between the qdiscs and the raise leaves: the devices down, with their qdiscs.
   await host.run('ip', ['link', 'set', ifb!.ifname, 'down'])
+  // A down IFB drops what the tap's ingress redirects to it: the guest's uploads. Status says so.
+  t.ok((await net.status()).problems.includes(`${ifb!.ifname}: IFB down`), 'status reports the IFB down')
   await host.run('ip', ['link', 'set', 'kqup-p0', 'down'])
   await net.up()
   all = await links()

@@ -197,7 +197,12 @@ export async function bandwidthDrift(rtnl: Rtnl, plan: NetworkPlan, known?: Read
   const qdiscsOf = qdiscsByDev(await rtnl.listQdiscs())
   const index = linkIndex(links)
   const out: string[] = []
-  for (const ifb of want.ifbs) if (!links.has(ifb)) out.push(`${ifb}: IFB missing`)
+  for (const ifb of want.ifbs) {
+    const l = links.get(ifb)
+    // Down, it drops what the taps' ingress redirects to it: the guests' uploads.
+    if (!l) out.push(`${ifb}: IFB missing`)
+    else if (!l.up) out.push(`${ifb}: IFB down`)
+  }
   for (const d of want.devices) {
     const link = links.get(d.dev)
     if (!link) continue
