@@ -3,8 +3,8 @@
 // its output through, and ends with the plain count line CI reads: `N passed, N failed, N skipped`.
 // The counts are tap's own leaf totals (its closing `# { total, pass, fail, skip, todo }` comment), so one
 // broken file with ten checks does not hide behind a single "failed".
-import { spawn } from 'node:child_process'
-import { rmdirSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs'
 
 const args = process.argv.slice(2)
 const paths = args.length > 0 ? args : ['test/unit', 'test/integration']
@@ -47,6 +47,53 @@ function readLine(line) {
   if (key) diag.keep = ['found', 'wanted', 'message', 'pattern', 'doesNotMatch', 'code', 'signal', 'lineNumber', 'fileName', 'diff'].includes(key)
   if (diag.keep && diag.lines.length < 16) diag.lines.push(line.trimEnd())
 }
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return err.code === 'EPERM'
+  }
+}
+
+// A test process killed outright (tap's timeout ends in SIGKILL) ran neither its teardowns nor its exit hook.
+// test/helpers/ns.ts records the PID that made each test namespace in /run/kvmnet-test/.owners; the namespaces
+// of owners that are gone are removed here, with the processes in them (started by that test) and their state
+// under /run/kvmnet-test. Owners still running (another test command beside this one) are left alone.
+function sweepOrphans() {
+  const dir = '/run/kvmnet-test/.owners'
+  let names = []
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return []
+  }
+  const swept = []
+  for (const name of names) {
+    const pid = Number(readFileSync(`${dir}/${name}`, 'utf8'))
+    if (pid > 0 && alive(pid)) continue
+    if (existsSync(`/run/netns/${name}`)) {
+      const pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split('\n').filter(Boolean)
+      for (const p of pids) {
+        try {
+          process.kill(Number(p), 'SIGKILL')
+        } catch {}
+      }
+      execFileSync('ip', ['netns', 'delete', name])
+      swept.push(name)
+    }
+    for (const entry of readdirSync('/run/kvmnet-test')) {
+      if (entry === name || entry.startsWith(`${name}-`)) rmSync(`/run/kvmnet-test/${entry}`, { recursive: true, force: true })
+    }
+    rmSync(`${dir}/${name}`, { force: true })
+  }
+  try {
+    rmdirSync(dir)
+  } catch {}
+  return swept
+}
+
 const tap = spawn('npx', ['tap', '--reporter=tap', ...paths], { stdio: ['ignore', 'pipe', 'inherit'] })
 tap.stdout.on('data', (d) => {
   process.stdout.write(d)
@@ -64,6 +111,8 @@ tap.on('close', (code) => {
   const skip = get('skip') + get('todo')
   // A runner that died (timeout, crash) without a failing point must still count as a failure.
   if (code !== 0 && fail === 0) fail = 1
+  const swept = sweepOrphans()
+  if (swept.length > 0) console.log(`# removed ${swept.length} namespace(s) left by killed test processes: ${swept.join(' ')}`)
   // Test files keep state under /run/kvmnet-test/<their namespace> and remove their own part; the shared
   // parent goes once all are done (rmdir: only if nothing was left in it).
   try {

@@ -5,7 +5,7 @@
  */
 import { execa, execaSync, type ResultPromise } from 'execa'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 
 export interface TestNs {
@@ -30,6 +30,30 @@ interface Teardownable {
 const live = new Set<string>()
 const children = new Set<ResultPromise>()
 
+/**
+ * Who made each live test namespace: /run/kvmnet-test/.owners/<name> holds the test process's PID. A test
+ * process killed outright (the runner's timeout ends in SIGKILL) runs neither its teardowns nor its exit
+ * hook; the test command (scripts/test.mjs) then removes the namespaces whose owner is gone.
+ */
+const OWNERS = '/run/kvmnet-test/.owners'
+
+function own(name: string): void {
+  for (let attempt = 1; ; attempt++) {
+    mkdirSync(OWNERS, { recursive: true })
+    try {
+      writeFileSync(`${OWNERS}/${name}`, String(process.pid))
+      return
+    } catch (err) {
+      // Another test command beside this one removes the directory when it finds it empty.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw err
+    }
+  }
+}
+
+function disown(name: string): void {
+  rmSync(`${OWNERS}/${name}`, { force: true })
+}
+
 process.on('exit', () => {
   for (const c of children) {
     try {
@@ -39,6 +63,7 @@ process.on('exit', () => {
   for (const name of live) {
     try {
       execaSync('ip', ['netns', 'delete', name], { reject: false })
+      disown(name)
     } catch {}
   }
 })
@@ -50,6 +75,7 @@ export function uniqueName(prefix = 'kvt'): string {
 /** Create a namespace with `lo` up; removed at t.teardown. */
 export async function makeNs(t: Teardownable, prefix = 'kvt'): Promise<TestNs> {
   const name = uniqueName(prefix)
+  own(name)
   await execa('ip', ['netns', 'add', name])
   live.add(name)
   const mine: ResultPromise[] = []
@@ -63,6 +89,7 @@ export async function makeNs(t: Teardownable, prefix = 'kvt'): Promise<TestNs> {
     }
     await execa('ip', ['netns', 'delete', name], { reject: false })
     live.delete(name)
+    disown(name)
     // Network tests keep their kvmnet state under /run/kvmnet-test/<namespace>: only this test's part is
     // removed here (the shared parent would race other test files running beside this one; the test
     // runner removes it once every file is done).
