@@ -15,7 +15,7 @@ export interface IpLink {
   flags: string[]
   operstate: string
   ifalias?: string
-  linkinfo?: { info_kind?: string }
+  linkinfo?: { info_kind?: string; info_data?: Record<string, unknown>; info_slave_kind?: string }
 }
 
 export interface IpAddress {

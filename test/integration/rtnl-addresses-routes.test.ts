@@ -3,12 +3,11 @@ import t, { type Test } from 'tap'
 import { execa } from 'execa'
 import { NetlinkError, SpecError, isExists, isNotFound } from '../../src/errors.js'
 import { Rtnl } from '../../src/rtnl/index.js'
-import { makeNs, type TestNs } from '../helpers/ns.js'
+import { type TestNs } from '../helpers/ns.js'
+import { rtnlInNewNs } from '../helpers/rtnl.js'
 
 async function setup(t: Test): Promise<{ ns: TestNs; rtnl: Rtnl }> {
-  const ns = await makeNs(t, 'kvb')
-  const rtnl = Rtnl.open({ path: ns.path, name: ns.name })
-  t.teardown(() => rtnl.close())
+  const { ns, rtnl } = await rtnlInNewNs(t, 'kvb')
   await ns.ip('link add kva0 type veth peer name kva1\nlink set kva0 up\nlink set kva1 up')
   return { ns, rtnl }
 }

@@ -6,27 +6,10 @@
  */
 import t, { type Test } from 'tap'
 import { execa } from 'execa'
-import { Rtnl } from '../../src/rtnl/index.js'
-import { makeNs, type TestNs } from '../helpers/ns.js'
+import { links } from '../helpers/ip.js'
+import { rtnlInNewNs } from '../helpers/rtnl.js'
 
-interface IpLink {
-  ifindex: number
-  ifname: string
-  group?: string
-  ifalias?: string
-}
-
-async function ipLinks(ns: TestNs): Promise<IpLink[]> {
-  const { stdout } = await execa('ip', ['-n', ns.name, '-d', '-j', 'link', 'show'])
-  return JSON.parse(stdout) as IpLink[]
-}
-
-async function setup(t: Test): Promise<{ ns: TestNs; rtnl: Rtnl }> {
-  const ns = await makeNs(t, 'kvhr')
-  const rtnl = Rtnl.open({ path: ns.path, name: ns.name })
-  t.teardown(() => rtnl.close())
-  return { ns, rtnl }
-}
+const setup = (t: Test) => rtnlInNewNs(t, 'kvhr')
 
 t.test('listLinks: group and anyOf select the same links as iproute2 shows, from 60 of them', async (t) => {
   const { ns, rtnl } = await setup(t)
@@ -37,7 +20,7 @@ t.test('listLinks: group and anyOf select the same links as iproute2 shows, from
     if (i % 5 === 0) lines.push(`link set kd${i} alias kvmnet:test:${i}`)
   }
   await ns.ip(lines.join('\n') + '\n')
-  const ip = await ipLinks(ns)
+  const ip = await links(ns)
   const names = (ls: { name?: string; ifname?: string }[]): string[] => ls.map((l) => l.name ?? l.ifname ?? '').sort()
 
   const inGroup = ip.filter((l) => l.group === '7')

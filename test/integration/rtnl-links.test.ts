@@ -4,39 +4,16 @@
  */
 import { openSync, closeSync, existsSync } from 'node:fs'
 import t, { type Test } from 'tap'
-import { execa } from 'execa'
 import { NetlinkError, SpecError, isExists, isNotFound } from '../../src/errors.js'
 import { Rtnl } from '../../src/rtnl/index.js'
 import { makeNs, type TestNs } from '../helpers/ns.js'
+import { link, links } from '../helpers/ip.js'
+import { rtnlInNewNs } from '../helpers/rtnl.js'
 
-interface IpLink {
-  ifindex: number
-  ifname: string
-  mtu: number
-  address?: string
-  master?: string
-  group?: string
-  ifalias?: string
-  flags: string[]
-  linkinfo?: { info_kind?: string; info_data?: Record<string, unknown>; info_slave_kind?: string }
-}
-
-async function ipLinks(ns: TestNs): Promise<IpLink[]> {
-  const { stdout } = await execa('ip', ['-n', ns.name, '-d', '-j', 'link', 'show'])
-  return JSON.parse(stdout) as IpLink[]
-}
-
-async function ipLink(ns: TestNs, dev: string): Promise<IpLink> {
-  const { stdout } = await execa('ip', ['-n', ns.name, '-d', '-j', 'link', 'show', 'dev', dev])
-  return (JSON.parse(stdout) as IpLink[])[0]!
-}
-
-async function setup(t: Test): Promise<{ ns: TestNs; rtnl: Rtnl }> {
-  const ns = await makeNs(t, 'kvb')
-  const rtnl = Rtnl.open({ path: ns.path, name: ns.name })
-  t.teardown(() => rtnl.close())
-  return { ns, rtnl }
-}
+/** One link as iproute2 has it (the test made it, so it is there). */
+const ipLink = async (ns: TestNs, dev: string) => (await link(ns, dev))!
+const ipLinks = links
+const setup = (t: Test) => rtnlInNewNs(t, 'kvb')
 
 t.test('bridge: create, read back, ensure twice is a no-op', async (t) => {
   const { ns, rtnl } = await setup(t)
