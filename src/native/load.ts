@@ -42,20 +42,43 @@ export function loadedBinding(): NativeBinding | undefined {
 }
 
 /**
- * Loads the addon once: prebuilds/<platform>-<arch>/ through node-gyp-build (what an installed package
- * uses), else a local `node-gyp build` in native/ (development).
+ * The prebuild kvmnet ships for this platform, by its exact path: what node-gyp-build would choose on a
+ * glibc Linux with no build/ folder and no KVMNET_PREBUILD override. node-gyp-build finds it by reading
+ * package.json and listing prebuilds/ and prebuilds/<platform>-<arch>/ (plus loading itself): ~2 ms of
+ * every CLI and CNI process's start. Anything else (musl, a local build, an override) goes its way.
+ */
+function shippedPrebuild(root: string): string | undefined {
+  if (process.env.KVMNET_PREBUILD || process.env.PREBUILDS_ONLY || existsSync('/etc/alpine-release') || existsSync(join(root, 'build'))) return undefined
+  const file = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'kvmnet.glibc.node')
+  return existsSync(file) ? file : undefined
+}
+
+/**
+ * Loads the addon once: prebuilds/<platform>-<arch>/ (by its path, else through node-gyp-build, what an
+ * installed package uses), else a local `node-gyp build` in native/ (development).
  */
 export function loadBinding(): NativeBinding {
   if (cached) return cached
   const root = findPackageRoot(ownDir())
   const require = createRequire(join(root, 'package.json'))
+  const shipped = shippedPrebuild(root)
   let first: unknown
+  if (shipped) {
+    try {
+      cached = require(shipped) as NativeBinding
+      return cached
+    } catch (err) {
+      // Not loadable here after all (another libc, a broken file): node-gyp-build chooses, as it always
+      // did; this error is the one told if nothing loads.
+      first = err
+    }
+  }
   try {
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown
     cached = nodeGypBuild(root) as NativeBinding
     return cached
   } catch (err) {
-    first = err
+    first ??= err
   }
   const local = join(root, 'native', 'build', 'Release', 'kvmnet.node')
   if (existsSync(local)) {

@@ -98,7 +98,13 @@ export interface ElementObj {
 export type NftObject = { table: TableObj } | { chain: ChainObj } | { set: SetObj } | { element: ElementObj } | { rule: RuleObj }
 
 /** One element of the `nftables` array kvmnet sends. */
-export type NftCommand = { metainfo: { json_schema_version: 1 } } | { add: NftObject } | { delete: NftObject } | { flush: NftObject }
+export type NftCommand =
+  | { metainfo: { json_schema_version: 1 } }
+  | { add: NftObject }
+  // Like add, but fails (EEXIST) when the object is already there: a first install's tables (render.ts).
+  | { create: NftObject }
+  | { delete: NftObject }
+  | { flush: NftObject }
 
 /** The document `nft -j -f -` (or libnftables) reads: one transaction. */
 export interface NftDocument {

@@ -69,13 +69,18 @@ export function setText(s: SetObj): string {
   return `add set ${s.family} ${s.table} ${s.name} { ${parts.join(' ')} }`
 }
 
-/** Creates or atomically replaces a network's learning table (what it had learned is forgotten). */
-export function renderLearning(l: AddressLearning): LearningCommands {
+/**
+ * Creates or atomically replaces a network's learning table (what it had learned is forgotten). `first`:
+ * the namespace holds no such table, which is then created, nothing deleted (see render.ts,
+ * renderFirstInstall: a transaction that deletes makes the process's exit wait a grace period).
+ */
+export function renderLearning(l: AddressLearning, first = false): LearningCommands {
   checkLearning(l)
   const table = learnTableName(l.tag)
   const ref = `${l.family} ${table}`
   const portSet: SetObj[] = l.family === 'bridge' ? [{ family: 'bridge', table, name: 'ports', type: 'ifname' }] : []
-  const sets = [`add table ${ref}`, `delete table ${ref}`, `add table ${ref}`, ...[...learningSets(l), ...portSet].map(setText)].join('\n')
+  const head = first ? [`create table ${ref}`] : [`add table ${ref}`, `delete table ${ref}`, `add table ${ref}`]
+  const sets = [...head, ...[...learningSets(l), ...portSet].map(setText)].join('\n')
   const out: NftCommand[] = [METAINFO]
   const rule = (chain: string, what: string, expr: Stmt[]): NftCommand => ({ add: { rule: { family: l.family, table, chain, expr, comment: ruleComment(l.tag, what) } } })
   if (l.family === 'bridge') {

@@ -3,7 +3,7 @@
  * then runs exactly one nft command (in process through libnftables, else one nft process); a failed apply
  * changes nothing (nft transactions are all or nothing).
  */
-import { tableExists, tableNamedExists } from './table-exists.js'
+import { tableExists, tableNamedExists, tablesPresent } from './table-exists.js'
 import { readLearned } from './learned-netlink.js'
 import { LEARN_FAMILIES, learnTableName, parseLearningPorts, renderLearning, renderLearningPorts, renderLearningRemove, tagOfLearnTable } from './learn.js'
 import type { NetnsRef } from '../netns/index.js'
@@ -12,9 +12,18 @@ import { releaseInProcess } from './libnftables.js'
 import type { AddressLearning, InstalledNetworkRules, LearnedAddress, NetworkRules, RequiredSysctl } from './model.js'
 import { TABLE_FAMILY, TAG_PATTERN, tableName, tagOfTable } from './names.js'
 import { chainsOf, parseInstalled, rulesOf, type ListedRule } from './parse.js'
-import { renderRemove, renderRules, renderRulesMany } from './render.js'
+import { renderFirstInstall, renderRemove, renderRules, renderRulesMany } from './render.js'
 import { nftApply, nftApplyText, nftQuery, type NftRunOptions } from './run.js'
 import { requiredSysctls } from './sysctls.js'
+
+/**
+ * `probablyAbsent`: the caller has no record of the tables (a network's first apply). They are then looked
+ * for (one netlink request each) and, when none is there, created by a transaction that only adds: see
+ * renderFirstInstall. Where one is there after all (left by a crash), it is replaced as always.
+ */
+export interface FirstHint {
+  probablyAbsent?: boolean
+}
 
 export class Nft {
   readonly ns: NetnsRef | undefined
@@ -54,8 +63,9 @@ export class Nft {
    * Create or atomically replace the rules of one network. SpecError before nft runs; NftError if nft
    * refuses. `rendered`: renderRules(rules), when the caller has it already (it hashed it).
    */
-  async apply(rules: NetworkRules, rendered: NftDocument = renderRules(rules)): Promise<void> {
-    await nftApply(this.ns, rendered, this.opts)
+  async apply(rules: NetworkRules, rendered: NftDocument = renderRules(rules), opts: FirstHint = {}): Promise<void> {
+    const first = opts.probablyAbsent === true && !(await tablesPresent(this.ns, [[tableName(rules.tag), TABLE_FAMILY], [tableName(rules.tag), 'bridge']])).includes(true)
+    await nftApply(this.ns, first ? renderFirstInstall(rendered) : rendered, this.opts)
   }
 
   /** Several networks in one transaction. */
@@ -129,10 +139,11 @@ export class Nft {
    * Create or replace a network's address-learning table (learn.ts); what it had learned is forgotten. The
    * other family's table (a converge from another kind left it) goes in the same transaction as the sets.
    */
-  async applyLearning(l: AddressLearning): Promise<void> {
-    const { sets, rules } = renderLearning(l)
+  async applyLearning(l: AddressLearning, opts: FirstHint = {}): Promise<void> {
     const table = learnTableName(l.tag)
-    const others = LEARN_FAMILIES.filter((f) => f !== l.family).map((f) => `add table ${f} ${table}\ndelete table ${f} ${table}`)
+    const first = opts.probablyAbsent === true && !(await tablesPresent(this.ns, LEARN_FAMILIES.map((f) => [table, f] as const))).includes(true)
+    const { sets, rules } = renderLearning(l, first)
+    const others = first ? [] : LEARN_FAMILIES.filter((f) => f !== l.family).map((f) => `add table ${f} ${table}\ndelete table ${f} ${table}`)
     await nftApplyText(this.ns, [...others, sets].join('\n'), this.opts)
     try {
       await nftApply(this.ns, rules, this.opts)

@@ -44,6 +44,7 @@ import {
   type NftCommand,
   type NftObject,
   type NftDocument,
+  type TableObj,
   type Stmt,
 } from './json.js'
 import { checkRules, type CheckedForward, type CheckedRules, type CheckedSubnet } from './validate.js'
@@ -66,6 +67,34 @@ type ChainName = keyof typeof CHAINS
 /** The JSON document that atomically (re)creates the rules of one network. Throws SpecError on bad input. */
 export function renderRules(rules: NetworkRules): NftDocument {
   return { nftables: [METAINFO, ...replaceCommands(checkRules(rules))] }
+}
+
+/**
+ * The same transaction for a namespace known to hold none of its tables (a network's first apply): the
+ * replace idiom's `add X; delete X` pairs dropped and each table created instead of added (`create` fails
+ * rather than adds to a table that appeared after all), so that it only adds. Why it matters: whatever a
+ * transaction deletes, nf_tables frees after an RCU grace period (a work item), and the release of any
+ * nf_tables netlink socket waits for that work to finish (NETLINK_URELEASE, nft_rcv_nl_event). A process
+ * exits only once its sockets are released: a `kvmnet up` whose last commit deleted something spent
+ * 5-20 ms more in its own exit, waiting for the kernel to free an empty table it had just made to delete.
+ */
+export function renderFirstInstall(doc: NftDocument): NftDocument {
+  const out: NftCommand[] = []
+  const cmds = doc.nftables
+  for (let i = 0; i < cmds.length; i++) {
+    const c = cmds[i]!
+    const next = cmds[i + 1]
+    if ('add' in c && 'table' in c.add && next && 'delete' in next && 'table' in next.delete && sameTable(c.add.table, next.delete.table)) {
+      i++
+      continue
+    }
+    out.push('add' in c && 'table' in c.add ? { create: c.add } : c)
+  }
+  return { nftables: out }
+}
+
+function sameTable(a: TableObj, b: TableObj): boolean {
+  return a.family === b.family && a.name === b.name
 }
 
 /** Several networks in one transaction: all replaced, or (on any error) none. */

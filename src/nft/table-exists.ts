@@ -37,3 +37,23 @@ export async function tableNamedExists(ns: NetnsRef | undefined, name: string, f
     sock.close()
   }
 }
+
+/** Which of `tables` ([name, family]) are installed: one socket, the requests side by side. */
+export async function tablesPresent(ns: NetnsRef | undefined, tables: ReadonlyArray<readonly [string, keyof typeof NFPROTO]>): Promise<boolean[]> {
+  const sock = RtnlSocket.open(ns, NETLINK_NETFILTER)
+  try {
+    return await Promise.all(
+      tables.map(([name, family]) =>
+        sock.request(encodeGetTable(name, family), { op: 'NFT_MSG_GETTABLE', object: name }).then(
+          () => true,
+          (err: unknown) => {
+            if (isNotFound(err)) return false
+            throw err
+          },
+        ),
+      ),
+    )
+  } finally {
+    sock.close()
+  }
+}

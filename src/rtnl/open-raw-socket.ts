@@ -3,10 +3,10 @@
  * was created in for its whole life, so it is created with the thread briefly inside that namespace.
  */
 import { constants as os } from 'node:os'
-import { createRequire } from 'node:module'
 import type { RawNetlinkSocket } from 'netlink'
 import { KvmnetError, SystemError } from '../errors.js'
 import { native } from '../native/index.js'
+import { loadNetlinkRaw, type NetlinkModule } from './netlink-package.js'
 import type { NetnsRef } from '../netns/index.js'
 import {
   NETLINK_CAP_ACK,
@@ -32,7 +32,6 @@ export interface RawRtnl {
   fd: number
 }
 
-type NetlinkModule = typeof import('netlink/dist/raw.js')
 let netlinkModule: NetlinkModule | undefined
 
 /**
@@ -43,7 +42,8 @@ let netlinkModule: NetlinkModule | undefined
  * every run.
  */
 function netlink(): NetlinkModule {
-  netlinkModule ??= createRequire(import.meta.url)('netlink/dist/raw.js') as NetlinkModule
+  // With its native binding found by path (netlink-package.ts).
+  netlinkModule ??= loadNetlinkRaw(import.meta.url)
   return netlinkModule
 }
 

@@ -29,8 +29,19 @@ const macvtap: AddressLearning = { tag: 'net2', family: 'netdev', devices: ['mv0
 t.test('rendered documents', async () => {
   golden('bridge', renderLearning(bridge))
   golden('netdev', renderLearning(macvtap))
+  golden('bridge-first', renderLearning(bridge, true))
   golden('bridge-ports', renderLearningPorts({ ...bridge, family: 'bridge', ports: ['vm0', 'vm2'] }))
   golden('remove', renderLearningRemove(['net1']))
+})
+
+t.test('a first install creates the table and deletes nothing', async (t) => {
+  for (const l of [bridge, macvtap]) {
+    const { sets, rules } = renderLearning(l, true)
+    t.match(sets, new RegExp(`^create table ${l.family} kvmnet-addr_${l.tag}\n`))
+    t.notMatch(sets, /delete|flush/)
+    t.notOk(rules.nftables.some((c) => 'delete' in c || 'flush' in c))
+    t.equal(sets.split('\n').slice(1).join('\n'), renderLearning(l).sets.split('\n').slice(3).join('\n'), 'the same sets')
+  }
 })
 
 t.test('the sets are dynamic, time out, and are keyed by port . MAC . address', async (t) => {

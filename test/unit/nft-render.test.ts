@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { renderRemove, renderRules, renderRulesMany, type NetworkRules } from '../../src/nft/index.js'
+import { renderFirstInstall, renderRemove, renderRules, renderRulesMany, type NetworkRules } from '../../src/nft/index.js'
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'nft')
 const update = process.env['KVMNET_UPDATE_GOLDEN'] === '1'
@@ -75,6 +75,23 @@ for (const [name, rules] of Object.entries(cases)) {
 
 t.test('remove', async (t) => golden(t, 'remove', renderRemove(['net1'])))
 t.test('apply many', async (t) => golden(t, 'many', renderRulesMany([cases['nat-basic']!, cases['isolated']!])))
+t.test('first install', async (t) => {
+  golden(t, 'first-nat-forward-port', renderFirstInstall(renderRules(cases['nat-forward-port']!)))
+  golden(t, 'first-nat-port-filters', renderFirstInstall(renderRules(cases['nat-port-filters']!)))
+})
+
+t.test('a first install only adds: the replace pairs dropped, each table created, the rest as the replace has it', async (t) => {
+  for (const [name, rules] of Object.entries(cases)) {
+    const full = renderRules(rules).nftables
+    const first = renderFirstInstall(renderRules(rules)).nftables
+    t.notOk(first.some((c) => 'delete' in c || 'flush' in c), `${name}: deletes nothing`)
+    const isTable = (c: (typeof full)[number]) => ('add' in c && 'table' in c.add) || ('delete' in c && 'table' in c.delete) || ('create' in c && 'table' in c.create)
+    t.same(first.filter((c) => !isTable(c)), full.filter((c) => !isTable(c)), `${name}: the same chains and rules, in the same order`)
+    // The tables the replace leaves in place: each `add` not followed by its `delete`.
+    const kept = full.filter((c, i) => 'add' in c && 'table' in c.add && !(full[i + 1] && 'delete' in full[i + 1]!))
+    t.same(first.filter((c) => 'create' in c), kept.map((c) => ({ create: (c as { add: unknown }).add })), `${name}: every table it keeps is created`)
+  }
+})
 
 t.test('every rule carries the tag in its comment, all objects live in the network table', async (t) => {
   for (const [name, rules] of Object.entries(cases)) {

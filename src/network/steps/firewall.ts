@@ -57,7 +57,8 @@ export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | 
       repair = true
     }
     const before = prev?.nftRules
-    await nft.apply(rules, rendered)
+    // Nothing recorded: most likely nothing there, made by a transaction that deletes nothing (Nft.apply).
+    await nft.apply(rules, rendered, { probablyAbsent: !before })
     s.outcome(repair ? 'repaired' : before ? 'updated' : 'created')
     s.onUndo(async () => {
       if (before) await nft.apply(before)
