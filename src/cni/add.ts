@@ -31,6 +31,9 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
     throw err
   })
   const host = Rtnl.open(net.ns)
+  // The lease file read (a few trips through the thread pool) while the links are looked up and the record
+  // is written; its failure is the ADD's once the reservation needs it.
+  const leasesRead = Promise.allSettled([net.leases()])
   try {
     const f = networkFacts(net, k)
     if (await cont.findLink(e.ifname)) throw new CniError(CniCode.InterfaceExists, 'interface exists', `${e.ifname} already exists in ${e.netns}`)
@@ -50,14 +53,21 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
     let links: MadeLinks
     let a: Attached
     try {
-      const leased = new Set((await net.leases()).filter((l) => l.family === 4 && l.mac !== mac).map((l) => l.ip))
+      const [leases] = await leasesRead
+      if (leases.status === 'rejected') throw leases.reason
+      const leased = new Set(leases.value.filter((l) => l.family === 4 && l.mac !== mac).map((l) => l.ip))
       // A veth's container gets its address from this result, not by DHCP: its reservation (kept so that
       // no DHCP client is offered the address) need not wait for dnsmasq to confirm the reload. A tap's
-      // guest asks dnsmasq for its address as soon as it boots: that one waits.
-      const reserve = net.update(
-        (spec, runtime) => attachEdit(spec as CniNetworkSpec, runtime, { mac, names: nameCandidates(k, e.args), portMappings: cfg.portMappings, leased }, decided),
-        { dnsmasqReload: cfg.attachment === 'tap' ? 'confirm' : 'signal' },
-      )
+      // guest asks dnsmasq for its address as soon as it boots: that one waits. Once it is applied, the
+      // handle lets the namespace's libnftables thread go (net.close(); an undo would open what it needs
+      // again): closing the thread's nf_tables socket waits for an RCU grace period (ms), which then passes
+      // while the ADD finishes rather than holding the process's exit.
+      const reserve = net
+        .update(
+          (spec, runtime) => attachEdit(spec as CniNetworkSpec, runtime, { mac, names: nameCandidates(k, e.args), portMappings: cfg.portMappings, leased }, decided),
+          { dnsmasqReload: cfg.attachment === 'tap' ? 'confirm' : 'signal' },
+        )
+        .finally(() => net.close())
       // The links need no address: made while the reservation is applied (its rules, dnsmasq's reload),
       // both settled before either failure is handled, so the undo below finds all there is.
       const make = cfg.attachment === 'tap' ? attachTap(host, cont, contNs, k, f, mac, cfg.tap) : attachVeth(host, cont, contNs, k, f, mac)
