@@ -58,16 +58,11 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
       const leased = new Set(leases.value.filter((l) => l.family === 4 && l.mac !== mac).map((l) => l.ip))
       // A veth's container gets its address from this result, not by DHCP: its reservation (kept so that
       // no DHCP client is offered the address) need not wait for dnsmasq to confirm the reload. A tap's
-      // guest asks dnsmasq for its address as soon as it boots: that one waits. Once it is applied, the
-      // handle lets the namespace's libnftables thread go (net.close(); an undo would open what it needs
-      // again): closing the thread's nf_tables socket waits for an RCU grace period (ms), which then passes
-      // while the ADD finishes rather than holding the process's exit.
-      const reserve = net
-        .update(
-          (spec, runtime) => attachEdit(spec as CniNetworkSpec, runtime, { mac, names: nameCandidates(k, e.args), portMappings: cfg.portMappings, leased }, decided),
-          { dnsmasqReload: cfg.attachment === 'tap' ? 'confirm' : 'signal' },
-        )
-        .finally(() => net.close())
+      // guest asks dnsmasq for its address as soon as it boots: that one waits.
+      const reserve = net.update(
+        (spec, runtime) => attachEdit(spec as CniNetworkSpec, runtime, { mac, names: nameCandidates(k, e.args), portMappings: cfg.portMappings, leased }, decided),
+        { dnsmasqReload: cfg.attachment === 'tap' ? 'confirm' : 'signal' },
+      )
       // The links need no address: made while the reservation is applied (its rules, dnsmasq's reload),
       // both settled before either failure is handled, so the undo below finds all there is.
       const make = cfg.attachment === 'tap' ? attachTap(host, cont, contNs, k, f, mac, cfg.tap) : attachVeth(host, cont, contNs, k, f, mac)
