@@ -101,20 +101,22 @@ export async function runCniBench(opts: { quick: boolean }): Promise<BenchRow[]>
   // Under /run, as a runtime's would be: the detached dnsmasq (user nobody) must reach the state root.
   const stateRoot = `/run/kvmnet-bench-cni-${process.pid}`
   const made: Netns[] = []
-  const ns = async (prefix: string): Promise<Netns> => {
-    const n = await Netns.create({ prefix })
+  // KVMNET_BENCH_NS_PREFIX replaces the scratch namespaces' leading `kvb` (a helper sharing the host names its own).
+  const nsPrefix = process.env.KVMNET_BENCH_NS_PREFIX ?? 'kvb'
+  const ns = async (suffix: string): Promise<Netns> => {
+    const n = await Netns.create({ prefix: `${nsPrefix}${suffix}` })
     made.push(n)
     return n
   }
   let kHostMade: Netns | undefined
   try {
-    const kHost = await ns('kvbck')
+    const kHost = await ns('ck')
     kHostMade = kHost
-    const cHost = await ns('kvbcc')
-    const nHost = await ns('kvbcn')
+    const cHost = await ns('cc')
+    const nHost = await ns('cn')
     // Container 0 of each side brings its network up and stays; 1..N are the timed attachments.
     const ctr: Netns[][] = []
-    for (let i = 0; i <= containers; i++) ctr.push([await ns('kvbcx'), await ns('kvbcx'), await ns('kvbcx')])
+    for (let i = 0; i <= containers; i++) ctr.push([await ns('cx'), await ns('cx'), await ns('cx')])
     const nvFiles: string[] = []
     for (let i = 0; i <= containers; i++) {
       nvFiles.push(join(dir, `netavark${i}.json`))

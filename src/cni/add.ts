@@ -31,6 +31,9 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
     throw err
   })
   const host = Rtnl.open(net.ns)
+  // The lease file read (a few trips through the thread pool) while the links are looked up and the record
+  // is written; its failure is the ADD's once the reservation needs it.
+  const leasesRead = Promise.allSettled([net.leases()])
   try {
     const f = networkFacts(net, k)
     if (await cont.findLink(e.ifname)) throw new CniError(CniCode.InterfaceExists, 'interface exists', `${e.ifname} already exists in ${e.netns}`)
@@ -50,7 +53,9 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
     let links: MadeLinks
     let a: Attached
     try {
-      const leased = new Set((await net.leases()).filter((l) => l.family === 4 && l.mac !== mac).map((l) => l.ip))
+      const [leases] = await leasesRead
+      if (leases.status === 'rejected') throw leases.reason
+      const leased = new Set(leases.value.filter((l) => l.family === 4 && l.mac !== mac).map((l) => l.ip))
       // A veth's container gets its address from this result, not by DHCP: its reservation (kept so that
       // no DHCP client is offered the address) need not wait for dnsmasq to confirm the reload. A tap's
       // guest asks dnsmasq for its address as soon as it boots: that one waits.

@@ -4,6 +4,7 @@
  * failure can be reported in dnsmasq's words, and watched so that reload() can wait for the
  * 'read <file>' lines that prove a SIGHUP was handled.
  */
+import { statSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 
 const KEEP_LINES = 200
@@ -89,10 +90,12 @@ export class LogFileTail {
     }
   }
 
-  /** Start from the current end: only what is written from now on. */
+  /**
+   * Start from the current end: only what is written from now on. The text before is not read: the log of
+   * a detached dnsmasq grows by a reload's lines with every change for as long as the network lives, and
+   * every CNI command adopts it again.
+   */
   static async atEnd(path: string): Promise<LogFileTail> {
-    const tail = new LogFileTail(path)
-    await tail.read()
-    return tail
+    return new LogFileTail(path, statSync(path, { throwIfNoEntry: false })?.size ?? 0)
   }
 }

@@ -2,7 +2,7 @@
  * Who a pid really is, read from /proc. A pid alone is not an identity (it is reused), so a process is
  * remembered as pid + start time, and every signal kvmnet sends first re-checks the start time.
  */
-import { readFile, readlink, stat } from 'node:fs/promises'
+import { readFileSync, readlinkSync, statSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { basename } from 'node:path'
 import type { NetnsRef } from '../netns/index.js'
@@ -19,7 +19,9 @@ export { processStartTime } from '../util/index.js'
 /** True while the very process of `id` lives (not a later one with the same pid). Zombies count as gone. */
 export async function isAlive(id: ProcessIdentity): Promise<boolean> {
   try {
-    const stat = await readFile(`/proc/${id.pid}/stat`, 'utf8')
+    // Synchronously, as processStartTime: /proc never waits for a disk (asynchronously, four trips through
+    // the thread pool before every signal, each a millisecond or more on a loaded host).
+    const stat = readFileSync(`/proc/${id.pid}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return fields[19] === id.startTime && fields[0] !== 'Z' && fields[0] !== 'X'
   } catch {
@@ -70,24 +72,31 @@ export interface ProcessFacts {
   netns: string | undefined
 }
 
+/**
+ * A fact of /proc/PID, or undefined where it cannot be read: a process that is gone or exited meanwhile,
+ * or not this user's to look at, has none (the checks then refuse it, as they always did).
+ */
+function procFact<T>(read: () => T): T | undefined {
+  try {
+    return read()
+  } catch {
+    return undefined
+  }
+}
+
 export async function processFacts(pid: number): Promise<ProcessFacts> {
-  const exe = await readlink(`/proc/${pid}/exe`).then(
-    (p) => basename(p.replace(/ \(deleted\)$/, '')),
-    () => undefined,
-  )
-  const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').then(
-    (s) => s.split('\0').filter((a) => a !== ''),
-    () => [],
-  )
-  const netns = await stat(`/proc/${pid}/ns/net`).then(
-    (s) => `${s.dev}:${s.ino}`,
-    () => undefined,
-  )
+  // Synchronously (see isAlive): every CNI command adopts its network's dnsmasq through these.
+  const exe = procFact(() => basename(readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '')))
+  const argv = procFact(() => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '')) ?? []
+  const netns = procFact(() => {
+    const st = statSync(`/proc/${pid}/ns/net`)
+    return `${st.dev}:${st.ino}`
+  })
   return { exe, argv, netns }
 }
 
 /** "dev:ino" of the namespace file of `ns` (of this process's namespace for the current one). */
 export async function netnsId(ns: NetnsRef | undefined): Promise<string> {
-  const s = await stat(!ns || ns.isCurrent ? '/proc/self/ns/net' : ns.path)
+  const s = statSync(!ns || ns.isCurrent ? '/proc/self/ns/net' : ns.path)
   return `${s.dev}:${s.ino}`
 }

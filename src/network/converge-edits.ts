@@ -76,9 +76,17 @@ export async function convergeEdits(input: ConvergeInput & { was: PlannedNetwork
       s.onUndo(() => writeState(input.stateDir, prev))
       await ctx.journal()
     })
+    // The rules first: their transaction is the edit's slowest part, and closing the nft thread's socket
+    // (when this process is done with the namespace, or exits) waits for the cleanup of the table it
+    // replaced, an RCU grace period after the commit. dnsmasq's step, synchronous reads for the most part,
+    // waits a turn of the event loop, so that the rules are rendered and handed to the nft thread first.
     await concurrently(
       () => (rules ? ensureFirewall(ctx, net.firewall) : Promise.resolve()),
-      () => (same(was.dnsmasq, net.dnsmasq) ? Promise.resolve() : ensureDnsmasq(ctx, net.dnsmasq)),
+      async () => {
+        if (same(was.dnsmasq, net.dnsmasq)) return
+        if (rules) await new Promise((resolve) => setImmediate(resolve))
+        await ensureDnsmasq(ctx, net.dnsmasq)
+      },
     )
     await recordApplied(input, ctx, state, startTime, start)
     tx.commit()
