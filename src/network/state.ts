@@ -185,8 +185,13 @@ export function namespaceAlive(state: Pick<NetworkState, 'netnsPath' | 'netnsId'
   return namespacePath(state) !== undefined
 }
 
-/** The parts of a state file every reader relies on; the spec is checked by the spec's own schema. */
-const stateSchema = s.object({
+/**
+ * The parts of a state file every reader relies on; the spec is checked by the spec's own schema. Defined
+ * on the first read, like the spec's (spec-schema.ts): loading kvmnet builds no schema.
+ */
+let stateSchemaDefined: ReturnType<typeof defineStateSchema> | undefined
+const stateSchema = () => (stateSchemaDefined ??= defineStateSchema())
+const defineStateSchema = () => s.object({
   version: s.number({ int: true, min: 1, max: 1 }),
   name: s.string(),
   netnsPath: s.string(),
@@ -245,7 +250,7 @@ export function readStateSync(dir: string): NetworkState | undefined {
   const key = BoundedMemo.keyOf(text)
   if (checkedStates.get(key)) return data as NetworkState
   const issues: Issue[] = []
-  if (!stateSchema.check(data, [], issues)) {
+  if (!stateSchema().check(data, [], issues)) {
     const first = issues[0]
     throw new StateError(path, first?.message ?? 'not a kvmnet state file', first ? fieldPath(first.path) : undefined)
   }
