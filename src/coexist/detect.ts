@@ -87,15 +87,24 @@ export function legacyHasDockerUser(save: string): boolean {
  * empty where the module is not loaded or no table was ever made there — the module being loaded for the
  * host (by any legacy iptables use) says nothing of this namespace.
  */
-export function legacyTableNames(ns: NetnsRef, file: 'ip_tables_names' | 'ip6_tables_names'): string {
-  const read = (): string => {
-    try {
-      return readFileSync(`/proc/self/net/${file}`, 'utf8')
-    } catch (err) {
-      if (isNotFound(err)) return ''
-      throw err
-    }
+export function legacyTableNames(ns: NetnsRef, file: LegacyNamesFile): string {
+  return ns.isCurrent ? readTableNames(file) : native.withNetns(ns.path, () => readTableNames(file))
+}
+
+type LegacyNamesFile = 'ip_tables_names' | 'ip6_tables_names'
+
+function readTableNames(file: LegacyNamesFile): string {
+  try {
+    return readFileSync(`/proc/self/net/${file}`, 'utf8')
+  } catch (err) {
+    if (isNotFound(err)) return ''
+    throw err
   }
+}
+
+/** legacyTableNames of IPv4 and IPv6 with one switch into the namespace, not one each (every apply reads both). */
+function legacyTableNamesBoth(ns: NetnsRef): [string, string] {
+  const read = (): [string, string] => [readTableNames('ip_tables_names'), readTableNames('ip6_tables_names')]
   return ns.isCurrent ? read() : native.withNetns(ns.path, read)
 }
 
@@ -106,8 +115,9 @@ export function legacyTableNames(ns: NetnsRef, file: 'ip_tables_names' | 'ip6_ta
  */
 export async function detectLegacyDocker(ns: NetnsRef): Promise<(4 | 6)[]> {
   const out: (4 | 6)[] = []
-  for (const [family, names, tool] of [[4, 'ip_tables_names', 'iptables-legacy-save'], [6, 'ip6_tables_names', 'ip6tables-legacy-save']] as const) {
-    if (!legacyTableNames(ns, names).trim()) continue
+  const names = legacyTableNamesBoth(ns)
+  for (const [i, family, tool] of [[0, 4, 'iptables-legacy-save'], [1, 6, 'ip6tables-legacy-save']] as const) {
+    if (!names[i].trim()) continue
     let r
     try {
       r = await runTool(ns, tool, [])

@@ -185,8 +185,13 @@ export function namespaceAlive(state: Pick<NetworkState, 'netnsPath' | 'netnsId'
   return namespacePath(state) !== undefined
 }
 
-/** The parts of a state file every reader relies on; the spec is checked by the spec's own schema. */
-const stateSchema = s.object({
+/**
+ * The parts of a state file every reader relies on; the spec is checked by the spec's own schema. Defined
+ * on the first read, like the spec's (spec-schema.ts): loading kvmnet builds no schema.
+ */
+let stateSchemaDefined: ReturnType<typeof defineStateSchema> | undefined
+const stateSchema = () => (stateSchemaDefined ??= defineStateSchema())
+const defineStateSchema = () => s.object({
   version: s.number({ int: true, min: 1, max: 1 }),
   name: s.string(),
   netnsPath: s.string(),
@@ -245,7 +250,7 @@ export function readStateSync(dir: string): NetworkState | undefined {
   const key = BoundedMemo.keyOf(text)
   if (checkedStates.get(key)) return data as NetworkState
   const issues: Issue[] = []
-  if (!stateSchema.check(data, [], issues)) {
+  if (!stateSchema().check(data, [], issues)) {
     const first = issues[0]
     throw new StateError(path, first?.message ?? 'not a kvmnet state file', first ? fieldPath(first.path) : undefined)
   }
@@ -255,16 +260,20 @@ export function readStateSync(dir: string): NetworkState | undefined {
 
 /** Written to a temporary file and renamed, so a crash never leaves half a state file. */
 export async function writeState(dir: string, state: NetworkState): Promise<void> {
-  mkdirSync(dir, { recursive: true, mode: 0o755 })
   const tmp = join(dir, `.network.json.${process.pid}`)
   const text = JSON.stringify(state, null, 2)
-  // Created exclusively: never written through a link planted at the temporary name.
+  // Created exclusively: never written through a link planted at the temporary name. The directory is
+  // made only when it is missing (a first apply): every journal write of an apply made it again (a mkdir
+  // and a stat on a disk file system, each time).
+  const create = (): void => writeFileSync(tmp, text, { flag: 'wx' })
   try {
-    writeFileSync(tmp, text, { flag: 'wx' })
+    create()
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    rmSync(tmp, { force: true })
-    writeFileSync(tmp, text, { flag: 'wx' })
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') mkdirSync(dir, { recursive: true, mode: 0o755 })
+    else if (code === 'EEXIST') rmSync(tmp, { force: true })
+    else throw err
+    create()
   }
   renameSync(tmp, join(dir, 'network.json'))
 }

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { BusyError, StateError } from '../errors.js'
 import { acquireLock } from '../lock/index.js'
 import { dirEntriesSync } from '../util/index.js'
-import { readSysctl, writeSysctl } from '../rtnl/index.js'
+import { openSysctls, writeSysctls } from '../rtnl/index.js'
 import type { NetnsRef } from '../netns/index.js'
 import { fieldPath, s, type Issue } from '../schema/index.js'
 import type { WantedSysctl } from './plan.js'
@@ -114,32 +114,35 @@ function liveUsers(entry: LedgerEntry, nsDir: string): string[] {
  */
 export async function claimSysctls(ns: NetnsRef, stateDir: string, network: string, wanted: readonly WantedSysctl[]): Promise<string[]> {
   if (wanted.length === 0) return []
-  // Already in force and already this network's (a converge that changes nothing): no lock, no write.
-  const now = readLedger(ledgerPaths(stateDir).file)
-  const current = await Promise.all(wanted.map(async (w) => (await readSysctl(ns, w.key)).trim()))
-  if (wanted.every((w, i) => current[i] === w.value && (now[w.key] === undefined || now[w.key]?.users.includes(network)))) return []
-  return withLedger(stateDir, async (ledger, journal) => {
-    const change: WantedSysctl[] = []
-    for (const w of wanted) {
-      const now = (await readSysctl(ns, w.key)).trim()
-      const entry = ledger[w.key]
-      if (entry) {
-        if (!entry.users.includes(network)) entry.users.push(network)
-      } else if (now !== w.value) {
-        ledger[w.key] = { before: now, users: [network] }
+  // The keys are opened once, with one switch into the namespace, and read again under the lock through
+  // the same fds; the writes open theirs with one more: two switches, not one per read and per write.
+  const files = openSysctls(ns, wanted.map((w) => w.key))
+  try {
+    // Already in force and already this network's (a converge that changes nothing): no lock, no write.
+    const now = readLedger(ledgerPaths(stateDir).file)
+    const current = files.read().map((v) => v.trim())
+    if (wanted.every((w, i) => current[i] === w.value && (now[w.key] === undefined || now[w.key]?.users.includes(network)))) return []
+    return await withLedger(stateDir, async (ledger, journal) => {
+      const change: WantedSysctl[] = []
+      const values = files.read()
+      for (const [i, w] of wanted.entries()) {
+        const now = values[i]!.trim()
+        const entry = ledger[w.key]
+        if (entry) {
+          if (!entry.users.includes(network)) entry.users.push(network)
+        } else if (now !== w.value) {
+          ledger[w.key] = { before: now, users: [network] }
+        }
+        if (now !== w.value) change.push(w)
       }
-      if (now !== w.value) change.push(w)
-    }
-    // Journalled first (every key's value before, in one write of the ledger), then changed in order. A
-    // key recorded but not yet written when the process dies is put back to the value it still has.
-    journal()
-    const written: string[] = []
-    for (const { key, value } of change) {
-      await writeSysctl(ns, key, value)
-      written.push(key)
-    }
-    return written
-  })
+      // Journalled first (every key's value before, in one write of the ledger), then changed in order. A
+      // key recorded but not yet written when the process dies is put back to the value it still has.
+      journal()
+      return writeSysctls(ns, change.map((w) => [w.key, w.value] as const))
+    })
+  } finally {
+    files.close()
+  }
 }
 
 /**
@@ -154,6 +157,7 @@ export async function releaseSysctls(ns: NetnsRef, stateDir: string, network: st
   // a process killed while it held it left behind goes, once nobody holds it.
   if (!existsSync(file)) return clearStaleLedgerLock(lock, file)
   await withLedger(stateDir, async (ledger) => {
+    const restore: [string, string][] = []
     for (const [key, entry] of Object.entries(ledger)) {
       if (opts.keys && !opts.keys.includes(key)) continue
       if (!entry.users.includes(network)) continue
@@ -161,13 +165,10 @@ export async function releaseSysctls(ns: NetnsRef, stateDir: string, network: st
       if (entry.users.length > 0) continue
       delete ledger[key]
       if (KEPT_ON_RELEASE.has(key) && !opts.restoreKept) continue
-      try {
-        await writeSysctl(ns, key, entry.before)
-      } catch (err) {
-        // A per-interface key went with its interface: nothing to put back.
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      }
+      restore.push([key, entry.before])
     }
+    // Opened with one switch into the namespace; a per-interface key went with its interface: nothing to put back.
+    writeSysctls(ns, restore, { missingOk: true })
   })
 }
 

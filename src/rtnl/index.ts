@@ -29,6 +29,9 @@ export type { FdbEntry } from './fdb-message.js'
 export {
   readSysctl,
   writeSysctl,
+  openSysctls,
+  writeSysctls,
+  type SysctlReader,
   sysctlKeys,
   sysctlPath,
   setIpForward,

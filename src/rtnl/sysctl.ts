@@ -35,15 +35,30 @@ function asSystemError(err: unknown, syscall: string, path: string): unknown {
   return new SystemError({ errno: e.errno, syscall, path, message: `${syscall} ${path}: ${e.code ?? e.errno}`, cause: err })
 }
 
-/** The value of a sysctl in `ns`, without its trailing newline. Missing key: SystemError code ENOENT. */
-export async function readSysctl(ns: NetnsRef | undefined, key: string): Promise<string> {
-  const path = sysctlPath(key)
-  const fd = openIn(ns, path, 'r')
+/**
+ * Each path opened in `ns` with one switch into the namespace and back, not a switch per file: a failed
+ * open leaves its error in its place (the caller closes the fds it got).
+ */
+function openEachIn(ns: NetnsRef | undefined, paths: readonly string[], flags: 'r' | 'w'): (number | Error)[] {
+  const open = (): (number | Error)[] =>
+    paths.map((path) => {
+      try {
+        return openSync(path, flags)
+      } catch (err) {
+        const e = asSystemError(err, 'open', path)
+        return e instanceof Error ? e : new Error(String(e))
+      }
+    })
+  return ns && !ns.isCurrent ? native.withNetns(ns.path, open) : open()
+}
+
+/** The whole value at `fd` from its start (pread: the same fd reads again), without its trailing newline. */
+function readValue(fd: number, path: string): string {
   try {
     const buf = Buffer.alloc(4096)
     let len = 0
     for (;;) {
-      const n = readSync(fd, buf, len, buf.length - len, null)
+      const n = readSync(fd, buf, len, buf.length - len, len)
       if (n === 0) break
       len += n
       if (len === buf.length) throw new SystemError({ errno: 75, syscall: 'read', path, message: `${path} is longer than ${buf.length} bytes` })
@@ -51,6 +66,15 @@ export async function readSysctl(ns: NetnsRef | undefined, key: string): Promise
     return buf.toString('utf8', 0, len).replace(/\n$/, '')
   } catch (err) {
     throw asSystemError(err, 'read', path)
+  }
+}
+
+/** The value of a sysctl in `ns`, without its trailing newline. Missing key: SystemError code ENOENT. */
+export async function readSysctl(ns: NetnsRef | undefined, key: string): Promise<string> {
+  const path = sysctlPath(key)
+  const fd = openIn(ns, path, 'r')
+  try {
+    return readValue(fd, path)
   } finally {
     closeSync(fd)
   }
@@ -65,6 +89,62 @@ export async function writeSysctl(ns: NetnsRef | undefined, key: string, value: 
     throw asSystemError(err, 'write', path)
   } finally {
     closeSync(fd)
+  }
+}
+
+/** Several sysctls of a namespace held open for reading: read now, and again later without entering it. */
+export interface SysctlReader {
+  /** The current value of each key, in order (read through the same fds each time). */
+  read(): string[]
+  close(): void
+}
+
+/**
+ * `keys` of `ns` opened for reading with one switch into the namespace. A key that cannot be opened
+ * throws, as readSysctl does (missing key: SystemError code ENOENT), with nothing left open.
+ */
+export function openSysctls(ns: NetnsRef | undefined, keys: readonly string[]): SysctlReader {
+  const paths = keys.map(sysctlPath)
+  const opened = openEachIn(ns, paths, 'r')
+  const fds = opened.filter((f): f is number => typeof f === 'number')
+  const failed = opened.find((f): f is Error => typeof f !== 'number')
+  const close = (): void => {
+    for (const fd of fds.splice(0)) closeSync(fd)
+  }
+  if (failed) {
+    close()
+    throw failed
+  }
+  return { read: () => fds.map((fd, i) => readValue(fd, paths[i]!)), close }
+}
+
+/**
+ * Each `[key, value]` written in order, every file opened with one switch into `ns` (the writes
+ * themselves need not be made inside it: the fd is the namespace's). Stops at the first failure and
+ * throws it, as one writeSysctl after another would; with `missingOk`, a key that does not exist (a
+ * per-interface key whose interface is gone) is passed over. Returns the keys written.
+ */
+export function writeSysctls(ns: NetnsRef | undefined, entries: readonly (readonly [string, string])[], opts: { missingOk?: boolean } = {}): string[] {
+  if (entries.length === 0) return []
+  const paths = entries.map(([key]) => sysctlPath(key))
+  const opened = openEachIn(ns, paths, 'w')
+  const written: string[] = []
+  try {
+    for (const [i, f] of opened.entries()) {
+      if (typeof f !== 'number') {
+        if (opts.missingOk && (f as NodeJS.ErrnoException).code === 'ENOENT') continue
+        throw f
+      }
+      try {
+        writeSync(f, entries[i]![1])
+      } catch (err) {
+        throw asSystemError(err, 'write', paths[i]!)
+      }
+      written.push(entries[i]![0])
+    }
+    return written
+  } finally {
+    for (const f of opened) if (typeof f === 'number') closeSync(f)
   }
 }
 

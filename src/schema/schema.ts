@@ -321,14 +321,20 @@ type Variants<K extends string> = Record<string, ObjectSchema<Shape & Record<K, 
 
 /**
  * Objects told apart by one field (`mode`): the variant is picked by that field's value, so errors speak
- * of the kind the user meant; a field that only another kind has is named as such.
+ * of the kind the user meant; a field that only another kind has is named as such. The variants are
+ * defined by `define` on first use: a large schema (kvmnet's spec) then costs nothing to a process that
+ * loads it and never checks anything.
  */
 export class DiscriminatedSchema<K extends string, V extends Variants<K>> extends Schema<Infer<V[keyof V]>> {
+  private defined: V | undefined
   constructor(
     readonly key: K,
-    readonly variants: V,
+    private readonly define: () => V,
   ) {
     super()
+  }
+  get variants(): V {
+    return (this.defined ??= this.define())
   }
   check(v: unknown, path: Path, issues: Issue[]): v is Infer<V[keyof V]> {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) {
@@ -386,7 +392,7 @@ export const s = {
   tuple: <const T extends readonly unknown[]>(items: { [K in keyof T]: Schema<T[K]> }) => new TupleSchema<T>(items),
   object: <S extends Shape>(shape: S) => new ObjectSchema<S>(shape),
   union: <const O extends readonly Schema<unknown>[]>(options: O, message: string) => new UnionSchema<Infer<O[number]>>(options as readonly Schema<Infer<O[number]>>[], message),
-  discriminated: <K extends string, V extends Variants<K>>(key: K, variants: V) => new DiscriminatedSchema<K, V>(key, variants),
+  discriminated: <K extends string, V extends Variants<K>>(key: K, variants: () => V) => new DiscriminatedSchema<K, V>(key, variants),
 }
 
 /** "ipv4.dhcp.hosts[0].mac": a path as the user wrote it in JSON. */

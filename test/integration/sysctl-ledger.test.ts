@@ -6,11 +6,13 @@
  * the ledger.
  */
 import t, { type Test } from 'tap'
-import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createNetwork, type Network, type NetworkSpecInput } from '../../src/index.js'
 import { makeNs, type TestNs } from '../helpers/ns.js'
 import { stateFileOf } from '../helpers/leftovers.js'
+import { native } from '../../src/native/index.js'
+import { claimSysctls, releaseSysctls } from '../../src/network/sysctl-ledger.js'
 
 const sysctl = async (ns: TestNs, key: string) => (await ns.run('sysctl', ['-n', key])).trim()
 
@@ -63,4 +65,31 @@ t.test('two downs at once: no deadlock, the ledger ends empty', async (t) => {
   await Promise.all(nets.map((n) => n.down()))
   t.notOk(existsSync(stateRoot) && readdirSync(stateRoot).length > 0, 'nothing left under the state root')
   t.equal(await sysctl(ns, 'net.ipv4.ip_forward'), '1')
+})
+
+t.test('claiming and releasing keys enters the namespace once per batch, not once per key and access', async (t) => {
+  const ns = await makeNs(t, 'kvs')
+  const ref = { path: ns.path, name: ns.name }
+  await ns.ip('link add kvs0 type veth peer name kvs1')
+  const stateDir = join(`/run/kvmnet-test/${ns.name}`, 'ns', 'c1')
+  t.teardown(() => rmSync(`/run/kvmnet-test/${ns.name}`, { recursive: true, force: true }))
+  const original = native.withNetns
+  let switches = 0
+  native.withNetns = (path, f) => (switches++, Reflect.apply(original, native, [path, f]))
+  t.teardown(() => void (native.withNetns = original))
+  const wanted = [
+    { key: 'net/ipv4/ip_forward', value: '1' },
+    { key: 'net/ipv4/conf/kvs0/route_localnet', value: '1' },
+  ]
+  t.same(await claimSysctls(ref, stateDir, 'c1', wanted), ['net/ipv4/ip_forward', 'net/ipv4/conf/kvs0/route_localnet'])
+  t.equal(switches, 2, 'read (and read again under the lock) through one opening, written through another: was 6')
+  t.equal(await sysctl(ns, 'net.ipv4.conf.kvs0.route_localnet'), '1')
+  switches = 0
+  t.same(await claimSysctls(ref, stateDir, 'c1', wanted), [], 'already in force: nothing written')
+  t.equal(switches, 1)
+  switches = 0
+  await releaseSysctls(ref, stateDir, 'c1', { restoreKept: true })
+  t.equal(switches, 1, 'both put back with one switch')
+  t.equal(await sysctl(ns, 'net.ipv4.ip_forward'), '0')
+  t.equal(await sysctl(ns, 'net.ipv4.conf.kvs0.route_localnet'), '0')
 })
