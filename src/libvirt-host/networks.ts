@@ -12,6 +12,7 @@
  * with the modular daemons) that shares this process's mount namespace, i.e. writes the files read here;
  * with none running, the host's (PID 1's) namespace, where a libvirt started at boot puts them.
  */
+import { readdirSync } from 'node:fs'
 import { readdir, readFile, readlink, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ignoreNotFound, isNotFound } from '../errors.js'
@@ -90,7 +91,10 @@ export function parseLibvirtNetwork(xml: string, file: string, active: boolean):
 async function readDir(dir: string, active: boolean): Promise<LibvirtNetwork[]> {
   let names: string[]
   try {
-    names = (await readdir(dir)).filter((f) => f.endsWith('.xml'))
+    // Listed synchronously: on a host without libvirt (the common case) the answer is an ENOENT in
+    // microseconds, where a trip through the thread pool and back cost every first up a wait on its
+    // critical path (more on a loaded host). The files, when there are any, are still read asynchronously.
+    names = readdirSync(dir).filter((f) => f.endsWith('.xml'))
   } catch (err) {
     if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'EACCES') return []
     throw err
@@ -111,7 +115,7 @@ async function readDir(dir: string, active: boolean): Promise<LibvirtNetwork[]> 
 
 /** The running and the defined networks (a running one once, as running). */
 export async function libvirtNetworks(dirs: { active: string; defined: string } = LIBVIRT_NETWORK_DIRS): Promise<LibvirtNetwork[]> {
-  // Both at once: every up asks (preflight), and each listing is a trip through the thread pool.
+  // Both at once: every first up asks (preflight), and each file read is a trip through the thread pool.
   const [active, all] = await Promise.all([readDir(dirs.active, true), readDir(dirs.defined, false)])
   const defined = all.filter((d) => !active.some((a) => a.name === d.name))
   return [...active, ...defined]
