@@ -116,7 +116,9 @@ const LOADER = `'use strict'
 // Loads core.cjs with its V8 code cache (written by scripts/write-entries.mjs at build time).
 ${LOAD_CORE}
 
-module.exports = loadCore(require, __dirname, module)
+// node: builtins straight from Node's own table where it has one (20.16 and later): through require, each of
+// core.cjs's ~70 builtin requires resolved its id first.
+module.exports = loadCore(process.getBuiltinModule ?? require, __dirname, module)
 `
 writeFileSync(new URL('../dist/load-core.cjs', import.meta.url), LOADER)
 
@@ -132,13 +134,13 @@ for (const entry of ['root', 'wire']) {
     new URL(`../dist/${file}.js`, import.meta.url),
     // require() (or the loader above) rather than `import core from './core.cjs'`: the ESM loader would
     // first scan all of core.cjs for its exports (cjs-module-lexer), ~50 ms and ~14 MB for names this file
-    // spells out anyway. Without process.getBuiltinModule (Node before 20.16), through load-core.cjs.
+    // spells out anyway. Without process.getBuiltinModule (Node before 20.16), through load-core.cjs; node:module
+    // imported only then (a static import of it costs ~1 ms of every import('kvmnet')).
     `// kvmnet${entry === 'root' ? '' : '/wire'} (ESM): re-exports the one implementation in core.cjs.
-import { createRequire } from 'node:module'
 ${LOAD_CORE}
 const core = (process.getBuiltinModule
   ? loadCore(process.getBuiltinModule, process.getBuiltinModule('node:path').dirname(process.getBuiltinModule('node:url').fileURLToPath(import.meta.url)))
-  : createRequire(import.meta.url)('./load-core.cjs')).${entry}
+  : (await import('node:module')).createRequire(import.meta.url)('./load-core.cjs')).${entry}
 export const { ${list} } = core
 `,
   )

@@ -39,7 +39,8 @@ t.test('loading kvmnet compiles no builtin outside Node’s snapshot; the first 
   const cjs = JSON.parse(asApp(['--input-type=commonjs', '-e', probe(`const k = require(${JSON.stringify(join(root, 'dist/index.cjs'))})`)])) as unknown
   t.same(cjs, want, 'require')
   // The ESM loader's own (it reads a module's file with fs/promises, whatever module it is) are loaded by
-  // an empty module first; index.js imports node:module (only CommonJS has it from the snapshot) and reads import.meta.
+  // an empty module first, which also loads node:module (only CommonJS has it from the snapshot; index.js
+  // takes Module from it through process.getBuiltinModule, and imports no builtin) and reads import.meta.
   const dir = mkdtempSync(join(tmpdir(), 'kvc-load-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   writeFileSync(join(dir, 'empty.mjs'), 'import "node:module"\nimport.meta.url\n')
