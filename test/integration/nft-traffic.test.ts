@@ -290,6 +290,9 @@ t.test('every golden document is accepted by the real nft', async (t) => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.json'))
   t.ok(files.length >= 15, `${files.length} fixtures`)
   for (const f of files) {
+    // A first install's document creates its tables (`create`, not `add`): it is for a namespace without
+    // them, as kvmnet sends it only then; the documents before it here made them.
+    if (f.startsWith('first-')) await host.run('nft', ['flush', 'ruleset'])
     const r = await host.try('nft', ['-j', '-f', new URL(f, dir).pathname])
     t.equal(r.exitCode, 0, `${f} ${r.stderr}`)
   }
