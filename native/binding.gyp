@@ -22,7 +22,8 @@
         "src/nft_worker.cc",
         "src/nft_run.cc",
         "src/netlink_listener.cc",
-        "src/malloc_trim.cc"
+        "src/malloc_trim.cc",
+        "src/sha256.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -21,6 +21,7 @@ Napi::Value NftLoad(const Napi::CallbackInfo& info);
 Napi::Value NftRun(const Napi::CallbackInfo& info);
 Napi::Value NftRelease(const Napi::CallbackInfo& info);
 Napi::Value MallocTrim(const Napi::CallbackInfo& info);
+Napi::Value Sha256(const Napi::CallbackInfo& info);
 Napi::Object Constants(Napi::Env env);
 void InitNetlinkListener(Napi::Env env, Napi::Object exports);
 

@@ -4,7 +4,7 @@
  * veth, the tap attachment's inner veth end, the container MAC, the alias tagging the host end, the
  * record file and the DNS name.
  */
-import { createHash } from 'node:crypto'
+import { sha256 } from '../util/index.js'
 import { attachmentRole, linkAlias, machineId } from '../network/index.js'
 
 export interface AttachmentKey {
@@ -14,7 +14,7 @@ export interface AttachmentKey {
 }
 
 function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest()
+  return sha256(s)
 }
 
 function keyString(k: AttachmentKey): string {

@@ -121,6 +121,11 @@ export interface NativeBinding {
    * before it (a stale prebuild) lacks it. Does nothing without glibc.
    */
   mallocTrim?: () => Promise<boolean>
+  /**
+   * SHA-256 of a string (its UTF-8 bytes, as node:crypto's update(string)) or of bytes: the 32-byte digest.
+   * Optional: an addon built before it (a stale prebuild) lacks it; src/util/sha256.ts falls back.
+   */
+  sha256?: (data: string | Uint8Array) => Buffer
   NetlinkListener: new (protocol: number, onEvent: NetlinkListenerCallback) => NativeNetlinkListener
   readonly constants: NativeConstants
 }

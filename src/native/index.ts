@@ -8,7 +8,7 @@ import { loadBinding } from './load.js'
 
 export type { NativeBinding, NativeConstants, NativeNetlinkListener, NativeNftResult, NativeTap, NativeTapOptions, NetlinkListenerCallback, TapMode } from './binding.js'
 export { BatchItemError, mapNativeError } from './errors.js'
-export { findPackageRoot, loadBinding } from './load.js'
+export { findPackageRoot, loadBinding, loadBindingIfPossible } from './load.js'
 export { IDLE_MS, asOperation, idleTrimState } from './idle-trim.js'
 
 function call<T>(run: (b: NativeBinding) => T): T {
@@ -69,6 +69,10 @@ export const native: NativeBinding = {
     const b = loadBinding()
     return typeof b.mallocTrim === 'function' ? b.mallocTrim() : false
   },
+  sha256: (data) => call((b) => {
+    if (typeof b.sha256 !== 'function') throw new TypeError('this build of the kvmnet addon has no sha256')
+    return b.sha256(data)
+  }),
   NetlinkListener: class {
     constructor(protocol: number, onEvent: NetlinkListenerCallback) {
       const l = call((b) => new b.NetlinkListener(protocol, onEvent))

@@ -91,3 +91,21 @@ export function loadBinding(): NativeBinding {
     { cause: first },
   )
 }
+
+let unloadable: unknown
+
+/**
+ * The addon, or undefined where it cannot be loaded (no prebuild for this platform, no build): for callers
+ * that have a slower way of their own (src/util/sha256.ts). Tried once per process; the failure is kept
+ * and loadBinding() still tells it to whoever needs a native operation.
+ */
+export function loadBindingIfPossible(): NativeBinding | undefined {
+  if (cached) return cached
+  if (unloadable !== undefined) return undefined
+  try {
+    return loadBinding()
+  } catch (err) {
+    unloadable = err ?? new Error('the kvmnet addon could not be loaded')
+    return undefined
+  }
+}

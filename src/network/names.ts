@@ -3,18 +3,8 @@
  * default name, a port's default MAC, the link group and alias tags that let `down` and `gc` find what a
  * crashed process created.
  */
-import * as crypto from 'node:crypto'
 import { readFileSync } from 'node:fs'
-
-/**
- * SHA-256 of a name. crypto.hash (Node 20.12+) is one call instead of a Hash object per name: a plan
- * of 1000 ports derives 1000 MACs (~2x faster measured); read through the namespace so that an older
- * Node 20 without it still loads this module.
- */
-function digest(s: string): Buffer {
-  const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash
-  return oneShot ? oneShot('sha256', s, 'buffer') : crypto.createHash('sha256').update(s).digest()
-}
+import { sha256 as digest } from '../util/index.js'
 
 /** kvbr-<name>, cut to the kernel's 15-byte limit with a short hash when the name is long. */
 export function defaultBridgeName(network: string): string {

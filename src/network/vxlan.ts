@@ -3,8 +3,7 @@
  * flooding entries lead to, the bytes of encapsulation the MTU gives up, and the checks relating the
  * fields to each other. The kernel side is in steps/vxlan.ts.
  */
-import { createHash } from 'node:crypto'
-import { ipaddr } from '../util/index.js'
+import { ipaddr, sha256Hex } from '../util/index.js'
 import { defaultBridgeName } from './names.js'
 import type { IssueSink } from './spec.js'
 
@@ -50,7 +49,7 @@ export interface PlannedVxlan {
 export function vxlanName(network: string): string {
   const plain = `kvvx-${network}`
   if (plain.length <= 15) return plain
-  return `kvvx-${network.slice(0, 5)}${createHash('sha256').update(network).digest('hex').slice(0, 5)}`
+  return `kvvx-${network.slice(0, 5)}${sha256Hex(network).slice(0, 5)}`
 }
 
 /** The canonical text of an address, so 2001:DB8::2 and 2001:db8:0::2 are one peer. */

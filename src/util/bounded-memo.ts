@@ -6,7 +6,7 @@
  * grew V8's young generation (RSS) — for the same answers. Keyed by a digest of the whole text, so an
  * edited or corrupted source is never mistaken for the one remembered, and no source text is kept.
  */
-import { createHash } from 'node:crypto'
+import { sha256 } from './sha256.js'
 
 export class BoundedMemo<V> {
   private readonly entries = new Map<string, V>()
@@ -21,7 +21,7 @@ export class BoundedMemo<V> {
 
   /** The key for a source text (a state file's bytes, a spec's JSON). */
   static keyOf(text: string): string {
-    return createHash('sha256').update(text).digest('base64')
+    return sha256(text).toString('base64')
   }
 
   get(key: string): V | undefined {

@@ -2,7 +2,7 @@
  * The network's nftables table: installed (one atomic transaction that replaces the whole table),
  * unchanged when the same rules are already there, or removed when a converge leaves the kind with none.
  */
-import { createHash } from 'node:crypto'
+import { sha256Hex } from '../../util/index.js'
 import { renderRules, rulesDrift, tableExists, type NetworkRules } from '../../nft/index.js'
 import type { ApplyContext } from '../driver.js'
 import { SpecError } from '../../errors.js'
@@ -45,7 +45,7 @@ export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | 
   await ctx.tx.step('nft', 'nft', async (s) => {
     const rules = await resolveUplink(ctx, planned)
     const rendered = renderRules(rules)
-    const hash = createHash('sha256').update(JSON.stringify(rendered)).digest('hex')
+    const hash = sha256Hex(JSON.stringify(rendered))
     let repair = false
     if (prev?.nftHash === hash && (await tableExists(ctx.ns, rules.tag))) {
       // Same rules as last time, and a table: unchanged only if its contents are still what was

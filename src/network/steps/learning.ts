@@ -3,7 +3,7 @@
  * needs its device), replaced only when it changes (a replaced table forgets what it learned: the guests'
  * next packets teach it again), removed when the kind has none. Rolled back like every step.
  */
-import { createHash } from 'node:crypto'
+import { sha256Hex } from '../../util/index.js'
 import { learningShape, renderLearning, type AddressLearning } from '../../nft/index.js'
 import type { ApplyContext } from '../driver.js'
 
@@ -19,7 +19,7 @@ export async function ensureLearning(ctx: ApplyContext, planned: AddressLearning
     return
   }
   await ctx.tx.step('learn', 'nft', async (s) => {
-    const hashOf = (v: unknown): string => createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 32)
+    const hashOf = (v: unknown): string => sha256Hex(JSON.stringify(v)).slice(0, 32)
     // shape:ports — a bridge network's ports are a set of their own, replaced without forgetting anything.
     const hash = `${hashOf(renderLearning(learningShape(planned)))}:${hashOf(planned.family === 'bridge' ? planned.ports : [])}`
     const there = prev?.learnHash !== undefined && (await nft.hasLearning(planned.tag, planned.family))
