@@ -3,6 +3,7 @@ export type { AddressLearning, LearnedAddress, HostServices, InstalledChain, Ins
 export type { ChainObj, ElementObj, SetObj, Expr, NftCommand, NftDocument, NftFamily, NftListing, NftObject, RuleObj, Stmt, TableObj } from './json.js'
 export { accept, concat, updateSet, ct, dnat, drop, masquerade, match, meta, payload, prefix, range, setOf, snat } from './json.js'
 export { renderFirstInstall, renderRemove, renderRules, renderRulesMany } from './render.js'
+export { renderAddsOnly } from './adds-only.js'
 export { requiredSysctls } from './sysctls.js'
 export { checkRules } from './validate.js'
 export { parseInstalled, rulesOf, type ListedRule } from './parse.js'

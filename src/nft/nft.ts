@@ -15,6 +15,7 @@ import { chainsOf, parseInstalled, rulesOf, type ListedRule } from './parse.js'
 import { renderFirstInstall, renderRemove, renderRules, renderRulesMany } from './render.js'
 import { nftApply, nftApplyText, nftQuery, type NftRunOptions } from './run.js'
 import { requiredSysctls } from './sysctls.js'
+import { NftError } from '../errors.js'
 
 /**
  * `probablyAbsent`: the caller has no record of the tables (a network's first apply). They are then looked
@@ -23,6 +24,11 @@ import { requiredSysctls } from './sysctls.js'
  */
 export interface FirstHint {
   probablyAbsent?: boolean
+  /**
+   * An edit's appends alone (renderAddsOnly of the recorded and the wanted rules), tried first: a
+   * transaction that deletes nothing. Refused (the table or a chain deleted by hand), the full replace runs.
+   */
+  onlyAdds?: NftDocument | undefined
 }
 
 export class Nft {
@@ -64,6 +70,16 @@ export class Nft {
    * refuses. `rendered`: renderRules(rules), when the caller has it already (it hashed it).
    */
   async apply(rules: NetworkRules, rendered: NftDocument = renderRules(rules), opts: FirstHint = {}): Promise<void> {
+    if (opts.onlyAdds) {
+      const refused = await nftApply(this.ns, opts.onlyAdds, this.opts).then(
+        () => undefined,
+        (e: unknown) => {
+          if (e instanceof NftError) return e
+          throw e
+        },
+      )
+      if (!refused) return
+    }
     const first = opts.probablyAbsent === true && !(await tablesPresent(this.ns, [[tableName(rules.tag), TABLE_FAMILY], [tableName(rules.tag), 'bridge']])).includes(true)
     await nftApply(this.ns, first ? renderFirstInstall(rendered) : rendered, this.opts)
   }

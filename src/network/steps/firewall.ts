@@ -1,9 +1,10 @@
 /**
- * The network's nftables table: installed (one atomic transaction that replaces the whole table),
- * unchanged when the same rules are already there, or removed when a converge leaves the kind with none.
+ * The network's nftables table: installed (one atomic transaction that replaces the whole table, or, for
+ * an edit that only appends rules, those appends alone: adds-only.ts), unchanged when the same rules are
+ * already there, or removed when a converge leaves the kind with none.
  */
 import { sha256Hex } from '../../util/index.js'
-import { renderRules, rulesDrift, tableExists, type NetworkRules } from '../../nft/index.js'
+import { renderAddsOnly, renderRules, rulesDrift, tableExists, type NetworkRules, type NftDocument } from '../../nft/index.js'
 import type { ApplyContext } from '../driver.js'
 import { SpecError } from '../../errors.js'
 import { ensureCoexist, removeCoexist } from '../../coexist/index.js'
@@ -28,6 +29,8 @@ export async function resolveUplink(ctx: Pick<ApplyContext, 'rtnl'>, rules: Netw
   return rules.mode === 'nat' ? { ...rules, nat: { ...rules.nat, uplink: dev } } : { ...rules, routed: { uplink: dev } }
 }
 
+const hashOf = (doc: NftDocument): string => sha256Hex(JSON.stringify(doc))
+
 export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | undefined): Promise<void> {
   const { state, prev, nft } = ctx
   if (!planned) {
@@ -45,7 +48,7 @@ export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | 
   await ctx.tx.step('nft', 'nft', async (s) => {
     const rules = await resolveUplink(ctx, planned)
     const rendered = renderRules(rules)
-    const hash = sha256Hex(JSON.stringify(rendered))
+    const hash = hashOf(rendered)
     let repair = false
     if (prev?.nftHash === hash && (await tableExists(ctx.ns, rules.tag))) {
       // Same rules as last time, and a table: unchanged only if its contents are still what was
@@ -58,7 +61,11 @@ export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | 
     }
     const before = prev?.nftRules
     // Nothing recorded: most likely nothing there, made by a transaction that deletes nothing (Nft.apply).
-    await nft.apply(rules, rendered, { probablyAbsent: !before })
+    // An edit that only adds rules, over a table the state vouches for (no apply cut short, no repair
+    // found here, the record rendered as it was hashed): its appends alone, a transaction that deletes nothing.
+    const prevDoc = before && !repair && !prev?.applying ? renderRules(before) : undefined
+    const onlyAdds = prevDoc && hashOf(prevDoc) === prev?.nftHash ? renderAddsOnly(prevDoc, rendered) : undefined
+    await nft.apply(rules, rendered, { probablyAbsent: !before, onlyAdds })
     s.outcome(repair ? 'repaired' : before ? 'updated' : 'created')
     s.onUndo(async () => {
       if (before) await nft.apply(before)
