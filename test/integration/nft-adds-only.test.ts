@@ -10,6 +10,7 @@ import t, { type Test } from 'tap'
 import { createNetwork, validateSpec } from '../../src/index.js'
 import { edits } from '../../src/network/index.js'
 import { makeNs, type TestNs } from '../helpers/ns.js'
+import { nftChangesDuring } from '../helpers/nft-monitor.js'
 
 type Fwd = { proto: 'tcp' | 'udp'; hostPort: number; guest: string; guestPort: number; hostAddress?: string }
 
@@ -30,39 +31,6 @@ async function listing(host: TestNs): Promise<string> {
   const objs = j.nftables.filter((o) => !('metainfo' in o))
   for (const o of objs) for (const v of Object.values(o)) delete v.handle
   return JSON.stringify(objs, null, 1)
-}
-
-/** Resolves once `text` has appeared in what `child` printed on stdout. */
-function printed(child: ReturnType<TestNs['spawn']>, text: string): Promise<void> {
-  let seen = ''
-  return new Promise((resolve, reject) => {
-    const on = (chunk: Buffer) => {
-      seen += chunk.toString()
-      if (!seen.includes(text)) return
-      child.stdout?.off('data', on)
-      resolve()
-    }
-    child.stdout?.on('data', on)
-    child.then((r) => reject(new Error(`nft monitor ended: ${String(r.stderr)}`)), reject)
-  })
-}
-
-/** What nf_tables told between two marker tables added around `act`. */
-async function watched(host: TestNs, act: () => Promise<unknown>): Promise<string> {
-  const monitor = host.spawn('nft', ['monitor'])
-  let out = ''
-  monitor.stdout?.on('data', (c: Buffer) => (out += c.toString()))
-  const ready = printed(monitor, 'kvaready')
-  await host.run('nft', ['add', 'table', 'inet', 'kvaready'])
-  await ready
-  await act()
-  const done = printed(monitor, 'kvadone')
-  await host.run('nft', ['add', 'table', 'inet', 'kvadone'])
-  await done
-  monitor.kill()
-  await host.run('nft', ['delete', 'table', 'inet', 'kvaready'])
-  await host.run('nft', ['delete', 'table', 'inet', 'kvadone'])
-  return out.slice(out.indexOf('kvaready'), out.indexOf('kvadone'))
 }
 
 interface Case {
@@ -107,7 +75,7 @@ for (const [i, c] of cases.entries()) {
     t.teardown(() => net.down().catch(() => undefined))
     await net.up()
     let report: Awaited<ReturnType<typeof net.update>> | undefined
-    const during = await watched(host, async () => {
+    const during = await nftChangesDuring(host, 'kva', async () => {
       report = await net.update((s, runtime) => {
         const [s1, rt1] = c.reservation ? edits.addReservationEdit(s, runtime, c.reservation) : [s, runtime]
         return edits.addForwardEdit(s1, rt1, c.added)

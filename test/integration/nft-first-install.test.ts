@@ -9,6 +9,7 @@ import t, { type Test } from 'tap'
 import { rm } from 'node:fs/promises'
 import { createNetwork, validateSpec } from '../../src/index.js'
 import { makeNs, type TestNs } from '../helpers/ns.js'
+import { nftChangesDuring } from '../helpers/nft-monitor.js'
 
 const spec = (name: string) =>
   validateSpec({
@@ -25,45 +26,15 @@ async function ruleset(host: TestNs): Promise<string> {
   return host.run('nft', ['list', 'ruleset'])
 }
 
-/** Resolves once `text` has appeared in what `child` printed on stdout. */
-function printed(child: ReturnType<TestNs['spawn']>, text: string): Promise<void> {
-  let seen = ''
-  return new Promise((resolve, reject) => {
-    const on = (chunk: Buffer) => {
-      seen += chunk.toString()
-      if (!seen.includes(text)) return
-      child.stdout?.off('data', on)
-      resolve()
-    }
-    child.stdout?.on('data', on)
-    // A monitor that ends before printing it (it is not killed until the test is done) fails the test.
-    child.then((r) => reject(new Error(`nft monitor ended: ${String(r.stderr)}`)), reject)
-  })
-}
-
 t.test('a first apply deletes nothing (a deletion would make the process wait a grace period at exit)', async (t) => {
   const host = await makeNs(t, 'kvq')
   const net = createNetwork(spec('kvqadds'), { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` })
   t.teardown(() => net.down().catch(() => undefined))
-  // Every nf_tables change in the namespace, as nft prints it; tables added by hand before and after mark
-  // where the monitor is listening and where the apply's changes have all been told.
-  const monitor = host.spawn('nft', ['monitor'])
-  let out = ''
-  monitor.stdout?.on('data', (c: Buffer) => (out += c.toString()))
-  const ready = printed(monitor, 'kvqready')
-  await host.run('nft', ['add', 'table', 'inet', 'kvqready'])
-  await ready
-  await net.up()
-  const done = printed(monitor, 'kvqdone')
-  await host.run('nft', ['add', 'table', 'inet', 'kvqdone'])
-  await done
-  monitor.kill()
-  const during = out.slice(out.indexOf('kvqready'), out.indexOf('kvqdone'))
-  t.match(during, /^(add|create) table inet kvmnet_kvqadds$/m, 'the monitor saw the apply', { out })
+  // Every nf_tables change in the namespace while the network comes up, as nft prints it.
+  const during = await nftChangesDuring(host, 'kvq', () => net.up())
+  t.match(during, /^(add|create) table inet kvmnet_kvqadds$/m, 'the monitor saw the apply', { during })
   t.match(during, /^(add|create) table bridge kvmnet-addr_kvqadds$/m)
   t.notMatch(during, /^delete /m, 'no deletion')
-  await host.run('nft', ['delete', 'table', 'inet', 'kvqready'])
-  await host.run('nft', ['delete', 'table', 'inet', 'kvqdone'])
 })
 
 t.test('a first apply on a clean namespace makes what a replace makes', async (t) => {
