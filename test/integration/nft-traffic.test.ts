@@ -10,6 +10,7 @@
 import t, { type Test } from 'tap'
 import ipaddr from 'ipaddr.js'
 import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
+import { appends } from '../helpers/nft-adds-cases.js'
 import { Nft, renderRules, requiredSysctls, type NetworkRules } from '../../src/nft/index.js'
 
 interface Topo {
@@ -293,6 +294,13 @@ t.test('every golden document is accepted by the real nft', async (t) => {
     // A first install's document creates its tables (`create`, not `add`): it is for a namespace without
     // them, as kvmnet sends it only then; the documents before it here made them.
     if (f.startsWith('first-')) await host.run('nft', ['flush', 'ruleset'])
+    // An edit's appends go on top of the tables the rules before it made (only then does kvmnet send them).
+    const before = f.startsWith('adds-') ? appends[f.replace(/\.json$/, '')] : undefined
+    if (f.startsWith('adds-')) t.ok(before, `${f}: its rules before are in test/helpers/nft-adds-cases.ts`)
+    if (before) {
+      await host.run('nft', ['flush', 'ruleset'])
+      await host.run('nft', ['-j', JSON.stringify(renderRules(before[0]))])
+    }
     const r = await host.try('nft', ['-j', '-f', new URL(f, dir).pathname])
     t.equal(r.exitCode, 0, `${f} ${r.stderr}`)
   }

@@ -7,20 +7,11 @@ import t, { type Test } from 'tap'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { renderAddsOnly, renderRules, type NetworkRules, type PortForward } from '../../src/nft/index.js'
+import { renderAddsOnly, renderRules, type NetworkRules } from '../../src/nft/index.js'
+import { appends, f1, f2, nat, pf1, pf2, v6, f6a } from '../helpers/nft-adds-cases.js'
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'nft')
 const update = process.env['KVMNET_UPDATE_GOLDEN'] === '1'
-
-const v4 = { subnet: '192.168.100.0/24', hostAddress: '192.168.100.1' }
-const v6 = { subnet: 'fd00:100::/64', hostAddress: 'fd00:100::1' }
-const nat = (extra: Partial<NetworkRules> = {}): NetworkRules => ({ tag: 'net1', bridge: 'kvbr-net1', mode: 'nat', ipv4: v4, ...extra })
-const f1: PortForward = { proto: 'tcp', hostPort: 2222, guest: '192.168.100.10', guestPort: 22 }
-const f2: PortForward = { proto: 'tcp', hostPort: 8080, guest: '192.168.100.11', guestPort: 80 }
-const f6a: PortForward = { proto: 'tcp', hostPort: 8443, guest: 'fd00:100::10', guestPort: 443 }
-const f6b: PortForward = { proto: 'udp', hostPort: 5353, guest: 'fd00:100::11', guestPort: 53 }
-const pf1 = { port: 'vm1', mac: '52:54:00:00:00:01', ipv4: '192.168.100.10', othersIpv4: ['192.168.100.11'] }
-const pf2 = { port: 'vm2', mac: '52:54:00:00:00:02', ipv4: '192.168.100.11', othersIpv4: ['192.168.100.10'] }
 
 const addsOnly = (prev: NetworkRules, next: NetworkRules) => renderAddsOnly(renderRules(prev), renderRules(next))
 
@@ -32,16 +23,6 @@ function golden(t: Test, name: string, doc: unknown): void {
     writeFileSync(file, text)
   }
   t.equal(text, readFileSync(file, 'utf8'), `${name}.json matches`)
-}
-
-const appends: Record<string, [NetworkRules, NetworkRules]> = {
-  'adds-forward': [nat({ forwards: [f1] }), nat({ forwards: [f1, f2] })],
-  'adds-forward-snat': [nat({ nat: { snat: '198.51.100.7' }, forwards: [f1] }), nat({ nat: { snat: '198.51.100.7' }, forwards: [f1, f2] })],
-  'adds-forward-ipv6': [
-    nat({ ipv6: { ...v6, nat66: true, snat: '2001:db8:1::99' }, forwards: [f1, f6a] }),
-    nat({ ipv6: { ...v6, nat66: true, snat: '2001:db8:1::99' }, forwards: [f1, f6a, f6b] }),
-  ],
-  'adds-port-filter': [nat({ portFilters: [pf1] }), nat({ portFilters: [pf1, pf2] })],
 }
 
 for (const [name, [prev, next]] of Object.entries(appends)) {
