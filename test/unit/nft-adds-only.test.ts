@@ -4,26 +4,17 @@
  * instead: anything removed or changed, a new chain or table, a rule placed before an existing one.
  */
 import t, { type Test } from 'tap'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { jsonGolden } from '../helpers/golden.js'
 import { renderAddsOnly, renderRules, type NetworkRules } from '../../src/nft/index.js'
 import { appends, f1, f2, nat, pf1, pf2, v6, f6a } from '../helpers/nft-adds-cases.js'
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'nft')
-const update = process.env['KVMNET_UPDATE_GOLDEN'] === '1'
 
 const addsOnly = (prev: NetworkRules, next: NetworkRules) => renderAddsOnly(renderRules(prev), renderRules(next))
 
-function golden(t: Test, name: string, doc: unknown): void {
-  const file = join(dir, `${name}.json`)
-  const text = `${JSON.stringify(doc, null, 2)}\n`
-  if (update || !existsSync(file)) {
-    if (!update) t.fail(`missing golden file ${file} (written now; rerun)`)
-    writeFileSync(file, text)
-  }
-  t.equal(text, readFileSync(file, 'utf8'), `${name}.json matches`)
-}
+const golden = (t: Test, name: string, doc: unknown): void => jsonGolden(t, dir, name, doc)
 
 for (const [name, [prev, next]] of Object.entries(appends)) {
   t.test(name, async (t) => {

@@ -4,13 +4,12 @@
  * (then review the diff: the fixtures are the specification of what reaches the kernel).
  */
 import t, { type Test } from 'tap'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { jsonGolden } from '../helpers/golden.js'
 import { renderFirstInstall, renderRemove, renderRules, renderRulesMany, type NetworkRules } from '../../src/nft/index.js'
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'nft')
-const update = process.env['KVMNET_UPDATE_GOLDEN'] === '1'
 
 const v4 = { subnet: '192.168.100.0/24', hostAddress: '192.168.100.1' }
 const v6 = { subnet: 'fd00:100::/64', hostAddress: 'fd00:100::1' }
@@ -57,15 +56,7 @@ const cases: Record<string, NetworkRules> = {
   'isolated-dual-stack': { tag: 'iso3', bridge: 'kvbr-iso3', mode: 'isolated', ipv4: v4, ipv6: v6 },
 }
 
-function golden(t: Test, name: string, doc: unknown): void {
-  const file = join(dir, `${name}.json`)
-  const text = `${JSON.stringify(doc, null, 2)}\n`
-  if (update || !existsSync(file)) {
-    if (!update) t.fail(`missing golden file ${file} (written now; rerun)`)
-    writeFileSync(file, text)
-  }
-  t.equal(text, readFileSync(file, 'utf8'), `${name}.json matches`)
-}
+const golden = (t: Test, name: string, doc: unknown): void => jsonGolden(t, dir, name, doc)
 
 for (const [name, rules] of Object.entries(cases)) {
   t.test(name, async (t) => {
