@@ -103,11 +103,28 @@ export function learningShape(l: AddressLearning): AddressLearning {
   return l.family === 'bridge' ? { ...l, ports: [] } : l
 }
 
-/** The bridge ports set replaced (one transaction), keeping what was learned. */
-export function renderLearningPorts(l: Extract<AddressLearning, { family: 'bridge' }>): NftDocument {
+/**
+ * The bridge ports set turned from `before` (what the kernel's set holds) into `l.ports`, keeping what was
+ * learned: the ports that come are added and the ports that go are deleted, one transaction; undefined when
+ * the set is already right. Element by element rather than a flush and a refill: a port added (a tap, a
+ * CNI ADD's veth) is then a transaction that only adds, so the process's exit waits no RCU grace period
+ * for elements the flush had deleted only to add them again (adds-only.ts says why that wait exists).
+ */
+export function renderLearningPorts(l: Extract<AddressLearning, { family: 'bridge' }>, before: readonly string[]): NftDocument | undefined {
   checkLearning(l)
   const ref = { family: 'bridge', table: learnTableName(l.tag), name: 'ports' } as const
-  return { nftables: [METAINFO, { flush: { set: ref } }, ...(l.ports.length > 0 ? [{ add: { element: { ...ref, elem: [...l.ports] } } }] : [])] }
+  const was = new Set(before)
+  const wanted = new Set(l.ports)
+  const come = l.ports.filter((p) => !was.has(p))
+  const go = before.filter((p) => !wanted.has(p))
+  if (come.length === 0 && go.length === 0) return undefined
+  return {
+    nftables: [
+      METAINFO,
+      ...(go.length > 0 ? [{ delete: { element: { ...ref, elem: go } } }] : []),
+      ...(come.length > 0 ? [{ add: { element: { ...ref, elem: come } } }] : []),
+    ],
+  }
 }
 
 /** The three learning rules, the port given as `port` (iifname in the bridge family, the device's name on egress). */

@@ -170,9 +170,13 @@ export class Nft {
     }
   }
 
-  /** Replace the ports set of a bridge network's learning table, keeping what it learned. */
-  async applyLearningPorts(l: Extract<AddressLearning, { family: 'bridge' }>): Promise<void> {
-    await nftApply(this.ns, renderLearningPorts(l), this.opts)
+  /**
+   * Turn the ports set of a bridge network's learning table from `before` (as learningPorts read it) into
+   * `l.ports`, keeping what it learned; nothing is sent when it is right already.
+   */
+  async applyLearningPorts(l: Extract<AddressLearning, { family: 'bridge' }>, before: readonly string[]): Promise<void> {
+    const doc = renderLearningPorts(l, before)
+    if (doc) await nftApply(this.ns, doc, this.opts)
   }
 
   /** The ports set of a bridge network's learning table as it is now (to put it back). */

@@ -91,6 +91,29 @@ for (const [i, c] of cases.entries()) {
   })
 }
 
+t.test("a filtered port added whose guest has its reservation already: only its filter rules appended", async (t) => {
+  // Port filters are in the bridge family's table; with the new guest's address reserved before the port
+  // comes, no other port's filter changes, so the edit is the new port's rules at the end of the chain.
+  const host = await makeNs(t, 'kva')
+  const macs = ['52:54:00:aa:cc:01', '52:54:00:aa:cc:02']
+  const hosts = macs.map((mac, i) => ({ mac, ip: `10.233.0.${11 + i}` }))
+  const ports = [{ name: 'kvapf-p0', mac: macs[0] }]
+  const net = createNetwork(spec('kvapf', [base], { filtering: true, ports }, hosts), { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` })
+  t.teardown(() => net.down().catch(() => undefined))
+  await net.up()
+  const during = await nftChangesDuring(host, 'kva', async () => {
+    await net.addPort({ name: 'kvapf-p1', mac: macs[1] })
+  })
+  t.match(during, /^add rule bridge kvmnet_kvapf port-filter .*kvapf-p1/m, 'the monitor saw the new port\'s filter', { during })
+  t.notMatch(during, /^delete /m, 'the edit deleted nothing', { during })
+  t.same((await net.status()).problems, [])
+  t.equal(await listing(host), await fresh(t, 'kvapf', [base], { filtering: true, ports: [...ports, { name: 'kvapf-p1', mac: macs[1] }] }, hosts), 'the tables a full replace of the same rules makes')
+  // And back: the port's rules and its element in the learning table's ports set go (that one alone deleted).
+  await net.removePort('kvapf-p1')
+  t.same((await net.status()).problems, [])
+  t.equal(await listing(host), await fresh(t, 'kvapf', [base], { filtering: true, ports }, hosts), 'after removePort, the tables of the network without it')
+})
+
 t.test('a table deleted by hand: the appends are refused, the full replace makes it again', async (t) => {
   const host = await makeNs(t, 'kva')
   const net = createNetwork(spec('kvagone', [base]), { netns: host.name, stateRoot: `/run/kvmnet-test/${host.name}` })

@@ -30,8 +30,17 @@ t.test('rendered documents', async () => {
   golden('bridge', renderLearning(bridge))
   golden('netdev', renderLearning(macvtap))
   golden('bridge-first', renderLearning(bridge, true))
-  golden('bridge-ports', renderLearningPorts({ ...bridge, family: 'bridge', ports: ['vm0', 'vm2'] }))
+  golden('bridge-ports', renderLearningPorts({ ...bridge, family: 'bridge', ports: ['vm0', 'vm2'] }, ['vm0', 'vm1']))
+  golden('bridge-ports-added', renderLearningPorts({ ...bridge, family: 'bridge', ports: ['vm0', 'vm1', 'vm2'] }, ['vm0', 'vm1']))
   golden('remove', renderLearningRemove(['net1']))
+})
+
+t.test('a ports change sends only the ports that come and go', async (t) => {
+  const l = { ...bridge, family: 'bridge' as const }
+  t.equal(renderLearningPorts(l, ['vm1', 'vm0']), undefined, 'nothing when the set is right (in any order)')
+  const added = renderLearningPorts({ ...l, ports: ['vm0', 'vm1', 'vm2'] }, ['vm0', 'vm1'])
+  t.notOk(added?.nftables.some((c) => 'delete' in c || 'flush' in c), 'a port added: a transaction that only adds')
+  t.same(renderLearningPorts({ ...l, ports: [] }, ['vm0'])?.nftables.slice(1), [{ delete: { element: { family: 'bridge', table: 'kvmnet-addr_net1', name: 'ports', elem: ['vm0'] } } }])
 })
 
 t.test('a first install creates the table and deletes nothing', async (t) => {

@@ -29,8 +29,8 @@ export async function ensureLearning(ctx: ApplyContext, planned: AddressLearning
     }
     if (there && planned.family === 'bridge' && prev?.learnHash?.split(':')[0] === hash.split(':')[0]) {
       const before = await nft.learningPorts(planned.tag)
-      await nft.applyLearningPorts(planned)
-      s.onUndo(() => nft.applyLearningPorts({ ...planned, ports: before }))
+      await nft.applyLearningPorts(planned, before)
+      s.onUndo(() => nft.applyLearningPorts({ ...planned, ports: before }, planned.ports))
       s.outcome('updated')
       state.learnHash = hash
       return
