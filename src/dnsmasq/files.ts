@@ -83,7 +83,7 @@ export async function readConfigFiles(paths: DnsmasqPaths): Promise<RenderedConf
 
 /** Remove every file kvmnet put in the state dir, then the dir if nothing else is in it. */
 export async function removeStateFiles(paths: DnsmasqPaths): Promise<void> {
-  for (const p of [paths.conf, paths.hostsFile, paths.addnHosts, paths.leaseFile, paths.pidFile, paths.logFile]) {
+  for (const p of [paths.conf, paths.hostsFile, paths.addnHosts, paths.leaseFile, paths.pidFile, paths.logFile, paths.oldLogFile]) {
     await rm(p, { force: true })
   }
   await rmdir(paths.dir).catch((err: NodeJS.ErrnoException) => {

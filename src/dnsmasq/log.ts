@@ -6,6 +6,7 @@
  */
 import { statSync } from 'node:fs'
 import { open } from 'node:fs/promises'
+import { rotateLogIfLarge } from './log-rotate.js'
 
 const KEEP_LINES = 200
 
@@ -93,9 +94,11 @@ export class LogFileTail {
   /**
    * Start from the current end: only what is written from now on. The text before is not read: the log of
    * a detached dnsmasq grows by a reload's lines with every change for as long as the network lives, and
-   * every CNI command adopts it again.
+   * every CNI command adopts it again. With `rotateTo`, a log over LOG_ROTATE_BYTES is rotated there first.
    */
-  static async atEnd(path: string): Promise<LogFileTail> {
+  static async atEnd(path: string, rotateTo?: string): Promise<LogFileTail> {
+    // A log grown over its limit is rotated first (log-rotate.ts): followed from its new, empty start.
+    if (rotateTo !== undefined && rotateLogIfLarge(path, rotateTo)) return new LogFileTail(path, 0)
     return new LogFileTail(path, statSync(path, { throwIfNoEntry: false })?.size ?? 0)
   }
 }

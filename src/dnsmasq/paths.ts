@@ -14,6 +14,8 @@ export interface DnsmasqPaths {
   pidFile: string
   /** dnsmasq's stderr when detached (a supervised instance's stderr is a pipe to this process). */
   logFile: string
+  /** The log's previous part, once it was rotated (log-rotate.ts). */
+  oldLogFile: string
 }
 
 export const DEFAULT_DNSMASQ_ROOT = '/run/kvmnet'
@@ -31,5 +33,6 @@ export function dnsmasqPaths(stateDir: string): DnsmasqPaths {
     leaseFile: join(stateDir, 'leases'),
     pidFile: join(stateDir, 'dnsmasq.pid'),
     logFile: join(stateDir, 'dnsmasq.log'),
+    oldLogFile: join(stateDir, 'dnsmasq.log.1'),
   }
 }

@@ -158,7 +158,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     const d = new Dnsmasq(ns, new AdoptedDir(stateDir), { ...opts, user, detached: true })
     d.identity = identity
     d.state = 'running'
-    d.tail = await LogFileTail.atEnd(paths.logFile)
+    d.tail = await LogFileTail.atEnd(paths.logFile, paths.oldLogFile)
     return d
   }
 
@@ -301,7 +301,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
   private async launch(): Promise<ReadyInfo> {
     const cmd = dnsmasqCommand(this.ns, this.paths, { dieWithParent: !this.detached })
     const t0 = monotonicMs()
-    if (this.detached) this.tail = await LogFileTail.atEnd(this.paths.logFile)
+    if (this.detached) this.tail = await LogFileTail.atEnd(this.paths.logFile, this.paths.oldLogFile)
     else this.tail = undefined
     const { child, pid, exited } = await spawnDnsmasq(cmd, this.detached ? { logFile: this.paths.logFile } : { onStderr: (chunk) => this.onLog(chunk) })
     const spec = this.specValue!

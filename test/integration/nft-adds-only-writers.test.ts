@@ -56,7 +56,7 @@ t.test('pairs of forward add at once: both kept, nothing deleted, the tables of 
   const after = await openNetwork('kvjw', { netns: host.name, stateRoot })
   t.teardown(() => after.close())
   t.same(
-    after.spec.forwards?.map((f) => f.hostPort).sort(),
+    ('forwards' in after.spec ? (after.spec.forwards ?? []) : []).map((f) => f.hostPort).sort(),
     [2222, ...Array.from({ length: pairs }, (_, i) => [8000 + 2 * i, 9000 + 2 * i + 1]).flat()].sort(),
     'the state has every forward',
   )
