@@ -6,7 +6,7 @@
  */
 import { ipaddr } from '../util/index.js'
 import { DUID_PATTERN, IFNAME_PATTERN, IFNAME_RULE, MAC_PATTERN, NETWORK_NAME_PATTERN, NETWORK_NAME_RULE, isIfName } from '../util/index.js'
-import { s } from '../schema/index.js'
+import { s, type Schema } from '../schema/index.js'
 import { ipv4Mapped, isCidr, unicastSubnet, usableHostAddress } from './spec-addresses.js'
 import { defineBandwidthSchemas } from './spec-bandwidth.js'
 
@@ -63,20 +63,30 @@ export function defineSpecSchemas() {
     leaseTime: leaseTime.optional().describe('Lease time in seconds for this host, or "infinite"'),
   })
 
-  const dhcpRange4Schema = s.object({
-    start: ipv4.describe('First address handed out'),
-    end: ipv4.describe('Last address handed out'),
-    leaseTime: leaseTime.optional().describe('Lease time of this range in seconds, or "infinite"; default: the dhcp section\'s'),
-  })
-
-  const dhcp4Schema = s
-    .object({
-      range: s.tuple<[string, string]>([ipv4, ipv4]).optional().describe('[first, last] address handed out dynamically'),
-      ranges: s.array(dhcpRange4Schema).optional().describe('Several dynamic ranges (instead of range), each with its own lease time if given'),
-      leaseTime: leaseTime.optional().describe('Lease time in seconds (default 3600), or "infinite"'),
-      hosts: s.array(dhcpHostSchema).optional().describe('Static reservations; with neither range nor ranges, DHCP serves only these'),
+  /** A DHCP section of one family: the IPv4 and IPv6 ones differ in their addresses, reservations and words. */
+  const dhcpSchemas = <H>(address: Schema<string>, host: Schema<H>, says: { range: string; ranges: string; hosts: string; section: string }) => {
+    const range = s.object({
+      start: address.describe('First address handed out'),
+      end: address.describe('Last address handed out'),
+      leaseTime: leaseTime.optional().describe('Lease time of this range in seconds, or "infinite"; default: the dhcp section\'s'),
     })
-    .describe('Run dnsmasq DHCP on the bridge (reservations only when it has no range)')
+    const section = s
+      .object({
+        range: s.tuple<[string, string]>([address, address]).optional().describe(says.range),
+        ranges: s.array(range).optional().describe(says.ranges),
+        leaseTime: leaseTime.optional().describe('Lease time in seconds (default 3600), or "infinite"'),
+        hosts: s.array(host).optional().describe(says.hosts),
+      })
+      .describe(says.section)
+    return [range, section] as const
+  }
+
+  const [dhcpRange4Schema, dhcp4Schema] = dhcpSchemas(ipv4, dhcpHostSchema, {
+    range: '[first, last] address handed out dynamically',
+    ranges: 'Several dynamic ranges (instead of range), each with its own lease time if given',
+    hosts: 'Static reservations; with neither range nor ranges, DHCP serves only these',
+    section: 'Run dnsmasq DHCP on the bridge (reservations only when it has no range)',
+  })
 
   const dnsHostSchema = s.object({
     name: hostname.describe('DNS name (a bare name is also resolvable under dns.domain)'),
@@ -248,20 +258,12 @@ export function defineSpecSchemas() {
     leaseTime: leaseTime.optional().describe('Lease time in seconds for this host, or "infinite"'),
   })
 
-  const dhcpRange6Schema = s.object({
-    start: ipv6.describe('First address handed out'),
-    end: ipv6.describe('Last address handed out'),
-    leaseTime: leaseTime.optional().describe('Lease time of this range in seconds, or "infinite"; default: the dhcp section\'s'),
+  const [dhcpRange6Schema, dhcp6Schema] = dhcpSchemas(ipv6, dhcp6HostSchema, {
+    range: '[first, last] address handed out by stateful DHCPv6',
+    ranges: 'Several stateful ranges (instead of range)',
+    hosts: 'Static reservations by DUID or MAC; with neither range nor ranges, DHCPv6 serves only these',
+    section: 'Stateful DHCPv6 (guests also keep SLAAC)',
   })
-
-  const dhcp6Schema = s
-    .object({
-      range: s.tuple<[string, string]>([ipv6, ipv6]).optional().describe('[first, last] address handed out by stateful DHCPv6'),
-      ranges: s.array(dhcpRange6Schema).optional().describe('Several stateful ranges (instead of range)'),
-      leaseTime: leaseTime.optional().describe('Lease time in seconds (default 3600), or "infinite"'),
-      hosts: s.array(dhcp6HostSchema).optional().describe('Static reservations by DUID or MAC; with neither range nor ranges, DHCPv6 serves only these'),
-    })
-    .describe('Stateful DHCPv6 (guests also keep SLAAC)')
 
   const ipv6ExtraSchema = s.object({
     address: ipv6Cidr.describe('Another host-side IPv6 address with prefix, in a prefix of its own'),
