@@ -9,21 +9,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { isolatedState } from '../helpers/state-fixture.js'
 import { otherNetworks, type OtherNetwork } from '../../src/network/other-states.js'
-import { writeState, type NetworkState } from '../../src/network/state.js'
+import { writeState } from '../../src/network/state.js'
 
-function stateOf(name: string, address: string): NetworkState {
-  return {
-    version: 1,
-    name,
-    spec: { name, mode: 'isolated', ipv4: { address } },
-    bridge: `kvbr-${name}`,
-    group: 4242,
-    netnsId: '4:4026531840',
-    netnsPath: '/proc/1/ns/net',
-    createdAt: new Date(0).toISOString(),
-  } as NetworkState
-}
+const stateOf = isolatedState
 
 /** The spec's IPv4 address (every network here is isolated with one). */
 const addressOf = (o: OtherNetwork | undefined): string | undefined => (o?.spec as { ipv4?: { address?: string } } | undefined)?.ipv4?.address

@@ -7,19 +7,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { readState, writeState, type NetworkState } from '../../src/network/state.js'
+import { isolatedState } from '../helpers/state-fixture.js'
+import { readState, writeState } from '../../src/network/state.js'
 
-const state = (name: string, address: string): NetworkState =>
-  ({
-    version: 1,
-    name,
-    spec: { name, mode: 'isolated', ipv4: { address } },
-    bridge: `kvbr-${name}`,
-    group: 4242,
-    netnsId: '4:4026531840',
-    netnsPath: '/proc/1/ns/net',
-    createdAt: new Date(0).toISOString(),
-  }) as NetworkState
+const state = isolatedState
 
 t.test('a missing directory (and its parents) is made; an existing one is written into as it is', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'kvs-state-'))
