@@ -26,6 +26,8 @@ export const NETAVARK = '/usr/lib/podman/netavark'
 export const CNI_PATH = '/usr/lib/cni'
 // The program npm installs as `kvmnet` (package.json's bin).
 const cli = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))
+// KVMNET_BENCH_NS_PREFIX replaces the scratch namespaces' leading `kvb` (a helper sharing the host names its own), as in cni.ts.
+const nsPrefix = process.env.KVMNET_BENCH_NS_PREFIX ?? 'kvb'
 
 /** Installs the peers from Debian when they are missing; returns why not when that fails. */
 export async function ensurePeers(): Promise<string | undefined> {
@@ -125,10 +127,10 @@ async function natOnePortRows(runs: number, dir: string): Promise<BenchRow[]> {
     process.stderr.write(`bench: peer rows skipped: ${why}\n`)
     return []
   }
-  const kHost = await Netns.create({ prefix: 'kvbpk' })
-  const nHost = await Netns.create({ prefix: 'kvbpn' })
-  const cHost = await Netns.create({ prefix: 'kvbpc' })
-  const ctr = await Netns.create({ prefix: 'kvbpx' })
+  const kHost = await Netns.create({ prefix: `${nsPrefix}pk` })
+  const nHost = await Netns.create({ prefix: `${nsPrefix}pn` })
+  const cHost = await Netns.create({ prefix: `${nsPrefix}pc` })
+  const ctr = await Netns.create({ prefix: `${nsPrefix}px` })
   const stateRoot = join(dir, 'state')
   const specFile = join(dir, 'nat1.json')
   await writeFile(specFile, JSON.stringify(natOnePort('cli1')))
@@ -198,7 +200,7 @@ const portsSpec = (name: string, n: number) => ({
 /** N ports: `Network.up` in-process and `kvmnet up` as a process, each beside `ip -batch` in the same loop. */
 async function portRows(quick: boolean, dir: string): Promise<BenchRow[]> {
   const rows: BenchRow[] = []
-  const ns = await Netns.create({ prefix: 'kvbpp' })
+  const ns = await Netns.create({ prefix: `${nsPrefix}pp` })
   const stateRoot = join(dir, 'pstate')
   try {
     for (const n of quick ? [10, 100] : [10, 100, 1000]) {
