@@ -31,6 +31,46 @@ module.exports = Object.create(new Proxy({}, { get: (_t, key) => load()[key], ha
   },
 }
 
+// ---- CLI and CNI programs (helper proc's section) ----
+
+/**
+ * node:fs/promises in the command bundles (dist/cli-bundle.cjs, dist/cni-bundle.cjs) as node:fs's callback
+ * functions wrapped in promises. Its first require compiles ~10 internal modules (fs/promises itself,
+ * readline's interface, fs watchers, string_decoder, fs/dir: ~1.7 ms, more on a loaded machine) that
+ * Node's start-up snapshot does not hold; every CNI ADD and DEL paid for it (the lease file, the
+ * attachment records) for a few reads and writes that node:fs does from what is already loaded. The same
+ * calls, results and errors (node:fs makes both from the same libuv request; an argument error thrown by
+ * node:fs becomes the rejection fs/promises would give). A call the callback form does not have — a
+ * FileHandle as first argument, open() and anything not listed — goes to the real node:fs/promises, loaded
+ * then. Like lazyBuiltins, the exports sit behind a prototype Proxy (nothing for __toESM to copy).
+ */
+const FS_PROMISES_ON_CALLBACKS = ['access', 'appendFile', 'chmod', 'copyFile', 'lstat', 'mkdir', 'mkdtemp', 'readFile', 'readdir', 'readlink', 'realpath', 'rename', 'rm', 'rmdir', 'stat', 'symlink', 'unlink', 'writeFile']
+
+const fsPromisesOnCallbacks: Plugin = {
+  name: 'kvmnet-fs-promises-on-callbacks',
+  setup(build) {
+    build.onResolve({ filter: /^node:fs\/promises$/ }, (a) => (a.namespace === 'fs-promises-on-callbacks' ? { path: a.path, external: true } : { path: a.path, namespace: 'fs-promises-on-callbacks' }))
+    build.onLoad({ filter: /.*/, namespace: 'fs-promises-on-callbacks' }, () => ({
+      loader: 'js',
+      contents: `const fs = require('node:fs')
+let real
+const full = () => (real ??= require('node:fs/promises'))
+const own = {}
+for (const name of ${JSON.stringify(FS_PROMISES_ON_CALLBACKS)}) {
+  own[name] = (...args) => {
+    const first = args[0]
+    if (first !== null && typeof first === 'object' && !(first instanceof URL) && !ArrayBuffer.isView(first)) return full()[name](...args)
+    return new Promise((resolve, reject) => fs[name](...args, (err, value) => (err ? reject(err) : resolve(value))))
+  }
+}
+module.exports = Object.create(new Proxy({}, { get: (_t, key) => (Object.hasOwn(own, key) ? own[key] : full()[key]), has: (_t, key) => Object.hasOwn(own, key) || key in full() }))
+`,
+    }))
+  },
+}
+
+// ---- end of the CLI and CNI section ----
+
 /** One self-contained CommonJS file per entry (the command bundles and the library's core). */
 const cjsSingleFile: Options = {
   format: ['cjs'],
@@ -68,6 +108,8 @@ export default defineConfig([
     // and `kvmnet-cni` themselves as CommonJS (dist/cli.cjs, dist/cni.cjs, the package's bins: help,
     // version and that loader; see src/cli/main.ts).
     ...cjsSingleFile,
+    // fsPromisesOnCallbacks first: it answers node:fs/promises before lazyBuiltins would.
+    esbuildPlugins: [fsPromisesOnCallbacks, lazyBuiltins],
     entry: { 'cli-bundle': 'src/cli/bundle.ts', 'cni-bundle': 'src/cni/bundle.ts', cli: 'src/cli/main.ts', cni: 'src/cni/bin.ts' },
   },
   {

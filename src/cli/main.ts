@@ -74,6 +74,13 @@ async function main(argv: string[]): Promise<number> {
   return b.runCommand(b.COMMANDS, command, rest)
 }
 
+// Once the command has answered and nothing is left to run, exit at once rather than through Node's
+// teardown of the environment and the V8 heap (as kvmnet-cni does, cni/bin.ts): 'beforeExit' is emitted
+// only when the event loop is empty, so nothing under way (a foreground network, a child) is cut short, the
+// exit code is the one set below, and 'exit' handlers (the code cache) still run. Output went out through
+// fd 1 and 2 synchronously. ~1 ms of every command on the caller's clock (write-to-exit_group under strace).
+process.on('beforeExit', () => process.exit())
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code

@@ -2,7 +2,9 @@
  * What a `kvmnet up`/`down` and a `kvmnet-cni` ADD/DEL process load of Node's own modules: none of those
  * it has no use for (each costs its compile on every start). node:net came with isIP and with the stdio
  * streams on a runtime's pipes, node:child_process with the tap attachment's tc, perf_hooks with the first
- * performance.now(); util's isIP, fd IO (cni/stdio.ts) and monotonicMs replace them. A preloaded script
+ * performance.now(); util's isIP, fd IO (cni/stdio.ts) and monotonicMs replace them. fs/promises (with
+ * readline's interface and fs watchers, ~1.7 ms) came with the lease file and the attachment records: the
+ * command bundles serve it from node:fs's callbacks (tsup.config.ts, fsPromisesOnCallbacks). A preloaded script
  * records process.moduleLoadList at exit; the CNI plugin gets pipes for stdin, stdout and stderr, as from a
  * runtime.
  */
@@ -17,7 +19,7 @@ import { downNetwork, invokePlugin, PLUGIN, pluginMissing } from '../helpers/cni
 
 const cli = fileURLToPath(new URL('../../dist/cli.cjs', import.meta.url))
 const skip = pluginMissing() ?? false
-const UNWANTED = ['net', 'child_process', 'dgram', 'perf_hooks']
+const UNWANTED = ['net', 'child_process', 'dgram', 'perf_hooks', 'fs/promises']
 /**
  * Each process is started through `env -i`: tap's process-info hook rides along in the NODE_OPTIONS of
  * whatever a test spawns (and loads child_process into it), whatever environment the spawn is given.
