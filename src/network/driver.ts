@@ -6,7 +6,7 @@
  */
 import type { Netns } from '../netns/index.js'
 import type { LinkInfo, Rtnl } from '../rtnl/index.js'
-import type { Nft } from '../nft/index.js'
+import type { Nft, NftFirstLook } from '../nft/index.js'
 import type { Dnsmasq } from '../dnsmasq/index.js'
 import type { NetworkMode, SpecOf, IssueSink } from './spec.js'
 import type { PlanOf } from './plan.js'
@@ -52,6 +52,8 @@ export interface ApplyContext {
   journal(): Promise<void>
   /** Something in the namespace will still block the network (emitted as the handle's 'warning' event). */
   warn(w: CoexistWarning): void
+  /** A full converge's read of nf_tables made at its start (nft-look.ts); steps without it look for themselves. */
+  readonly nftLook?: (() => Promise<NftFirstLook>) | undefined
 }
 
 /** What a driver's teardown works with: the recorded state, since the spec may be gone or changed. */

@@ -65,7 +65,7 @@ export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | 
     // found here, the record rendered as it was hashed): its appends alone, a transaction that deletes nothing.
     const prevDoc = before && !repair && !prev?.applying ? renderRules(before) : undefined
     const onlyAdds = prevDoc && hashOf(prevDoc) === prev?.nftHash ? renderAddsOnly(prevDoc, rendered) : undefined
-    await nft.apply(rules, rendered, { probablyAbsent: !before, onlyAdds })
+    await nft.apply(rules, rendered, { probablyAbsent: !before, present: before ? undefined : (await ctx.nftLook?.())?.rulesPresent, onlyAdds })
     s.outcome(repair ? 'repaired' : before ? 'updated' : 'created')
     s.onUndo(async () => {
       if (before) await nft.apply(before)
@@ -96,6 +96,7 @@ export async function ensureCoexistence(ctx: ApplyContext, plan: NetworkPlan): P
   }
   await ctx.tx.step('coexist', 'nft', async (s) => {
     const r = await ensureCoexist(ctx.ns, target, coexistEnabled(state.spec), before, {
+      chains: (await ctx.nftLook?.())?.chains,
       journal: async (record) => {
         state.coexist = record
         await ctx.journal()
