@@ -5,19 +5,8 @@
  */
 import { nftFirstLook, type NftFirstLook } from '../nft/index.js'
 import type { NetnsRef } from '../netns/index.js'
+import { startedEarly } from './started.js'
 
-/**
- * Starts the read; the returned function gives its result, or throws its error, to each step that asks.
- * An apply that fails before any step asks does not leave the read's error unhandled.
- */
 export function startNftLook(ns: NetnsRef, tag: string): () => Promise<NftFirstLook> {
-  const settled = nftFirstLook(ns, tag).then(
-    (look) => ({ look }),
-    (error: unknown) => ({ error }),
-  )
-  return async () => {
-    const r = await settled
-    if ('error' in r) throw r.error
-    return r.look
-  }
+  return startedEarly(nftFirstLook(ns, tag))
 }

@@ -74,7 +74,8 @@ async function removeRenamedBridge(ctx: ApplyContext, plan: BridgedPlan): Promis
 }
 
 /** Find or create the plan's bridge. `like` is the NIC a bridge network takes its MTU and MAC from. */
-export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: LinkInfo): Promise<LinkInfo> {
+/** The bridge as it is now; `made` when this call created it. */
+export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: LinkInfo): Promise<LinkInfo & { made?: boolean }> {
   const { rtnl, tx } = ctx
   let bridge = await rtnl.findLink(plan.bridge)
   if (bridge) {
@@ -94,6 +95,7 @@ export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: 
   const extra = plan.addresses.filter((a) => !primaries.includes(networkOf(a)))
   await assertSubnetFree(rtnl, { v4: plan.subnet, v6: plan.subnet6, extra }, new Set(ours.map((l) => l.index)))
   await removeRenamedBridge(ctx, plan)
+  const made = !bridge
   if (!bridge) {
     bridge = await tx.step('bridge', 'links', async (s) => {
       const mtu = plan.mtu ?? like?.mtu
@@ -115,7 +117,7 @@ export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: 
   }
   if (plan.mtu !== undefined && bridge.mtu !== plan.mtu) bridge = await restoreBridgeMtu(ctx, bridge, plan.mtu)
   await ensureIpv6Presence(ctx, plan)
-  return bridge
+  return made ? { ...bridge, made } : bridge
 }
 
 /**
