@@ -94,9 +94,10 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     const others = otherNetworks(input.stateRoot, stateLabel(ns), net.name).filter((o) => o.netnsId === netnsId)
     await assertForwardsFree(net.spec, others)
     // Checks that need the kernel (links taken, uplink and NIC present), before anything is changed.
-    const links = await preflight(input.rtnl, net.plan, others, input.stateRoot, netnsId, was?.plan)
+    const { links, names } = await preflight(input.rtnl, net.plan, others, input.stateRoot, netnsId, was?.plan)
     const startTime = await ownStartTime()
-    const ctx = { ...input.context(state, newFds), nftLook }
+    const linksBefore = prev ? undefined : { names, byName: new Map(links.map((l) => [l.name, l])) }
+    const ctx = { ...input.context(state, newFds), nftLook, linksBefore }
     await tx.step('journal', 'state', async (s) => {
       if (startTime) state.applying = { pid: process.pid, startTime, since: new Date().toISOString() }
       // A first apply owns the state directory (dnsmasq's files live in it too): a rollback removes it.

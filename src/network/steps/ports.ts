@@ -64,7 +64,9 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
   // (pipelined on one socket); many, with one dump of the namespace's links: a thousand lookups of names
   // that do not exist cost ~40 ms of requests and NotFound errors, the dump a few.
   const unknown = ports.filter((p) => !existing.has(p.name)).length
-  const all = unknown > LOOKUPS_BEFORE_DUMP ? new Map((await rtnl.listLinks()).map((l) => [l.name, l])) : undefined
+  // A first apply's preflight listed every name the plan gives a link, before anything was made.
+  const known = ctx.linksBefore
+  const all = known && ports.every((p) => known.names.has(p.name)) ? known.byName : (unknown > LOOKUPS_BEFORE_DUMP ? new Map((await rtnl.listLinks()).map((l) => [l.name, l])) : undefined)
   const found = await Promise.all(ports.map((p) => existing.get(p.name) ?? (all ? all.get(p.name) : rtnl.findLink(p.name))))
   const missing: PlannedPort[] = []
   const misplaced: LinkInfo[] = []
