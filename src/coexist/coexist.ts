@@ -6,7 +6,7 @@
  */
 import { FirewallToolError, undoThenThrow } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
-import { detectFirewalls } from './detect.js'
+import { detectFirewalls, type ListedChain } from './detect.js'
 import { DOCKER_USER, dockerFixCommands, dockerRules, dockerSites, ensureDockerRules, removeDockerRules } from './docker.js'
 import { KVMNET_ZONE, firewalldFixCommands, ensureZone, removeZone, zoneOfInterface } from './firewalld.js'
 import { deleteTagged, iptablesTool, listChain, taggedRules } from './iptables.js'
@@ -27,6 +27,8 @@ export interface CoexistResult {
 export interface CoexistOptions {
   /** Called with what is about to be added, before it is: a process killed mid-way leaves a state `down` and `gc` finish from. */
   journal?: (record: CoexistRecord) => Promise<void>
+  /** The namespace's nftables chains, when the caller has listed them already (not listed again). */
+  chains?: readonly ListedChain[] | undefined
 }
 
 /** The warnings for blockers kvmnet leaves in place: foreign drop policies, and the known firewalls when coexistence is off. */
@@ -57,7 +59,7 @@ export function blockerWarnings(d: Detected, target: Pick<CoexistTarget, 'networ
  * again (coexistence off). `prev`: what an earlier apply recorded.
  */
 export async function ensureCoexist(ns: NetnsRef, target: CoexistTarget, enabled: boolean, prev: CoexistRecord | undefined, opts: CoexistOptions = {}): Promise<CoexistResult> {
-  const d = await detectFirewalls(ns)
+  const d = await detectFirewalls(ns, opts.chains)
   const network = target.network
   const warnings = blockerWarnings(d, target, enabled)
   const undos: (() => Promise<void>)[] = []

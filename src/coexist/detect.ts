@@ -66,8 +66,9 @@ export function ownerOf(c: ListedChain, by: { docker: ReadonlySet<4 | 6>; ufw: R
   return undefined
 }
 
-export async function detectFirewalls(ns: NetnsRef): Promise<Detected> {
-  const [chains, dockerLegacy] = await Promise.all([listChains(ns), detectLegacyDocker(ns)])
+/** `listed`: the namespace's chains, when the caller has them already. */
+export async function detectFirewalls(ns: NetnsRef, listed?: readonly ListedChain[]): Promise<Detected> {
+  const [chains, dockerLegacy] = await Promise.all([listed ?? listChains(ns), detectLegacyDocker(ns)])
   const d = detectFrom(chains)
   return dockerLegacy.length > 0 ? { ...d, dockerLegacy } : d
 }

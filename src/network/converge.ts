@@ -23,6 +23,7 @@ import { lastingNs, netnsIdentity, removeState, stateLabel, writeState, type Net
 import { assertGroupOurs, ensurePorts } from './steps/ports.js'
 import { preflight } from './kinds/preflight.js'
 import { otherNetworks } from './other-states.js'
+import { startNftLook } from './nft-look.js'
 
 let ownStart: Promise<string | undefined> | undefined
 /** This process's start time: read once (it never changes), not from /proc on every apply. */
@@ -83,6 +84,8 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     if (was && was.l2 !== net.l2) throw new SpecError('mode', `cannot converge a ${was.mode} network to ${net.mode}: take it down first`)
     // Where other processes will find the namespace (not this process's /proc/PID/…: see lastingNs).
     const where = lastingNs(ns, netnsId)
+    // nf_tables read beside the checks below (the rules, learning and coexistence steps use it later).
+    const nftLook = startNftLook(ns, net.name)
     const base = { spec: net.spec, bridge: net.bridge, group: net.plan.group, runtime: input.runtime, netnsPath: where.path, netnsName: where.name }
     const state: NetworkState = prev ? { ...prev, ...base } : { ...base, version: 1, name: net.name, netnsId, createdAt: new Date().toISOString() }
     // Only this namespace's directory: the networks of other namespaces (a host with a hundred) cannot clash.
@@ -91,9 +94,10 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     const others = otherNetworks(input.stateRoot, stateLabel(ns), net.name).filter((o) => o.netnsId === netnsId)
     await assertForwardsFree(net.spec, others)
     // Checks that need the kernel (links taken, uplink and NIC present), before anything is changed.
-    const links = await preflight(input.rtnl, net.plan, others, input.stateRoot, netnsId, was?.plan)
+    const { links, names } = await preflight(input.rtnl, net.plan, others, input.stateRoot, netnsId, was?.plan)
     const startTime = await ownStartTime()
-    const ctx = input.context(state, newFds)
+    const linksBefore = prev ? undefined : { names, byName: new Map(links.map((l) => [l.name, l])) }
+    const ctx = { ...input.context(state, newFds), nftLook, linksBefore }
     await tx.step('journal', 'state', async (s) => {
       if (startTime) state.applying = { pid: process.pid, startTime, since: new Date().toISOString() }
       // A first apply owns the state directory (dnsmasq's files live in it too): a rollback removes it.

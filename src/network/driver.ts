@@ -6,7 +6,7 @@
  */
 import type { Netns } from '../netns/index.js'
 import type { LinkInfo, Rtnl } from '../rtnl/index.js'
-import type { Nft } from '../nft/index.js'
+import type { Nft, NftFirstLook } from '../nft/index.js'
 import type { Dnsmasq } from '../dnsmasq/index.js'
 import type { NetworkMode, SpecOf, IssueSink } from './spec.js'
 import type { PlanOf } from './plan.js'
@@ -52,6 +52,19 @@ export interface ApplyContext {
   journal(): Promise<void>
   /** Something in the namespace will still block the network (emitted as the handle's 'warning' event). */
   warn(w: CoexistWarning): void
+  /**
+   * A first apply's links by name as its preflight listed them (every name the plan gives a link) before
+   * anything was changed, its subnets checked then too: the bridge and ports steps do not ask again.
+   */
+  readonly linksBefore?: LinksBefore | undefined
+  /** A full converge's read of nf_tables made at its start (nft-look.ts); steps without it look for themselves. */
+  readonly nftLook?: (() => Promise<NftFirstLook>) | undefined
+}
+
+/** A first apply's links as its preflight saw them: `names` asked for, `byName` those that exist. */
+export interface LinksBefore {
+  readonly names: ReadonlySet<string>
+  readonly byName: ReadonlyMap<string, LinkInfo>
 }
 
 /** What a driver's teardown works with: the recorded state, since the spec may be gone or changed. */

@@ -17,5 +17,6 @@ export { LEARN_TABLE_PREFIX, learnTableName, learningSets, learningShape, parseL
 export { NFPROTO } from './netlink.js'
 export { rulesDrift, type RulesDrift } from './drift.js'
 export { listNftChains } from './list-chains.js'
+export { nftFirstLook, type NftFirstLook } from './first-look.js'
 export { NETLINK_NETFILTER, NFNLGRP_NFTABLES, NFNL_SUBSYS_NFTABLES, nfgenmsg, nfprotoName } from './netlink.js'
 export { encodeGetTable } from './table-exists.js'

@@ -6,7 +6,7 @@
  * JSON `chain` objects.
  */
 import type { NetnsRef } from '../netns/index.js'
-import { RtnlSocket } from '../rtnl/index.js'
+import { RtnlSocket, type NlReply } from '../rtnl/index.js'
 import { AttrIndex, readString } from '../rtnl/index.js'
 import { NLM_F_DUMP, NLM_F_REQUEST } from '../rtnl/index.js'
 import { encodeMessage } from '../rtnl/index.js'
@@ -65,6 +65,14 @@ export function decodeChain(payload: Buffer): NftChain | undefined {
   return chain
 }
 
+/** The chains of a NFT_MSG_GETCHAIN dump (entries without a table or name skipped). */
+export function decodeChains(replies: readonly NlReply[]): NftChain[] {
+  return replies.flatMap((r) => {
+    const c = decodeChain(r.payload)
+    return c ? [c] : []
+  })
+}
+
 /** The chains of a `list chains` listing (nft's JSON), in the same shape as decodeChain's. */
 function chainsOfListing(doc: NftListing): NftChain[] {
   return (doc.nftables ?? []).flatMap((item) => {
@@ -89,11 +97,7 @@ export async function listNftChains(ns: NetnsRef | undefined): Promise<NftChain[
   if (libnftablesUnavailable() === undefined) return chainsOfListing(await nftQuery(ns, ['list', 'chains'], { backend: 'libnftables' }))
   const sock = RtnlSocket.open(ns, NETLINK_NETFILTER)
   try {
-    const replies = await sock.dump(encodeGetChains(), { op: 'NFT_MSG_GETCHAIN' })
-    return replies.flatMap((r) => {
-      const c = decodeChain(r.payload)
-      return c ? [c] : []
-    })
+    return decodeChains(await sock.dump(encodeGetChains(), { op: 'NFT_MSG_GETCHAIN' }))
   } finally {
     sock.close()
   }

@@ -24,6 +24,8 @@ import { NftError } from '../errors.js'
  */
 export interface FirstHint {
   probablyAbsent?: boolean
+  /** Whether any of the tables is there, when the caller has looked already (nftFirstLook): not asked again. */
+  present?: boolean | undefined
   /**
    * An edit's appends alone (renderAddsOnly of the recorded and the wanted rules), tried first: a
    * transaction that deletes nothing. Refused (the table or a chain deleted by hand), the full replace runs.
@@ -80,7 +82,7 @@ export class Nft {
       )
       if (!refused) return
     }
-    const first = opts.probablyAbsent === true && !(await tablesPresent(this.ns, [[tableName(rules.tag), TABLE_FAMILY], [tableName(rules.tag), 'bridge']])).includes(true)
+    const first = opts.probablyAbsent === true && !(opts.present ?? (await tablesPresent(this.ns, [[tableName(rules.tag), TABLE_FAMILY], [tableName(rules.tag), 'bridge']])).includes(true))
     await nftApply(this.ns, first ? renderFirstInstall(rendered) : rendered, this.opts)
   }
 
@@ -157,7 +159,7 @@ export class Nft {
    */
   async applyLearning(l: AddressLearning, opts: FirstHint = {}): Promise<void> {
     const table = learnTableName(l.tag)
-    const first = opts.probablyAbsent === true && !(await tablesPresent(this.ns, LEARN_FAMILIES.map((f) => [table, f] as const))).includes(true)
+    const first = opts.probablyAbsent === true && !(opts.present ?? (await tablesPresent(this.ns, LEARN_FAMILIES.map((f) => [table, f] as const))).includes(true))
     const { sets, rules } = renderLearning(l, first)
     const others = first ? [] : LEARN_FAMILIES.filter((f) => f !== l.family).map((f) => `add table ${f} ${table}\ndelete table ${f} ${table}`)
     await nftApplyText(this.ns, [...others, sets].join('\n'), this.opts)

@@ -42,18 +42,23 @@ export async function tableNamedExists(ns: NetnsRef | undefined, name: string, f
 export async function tablesPresent(ns: NetnsRef | undefined, tables: ReadonlyArray<readonly [string, keyof typeof NFPROTO]>): Promise<boolean[]> {
   const sock = RtnlSocket.open(ns, NETLINK_NETFILTER)
   try {
-    return await Promise.all(
-      tables.map(([name, family]) =>
-        sock.request(encodeGetTable(name, family), { op: 'NFT_MSG_GETTABLE', object: name }).then(
-          () => true,
-          (err: unknown) => {
-            if (isNotFound(err)) return false
-            throw err
-          },
-        ),
-      ),
-    )
+    return await tablesPresentOn(sock, tables)
   } finally {
     sock.close()
   }
+}
+
+/** tablesPresent on a netfilter socket the caller holds (and closes). */
+export function tablesPresentOn(sock: RtnlSocket, tables: ReadonlyArray<readonly [string, keyof typeof NFPROTO]>): Promise<boolean[]> {
+  return Promise.all(
+    tables.map(([name, family]) =>
+      sock.request(encodeGetTable(name, family), { op: 'NFT_MSG_GETTABLE', object: name }).then(
+        () => true,
+        (err: unknown) => {
+          if (isNotFound(err)) return false
+          throw err
+        },
+      ),
+    ),
+  )
 }

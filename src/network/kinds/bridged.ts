@@ -12,7 +12,7 @@ import { RTPROT_RA, readSysctl } from '../../rtnl/index.js'
 import { ensureAddresses, ensureBridge, ensureUp } from '../steps/bridge.js'
 import { concurrently } from '../steps/concurrent.js'
 import { ensureDnsmasq } from '../steps/dnsmasq.js'
-import { ensureCoexistence, ensureFirewall } from '../steps/firewall.js'
+import { defaultDevEarly, ensureCoexistence, ensureFirewall } from '../steps/firewall.js'
 import { ensurePorts } from '../steps/ports.js'
 import { bandwidthDrift, ensureBandwidth } from '../steps/bandwidth.js'
 import { shapedTaps } from './bandwidth.js'
@@ -24,6 +24,8 @@ export async function applyBridgedNetwork(ctx: ApplyContext, planned: Extract<Ne
   // Checks that need the kernel, before anything is created; a vxlan's underlay decides the MTU.
   const { plan, underlay } = await resolveVxlan(ctx.rtnl, planned)
   const uplink = firewallOf(plan)?.nat?.uplink ?? firewallOf(plan)?.routed?.uplink
+  // Asked now, answered while the bridge is made: the rules step below sends its transaction without waiting.
+  const defaultDev = defaultDevEarly(ctx, firewallOf(plan))
   if (uplink !== undefined) {
     if (uplink === plan.bridge) throw new SpecError('uplink', "is the network's own bridge")
     if (!(await ctx.rtnl.findLink(uplink))) throw new SpecError('uplink', `no interface named ${uplink} in this namespace`)
@@ -35,7 +37,9 @@ export async function applyBridgedNetwork(ctx: ApplyContext, planned: Extract<Ne
   // is down, raising it does that once. Measured: ~13% less for 1000 taps. Few ports keep overlapping
   // with the rules and dnsmasq instead.
   const portsFirst = !br.up && plan.ports.length >= MANY_PORTS
-  if (portsFirst) await ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports, { raiseLater: shapedTaps(plan) })
+  // The bridge as made or found above: the ports step neither looks it up again nor lists a new one's ports.
+  const portOpts = { raiseLater: shapedTaps(plan), bridge: br }
+  if (portsFirst) await ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports, portOpts)
   await ensureUp(ctx, br, 'bridge-up')
   const uplinkRa = await uplinkAcceptRa(ctx, plan)
   await concurrently(
@@ -46,12 +50,12 @@ export async function applyBridgedNetwork(ctx: ApplyContext, planned: Extract<Ne
     // routes where accept_ra < 2. The rules do not wait for it: they run on libnftables' thread while the
     // sysctls are written on this one (one after the other they were ~1 ms more of every apply).
     () => ensureSysctls(ctx, [...uplinkRa, ...plan.sysctls]),
-    () => ensureFirewall(ctx, firewallOf(plan)),
+    () => ensureFirewall(ctx, firewallOf(plan), defaultDev),
     // Other firewalls of the namespace are read (and told) beside kvmnet's own table, not after it.
     () => ensureCoexistence(ctx, plan),
     // Limits go on the ports once they exist.
     async () => {
-      if (!portsFirst) await ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports, { raiseLater: shapedTaps(plan) })
+      if (!portsFirst) await ensurePorts(ctx, plan, { bridge: plan.bridge }, plan.ports, portOpts)
       await ensureBandwidth(ctx, plan)
     },
     () => ensureVxlan(ctx, plan, underlay),

@@ -14,7 +14,7 @@ import { IFF_LOOPBACK, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import type { NetworkPlan } from '../plan.js'
 import type { NetworkSpec } from '../spec.js'
 import type { NetworkState } from '../state.js'
-import { assertSubnetFree } from '../steps/bridge.js'
+import { assertSubnetFree, extraSubnets } from '../steps/bridge.js'
 import { assertOurs, isHalfMade } from '../steps/links-common.js'
 import { resolveVxlan } from '../steps/vxlan.js'
 import { bridgeOf, firewallOf, linkNamesOf, ownAliases, vxlanOf } from './plan-parts.js'
@@ -101,7 +101,13 @@ function linkNamesOfOther(spec: NetworkSpec, stateRoot: string): ReadonlySet<str
  * Everything of the above, for `plan` about to be applied in the namespace `rtnl` speaks to (`netnsId`,
  * its identity) over `prev`, the plan applied before (a converge). `others` are the states of the other networks recorded for the same namespace.
  */
-export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly Pick<NetworkState, 'name' | 'spec'>[], stateRoot: string, netnsId: string, prev?: NetworkPlan): Promise<LinkInfo[]> {
+/** The links preflight listed, and the names it asked for (a name asked for and not listed is free). */
+export interface Preflight {
+  links: LinkInfo[]
+  names: ReadonlySet<string>
+}
+
+export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly Pick<NetworkState, 'name' | 'spec'>[], stateRoot: string, netnsId: string, prev?: NetworkPlan): Promise<Preflight> {
   // First: a running libvirt network's bridge is also refused below, but without naming libvirt's network.
   await assertNoLibvirtCollision(plan, netnsId, prev)
   const owner = { group: plan.group, names: linkNamesOf(plan) }
@@ -139,9 +145,10 @@ export async function preflight(rtnl: Rtnl, plan: NetworkPlan, others: readonly 
 
   // The network's own links route its subnet already (a converge); anyone else's route is a conflict.
   const ours = new Set(links.filter((l) => (l.alias !== undefined && aliases.has(l.alias)) || isHalfMade(l, owner)).map((l) => l.index))
-  if ('subnet' in plan) await assertSubnetFree(rtnl, { v4: plan.subnet, v6: plan.subnet6 }, ours)
+  // The extra subnets too: a first apply's bridge step trusts this check (ApplyContext.linksBefore).
+  if ('subnet' in plan) await assertSubnetFree(rtnl, { v4: plan.subnet, v6: plan.subnet6, extra: 'addresses' in plan ? extraSubnets(plan) : undefined }, ours)
   if (plan.mode === 'macvtap' && plan.hostHelper) await assertSubnetFree(rtnl, { v4: plan.hostHelper.subnet }, ours)
   // The links as listed (the group's among them): the apply's next check (the link group is the network's
-  // alone) needs no second dump.
-  return links
+  // alone) needs no second dump, nor do a first apply's bridge and ports steps (ApplyContext.linksBefore).
+  return { links, names }
 }

@@ -74,9 +74,18 @@ async function removeRenamedBridge(ctx: ApplyContext, plan: BridgedPlan): Promis
 }
 
 /** Find or create the plan's bridge. `like` is the NIC a bridge network takes its MTU and MAC from. */
-export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: LinkInfo): Promise<LinkInfo> {
+/** The subnets of a bridge's addresses beyond its primary ones (ipv4.extra, ipv6.extra). */
+export function extraSubnets(plan: Pick<BridgedPlan, 'subnet' | 'subnet6' | 'addresses'>): string[] {
+  const primaries = [plan.subnet, plan.subnet6]
+  return plan.addresses.filter((a) => !primaries.includes(networkOf(a)))
+}
+
+/** The bridge as it is now; `made` when this call created it. */
+export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: LinkInfo): Promise<LinkInfo & { made?: boolean }> {
   const { rtnl, tx } = ctx
-  let bridge = await rtnl.findLink(plan.bridge)
+  // A first apply's preflight listed the name and checked the subnets (extra ones too) a moment ago.
+  const known = ctx.linksBefore?.names.has(plan.bridge) ? ctx.linksBefore : undefined
+  let bridge = known ? known.byName.get(plan.bridge) : await rtnl.findLink(plan.bridge)
   if (bridge) {
     if (bridge.kind !== 'bridge') throw new SpecError('bridge', `${plan.bridge} exists and is a ${bridge.kind ?? 'device'}, not a bridge`)
     const owner = { group: plan.group, names: linkNamesOf(plan) }
@@ -90,10 +99,9 @@ export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: 
   // The old bridge of a rename routes the subnet too, and is this network's.
   const old = ctx.prev?.bridge && ctx.prev.bridge !== plan.bridge ? await rtnl.findLink(ctx.prev.bridge) : undefined
   const ours = [bridge, old?.alias === plan.alias.bridge ? old : undefined].filter((l): l is LinkInfo => l !== undefined)
-  const primaries = [plan.subnet, plan.subnet6]
-  const extra = plan.addresses.filter((a) => !primaries.includes(networkOf(a)))
-  await assertSubnetFree(rtnl, { v4: plan.subnet, v6: plan.subnet6, extra }, new Set(ours.map((l) => l.index)))
+  if (!known) await assertSubnetFree(rtnl, { v4: plan.subnet, v6: plan.subnet6, extra: extraSubnets(plan) }, new Set(ours.map((l) => l.index)))
   await removeRenamedBridge(ctx, plan)
+  const made = !bridge
   if (!bridge) {
     bridge = await tx.step('bridge', 'links', async (s) => {
       const mtu = plan.mtu ?? like?.mtu
@@ -115,7 +123,7 @@ export async function ensureBridge(ctx: ApplyContext, plan: BridgedPlan, like?: 
   }
   if (plan.mtu !== undefined && bridge.mtu !== plan.mtu) bridge = await restoreBridgeMtu(ctx, bridge, plan.mtu)
   await ensureIpv6Presence(ctx, plan)
-  return bridge
+  return made ? { ...bridge, made } : bridge
 }
 
 /**

@@ -11,12 +11,13 @@ import { ensureCoexist, removeCoexist } from '../../coexist/index.js'
 import { coexistTargetOf } from '../kinds/coexist-target.js'
 import { coexistEnabled } from '../kinds/spec-parts.js'
 import type { NetworkPlan } from '../plan.js'
+import { startedEarly } from '../started.js'
 
 /**
  * The uplink a rule set should use: the one the spec names, else the device of the namespace's IPv4
  * default route (when there is one and it is not the bridge), so guests leave only the way the host does.
  */
-export async function resolveUplink(ctx: Pick<ApplyContext, 'rtnl'>, rules: NetworkRules): Promise<NetworkRules> {
+export async function resolveUplink(ctx: Pick<ApplyContext, 'rtnl'>, rules: NetworkRules, defaultDev?: DefaultDev): Promise<NetworkRules> {
   if (rules.mode === 'isolated') return rules
   const given = rules.nat?.uplink ?? rules.routed?.uplink
   if (given) {
@@ -24,14 +25,26 @@ export async function resolveUplink(ctx: Pick<ApplyContext, 'rtnl'>, rules: Netw
     if (!(await ctx.rtnl.findLink(given))) throw new SpecError('uplink', `no interface named ${given} in this namespace`)
     return rules
   }
-  const dev = (await ctx.rtnl.defaultRoute(4))?.devName
+  const dev = defaultDev ? await defaultDev() : (await ctx.rtnl.defaultRoute(4))?.devName
   if (!dev || dev === rules.bridge) return rules
   return rules.mode === 'nat' ? { ...rules, nat: { ...rules.nat, uplink: dev } } : { ...rules, routed: { uplink: dev } }
 }
 
+/** The device of the namespace's IPv4 default route, as read by the caller (see defaultDevEarly). */
+export type DefaultDev = () => Promise<string | undefined>
+
+/**
+ * The default route's device read now, for a rules step that starts later (after the bridge): its first
+ * transaction then waits for no request of its own. Only when the rules name no uplink.
+ */
+export function defaultDevEarly(ctx: Pick<ApplyContext, 'rtnl'>, rules: NetworkRules | undefined): DefaultDev | undefined {
+  if (!rules || rules.mode === 'isolated' || rules.nat?.uplink || rules.routed?.uplink) return undefined
+  return startedEarly(ctx.rtnl.defaultRoute(4).then((r) => r?.devName))
+}
+
 const hashOf = (doc: NftDocument): string => sha256Hex(JSON.stringify(doc))
 
-export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | undefined): Promise<void> {
+export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | undefined, defaultDev?: DefaultDev): Promise<void> {
   const { state, prev, nft } = ctx
   if (!planned) {
     if (!prev?.nftRules) return
@@ -46,7 +59,7 @@ export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | 
     return
   }
   await ctx.tx.step('nft', 'nft', async (s) => {
-    const rules = await resolveUplink(ctx, planned)
+    const rules = await resolveUplink(ctx, planned, defaultDev)
     const rendered = renderRules(rules)
     const hash = hashOf(rendered)
     let repair = false
@@ -65,7 +78,7 @@ export async function ensureFirewall(ctx: ApplyContext, planned: NetworkRules | 
     // found here, the record rendered as it was hashed): its appends alone, a transaction that deletes nothing.
     const prevDoc = before && !repair && !prev?.applying ? renderRules(before) : undefined
     const onlyAdds = prevDoc && hashOf(prevDoc) === prev?.nftHash ? renderAddsOnly(prevDoc, rendered) : undefined
-    await nft.apply(rules, rendered, { probablyAbsent: !before, onlyAdds })
+    await nft.apply(rules, rendered, { probablyAbsent: !before, present: before ? undefined : (await ctx.nftLook?.())?.rulesPresent, onlyAdds })
     s.outcome(repair ? 'repaired' : before ? 'updated' : 'created')
     s.onUndo(async () => {
       if (before) await nft.apply(before)
@@ -96,6 +109,7 @@ export async function ensureCoexistence(ctx: ApplyContext, plan: NetworkPlan): P
   }
   await ctx.tx.step('coexist', 'nft', async (s) => {
     const r = await ensureCoexist(ctx.ns, target, coexistEnabled(state.spec), before, {
+      chains: (await ctx.nftLook?.())?.chains,
       journal: async (record) => {
         state.coexist = record
         await ctx.journal()

@@ -36,7 +36,8 @@ export async function ensureLearning(ctx: ApplyContext, planned: AddressLearning
       return
     }
     // The other family's table, left by a converge from another kind, goes in the same transaction.
-    await nft.applyLearning(planned, { probablyAbsent: prev?.learnHash === undefined })
+    const probablyAbsent = prev?.learnHash === undefined
+    await nft.applyLearning(planned, { probablyAbsent, present: probablyAbsent ? (await ctx.nftLook?.())?.learningPresent : undefined })
     // Recorded as made with this very shape, yet not there: deleted behind kvmnet's back, now put back.
     s.outcome(!prev?.learnHash ? 'created' : prev.learnHash === hash ? 'repaired' : 'updated')
     s.onUndo(() => nft.removeLearning(planned.tag))

@@ -33,21 +33,29 @@ export interface PortInfo {
   bandwidth?: PortBandwidthSpec | undefined
 }
 
+export interface PortOptions {
+  /**
+   * New taps left down, for the caller to raise once their qdiscs are on (ensureBandwidth); a tap of an
+   * earlier apply found down is raised here as always.
+   */
+  raiseLater?: ReadonlySet<string> | undefined
+  /** The anchor bridge as the caller has it (not looked up again); `made`: by this apply, so without ports. */
+  bridge?: { index: number; made?: boolean | undefined } | undefined
+}
+
 /** From how many names to look up one dump of the namespace's links is cheaper than a request per name. */
 const LOOKUPS_BEFORE_DUMP = 32
 
-/**
- * `raiseLater`: new taps left down, for the caller to raise once their qdiscs are on (ensureBandwidth); a
- * tap of an earlier apply found down is raised here as always.
- */
-export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: PortAnchor, ports: readonly PlannedPort[], opts: { raiseLater?: ReadonlySet<string> } = {}): Promise<void> {
+export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: PortAnchor, ports: readonly PlannedPort[], opts: PortOptions = {}): Promise<void> {
   const { rtnl, tx } = ctx
   // The kernel filters a dump by master, not by group: a bridge's ports are asked for by master, unless a
   // converge renamed the bridge (its ports were released from the old one and are found by group).
   const renamed = ctx.prev?.bridge !== undefined && 'bridge' in anchor && ctx.prev.bridge !== anchor.bridge
   const byMaster = 'bridge' in anchor && !renamed
   const owner = { group: plan.group, names: linkNamesOf(plan) }
-  const ours = (await rtnl.listLinks(byMaster ? { master: anchor.bridge } : { group: plan.group })).filter(
+  // A bridge this apply made has no ports yet: nothing to list (the names are still looked up below).
+  const listed = byMaster && opts.bridge?.made ? [] : await rtnl.listLinks(byMaster ? { master: anchor.bridge } : { group: plan.group })
+  const ours = listed.filter(
     // A half-made bridge or vxlan is finished by its own step, not taken for a port.
     (l) => l.alias === plan.alias.port || (isHalfMade(l, owner) && l.kind !== 'bridge' && l.kind !== 'vxlan'),
   )
@@ -56,11 +64,13 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
   // (pipelined on one socket); many, with one dump of the namespace's links: a thousand lookups of names
   // that do not exist cost ~40 ms of requests and NotFound errors, the dump a few.
   const unknown = ports.filter((p) => !existing.has(p.name)).length
-  const all = unknown > LOOKUPS_BEFORE_DUMP ? new Map((await rtnl.listLinks()).map((l) => [l.name, l])) : undefined
+  // A first apply's preflight listed every name the plan gives a link, before anything was made.
+  const known = ctx.linksBefore
+  const all = known && ports.every((p) => known.names.has(p.name)) ? known.byName : (unknown > LOOKUPS_BEFORE_DUMP ? new Map((await rtnl.listLinks()).map((l) => [l.name, l])) : undefined)
   const found = await Promise.all(ports.map((p) => existing.get(p.name) ?? (all ? all.get(p.name) : rtnl.findLink(p.name))))
   const missing: PlannedPort[] = []
   const misplaced: LinkInfo[] = []
-  const bridgeIndex = 'bridge' in anchor ? (await rtnl.getLink(anchor.bridge)).index : undefined
+  const bridgeIndex = 'bridge' in anchor ? (opts.bridge?.index ?? (await rtnl.getLink(anchor.bridge)).index) : undefined
   for (const [i, p] of ports.entries()) {
     const have = found[i]
     if (!have) {
