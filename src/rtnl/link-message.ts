@@ -281,18 +281,26 @@ export function linkSelector(sel: LinkSelection): (payload: Buffer, start: numbe
   }
 }
 
-/** UTF-8 encodings of a set of strings, by byte length. */
+/** UTF-8 encodings of a set of strings, by a hash of their bytes (hashOf). */
 type ByteSet = Map<number, Buffer[]>
 
 function byteSet(strings: ReadonlySet<string>): ByteSet {
   const out: ByteSet = new Map()
   for (const s of strings) {
     const b = Buffer.from(s, 'utf8')
-    const same = out.get(b.length)
+    const h = hashOf(b, 0, b.length)
+    const same = out.get(h)
     if (same) same.push(b)
-    else out.set(b.length, [b])
+    else out.set(h, [b])
   }
   return out
+}
+
+/** FNV-1a of buf[from, to), in JS: a call into Buffer's C++ per link and candidate cost more than the strings saved. */
+function hashOf(buf: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5
+  for (let i = from; i < to; i++) h = Math.imul(h ^ buf[i]!, 0x01000193)
+  return h >>> 0
 }
 
 /** Whether the string attribute at `off` (as stringAt reads it: up to its NUL) is one of `set`, without making it a string. */
@@ -300,11 +308,15 @@ function stringAtIn(buf: Buffer, off: number, set: ByteSet): boolean {
   if (off < 0) return false
   const end = off + (buf[off]! | (buf[off + 1]! << 8))
   const from = off + NLA_HDRLEN
-  const nul = buf.indexOf(0, from)
-  const to = nul === -1 || nul > end ? end : nul
-  const candidates = set.get(to - from)
+  let to = from
+  while (to < end && buf[to] !== 0) to++
+  const candidates = set.get(hashOf(buf, from, to))
   if (!candidates) return false
-  for (const c of candidates) if (buf.compare(c, 0, c.length, from, to) === 0) return true
+  outer: for (const c of candidates) {
+    if (c.length !== to - from) continue
+    for (let i = 0; i < c.length; i++) if (c[i] !== buf[from + i]) continue outer
+    return true
+  }
   return false
 }
 
