@@ -57,6 +57,7 @@ import {
   RTM_GETLINK,
   RTM_NEWLINK,
   VETH_INFO_PEER,
+  NLA_HDRLEN,
 } from './wire/constants.js'
 import { AttrIndex, attr, attrOffset, findAttr, attrString, attrU16be, attrU32, attrU8, nested, readS32, readString, readU16be, readU32, readU8, stringAt, u32At } from './wire/attrs.js'
 import { encodeMessage } from './wire/header.js'
@@ -260,15 +261,61 @@ export function linkIndexAndName(payload: Buffer): [number, string] {
 
 /** Whether a link message matches a selection (see LinkFilter.anyOf), read without decoding it. */
 export function linkSelected(payload: Buffer, sel: LinkSelection, start = 0, end = payload.length): boolean {
-  const attrs = start + IFINFOMSG_LEN
-  if (sel.group !== undefined && (u32At(payload, attrOffset(payload, IFLA_GROUP, attrs, end)) ?? 0) === sel.group) return true
-  if (sel.names && sel.names.size > 0) {
-    const name = stringAt(payload, attrOffset(payload, IFLA_IFNAME, attrs, end))
-    if (name !== undefined && sel.names.has(name)) return true
+  return linkSelector(sel)(payload, start, end)
+}
+
+/**
+ * linkSelected for many messages (a dump's): the names and aliases encoded once, each link's compared as
+ * bytes in the datagram. Making a string of every link's name and alias to look it up was, in a namespace
+ * of a thousand ports, most of what the one full dump an `up` takes allocated (issue 21, RSS).
+ */
+export function linkSelector(sel: LinkSelection): (payload: Buffer, start: number, end: number) => boolean {
+  const names = sel.names && sel.names.size > 0 ? byteSet(sel.names) : undefined
+  const aliases = sel.aliases && sel.aliases.size > 0 ? byteSet(sel.aliases) : undefined
+  return (payload, start, end) => {
+    const attrs = start + IFINFOMSG_LEN
+    if (sel.group !== undefined && (u32At(payload, attrOffset(payload, IFLA_GROUP, attrs, end)) ?? 0) === sel.group) return true
+    if (names && stringAtIn(payload, attrOffset(payload, IFLA_IFNAME, attrs, end), names)) return true
+    if (aliases && stringAtIn(payload, attrOffset(payload, IFLA_IFALIAS, attrs, end), aliases)) return true
+    return false
   }
-  if (sel.aliases && sel.aliases.size > 0) {
-    const alias = stringAt(payload, attrOffset(payload, IFLA_IFALIAS, attrs, end))
-    if (alias !== undefined && sel.aliases.has(alias)) return true
+}
+
+/** UTF-8 encodings of a set of strings, by a hash of their bytes (hashOf). */
+type ByteSet = Map<number, Buffer[]>
+
+function byteSet(strings: ReadonlySet<string>): ByteSet {
+  const out: ByteSet = new Map()
+  for (const s of strings) {
+    const b = Buffer.from(s, 'utf8')
+    const h = hashOf(b, 0, b.length)
+    const same = out.get(h)
+    if (same) same.push(b)
+    else out.set(h, [b])
+  }
+  return out
+}
+
+/** FNV-1a of buf[from, to), in JS: a call into Buffer's C++ per link and candidate cost more than the strings saved. */
+function hashOf(buf: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5
+  for (let i = from; i < to; i++) h = Math.imul(h ^ buf[i]!, 0x01000193)
+  return h >>> 0
+}
+
+/** Whether the string attribute at `off` (as stringAt reads it: up to its NUL) is one of `set`, without making it a string. */
+function stringAtIn(buf: Buffer, off: number, set: ByteSet): boolean {
+  if (off < 0) return false
+  const end = off + (buf[off]! | (buf[off + 1]! << 8))
+  const from = off + NLA_HDRLEN
+  let to = from
+  while (to < end && buf[to] !== 0) to++
+  const candidates = set.get(hashOf(buf, from, to))
+  if (!candidates) return false
+  outer: for (const c of candidates) {
+    if (c.length !== to - from) continue
+    for (let i = 0; i < c.length; i++) if (c[i] !== buf[from + i]) continue outer
+    return true
   }
   return false
 }

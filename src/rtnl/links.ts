@@ -12,7 +12,7 @@ import {
   linkIndexOf,
   linkNameOf,
   linkInGroup,
-  linkSelected,
+  linkSelector,
   encodeCreateLink,
   encodeDeleteGroup,
   encodeDeleteLink,
@@ -65,11 +65,12 @@ export async function listLinks(ctx: RtnlContext, filter: LinkFilter = {}): Prom
   // well keeps the result right on kernels that ignore a filter. Group and anyOf are checked in the
   // datagram, before a reply is even kept: a network's ports are a few of the namespace's links, and
   // decoding (or just holding) every one was most of what an `up` allocated.
-  const { group, anyOf: sel } = filter
+  const { group, anyOf } = filter
+  const sel = anyOf && linkSelector(anyOf)
   const keep =
     group === undefined && sel === undefined
       ? undefined
-      : (buf: Buffer, start: number, end: number) => (group === undefined || linkInGroup(buf, group, start, end)) && (sel === undefined || linkSelected(buf, sel, start, end))
+      : (buf: Buffer, start: number, end: number) => (group === undefined || linkInGroup(buf, group, start, end)) && (sel === undefined || sel(buf, start, end))
   const replies = await ctx.sock.dump(encodeDumpLinks({ ...(master !== undefined ? { master } : {}), ...(filter.kind ? { kind: filter.kind } : {}) }), {
     object: 'links',
     keep,

@@ -6,6 +6,7 @@ import { findLink, linkNamesByIndex } from './links.js'
 import { validateLinkRef } from './link-validate.js'
 import { indexOfDependency } from './resolve-link.js'
 import { decodeRoute, encodeAddRoute, encodeDeleteRoute, encodeDumpRoutes, encodeRouteGet, type ResolvedRoute, type RouteInfo, type RouteSpec } from './route-message.js'
+import { bytePrefixes, routeOverlapsAny } from './route-overlap.js'
 import { parseRouteSpec } from './route-validate.js'
 import { RTM_NEWROUTE } from './wire/constants.js'
 import type { Family } from './wire/ip.js'
@@ -20,6 +21,11 @@ export interface RouteFilter {
    * link in the namespace: a caller that needs names only for an error message asks for one link then.
    */
   devNames?: boolean
+  /**
+   * Only routes whose destination overlaps one of these prefixes (a default route overlaps every one),
+   * judged in the datagram: the rest of the table is never decoded (route-overlap.ts).
+   */
+  overlapping?: readonly string[]
 }
 
 /** Up to this many devices are named by one GETLINK each (pipelined) rather than a dump of every link. */
@@ -58,10 +64,12 @@ export async function listRoutes(ctx: RtnlContext, filter: RouteFilter = {}): Pr
   if (filter.family !== undefined && filter.family !== 4 && filter.family !== 6) throw new SpecError('family', 'must be 4 or 6')
   if (filter.dev !== undefined) validateLinkRef(filter.dev, 'dev')
   const dev = filter.dev === undefined ? undefined : await indexOfDependency(ctx, filter.dev, 'dev')
+  const prefixes = filter.overlapping && bytePrefixes(filter.overlapping, 'overlapping')
   let replies
   try {
     replies = await ctx.sock.dump(encodeDumpRoutes({ table, ...(filter.family ? { family: filter.family } : {}), ...(dev !== undefined ? { dev } : {}) }), {
       object: 'routes',
+      ...(prefixes ? { keep: (buf: Buffer, start: number, end: number) => routeOverlapsAny(buf, start, end, prefixes) } : {}),
     })
   } catch (err) {
     // A table that has never held a route does not exist yet: that is an empty table.

@@ -27,7 +27,8 @@ export async function assertSubnetFree(rtnl: Rtnl, subnets: { v4?: string | unde
   // family's routes when only one is wanted (the kernel filters: an IPv4 network skips every link's fe80::).
   const families = new Set(wanted.map(([, sub]) => (sub.includes(':') ? 6 : 4) as 4 | 6))
   const family = families.size === 1 ? [...families][0] : undefined
-  const routes = await rtnl.listRoutes({ table: 254, devNames: false, ...(family ? { family } : {}) })
+  // Only the routes that overlap a wanted subnet are decoded: the others (every other network's) cannot refuse it.
+  const routes = await rtnl.listRoutes({ table: 254, devNames: false, overlapping: wanted.map(([, sub]) => sub), ...(family ? { family } : {}) })
   for (const [field, sub] of wanted) {
     const v4 = ipv4Prefix(sub)
     const [net, len] = v4 ? [undefined, 0] : ipaddr.parseCIDR(sub)
