@@ -230,7 +230,8 @@ export async function removeNetworkLinks(rtnl: Rtnl, group: number, aliases: rea
     (l.alias !== undefined && aliases.includes(l.alias)) || aliases.some((a) => isAttachmentOf(l.alias, a)) || isHalfMade(l, owner)
   const members = await rtnl.listLinks({ group })
   if (members.length > 0 && members.every(ours)) {
-    await rtnl.deleteGroup(group).catch(ignoreNotFound)
+    // Settled once the kernel has unlisted them, before the RCU wait that ends its sendmsg (off the loop).
+    await rtnl.deleteGroup(group, { members: members.map((l) => l.index) }).catch(ignoreNotFound)
   } else {
     // Ports first, so the bridge is not deleted under ports that are still being removed.
     const mine = members.filter(ours).sort((a, b) => Number(a.kind === 'bridge') - Number(b.kind === 'bridge'))
