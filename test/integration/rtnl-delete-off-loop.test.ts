@@ -9,6 +9,7 @@ import { openSync, closeSync, constants as fsc } from 'node:fs'
 import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { NetlinkError } from '../../src/errors.js'
 import { Rtnl } from '../../src/rtnl/index.js'
@@ -110,4 +111,33 @@ t.test('down then up of the same spec at once, twice; nothing of the network is 
   const second = await createNetwork(spec, { netns, stateRoot }).down()
   t.ok(second, 'a second down is fine')
   t.same((await links(ns)).filter((l) => l.ifname !== 'lo'), [])
+})
+
+t.test('SIGKILL during down (its delete queued behind a held pool, or sent), then down again: nothing is left', async (t) => {
+  const { ns } = await rtnlInNewNs(t, 'k10d')
+  const spec = {
+    name: 'k10dk',
+    mode: 'nat' as const,
+    ipv4: { address: '10.252.8.1/24' },
+    dns: { enabled: false },
+    ports: [{ name: 'k10dq0' }],
+    forwards: [{ proto: 'tcp' as const, hostPort: 8080, guest: '10.252.8.2', guestPort: 80 }],
+  }
+  const child = fileURLToPath(new URL('../fixtures/down-held/child.ts', import.meta.url))
+  for (const hold of [true, false]) {
+    const stateRoot = await mkdtemp(join(tmpdir(), 'kvmnet-k10d-'))
+    const fifoDir = await mkdtemp(join(tmpdir(), 'kvmnet-k10d-'))
+    t.teardown(() => Promise.all([rm(stateRoot, { recursive: true, force: true }), rm(fifoDir, { recursive: true, force: true })]))
+    await createNetwork(spec, { netns: ns.name, stateRoot }).up()
+    const p = execa('node', ['--import', 'tsx', child, JSON.stringify({ ns: ns.name, stateRoot, spec, hold, fifoDir })], { reject: false })
+    await new Promise<void>((resolve) => p.stdout!.once('data', () => resolve()))
+    p.kill('SIGKILL')
+    const r = await p
+    t.equal(r.signal, 'SIGKILL', `hold ${hold}: killed`)
+    await createNetwork(spec, { netns: ns.name, stateRoot }).down()
+    t.same((await links(ns)).filter((l) => l.ifname !== 'lo'), [], `hold ${hold}: no link left`)
+    t.equal((await ns.run('nft', ['list', 'tables'])).trim(), '', `hold ${hold}: no nft table left`)
+    await createNetwork(spec, { netns: ns.name, stateRoot }).up()
+    await createNetwork(spec, { netns: ns.name, stateRoot }).down()
+  }
 })
