@@ -17,12 +17,20 @@ import type { RequestMeta, RtnlSocket } from './socket.js'
 const RTNLGRP_LINK = 1
 /** Bytes of struct ifinfomsg, the fixed part of a link message's payload. */
 const IFINFOMSG_BYTES = 16
+/**
+ * Links watched for at most. Each deleted port also brings an RTM_NEWLINK (it leaves its bridge) and an
+ * AF_BRIDGE RTM_DELLINK, ~1.5 KiB each: a thousand ports' would crowd the socket's receive buffer, where
+ * an overrun (ENOBUFS) fails everything in flight. A big group also spreads the kernel's one RCU wait over
+ * its many links; it is still sent off the event loop, and settles at the ack.
+ */
+export const MAX_WATCHED_LINKS = 64
 
 /**
  * Sends `msg` (a delete) and resolves once every link of `indexes` is unlisted or the kernel acked it;
  * rejects with the kernel's refusal. The ack of a request settled early is still read (and dropped) later.
  */
 export function deleteUntilUnlisted(sock: RtnlSocket, msg: Buffer, meta: RequestMeta, indexes: readonly number[]): Promise<void> {
+  if (indexes.length > MAX_WATCHED_LINKS) return sock.requestOffLoop(msg, meta).then(() => undefined)
   const left = new Set(indexes)
   return new Promise<void>((resolve, reject) => {
     let settled = false

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { NetlinkError } from '../../src/errors.js'
 import { Rtnl } from '../../src/rtnl/index.js'
+import { MAX_WATCHED_LINKS } from '../../src/rtnl/delete-unlisted.js'
 import { createNetwork } from '../../src/index.js'
 import { links } from '../helpers/ip.js'
 import { rtnlInNewNs } from '../helpers/rtnl.js'
@@ -67,6 +68,20 @@ t.test('the delete waits for a pool thread while the event loop serves netlink',
   t.equal(again.length, 3)
   await rtnl.deleteGroup(GROUP, { members: again })
   t.equal(await rtnl.findLink('k10dbr'), undefined)
+})
+
+t.test('a group bigger than the links watched for: off the loop, settled at the ack', async (t) => {
+  const { ns, rtnl } = await rtnlInNewNs(t, 'k10d')
+  const members = await bridgeWithTaps(rtnl, MAX_WATCHED_LINKS + 6)
+  t.ok(members.length > MAX_WATCHED_LINKS)
+  const pool = await holdPool(t)
+  let settled = false
+  const del = rtnl.deleteGroup(GROUP, { members }).then(() => (settled = true))
+  t.ok(await rtnl.findLink('k10dbr'), 'the loop answers while the delete waits for a pool thread; the bridge is still there')
+  t.equal(settled, false)
+  await pool.release()
+  await del
+  t.same((await links(ns)).filter((l) => l.ifname.startsWith('k10d')), [], 'every link of the group is gone')
 })
 
 t.test('a refused group delete rejects with the kernel errno and deletes nothing', async (t) => {
