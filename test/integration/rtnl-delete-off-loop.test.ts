@@ -39,9 +39,11 @@ async function holdPool(t: { teardown(fn: () => unknown): void }): Promise<{ rel
   const release = async () => {
     if (released) return
     released = true
-    // A reader is blocked in open(): a non-blocking writer's open succeeds and lets it go.
-    for (const f of fifos) closeSync(openSync(f, fsc.O_WRONLY | fsc.O_NONBLOCK))
+    // O_RDWR opens a FIFO at once and is a writer: the readers' open(2) returns, also one a pool thread
+    // busy with an earlier job (a delete's sendmsg) has not started yet.
+    const writers = fifos.map((f) => openSync(f, fsc.O_RDWR))
     for (const h of await Promise.all(opens)) await h.close()
+    for (const w of writers) closeSync(w)
   }
   t.teardown(release)
   return { release }
