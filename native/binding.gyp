@@ -14,6 +14,7 @@
         "src/netlink_fd.cc",
         "src/sockopt.cc",
         "src/netlink_dump_size.cc",
+        "src/netlink_send.cc",
         "src/if_up.cc",
         "src/tap.cc",
         "src/fd.cc",

@@ -14,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("findNetlinkFd", Napi::Function::New(env, FindNetlinkFd, "findNetlinkFd"));
   exports.Set("setsockoptInt", Napi::Function::New(env, SetsockoptInt, "setsockoptInt"));
   exports.Set("netlinkWidenDumps", Napi::Function::New(env, NetlinkWidenDumps, "netlinkWidenDumps"));
+  exports.Set("netlinkSendOffLoop", Napi::Function::New(env, NetlinkSendOffLoop, "netlinkSendOffLoop"));
   exports.Set("ifUp", Napi::Function::New(env, IfUp, "ifUp"));
   exports.Set("tapCreate", Napi::Function::New(env, TapCreate, "tapCreate"));
   exports.Set("tapCreateMany", Napi::Function::New(env, TapCreateMany, "tapCreateMany"));

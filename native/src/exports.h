@@ -11,6 +11,7 @@ Napi::Value WithNetns(const Napi::CallbackInfo& info);
 Napi::Value FindNetlinkFd(const Napi::CallbackInfo& info);
 Napi::Value SetsockoptInt(const Napi::CallbackInfo& info);
 Napi::Value NetlinkWidenDumps(const Napi::CallbackInfo& info);
+Napi::Value NetlinkSendOffLoop(const Napi::CallbackInfo& info);
 Napi::Value IfUp(const Napi::CallbackInfo& info);
 Napi::Value TapCreate(const Napi::CallbackInfo& info);
 Napi::Value TapCreateMany(const Napi::CallbackInfo& info);

@@ -91,6 +91,12 @@ export interface NativeBinding {
    * provokes and consumes), where a reader that reads each datagram's exact size would keep them ~4 KiB.
    */
   netlinkWidenDumps(fd: number): void
+  /**
+   * Sends one netlink datagram on a duplicate of `fd` from a libuv pool thread (the kernel carries a
+   * request out inside sendmsg; a link delete waits there for an RCU barrier). Settles once sendmsg has
+   * returned; the replies are read from the socket as usual. Optional: a stale prebuild lacks it.
+   */
+  netlinkSendOffLoop?: (fd: number, datagram: Buffer) => Promise<void>
   /** Sets IFF_UP on `name` in the calling thread's current namespace. */
   ifUp(name: string): void
   /**

@@ -4,12 +4,17 @@
  */
 import type { NativeBinding, NativeConstants, NativeNetlinkListener, NativeNftResult, NativeTap, NativeTapOptions, NetlinkListenerCallback } from './binding.js'
 import { mapNativeError } from './errors.js'
-import { loadBinding } from './load.js'
+import { loadBinding, loadBindingIfPossible } from './load.js'
 
 export type { NativeBinding, NativeConstants, NativeNetlinkListener, NativeNftResult, NativeTap, NativeTapOptions, NetlinkListenerCallback, TapMode } from './binding.js'
 export { BatchItemError, mapNativeError } from './errors.js'
 export { findPackageRoot, loadBinding, loadBindingIfPossible } from './load.js'
 export { IDLE_MS, asOperation, idleTrimState } from './idle-trim.js'
+
+/** Whether the addon can send a netlink datagram from a pool thread (a stale prebuild cannot). */
+export function canSendNetlinkOffLoop(): boolean {
+  return typeof loadBindingIfPossible()?.netlinkSendOffLoop === 'function'
+}
 
 function call<T>(run: (b: NativeBinding) => T): T {
   const binding = loadBinding()
@@ -49,6 +54,15 @@ export const native: NativeBinding = {
       // Only an optimisation: an addon built before it existed (a stale prebuild) keeps small datagrams.
       if (typeof b.netlinkWidenDumps === 'function') b.netlinkWidenDumps(fd)
     }),
+  async netlinkSendOffLoop(fd: number, datagram: Buffer): Promise<void> {
+    try {
+      const b = loadBinding()
+      if (typeof b.netlinkSendOffLoop !== 'function') throw new TypeError('this build of the kvmnet addon has no netlinkSendOffLoop')
+      await b.netlinkSendOffLoop(fd, datagram)
+    } catch (err) {
+      throw mapNativeError(err)
+    }
+  },
   ifUp: (name) => call((b) => b.ifUp(name)),
   tapCreate: (nsPath: string | null, opts: NativeTapOptions): NativeTap => call((b) => b.tapCreate(nsPath, opts)),
   tapCreateMany: (nsPath: string | null, opts: readonly NativeTapOptions[]): NativeTap[] =>

@@ -22,6 +22,7 @@ import {
   type ResolvedChange,
   type ResolvedCreate,
 } from './link-message.js'
+import { deleteUntilUnlisted } from './delete-unlisted.js'
 import { reserveMacvtapIndex, waitForTapDevice } from './macvtap-index.js'
 import { describe, fetchLink, indexOfDependency, targetOf } from './resolve-link.js'
 import { NLM_F_ECHO, RTM_NEWLINK } from './wire/constants.js'
@@ -283,9 +284,19 @@ export async function deleteLink(ctx: RtnlContext, ref: LinkRef): Promise<void> 
   await ctx.sock.request(encodeDeleteLink(targetOf(ref)), { object: describe(ref) })
 }
 
+export interface DeleteGroupOptions {
+  /**
+   * The group's links (indexes) as the caller listed them: the delete then settles once the kernel has
+   * unlisted them all (see delete-unlisted.ts), not after the RCU barrier it waits in before its ack.
+   */
+  members?: readonly number[] | undefined
+}
+
 /** Every link of a group in one request (`ip link delete group N`). Empty group: ENODEV. */
-export async function deleteGroup(ctx: RtnlContext, group: number): Promise<void> {
+export async function deleteGroup(ctx: RtnlContext, group: number, opts: DeleteGroupOptions = {}): Promise<void> {
   if (!Number.isInteger(group) || group < 1 || group > 0xffffffff)
     throw new SpecError('group', group === 0 ? 'group 0 is the default group of every link (lo included); refusing to delete it' : 'must be an integer 1..4294967295')
-  await ctx.sock.request(encodeDeleteGroup(group), { object: `group ${group}` })
+  const meta = { object: `group ${group}` }
+  if (opts.members !== undefined && opts.members.length > 0) return deleteUntilUnlisted(ctx.sock, encodeDeleteGroup(group), meta, opts.members)
+  await ctx.sock.request(encodeDeleteGroup(group), meta)
 }

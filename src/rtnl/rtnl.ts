@@ -71,8 +71,9 @@ export class Rtnl {
     return links.deleteLink(this.ctx, ref)
   }
 
-  deleteGroup(group: number): Promise<void> {
-    return links.deleteGroup(this.ctx, group)
+  /** `members`: the group's link indexes, to settle once they are unlisted (links.ts). */
+  deleteGroup(group: number, opts?: links.DeleteGroupOptions): Promise<void> {
+    return links.deleteGroup(this.ctx, group, opts)
   }
 
   addAddress(link: LinkRef, cidr: string, opts?: AddressOptions): Promise<void> {

@@ -15,9 +15,11 @@
  */
 import { KvmnetError, NetlinkError, SystemError } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
+import { canSendNetlinkOffLoop, native } from '../native/index.js'
 import { openRawRtnl, type RawRtnl } from './open-raw-socket.js'
 import { dumpConsistently, type DumpAttempt } from './dump-retry.js'
 import { align4 } from './wire/attrs.js'
+import { NETLINK_ADD_MEMBERSHIP, NETLINK_DROP_MEMBERSHIP, SOL_NETLINK } from './wire/constants.js'
 import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP_INTR, RTM_NAMES } from './wire/constants.js'
 import { decodeHeader, setPid, setSeq } from './wire/header.js'
 import { parseDone, parseNlError } from './wire/nlmsgerr.js'
@@ -47,6 +49,9 @@ export interface DumpMeta extends RequestMeta {
   keep?: ReplyFilter | undefined
 }
 
+/** Sees every message the socket receives (a notification's payload is buf[start, end)). */
+export type MessageWatcher = (type: number, buf: Buffer, start: number, end: number) => void
+
 export interface BatchItem extends RequestMeta {
   /** One encoded netlink message (see the encoders); its seq is set here. */
   msg: Buffer
@@ -75,6 +80,9 @@ interface Pending {
 export class RtnlSocket {
   private readonly raw: RawRtnl['raw']
   readonly port: number
+  private readonly fd: number
+  private readonly watchers = new Set<MessageWatcher>()
+  private readonly groupUsers = new Map<number, number>()
   private seq = 1
   private readonly inFlight = new Map<number, Pending>()
   private readonly outbox: Pending[] = []
@@ -87,6 +95,7 @@ export class RtnlSocket {
   private constructor(r: RawRtnl) {
     this.raw = r.raw
     this.port = r.port
+    this.fd = r.fd
     this.raw.on('message', (buf) => this.onDatagram(buf))
     this.raw.on('truncatedMessage', () => this.failInFlight(new KvmnetError('rtnetlink reply truncated')))
     this.raw.on('error', (err) => this.failInFlight(new SystemError({ errno: err.errno, syscall: err.syscall ?? 'recvmsg', message: `rtnetlink socket: ${err.message}`, cause: err })))
@@ -136,6 +145,54 @@ export class RtnlSocket {
         ),
       ),
     )
+  }
+
+  /**
+   * Like request(), for one request the kernel carries out slowly inside sendmsg (a link delete waits there
+   * for an RCU barrier after releasing the rtnl lock): sent alone, from a pool thread, so the event loop
+   * keeps running meanwhile; its ack is read here as any other. On the loop when the addon cannot.
+   */
+  requestOffLoop(msg: Buffer, meta: RequestMeta = {}): Promise<NlReply[]> {
+    if (!canSendNetlinkOffLoop()) return this.request(msg, meta)
+    return new Promise((resolve, reject) => {
+      const p = this.pendingFor(msg, meta, false, resolve, reject)
+      if (this.closed) {
+        p.reject(new KvmnetError(`rtnetlink socket is closed (${p.op}${p.object ? ` ${p.object}` : ''})`))
+        return
+      }
+      p.seq = this.nextSeq()
+      setSeq(p.msg, p.seq)
+      setPid(p.msg, this.port)
+      this.inFlight.set(p.seq, p)
+      this.updateRef()
+      native.netlinkSendOffLoop!(this.fd, p.msg).catch((error: Error & { errno?: number }) => {
+        if (this.inFlight.get(p.seq) !== p) return
+        this.settle(p, new SystemError({ errno: error.errno ?? 0, syscall: 'sendmsg', message: `rtnetlink sendmsg failed: ${error.message}`, cause: error }))
+      })
+    })
+  }
+
+  /**
+   * Joins multicast group `group` (an RTNLGRP_*) and hands every message the socket receives to `watch`
+   * until the returned function is called (the group is left when its last watcher goes).
+   */
+  watchGroup(group: number, watch: MessageWatcher): () => void {
+    const users = this.groupUsers.get(group) ?? 0
+    if (users === 0) native.setsockoptInt(this.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group)
+    this.groupUsers.set(group, users + 1)
+    this.watchers.add(watch)
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      this.watchers.delete(watch)
+      const left = (this.groupUsers.get(group) ?? 1) - 1
+      if (left > 0) this.groupUsers.set(group, left)
+      else {
+        this.groupUsers.delete(group)
+        if (!this.closed) native.setsockoptInt(this.fd, SOL_NETLINK, NETLINK_DROP_MEMBERSHIP, group)
+      }
+    }
   }
 
   close(): void {
@@ -229,9 +286,10 @@ export class RtnlSocket {
       if (len < NLMSG_HDRLEN || off + len > buf.length) break
       const at = off
       off += align4(len)
+      const type = buf.readUInt16LE(at + 4)
+      for (const w of this.watchers) w(type, buf, at + NLMSG_HDRLEN, at + len)
       const p = this.inFlight.get(buf.readUInt32LE(at + 8))
       if (!p || buf.readUInt32LE(at + 12) !== this.port) continue
-      const type = buf.readUInt16LE(at + 4)
       const flags = buf.readUInt16LE(at + 6)
       if (type === NLMSG_ERROR) {
         const e = parseNlError(buf.subarray(at + NLMSG_HDRLEN, at + len), flags)

@@ -239,8 +239,12 @@ export async function removeNetworkLinks(rtnl: Rtnl, group: number, aliases: rea
   const ours = (l: LinkInfo) =>
     (l.alias !== undefined && aliases.includes(l.alias)) || aliases.some((a) => isAttachmentOf(l.alias, a)) || isHalfMade(l, owner)
   const members = await rtnl.listLinks({ group })
+  let groupEmptied = false
   if (members.length > 0 && members.every(ours)) {
-    await rtnl.deleteGroup(group).catch(ignoreNotFound)
+    // Settled once the kernel has unlisted them, before the RCU wait that ends its sendmsg (off the loop).
+    await rtnl.deleteGroup(group, { members: members.map((l) => l.index) }).catch(ignoreNotFound)
+    // The kernel deleted every link the group held then, listed or not: nothing of it is left to look for.
+    groupEmptied = true
   } else {
     // Ports first, so the bridge is not deleted under ports that are still being removed.
     const mine = members.filter(ours).sort((a, b) => Number(a.kind === 'bridge') - Number(b.kind === 'bridge'))
@@ -249,6 +253,7 @@ export async function removeNetworkLinks(rtnl: Rtnl, group: number, aliases: rea
   // A bridge that was among them is gone; one outside the group (made before it joined it) is asked for.
   const stray = bridge && !members.some((l) => l.name === bridge && ours(l)) ? await rtnl.findLink(bridge) : undefined
   if (stray && ours(stray)) await rtnl.deleteLink(stray.index).catch(ignoreNotFound)
+  if (groupEmptied && !stray) return
   const left = (await rtnl.listLinks({ group })).filter(ours)
   if (left.length > 0) throw new KvmnetError(`links of ${aliases[0] ?? `group ${group}`} remain after teardown: ${left.map((l) => l.name).join(', ')}`)
 }
