@@ -41,16 +41,11 @@ function checkLearning(l: AddressLearning): void {
 }
 
 /**
- * A learning table in two commands, because nft's JSON cannot say `flags dynamic` before nft 1.0.7 (1.0.6,
- * Debian 12's, refuses it, and without it the kernel refuses the `update` rules: EOPNOTSUPP): `sets` — the
- * table replaced with its two dynamic sets, in nft's text syntax — then `rules`, the chains and rules as a
- * JSON document. Applied in that order; if the second fails the caller removes the table.
+ * The sets of a learning table. No `dynamic` flag: nft 1.0.6's JSON parser (Debian 12's) refuses it, and
+ * nft sets it itself (NFT_SET_EVAL, without which the kernel refuses the `update` rules: EOPNOTSUPP) on a
+ * set created in the same transaction as a rule that updates it from the packet path — which is why the
+ * sets and their rules are always one document (renderLearning).
  */
-export interface LearningCommands {
-  sets: string
-  rules: NftDocument
-}
-
 export function learningSets(l: AddressLearning): SetObj[] {
   const table = learnTableName(l.tag)
   return (
@@ -58,30 +53,23 @@ export function learningSets(l: AddressLearning): SetObj[] {
       ['v4', 'ipv4_addr'],
       ['v6', 'ipv6_addr'],
     ] as const
-  ).map(([name, type]) => ({ family: l.family, table, name, type: ['ifname', 'ether_addr', type], flags: ['dynamic', 'timeout'], timeout: l.timeout, size: SET_SIZE }))
-}
-
-/** `add set ...` in nft's text syntax (kvmnet's own names only: they need no quoting). */
-export function setText(s: SetObj): string {
-  if (s.type === undefined) throw new SpecError('type', `set ${s.name} has no type`)
-  const type = typeof s.type === 'string' ? s.type : s.type.join(' . ')
-  const parts = [`type ${type};`, ...(s.flags?.length ? [`flags ${s.flags.join(',')};`] : []), ...(s.timeout !== undefined ? [`timeout ${s.timeout}s;`] : []), ...(s.size !== undefined ? [`size ${s.size};`] : [])]
-  return `add set ${s.family} ${s.table} ${s.name} { ${parts.join(' ')} }`
+  ).map(([name, type]) => ({ family: l.family, table, name, type: ['ifname', 'ether_addr', type], flags: ['timeout'], timeout: l.timeout, size: SET_SIZE }))
 }
 
 /**
- * Creates or atomically replaces a network's learning table (what it had learned is forgotten). `first`:
- * the namespace holds no such table, which is then created, nothing deleted (see render.ts,
- * renderFirstInstall: a transaction that deletes makes the process's exit wait a grace period).
+ * Creates or atomically replaces a network's learning table (what it had learned is forgotten), sets,
+ * chains and rules in one transaction. `first`: the namespace holds no such table, which is then created,
+ * nothing deleted (see render.ts, renderFirstInstall: a transaction that deletes makes the process's exit
+ * wait a grace period). `others`: tables to delete in the same transaction (the other family's, left by a
+ * converge from another kind).
  */
-export function renderLearning(l: AddressLearning, first = false): LearningCommands {
+export function renderLearning(l: AddressLearning, first = false, others: readonly NftCommand[] = []): NftDocument {
   checkLearning(l)
   const table = learnTableName(l.tag)
-  const ref = `${l.family} ${table}`
+  const ref: NftObject = { table: { family: l.family, name: table } }
   const portSet: SetObj[] = l.family === 'bridge' ? [{ family: 'bridge', table, name: 'ports', type: 'ifname' }] : []
-  const head = first ? [`create table ${ref}`] : [`add table ${ref}`, `delete table ${ref}`, `add table ${ref}`]
-  const sets = [...head, ...[...learningSets(l), ...portSet].map(setText)].join('\n')
-  const out: NftCommand[] = [METAINFO]
+  const head: NftCommand[] = first ? [{ create: ref }] : [{ add: ref }, { delete: ref }, { add: ref }]
+  const out: NftCommand[] = [METAINFO, ...others, ...head, ...[...learningSets(l), ...portSet].map((set): NftCommand => ({ add: { set } }))]
   const rule = (chain: string, what: string, expr: Stmt[]): NftCommand => ({ add: { rule: { family: l.family, table, chain, expr, comment: ruleComment(l.tag, what) } } })
   if (l.family === 'bridge') {
     const from = [match(meta('iifname'), '@ports')]
@@ -95,7 +83,15 @@ export function renderLearning(l: AddressLearning, first = false): LearningComma
       for (const [what, expr] of learnRules(dev)) out.push(rule(chain, `${dev}: ${what}`, expr))
     }
   }
-  return { sets, rules: { nftables: out } }
+  return { nftables: out }
+}
+
+/** Deletes the learning tables of `tag` in `families` (fine when there are none): commands for renderLearning's `others`. */
+export function learningRemoveCommands(tag: string, families: readonly AddressLearning['family'][]): NftCommand[] {
+  return families.flatMap((family): NftCommand[] => {
+    const ref: NftObject = { table: { family, name: learnTableName(tag) } }
+    return [{ add: ref }, { delete: ref }]
+  })
 }
 
 /** The shape of a learning table without its bridge ports: while it stays the same, only the ports set changes. */
@@ -140,12 +136,7 @@ function learnRules(port: Expr): Array<[string, Stmt[]]> {
 /** Deletes a network's learning tables of both families, fine when there are none. */
 export function renderLearningRemove(tags: readonly string[]): NftDocument {
   for (const [i, tag] of tags.entries()) if (!TAG_PATTERN.test(tag)) throw new SpecError(tags.length === 1 ? 'tag' : `[${i}]`, 'must match [A-Za-z0-9_-]{1,32}')
-  const cmds = tags.flatMap((tag) =>
-    LEARN_FAMILIES.flatMap((family): NftCommand[] => {
-      const ref: NftObject = { table: { family, name: learnTableName(tag) } }
-      return [{ add: ref }, { delete: ref }]
-    }),
-  )
+  const cmds = tags.flatMap((tag) => learningRemoveCommands(tag, LEARN_FAMILIES))
   return { nftables: [METAINFO, ...cmds] }
 }
 

@@ -5,7 +5,7 @@
  */
 import { tableExists, tableNamedExists, tablesPresent } from './table-exists.js'
 import { readLearned } from './learned-netlink.js'
-import { LEARN_FAMILIES, learnTableName, parseLearningPorts, renderLearning, renderLearningPorts, renderLearningRemove, tagOfLearnTable } from './learn.js'
+import { LEARN_FAMILIES, learnTableName, learningRemoveCommands, parseLearningPorts, renderLearning, renderLearningPorts, renderLearningRemove, tagOfLearnTable } from './learn.js'
 import type { NetnsRef } from '../netns/index.js'
 import type { NftDocument, NftListing } from './json.js'
 import { releaseInProcess } from './libnftables.js'
@@ -13,7 +13,7 @@ import type { AddressLearning, InstalledNetworkRules, LearnedAddress, NetworkRul
 import { TABLE_FAMILY, TAG_PATTERN, tableName, tagOfTable } from './names.js'
 import { chainsOf, parseInstalled, rulesOf, type ListedRule } from './parse.js'
 import { renderFirstInstall, renderRemove, renderRules, renderRulesMany } from './render.js'
-import { nftApply, nftApplyText, nftQuery, type NftRunOptions } from './run.js'
+import { nftApply, nftQuery, type NftRunOptions } from './run.js'
 import { requiredSysctls } from './sysctls.js'
 import { NftError } from '../errors.js'
 
@@ -155,21 +155,14 @@ export class Nft {
 
   /**
    * Create or replace a network's address-learning table (learn.ts); what it had learned is forgotten. The
-   * other family's table (a converge from another kind left it) goes in the same transaction as the sets.
+   * other family's table (a converge from another kind left it) goes in the same transaction.
    */
   async applyLearning(l: AddressLearning, opts: FirstHint = {}): Promise<void> {
     const table = learnTableName(l.tag)
     const first = opts.probablyAbsent === true && !(opts.present ?? (await tablesPresent(this.ns, LEARN_FAMILIES.map((f) => [table, f] as const))).includes(true))
-    const { sets, rules } = renderLearning(l, first)
-    const others = first ? [] : LEARN_FAMILIES.filter((f) => f !== l.family).map((f) => `add table ${f} ${table}\ndelete table ${f} ${table}`)
-    await nftApplyText(this.ns, [...others, sets].join('\n'), this.opts)
-    try {
-      await nftApply(this.ns, rules, this.opts)
-    } catch (err) {
-      // Sets without their rules learn nothing: the table goes, the error stays the caller's.
-      await nftApply(this.ns, renderLearningRemove([l.tag]), this.opts)
-      throw err
-    }
+    const others = first ? [] : learningRemoveCommands(l.tag, LEARN_FAMILIES.filter((f) => f !== l.family))
+    // One transaction: refused, it changed nothing (no sets left without their rules to clean up).
+    await nftApply(this.ns, renderLearning(l, first, others), this.opts)
   }
 
   /**

@@ -71,12 +71,6 @@ export async function nftApply(ns: NetnsRef | undefined, doc: NftDocument, opts:
   }
 }
 
-/** Commands in nft's text syntax, one transaction (what nft's JSON cannot yet say: see learn.ts). */
-export async function nftApplyText(ns: NetnsRef | undefined, text: string, opts: NftRunOptions = {}): Promise<void> {
-  if (inProcess(opts)) await runInProcess(ns, text)
-  else await nftRun(ns, [text], opts)
-}
-
 /** `nft -j <args>` and its parsed JSON output. */
 export async function nftQuery(ns: NetnsRef | undefined, args: readonly string[], opts: NftRunOptions = {}): Promise<NftListing> {
   // In process the words are one buffer, as nft joins its arguments: kvmnet's names need no quoting.
