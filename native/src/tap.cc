@@ -116,18 +116,30 @@ Tap CreateOne(const TapSpec& spec) {
       if (!fd.valid()) ThrowErrno("open", "/dev/net/tun");
       ifreq ifr{};
       memcpy(ifr.ifr_name, tap.name.data(), tap.name.size());
-      ifr.ifr_flags = flags;
-      // Each further TUNSETIFF with the same name and IFF_MULTI_QUEUE attaches one more queue.
-      if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0) ThrowErrno("ioctl", tap.name, "ioctl(TUNSETIFF)");
+      // The first queue with IFF_TUN_EXCL: it succeeds only by creating the device, which is then
+      // known to be new without asking (a TUNGETIFF per tap, each one more ioctl under the RTNL lock).
+      ifr.ifr_flags = static_cast<short>(q == 0 ? flags | IFF_TUN_EXCL : flags);
+      bool created = q == 0 && ::ioctl(fd.get(), TUNSETIFF, &ifr) == 0;
+      if (!created) {
+        if (q == 0 && errno != EBUSY) ThrowErrno("ioctl", tap.name, "ioctl(TUNSETIFF)");
+        // There already (EBUSY), or a further queue: each further TUNSETIFF with the same name and
+        // IFF_MULTI_QUEUE attaches one more queue.
+        ifr.ifr_flags = flags;
+        if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0) ThrowErrno("ioctl", tap.name, "ioctl(TUNSETIFF)");
+      }
       tap.name = std::string(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
       tap.fds.push_back(std::move(fd));
       if (q != 0) continue;
       int first = tap.fds.front().get();
       // TUNSETIFF on the name of an existing persistent device attaches to it. Such a device belongs to
       // someone else (an earlier run, an admin): a rollback must leave it as it was.
-      ifreq got{};
-      if (::ioctl(first, TUNGETIFF, &got) != 0) ThrowErrno("ioctl", tap.name, "ioctl(TUNGETIFF)");
-      tap.adopted = (got.ifr_flags & IFF_PERSIST) != 0;
+      if (created) {
+        tap.adopted = false;
+      } else {
+        ifreq got{};
+        if (::ioctl(first, TUNGETIFF, &got) != 0) ThrowErrno("ioctl", tap.name, "ioctl(TUNGETIFF)");
+        tap.adopted = (got.ifr_flags & IFF_PERSIST) != 0;
+      }
       if (spec.hasOwner) Ioctl(first, TUNSETOWNER, spec.owner, tap.name, "ioctl(TUNSETOWNER)");
       if (spec.hasGroup) Ioctl(first, TUNSETGROUP, spec.group, tap.name, "ioctl(TUNSETGROUP)");
       if (spec.persist && !tap.adopted) {
