@@ -1,6 +1,7 @@
 /**
  * Traffic-control operations on one namespace's pipelined socket: read, replace and delete qdiscs, HTB
- * classes and u32 filters, and a probe of the kernel pieces kvmnet shapes with.
+ * classes and u32 filters, and a probe of the kernel pieces kvmnet shapes with. Changes are sent quiet
+ * (RtnlSocket.requestQuiet): a converge sends hundreds at once, and only a refusal needs an answer of its own.
  */
 import { randomBytes } from 'node:crypto'
 import { KernelFeatureError, isNotFound } from '../errors.js'
@@ -44,29 +45,29 @@ export async function listFilters(ctx: RtnlContext, dev: number, parent: number)
 
 /** Create the qdisc, or change the one in place when it has the same kind and handle. */
 export async function replaceQdisc(ctx: RtnlContext, q: QdiscSpec): Promise<void> {
-  await ctx.sock.request(encodeReplaceQdisc(q), { object: `${q.kind} qdisc on ${q.dev}` })
+  await ctx.sock.requestQuiet(encodeReplaceQdisc(q), { object: `${q.kind} qdisc on ${q.dev}` })
 }
 
 /** Delete the root qdisc (with its classes and filters) or the ingress qdisc (with its filters). */
 export async function deleteQdisc(ctx: RtnlContext, dev: number, which: 'root' | 'ingress'): Promise<void> {
-  await ctx.sock.request(encodeDeleteQdisc(dev, which), { object: `${which} qdisc on ${dev}` })
+  await ctx.sock.requestQuiet(encodeDeleteQdisc(dev, which), { object: `${which} qdisc on ${dev}` })
 }
 
 /** Create the class, or change its rates in place (the packets queued in it stay). */
 export async function replaceHtbClass(ctx: RtnlContext, c: HtbClassSpec): Promise<void> {
-  await ctx.sock.request(encodeReplaceHtbClass(c), { object: `class ${formatHandle(c.classid)} on ${c.dev}` })
+  await ctx.sock.requestQuiet(encodeReplaceHtbClass(c), { object: `class ${formatHandle(c.classid)} on ${c.dev}` })
 }
 
 export async function deleteClass(ctx: RtnlContext, dev: number, classid: number): Promise<void> {
-  await ctx.sock.request(encodeDeleteClass(dev, classid), { object: `class ${formatHandle(classid)} on ${dev}` })
+  await ctx.sock.requestQuiet(encodeDeleteClass(dev, classid), { object: `class ${formatHandle(classid)} on ${dev}` })
 }
 
 export async function addU32Filter(ctx: RtnlContext, f: U32FilterSpec): Promise<void> {
-  await ctx.sock.request(encodeAddU32Filter(f), { object: `u32 filter prio ${f.prio} on ${f.dev} ${formatHandle(f.parent)}` })
+  await ctx.sock.requestQuiet(encodeAddU32Filter(f), { object: `u32 filter prio ${f.prio} on ${f.dev} ${formatHandle(f.parent)}` })
 }
 
 export async function deleteFilters(ctx: RtnlContext, dev: number, parent: number, prio: number): Promise<void> {
-  await ctx.sock.request(encodeDeleteFilters(dev, parent, prio), { object: `filters prio ${prio} on ${dev} ${formatHandle(parent)}` })
+  await ctx.sock.requestQuiet(encodeDeleteFilters(dev, parent, prio), { object: `filters prio ${prio} on ${dev} ${formatHandle(parent)}` })
 }
 
 /** Namespaces (by path) whose kernel has passed the probe; the pieces are built in or loaded, and stay. */
