@@ -182,7 +182,9 @@ export async function addLink(ctx: RtnlContext, spec: LinkSpec): Promise<LinkInf
     // but sends it before it enslaves the link, so a link with a master is asked for afterwards.
     const msg = encodeCreateLink(spec, r)
     if (r.master === undefined) msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_ECHO, 6)
-    made = echoedLink(await ctx.sock.request(msg, { object: spec.name }), spec.name)
+    // Quiet (no ack of its own; see RtnlSocket.requestQuiet): the echo and a refusal still come, and the
+    // IFBs of 100 shaped ports, made at once, are not 100 acks (nor their aliases below 100 more).
+    made = echoedLink(await ctx.sock.requestQuiet(msg, { object: spec.name }), spec.name)
   } finally {
     if (fd !== undefined) closeSync(fd)
   }
@@ -208,7 +210,7 @@ function echoedLink(replies: readonly { type: number; payload: Buffer }[], name:
 async function setAliasAfterCreate(ctx: RtnlContext, target: LinkTarget, spec: LinkSpec): Promise<void> {
   if (spec.alias === undefined) return
   try {
-    await ctx.sock.request(encodeSetLink(target, { alias: spec.alias }), { object: spec.name })
+    await ctx.sock.requestQuiet(encodeSetLink(target, { alias: spec.alias }), { object: spec.name })
   } catch (err) {
     await undoThenThrow(err, () => ctx.sock.request(encodeDeleteLink(target), { object: spec.name }))
   }

@@ -173,6 +173,11 @@ export class Rtnl {
     return tc.deleteFilters(this.ctx, dev, parent, prio)
   }
 
+  /** Raise shaped devices (ifindexes) once their qdiscs are on: `ip link set up` each, sent quiet like tc's changes. */
+  raiseShaped(devs: readonly number[]): Promise<void> {
+    return tc.raiseShaped(this.ctx, devs)
+  }
+
   /** KernelFeatureError (naming `field`) unless IFB, HTB, ingress, u32 and mirred all work here. */
   probeShaping(field: string): Promise<void> {
     return tc.probeShaping(this.ctx, field)

@@ -73,6 +73,10 @@ interface Pending {
   replies: NlReply[]
   interrupted: boolean
   keep?: ReplyFilter | undefined
+  /** Sent without NLM_F_ACK (see requestQuiet): settled by its failure, or by the answer to a later request. */
+  quiet?: boolean | undefined
+  /** Place in the order the socket sent its requests (set by flush; none for one sent off the loop). */
+  order?: number | undefined
   resolve(replies: NlReply[]): void
   reject(err: Error): void
 }
@@ -88,6 +92,9 @@ export class RtnlSocket {
   private readonly outbox: Pending[] = []
   private readonly dumpQueue: Pending[] = []
   private dumpActive = false
+  /** Quiet requests in flight, in the order they were sent. */
+  private readonly quiet: Pending[] = []
+  private sentCount = 0
   private flushScheduled = false
   private closed = false
   private referenced = true
@@ -130,6 +137,21 @@ export class RtnlSocket {
         }),
       op,
     )
+  }
+
+  /**
+   * Like request(), for a request whose success needs no answer of its own: sent without NLM_F_ACK, so
+   * only a failure is answered (as request()'s NetlinkError), and a success is known when the kernel answers
+   * a request sent after it on this socket — it runs one socket's requests in the order they were sent.
+   * The last request of each datagram asks for its ack, so every quiet request is settled. Each ack is a
+   * datagram of its own, read with two recvmsg and a call into JS: 600 tc requests of 100 shaped ports
+   * acked one by one cost more of the event loop than the kernel's work on them.
+   */
+  requestQuiet(msg: Buffer, meta: RequestMeta = {}): Promise<NlReply[]> {
+    return new Promise((resolve, reject) => {
+      const p = this.pendingFor(msg, meta, false, resolve, reject, true)
+      this.enqueue(p)
+    })
   }
 
   /**
@@ -202,6 +224,7 @@ export class RtnlSocket {
     const err = (p: Pending): KvmnetError => new KvmnetError(`rtnetlink socket closed before the kernel answered ${p.op}${p.object ? ` (${p.object})` : ''}`)
     for (const p of [...this.inFlight.values(), ...this.outbox, ...this.dumpQueue]) p.reject(err(p))
     this.inFlight.clear()
+    this.quiet.length = 0
     this.outbox.length = 0
     this.dumpQueue.length = 0
   }
@@ -210,12 +233,14 @@ export class RtnlSocket {
     this.close()
   }
 
-  private pendingFor(msg: Buffer, meta: RequestMeta, dump: boolean, resolve: (r: NlReply[]) => void, reject: (e: Error) => void): Pending {
+  private pendingFor(msg: Buffer, meta: RequestMeta, dump: boolean, resolve: (r: NlReply[]) => void, reject: (e: Error) => void, quiet = false): Pending {
     const { type, flags } = decodeHeader(msg)
     // A request is complete at its ack: without NLM_F_ACK the kernel answers a GET (or reports a failure)
-    // but never says a success is over, and the request would wait forever. Set here, like seq and pid.
-    if (!dump && !(flags & NLM_F_ACK)) msg.writeUInt16LE(flags | NLM_F_ACK, 6)
-    return { seq: 0, msg, op: meta.op ?? RTM_NAMES[type] ?? `nlmsg type ${type}`, object: meta.object, dump, replies: [], interrupted: false, resolve, reject }
+    // but never says a success is over, and the request would wait forever. Set here, like seq and pid
+    // (for a quiet one, cleared here and set again by flush if it ends its datagram).
+    if (quiet) msg.writeUInt16LE(flags & ~NLM_F_ACK, 6)
+    else if (!dump && !(flags & NLM_F_ACK)) msg.writeUInt16LE(flags | NLM_F_ACK, 6)
+    return { seq: 0, msg, op: meta.op ?? RTM_NAMES[type] ?? `nlmsg type ${type}`, object: meta.object, dump, replies: [], interrupted: false, quiet, resolve, reject }
   }
 
   private enqueue(p: Pending): void {
@@ -265,10 +290,18 @@ export class RtnlSocket {
         setSeq(p.msg, p.seq)
         setPid(p.msg, this.port)
         this.inFlight.set(p.seq, p)
+        p.order = ++this.sentCount
         datagram.push(p.msg)
         members.push(p)
         bytes += p.msg.length
       }
+      // A quiet request ending its datagram is acked: the quiet ones before it are settled by that ack.
+      const last = members[members.length - 1]!
+      if (last.quiet) {
+        last.quiet = false
+        last.msg.writeUInt16LE(last.msg.readUInt16LE(6) | NLM_F_ACK, 6)
+      }
+      for (const p of members) if (p.quiet) this.quiet.push(p)
       this.raw.send(datagram, {}, (error) => {
         if (!error) return
         const err = new SystemError({ errno: error.errno, syscall: 'sendmsg', message: `rtnetlink sendmsg failed: ${error.message}`, cause: error })
@@ -291,6 +324,9 @@ export class RtnlSocket {
       const p = this.inFlight.get(buf.readUInt32LE(at + 8))
       if (!p || buf.readUInt32LE(at + 12) !== this.port) continue
       const flags = buf.readUInt16LE(at + 6)
+      // The kernel answers p, so it has run every request sent before it: the quiet ones among them that it
+      // did not refuse (a refusal is answered, and read, before p's answer) succeeded.
+      if ((type === NLMSG_ERROR || type === NLMSG_DONE) && p.order !== undefined) this.settleQuietBefore(p.order)
       if (type === NLMSG_ERROR) {
         const e = parseNlError(buf.subarray(at + NLMSG_HDRLEN, at + len), flags)
         if (e.errno === 0) this.settle(p, p.replies)
@@ -324,9 +360,19 @@ export class RtnlSocket {
     this.updateRef()
   }
 
+  private settleQuietBefore(order: number): void {
+    while (this.quiet.length > 0 && this.quiet[0]!.order! < order) {
+      const q = this.quiet.shift()!
+      if (this.inFlight.get(q.seq) !== q) continue
+      this.inFlight.delete(q.seq)
+      q.resolve(q.replies)
+    }
+  }
+
   /** The kernel lost replies (ENOBUFS) or the socket failed: nothing in flight can be trusted to settle. */
   private failInFlight(err: Error): void {
     for (const p of [...this.inFlight.values()]) this.settle(p, err)
+    this.quiet.length = 0
   }
 
   private updateRef(): void {

@@ -1,11 +1,12 @@
 /**
  * Traffic-control operations on one namespace's pipelined socket: read, replace and delete qdiscs, HTB
- * classes and u32 filters, and a probe of the kernel pieces kvmnet shapes with.
+ * classes and u32 filters, and a probe of the kernel pieces kvmnet shapes with. Changes are sent quiet
+ * (RtnlSocket.requestQuiet): a converge sends hundreds at once, and only a refusal needs an answer of its own.
  */
 import { randomBytes } from 'node:crypto'
 import { KernelFeatureError, isNotFound } from '../errors.js'
 import type { RtnlContext } from './context.js'
-import { encodeCreateLink, encodeDeleteLink } from './link-message.js'
+import { encodeCreateLink, encodeDeleteLink, encodeSetLink } from './link-message.js'
 import {
   decodeClass,
   decodeFilter,
@@ -23,7 +24,7 @@ import {
 import type { ClassInfo, FilterInfo, HtbClassSpec, QdiscInfo, QdiscSpec, U32FilterSpec } from './tc-types.js'
 import { RTM_NEWQDISC, RTM_NEWTCLASS, RTM_NEWTFILTER, TC_H_INGRESS_HANDLE } from './wire/constants.js'
 import { formatHandle } from './wire/tcmsg.js'
-import { fetchLink } from './resolve-link.js'
+import { describe, fetchLink } from './resolve-link.js'
 
 /** Qdiscs of one device (ifindex), or of every device when dev is omitted. */
 export async function listQdiscs(ctx: RtnlContext, dev?: number): Promise<QdiscInfo[]> {
@@ -44,29 +45,37 @@ export async function listFilters(ctx: RtnlContext, dev: number, parent: number)
 
 /** Create the qdisc, or change the one in place when it has the same kind and handle. */
 export async function replaceQdisc(ctx: RtnlContext, q: QdiscSpec): Promise<void> {
-  await ctx.sock.request(encodeReplaceQdisc(q), { object: `${q.kind} qdisc on ${q.dev}` })
+  await ctx.sock.requestQuiet(encodeReplaceQdisc(q), { object: `${q.kind} qdisc on ${q.dev}` })
 }
 
 /** Delete the root qdisc (with its classes and filters) or the ingress qdisc (with its filters). */
 export async function deleteQdisc(ctx: RtnlContext, dev: number, which: 'root' | 'ingress'): Promise<void> {
-  await ctx.sock.request(encodeDeleteQdisc(dev, which), { object: `${which} qdisc on ${dev}` })
+  await ctx.sock.requestQuiet(encodeDeleteQdisc(dev, which), { object: `${which} qdisc on ${dev}` })
 }
 
 /** Create the class, or change its rates in place (the packets queued in it stay). */
 export async function replaceHtbClass(ctx: RtnlContext, c: HtbClassSpec): Promise<void> {
-  await ctx.sock.request(encodeReplaceHtbClass(c), { object: `class ${formatHandle(c.classid)} on ${c.dev}` })
+  await ctx.sock.requestQuiet(encodeReplaceHtbClass(c), { object: `class ${formatHandle(c.classid)} on ${c.dev}` })
 }
 
 export async function deleteClass(ctx: RtnlContext, dev: number, classid: number): Promise<void> {
-  await ctx.sock.request(encodeDeleteClass(dev, classid), { object: `class ${formatHandle(classid)} on ${dev}` })
+  await ctx.sock.requestQuiet(encodeDeleteClass(dev, classid), { object: `class ${formatHandle(classid)} on ${dev}` })
 }
 
 export async function addU32Filter(ctx: RtnlContext, f: U32FilterSpec): Promise<void> {
-  await ctx.sock.request(encodeAddU32Filter(f), { object: `u32 filter prio ${f.prio} on ${f.dev} ${formatHandle(f.parent)}` })
+  await ctx.sock.requestQuiet(encodeAddU32Filter(f), { object: `u32 filter prio ${f.prio} on ${f.dev} ${formatHandle(f.parent)}` })
 }
 
 export async function deleteFilters(ctx: RtnlContext, dev: number, parent: number, prio: number): Promise<void> {
-  await ctx.sock.request(encodeDeleteFilters(dev, parent, prio), { object: `filters prio ${prio} on ${dev} ${formatHandle(parent)}` })
+  await ctx.sock.requestQuiet(encodeDeleteFilters(dev, parent, prio), { object: `filters prio ${prio} on ${dev} ${formatHandle(parent)}` })
+}
+
+/**
+ * Raise devices whose qdiscs were grafted while they were down (a graft on a device that is up waits for an
+ * RCU grace period): quiet, as the changes before them, so 200 raises of 100 shaped ports are not 200 acks.
+ */
+export async function raiseShaped(ctx: RtnlContext, devs: readonly number[]): Promise<void> {
+  await Promise.all(devs.map((index) => ctx.sock.requestQuiet(encodeSetLink({ index }, { up: true }), { object: describe(index) })))
 }
 
 /** Namespaces (by path) whose kernel has passed the probe; the pieces are built in or loaded, and stay. */

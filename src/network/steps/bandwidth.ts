@@ -290,7 +290,7 @@ export async function ensureBandwidth(ctx: ApplyContext, plan: NetworkPlan): Pro
         sent.push(c.run())
       }
       await allAnswered(sent)
-      await Promise.all(down.map((index) => rtnl.setLink(index, { up: true })))
+      await rtnl.raiseShaped(down)
     })
   }
   const stale = ourIfbs.filter((l) => !want.ifbs.includes(l.name))
