@@ -9,8 +9,9 @@
  * command answered (fd 1 and 2 are written synchronously).
  *
  * Only for the programs (cli/main.ts, cni/bin.ts), which exit through process.exit() once the event loop
- * is empty; never for the library, whose host process is not ours to end. Left out under NODE_V8_COVERAGE
- * (V8 writes coverage in the teardown), and where the addon cannot be loaded or predates exitNow.
+ * is empty; never for the library, whose host process is not ours to end. Left out where Node writes
+ * something in its teardown — V8 coverage (NODE_V8_COVERAGE), profiles (--cpu-prof, --heap-prof, --prof,
+ * on the command line or in NODE_OPTIONS) — and where the addon cannot be loaded or predates exitNow.
  */
 import { loadBindingIfPossible } from './load.js'
 
@@ -18,10 +19,19 @@ type Exiting = NodeJS.Process & { reallyExit?: (code: number) => never }
 
 let installed = false
 
+/** Node's flags whose output is written in the teardown. */
+const WRITTEN_AT_TEARDOWN = /^--(cpu-prof|heap-prof|prof)(\b|$)/
+
+function teardownWrites(): boolean {
+  if (process.env.NODE_V8_COVERAGE) return true
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
+  return flags.some((f) => WRITTEN_AT_TEARDOWN.test(f))
+}
+
 export function installFastExit(): void {
   const proc: Exiting = process
   const really = proc.reallyExit
-  if (installed || typeof really !== 'function' || process.env.NODE_V8_COVERAGE) return
+  if (installed || typeof really !== 'function' || teardownWrites()) return
   installed = true
   proc.reallyExit = (code: number): never => {
     const exitNow = loadBindingIfPossible()?.exitNow

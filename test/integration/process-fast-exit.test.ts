@@ -95,6 +95,11 @@ t.test('exit codes through the fast exit: bad input 2, unknown command 2, nothin
   t.equal(u.status, 2, 'an unknown command exits 2')
   const d = traced([process.execPath, cli, 'down', 'k11xnone', '--netns', host.path, '--state-root', stateRoot], {})
   t.equal(d.status, 0, `down of a network that is not up: nothing to do (${d.stderr.trim()})`)
+  // A profile is written in Node's teardown: with --cpu-prof the program keeps it.
+  const prof = join(dir, 'prof')
+  const p = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${prof}`, cli, 'no-such-command'], { encoding: 'utf8' })
+  t.equal(p.status, 2, 'exit 2 with --cpu-prof')
+  t.ok(existsSync(prof) && readdirSync(prof).some((f) => f.endsWith('.cpuprofile')), 'the CPU profile was written')
 })
 
 t.test('kvmnet-cni ADD and DEL on a network that is up answer in full and end without the teardown', { skip }, async (t) => {
