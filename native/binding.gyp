@@ -24,7 +24,8 @@
         "src/nft_run.cc",
         "src/netlink_listener.cc",
         "src/malloc_trim.cc",
-        "src/sha256.cc"
+        "src/sha256.cc",
+        "src/exit_now.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

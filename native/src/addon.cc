@@ -26,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("nftRelease", Napi::Function::New(env, NftRelease, "nftRelease"));
   exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
   exports.Set("sha256", Napi::Function::New(env, Sha256, "sha256"));
+  exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   exports.Set("constants", Constants(env));
   InitNetlinkListener(env, exports);
   return exports;

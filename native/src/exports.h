@@ -23,6 +23,7 @@ Napi::Value NftRun(const Napi::CallbackInfo& info);
 Napi::Value NftRelease(const Napi::CallbackInfo& info);
 Napi::Value MallocTrim(const Napi::CallbackInfo& info);
 Napi::Value Sha256(const Napi::CallbackInfo& info);
+[[noreturn]] Napi::Value ExitNow(const Napi::CallbackInfo& info);
 Napi::Object Constants(Napi::Env env);
 void InitNetlinkListener(Napi::Env env, Napi::Object exports);
 

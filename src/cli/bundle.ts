@@ -6,6 +6,8 @@
 import type { CommandTable } from './run.js'
 
 export { UsageError, fail, runCommand } from './run.js'
+// The program's end without Node's teardown (native/fast-exit.ts); main.ts installs it once the bundle is loaded.
+export { installFastExit } from '../native/index.js'
 
 export const COMMANDS: CommandTable = {
   up: () => import('./commands/up.js'),

@@ -20,15 +20,17 @@ import { answerWithoutState } from './commands/status-empty.js'
 import type { CommandTable, UsageError, fail, runCommand } from './run.js'
 import { commandUsage, mainUsage } from './usage.js'
 
-type Bundle = { COMMANDS: CommandTable; runCommand: typeof runCommand; fail: typeof fail; UsageError: typeof UsageError }
+type Bundle = { COMMANDS: CommandTable; runCommand: typeof runCommand; fail: typeof fail; UsageError: typeof UsageError; installFastExit: () => void }
 
 /** The bundle of every command (built), or the sources' modules (run through tsx, where there is no bundle). */
 async function bundle(command: string): Promise<Bundle> {
   const file = fileURLToPath(new URL('./cli-bundle.cjs', import.meta.url))
-  if (existsSync(file)) return requireBundle(file, command) as Bundle
   // Not a literal: the build must not turn the sources' path into a second copy of every command.
   const sources = './bundle.js'
-  return (await import(sources)) as Bundle
+  const b = existsSync(file) ? (requireBundle(file, command) as Bundle) : ((await import(sources)) as Bundle)
+  // The process ends through _exit once the command has answered (see the 'beforeExit' handler below).
+  b.installFastExit()
+  return b
 }
 
 /** A usage error found here (an unknown command or help topic): its line, exit 2 (the bundle words it). */
@@ -78,7 +80,9 @@ async function main(argv: string[]): Promise<number> {
 // teardown of the environment and the V8 heap (as kvmnet-cni does, cni/bin.ts): 'beforeExit' is emitted
 // only when the event loop is empty, so nothing under way (a foreground network, a child) is cut short, the
 // exit code is the one set below, and 'exit' handlers (the code cache) still run. Output went out through
-// fd 1 and 2 synchronously. ~1 ms of every command on the caller's clock (write-to-exit_group under strace).
+// fd 1 and 2 synchronously. ~1 ms of every command on the caller's clock (write-to-exit_group under strace);
+// with the bundle loaded, process.exit() ends in _exit(2), without the rest of Node's teardown
+// (native/fast-exit.ts).
 process.on('beforeExit', () => process.exit())
 
 main(process.argv.slice(2)).then(

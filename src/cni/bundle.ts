@@ -4,3 +4,5 @@
  * command runs.
  */
 export { main } from './main.js'
+// The plugin's end without Node's teardown (native/fast-exit.ts); bin.ts installs it once the bundle is loaded.
+export { installFastExit } from '../native/index.js'

@@ -132,6 +132,11 @@ export interface NativeBinding {
    * Optional: an addon built before it (a stale prebuild) lacks it; src/util/sha256.ts falls back.
    */
   sha256?: (data: string | Uint8Array) => Buffer
+  /**
+   * _exit(2) with the code: the process ends without Node's teardown (src/native/fast-exit.ts). Optional:
+   * an addon built before it (a stale prebuild) lacks it.
+   */
+  exitNow?: (code: number) => never
   NetlinkListener: new (protocol: number, onEvent: NetlinkListenerCallback) => NativeNetlinkListener
   readonly constants: NativeConstants
 }

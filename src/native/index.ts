@@ -10,6 +10,7 @@ export type { NativeBinding, NativeConstants, NativeNetlinkListener, NativeNftRe
 export { BatchItemError, mapNativeError } from './errors.js'
 export { findPackageRoot, loadBinding, loadBindingIfPossible } from './load.js'
 export { IDLE_MS, asOperation, idleTrimState } from './idle-trim.js'
+export { installFastExit } from './fast-exit.js'
 
 /** Whether the addon can send a netlink datagram from a pool thread (a stale prebuild cannot). */
 export function canSendNetlinkOffLoop(): boolean {
