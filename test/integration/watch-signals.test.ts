@@ -83,6 +83,22 @@ t.test('a second (and third) signal during the teardown does not leave a half-to
   }
 })
 
+t.test('a signal after the network is down, before the process has ended, does not kill it', async (t) => {
+  // Network.down settles once the kernel has unlisted the links; the delete's ack (after the kernel's RCU
+  // barrier) is still awaited by a pool thread, which keeps the process alive some ms after it printed
+  // "down". A signal then must not fall back to its default action (death by signal, not exit 0).
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    await t.test(sig, async (t) => {
+      const host = await makeNs(t, 'kw')
+      const { fg, stateRoot } = await upForeground(t, host, natSpec('kwe', 235, ['kwe-p0', 'kwe-p1', 'kwe-p2']))
+      fg.proc.kill('SIGTERM')
+      await waitFor(() => fg.ended() || /kwe: down \(SIGTERM\)/.test(fg.out()), 60_000, 1)
+      if (!fg.ended()) fg.proc.kill(sig)
+      await endedDown(t, fg, host, 'kwe', stateRoot)
+    })
+  }
+})
+
 t.test('SIGHUP reloads the spec file and converges; the process keeps supervising', async (t) => {
   const host = await makeNs(t, 'kw')
   const { fg, stateRoot, file } = await upForeground(t, host, natSpec('kwh', 234))

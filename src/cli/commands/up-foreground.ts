@@ -9,8 +9,9 @@
  * - SIGHUP: read the spec file again and converge to it (one line: reloaded, or why not); the network
  *   stays as it was when the file does not validate or the converge fails (the converge rolls back).
  *
- * The handlers are installed for the whole life of the command and never removed before the end: a
- * signal never falls back to its default action (death without teardown).
+ * The handlers are installed for the whole life of the command and never removed, only made inert once
+ * the network is down (dispose): a signal never falls back to its default action (death without
+ * teardown, or by the signal after it).
  */
 import { BusyError } from '../../errors.js'
 import type { Network } from '../../network/index.js'
@@ -19,6 +20,9 @@ import { ms, out } from '../output.js'
 import { readSpec } from './common.js'
 
 export type StopSignal = 'SIGINT' | 'SIGTERM'
+
+/** The handler left once the work is done: the process is ending by itself. */
+const ending = (): void => {}
 
 /** How long one attempt to take the lock for the teardown waits before saying so and trying again. */
 const LOCK_ATTEMPT_MS = 1000
@@ -67,11 +71,18 @@ export class ForegroundSignals {
     if (!this.opts.json) out(`${this.net.name}: down (${sig}) in ${ms(d.totalMs)}`)
   }
 
-  /** Removes the handlers: called once the network is down, or the build failed. */
+  /**
+   * Called once the network is down, or the build failed: from then on a signal changes nothing. The
+   * handlers are replaced, not removed: the process can live on some ms after its work is done (the link
+   * delete's ack, which comes after the kernel's RCU barrier, is still awaited by a pool thread), and with
+   * no handler a signal then takes its default action, ending the process by the signal instead of its
+   * exit code. Signal handlers do not keep the event loop alive.
+   */
   dispose(): void {
     process.off('SIGINT', this.onStop)
     process.off('SIGTERM', this.onStop)
     process.off('SIGHUP', this.onHup)
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, ending)
   }
 
   private stop(sig: StopSignal): void {
