@@ -3,6 +3,7 @@
  * not also what builds the fixture: a guest is a namespace wired to a bridge by a veth; busybox udhcpc
  * gets its address; busybox ping and socat prove reachability.
  */
+import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeNs, type TestNs } from './ns.js'
@@ -86,9 +87,17 @@ export async function hostWithInternet(t: Teardownable, subnet: string): Promise
   return { host, inet }
 }
 
-/** A TCP server in `ns` on `port` that answers every connection with `reply` and the peer address. */
+/**
+ * A TCP server in `ns` on `port` that answers every connection with `reply` and the peer address; returns
+ * once it listens. Spawned and not waited for, a tcpGet right after it could come first and be refused
+ * (cni-libcni failed so once in CI).
+ */
 export function tcpServer(ns: TestNs, port: number, reply: string): void {
   ns.spawn('socat', [`TCP-LISTEN:${port},reuseaddr,fork`, `SYSTEM:echo ${reply} $SOCAT_PEERADDR`])
+  const until = Date.now() + 5000
+  while (!execFileSync('ip', ['netns', 'exec', ns.name, 'ss', '-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim()) {
+    if (Date.now() > until) throw new Error(`socat did not listen on ${ns.name} port ${port} within 5 s`)
+  }
 }
 
 /** Connect from `ns` to host:port; the server's reply line, or undefined. */
