@@ -24,7 +24,7 @@
  * (test/unit/compile-cache.test.ts checks the built bundles).
  */
 import { isAscii } from 'node:buffer'
-import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { Module, createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { Script } from 'node:vm'
@@ -57,14 +57,31 @@ function trustedCache(file: string, owner: number, source: Buffer): Buffer | und
   try {
     const st = fstatSync(fd)
     if (!st.isFile() || st.uid !== owner || (st.mode & 0o022) !== 0) return undefined
-    const data = readFileSync(fd)
     const start = MAGIC.length + 4
-    if (data.length <= start || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
-    const end = start + data.readUInt32LE(MAGIC.length)
-    return data.length > end && data.subarray(start, end).equals(source) ? data.subarray(end) : undefined
+    const head = Buffer.allocUnsafe(start)
+    if (st.size <= start || readSync(fd, head, 0, start, 0) !== start || !head.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
+    const end = start + head.readUInt32LE(MAGIC.length)
+    if (end - start !== source.length || st.size <= end || !sameBytes(fd, start, source)) return undefined
+    // Only V8's part gets a buffer of its own (the copy of the source was compared through a small one:
+    // ~190 fewer page faults for the CLI's 750 KB bundle than reading the whole file).
+    const data = Buffer.allocUnsafe(st.size - end)
+    let n = 0
+    for (let got = -1; n < data.length && got !== 0; n += got) got = readSync(fd, data, n, data.length - n, end + n)
+    return n === data.length ? data : undefined
   } finally {
     closeSync(fd)
   }
+}
+
+/** Whether the file holds `expected` from `position` on, read through one 64 KB buffer. */
+function sameBytes(fd: number, position: number, expected: Buffer): boolean {
+  const chunk = Buffer.allocUnsafe(Math.min(expected.length, 64 * 1024))
+  for (let off = 0; off < expected.length; ) {
+    const got = readSync(fd, chunk, 0, Math.min(chunk.length, expected.length - off), position + off)
+    if (got === 0 || !chunk.subarray(0, got).equals(expected.subarray(off, off + got))) return false
+    off += got
+  }
+  return true
 }
 
 function writeCache(file: string, script: Script, source: Buffer): void {

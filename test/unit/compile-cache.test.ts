@@ -74,6 +74,19 @@ t.test('a corrupt cache, or one of an older bundle, is compiled past and replace
   t.not(statSync(cache).ino, again, 'and the cache of the other source was replaced')
 })
 
+t.test('a cache cut short (its copy of the source whole, or not) is compiled past and replaced', async (t) => {
+  const { dir, bundle, cache } = scratch(t)
+  load(bundle)
+  const whole = readFileSync(cache)
+  const header = 'kvmnet-code-cache\n'.length + 4
+  // The source compared chunk by chunk, V8's part read after it: a file that ends anywhere is not used.
+  for (const cut of [header + Buffer.byteLength(BUNDLE), header + 100, header, 5]) {
+    writeFileSync(cache, whole.subarray(0, cut), { mode: 0o644 })
+    t.same(load(bundle).exports, expected(dir), `cut at ${cut}`)
+    t.ok(statSync(cache).size > cut, 'replaced')
+  }
+})
+
 t.test('a bundle that is not ASCII loads as UTF-8, from its cache too; an ASCII one sees the same wrapper', async (t) => {
   const { dir, bundle, cache } = scratch(t)
   // The bundle is read between Node's wrapper (one flat string for V8): what it sees must not change.
