@@ -12,7 +12,7 @@
  */
 import { KvmnetError, NotFoundError } from '../errors.js'
 import { nsLabel } from '../netns/index.js'
-import { monotonicMs } from '../util/index.js'
+import { isoTime, monotonicMs } from '../util/index.js'
 import { assertForwardsFree, converge, ownStartTime, recordApplied, type ConvergeInput } from './converge.js'
 import { bridgeOf, type PlannedNetwork } from './kinds/index.js'
 import type { NetworkPlan } from './plan.js'
@@ -72,7 +72,7 @@ export async function convergeEdits(input: ConvergeInput & { was: PlannedNetwork
     const startTime = await ownStartTime()
     const ctx = input.context(state, newFds)
     await tx.step('journal', 'state', async (s) => {
-      if (startTime) state.applying = { pid: process.pid, startTime, since: new Date().toISOString() }
+      if (startTime) state.applying = { pid: process.pid, startTime, since: isoTime() }
       s.onUndo(() => writeState(input.stateDir, prev))
       await ctx.journal()
     })

@@ -8,7 +8,7 @@ import type { Netns } from '../netns/index.js'
 import { nsLabel } from '../netns/index.js'
 import type { Rtnl } from '../rtnl/index.js'
 import type { AddressLearning, Nft, NetworkRules } from '../nft/index.js'
-import { processStartTime, serialized, monotonicMs } from '../util/index.js'
+import { isoTime, processStartTime, serialized, monotonicMs } from '../util/index.js'
 import type { Transaction } from '../util/index.js'
 import type { ApplyContext, DnsmasqSlot, TeardownContext } from './driver.js'
 import { capturedService, forwardsOf, forwardsOverlap, hostAddressesOf, kindOf, ownAliases, portAnchorOf, shapedTaps, type PlannedNetwork } from './kinds/index.js'
@@ -66,7 +66,7 @@ export async function recordApplied(input: Pick<ConvergeInput, 'tx' | 'supervise
   await input.tx.step('state', 'state', async () => {
     state.owner = startTime && input.supervised ? { pid: process.pid, startTime } : state.owner
     state.applying = undefined
-    state.lastApply = { at: new Date().toISOString(), totalMs: monotonicMs() - start, steps: [...input.tx.timings] }
+    state.lastApply = { at: isoTime(), totalMs: monotonicMs() - start, steps: [...input.tx.timings] }
     await ctx.journal()
   })
 }
@@ -87,7 +87,7 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     // nf_tables read beside the checks below (the rules, learning and coexistence steps use it later).
     const nftLook = startNftLook(ns, net.name)
     const base = { spec: net.spec, bridge: net.bridge, group: net.plan.group, runtime: input.runtime, netnsPath: where.path, netnsName: where.name }
-    const state: NetworkState = prev ? { ...prev, ...base } : { ...base, version: 1, name: net.name, netnsId, createdAt: new Date().toISOString() }
+    const state: NetworkState = prev ? { ...prev, ...base } : { ...base, version: 1, name: net.name, netnsId, createdAt: isoTime() }
     // Only this namespace's directory: the networks of other namespaces (a host with a hundred) cannot clash.
     // Only what the checks read (name, spec), each file read once while it is unchanged (other-states.ts):
     // a hundred ups re-read and re-validated ~5000 whole states, garbage that grew V8's young generation.
@@ -99,7 +99,7 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     const linksBefore = prev ? undefined : { names, byName: new Map(links.map((l) => [l.name, l])) }
     const ctx = { ...input.context(state, newFds), nftLook, linksBefore }
     await tx.step('journal', 'state', async (s) => {
-      if (startTime) state.applying = { pid: process.pid, startTime, since: new Date().toISOString() }
+      if (startTime) state.applying = { pid: process.pid, startTime, since: isoTime() }
       // A first apply owns the state directory (dnsmasq's files live in it too): a rollback removes it.
       if (!prev) s.onUndo(() => removeState(input.stateDir))
       else s.onUndo(() => writeState(input.stateDir, prev))

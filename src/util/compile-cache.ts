@@ -24,7 +24,7 @@
  * (test/unit/compile-cache.test.ts checks the built bundles).
  */
 import { isAscii } from 'node:buffer'
-import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { Module, createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { Script } from 'node:vm'
@@ -33,6 +33,9 @@ import { Script } from 'node:vm'
 const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT'])
 
 type Wrapper = (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void
+
+/** What Node puts around a CommonJS module's source (Module.wrap), before it and after it. */
+const [HEAD, TAIL] = Module.wrap('\0').split('\0') as [string, string]
 
 /** A cache file: MAGIC, the source's length (uint32 LE), the source, V8's data. */
 const MAGIC = Buffer.from('kvmnet-code-cache\n')
@@ -54,14 +57,31 @@ function trustedCache(file: string, owner: number, source: Buffer): Buffer | und
   try {
     const st = fstatSync(fd)
     if (!st.isFile() || st.uid !== owner || (st.mode & 0o022) !== 0) return undefined
-    const data = readFileSync(fd)
     const start = MAGIC.length + 4
-    if (data.length <= start || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
-    const end = start + data.readUInt32LE(MAGIC.length)
-    return data.length > end && data.subarray(start, end).equals(source) ? data.subarray(end) : undefined
+    const head = Buffer.allocUnsafe(start)
+    if (st.size <= start || readSync(fd, head, 0, start, 0) !== start || !head.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
+    const end = start + head.readUInt32LE(MAGIC.length)
+    if (end - start !== source.length || st.size <= end || !sameBytes(fd, start, source)) return undefined
+    // Only V8's part gets a buffer of its own (the copy of the source was compared through a small one:
+    // ~190 fewer page faults for the CLI's 750 KB bundle than reading the whole file).
+    const data = Buffer.allocUnsafe(st.size - end)
+    let n = 0
+    for (let got = -1; n < data.length && got !== 0; n += got) got = readSync(fd, data, n, data.length - n, end + n)
+    return n === data.length ? data : undefined
   } finally {
     closeSync(fd)
   }
+}
+
+/** Whether the file holds `expected` from `position` on, read through one 64 KB buffer. */
+function sameBytes(fd: number, position: number, expected: Buffer): boolean {
+  const chunk = Buffer.allocUnsafe(Math.min(expected.length, 64 * 1024))
+  for (let off = 0; off < expected.length; ) {
+    const got = readSync(fd, chunk, 0, Math.min(chunk.length, expected.length - off), position + off)
+    if (got === 0 || !chunk.subarray(0, got).equals(expected.subarray(off, off + got))) return false
+    off += got
+  }
+  return true
 }
 
 function writeCache(file: string, script: Script, source: Buffer): void {
@@ -91,19 +111,30 @@ export function requireBundle(bundle: string, key: string): unknown {
   if (process.env.KVMNET_COMPILE_CACHE === '0' || process.sourceMapsEnabled) return createRequire(import.meta.url)(bundle)
   const cacheFile = `${bundle}.${key.replace(/[^A-Za-z0-9-]/g, '_')}.v8-cache`
   const fd = openSync(bundle, constants.O_RDONLY)
+  let framed: Buffer
   let bytes: Buffer
   let owner: number
   try {
-    owner = fstatSync(fd).uid
-    bytes = readFileSync(fd)
+    const st = fstatSync(fd)
+    owner = st.uid
+    // The bundle read between Node's wrapper, so that the string V8 gets is one flat copy: Module.wrap's
+    // concatenation is a rope V8 flattens into a second 750 KB copy before it compiles or takes the cache
+    // (~0.7 ms and ~230 page faults of a `kvmnet up`).
+    framed = Buffer.allocUnsafe(HEAD.length + st.size + TAIL.length)
+    framed.write(HEAD, 0, 'latin1')
+    let n = 0
+    for (let got = -1; n < st.size && got !== 0; n += got) got = readSync(fd, framed, HEAD.length + n, st.size - n, null)
+    bytes = framed.subarray(HEAD.length, HEAD.length + n)
+    framed.write(TAIL, HEAD.length + n, 'latin1')
+    framed = framed.subarray(0, HEAD.length + n + TAIL.length)
   } finally {
     closeSync(fd)
   }
   const cachedData = trustedCache(cacheFile, owner, bytes)
-  // The build makes the bundles ASCII (scripts/write-entries.mjs): a one-byte string copied from the bytes.
-  const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8')
-  // The same wrapper Node puts around a CommonJS module, so that the bundle sees what require gives it.
-  const script = new Script(Module.wrap(source), { filename: bundle, ...(cachedData ? { cachedData } : {}) })
+  // The build makes the bundles ASCII (scripts/write-entries.mjs): a one-byte string copied from the bytes,
+  // with the same wrapper Node puts around a CommonJS module, so that the bundle sees what require gives it.
+  const wrapped = isAscii(bytes) ? framed.toString('latin1') : Module.wrap(bytes.toString('utf8'))
+  const script = new Script(wrapped, { filename: bundle, ...(cachedData ? { cachedData } : {}) })
   if (!cachedData || script.cachedDataRejected) process.once('exit', () => writeCache(cacheFile, script, bytes))
   const m = new Module(bundle)
   m.filename = bundle

@@ -74,6 +74,37 @@ t.test('a corrupt cache, or one of an older bundle, is compiled past and replace
   t.not(statSync(cache).ino, again, 'and the cache of the other source was replaced')
 })
 
+t.test('a cache cut short (its copy of the source whole, or not) is compiled past and replaced', async (t) => {
+  const { dir, bundle, cache } = scratch(t)
+  load(bundle)
+  const whole = readFileSync(cache)
+  const header = 'kvmnet-code-cache\n'.length + 4
+  // The source compared chunk by chunk, V8's part read after it: a file that ends anywhere is not used.
+  for (const cut of [header + Buffer.byteLength(BUNDLE), header + 100, header, 5]) {
+    writeFileSync(cache, whole.subarray(0, cut), { mode: 0o644 })
+    t.same(load(bundle).exports, expected(dir), `cut at ${cut}`)
+    t.ok(statSync(cache).size > cut, 'replaced')
+  }
+})
+
+t.test('a bundle that is not ASCII loads as UTF-8, from its cache too; an ASCII one sees the same wrapper', async (t) => {
+  const { dir, bundle, cache } = scratch(t)
+  // The bundle is read between Node's wrapper (one flat string for V8): what it sees must not change.
+  writeFileSync(bundle, BUNDLE.replace('base: path.basename(__filename)', 'base: path.basename(__filename) + " \u00e9\u2192"'))
+  t.same(load(bundle).exports, { ...expected(dir), base: 'x-bundle.cjs \u00e9\u2192' }, 'compiled')
+  t.ok(existsSync(cache))
+  t.same(load(bundle).exports, { ...expected(dir), base: 'x-bundle.cjs \u00e9\u2192' }, 'from the cache')
+  writeFileSync(bundle, BUNDLE.replace('module.exports = {', 'module.exports = { args: arguments.length, wrapped: typeof exports === "object" && typeof module === "object",'))
+  const ascii = `import { requireBundle } from ${JSON.stringify(loader)}
+    process.setSourceMapsEnabled(false)
+    const m = requireBundle(${JSON.stringify(bundle)}, 'up')
+    console.log(JSON.stringify({ args: m.args, wrapped: m.wrapped, sum: m.sum }))`
+  for (const run of ['compiled', 'from the cache']) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', ascii], { cwd: root, encoding: 'utf8' })
+    t.same(JSON.parse(r.stdout), { args: 5, wrapped: true, sum: 4950 }, run)
+  }
+})
+
 t.test('a cache others can write, or a symbolic link, is not loaded; the link is replaced, its target untouched', async (t) => {
   const { dir, bundle, cache } = scratch(t)
   load(bundle)
