@@ -53,19 +53,21 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
     let links: MadeLinks
     let a: Attached
     try {
-      const [leases] = await leasesRead
-      if (leases.status === 'rejected') throw leases.reason
-      const leased = new Set(leases.value.filter((l) => l.family === 4 && l.mac !== mac).map((l) => l.ip))
+      // The links need no address: made first (their create sent from a pool thread, see links.ts), while
+      // the reservation is applied (its rules, dnsmasq's reload); both settled before either failure is
+      // handled, so the undo below finds all there is.
+      const make = cfg.attachment === 'tap' ? attachTap(host, cont, contNs, k, f, mac, cfg.tap) : attachVeth(host, cont, contNs, k, f, mac)
       // A veth's container gets its address from this result, not by DHCP: its reservation (kept so that
       // no DHCP client is offered the address) need not wait for dnsmasq to confirm the reload. A tap's
       // guest asks dnsmasq for its address as soon as it boots: that one waits.
-      const reserve = net.update(
-        (spec, runtime) => attachEdit(spec as CniNetworkSpec, runtime, { mac, names: nameCandidates(k, e.args), portMappings: cfg.portMappings, leased }, decided),
-        { dnsmasqReload: cfg.attachment === 'tap' ? 'confirm' : 'signal' },
-      )
-      // The links need no address: made while the reservation is applied (its rules, dnsmasq's reload),
-      // both settled before either failure is handled, so the undo below finds all there is.
-      const make = cfg.attachment === 'tap' ? attachTap(host, cont, contNs, k, f, mac, cfg.tap) : attachVeth(host, cont, contNs, k, f, mac)
+      const reserve = leasesRead.then(([leases]) => {
+        if (leases.status === 'rejected') throw leases.reason
+        const leased = new Set(leases.value.filter((l) => l.family === 4 && l.mac !== mac).map((l) => l.ip))
+        return net.update(
+          (spec, runtime) => attachEdit(spec as CniNetworkSpec, runtime, { mac, names: nameCandidates(k, e.args), portMappings: cfg.portMappings, leased }, decided),
+          { dnsmasqReload: cfg.attachment === 'tap' ? 'confirm' : 'signal' },
+        )
+      })
       const [reserved, made] = await Promise.allSettled([reserve, make])
       if (reserved.status === 'rejected') throw reserved.reason
       if (made.status === 'rejected') throw made.reason

@@ -42,8 +42,9 @@ export class Rtnl {
     this.close()
   }
 
-  addLink(spec: LinkSpec): Promise<LinkInfo> {
-    return links.addLink(this.ctx, spec)
+  /** `offLoop`: the create sent from a pool thread, the event loop running meanwhile (see AddLinkOptions). */
+  addLink(spec: LinkSpec, opts?: links.AddLinkOptions): Promise<LinkInfo> {
+    return links.addLink(this.ctx, spec, opts)
   }
 
   ensureLink(spec: LinkSpec): Promise<{ link: LinkInfo; created: boolean }> {
