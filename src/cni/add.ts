@@ -25,18 +25,25 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
   // Refused before anything is touched: not a network namespace (3), or the network's own (4).
   const contNs = containerNs(e.netns, cfg.spec)
   await assertNoServiceCapture(cfg)
-  const cont = Rtnl.open(contNs)
+  // Every rtnetlink request of the ADD is sent from a pool thread (RtnlSocketOptions.sendOffLoop): each
+  // waits in the kernel for the rtnl lock all of the host's namespaces share (seen at 3-190 ms a request
+  // while another process made taps), and on the event loop that wait stalled the apply as well.
+  const cont = Rtnl.open(contNs, { sendOffLoop: true })
+  // Asked while the network is opened; answered (or failed) before anything is made.
+  const existing = Promise.allSettled([cont.findLink(e.ifname)])
   const net = await ensureUp(cfg).catch((err: unknown) => {
     cont.close()
     throw err
   })
-  const host = Rtnl.open(net.ns)
+  const host = Rtnl.open(net.ns, { sendOffLoop: true })
   // The lease file read (a few trips through the thread pool) while the links are looked up and the record
   // is written; its failure is the ADD's once the reservation needs it.
   const leasesRead = Promise.allSettled([net.leases()])
   try {
     const f = networkFacts(net, k)
-    if (await cont.findLink(e.ifname)) throw new CniError(CniCode.InterfaceExists, 'interface exists', `${e.ifname} already exists in ${e.netns}`)
+    const [found] = await existing
+    if (found.status === 'rejected') throw found.reason
+    if (found.value) throw new CniError(CniCode.InterfaceExists, 'interface exists', `${e.ifname} already exists in ${e.netns}`)
     const mac = cfg.mac ?? attachmentMac(k)
     // Recorded before anything is made: a DEL or GC after a crash at any later point finds what to remove.
     const record: AttachmentRecord = {
