@@ -25,9 +25,10 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
   // Refused before anything is touched: not a network namespace (3), or the network's own (4).
   const contNs = containerNs(e.netns, cfg.spec)
   await assertNoServiceCapture(cfg)
-  // Every rtnetlink request of the ADD is sent from a pool thread (RtnlSocketOptions.sendOffLoop): each
-  // waits in the kernel for the rtnl lock all of the host's namespaces share (seen at 3-190 ms a request
-  // while another process made taps), and on the event loop that wait stalled the apply as well.
+  // The plugin's rtnetlink requests are sent from a pool thread (RtnlSocketOptions.sendOffLoop): each waits
+  // in the kernel for the rtnl lock all of the host's namespaces share (seen at 3-190 ms a request while
+  // another process made taps), and on the event loop that wait stalled the apply as well. The apply's own
+  // few requests stay on the loop: a pool round trip each costs more than it saves where nobody contends.
   const cont = Rtnl.open(contNs, { sendOffLoop: true })
   // Asked while the network is opened; answered (or failed) before anything is made.
   const existing = Promise.allSettled([cont.findLink(e.ifname)])

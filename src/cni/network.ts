@@ -17,8 +17,7 @@ import type { NetworkFacts } from './links.js'
 export const LOCK_WAIT_MS = 120_000
 
 export function networkOptions(cfg: Pick<CniConfig, 'stateRoot' | 'spec'>): NetworkOptions {
-  // Its rtnetlink requests off the event loop, as the plugin's own (add.ts): the ADD's links and apply overlap.
-  return { stateRoot: cfg.stateRoot, dnsmasq: 'detached', lockTimeoutMs: LOCK_WAIT_MS, sendOffLoop: true, ...(cfg.spec.netns ? { netns: cfg.spec.netns } : {}) }
+  return { stateRoot: cfg.stateRoot, dnsmasq: 'detached', lockTimeoutMs: LOCK_WAIT_MS, ...(cfg.spec.netns ? { netns: cfg.spec.netns } : {}) }
 }
 
 /** The network if it is up (has state), else undefined. */

@@ -111,7 +111,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
   }
 
   private get rtnl(): Rtnl {
-    this.rtnlValue ??= Rtnl.open(this.ns, { sendOffLoop: this.opts.sendOffLoop })
+    this.rtnlValue ??= Rtnl.open(this.ns)
     return this.rtnlValue
   }
   private get nft(): Nft {

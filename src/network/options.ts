@@ -31,11 +31,6 @@ export interface NetworkOptions {
    */
   watch?: boolean
   /**
-   * Send this handle's rtnetlink requests from a pool thread (RtnlSocketOptions.sendOffLoop): for a process
-   * whose event loop has other work while the kernel waits for the host's rtnl lock (kvmnet-cni). Default false.
-   */
-  sendOffLoop?: boolean
-  /**
    * Test hook: called before each step; throwing from it simulates a failure part-way through an apply.
    * Not for production use.
    */
