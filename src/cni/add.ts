@@ -25,18 +25,26 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
   // Refused before anything is touched: not a network namespace (3), or the network's own (4).
   const contNs = containerNs(e.netns, cfg.spec)
   await assertNoServiceCapture(cfg)
-  const cont = Rtnl.open(contNs)
+  // The plugin's rtnetlink requests are sent from a pool thread (RtnlSocketOptions.sendOffLoop): each waits
+  // in the kernel for the rtnl lock all of the host's namespaces share (seen at 3-190 ms a request while
+  // another process made taps), and on the event loop that wait stalled the apply as well. The apply's own
+  // few requests stay on the loop: a pool round trip each costs more than it saves where nobody contends.
+  const cont = Rtnl.open(contNs, { sendOffLoop: true })
+  // Asked while the network is opened; answered (or failed) before anything is made.
+  const existing = Promise.allSettled([cont.findLink(e.ifname)])
   const net = await ensureUp(cfg).catch((err: unknown) => {
     cont.close()
     throw err
   })
-  const host = Rtnl.open(net.ns)
+  const host = Rtnl.open(net.ns, { sendOffLoop: true })
   // The lease file read (a few trips through the thread pool) while the links are looked up and the record
   // is written; its failure is the ADD's once the reservation needs it.
   const leasesRead = Promise.allSettled([net.leases()])
   try {
     const f = networkFacts(net, k)
-    if (await cont.findLink(e.ifname)) throw new CniError(CniCode.InterfaceExists, 'interface exists', `${e.ifname} already exists in ${e.netns}`)
+    const [found] = await existing
+    if (found.status === 'rejected') throw found.reason
+    if (found.value) throw new CniError(CniCode.InterfaceExists, 'interface exists', `${e.ifname} already exists in ${e.netns}`)
     const mac = cfg.mac ?? attachmentMac(k)
     // Recorded before anything is made: a DEL or GC after a crash at any later point finds what to remove.
     const record: AttachmentRecord = {
@@ -53,19 +61,21 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
     let links: MadeLinks
     let a: Attached
     try {
-      const [leases] = await leasesRead
-      if (leases.status === 'rejected') throw leases.reason
-      const leased = new Set(leases.value.filter((l) => l.family === 4 && l.mac !== mac).map((l) => l.ip))
+      // The links need no address: made first (their create sent from a pool thread, see links.ts), while
+      // the reservation is applied (its rules, dnsmasq's reload); both settled before either failure is
+      // handled, so the undo below finds all there is.
+      const make = cfg.attachment === 'tap' ? attachTap(host, cont, contNs, k, f, mac, cfg.tap) : attachVeth(host, cont, contNs, k, f, mac)
       // A veth's container gets its address from this result, not by DHCP: its reservation (kept so that
       // no DHCP client is offered the address) need not wait for dnsmasq to confirm the reload. A tap's
       // guest asks dnsmasq for its address as soon as it boots: that one waits.
-      const reserve = net.update(
-        (spec, runtime) => attachEdit(spec as CniNetworkSpec, runtime, { mac, names: nameCandidates(k, e.args), portMappings: cfg.portMappings, leased }, decided),
-        { dnsmasqReload: cfg.attachment === 'tap' ? 'confirm' : 'signal' },
-      )
-      // The links need no address: made while the reservation is applied (its rules, dnsmasq's reload),
-      // both settled before either failure is handled, so the undo below finds all there is.
-      const make = cfg.attachment === 'tap' ? attachTap(host, cont, contNs, k, f, mac, cfg.tap) : attachVeth(host, cont, contNs, k, f, mac)
+      const reserve = leasesRead.then(([leases]) => {
+        if (leases.status === 'rejected') throw leases.reason
+        const leased = new Set(leases.value.filter((l) => l.family === 4 && l.mac !== mac).map((l) => l.ip))
+        return net.update(
+          (spec, runtime) => attachEdit(spec as CniNetworkSpec, runtime, { mac, names: nameCandidates(k, e.args), portMappings: cfg.portMappings, leased }, decided),
+          { dnsmasqReload: cfg.attachment === 'tap' ? 'confirm' : 'signal' },
+        )
+      })
       const [reserved, made] = await Promise.allSettled([reserve, make])
       if (reserved.status === 'rejected') throw reserved.reason
       if (made.status === 'rejected') throw made.reason

@@ -6,7 +6,7 @@
  * tap binding opens by name) wired to it by tc redirects. The container-side links carry the same alias,
  * so DEL removes only its own.
  */
-import { isNotFound, ignoreNotFound } from '../errors.js'
+import { isExists, ignoreNotFound } from '../errors.js'
 import type { Netns } from '../netns/index.js'
 import type { LinkInfo, Rtnl } from '../rtnl/index.js'
 import type { TapOptions } from './config.js'
@@ -38,40 +38,60 @@ function isOurs(l: LinkInfo | undefined, alias: string, group?: number): l is Li
 
 /**
  * Remove what an earlier, cut-short ADD of the same attachment left on the host: only a link that is
- * this attachment's own. A link of that name that is someone else's is left alone, and the create fails.
+ * this attachment's own. A link of that name that is someone else's is left alone (false: the create's
+ * EEXIST stands).
  */
-async function clearLeftover(host: Rtnl, name: string, f: NetworkFacts): Promise<void> {
+async function clearLeftover(host: Rtnl, name: string, f: NetworkFacts): Promise<boolean> {
   const l = await host.findLink(name)
-  if (isOurs(l, f.alias, f.group)) await host.deleteLink(l.index).catch(ignoreNotFound)
+  if (!isOurs(l, f.alias, f.group)) return false
+  await host.deleteLink(l.index).catch(ignoreNotFound)
+  return true
 }
 
 /**
  * The veth between the network's bridge and the container: the host end on the bridge, tagged as the
  * attachment's; the peer, created in the container with only its name (and MAC), is tagged and raised there.
+ * The create is sent from a pool thread: the kernel makes the pair, moves the peer and enslaves the host
+ * end inside that sendmsg (under the rtnl lock every namespace shares), while the event loop goes on with
+ * the ADD's apply. A leftover of an earlier, cut-short ADD is looked for only when the name is taken.
  */
 async function bridgeVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, peer: { name: string; mac?: string }): Promise<LinkInfo> {
   const name = hostIfname(k)
-  await clearLeftover(host, name, f)
   const mtu = f.mtu !== undefined ? { mtu: f.mtu } : {}
-  const made = await host.addLink({ kind: 'veth', name, master: f.bridge, group: f.group, alias: f.alias, ...mtu, up: true, peer: { ...peer, netns: contNs } })
+  const create = () => host.addLink({ kind: 'veth', name, master: f.bridge, group: f.group, alias: f.alias, ...mtu, up: true, peer: { ...peer, netns: contNs } }, { offLoop: true })
+  const made = await create().catch(async (err: unknown) => {
+    if (!isExists(err) || !(await clearLeftover(host, name, f))) throw err
+    return create()
+  })
   await cont.setLink(peer.name, { alias: f.alias, up: true, ...mtu })
   return made
 }
 
 /**
  * A veth attachment in two parts: the links, which need no address (ADD makes them while the reservation
- * is applied), then `address(ip)` once it is reserved: the address and the default route.
+ * is applied), then `address(ip)` once it is reserved: the address and the default route. Whether the
+ * container has a default route already is asked beside the peer's set-up; the address, the route and
+ * the container end's final look go in one pipeline (the kernel runs a socket's requests in order, so
+ * the route's gateway is on the new subnet by the time it is added).
  */
 export async function attachVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, mac: string): Promise<{ address(ip: string): Promise<MadeLinks> }> {
-  const made = await bridgeVeth(host, cont, contNs, k, f, { name: k.ifname, mac })
+  // A container has one default route: a second attachment (another ifname, this network or another)
+  // gets its address and subnet route only.
+  const hasDefault = f.gateway === undefined ? Promise.resolve(true) : cont.listRoutes({ family: 4 }).then((rs) => rs.some((r) => r.dst === 'default'))
+  const [made, routedAlready] = await Promise.allSettled([bridgeVeth(host, cont, contNs, k, f, { name: k.ifname, mac }), hasDefault])
+  if (made.status === 'rejected') throw made.reason
+  if (routedAlready.status === 'rejected') throw routedAlready.reason
+  // The default route this attachment adds: none when the container has one, or the network routes nothing.
+  const gateway = routedAlready.value ? undefined : f.gateway
   return {
     address: async (ip) => {
-      await cont.addAddress(k.ifname, `${ip}/${f.prefixLength}`)
-      // A container has one default route: a second attachment (another ifname, this network or another)
-      // gets its address and subnet route only.
-      const routed = f.gateway !== undefined && !(await cont.listRoutes({ family: 4 })).some((r) => r.dst === 'default')
-      if (routed) await cont.addRoute({ dst: 'default', gateway: f.gateway, dev: k.ifname })
-      return { host: made, container: await cont.getLink(k.ifname), defaultRoute: routed }
+      const addr = cont.addAddress(k.ifname, `${ip}/${f.prefixLength}`)
+      const route = gateway !== undefined ? cont.addRoute({ dst: 'default', gateway, dev: k.ifname }) : undefined
+      const container = cont.getLink(k.ifname)
+      // Every request answered before the first failure is reported (nothing is in flight during the undo).
+      const settled = await Promise.allSettled([addr, route, container])
+      for (const r of settled) if (r.status === 'rejected') throw r.reason
+      return { host: made.value, container: await container, defaultRoute: gateway !== undefined }
     },
   }
 }

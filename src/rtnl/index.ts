@@ -20,6 +20,7 @@ export type {
   VxlanSpec,
 } from './link-types.js'
 export { LINK_KINDS } from './link-types.js'
+export type { AddLinkOptions } from './links.js'
 export { validateLinkSpec, validateLinkChange, badLinkName } from './link-validate.js'
 export type { AddressInfo, AddressOptions } from './address-message.js'
 export type { RouteInfo, RouteScope, RouteSpec } from './route-message.js'

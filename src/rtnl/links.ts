@@ -163,8 +163,18 @@ async function createMacvtap(ctx: RtnlContext, spec: LinkSpec, r: ResolvedCreate
   }
 }
 
+/** How a create is sent (see Rtnl.addLink). */
+export interface AddLinkOptions {
+  /**
+   * Send the create from a pool thread (RtnlSocket.requestOffLoop): the kernel does a create's work inside
+   * the sender's sendmsg() (a veth with its peer moved to another namespace, enslaved to a bridge: waits
+   * for the rtnl lock, then 0.3-5 ms of work here), and the event loop runs meanwhile. Not for taps.
+   */
+  offLoop?: boolean
+}
+
 /** Create a link; EEXIST (isExists) when one of that name exists. Nothing is left behind on failure. */
-export async function addLink(ctx: RtnlContext, spec: LinkSpec): Promise<LinkInfo> {
+export async function addLink(ctx: RtnlContext, spec: LinkSpec, opts: AddLinkOptions = {}): Promise<LinkInfo> {
   validateLinkSpec(spec)
   const master = spec.master === undefined ? undefined : await indexOfDependency(ctx, spec.master, 'master', true)
   if (spec.kind === 'tap') return createTapLink(ctx, spec, master)
@@ -184,7 +194,8 @@ export async function addLink(ctx: RtnlContext, spec: LinkSpec): Promise<LinkInf
     if (r.master === undefined) msg.writeUInt16LE(msg.readUInt16LE(6) | NLM_F_ECHO, 6)
     // Quiet (no ack of its own; see RtnlSocket.requestQuiet): the echo and a refusal still come, and the
     // IFBs of 100 shaped ports, made at once, are not 100 acks (nor their aliases below 100 more).
-    made = echoedLink(await ctx.sock.requestQuiet(msg, { object: spec.name }), spec.name)
+    const meta = { object: spec.name }
+    made = echoedLink(await (opts.offLoop ? ctx.sock.requestOffLoop(msg, meta) : ctx.sock.requestQuiet(msg, meta)), spec.name)
   } finally {
     if (fd !== undefined) closeSync(fd)
   }

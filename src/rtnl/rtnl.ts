@@ -15,6 +15,7 @@ import type { RouteInfo, RouteSpec } from './route-message.js'
 import * as routes from './routes.js'
 import type { RouteFilter } from './routes.js'
 import { RtnlSocket } from './socket.js'
+import type { RtnlSocketOptions } from './off-loop-sends.js'
 import * as tc from './tc.js'
 import type { ClassInfo, FilterInfo, HtbClassSpec, QdiscInfo, QdiscSpec, U32FilterSpec } from './tc-types.js'
 
@@ -28,9 +29,13 @@ export class Rtnl {
     this.ctx = { sock: socket, ns }
   }
 
-  /** A handle on `ns` (the process's own namespace when omitted). Does not keep the process alive when idle. */
-  static open(ns?: NetnsRef): Rtnl {
-    return new Rtnl(RtnlSocket.open(ns), ns)
+  /**
+   * A handle on `ns` (the process's own namespace when omitted). Does not keep the process alive when idle.
+   * `sendOffLoop`: every request sent from a pool thread (see RtnlSocketOptions), for a process whose event
+   * loop has other work than waiting for these answers.
+   */
+  static open(ns?: NetnsRef, opts?: RtnlSocketOptions): Rtnl {
+    return new Rtnl(RtnlSocket.open(ns, undefined, opts), ns)
   }
 
   /** Rejects whatever is still pending. */
@@ -42,8 +47,9 @@ export class Rtnl {
     this.close()
   }
 
-  addLink(spec: LinkSpec): Promise<LinkInfo> {
-    return links.addLink(this.ctx, spec)
+  /** `offLoop`: the create sent from a pool thread, the event loop running meanwhile (see AddLinkOptions). */
+  addLink(spec: LinkSpec, opts?: links.AddLinkOptions): Promise<LinkInfo> {
+    return links.addLink(this.ctx, spec, opts)
   }
 
   ensureLink(spec: LinkSpec): Promise<{ link: LinkInfo; created: boolean }> {

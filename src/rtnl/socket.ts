@@ -17,6 +17,7 @@ import { KvmnetError, NetlinkError, SystemError } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
 import { canSendNetlinkOffLoop, native } from '../native/index.js'
 import { openRawRtnl, type RawRtnl } from './open-raw-socket.js'
+import { OffLoopSends, type RtnlSocketOptions, type SendFailed } from './off-loop-sends.js'
 import { dumpConsistently, type DumpAttempt } from './dump-retry.js'
 import { align4 } from './wire/attrs.js'
 import { NETLINK_ADD_MEMBERSHIP, NETLINK_DROP_MEMBERSHIP, SOL_NETLINK } from './wire/constants.js'
@@ -98,11 +99,14 @@ export class RtnlSocket {
   private flushScheduled = false
   private closed = false
   private referenced = true
+  /** Every datagram sent from a pool thread, in order (RtnlSocketOptions.sendOffLoop), when set. */
+  private readonly offLoop: OffLoopSends | undefined
 
-  private constructor(r: RawRtnl) {
+  private constructor(r: RawRtnl, opts: RtnlSocketOptions = {}) {
     this.raw = r.raw
     this.port = r.port
     this.fd = r.fd
+    this.offLoop = opts.sendOffLoop === true && canSendNetlinkOffLoop() ? new OffLoopSends(r.fd, () => this.closed) : undefined
     this.raw.on('message', (buf) => this.onDatagram(buf))
     this.raw.on('truncatedMessage', () => this.failInFlight(new KvmnetError('rtnetlink reply truncated')))
     this.raw.on('error', (err) => this.failInFlight(new SystemError({ errno: err.errno, syscall: err.syscall ?? 'recvmsg', message: `rtnetlink socket: ${err.message}`, cause: err })))
@@ -110,8 +114,8 @@ export class RtnlSocket {
   }
 
   /** A socket in `ns` (the current namespace when omitted). */
-  static open(ns?: NetnsRef, protocol?: number): RtnlSocket {
-    return new RtnlSocket(openRawRtnl(ns, protocol))
+  static open(ns?: NetnsRef, protocol?: number, opts?: RtnlSocketOptions): RtnlSocket {
+    return new RtnlSocket(openRawRtnl(ns, protocol), opts)
   }
 
   /** Requests sent and not yet answered, plus those queued. */
@@ -187,10 +191,14 @@ export class RtnlSocket {
       setPid(p.msg, this.port)
       this.inFlight.set(p.seq, p)
       this.updateRef()
-      native.netlinkSendOffLoop!(this.fd, p.msg).catch((error: Error & { errno?: number }) => {
+      const failed: SendFailed = (error) => {
         if (this.inFlight.get(p.seq) !== p) return
         this.settle(p, new SystemError({ errno: error.errno ?? 0, syscall: 'sendmsg', message: `rtnetlink sendmsg failed: ${error.message}`, cause: error }))
-      })
+      }
+      // On a socket that sends everything off the loop: after what was sent before it, without holding
+      // back what comes after (a delete waits in the kernel for an RCU barrier); else at once.
+      if (this.offLoop) this.offLoop.send(p.msg, failed, false)
+      else native.netlinkSendOffLoop!(this.fd, p.msg).catch(failed)
     })
   }
 
@@ -302,11 +310,12 @@ export class RtnlSocket {
         last.msg.writeUInt16LE(last.msg.readUInt16LE(6) | NLM_F_ACK, 6)
       }
       for (const p of members) if (p.quiet) this.quiet.push(p)
-      this.raw.send(datagram, {}, (error) => {
-        if (!error) return
-        const err = new SystemError({ errno: error.errno, syscall: 'sendmsg', message: `rtnetlink sendmsg failed: ${error.message}`, cause: error })
+      const failed: SendFailed = (error) => {
+        const err = new SystemError({ errno: error.errno ?? 0, syscall: 'sendmsg', message: `rtnetlink sendmsg failed: ${error.message}`, cause: error })
         for (const p of members) if (this.inFlight.get(p.seq) === p) this.settle(p, err)
-      })
+      }
+      if (this.offLoop) this.offLoop.send(datagram.length === 1 ? datagram[0]! : Buffer.concat(datagram), failed)
+      else this.raw.send(datagram, {}, (error) => error && failed(error))
     }
   }
 

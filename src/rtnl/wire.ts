@@ -3,6 +3,7 @@
  * pure encoders/decoders. Published as `kvmnet/wire`, apart from the typed operations of the root export.
  */
 export { RtnlSocket, MAX_IN_FLIGHT, type BatchItem, type BatchResult, type NlReply, type RequestMeta } from './socket.js'
+export type { RtnlSocketOptions } from './off-loop-sends.js'
 export {
   encodeCreateLink,
   encodeSetLink,
