@@ -46,7 +46,7 @@ const core = require('../dist/core.cjs')
 // ~10M instructions, a sixth of `import('kvmnet')`'s own cost. core.cjs requires nothing but node:
 // builtins at load; anything else it is given a real require for.
 const LOAD_CORE = `function loadCore(builtin, dir, parent) {
-  const { closeSync, constants, fstatSync, openSync, readFileSync, writeFileSync } = builtin('node:fs')
+  const { closeSync, constants, fstatSync, openSync, readSync, writeFileSync } = builtin('node:fs')
   const { isAscii } = builtin('node:buffer')
   const { Module } = builtin('node:module')
   const { Script } = builtin('node:vm')
@@ -67,28 +67,50 @@ const LOAD_CORE = `function loadCore(builtin, dir, parent) {
     try {
       const st = fstatSync(fd)
       if (!st.isFile() || st.uid !== owner || (st.mode & 0o022) !== 0) return undefined
-      const data = readFileSync(fd)
       const start = MAGIC.length + 4
-      if (data.length <= start || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
-      const end = start + data.readUInt32LE(MAGIC.length)
-      return data.length > end && data.subarray(start, end).equals(source) ? data.subarray(end) : undefined
+      const head = Buffer.allocUnsafe(start)
+      if (st.size <= start || readSync(fd, head, 0, start, 0) !== start || !head.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
+      const end = start + head.readUInt32LE(MAGIC.length)
+      if (end - start !== source.length || st.size <= end) return undefined
+      // The cache's copy of the source compared through one 64 KB buffer; only V8's part gets a buffer of
+      // its own (reading the whole 1.5 MB file was ~200 page faults more).
+      const chunk = Buffer.allocUnsafe(Math.min(source.length, 65536))
+      for (let off = 0; off < source.length; ) {
+        const got = readSync(fd, chunk, 0, Math.min(chunk.length, source.length - off), start + off)
+        if (got === 0 || !chunk.subarray(0, got).equals(source.subarray(off, off + got))) return undefined
+        off += got
+      }
+      const data = Buffer.allocUnsafe(st.size - end)
+      let n = 0
+      for (let got = -1; n < data.length && got !== 0; n += got) got = readSync(fd, data, n, data.length - n, end + n)
+      return n === data.length ? data : undefined
     } finally {
       closeSync(fd)
     }
   }
+  // core.cjs read between Node's CommonJS wrapper, so that V8 gets one flat string: Module.wrap's
+  // concatenation is a rope V8 flattens into a second copy of the source before it takes the cache.
+  const [HEAD, TAIL] = Module.wrap('\\0').split('\\0')
   const fd = openSync(file, constants.O_RDONLY)
-  let bytes, owner
+  let framed, bytes, owner
   try {
-    owner = fstatSync(fd).uid
-    bytes = readFileSync(fd)
+    const st = fstatSync(fd)
+    owner = st.uid
+    framed = Buffer.allocUnsafe(HEAD.length + st.size + TAIL.length)
+    framed.write(HEAD, 0, 'latin1')
+    let n = 0
+    for (let got = -1; n < st.size && got !== 0; n += got) got = readSync(fd, framed, HEAD.length + n, st.size - n, null)
+    bytes = framed.subarray(HEAD.length, HEAD.length + n)
+    framed.write(TAIL, HEAD.length + n, 'latin1')
+    framed = framed.subarray(0, HEAD.length + n + TAIL.length)
   } finally {
     closeSync(fd)
   }
   // esbuild writes ASCII: a one-byte string straight from the bytes, without UTF-8 decoding.
-  const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8')
+  const wrapped = isAscii(bytes) ? framed.toString('latin1') : Module.wrap(bytes.toString('utf8'))
   const writing = process.env.KVMNET_WRITE_CORE_CACHE === '1'
   const cachedData = writing ? undefined : trustedCache(bytes, owner)
-  const script = new Script(Module.wrap(source), { filename: file, ...(cachedData ? { cachedData } : {}) })
+  const script = new Script(wrapped, { filename: file, ...(cachedData ? { cachedData } : {}) })
   const m = new Module(file, parent)
   m.filename = file
   m.paths = Module._nodeModulePaths(dir)

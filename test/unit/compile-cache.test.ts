@@ -200,4 +200,13 @@ t.test("kvmnet's entries load core.cjs once through its build-time cache; a corr
   writeFileSync(core, readFileSync(core, 'utf8').replace('var TABLE_PREFIX = "kvmnet_";', 'var TABLE_PREFIX = "KVMNET_";'))
   const prefix = execFileSync('env', [...asUser, '-e', "process.stdout.write(require('kvmnet').TABLE_PREFIX)"], { cwd: dir, encoding: 'utf8' })
   t.equal(prefix, 'KVMNET_', 'the edited core.cjs runs, not the cached code of the other one')
+  // The loader compares the cache's copy of the source in 64 KB pieces and reads V8's part on its own:
+  // a cache cut short anywhere (in its header, in that copy, right after it, in V8's part) is compiled past.
+  const good = readFileSync(join(root, 'dist/core.cjs.v8-cache'))
+  const sourceEnd = 'kvmnet-core-cache\n'.length + 4 + good.readUInt32LE('kvmnet-core-cache\n'.length)
+  cpSync(join(root, 'dist/core.cjs'), core)
+  for (const [what, at] of [['in its header', 10], ['in its copy of the source', 70000], ['right after that copy', sourceEnd], ["in V8's part", sourceEnd + 1000]] as const) {
+    writeFileSync(join(dir, 'dist/core.cjs.v8-cache'), good.subarray(0, at))
+    t.same(probe(), want, `a cache cut short ${what} is compiled past`)
+  }
 })
