@@ -19,6 +19,7 @@ import { attachmentResult, type CniResult } from './result.js'
 import { containerNs } from './sandbox.js'
 import { assertNoServiceCapture } from './service-ports.js'
 import { allAttempted, undoThenThrow } from '../errors.js'
+import { isoTime } from '../util/index.js'
 
 export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }): Promise<CniResult> {
   const k: AttachmentKey = { network: cfg.spec.name, containerId: e.containerId, ifname: e.ifname }
@@ -54,7 +55,7 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
       attachment: cfg.attachment,
       mac,
       hostIfname: hostIfname(k),
-      createdAt: new Date().toISOString(),
+      createdAt: isoTime(),
     }
     await writeRecord(net.stateDir, record)
     const decided: { value?: Attached } = {}

@@ -21,6 +21,7 @@ import { readState, removeEmptyParents } from '../network/index.js'
 import type { CniConfig } from './config.js'
 import { LOCK_WAIT_MS, networkOptions, openIfUp } from './network.js'
 import { ownerMarker, recordsDir } from './records.js'
+import { isoTime } from '../util/index.js'
 
 type NetworkConfig = Pick<CniConfig, 'stateRoot' | 'spec'>
 
@@ -52,7 +53,7 @@ export async function ensureUp(cfg: NetworkConfig): Promise<Network> {
     }
     // Intent first (see above): from here on, a kill leaves a network GC takes down, or nothing.
     await mkdir(recordsDir(net.stateDir), { recursive: true, mode: 0o755 })
-    await writeFile(ownerMarker(net.stateDir), `${new Date().toISOString()}\n`)
+    await writeFile(ownerMarker(net.stateDir), `${isoTime()}\n`)
     try {
       await net.up()
     } catch (err) {
