@@ -1,7 +1,7 @@
 /**
  * Taps on a bridge: N = 10 / 100 / 1000 persistent taps created, enslaved and set up, then removed —
- * kvmnet (one native batch of TUNSETIFF + pipelined RTM_NEWLINK on one socket; one RTM_DELLINK for the
- * group) against iproute2 (`ip -batch`, one `ip` per command, `ip link delete group`). Each measurement
+ * kvmnet (one native batch of TUNSETIFF, the fds closed and the taps settled (closeTaps), pipelined
+ * RTM_NEWLINK on one socket; one RTM_DELLINK for the group) against iproute2 (`ip -batch`, one `ip` per command, `ip link delete group`). Each measurement
  * gets a fresh scratch namespace (prefix kvb-bench-), removed right after.
  *
  *   npx tsx benchmarks/rtnl-links.ts [--quick]
@@ -10,7 +10,7 @@ import { execa } from 'execa'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { Rtnl } from '../src/rtnl/index.js'
-import { createTaps } from '../src/tap/index.js'
+import { closeTaps, createTaps } from '../src/tap/index.js'
 import { median, type BenchRow } from './stats.js'
 
 export type { BenchRow }
@@ -24,8 +24,11 @@ interface Scratch {
   bridgeIndex: number
 }
 
+// KVMNET_BENCH_NS_PREFIX replaces the scratch namespaces' leading `kvb` (a helper sharing the host names its own), as in peers.ts.
+const nsPrefix = process.env.KVMNET_BENCH_NS_PREFIX ?? 'kvb'
+
 async function scratch(): Promise<Scratch> {
-  const name = `kvb-bench-${randomBytes(3).toString('hex')}`
+  const name = `${nsPrefix}-bench-${randomBytes(3).toString('hex')}`
   await execa('ip', ['netns', 'add', name])
   const path = `/run/netns/${name}`
   const rtnl = Rtnl.open({ path, name })
@@ -47,8 +50,10 @@ async function drop(s: Scratch): Promise<void> {
 const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `t${i}`)
 
 async function kvmnetCreate(s: Scratch, n: number): Promise<void> {
-  const taps = createTaps({ path: s.path, name: s.name }, names(n).map((name) => ({ name, persist: true, vnetHdr: true })))
-  for (const h of taps) h.close()
+  const ns = { path: s.path, name: s.name }
+  const taps = createTaps(ns, names(n).map((name) => ({ name, persist: true, vnetHdr: true })))
+  // Closed (off the event loop when many) and settled, as a network's ports are: see closeTaps.
+  await closeTaps(ns, taps)
   await Promise.all(names(n).map((name) => s.rtnl.setLink(name, { master: s.bridgeIndex, group: GROUP, up: true })))
 }
 
