@@ -150,15 +150,11 @@ async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: numb
     await Promise.all(persisted.map((name) => rtnl.deleteLink(name).catch(ignoreNotFound)))
   })
   // Pipelined rounds: every request of a round is in flight at once on the same socket.
-  await Promise.all(
-    taps.map((p) =>
-      rtnl.setLink(p.name, {
-        group: plan.group,
-        alias: plan.alias.port,
-        mac: p.hostMac,
-        ...(plan.mtu !== undefined ? { mtu: plan.mtu } : {}),
-      }),
-    ),
+  await rtnl.setLinks(
+    taps.map((p) => ({
+      ref: p.name,
+      change: { group: plan.group, alias: plan.alias.port, mac: p.hostMac, ...(plan.mtu !== undefined ? { mtu: plan.mtu } : {}) },
+    })),
   )
   taps.forEach((p, i) => {
     const h = handles[i]
@@ -171,7 +167,7 @@ async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: numb
   // behind a close), and settled before they join the bridge: without carrier, and known to the kernel to
   // be without it (see closeTaps), so the bridge neither enables them nor disables them again later.
   await closeTaps(ctx.ns, taps.flatMap((p, i) => (p.persistent && handles[i] ? [handles[i]] : [])))
-  await Promise.all(taps.map((p) => rtnl.setLink(p.name, { master: bridge, ...(raiseLater?.has(p.name) ? {} : { up: true }) })))
+  await rtnl.setLinks(taps.map((p) => ({ ref: p.name, change: { master: bridge, ...(raiseLater?.has(p.name) ? {} : { up: true }) } })))
 }
 
 async function createMacvtapPorts(
