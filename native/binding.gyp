@@ -17,6 +17,7 @@
         "src/netlink_send.cc",
         "src/if_up.cc",
         "src/tap.cc",
+        "src/tap_settle.cc",
         "src/fd.cc",
         "src/lock.cc",
         "src/libnftables.cc",

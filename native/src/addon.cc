@@ -19,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tapCreate", Napi::Function::New(env, TapCreate, "tapCreate"));
   exports.Set("tapCreateMany", Napi::Function::New(env, TapCreateMany, "tapCreateMany"));
   exports.Set("tapSetPersist", Napi::Function::New(env, TapSetPersist, "tapSetPersist"));
+  exports.Set("tapSettle", Napi::Function::New(env, TapSettle, "tapSettle"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("flockTry", Napi::Function::New(env, FlockTry, "flockTry"));
   exports.Set("nftLoad", Napi::Function::New(env, NftLoad, "nftLoad"));

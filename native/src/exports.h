@@ -16,6 +16,7 @@ Napi::Value IfUp(const Napi::CallbackInfo& info);
 Napi::Value TapCreate(const Napi::CallbackInfo& info);
 Napi::Value TapCreateMany(const Napi::CallbackInfo& info);
 Napi::Value TapSetPersist(const Napi::CallbackInfo& info);
+Napi::Value TapSettle(const Napi::CallbackInfo& info);
 Napi::Value CloseFd(const Napi::CallbackInfo& info);
 Napi::Value FlockTry(const Napi::CallbackInfo& info);
 Napi::Value NftLoad(const Napi::CallbackInfo& info);

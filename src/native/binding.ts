@@ -107,6 +107,12 @@ export interface NativeBinding {
   /** All or nothing: on a failure the earlier devices of the batch are undone; the error has `index`. */
   tapCreateMany(nsPath: string | null, opts: readonly NativeTapOptions[]): NativeTap[]
   tapSetPersist(fd: number, persist: boolean): void
+  /**
+   * One RTM_GETLINK per named link of the namespace at nsPath, the replies dropped: the kernel applies
+   * each device's pending carrier change to its operational state at once (see native/src/tap_settle.cc).
+   * Optional: a stale prebuild lacks it.
+   */
+  tapSettle?: (nsPath: string | null, names: readonly string[]) => void
   closeFd(fd: number): void
   /** One non-blocking flock(2) attempt: true when taken, false when another open file description holds it. */
   flockTry(fd: number, exclusive: boolean): boolean

@@ -69,6 +69,11 @@ export const native: NativeBinding = {
   tapCreateMany: (nsPath: string | null, opts: readonly NativeTapOptions[]): NativeTap[] =>
     call((b) => b.tapCreateMany(nsPath, opts)),
   tapSetPersist: (fd, persist) => call((b) => b.tapSetPersist(fd, persist)),
+  tapSettle: (nsPath, names) =>
+    call((b) => {
+      // Only an optimisation (a bridge raised with unsettled ports does more work): a stale prebuild skips it.
+      if (typeof b.tapSettle === 'function') b.tapSettle(nsPath, names)
+    }),
   closeFd: (fd) => call((b) => b.closeFd(fd)),
   flockTry: (fd, exclusive) => call((b) => b.flockTry(fd, exclusive)),
   nftLoad: (path) => call((b) => b.nftLoad(path)),

@@ -51,6 +51,7 @@ import {
   NLM_F_DUMP,
   NLM_F_EXCL,
   NLM_F_REQUEST,
+  NLMSG_HDRLEN,
   OPER_STATES,
   RTEXT_FILTER_SKIP_STATS,
   RTM_DELLINK,
@@ -59,7 +60,7 @@ import {
   VETH_INFO_PEER,
   NLA_HDRLEN,
 } from './wire/constants.js'
-import { AttrIndex, attr, attrOffset, findAttr, attrString, attrU16be, attrU32, attrU8, nested, readS32, readString, readU16be, readU32, readU8, stringAt, u32At } from './wire/attrs.js'
+import { AttrIndex, align4, attr, attrOffset, findAttr, attrString, attrU16be, attrU32, attrU8, nested, readS32, readString, readU16be, readU32, readU8, stringAt, u32At } from './wire/attrs.js'
 import { encodeMessage } from './wire/header.js'
 import { decodeIfInfoMsg, encodeIfInfoMsg, IFINFOMSG_LEN } from './wire/ifinfomsg.js'
 import { bytesToMac, macToBytes } from './wire/mac.js'
@@ -177,17 +178,57 @@ export interface ResolvedChange {
 /** RTM_NEWLINK without NLM_F_CREATE: change an existing link (what `ip link set` sends). */
 export function encodeSetLink(target: LinkTarget, c: ResolvedChange): Buffer {
   if (c.name !== undefined && !('index' in target)) throw new TypeError('a rename must target the link by index')
-  const upBits = c.up === undefined ? {} : { flags: c.up ? IFF_UP : 0, change: IFF_UP }
-  const { ifi, nameAttr } = targetHeader(target, upBits)
-  const attrs: Buffer[] = [...nameAttr]
-  if (c.name !== undefined) attrs.push(attrString(IFLA_IFNAME, c.name))
-  if (c.mtu !== undefined) attrs.push(attrU32(IFLA_MTU, c.mtu))
-  if (c.mac !== undefined) attrs.push(attr(IFLA_ADDRESS, macToBytes(c.mac)))
-  if (c.master !== undefined) attrs.push(attrU32(IFLA_MASTER, c.master))
-  if (c.group !== undefined) attrs.push(attrU32(IFLA_GROUP, c.group))
-  if (c.alias !== undefined) attrs.push(attrString(IFLA_IFALIAS, c.alias))
-  if (c.netnsFd !== undefined) attrs.push(attrU32(IFLA_NET_NS_FD, c.netnsFd))
-  return encodeMessage(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, [ifi, ...attrs])
+  // Sized, then written in place: one allocation per message, where building it from parts made eight
+  // (a thousand taps tagged, then enslaved, are 2000 of these in a row, most of it in a cold CLI process).
+  // The same bytes as encodeMessage over [ifinfomsg, attrs…] in this order (test/unit/rtnl-wire.test.ts).
+  const targetName = 'name' in target ? target.name : undefined
+  const strLen = (v: string): number => align4(NLA_HDRLEN + Buffer.byteLength(v, 'utf8') + 1)
+  const mac = c.mac !== undefined ? c.mac.split(':') : undefined
+  let len = NLMSG_HDRLEN + IFINFOMSG_LEN
+  if (targetName !== undefined) len += strLen(targetName)
+  if (c.name !== undefined) len += strLen(c.name)
+  if (mac !== undefined) len += align4(NLA_HDRLEN + mac.length)
+  if (c.alias !== undefined) len += strLen(c.alias)
+  for (const v of [c.mtu, c.master, c.group, c.netnsFd]) if (v !== undefined) len += NLA_HDRLEN + 4
+  const out = Buffer.alloc(len)
+  out.writeUInt32LE(len, 0)
+  out.writeUInt16LE(RTM_NEWLINK, 4)
+  out.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK, 6)
+  let off = NLMSG_HDRLEN
+  out.writeUInt8(AF_UNSPEC, off)
+  out.writeInt32LE('index' in target ? target.index : 0, off + 4)
+  if (c.up !== undefined) {
+    out.writeUInt32LE(c.up ? IFF_UP : 0, off + 8)
+    out.writeUInt32LE(IFF_UP, off + 12)
+  }
+  off += IFINFOMSG_LEN
+  const str = (type: number, v: string): void => {
+    const n = out.write(v, off + NLA_HDRLEN, 'utf8')
+    out.writeUInt16LE(NLA_HDRLEN + n + 1, off)
+    out.writeUInt16LE(type, off + 2)
+    off += align4(NLA_HDRLEN + n + 1)
+  }
+  const u32 = (type: number, v: number | undefined): void => {
+    if (v === undefined) return
+    out.writeUInt16LE(NLA_HDRLEN + 4, off)
+    out.writeUInt16LE(type, off + 2)
+    out.writeUInt32LE(v >>> 0, off + NLA_HDRLEN)
+    off += NLA_HDRLEN + 4
+  }
+  if (targetName !== undefined) str(IFLA_IFNAME, targetName)
+  if (c.name !== undefined) str(IFLA_IFNAME, c.name)
+  u32(IFLA_MTU, c.mtu)
+  if (mac !== undefined) {
+    out.writeUInt16LE(NLA_HDRLEN + mac.length, off)
+    out.writeUInt16LE(IFLA_ADDRESS, off + 2)
+    for (let i = 0; i < mac.length; i++) out[off + NLA_HDRLEN + i] = parseInt(mac[i]!, 16)
+    off += align4(NLA_HDRLEN + mac.length)
+  }
+  u32(IFLA_MASTER, c.master)
+  u32(IFLA_GROUP, c.group)
+  if (c.alias !== undefined) str(IFLA_IFALIAS, c.alias)
+  u32(IFLA_NET_NS_FD, c.netnsFd)
+  return out
 }
 
 export function encodeDeleteLink(target: LinkTarget): Buffer {

@@ -291,6 +291,38 @@ export async function setLink(ctx: RtnlContext, ref: LinkRef, change: LinkChange
   }
 }
 
+/**
+ * Many links changed at once (no rename, no namespace move): each request sent without an ack of its own
+ * (RtnlSocket.requestQuiet), so a round of a thousand is answered by a few acks, one per datagram, and a
+ * refusal still rejects with that request's NetlinkError. Acked one by one, each ack was a datagram of its
+ * own read with two recvmsg and a call into JS: 2000 of them for 1000 taps tagged and enslaved.
+ */
+export async function setLinks(ctx: RtnlContext, changes: readonly { ref: LinkRef; change: LinkChange }[]): Promise<void> {
+  const masters = new Map<LinkRef, Promise<number>>()
+  const encoded = await Promise.all(
+    changes.map(async ({ ref, change }, i) => {
+      validateLinkRef(ref, `changes[${i}].ref`)
+      validateLinkChange(change, `changes[${i}].change`)
+      if (change.name !== undefined || change.netns !== undefined) throw new SpecError(`changes[${i}].change`, 'a rename or a namespace move goes through setLink')
+      const c: ResolvedChange = {}
+      if (change.up !== undefined) c.up = change.up
+      if (change.mtu !== undefined) c.mtu = change.mtu
+      if (change.mac !== undefined) c.mac = change.mac
+      if (change.alias !== undefined) c.alias = change.alias
+      if (change.group !== undefined) c.group = change.group
+      if (change.master === null) c.master = 0
+      else if (change.master !== undefined) {
+        // One lookup per master named, however many links join it.
+        const m = change.master
+        if (!masters.has(m)) masters.set(m, indexOfDependency(ctx, m, 'master'))
+        c.master = await masters.get(m)!
+      }
+      return { msg: encodeSetLink(targetOf(ref), c), object: describe(ref) }
+    }),
+  )
+  await Promise.all(encoded.map(({ msg, object }) => ctx.sock.requestQuiet(msg, { object })))
+}
+
 /** Absent link: NetlinkError with code ENODEV (isNotFound). */
 export async function deleteLink(ctx: RtnlContext, ref: LinkRef): Promise<void> {
   validateLinkRef(ref, 'link')

@@ -73,6 +73,11 @@ export class Rtnl {
     return links.setLink(this.ctx, ref, change)
   }
 
+  /** Many links changed in one round, without an ack per request (links.ts); a refusal rejects as setLink's. */
+  setLinks(changes: readonly { ref: LinkRef; change: LinkChange }[]): Promise<void> {
+    return links.setLinks(this.ctx, changes)
+  }
+
   deleteLink(ref: LinkRef): Promise<void> {
     return links.deleteLink(this.ctx, ref)
   }

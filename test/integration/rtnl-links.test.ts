@@ -215,3 +215,28 @@ t.test('bad input: typed error, nothing created', async (t) => {
   }
   t.same((await ipLinks(ns)).map((l) => l.ifname).sort(), before, 'no link was created')
 })
+
+t.test('setLinks: a round of changes without an ack each; a refused one rejects with its own error, the others are made', async (t) => {
+  const ns = await makeNs(t, 's11')
+  const rtnl = Rtnl.open(ns)
+  t.teardown(() => rtnl.close())
+  const br = await rtnl.addLink({ kind: 'bridge', name: 's11br' })
+  const names = Array.from({ length: 300 }, (_, i) => `s11d${i}`)
+  await ns.ip(names.map((n) => `tuntap add dev ${n} mode tap`).join('\n'))
+  await rtnl.setLinks(names.map((n, i) => ({ ref: n, change: { group: 41, alias: `kvmnet:s11:${i}`, mac: `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}` } })))
+  // The master by name: looked up once, whatever the number of links joining it.
+  await rtnl.setLinks(names.map((n) => ({ ref: n, change: { master: 's11br', up: true } })))
+  const got = await ipLinks(ns, 'group', '41')
+  t.equal(got.length, 300, 'every link in the group')
+  t.same(got.filter((l, i) => l.master !== 's11br' || !l.flags.includes('UP') || l.ifalias !== `kvmnet:s11:${names.indexOf(l.ifname)}` || i < 0), [], 'each with its alias, on the bridge, up')
+  t.equal((await ipLink(ns, 's11d7')).address, '02:00:00:00:00:07', 'its MAC')
+  // One link in the middle of a round is refused (no such link): that request's NetlinkError, naming it.
+  const round = rtnl.setLinks(['s11d1', 's11nope', 's11d2'].map((n) => ({ ref: n, change: { mtu: 1400 } })))
+  const err = await round.then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof NetlinkError && isNotFound(err), 'the NetlinkError ENODEV of that request')
+  t.match((err as Error).message, /s11nope/, 'naming the missing link')
+  await new Promise((r) => setTimeout(r, 50))
+  t.equal((await ipLink(ns, 's11d2')).mtu, 1400, 'the request after the refused one was still carried out')
+  await t.rejects(rtnl.setLinks([{ ref: 's11d1', change: { name: 's11x' } }]), SpecError, 'a rename is refused before anything is sent')
+  t.equal(br.kind, 'bridge')
+})

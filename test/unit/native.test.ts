@@ -40,6 +40,7 @@ t.test('the binding loads and exports every function', async (t) => {
     'tapCreate',
     'tapCreateMany',
     'tapSetPersist',
+    'tapSettle',
     'closeFd',
     'nftLoad',
     'nftRun',
@@ -93,6 +94,10 @@ t.test('system call failures become SystemError with errno, code, syscall and pa
 
   t.match(catchErr(() => native.setsockoptInt(-1, 1, 8, 1)), { errno: 9, code: 'EBADF', syscall: 'setsockopt' })
   t.match(catchErr(() => native.tapSetPersist(-1, false)), { errno: 9, code: 'EBADF', syscall: 'ioctl' })
+  // tapSettle: a namespace that is not there is a SystemError before anything is asked; a bad name a TypeError.
+  t.type(catchErr(() => native.tapSettle!('/nonexistent-kva/netns', ['t0'])), SystemError)
+  t.type(catchErr(() => loadBinding().tapSettle!(null, ['x'.repeat(16)])), TypeError, 'a name over 15 bytes')
+  t.equal(native.tapSettle!(null, []), undefined, 'no names: nothing to ask')
 
   let called = false
   const missing = '/nonexistent-kva/netns'

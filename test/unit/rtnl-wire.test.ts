@@ -250,3 +250,38 @@ t.test('NLMSG_ERROR with extended ack (capped), plain ack, NLMSG_DONE, multipart
   t.same(parseDone(parts[2]!.payload, 0), { errno: 0, message: undefined })
   t.same(parseDone(hex('f0ffffff', '0900 0100 | 6e6f706500 | 000000'), 0x200), { errno: 16, message: 'nope' })
 })
+
+t.test('encodeSetLink, written in place: the bytes of the message built from its parts, for every field and mix of them', async (t) => {
+  const { encodeIfInfoMsg } = await import('../../src/rtnl/wire/ifinfomsg.js')
+  const { macToBytes } = await import('../../src/rtnl/wire/mac.js')
+  type Change = Parameters<typeof encodeSetLink>[1]
+  // The construction the encoder had: an ifinfomsg, then each attribute as a buffer of its own, in this order.
+  const fromParts = (target: { index: number } | { name: string }, c: Change): Buffer => {
+    const ifi = encodeIfInfoMsg({ index: 'index' in target ? target.index : 0, ...(c.up === undefined ? {} : { flags: c.up ? 1 : 0, change: 1 }) })
+    const attrs: Buffer[] = 'name' in target ? [attrString(3, target.name)] : []
+    if (c.name !== undefined) attrs.push(attrString(3, c.name))
+    if (c.mtu !== undefined) attrs.push(attrU32(4, c.mtu))
+    if (c.mac !== undefined) attrs.push(attr(1, macToBytes(c.mac)))
+    if (c.master !== undefined) attrs.push(attrU32(10, c.master))
+    if (c.group !== undefined) attrs.push(attrU32(27, c.group))
+    if (c.alias !== undefined) attrs.push(attrString(20, c.alias))
+    if (c.netnsFd !== undefined) attrs.push(attrU32(28, c.netnsFd))
+    return encodeMessage(16, 5, [ifi, ...attrs])
+  }
+  const changes: Change[] = [
+    {},
+    { up: true },
+    { up: false, master: 0 },
+    { group: 77, alias: 'kvmnet:net:port@ab', mac: '52:54:00:0a:0b:0c', mtu: 9000 },
+    { master: 12, up: true },
+    { alias: 'é', mac: '02:00:00:00:00:01' },
+    { alias: 'abc' },
+    { alias: 'abcd' },
+    { mac: '00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00:11:22:33' },
+    { netnsFd: 7, group: 4294967295 },
+  ]
+  for (const target of [{ index: 9 }, { name: 'p' }, { name: 'pcp999' }, { name: 'abcdefghijklmno' }]) {
+    for (const c of changes) t.same(encodeSetLink(target, c), fromParts(target, c), `${JSON.stringify(target)} ${JSON.stringify(c)}`)
+  }
+  t.same(encodeSetLink({ index: 3 }, { name: 'newname', up: true }), fromParts({ index: 3 }, { name: 'newname', up: true }), 'a rename by index')
+})

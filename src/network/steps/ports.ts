@@ -7,7 +7,7 @@
  */
 import { KvmnetError, SpecError, isNotFound, ignoreNotFound } from '../../errors.js'
 import type { LinkInfo, Rtnl } from '../../rtnl/index.js'
-import { createTaps, type TapHandle } from '../../tap/index.js'
+import { closeTaps, createTaps } from '../../tap/index.js'
 import { native } from '../../native/index.js'
 import type { ApplyContext } from '../driver.js'
 import { type NetworkPlan, type PlannedMacvtap, type PlannedPort, type PlannedTap, type PortAnchor } from '../plan.js'
@@ -150,15 +150,11 @@ async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: numb
     await Promise.all(persisted.map((name) => rtnl.deleteLink(name).catch(ignoreNotFound)))
   })
   // Pipelined rounds: every request of a round is in flight at once on the same socket.
-  await Promise.all(
-    taps.map((p) =>
-      rtnl.setLink(p.name, {
-        group: plan.group,
-        alias: plan.alias.port,
-        mac: p.hostMac,
-        ...(plan.mtu !== undefined ? { mtu: plan.mtu } : {}),
-      }),
-    ),
+  await rtnl.setLinks(
+    taps.map((p) => ({
+      ref: p.name,
+      change: { group: plan.group, alias: plan.alias.port, mac: p.hostMac, ...(plan.mtu !== undefined ? { mtu: plan.mtu } : {}) },
+    })),
   )
   taps.forEach((p, i) => {
     const h = handles[i]
@@ -168,35 +164,10 @@ async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: numb
     persisted.push(p.name)
   })
   // Then closed, after every TUNSETPERSIST (both take the rtnl lock: interleaved, each ioctl would wait
-  // behind a close), and before they join the bridge: without carrier, see above.
-  await closePersisted(taps.flatMap((p, i) => (p.persistent && handles[i] ? [handles[i]] : [])))
-  await Promise.all(taps.map((p) => rtnl.setLink(p.name, { master: bridge, ...(raiseLater?.has(p.name) ? {} : { up: true }) })))
-}
-
-/**
- * Up to this many fds are closed on the event loop, more off it. Each close waits for the kernel to detach
- * a queue (tun's synchronize_net): ~0.1-0.2 ms here, so many taps are closed in parallel on libuv's thread
- * pool. But a process's first use of that pool starts its 4 threads, and for one tap that costs more than
- * the close (fresh `kvmnet up` processes, one tap: close 0.16 ms median on the loop against 0.6 ms through
- * the pool, with 5-40 ms outliers on a loaded host) — and nothing else on `up` uses the pool.
- */
-const CLOSE_ON_LOOP_MAX_FDS = 4
-
-async function closePersisted(handles: readonly TapHandle[]): Promise<void> {
-  if (handles.reduce((n, h) => n + h.fds.length, 0) > CLOSE_ON_LOOP_MAX_FDS) {
-    await Promise.all(handles.map((h) => h.closeAsync()))
-    return
-  }
-  // Every handle closed even if one fails (as the parallel closes do), then the first failure told.
-  let first: { err: unknown } | undefined
-  for (const h of handles) {
-    try {
-      h.close()
-    } catch (err) {
-      first ??= { err }
-    }
-  }
-  if (first) throw first.err
+  // behind a close), and settled before they join the bridge: without carrier, and known to the kernel to
+  // be without it (see closeTaps), so the bridge neither enables them nor disables them again later.
+  await closeTaps(ctx.ns, taps.flatMap((p, i) => (p.persistent && handles[i] ? [handles[i]] : [])))
+  await rtnl.setLinks(taps.map((p) => ({ ref: p.name, change: { master: bridge, ...(raiseLater?.has(p.name) ? {} : { up: true }) } })))
 }
 
 async function createMacvtapPorts(
