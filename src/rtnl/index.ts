@@ -1,6 +1,7 @@
 /** The typed rtnetlink API: operations and their types. Messages and sockets are in wire.ts (`kvmnet/wire`). */
 export { Rtnl } from './rtnl.js'
 export type {
+  AddrGenMode,
   BridgeData,
   BridgeSpec,
   LinkChange,

@@ -4,9 +4,11 @@
  */
 import { ipaddr } from '../util/index.js'
 import {
+  AF_INET6,
   AF_UNSPEC,
   IFF_UP,
   IFLA_ADDRESS,
+  IFLA_AF_SPEC,
   IFLA_BR_FORWARD_DELAY,
   IFLA_BR_STP_STATE,
   IFLA_BR_VLAN_FILTERING,
@@ -14,6 +16,7 @@ import {
   IFLA_GROUP,
   IFLA_IFALIAS,
   IFLA_IFNAME,
+  IFLA_INET6_ADDR_GEN_MODE,
   IFLA_INFO_DATA,
   IFLA_INFO_KIND,
   IFLA_INFO_SLAVE_KIND,
@@ -65,7 +68,7 @@ import { encodeMessage } from './wire/header.js'
 import { decodeIfInfoMsg, encodeIfInfoMsg, IFINFOMSG_LEN } from './wire/ifinfomsg.js'
 import { bytesToMac, macToBytes } from './wire/mac.js'
 import { ipBytes, ipString } from './wire/ip.js'
-import type { LinkInfo, LinkSelection, LinkSpec, MacvlanMode, TunData, VxlanData } from './link-types.js'
+import type { AddrGenMode, LinkInfo, LinkSelection, LinkSpec, MacvlanMode, TunData, VxlanData } from './link-types.js'
 
 export const MACVLAN_MODE_VALUES: Readonly<Record<MacvlanMode, number>> = {
   private: MACVLAN_MODE_PRIVATE,
@@ -173,7 +176,15 @@ export interface ResolvedChange {
   group?: number
   name?: string
   netnsFd?: number
+  /** IN6_ADDR_GEN_MODE_*: see ADDR_GEN_MODE_VALUES. */
+  addrGenMode?: number
 }
+
+/** The kernel's IN6_ADDR_GEN_MODE_* for each LinkChange.addrGenMode. */
+export const ADDR_GEN_MODE_VALUES: Readonly<Record<AddrGenMode, number>> = { eui64: 0, none: 1, 'stable-privacy': 2, random: 3 }
+
+/** IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE u8 } }: 4 + 4 + 4 + 1, the u8 padded to 4. */
+const AF_SPEC_GEN_MODE_LEN = 16
 
 /** RTM_NEWLINK without NLM_F_CREATE: change an existing link (what `ip link set` sends). */
 export function encodeSetLink(target: LinkTarget, c: ResolvedChange): Buffer {
@@ -190,6 +201,7 @@ export function encodeSetLink(target: LinkTarget, c: ResolvedChange): Buffer {
   if (mac !== undefined) len += align4(NLA_HDRLEN + mac.length)
   if (c.alias !== undefined) len += strLen(c.alias)
   for (const v of [c.mtu, c.master, c.group, c.netnsFd]) if (v !== undefined) len += NLA_HDRLEN + 4
+  if (c.addrGenMode !== undefined) len += AF_SPEC_GEN_MODE_LEN
   const out = Buffer.alloc(len)
   out.writeUInt32LE(len, 0)
   out.writeUInt16LE(RTM_NEWLINK, 4)
@@ -228,6 +240,17 @@ export function encodeSetLink(target: LinkTarget, c: ResolvedChange): Buffer {
   u32(IFLA_GROUP, c.group)
   if (c.alias !== undefined) str(IFLA_IFALIAS, c.alias)
   u32(IFLA_NET_NS_FD, c.netnsFd)
+  if (c.addrGenMode !== undefined) {
+    // Nested without NLA_F_NESTED, as iproute2 sends it (the kernel walks IFLA_AF_SPEC either way).
+    out.writeUInt16LE(AF_SPEC_GEN_MODE_LEN, off)
+    out.writeUInt16LE(IFLA_AF_SPEC, off + 2)
+    out.writeUInt16LE(AF_SPEC_GEN_MODE_LEN - NLA_HDRLEN, off + 4)
+    out.writeUInt16LE(AF_INET6, off + 6)
+    out.writeUInt16LE(NLA_HDRLEN + 1, off + 8)
+    out.writeUInt16LE(IFLA_INET6_ADDR_GEN_MODE, off + 10)
+    out.writeUInt8(c.addrGenMode, off + 12)
+    off += AF_SPEC_GEN_MODE_LEN
+  }
   return out
 }
 

@@ -102,7 +102,16 @@ export interface LinkChange {
   name?: string
   /** Move to another namespace. */
   netns?: NetnsRef
+  /**
+   * How the kernel makes the link's IPv6 link-local address (iproute2's `addrgenmode`): 'none' gives it
+   * none, so a bridge port carries no address of the host's. Refused (EAFNOSUPPORT) where the kernel has
+   * no IPv6 or the link's MTU is under 1280.
+   */
+  addrGenMode?: AddrGenMode
 }
+
+export const ADDR_GEN_MODES = ['eui64', 'none', 'stable-privacy', 'random'] as const
+export type AddrGenMode = (typeof ADDR_GEN_MODES)[number]
 
 export interface LinkFilter {
   master?: LinkRef

@@ -5,7 +5,7 @@
 import { ipaddr } from '../util/index.js'
 import { SpecError } from '../errors.js'
 import { Issues, join } from './issues.js'
-import { LINK_KINDS, type LinkChange, type LinkRef, type LinkSpec, type MacvlanMode } from './link-types.js'
+import { ADDR_GEN_MODES, LINK_KINDS, type LinkChange, type LinkRef, type LinkSpec, type MacvlanMode } from './link-types.js'
 import { isMac, isUsableUnicastMac } from './wire/mac.js'
 
 export const IFNAMSIZ = 16
@@ -181,5 +181,7 @@ export function validateLinkChange(change: LinkChange, prefix = ''): void {
   }
   if (change.netns !== undefined && (typeof change.netns !== 'object' || typeof change.netns.path !== 'string'))
     issues.add(f('netns'), 'must be a namespace reference { path }')
+  if (change.addrGenMode !== undefined && !(ADDR_GEN_MODES as readonly unknown[]).includes(change.addrGenMode))
+    issues.add(f('addrGenMode'), `must be one of ${ADDR_GEN_MODES.join(', ')}`)
   issues.throwIfAny()
 }

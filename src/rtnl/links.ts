@@ -18,6 +18,7 @@ import {
   encodeDeleteLink,
   encodeDumpLinks,
   encodeSetLink,
+  ADDR_GEN_MODE_VALUES,
   type LinkTarget,
   type ResolvedChange,
   type ResolvedCreate,
@@ -274,6 +275,7 @@ export async function setLink(ctx: RtnlContext, ref: LinkRef, change: LinkChange
   if (change.mac !== undefined) c.mac = change.mac
   if (change.alias !== undefined) c.alias = change.alias
   if (change.group !== undefined) c.group = change.group
+  if (change.addrGenMode !== undefined) c.addrGenMode = ADDR_GEN_MODE_VALUES[change.addrGenMode]
   if (change.master === null) c.master = 0
   else if (change.master !== undefined) c.master = await indexOfDependency(ctx, change.master, 'master')
   // A rename carries the new name in IFLA_IFNAME, so the link itself must be named by index.
@@ -310,6 +312,7 @@ export async function setLinks(ctx: RtnlContext, changes: readonly { ref: LinkRe
       if (change.mac !== undefined) c.mac = change.mac
       if (change.alias !== undefined) c.alias = change.alias
       if (change.group !== undefined) c.group = change.group
+      if (change.addrGenMode !== undefined) c.addrGenMode = ADDR_GEN_MODE_VALUES[change.addrGenMode]
       if (change.master === null) c.master = 0
       else if (change.master !== undefined) {
         // One lookup per master named, however many links join it.

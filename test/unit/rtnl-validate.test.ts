@@ -65,6 +65,8 @@ t.test('bad specs name the field', async (t) => {
 t.test('link changes', async (t) => {
   t.doesNotThrow(() => validateLinkChange({ master: null, up: false, name: 'new0', group: 3 }))
   field(t, () => validateLinkChange({ mtu: 10 }), 'mtu', 'mtu')
+  field(t, () => validateLinkChange({ addrGenMode: 'off' as never }), 'addrGenMode', 'addrGenMode')
+  t.doesNotThrow(() => validateLinkChange({ addrGenMode: 'none' }))
   field(t, () => validateLinkChange({ name: 'x'.repeat(16) }), 'name', 'rename too long')
   field(t, () => validateLinkChange({ master: '' }), 'master', 'empty master')
 })

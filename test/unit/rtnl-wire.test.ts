@@ -142,6 +142,11 @@ t.test('set, delete, group delete, get, dump', async (t) => {
     hex(nlh(60, 16, REQ_ACK), '00 00 0000 | 00000000 | 01000000 | 01000000', '0900 0300 | 7461703000 | 000000', '0800 0a00 | 04000000', '0600 1400 | 7800 | 0000'),
   )
   t.throws(() => encodeSetLink({ name: 'a' }, { name: 'b' }), TypeError, 'rename needs an index')
+  t.same(
+    encodeSetLink({ index: 2 }, { addrGenMode: 1 }),
+    hex(nlh(48, 16, REQ_ACK), '00 00 0000 | 02000000 | 00000000 | 00000000', '1000 1a00 | 0c00 0a00 | 0500 0800 | 01 000000'),
+    'addrgenmode none: IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE 1 } }, the bytes `ip link set dev d0 addrgenmode none` sends (strace)',
+  )
   t.same(encodeDeleteLink({ index: 5 }), hex(nlh(32, 17, REQ_ACK), '00 00 0000 | 05000000 | 00000000 | 00000000'))
   t.same(
     encodeDeleteGroup(42),

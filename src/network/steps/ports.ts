@@ -5,6 +5,7 @@
  * network's and are re-enslaved if a converge moved the bridge; with `prune`, ports of this network that
  * the plan does not list are removed.
  */
+import { existsSync } from 'node:fs'
 import { KvmnetError, SpecError, isNotFound, ignoreNotFound } from '../../errors.js'
 import type { LinkInfo, Rtnl } from '../../rtnl/index.js'
 import { closeTaps, createTaps } from '../../tap/index.js'
@@ -118,6 +119,19 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
 type OnUndo = (undo: () => Promise<void> | void) => void
 
 /**
+ * A port is the guest's cable, not an interface of the host's: the kernel would give each tap an IPv6
+ * link-local address of the host's once a guest brings carrier (then DAD, router solicitations and MLD
+ * sent to the guest, and the host reachable at fe80::…%port — from a very-isolated network too, whose
+ * bridge has no address). Asked for in the tagging message; left out where the kernel has no IPv6 (the
+ * message would be refused) or the MTU is under IPv6's 1280 (the link then has no IPv6 at all).
+ */
+function noHostAddress(mtu: number | undefined): { addrGenMode?: 'none' } {
+  hasIpv6 ??= existsSync('/proc/sys/net/ipv6')
+  return hasIpv6 && (mtu === undefined || mtu >= 1280) ? { addrGenMode: 'none' } : {}
+}
+let hasIpv6: boolean | undefined
+
+/**
  * Taps are created non-persistent and tagged (group, alias, host MAC) before they are made persistent: a
  * process killed before that leaves no tap behind (a non-persistent tap dies with its fds), and one killed
  * after leaves taps that are tagged, so `down` and `gc` find them (and the next `up` enslaves them).
@@ -153,7 +167,7 @@ async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: numb
   await rtnl.setLinks(
     taps.map((p) => ({
       ref: p.name,
-      change: { group: plan.group, alias: plan.alias.port, mac: p.hostMac, ...(plan.mtu !== undefined ? { mtu: plan.mtu } : {}) },
+      change: { group: plan.group, alias: plan.alias.port, mac: p.hostMac, ...(plan.mtu !== undefined ? { mtu: plan.mtu } : {}), ...noHostAddress(plan.mtu) },
     })),
   )
   taps.forEach((p, i) => {

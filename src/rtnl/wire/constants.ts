@@ -117,6 +117,7 @@ export const IFLA_LINKINFO = 18
 export const IFLA_NET_NS_PID = 19
 export const IFLA_IFALIAS = 20
 export const IFLA_GROUP = 27
+export const IFLA_AF_SPEC = 26
 export const IFLA_NET_NS_FD = 28
 export const IFLA_EXT_MASK = 29
 export const IFLA_PROMISCUITY = 30
@@ -129,6 +130,9 @@ export const IFLA_MAX_MTU = 51
 export const IFLA_PERM_ADDRESS = 54
 
 export const IFLA_INFO_KIND = 1
+
+// IFLA_AF_SPEC's AF_INET6 part (linux/if_link.h)
+export const IFLA_INET6_ADDR_GEN_MODE = 8
 export const IFLA_INFO_DATA = 2
 export const IFLA_INFO_SLAVE_KIND = 4
 

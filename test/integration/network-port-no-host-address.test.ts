@@ -1,0 +1,74 @@
+/**
+ * A port is the guest's cable, not an interface of the host's: a tap kvmnet makes carries no IPv6
+ * link-local address of the host's once a guest brings carrier (addrgenmode none), so a guest on a
+ * very-isolated network cannot reach the host at fe80::…%eth0, and the host sends it no DAD or router
+ * solicitation from the port. IPv6 on the bridge (a NAT network's router advertisements, SLAAC,
+ * the host's address) is unchanged; an MTU under 1280 (no IPv6 on the link at all) still comes up.
+ * Guests are socat-relayed namespaces behind the taps (test/helpers/tap-guest.ts).
+ */
+import t, { type Test } from 'tap'
+import { rm } from 'node:fs/promises'
+import { createNetwork, validateSpec, type NetworkSpec } from '../../src/index.js'
+import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
+import { tapGuest } from '../helpers/tap-guest.js'
+import { ping } from '../helpers/guest.js'
+
+interface JsonAddr {
+  addr_info?: { local: string; tentative?: boolean; scope: string }[]
+}
+
+async function v6Addresses(ns: TestNs, dev: string): Promise<{ local: string; tentative?: boolean; scope: string }[]> {
+  return (JSON.parse(await ns.run('ip', ['-j', '-6', 'addr', 'show', 'dev', dev])) as JsonAddr[]).flatMap((l) => l.addr_info ?? [])
+}
+
+/** The guest's link-local address once its DAD is over: by then the host's end has had as long to make one. */
+async function settledLinkLocal(guest: TestNs): Promise<string> {
+  return waitFor(async () => (await v6Addresses(guest, 'eth0')).find((a) => a.scope === 'link' && !a.tentative)?.local, 15_000, 100)
+}
+
+async function upWith(t: Test, host: TestNs, spec: NetworkSpec): Promise<void> {
+  const stateRoot = `/run/kvmnet-test/${host.name}`
+  const net = createNetwork(validateSpec(spec), { netns: host.name, stateRoot })
+  t.teardown(async () => {
+    await net.down().catch(() => undefined)
+    await rm(stateRoot, { recursive: true, force: true })
+  })
+  await net.up()
+}
+
+t.test('very-isolated: the port has no host address once a guest brings carrier', async (t) => {
+  const host = await makeNs(t, 'kh')
+  await upWith(t, host, { name: 'khvi', mode: 'very-isolated', bridge: 'kvbr-khvi', ports: [{ name: 'khvi-p0', mac: '52:54:00:6a:00:10', vnetHdr: false }] })
+  const link = (JSON.parse(await host.run('ip', ['-j', '-d', 'link', 'show', 'khvi-p0'])) as { inet6_addr_gen_mode?: string }[])[0]
+  t.equal(link?.inet6_addr_gen_mode, 'none', 'the tap was made with addrgenmode none')
+  const guest = await tapGuest(t, host, 'khvi-p0', '52:54:00:6a:00:10', '10.106.0.10/24', 'kh')
+  const own = await settledLinkLocal(guest)
+  t.same(await v6Addresses(host, 'khvi-p0'), [], 'the port has no IPv6 address with a guest on it')
+  t.ok(own, `the guest has its own link-local address (${own})`)
+})
+
+t.test('nat with IPv6: ports carry no address, the guest still gets SLAAC from the bridge and reaches the host', async (t) => {
+  const host = await makeNs(t, 'kh')
+  await upWith(t, host, {
+    name: 'khnat',
+    mode: 'nat',
+    bridge: 'kvbr-khnat',
+    ipv4: { address: '10.107.0.1/24', dhcp: { range: ['10.107.0.100', '10.107.0.150'] } },
+    ipv6: { address: 'fd00:107::1/64' },
+    ports: [{ name: 'khnat-p0', mac: '52:54:00:6b:00:10', vnetHdr: false }],
+  })
+  const guest = await tapGuest(t, host, 'khnat-p0', '52:54:00:6b:00:10', '10.107.0.10/24', 'kh')
+  const own = await settledLinkLocal(guest)
+  const global = await waitFor(async () => (await v6Addresses(guest, 'eth0')).find((a) => a.scope === 'global' && !a.tentative && a.local.startsWith('fd00:107:'))?.local, 20_000, 200)
+  t.ok(global, `the guest took a SLAAC address from the bridge's advertisements (${global})`)
+  t.ok(await ping(guest, 'fd00:107::1'), "the guest reaches the host's address on the bridge")
+  t.same(await v6Addresses(host, 'khnat-p0'), [], 'the port has no IPv6 address')
+  t.ok(own, `the guest has its own link-local address (${own})`)
+})
+
+t.test('an MTU under 1280 (no IPv6 on the link): the port comes up without an address mode of its own', async (t) => {
+  const host = await makeNs(t, 'kh')
+  await upWith(t, host, { name: 'khmtu', mode: 'very-isolated', bridge: 'kvbr-khmtu', mtu: 1200, ports: [{ name: 'khmtu-p0' }] })
+  const link = (JSON.parse(await host.run('ip', ['-j', '-d', 'link', 'show', 'khmtu-p0'])) as { mtu: number; operstate: string }[])[0]
+  t.equal(link?.mtu, 1200, 'the port has the MTU')
+})
