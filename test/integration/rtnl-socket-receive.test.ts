@@ -7,10 +7,10 @@
  */
 import t from 'tap'
 import { KvmnetError, SystemError } from '../../src/errors.js'
-import { native } from '../../src/native/index.js'
+import { loadBinding, native } from '../../src/native/index.js'
 import { RtnlSocket, encodeDumpLinks, encodeGetLink, decodeLink } from '../../src/rtnl/wire.js'
 import { SOL_SOCKET, SO_RCVBUF } from '../../src/rtnl/wire/constants.js'
-import { RECV_DATAGRAM_BYTES } from '../../src/rtnl/open-raw-socket.js'
+import { RECV_DATAGRAM_BYTES, isOwnNetlinkPort } from '../../src/rtnl/open-raw-socket.js'
 import { makeNs } from '../helpers/ns.js'
 
 const RTNLGRP_LINK = 1
@@ -133,4 +133,25 @@ t.test('a socket closed in the middle of a read: what is pending rejects, nothin
   const fresh = RtnlSocket.open({ path: ns.path, name: ns.name })
   t.teardown(() => fresh.close())
   t.equal((await fresh.dump(encodeDumpLinks())).length, 301)
+})
+
+t.test("with an addon that predates its own socket, the netlink package's socket is used, as before", async (t) => {
+  const ns = await makeNs(t, 'm11')
+  await ns.ip(Array.from({ length: 100 }, (_, i) => `link add m11p${i} type bridge`).join('\n'))
+  const binding = loadBinding() as { NetlinkSocket?: unknown }
+  const own = binding.NetlinkSocket
+  delete binding.NetlinkSocket
+  let sock: RtnlSocket
+  try {
+    sock = RtnlSocket.open({ path: ns.path, name: ns.name })
+  } finally {
+    binding.NetlinkSocket = own
+  }
+  t.teardown(() => sock.close())
+  t.ok(isOwnNetlinkPort(sock.port), 'a port id of this process')
+  const [dump, gets] = await Promise.all([sock.dump(encodeDumpLinks()), Promise.all(Array.from({ length: 100 }, (_, i) => sock.request(encodeGetLink({ name: `m11p${i}` }))))])
+  t.equal(dump.length, 101)
+  t.same(gets.map((r) => decodeLink(r[0]!.payload).name), Array.from({ length: 100 }, (_, i) => `m11p${i}`))
+  const missing = await sock.request(encodeGetLink({ name: 'm11-none' })).catch((e: { code?: string }) => e.code)
+  t.equal(missing, 'ENODEV')
 })
