@@ -156,6 +156,12 @@ class NetlinkSocket : public Napi::ObjectWrap<NetlinkSocket> {
       ::close(fd_);
       fd_ = -1;
     }
+    // Strong references are GC roots: the callback's closure holds the JS socket, which holds this object's
+    // wrapper, so kept past close they made every closed socket live for good. Nothing is read after close.
+    callback_.Reset();
+    buffer_ref_.Reset();
+    data_ = nullptr;
+    size_ = 0;
   }
 
   static void FreePoll(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
@@ -204,6 +210,7 @@ class NetlinkSocket : public Napi::ObjectWrap<NetlinkSocket> {
   }
 
   void Emit(EventKind kind, double n) {
+    if (callback_.IsEmpty()) return;
     Napi::Env env = Env();
     napi_value args[2];
     napi_create_int32(env, kind, &args[0]);

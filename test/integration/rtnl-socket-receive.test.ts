@@ -8,9 +8,11 @@
 import t from 'tap'
 import { KvmnetError, SystemError } from '../../src/errors.js'
 import { loadBinding, native } from '../../src/native/index.js'
-import { RtnlSocket, encodeDumpLinks, encodeGetLink, decodeLink } from '../../src/rtnl/wire.js'
+import { NetlinkSubscription, RtnlSocket, encodeDumpLinks, encodeGetLink, decodeLink } from '../../src/rtnl/wire.js'
 import { SOL_SOCKET, SO_RCVBUF } from '../../src/rtnl/wire/constants.js'
 import { RECV_DATAGRAM_BYTES, isOwnNetlinkPort } from '../../src/rtnl/open-raw-socket.js'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { makeNs } from '../helpers/ns.js'
 
 const RTNLGRP_LINK = 1
@@ -154,4 +156,43 @@ t.test("with an addon that predates its own socket, the netlink package's socket
   t.same(gets.map((r) => decodeLink(r[0]!.payload).name), Array.from({ length: 100 }, (_, i) => `m11p${i}`))
   const missing = await sock.request(encodeGetLink({ name: 'm11-none' })).catch((e: { code?: string }) => e.code)
   t.equal(missing, 'ENODEV')
+})
+
+t.test('a closed socket is garbage like any object (the native side lets go of its callback and buffer)', async (t) => {
+  // The addon held the callback strongly, and through it the socket: every socket opened and closed (one
+  // per `up` for the nf_tables first look) stayed in memory for good.
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const ns = await makeNs(t, 'm11')
+  const refs: WeakRef<RtnlSocket>[] = []
+  for (let i = 0; i < 50; i++) {
+    const s = RtnlSocket.open({ path: ns.path, name: ns.name })
+    await s.request(encodeGetLink({ name: 'lo' }))
+    s.close()
+    refs.push(new WeakRef(s))
+  }
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setImmediate(r))
+    gc()
+  }
+  const alive = refs.filter((r) => r.deref() !== undefined).length
+  t.ok(alive <= 2, `${alive} of 50 closed sockets still alive after GC`)
+})
+
+t.test('a closed subscription is garbage too (its listener let go of its callback)', async (t) => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const ns = await makeNs(t, 'm11')
+  const refs: WeakRef<NetlinkSubscription>[] = []
+  for (let i = 0; i < 30; i++) {
+    const s = NetlinkSubscription.open({ path: ns.path, name: ns.name }, [RTNLGRP_LINK])
+    refs.push(new WeakRef(s))
+    s.close()
+  }
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setImmediate(r))
+    gc()
+  }
+  const alive = refs.filter((r) => r.deref() !== undefined).length
+  t.ok(alive <= 2, `${alive} of 30 closed subscriptions still alive after GC`)
 })
