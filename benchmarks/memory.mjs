@@ -28,7 +28,7 @@ function figures() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
-const ns = await Netns.create({ prefix: 'kvbench-mem' })
+const ns = await Netns.create({ prefix: process.env.BENCH_NS_PREFIX ?? 'kvbench-mem' })
 const nets = []
 try {
   globalThis.gc?.()

@@ -24,6 +24,7 @@
         "src/nft_worker.cc",
         "src/nft_run.cc",
         "src/netlink_listener.cc",
+        "src/netlink_socket.cc",
         "src/malloc_trim.cc",
         "src/sha256.cc",
         "src/exit_now.cc"

@@ -30,6 +30,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   exports.Set("constants", Constants(env));
   InitNetlinkListener(env, exports);
+  InitNetlinkSocket(env, exports);
   return exports;
 }
 

@@ -27,5 +27,6 @@ Napi::Value Sha256(const Napi::CallbackInfo& info);
 [[noreturn]] Napi::Value ExitNow(const Napi::CallbackInfo& info);
 Napi::Object Constants(Napi::Env env);
 void InitNetlinkListener(Napi::Env env, Napi::Object exports);
+void InitNetlinkSocket(Napi::Env env, Napi::Object exports);
 
 }  // namespace kvmnet

@@ -137,6 +137,9 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
       ::close(fd_);
       fd_ = -1;
     }
+    // A strong reference is a GC root: the callback's closure holds the JS side, which holds this object's
+    // wrapper, so kept past close it made every closed listener live for good. Nothing is emitted after.
+    callback_.Reset();
   }
 
   static void FreePoll(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
@@ -188,6 +191,7 @@ class NetlinkListener : public Napi::ObjectWrap<NetlinkListener> {
   void EmitError(int err, const char* op) { Emit("error", ToJsError(Env(), SysFailure{err, "netlink", "", op}).Value()); }
 
   void Emit(const char* kind, Napi::Value arg = Napi::Value()) {
+    if (callback_.IsEmpty()) return;
     Napi::Env env = Env();
     std::vector<napi_value> args{Napi::String::New(env, kind)};
     if (!arg.IsEmpty()) args.push_back(arg);

@@ -76,6 +76,26 @@ export interface NativeNetlinkListener {
 /** 'message': one datagram; 'overrun': notifications were lost (ENOBUFS); 'error': the socket failed. */
 export type NetlinkListenerCallback = (kind: 'message' | 'overrun' | 'error', arg?: Buffer | Error) => void
 
+/**
+ * The request socket of src/rtnl/socket.ts (native/src/netlink_socket.cc): datagrams are read into the
+ * Buffer given to the constructor, reused for every one; the callback says what arrived.
+ */
+export interface NativeNetlinkSocket {
+  readonly fd: number
+  start(): void
+  /** The Buffers as one datagram: 0, or the errno of the failed sendmsg. */
+  send(buffers: readonly Buffer[]): number
+  ref(): void
+  unref(): void
+  close(): void
+}
+
+/**
+ * kind 0: a datagram of n bytes is in the buffer's first n; 1: a datagram of n bytes did not fit the buffer
+ * and is lost; 2: the kernel dropped datagrams (ENOBUFS); 3: the socket failed with errno n.
+ */
+export type NetlinkSocketCallback = (kind: 0 | 1 | 2 | 3, n: number) => void
+
 export interface NativeBinding {
   /** `ip netns add`: a new namespace bind-mounted on `path` (EEXIST when the file exists). */
   netnsCreate(path: string): void
@@ -144,5 +164,7 @@ export interface NativeBinding {
    */
   exitNow?: (code: number) => never
   NetlinkListener: new (protocol: number, onEvent: NetlinkListenerCallback) => NativeNetlinkListener
+  /** Optional: an addon built before it (a stale prebuild) lacks it; the `netlink` package's socket is used then. */
+  NetlinkSocket?: new (protocol: number, port: number, buffer: Buffer, onEvent: NetlinkSocketCallback) => NativeNetlinkSocket
   readonly constants: NativeConstants
 }

@@ -2,15 +2,29 @@
  * The native addon, typed, with its failures as SystemError. Loaded on first use, so importing kvmnet
  * on a machine without the binary only fails when a native operation is actually needed.
  */
-import type { NativeBinding, NativeConstants, NativeNetlinkListener, NativeNftResult, NativeTap, NativeTapOptions, NetlinkListenerCallback } from './binding.js'
+import type { NativeBinding, NativeConstants, NativeNetlinkListener, NativeNetlinkSocket, NativeNftResult, NativeTap, NativeTapOptions, NetlinkListenerCallback, NetlinkSocketCallback } from './binding.js'
 import { mapNativeError } from './errors.js'
 import { loadBinding, loadBindingIfPossible } from './load.js'
 
-export type { NativeBinding, NativeConstants, NativeNetlinkListener, NativeNftResult, NativeTap, NativeTapOptions, NetlinkListenerCallback, TapMode } from './binding.js'
+export type { NativeBinding, NativeConstants, NativeNetlinkListener, NativeNetlinkSocket, NativeNftResult, NativeTap, NativeTapOptions, NetlinkListenerCallback, NetlinkSocketCallback, TapMode } from './binding.js'
 export { BatchItemError, mapNativeError } from './errors.js'
 export { findPackageRoot, loadBinding, loadBindingIfPossible } from './load.js'
 export { IDLE_MS, asOperation, idleTrimState } from './idle-trim.js'
 export { installFastExit } from './fast-exit.js'
+
+/**
+ * A request socket of kvmnet's own (native/src/netlink_socket.cc) in the calling thread's namespace, or
+ * undefined when the addon predates it. Failures (EADDRINUSE among them) as SystemError.
+ */
+export function openNetlinkSocket(protocol: number, port: number, buffer: Buffer, onEvent: NetlinkSocketCallback): NativeNetlinkSocket | undefined {
+  const Socket = loadBinding().NetlinkSocket
+  if (typeof Socket !== 'function') return undefined
+  try {
+    return new Socket(protocol, port, buffer, onEvent)
+  } catch (err) {
+    throw mapNativeError(err)
+  }
+}
 
 /** Whether the addon can send a netlink datagram from a pool thread (a stale prebuild cannot). */
 export function canSendNetlinkOffLoop(): boolean {

@@ -9,10 +9,10 @@
  */
 import type { NetnsRef } from '../netns/index.js'
 import { RtnlSocket } from '../rtnl/index.js'
-import { decodeChains, encodeGetChains, type NftChain } from './list-chains.js'
+import { chainOutside, decodeChains, encodeGetChains, type NftChain } from './list-chains.js'
 import { NETLINK_NETFILTER, type NFPROTO } from './netlink.js'
-import { LEARN_FAMILIES, learnTableName } from './learn.js'
-import { TABLE_FAMILY, tableName } from './names.js'
+import { LEARN_FAMILIES, LEARN_TABLE_PREFIX, learnTableName } from './learn.js'
+import { TABLE_FAMILY, TABLE_PREFIX, tableName } from './names.js'
 import { tablesPresentOn } from './table-exists.js'
 
 export interface NftFirstLook {
@@ -20,9 +20,12 @@ export interface NftFirstLook {
   rulesPresent: boolean
   /** Whether its learning table is there, in either family. */
   learningPresent: boolean
-  /** Every chain of the namespace, as listNftChains gives them. */
+  /** Every chain of the namespace outside kvmnet's own tables (all the coexistence check looks at), as listNftChains gives them. */
   chains: NftChain[]
 }
+
+/** Chains of tables that are not kvmnet's: the coexistence check skips kvmnet's own (detectFrom). Made on first use. */
+let outsideKvmnet: ReturnType<typeof chainOutside> | undefined
 
 export async function nftFirstLook(ns: NetnsRef | undefined, tag: string): Promise<NftFirstLook> {
   const tables: ReadonlyArray<readonly [string, keyof typeof NFPROTO]> = [
@@ -34,7 +37,7 @@ export async function nftFirstLook(ns: NetnsRef | undefined, tag: string): Promi
   try {
     const [present, chains] = await Promise.all([
       tablesPresentOn(sock, tables),
-      sock.dump(encodeGetChains(), { op: 'NFT_MSG_GETCHAIN' }),
+      sock.dump(encodeGetChains(), { op: 'NFT_MSG_GETCHAIN', keep: (outsideKvmnet ??= chainOutside([Buffer.from(TABLE_PREFIX), Buffer.from(LEARN_TABLE_PREFIX)])) }),
     ])
     return {
       rulesPresent: present.slice(0, 2).includes(true),

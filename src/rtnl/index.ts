@@ -49,7 +49,7 @@ export { parseRouteSpec } from './route-validate.js'
 export type { OperState, RouteType } from './wire/constants.js'
 export { IFF_LOOPBACK } from './wire/constants.js'
 export type { Family } from './wire/ip.js'
-export { AttrIndex, attrMap, attrString, parseAttrs, readString } from './wire/attrs.js'
+export { AttrIndex, attrMap, attrOffset, attrString, parseAttrs, readString } from './wire/attrs.js'
 export { AF_BRIDGE, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, RTM_DELADDR, RTM_DELLINK, RTM_DELQDISC, RTM_DELTCLASS, RTM_DELTFILTER, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTCLASS, RTM_NEWTFILTER } from './wire/constants.js'
 export { encodeMessage } from './wire/header.js'
 // The message level (published as kvmnet/wire): siblings that speak netlink themselves use it from here.

@@ -14,7 +14,7 @@ export interface RtnlSocketOptions {
   sendOffLoop?: boolean | undefined
 }
 
-export type SendFailed = (error: Error & { errno?: number }) => void
+export type SendFailed = (error: { errno?: number; message: string; cause?: unknown }) => void
 
 export class OffLoopSends {
   private last: Promise<void> = Promise.resolve()

@@ -1,64 +1,37 @@
 /**
- * Request/ack and dump over netlink 0.3.0's RawNetlinkSocket, with pipelining: every request gets its
- * own sequence number and is settled by the replies carrying it, so any number can be in flight at once.
- * Requests queued in the same turn of the event loop are packed into as few datagrams as possible (the
- * kernel runs every message of a datagram and acks each one separately).
+ * Request/ack and dump over a netlink socket, with pipelining: every request gets its own sequence number
+ * and is settled by the replies carrying it, so any number can be in flight at once. Requests queued in
+ * the same turn of the event loop are packed into as few datagrams as possible (the kernel runs every
+ * message of a datagram and acks each one separately).
  *
- * Things about the raw socket this layer has to make up for:
+ * The socket is kvmnet's own (native/src/netlink_socket.cc, opened in open-raw-socket.ts; the npm
+ * `netlink` package's only with an addon that predates it): its datagrams are read into one reused buffer
+ * and decoded in place, and only the replies kept are copied out. The package's socket read each datagram
+ * into a Buffer of its own, malloc'd and freed only when V8 collected it (issue 21: ~5 MB of glibc's main
+ * arena after 100 networks; 3000 pipelined requests cost ~30-40% more CPU).
+ *
+ * Things about a netlink socket this layer has to make up for:
  * - one datagram may hold many messages (a dump page, a run of acks): every one is dispatched;
- * - a full receive buffer makes the kernel drop replies and report ENOBUFS as an 'error' event, so the
- *   number of requests in flight is bounded and the buffer enlarged; if it happens anyway, everything in
- *   flight is failed instead of waiting forever;
- * - an 'error' event without a listener would throw from the event loop;
+ * - a full receive buffer makes the kernel drop replies and report ENOBUFS, so the number of requests in
+ *   flight is bounded and the buffer enlarged; if it happens anyway (or a reply did not fit the read
+ *   buffer), everything in flight is failed instead of waiting forever;
  * - the socket is ref'd from creation: it is unref'd whenever nothing is pending;
  * - a socket runs one dump at a time (EBUSY otherwise): dumps wait their turn, other requests do not.
  */
 import { KvmnetError, NetlinkError, SystemError } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
 import { canSendNetlinkOffLoop, native } from '../native/index.js'
-import { openRawRtnl, type RawRtnl } from './open-raw-socket.js'
+import { openRawRtnl, type RawRtnl, type RawRtnlOptions } from './open-raw-socket.js'
 import { OffLoopSends, type RtnlSocketOptions, type SendFailed } from './off-loop-sends.js'
 import { dumpConsistently, type DumpAttempt } from './dump-retry.js'
 import { align4 } from './wire/attrs.js'
-import { NETLINK_ADD_MEMBERSHIP, NETLINK_DROP_MEMBERSHIP, SOL_NETLINK } from './wire/constants.js'
+import { NETLINK_ADD_MEMBERSHIP, NETLINK_DROP_MEMBERSHIP, NETLINK_ROUTE, SOL_NETLINK } from './wire/constants.js'
 import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP_INTR, RTM_NAMES } from './wire/constants.js'
 import { decodeHeader, setPid, setSeq } from './wire/header.js'
 import { parseDone, parseNlError } from './wire/nlmsgerr.js'
 
-/** A data message the kernel sent in answer to a request (an RTM_NEWLINK of a GETLINK, a dump entry). */
-export interface NlReply {
-  type: number
-  flags: number
-  /** Bytes after the nlmsghdr. */
-  payload: Buffer
-}
-
-export interface RequestMeta {
-  /** What the request is about, for error messages: a link name, an address, a route. */
-  object?: string | undefined
-  /** Name of the request for errors, when it is not an rtnetlink type (e.g. 'NFT_MSG_GETTABLE'). */
-  op?: string | undefined
-}
-
-/**
- * Which data replies of a dump to keep, judged in the datagram (the payload is buf[start, end)) before
- * any object is made for it: a dump of a namespace's thousand links for a network's ten then holds ten.
- */
-export type ReplyFilter = (buf: Buffer, start: number, end: number) => boolean
-
-export interface DumpMeta extends RequestMeta {
-  keep?: ReplyFilter | undefined
-}
-
-/** Sees every message the socket receives (a notification's payload is buf[start, end)). */
-export type MessageWatcher = (type: number, buf: Buffer, start: number, end: number) => void
-
-export interface BatchItem extends RequestMeta {
-  /** One encoded netlink message (see the encoders); its seq is set here. */
-  msg: Buffer
-}
-
-export type BatchResult = { ok: true; replies: NlReply[] } | { ok: false; error: Error }
+export type { BatchItem, BatchResult, DumpMeta, MessageWatcher, NlReply, ReplyFilter, RequestMeta } from './socket-types.js'
+import type { BatchItem, BatchResult, DumpMeta, MessageWatcher, NlReply, ReplyFilter, RequestMeta } from './socket-types.js'
 
 /** Requests in flight at once; with capped acks this stays far below the receive buffer. */
 export const MAX_IN_FLIGHT = 1024
@@ -83,7 +56,7 @@ interface Pending {
 }
 
 export class RtnlSocket {
-  private readonly raw: RawRtnl['raw']
+  private readonly raw: RawRtnl
   readonly port: number
   private readonly fd: number
   private readonly watchers = new Set<MessageWatcher>()
@@ -102,20 +75,22 @@ export class RtnlSocket {
   /** Every datagram sent from a pool thread, in order (RtnlSocketOptions.sendOffLoop), when set. */
   private readonly offLoop: OffLoopSends | undefined
 
-  private constructor(r: RawRtnl, opts: RtnlSocketOptions = {}) {
-    this.raw = r.raw
+  private constructor(ns: NetnsRef | undefined, protocol: number, opts: RtnlSocketOptions & RawRtnlOptions) {
+    const r = openRawRtnl(ns, protocol, {
+      datagram: (buf, n) => this.onDatagram(buf, n),
+      truncated: (n) => this.failInFlight(new KvmnetError(`rtnetlink reply truncated: a datagram of ${n} bytes did not fit the receive buffer and was lost`)),
+      error: (err) => this.failInFlight(new SystemError({ errno: err.errno, syscall: err.syscall, message: `rtnetlink socket: ${err.message}`, cause: err.cause ?? err })),
+    }, opts)
+    this.raw = r
     this.port = r.port
     this.fd = r.fd
     this.offLoop = opts.sendOffLoop === true && canSendNetlinkOffLoop() ? new OffLoopSends(r.fd, () => this.closed) : undefined
-    this.raw.on('message', (buf) => this.onDatagram(buf))
-    this.raw.on('truncatedMessage', () => this.failInFlight(new KvmnetError('rtnetlink reply truncated')))
-    this.raw.on('error', (err) => this.failInFlight(new SystemError({ errno: err.errno, syscall: err.syscall ?? 'recvmsg', message: `rtnetlink socket: ${err.message}`, cause: err })))
     this.updateRef()
   }
 
   /** A socket in `ns` (the current namespace when omitted). */
-  static open(ns?: NetnsRef, protocol?: number, opts?: RtnlSocketOptions): RtnlSocket {
-    return new RtnlSocket(openRawRtnl(ns, protocol), opts)
+  static open(ns?: NetnsRef, protocol = NETLINK_ROUTE, opts: RtnlSocketOptions & RawRtnlOptions = {}): RtnlSocket {
+    return new RtnlSocket(ns, protocol, opts)
   }
 
   /** Requests sent and not yet answered, plus those queued. */
@@ -315,17 +290,18 @@ export class RtnlSocket {
         for (const p of members) if (this.inFlight.get(p.seq) === p) this.settle(p, err)
       }
       if (this.offLoop) this.offLoop.send(datagram.length === 1 ? datagram[0]! : Buffer.concat(datagram), failed)
-      else this.raw.send(datagram, {}, (error) => error && failed(error))
+      else this.raw.send(datagram, failed)
     }
   }
 
-  private onDatagram(buf: Buffer): void {
+  private onDatagram(buf: Buffer, n: number): void {
     // The headers are read in place (no object per message, as splitMessages makes): a dump page holds
     // ~20 links, a run of acks hundreds, and only the replies kept are worth an object.
     let off = 0
-    while (off + NLMSG_HDRLEN <= buf.length) {
+    // A handler may close the socket: nothing after that is handed on.
+    while (off + NLMSG_HDRLEN <= n && !this.closed) {
       const len = buf.readUInt32LE(off)
-      if (len < NLMSG_HDRLEN || off + len > buf.length) break
+      if (len < NLMSG_HDRLEN || off + len > n) break
       const at = off
       off += align4(len)
       const type = buf.readUInt16LE(at + 4)
@@ -336,7 +312,9 @@ export class RtnlSocket {
       // The kernel answers p, so it has run every request sent before it: the quiet ones among them that it
       // did not refuse (a refusal is answered, and read, before p's answer) succeeded.
       if ((type === NLMSG_ERROR || type === NLMSG_DONE) && p.order !== undefined) this.settleQuietBefore(p.order)
-      if (type === NLMSG_ERROR) {
+      // An ack or a dump's end with error 0 (nearly every answer) is settled without parsing it further.
+      if ((type === NLMSG_ERROR || type === NLMSG_DONE) && (len < NLMSG_HDRLEN + 4 || buf.readInt32LE(at + NLMSG_HDRLEN) === 0)) this.settle(p, p.replies)
+      else if (type === NLMSG_ERROR) {
         const e = parseNlError(buf.subarray(at + NLMSG_HDRLEN, at + len), flags)
         if (e.errno === 0) this.settle(p, p.replies)
         else this.settle(p, new NetlinkError({ errno: e.errno, op: p.op, object: p.object, extAck: e.message }))
@@ -347,8 +325,11 @@ export class RtnlSocket {
       } else if (type !== NLMSG_NOOP && type !== NLMSG_OVERRUN) {
         if (flags & NLM_F_DUMP_INTR) p.interrupted = true
         if (p.keep && !p.keep(buf, at + NLMSG_HDRLEN, at + len)) continue
-        // Each datagram is a fresh buffer owned by us, so a view is safe to keep.
-        p.replies.push({ type, flags, payload: buf.subarray(at + NLMSG_HDRLEN, at + len) })
+        // The datagram's buffer is read into again for the next one: what is kept is copied out (small
+        // copies share Node's pooled slabs rather than a malloc each).
+        const payload = Buffer.allocUnsafe(len - NLMSG_HDRLEN)
+        buf.copy(payload, 0, at + NLMSG_HDRLEN, at + len)
+        p.replies.push({ type, flags, payload })
       }
     }
   }

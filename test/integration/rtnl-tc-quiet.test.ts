@@ -21,9 +21,13 @@ async function setup(t: Test): Promise<{ ns: TestNs; sock: RtnlSocket; dev: numb
   const { stdout } = await execa('ip', ['-n', ns.name, '-j', 'link', 'show', 'k11q-br'])
   const dev = (JSON.parse(stdout) as Array<{ ifindex: number }>)[0]!.ifindex
   // Datagrams the kernel sent to the socket: every ack is one.
-  const raw = (sock as unknown as { raw: { on: (e: string, f: () => void) => void } }).raw
+  const spied = sock as unknown as { onDatagram: (buf: Buffer, n: number) => void }
+  const onDatagram = spied.onDatagram.bind(sock)
   const received = { count: 0 }
-  raw.on('message', () => received.count++)
+  spied.onDatagram = (buf, n) => {
+    received.count++
+    onDatagram(buf, n)
+  }
   return { ns, sock, dev, received }
 }
 

@@ -1,6 +1,6 @@
 /** The NFT_MSG_GETCHAIN dump request and the decoding of chains the kernel sent (captured from a real dump). */
 import t from 'tap'
-import { decodeChain, encodeGetChains } from '../../src/nft/list-chains.js'
+import { chainOutside, decodeChain, encodeGetChains } from '../../src/nft/list-chains.js'
 
 t.test('the dump request: every family, NLM_F_DUMP, subsystem nftables', async (t) => {
   // len 20, type (10 << 8) | 4, flags REQUEST | DUMP, seq/pid filled in by the socket, nfgenmsg AF_UNSPEC.
@@ -25,6 +25,23 @@ t.test('a regular chain has no hook or policy; a message without names is skippe
   const regular = Buffer.concat([Buffer.from([2, 0, 0, 0]), attr(1, 'filter'), attr(3, 'DOCKER-USER')])
   t.same(decodeChain(regular), { family: 'ip', table: 'filter', name: 'DOCKER-USER' })
   t.equal(decodeChain(Buffer.from([2, 0, 0, 0])), undefined)
+})
+
+t.test("chainOutside: judged in the datagram, a chain of kvmnet's tables is left out, every other kept", async (t) => {
+  const outside = chainOutside([Buffer.from('kvmnet_'), Buffer.from('kvmnet-addr_')])
+  const chain = (table: string) => Buffer.concat([Buffer.from([2, 0, 0, 0]), attr(1, table), attr(3, 'c')])
+  // Inside a larger datagram, as the socket hands it: buf[start, end).
+  const judge = (table: string) => {
+    const msg = chain(table)
+    const buf = Buffer.concat([Buffer.alloc(24, 0xff), msg, Buffer.alloc(8, 0xff)])
+    return outside(buf, 24, 24 + msg.length)
+  }
+  t.equal(judge('kvmnet_net1'), false)
+  t.equal(judge('kvmnet-addr_net1'), false)
+  t.equal(judge('filter'), true)
+  t.equal(judge('kvmnet'), true, 'shorter than the prefix')
+  t.equal(judge('kvmnetx_a'), true)
+  t.equal(outside(Buffer.from([2, 0, 0, 0]), 0, 4), true, 'no table attribute: kept (decodeChain skips it)')
 })
 
 function attr(type: number, s: string): Buffer {
