@@ -266,9 +266,8 @@ export async function ensureLink(ctx: RtnlContext, spec: LinkSpec): Promise<{ li
   }
 }
 
-export async function setLink(ctx: RtnlContext, ref: LinkRef, change: LinkChange): Promise<void> {
-  validateLinkRef(ref, 'link')
-  validateLinkChange(change)
+/** The fields of a change that need no lookup (master, rename and namespace are resolved by the caller). */
+function resolvePlain(change: LinkChange): ResolvedChange {
   const c: ResolvedChange = {}
   if (change.up !== undefined) c.up = change.up
   if (change.mtu !== undefined) c.mtu = change.mtu
@@ -276,6 +275,13 @@ export async function setLink(ctx: RtnlContext, ref: LinkRef, change: LinkChange
   if (change.alias !== undefined) c.alias = change.alias
   if (change.group !== undefined) c.group = change.group
   if (change.addrGenMode !== undefined) c.addrGenMode = ADDR_GEN_MODE_VALUES[change.addrGenMode]
+  return c
+}
+
+export async function setLink(ctx: RtnlContext, ref: LinkRef, change: LinkChange): Promise<void> {
+  validateLinkRef(ref, 'link')
+  validateLinkChange(change)
+  const c = resolvePlain(change)
   if (change.master === null) c.master = 0
   else if (change.master !== undefined) c.master = await indexOfDependency(ctx, change.master, 'master')
   // A rename carries the new name in IFLA_IFNAME, so the link itself must be named by index.
@@ -306,13 +312,7 @@ export async function setLinks(ctx: RtnlContext, changes: readonly { ref: LinkRe
       validateLinkRef(ref, `changes[${i}].ref`)
       validateLinkChange(change, `changes[${i}].change`)
       if (change.name !== undefined || change.netns !== undefined) throw new SpecError(`changes[${i}].change`, 'a rename or a namespace move goes through setLink')
-      const c: ResolvedChange = {}
-      if (change.up !== undefined) c.up = change.up
-      if (change.mtu !== undefined) c.mtu = change.mtu
-      if (change.mac !== undefined) c.mac = change.mac
-      if (change.alias !== undefined) c.alias = change.alias
-      if (change.group !== undefined) c.group = change.group
-      if (change.addrGenMode !== undefined) c.addrGenMode = ADDR_GEN_MODE_VALUES[change.addrGenMode]
+      const c = resolvePlain(change)
       if (change.master === null) c.master = 0
       else if (change.master !== undefined) {
         // One lookup per master named, however many links join it.

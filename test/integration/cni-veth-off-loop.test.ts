@@ -8,10 +8,7 @@
  * record, no reservation, no forward, nothing in the container), while a leftover of the attachment's own
  * is cleared and the ADD goes through.
  */
-import { execa } from 'execa'
-import { closeSync, constants as fsc, existsSync, openSync, readdirSync } from 'node:fs'
-import { mkdtemp, open, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { NetlinkError } from '../../src/errors.js'
@@ -20,29 +17,9 @@ import { Rtnl } from '../../src/rtnl/index.js'
 import { checkErrorResult, downNetwork, invokePlugin, pluginMissing, recordedSpec } from '../helpers/cni-runtime/index.js'
 import { link, links } from '../helpers/ip.js'
 import { makeNs } from '../helpers/ns.js'
+import { holdPool } from '../helpers/hold-pool.js'
 import { rtnlInNewNs } from '../helpers/rtnl.js'
 import { stateFileOf } from '../helpers/leftovers.js'
-
-/** Holds every libuv pool thread in open(2) of a FIFO until release() opens their writing ends. */
-async function holdPool(t: { teardown(fn: () => unknown): void }): Promise<{ release(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'kvmnet-c11v-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const size = Number(process.env['UV_THREADPOOL_SIZE']) || 4
-  const fifos = Array.from({ length: size }, (_, i) => join(dir, `f${i}`))
-  await execa('mkfifo', fifos)
-  const opens = fifos.map((f) => open(f, 'r'))
-  let released = false
-  const release = async () => {
-    if (released) return
-    released = true
-    // O_RDWR opens a FIFO at once and is a writer: every reader's open(2) returns, started or not.
-    const writers = fifos.map((f) => openSync(f, fsc.O_RDWR))
-    for (const h of await Promise.all(opens)) await h.close()
-    for (const w of writers) closeSync(w)
-  }
-  t.teardown(release)
-  return { release }
-}
 
 t.test('the veth create waits for a pool thread while the event loop serves netlink', async (t) => {
   const { ns, rtnl } = await rtnlInNewNs(t, 'c11v')

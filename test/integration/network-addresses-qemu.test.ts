@@ -4,11 +4,11 @@
  * learns them from the guests' own packets. Then `down` leaves nothing.
  */
 import t, { type Test } from 'tap'
-import { rm } from 'node:fs/promises'
-import { createNetwork, validateSpec, type Network, type PortAddress } from '../../src/index.js'
+import type { Network, PortAddress } from '../../src/index.js'
 import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
 import { bootGuest, guestSupport } from '../helpers/qemu.js'
 import { assertNothingLeft } from '../helpers/leftovers.js'
+import { upInTestNs } from '../helpers/network-up.js'
 
 const support = guestSupport()
 
@@ -19,17 +19,6 @@ async function hostOnLan(t: Test): Promise<TestNs> {
   await host.ip(`link add eth0 type veth peer name eth0 netns ${lan.name}\naddr add 198.51.100.2/24 dev eth0\nlink set eth0 up`)
   await lan.ip('addr add 198.51.100.1/24 dev eth0\nlink set eth0 up')
   return host
-}
-
-async function upIn(t: Test, host: TestNs, spec: Record<string, unknown>): Promise<Network> {
-  const stateRoot = `/run/kvmnet-test/${host.name}`
-  const net = createNetwork(validateSpec(spec), { netns: host.name, stateRoot })
-  t.teardown(async () => {
-    await net.down().catch(() => undefined)
-    await rm(stateRoot, { recursive: true, force: true })
-  })
-  await net.up()
-  return net
 }
 
 /** Boots the guest and waits (generously: a TCG boot takes tens of seconds) until `addresses()` lists it. */
@@ -59,7 +48,7 @@ async function listedWhileRunning(t: Test, net: Network, host: TestNs, port: str
 t.test('bridge: a QEMU guest with a static address is listed from its own traffic', { skip: support.ok ? false : support.reason }, async (t) => {
   const host = await hostOnLan(t)
   const mac = '52:54:00:4c:01:01'
-  const net = await upIn(t, host, { name: 'kabr', mode: 'bridge', interface: 'eth0', ports: [{ name: 'ka-vm0', mac, vnetHdr: true }] })
+  const net = await upInTestNs(t, host, { name: 'kabr', mode: 'bridge', interface: 'eth0', ports: [{ name: 'ka-vm0', mac, vnetHdr: true }] })
   const a = await listedWhileRunning(t, net, host, 'ka-vm0', mac, '198.51.100.50')
   t.equal(a.source, 'neighbour', 'learned, not leased')
   t.equal(a.mac, mac, "the guest's MAC")
@@ -71,7 +60,7 @@ t.test('bridge: a QEMU guest with a static address is listed from its own traffi
 t.test('macvtap: a QEMU guest with a static address is listed from its own traffic', { skip: support.ok ? false : support.reason }, async (t) => {
   const host = await hostOnLan(t)
   const mac = '52:54:00:4c:02:01'
-  const net = await upIn(t, host, { name: 'kamv', mode: 'macvtap', interface: 'eth0', ports: [{ name: 'ka-mv0', mac }] })
+  const net = await upInTestNs(t, host, { name: 'kamv', mode: 'macvtap', interface: 'eth0', ports: [{ name: 'ka-mv0', mac }] })
   const [port] = await net.ports()
   t.ok(port?.tapDevice, 'the port has a char device')
   const a = await listedWhileRunning(t, net, host, 'ka-mv0', mac, '198.51.100.51', port!.tapDevice!)
@@ -84,7 +73,7 @@ t.test('macvtap: a QEMU guest with a static address is listed from its own traff
 t.test('nat: a QEMU guest\'s DHCP lease (source lease) and SLAAC address (learned) are listed', { skip: support.ok ? false : support.reason }, async (t) => {
   const host = await makeNs(t, 'ka')
   const mac = '52:54:00:4c:03:01'
-  const net = await upIn(t, host, {
+  const net = await upInTestNs(t, host, {
     name: 'kanat',
     mode: 'nat',
     ipv4: { address: '10.232.0.1/24', dhcp: { range: ['10.232.0.100', '10.232.0.150'] } },

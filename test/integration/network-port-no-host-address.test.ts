@@ -6,12 +6,11 @@
  * the host's address) is unchanged; an MTU under 1280 (no IPv6 on the link at all) still comes up.
  * Guests are socat-relayed namespaces behind the taps (test/helpers/tap-guest.ts).
  */
-import t, { type Test } from 'tap'
-import { rm } from 'node:fs/promises'
-import { createNetwork, validateSpec, type NetworkSpec } from '../../src/index.js'
+import t from 'tap'
 import { makeNs, waitFor, type TestNs } from '../helpers/ns.js'
 import { tapGuest } from '../helpers/tap-guest.js'
 import { ping } from '../helpers/guest.js'
+import { upInTestNs } from '../helpers/network-up.js'
 
 interface JsonAddr {
   addr_info?: { local: string; tentative?: boolean; scope: string }[]
@@ -26,19 +25,9 @@ async function settledLinkLocal(guest: TestNs): Promise<string> {
   return waitFor(async () => (await v6Addresses(guest, 'eth0')).find((a) => a.scope === 'link' && !a.tentative)?.local, 15_000, 100)
 }
 
-async function upWith(t: Test, host: TestNs, spec: NetworkSpec): Promise<void> {
-  const stateRoot = `/run/kvmnet-test/${host.name}`
-  const net = createNetwork(validateSpec(spec), { netns: host.name, stateRoot })
-  t.teardown(async () => {
-    await net.down().catch(() => undefined)
-    await rm(stateRoot, { recursive: true, force: true })
-  })
-  await net.up()
-}
-
 t.test('very-isolated: the port has no host address once a guest brings carrier', async (t) => {
   const host = await makeNs(t, 'kh')
-  await upWith(t, host, { name: 'khvi', mode: 'very-isolated', bridge: 'kvbr-khvi', ports: [{ name: 'khvi-p0', mac: '52:54:00:6a:00:10', vnetHdr: false }] })
+  await upInTestNs(t, host, { name: 'khvi', mode: 'very-isolated', bridge: 'kvbr-khvi', ports: [{ name: 'khvi-p0', mac: '52:54:00:6a:00:10', vnetHdr: false }] })
   const link = (JSON.parse(await host.run('ip', ['-j', '-d', 'link', 'show', 'khvi-p0'])) as { inet6_addr_gen_mode?: string }[])[0]
   t.equal(link?.inet6_addr_gen_mode, 'none', 'the tap was made with addrgenmode none')
   const guest = await tapGuest(t, host, 'khvi-p0', '52:54:00:6a:00:10', '10.106.0.10/24', 'kh')
@@ -49,7 +38,7 @@ t.test('very-isolated: the port has no host address once a guest brings carrier'
 
 t.test('nat with IPv6: ports carry no address, the guest still gets SLAAC from the bridge and reaches the host', async (t) => {
   const host = await makeNs(t, 'kh')
-  await upWith(t, host, {
+  await upInTestNs(t, host, {
     name: 'khnat',
     mode: 'nat',
     bridge: 'kvbr-khnat',
@@ -68,7 +57,7 @@ t.test('nat with IPv6: ports carry no address, the guest still gets SLAAC from t
 
 t.test('an MTU under 1280 (no IPv6 on the link): the port comes up without an address mode of its own', async (t) => {
   const host = await makeNs(t, 'kh')
-  await upWith(t, host, { name: 'khmtu', mode: 'very-isolated', bridge: 'kvbr-khmtu', mtu: 1200, ports: [{ name: 'khmtu-p0' }] })
+  await upInTestNs(t, host, { name: 'khmtu', mode: 'very-isolated', bridge: 'kvbr-khmtu', mtu: 1200, ports: [{ name: 'khmtu-p0' }] })
   const link = (JSON.parse(await host.run('ip', ['-j', '-d', 'link', 'show', 'khmtu-p0'])) as { mtu: number; operstate: string }[])[0]
   t.equal(link?.mtu, 1200, 'the port has the MTU')
 })

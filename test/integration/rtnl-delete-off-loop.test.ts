@@ -5,8 +5,7 @@
  * while the delete waits for a thread, and the links are still there; released, the delete completes.
  */
 import { execa } from 'execa'
-import { openSync, closeSync, constants as fsc } from 'node:fs'
-import { mkdtemp, open, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +16,7 @@ import { MAX_WATCHED_LINKS } from '../../src/rtnl/delete-unlisted.js'
 import { createNetwork } from '../../src/index.js'
 import { links } from '../helpers/ip.js'
 import { rtnlInNewNs } from '../helpers/rtnl.js'
+import { holdPool } from '../helpers/hold-pool.js'
 
 const GROUP = 4242
 
@@ -25,28 +25,6 @@ async function bridgeWithTaps(rtnl: Rtnl, n: number): Promise<number[]> {
   const idx = [br.index]
   for (let i = 0; i < n; i++) idx.push((await rtnl.addLink({ kind: 'tap', name: `k10dp${i}`, master: 'k10dbr', group: GROUP, up: true })).index)
   return idx
-}
-
-/** Holds every libuv pool thread in open(2) of a FIFO until release() opens their writing ends. */
-async function holdPool(t: { teardown(fn: () => unknown): void }): Promise<{ release(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'kvmnet-k10d-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const size = Number(process.env['UV_THREADPOOL_SIZE']) || 4
-  const fifos = Array.from({ length: size }, (_, i) => join(dir, `f${i}`))
-  await execa('mkfifo', fifos)
-  const opens = fifos.map((f) => open(f, 'r'))
-  let released = false
-  const release = async () => {
-    if (released) return
-    released = true
-    // O_RDWR opens a FIFO at once and is a writer: the readers' open(2) returns, also one a pool thread
-    // busy with an earlier job (a delete's sendmsg) has not started yet.
-    const writers = fifos.map((f) => openSync(f, fsc.O_RDWR))
-    for (const h of await Promise.all(opens)) await h.close()
-    for (const w of writers) closeSync(w)
-  }
-  t.teardown(release)
-  return { release }
 }
 
 t.test('the delete waits for a pool thread while the event loop serves netlink', async (t) => {

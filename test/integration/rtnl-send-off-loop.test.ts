@@ -6,36 +6,12 @@
  * it; a run of addresses over several datagrams), a refusal rejects with the kernel's errno, a dump works,
  * and closing the handle with sends still queued rejects them without sending.
  */
-import { execa } from 'execa'
-import { closeSync, constants as fsc, openSync } from 'node:fs'
-import { mkdtemp, open, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import { KvmnetError, NetlinkError } from '../../src/errors.js'
 import { Rtnl } from '../../src/rtnl/index.js'
 import { addresses } from '../helpers/ip.js'
 import { makeNs, type TestNs } from '../helpers/ns.js'
-
-/** Holds every libuv pool thread in open(2) of a FIFO until release() opens their writing ends. */
-async function holdPool(t: { teardown(fn: () => unknown): void }): Promise<{ release(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'kvmnet-c11s-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const size = Number(process.env['UV_THREADPOOL_SIZE']) || 4
-  const fifos = Array.from({ length: size }, (_, i) => join(dir, `f${i}`))
-  await execa('mkfifo', fifos)
-  const opens = fifos.map((f) => open(f, 'r'))
-  let released = false
-  const release = async () => {
-    if (released) return
-    released = true
-    const writers = fifos.map((f) => openSync(f, fsc.O_RDWR))
-    for (const h of await Promise.all(opens)) await h.close()
-    for (const w of writers) closeSync(w)
-  }
-  t.teardown(release)
-  return { release }
-}
+import { holdPool } from '../helpers/hold-pool.js'
 
 async function offLoopIn(t: { teardown(fn: () => unknown): void }): Promise<{ ns: TestNs; rtnl: Rtnl; plain: Rtnl }> {
   const ns = await makeNs(t, 'c11s')
