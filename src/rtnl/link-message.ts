@@ -68,7 +68,7 @@ import { encodeMessage } from './wire/header.js'
 import { decodeIfInfoMsg, encodeIfInfoMsg, IFINFOMSG_LEN } from './wire/ifinfomsg.js'
 import { bytesToMac, macToBytes } from './wire/mac.js'
 import { ipBytes, ipString } from './wire/ip.js'
-import type { AddrGenMode, LinkInfo, LinkSelection, LinkSpec, MacvlanMode, TunData, VxlanData } from './link-types.js'
+import { ADDR_GEN_MODES, type AddrGenMode, type LinkInfo, type LinkSelection, type LinkSpec, type MacvlanMode, type TunData, type VxlanData } from './link-types.js'
 
 export const MACVLAN_MODE_VALUES: Readonly<Record<MacvlanMode, number>> = {
   private: MACVLAN_MODE_PRIVATE,
@@ -431,6 +431,8 @@ export function decodeLink(payload: Buffer): LinkInfo {
     slaveKind: li?.string(IFLA_INFO_SLAVE_KIND),
   }
   if (kind === 'macvtap') link.tapDevice = `/dev/tap${ifi.index}`
+  const genMode = a.nested(IFLA_AF_SPEC)?.nested(AF_INET6)?.u8(IFLA_INET6_ADDR_GEN_MODE)
+  if (genMode !== undefined) link.addrGenMode = ADDR_GEN_MODES[genMode]
   if (kind === 'bridge' && data)
     link.bridge = {
       stp: (data.u32(IFLA_BR_STP_STATE) ?? 0) !== 0,

@@ -186,6 +186,8 @@ export interface LinkInfo {
   slaveKind: string | undefined
   /** macvtap: the character device QEMU opens. */
   tapDevice?: string | undefined
+  /** How the kernel makes the link's IPv6 link-local address (IFLA_AF_SPEC); undefined without IPv6 on it. */
+  addrGenMode?: AddrGenMode | undefined
   bridge?: BridgeData | undefined
   macvlan?: MacvlanData | undefined
   vxlan?: VxlanData | undefined

@@ -34,6 +34,7 @@ export type StepName =
   | 'reattach-ports'
   | 'remove-ports'
   | 'tag-ports'
+  | 'unaddress-ports'
   | 'ifbs'
   | 'remove-ifbs'
   | 'bandwidth'

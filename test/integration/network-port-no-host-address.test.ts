@@ -61,3 +61,22 @@ t.test('an MTU under 1280 (no IPv6 on the link): the port comes up without an ad
   const link = (JSON.parse(await host.run('ip', ['-j', '-d', 'link', 'show', 'khmtu-p0'])) as { mtu: number; operstate: string }[])[0]
   t.equal(link?.mtu, 1200, 'the port has the MTU')
 })
+
+t.test('a port made before addrgenmode none (an older kvmnet) loses its host address at the next up', async (t) => {
+  const host = await makeNs(t, 'kh')
+  const spec = { name: 'khold', mode: 'very-isolated', bridge: 'kvbr-khold', ports: [{ name: 'khold-p0', mac: '52:54:00:6c:00:10', vnetHdr: false }] }
+  const net = await upInTestNs(t, host, spec)
+  // What an older kvmnet left: the tap with the kernel's default mode, and a link-local address of the
+  // host's on it once a guest brought carrier.
+  await host.run('ip', ['link', 'set', 'khold-p0', 'addrgenmode', 'eui64'])
+  const guest = await tapGuest(t, host, 'khold-p0', '52:54:00:6c:00:10', '10.108.0.10/24', 'kh')
+  await settledLinkLocal(guest)
+  const before = await waitFor(async () => (await v6Addresses(host, 'khold-p0')).find((a) => a.scope === 'link')?.local, 15_000, 100)
+  t.ok(before, `the old port has a host link-local address (${before})`)
+  await net.up()
+  const link = (JSON.parse(await host.run('ip', ['-j', '-d', 'link', 'show', 'khold-p0'])) as { inet6_addr_gen_mode?: string }[])[0]
+  t.equal(link?.inet6_addr_gen_mode, 'none', 'the converge set addrgenmode none')
+  t.same(await v6Addresses(host, 'khold-p0'), [], 'and removed the host address from the port')
+  t.ok(await ping(guest, '10.108.0.10'), 'the guest is still on its port (pings itself through its stack)')
+  t.same((await net.ports()).map((p) => p.name), ['khold-p0'], 'the port is still the network\'s')
+})

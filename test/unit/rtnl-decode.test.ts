@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { decodeLink } from '../../src/rtnl/link-message.js'
+import { decodeLink, encodeSetLink, ADDR_GEN_MODE_VALUES } from '../../src/rtnl/link-message.js'
 import { decodeAddress } from '../../src/rtnl/address-message.js'
 import { decodeRoute } from '../../src/rtnl/route-message.js'
 
@@ -47,6 +47,16 @@ t.test('macvtap', async (t) => {
 
 t.test('vxlan', async (t) => {
   t.match(vxl, { name: 'vxl-cap', kind: 'vxlan', vxlan: { vni: 4242, remote: '192.0.2.7', local: '192.0.2.1', port: 4789, multicastGroup: undefined } })
+})
+
+t.test('IPv6 address generation mode (IFLA_AF_SPEC)', async (t) => {
+  t.equal(br.addrGenMode, 'eui64', "a captured link: the kernel's default")
+  t.equal(vx.addrGenMode, 'eui64')
+  // The tagging message kvmnet sends a port, read back: the same nesting the kernel dumps.
+  const msg = encodeSetLink({ index: 7 }, { addrGenMode: ADDR_GEN_MODE_VALUES.none })
+  t.equal(decodeLink(msg.subarray(16)).addrGenMode, 'none')
+  t.equal(decodeLink(encodeSetLink({ index: 7 }, { addrGenMode: ADDR_GEN_MODE_VALUES['stable-privacy'] }).subarray(16)).addrGenMode, 'stable-privacy')
+  t.equal(decodeLink(encodeSetLink({ index: 7 }, { mtu: 1400 }).subarray(16)).addrGenMode, undefined, 'absent without IFLA_AF_SPEC')
 })
 
 t.test('address and route replies', async (t) => {

@@ -13,7 +13,7 @@ import { native } from '../../native/index.js'
 import type { ApplyContext } from '../driver.js'
 import { type NetworkPlan, type PlannedMacvtap, type PlannedPort, type PlannedTap, type PortAnchor } from '../plan.js'
 import { linkNamesOf } from '../kinds/plan-parts.js'
-import { assertOurs, isHalfMade } from './links-common.js'
+import { assertOurs, isHalfMade, isLinkLocal6 } from './links-common.js'
 import { isAttachmentOf } from '../names.js'
 import type { PortBandwidthSpec } from '../spec.js'
 
@@ -71,6 +71,7 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
   const found = await Promise.all(ports.map((p) => existing.get(p.name) ?? (all ? all.get(p.name) : rtnl.findLink(p.name))))
   const missing: PlannedPort[] = []
   const misplaced: LinkInfo[] = []
+  const hostAddressed: LinkInfo[] = []
   const bridgeIndex = 'bridge' in anchor ? (opts.bridge?.index ?? (await rtnl.getLink(anchor.bridge)).index) : undefined
   for (const [i, p] of ports.entries()) {
     const have = found[i]
@@ -83,6 +84,7 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
     if (kind !== p.kind) throw new SpecError(`${p.field}.name`, `${p.name} exists as ${have.kind}, not ${p.kind}`)
     // Not on the bridge (a converge renamed it), never tagged (an apply cut short), or set down by hand: set all.
     if ((bridgeIndex !== undefined && have.master !== bridgeIndex) || !have.alias || !have.up) misplaced.push(have)
+    if (kind === 'tap' && have.addrGenMode !== undefined && have.addrGenMode !== 'none' && noHostAddress(have.mtu).addrGenMode) hostAddressed.push(have)
   }
 
   if (missing.length > 0) {
@@ -103,6 +105,22 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
   if (misplaced.length > 0 && bridgeIndex !== undefined) {
     await tx.step({ name: 'reattach-ports', detail: String(misplaced.length) }, 'links', async () => {
       await Promise.all(misplaced.map((l) => rtnl.setLink(l.index, { master: bridgeIndex, alias: plan.alias.port, up: true })))
+    })
+  }
+
+  if (hostAddressed.length > 0) {
+    // Taps made before ports were made with addrgenmode none (an older kvmnet, or set by hand) are given
+    // it now, and the link-local addresses the kernel already put on them are removed: the mode only
+    // says how the next one is made. Only IPv6 link-local addresses, which only the kernel puts on a port.
+    await tx.step({ name: 'unaddress-ports', detail: String(hostAddressed.length) }, 'links', async (s) => {
+      await Promise.all(
+        hostAddressed.map(async (l) => {
+          await rtnl.setLink(l.index, { addrGenMode: 'none' })
+          const own = (await rtnl.listAddresses(l.index)).filter((a) => a.family === 6 && isLinkLocal6(a.cidr))
+          await Promise.all(own.map((a) => rtnl.deleteAddress(l.index, a.cidr).catch(ignoreNotFound)))
+        }),
+      )
+      s.outcome('updated')
     })
   }
 
