@@ -28,6 +28,10 @@ namespace {
 // is not kept alive for long by an idle thread.
 constexpr auto kIdle = std::chrono::milliseconds(1000);
 
+// A cache larger than this is given back to the kernel as soon as it is dropped (see Run): more than a
+// dozen tables' worth, well below the 50 MB of a hundred.
+constexpr size_t kTrimAbove = size_t{8} << 20;
+
 using NsKey = std::pair<dev_t, ino_t>;
 
 struct Job {
@@ -104,6 +108,7 @@ class NsWorker : public std::enable_shared_from_this<NsWorker> {
         // Nothing else queued: drop the cache before answering (see DropCache), so that once a caller
         // has its answer the memory is back, whatever it measures next.
         if (QueueEmpty()) {
+          size_t held = InUse();
           if (out.rc == 0) {
             DropCache(lib, ctx);
           } else {
@@ -112,13 +117,17 @@ class NsWorker : public std::enable_shared_from_this<NsWorker> {
             lib->ctx_free(ctx);
             ctx = nullptr;
           }
-          trim = true;
+          size_t left = InUse();
+          trim = held > left && held - left > kTrimAbove;
         }
       }
-      // The cache's memory is freed into this thread's glibc arena, which keeps it resident; hand it back.
-      // The price: the next write faults it in again. Beside 100 foreign tables of 3 chains a write took
-      // ~40-60 ms with this, ~11 ms without (and then 50 MB stayed resident); beside a few tables it is
-      // not measurable. Memory is what issue 21 asks for, so memory wins.
+      // The cache's memory is freed into this thread's glibc arena, which keeps it resident. A large cache
+      // is handed back now: beside 100 foreign tables of 3 chains it was 50 MB, and memory is what issue 21
+      // asks for (a write took ~40-60 ms with the trim, ~11 ms without). A small one (a few tables, ~0.5 MB
+      // each, mostly their hash tables) stays for the next command to reuse: giving it back cost a TLB
+      // shootdown across the CPUs per madvise, then the next command faulted it all in again, ~3 ms of
+      // CPU and of wall on every one-network `up` (two transactions), all on its path. What stays is given
+      // back with the rest once the process rests (src/native/idle-trim.ts).
       if (trim) ::malloc_trim(0);
       job.done(std::move(out));
     }
@@ -127,6 +136,11 @@ class NsWorker : public std::enable_shared_from_this<NsWorker> {
       lib->ctx_free(ctx);
     }
   }
+
+  // Bytes in use in glibc's arenas, every thread's: around the cache's release, what it held (other
+  // threads' allocations in between are noise against kTrimAbove). mallinfo2 walks the arenas' free lists
+  // (microseconds); malloc_trim walks them too, and then madvises.
+  static size_t InUse() { return ::mallinfo2().uordblks; }
 
   // A context whose netlink socket is opened here, in the namespace. Called with NftLibMutex held.
   static nft_ctx* NewContext(const NftLib* lib) {

@@ -24,6 +24,7 @@ import { assertGroupOurs, ensurePorts } from './steps/ports.js'
 import { preflight } from './kinds/preflight.js'
 import { otherNetworks } from './other-states.js'
 import { startNftLook } from './nft-look.js'
+import { startedEarly } from './started.js'
 
 let ownStart: Promise<string | undefined> | undefined
 /** This process's start time: read once (it never changes), not from /proc on every apply. */
@@ -45,6 +46,7 @@ export function applyContextOf(
 export interface ConvergeInput {
   ns: Netns
   rtnl: Rtnl
+  nft: Nft
   stateRoot: string
   stateDir: string
   net: PlannedNetwork
@@ -84,7 +86,10 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
     if (was && was.l2 !== net.l2) throw new SpecError('mode', `cannot converge a ${was.mode} network to ${net.mode}: take it down first`)
     // Where other processes will find the namespace (not this process's /proc/PID/…: see lastingNs).
     const where = lastingNs(ns, netnsId)
-    // nf_tables read beside the checks below (the rules, learning and coexistence steps use it later).
+    // A first apply's transactions will run on the namespace's libnftables thread: started now (nftWarm).
+    // And nf_tables read, both beside the checks below (the rules, learning and coexistence steps use the
+    // reading later).
+    const nftWarm = startedEarly(!prev && (net.firewall || net.learning) ? input.nft.warm() : Promise.resolve())
     const nftLook = startNftLook(ns, net.name)
     const base = { spec: net.spec, bridge: net.bridge, group: net.plan.group, runtime: input.runtime, netnsPath: where.path, netnsName: where.name }
     const state: NetworkState = prev ? { ...prev, ...base } : { ...base, version: 1, name: net.name, netnsId, createdAt: isoTime() }
@@ -113,6 +118,8 @@ export async function converge(input: ConvergeInput): Promise<{ state: NetworkSt
       await net.apply(ctx)
       await ensureLearning(ctx, net.learning, net.name)
     } else await concurrently(() => net.apply(ctx), () => ensureLearning(ctx, net.learning, net.name))
+    // Its failure (it changed nothing) is the apply's, like any other step's: never left unheard.
+    await nftWarm()
     await recordApplied(input, ctx, state, startTime, start)
     tx.commit()
     return { state, newFds }

@@ -204,7 +204,7 @@ export class Network extends EventEmitter<NetworkEvents> implements AsyncDisposa
     try {
       const supervised = (this.opts.dnsmasq ?? 'supervised') === 'supervised'
       const context = (st: NetworkState, fds: Map<string, number[]>) => this.applyContext(tx, st, prev, fds, o)
-      const input = { ns: this.ns, rtnl: this.rtnl, stateRoot: this.stateRoot, stateDir: this.stateDir, net, prev, runtime, tx, supervised, context }
+      const input = { ns: this.ns, rtnl: this.rtnl, nft: this.nft, stateRoot: this.stateRoot, stateDir: this.stateDir, net, prev, runtime, tx, supervised, context }
       const { state, newFds } = await (o.edits ? convergeEdits({ ...input, was: old }) : converge(input))
       this.state = state
       this.portFds.adopt(newFds)

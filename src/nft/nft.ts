@@ -13,7 +13,7 @@ import type { AddressLearning, InstalledNetworkRules, LearnedAddress, NetworkRul
 import { TABLE_FAMILY, TAG_PATTERN, tableName, tagOfTable } from './names.js'
 import { chainsOf, parseInstalled, rulesOf, type ListedRule } from './parse.js'
 import { renderFirstInstall, renderRemove, renderRules, renderRulesMany } from './render.js'
-import { nftApply, nftQuery, type NftRunOptions } from './run.js'
+import { nftApply, nftQuery, nftWarm, type NftRunOptions } from './run.js'
 import { requiredSysctls } from './sysctls.js'
 import { NftError } from '../errors.js'
 
@@ -60,6 +60,11 @@ export class Nft {
   /** Lets the namespace's libnftables thread go now rather than when it idles out (it holds the namespace). */
   close(): void {
     releaseInProcess(this.ns)
+  }
+
+  /** Starts the namespace's libnftables thread ahead of a transaction (see nftWarm). */
+  async warm(): Promise<void> {
+    await nftWarm(this.ns, this.opts)
   }
 
   /** `nft -j <words>` (a listing), parsed: read-only looks at other tables (doctor's firewalld zones). */
