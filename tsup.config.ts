@@ -7,7 +7,7 @@ type Plugin = NonNullable<Options['esbuildPlugins']>[number]
  * pulls in ~35 modules, streams with it: ~3 ms; net, zlib, fs/promises ~1 ms each). Loading kvmnet, or a
  * command that does not use one, should not pay for it.
  */
-const LAZY_BUILTINS = ['child_process', 'crypto', 'dgram', 'dns', 'fs/promises', 'net', 'os', 'readline', 'stream', 'timers/promises', 'vm', 'worker_threads', 'zlib']
+const LAZY_BUILTINS = ['child_process', 'crypto', 'dgram', 'dns', 'fs/promises', 'net', 'os', 'readline', 'stream', 'timers/promises', 'v8', 'vm', 'worker_threads', 'zlib']
 
 /**
  * In the CommonJS bundles, each of LAZY_BUILTINS is required on first use of one of its exports. esbuild

@@ -44,3 +44,22 @@ t.test('holes in an array are skipped, as forEach skipped them; a tuple checks e
   // eslint-disable-next-line no-sparse-arrays
   t.match(issues({ items: [], pair: [, 1] }), [/^pair\[0\]: expected a string, got /])
 })
+
+t.test('an object is checked by its own keys first; any problem, the full walk: every issue, in the schema order', async (t) => {
+  const o = s.object({ a: s.string(), b: s.int(0, 9).optional(), c: s.object({ n: s.int(0, 9) }).optional() })
+  const check = (v: unknown) => {
+    const out: Issue[] = []
+    return { ok: o.check(v, [], out), issues: out.map((i) => `${fieldPath(i.path)}: ${i.message}`) }
+  }
+  t.same(check({ a: 'x' }), { ok: true, issues: [] })
+  t.same(check({ c: { n: 1 }, b: undefined, a: 'x' }), { ok: true, issues: [] }, 'any key order; an undefined optional is absent')
+  // Keys in another order than the schema's, a nested problem, an unknown field: the walk's issues, once each.
+  t.same(check({ z: 1, c: { n: 99 }, b: 'no' }), {
+    ok: false,
+    issues: ['a: is required', 'b: expected a number, got a string', 'c.n: must be 0 … 9', 'z: unknown field'],
+  })
+  t.same(check({ a: undefined }).issues, ['a: is required'], 'a required field set to undefined')
+  const withIssues: Issue[] = [{ path: ['before'], message: 'kept' }]
+  o.check({ a: 'x', c: { n: 'bad' } }, [], withIssues)
+  t.same(withIssues.map((i) => fieldPath(i.path)), ['before', 'c.n'], "the caller's earlier issues kept, the nested one not twice")
+})
