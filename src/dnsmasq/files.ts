@@ -61,9 +61,14 @@ export async function writeConfigFiles(paths: DnsmasqPaths, r: RenderedConfig): 
   writeWholeSync(paths.conf, r.conf)
 }
 
-export async function writeHostsFiles(paths: DnsmasqPaths, r: RenderedConfig): Promise<void> {
-  writeWholeSync(paths.hostsFile, r.hostsFile)
-  writeWholeSync(paths.addnHosts, r.addnHosts)
+/**
+ * The hosts files of `r` that differ from `current` (what readConfigFiles found): dnsmasq re-reads both on
+ * SIGHUP whether or not they changed, so an unchanged one (the DNS records of a network without DNS, or of
+ * a reservation without a name) is not rewritten — a create, write and rename fewer on a CNI ADD or DEL.
+ */
+export async function writeHostsFiles(paths: DnsmasqPaths, r: RenderedConfig, current?: RenderedConfig): Promise<void> {
+  if (r.hostsFile !== current?.hostsFile) writeWholeSync(paths.hostsFile, r.hostsFile)
+  if (r.addnHosts !== current?.addnHosts) writeWholeSync(paths.addnHosts, r.addnHosts)
 }
 
 /** What is on disk now, for comparing with a new render. */
