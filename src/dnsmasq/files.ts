@@ -74,16 +74,22 @@ export async function writeHostsFiles(paths: DnsmasqPaths, r: RenderedConfig, cu
 /** What is on disk now, for comparing with a new render. */
 export async function readConfigFiles(paths: DnsmasqPaths): Promise<RenderedConfig> {
   // Synchronously, like their writes: three small files read on every reload (every CNI ADD and DEL), where
-  // each asynchronous read is four trips through the thread pool. A file that cannot be read reads as ''
-  // (it differs from any render, so the reload writes it).
-  const read = (p: string): string => {
-    try {
-      return readFileSync(p, 'utf8')
-    } catch {
-      return ''
-    }
+  // each asynchronous read is four trips through the thread pool.
+  return { conf: readOrEmpty(paths.conf), hostsFile: readOrEmpty(paths.hostsFile), addnHosts: readOrEmpty(paths.addnHosts) }
+}
+
+/** The config file alone (an adopted dnsmasq's user is all that is read from it), as readConfigFiles reads it. */
+export function readConfFile(paths: DnsmasqPaths): string {
+  return readOrEmpty(paths.conf)
+}
+
+/** A file that cannot be read reads as '' (it differs from any render, so a reload writes it). */
+function readOrEmpty(p: string): string {
+  try {
+    return readFileSync(p, 'utf8')
+  } catch {
+    return ''
   }
-  return { conf: read(paths.conf), hostsFile: read(paths.hostsFile), addnHosts: read(paths.addnHosts) }
 }
 
 /** Remove every file kvmnet put in the state dir, then the dir if nothing else is in it. */

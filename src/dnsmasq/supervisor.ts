@@ -21,7 +21,7 @@ import { DnsmasqError, SpecError, undoThenThrow } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
 import { DEFAULT_BACKOFF, restartDelay, type BackoffPolicy } from './backoff.js'
 import { dnsmasqCommand } from './command.js'
-import { readConfigFiles, removeStateFiles, writeConfigFiles, writeHostsFiles } from './files.js'
+import { readConfFile, readConfigFiles, removeStateFiles, writeConfigFiles, writeHostsFiles } from './files.js'
 import { identifyDnsmasq, readPidFile, runningDnsmasq } from './identify.js'
 import { failedStart, reloadHostsFiles, spawnDnsmasq, waitReady } from './launch.js'
 import { LeaseWatcher } from './lease-watcher.js'
@@ -154,7 +154,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     const paths = dnsmasqPaths(stateDir)
     const identity = await identifyDnsmasq(ns, paths)
     // Keep the user it runs as, so a reload that restarts it does not change its privileges.
-    const user = opts.user ?? /^user=(.+)$/m.exec((await readConfigFiles(paths)).conf)?.[1] ?? 'nobody'
+    const user = opts.user ?? /^user=(.+)$/m.exec(readConfFile(paths))?.[1] ?? 'nobody'
     const d = new Dnsmasq(ns, new AdoptedDir(stateDir), { ...opts, user, detached: true })
     d.identity = identity
     d.state = 'running'

@@ -6,7 +6,7 @@ import t from 'tap'
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { readConfigFiles, writeHostsFiles } from '../../src/dnsmasq/files.js'
+import { readConfFile, readConfigFiles, writeHostsFiles } from '../../src/dnsmasq/files.js'
 import { dnsmasqPaths } from '../../src/dnsmasq/paths.js'
 
 t.test('writeHostsFiles rewrites only the files that changed', async (t) => {
@@ -26,4 +26,14 @@ t.test('writeHostsFiles rewrites only the files that changed', async (t) => {
   t.equal(statSync(paths.addnHosts).ino, addnBefore, 'the unchanged one is left as it is')
   await writeHostsFiles(paths, { ...next, addnHosts: '10.0.0.11 a\n' })
   t.equal(readFileSync(paths.addnHosts, 'utf8'), '10.0.0.11 a\n', 'without what is on disk: both written')
+})
+
+t.test('readConfFile: the config file alone, as readConfigFiles reads it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvmnet-dnsmasq-files-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const paths = dnsmasqPaths(dir)
+  t.equal(readConfFile(paths), '', 'none: empty, like readConfigFiles')
+  writeFileSync(paths.conf, 'user=dnsmasq\n')
+  t.equal(readConfFile(paths), 'user=dnsmasq\n')
+  t.equal(readConfFile(paths), (await readConfigFiles(paths)).conf)
 })
