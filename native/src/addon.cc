@@ -23,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("flockTry", Napi::Function::New(env, FlockTry, "flockTry"));
   exports.Set("nftLoad", Napi::Function::New(env, NftLoad, "nftLoad"));
+  exports.Set("nftLoadAsync", Napi::Function::New(env, NftLoadAsync, "nftLoadAsync"));
   exports.Set("nftRun", Napi::Function::New(env, NftRun, "nftRun"));
   exports.Set("nftRelease", Napi::Function::New(env, NftRelease, "nftRelease"));
   exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));

@@ -20,6 +20,7 @@ Napi::Value TapSettle(const Napi::CallbackInfo& info);
 Napi::Value CloseFd(const Napi::CallbackInfo& info);
 Napi::Value FlockTry(const Napi::CallbackInfo& info);
 Napi::Value NftLoad(const Napi::CallbackInfo& info);
+Napi::Value NftLoadAsync(const Napi::CallbackInfo& info);
 Napi::Value NftRun(const Napi::CallbackInfo& info);
 Napi::Value NftRelease(const Napi::CallbackInfo& info);
 Napi::Value MallocTrim(const Napi::CallbackInfo& info);

@@ -1,6 +1,8 @@
 // The JS side of libnftables: load it (at run time, by name), run one command in a namespace (a promise;
 // the work happens on that namespace's thread, see nft_worker.h), let a namespace's thread go.
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "args.h"
 #include "errors.h"
@@ -35,6 +37,30 @@ void Settle(Napi::Env env, Napi::Function, Pending* pending, NftOutcome* out) {
 
 using Tsfn = Napi::TypedThreadSafeFunction<Pending, NftOutcome, Settle>;
 
+// dlopen of libnftables and the libraries it needs (libnftnl, libmnl, libgmp, libjansson, libxtables):
+// ~2-3 ms of mmaps and page faults, on the libuv pool instead of the event loop's thread.
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, std::string path)
+      : Napi::AsyncWorker(env, "kvmnet.nftLoadAsync"), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override { ok_ = LoadNftLib(path_, &error_) != nullptr; }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    deferred_.Resolve(ok_ ? env.Null() : Napi::String::New(env, error_));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  std::string error_;
+  bool ok_ = false;
+};
+
 }  // namespace
 
 // nftLoad(path): null when libnftables is loaded (from `path`, or already), else dlerror's text.
@@ -44,6 +70,15 @@ Napi::Value NftLoad(const Napi::CallbackInfo& info) {
   std::string error;
   if (LoadNftLib(path, &error)) return env.Null();
   return Napi::String::New(env, error);
+}
+
+// nftLoadAsync(path): Promise of what nftLoad(path) returns, the load done on the libuv pool. A later
+// nftLoad of the same library (under the same mutex) finds it loaded.
+Napi::Value NftLoadAsync(const Napi::CallbackInfo& info) {
+  auto* worker = new LoadWorker(info.Env(), StringArg(info, 0, "path"));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 // nftRun(nsPath, command): Promise<{ rc, output, error }>; rejects only when nft could not run at all.

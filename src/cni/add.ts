@@ -6,6 +6,7 @@
  */
 import { Rtnl } from '../rtnl/index.js'
 import { forwardKey } from '../network/index.js'
+import { preloadLibnftables } from '../nft/index.js'
 import type { CniConfig, CniNetworkSpec } from './config.js'
 import { attachEdit, detachEdit, type Attached } from './edits.js'
 import type { AttachmentEnv } from './env.js'
@@ -25,6 +26,9 @@ export async function add(cfg: CniConfig, e: AttachmentEnv & { netns: string }):
   const k: AttachmentKey = { network: cfg.spec.name, containerId: e.containerId, ifname: e.ifname }
   // Refused before anything is touched: not a network namespace (3), or the network's own (4).
   const contNs = containerNs(e.netns, cfg.spec)
+  // Port mappings are forwards, applied through libnftables: its load begins on the pool now, while the
+  // network is opened and the links are looked up, instead of on this thread in the middle of the apply.
+  if (cfg.portMappings.length > 0) preloadLibnftables()
   await assertNoServiceCapture(cfg)
   // The plugin's rtnetlink requests are sent from a pool thread (RtnlSocketOptions.sendOffLoop): each waits
   // in the kernel for the rtnl lock all of the host's namespaces share (seen at 3-190 ms a request while

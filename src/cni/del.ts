@@ -16,6 +16,7 @@ import { networkFacts, networkOptions, openIfUp } from './network.js'
 import { readRecord, removeRecord, type AttachmentRecord } from './records.js'
 import { containerNsIfThere } from './sandbox.js'
 import { clearAbandonedBringUp } from './bring-up.js'
+import { preloadLibnftables } from '../nft/index.js'
 
 /**
  * Links, then reservation and forwards (one apply, none when there is nothing left), then the record.
@@ -26,6 +27,8 @@ import { clearAbandonedBringUp } from './bring-up.js'
  */
 async function release(net: Network, cfg: CniConfig, k: AttachmentKey, record: AttachmentRecord | undefined, netns: string | undefined): Promise<void> {
   const f = networkFacts(net, k)
+  // Its forwards go through libnftables: loaded on the pool while the links are removed (see add.ts).
+  if (record?.forwards?.length) preloadLibnftables()
   // CNI_NETNS, else (gone, or no namespace: an unmounted pin) the one ADD recorded; in either, only links
   // carrying this attachment's alias are removed.
   const contNs = containerNsIfThere(netns, cfg.spec) ?? containerNsIfThere(record?.netns, cfg.spec)

@@ -8,7 +8,7 @@
  */
 import { isExists, ignoreNotFound } from '../errors.js'
 import type { Netns } from '../netns/index.js'
-import type { LinkInfo, Rtnl } from '../rtnl/index.js'
+import type { LinkInfo, LinkRef, Rtnl } from '../rtnl/index.js'
 import type { TapOptions } from './config.js'
 import { hostIfname, innerIfname, type AttachmentKey } from './identity.js'
 import { wireRedirects } from './tc.js'
@@ -83,11 +83,15 @@ export async function attachVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: Attac
   if (routedAlready.status === 'rejected') throw routedAlready.reason
   // The default route this attachment adds: none when the container has one, or the network routes nothing.
   const gateway = routedAlready.value ? undefined : f.gateway
+  // The container end by its ifindex, the host end's IFLA_LINK (a veth's peer): the address, the route and
+  // the final look then go out at once, with none of them asking for the index by name first (three
+  // RTM_GETLINKs and a round trip through the pool on the ADD's last stretch).
+  const end: LinkRef = made.value.parent ?? k.ifname
   return {
     address: async (ip) => {
-      const addr = cont.addAddress(k.ifname, `${ip}/${f.prefixLength}`)
-      const route = gateway !== undefined ? cont.addRoute({ dst: 'default', gateway, dev: k.ifname }) : undefined
-      const container = cont.getLink(k.ifname)
+      const addr = cont.addAddress(end, `${ip}/${f.prefixLength}`)
+      const route = gateway !== undefined ? cont.addRoute({ dst: 'default', gateway, dev: end }) : undefined
+      const container = cont.getLink(end)
       // Every request answered before the first failure is reported (nothing is in flight during the undo).
       const settled = await Promise.allSettled([addr, route, container])
       for (const r of settled) if (r.status === 'rejected') throw r.reason

@@ -61,24 +61,35 @@ export async function writeConfigFiles(paths: DnsmasqPaths, r: RenderedConfig): 
   writeWholeSync(paths.conf, r.conf)
 }
 
-export async function writeHostsFiles(paths: DnsmasqPaths, r: RenderedConfig): Promise<void> {
-  writeWholeSync(paths.hostsFile, r.hostsFile)
-  writeWholeSync(paths.addnHosts, r.addnHosts)
+/**
+ * The hosts files of `r` that differ from `current` (what readConfigFiles found): dnsmasq re-reads both on
+ * SIGHUP whether or not they changed, so an unchanged one (the DNS records of a network without DNS, or of
+ * a reservation without a name) is not rewritten — a create, write and rename fewer on a CNI ADD or DEL.
+ */
+export async function writeHostsFiles(paths: DnsmasqPaths, r: RenderedConfig, current?: RenderedConfig): Promise<void> {
+  if (r.hostsFile !== current?.hostsFile) writeWholeSync(paths.hostsFile, r.hostsFile)
+  if (r.addnHosts !== current?.addnHosts) writeWholeSync(paths.addnHosts, r.addnHosts)
 }
 
 /** What is on disk now, for comparing with a new render. */
 export async function readConfigFiles(paths: DnsmasqPaths): Promise<RenderedConfig> {
   // Synchronously, like their writes: three small files read on every reload (every CNI ADD and DEL), where
-  // each asynchronous read is four trips through the thread pool. A file that cannot be read reads as ''
-  // (it differs from any render, so the reload writes it).
-  const read = (p: string): string => {
-    try {
-      return readFileSync(p, 'utf8')
-    } catch {
-      return ''
-    }
+  // each asynchronous read is four trips through the thread pool.
+  return { conf: readOrEmpty(paths.conf), hostsFile: readOrEmpty(paths.hostsFile), addnHosts: readOrEmpty(paths.addnHosts) }
+}
+
+/** The config file alone (an adopted dnsmasq's user is all that is read from it), as readConfigFiles reads it. */
+export function readConfFile(paths: DnsmasqPaths): string {
+  return readOrEmpty(paths.conf)
+}
+
+/** A file that cannot be read reads as '' (it differs from any render, so a reload writes it). */
+function readOrEmpty(p: string): string {
+  try {
+    return readFileSync(p, 'utf8')
+  } catch {
+    return ''
   }
-  return { conf: read(paths.conf), hostsFile: read(paths.hostsFile), addnHosts: read(paths.addnHosts) }
 }
 
 /** Remove every file kvmnet put in the state dir, then the dir if nothing else is in it. */

@@ -21,7 +21,7 @@ import { DnsmasqError, SpecError, undoThenThrow } from '../errors.js'
 import type { NetnsRef } from '../netns/index.js'
 import { DEFAULT_BACKOFF, restartDelay, type BackoffPolicy } from './backoff.js'
 import { dnsmasqCommand } from './command.js'
-import { readConfigFiles, removeStateFiles, writeConfigFiles, writeHostsFiles } from './files.js'
+import { readConfFile, readConfigFiles, removeStateFiles, writeConfigFiles, writeHostsFiles } from './files.js'
 import { identifyDnsmasq, readPidFile, runningDnsmasq } from './identify.js'
 import { failedStart, reloadHostsFiles, spawnDnsmasq, waitReady } from './launch.js'
 import { LeaseWatcher } from './lease-watcher.js'
@@ -154,7 +154,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     const paths = dnsmasqPaths(stateDir)
     const identity = await identifyDnsmasq(ns, paths)
     // Keep the user it runs as, so a reload that restarts it does not change its privileges.
-    const user = opts.user ?? /^user=(.+)$/m.exec((await readConfigFiles(paths)).conf)?.[1] ?? 'nobody'
+    const user = opts.user ?? /^user=(.+)$/m.exec(readConfFile(paths))?.[1] ?? 'nobody'
     const d = new Dnsmasq(ns, new AdoptedDir(stateDir), { ...opts, user, detached: true })
     d.identity = identity
     d.state = 'running'
@@ -220,7 +220,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
         this.emit('reload', { mode: 'restart' })
         return true
       }
-      await this.sighup(spec, next, opts.confirm !== false)
+      await this.sighup(spec, next, current, opts.confirm !== false)
       this.specValue = spec
       this.emit('reload', { mode: 'sighup' })
       return true
@@ -376,7 +376,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
     this.child = undefined
   }
 
-  private async sighup(spec: DnsmasqSpec, next: RenderedConfig, confirm: boolean): Promise<void> {
+  private async sighup(spec: DnsmasqSpec, next: RenderedConfig, current: RenderedConfig, confirm: boolean): Promise<void> {
     const files = [...(spec.dhcp ? [this.paths.hostsFile] : []), ...(spec.dns !== false ? [this.paths.addnHosts] : [])]
     if (confirm) await this.pump() // the log read so far: only lines after it confirm (unconfirmed: not read)
     await reloadHostsFiles({
@@ -386,7 +386,7 @@ export class Dnsmasq extends EventEmitter<DnsmasqEvents> {
       pollMs: this.tail ? 10 : 50,
       timeoutMs: this.opts.reloadTimeoutMs,
       confirm,
-      write: () => writeHostsFiles(this.paths, next),
+      write: () => writeHostsFiles(this.paths, next, current),
       signal: async () => {
         if (!(await signalProcess(this.identity!, 'SIGHUP'))) throw new DnsmasqError({ detail: `pid ${this.identity!.pid} is gone` })
       },

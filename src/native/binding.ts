@@ -142,6 +142,11 @@ export interface NativeBinding {
    */
   nftLoad(path: string): string | null
   /**
+   * nftLoad on the libuv pool: the dlopen (~2-3 ms of mmaps and page faults) off the calling thread. A later
+   * nftLoad of the same library finds it loaded. Optional: a stale prebuild lacks it.
+   */
+  nftLoadAsync?: (path: string) => Promise<string | null>
+  /**
    * Runs one nft command (JSON, as `nft -j` takes it) inside the namespace at `nsPath`, on that namespace's
    * own thread with its reused nft context; never on the calling thread. Rejects only when it could not run.
    */

@@ -7,7 +7,7 @@
  * that does not exist forces the fallback (tests, or a host whose library misbehaves).
  */
 import { NftError } from '../errors.js'
-import { native, type NativeNftResult } from '../native/index.js'
+import { loadBindingIfPossible, native, type NativeNftResult } from '../native/index.js'
 import type { NetnsRef } from '../netns/index.js'
 
 export const LIBNFTABLES_ENV = 'KVMNET_LIBNFTABLES'
@@ -52,6 +52,26 @@ export function libnftablesUnavailable(path: string = libnftablesPath()): string
   }
   loaded.set(path, why)
   return why
+}
+
+/** Loads begun by preloadLibnftables, per library path. */
+const preloading = new Map<string, Promise<void>>()
+
+/**
+ * Begins loading libnftables on the libuv pool, for a caller that will run nft soon and has work of its
+ * own to do meanwhile (kvmnet-cni's ADD with port mappings: the dlopen was ~2-3 ms of its event loop's
+ * thread). The first command's libnftablesUnavailable then finds it loaded, or waits in the addon (one
+ * mutex) for the rest of the load. Nothing happens when the addon cannot load or predates the async load.
+ */
+export function preloadLibnftables(path: string = libnftablesPath()): void {
+  if (loaded.has(path) || preloading.has(path)) return
+  const load = loadBindingIfPossible()?.nftLoadAsync
+  if (typeof load !== 'function') return
+  const settle = (why: string | undefined) => {
+    if (!loaded.has(path)) loaded.set(path, why)
+  }
+  // A rejection is the same answer the synchronous load gives (its text is why libnftables is unusable).
+  preloading.set(path, load(path).then((why) => settle(why ?? undefined), (err: unknown) => settle(err instanceof Error ? err.message : String(err))))
 }
 
 type FallbackListener = (w: NftFallbackWarning) => void

@@ -43,6 +43,7 @@ t.test('the binding loads and exports every function', async (t) => {
     'tapSettle',
     'closeFd',
     'nftLoad',
+    'nftLoadAsync',
     'nftRun',
     'nftRelease',
     'mallocTrim',

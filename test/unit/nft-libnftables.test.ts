@@ -4,8 +4,8 @@
  */
 import t from 'tap'
 import { NftError } from '../../src/errors.js'
-import { native } from '../../src/native/index.js'
-import { DEFAULT_LIBNFTABLES, fallbackWarning, libnftablesPath, libnftablesUnavailable, nftErrorOf } from '../../src/nft/libnftables.js'
+import { loadBinding, native } from '../../src/native/index.js'
+import { DEFAULT_LIBNFTABLES, fallbackWarning, libnftablesPath, libnftablesUnavailable, nftErrorOf, preloadLibnftables } from '../../src/nft/libnftables.js'
 
 t.test('the library: $KVMNET_LIBNFTABLES, else libnftables.so.1', async (t) => {
   t.equal(libnftablesPath({}), 'libnftables.so.1')
@@ -41,4 +41,22 @@ t.test('the addon loads libnftables at run time, and says why not', async (t) =>
   t.equal(native.nftLoad('libnftables.so.1'), null, 'the real one (libnftables1, in ci-packages.txt) loads')
   t.equal(native.nftLoad('/nonexistent/libnftables.so.1') === null, false, 'a later bad path is still refused')
   await t.rejects(native.nftRun('/nonexistent/ns', '{"nftables": []}'), { code: 'ENOENT', syscall: 'open' }, 'a namespace that is not there: SystemError ENOENT')
+})
+
+t.test('libnftables loaded ahead on the pool: the same answers as the synchronous load', async (t) => {
+  const b = loadBinding()
+  t.equal(typeof b.nftLoadAsync, 'function')
+  t.equal(await b.nftLoadAsync?.('libnftables.so.1'), null, 'the real one loads off the event loop')
+  t.match(await b.nftLoadAsync?.('/nonexistent/preload.so'), /\/nonexistent\/preload\.so: cannot open shared object file/, 'dlerror text')
+  // The TS layer: what the preload found is what libnftablesUnavailable answers, with no second load.
+  preloadLibnftables('/nonexistent/preload2.so')
+  preloadLibnftables('/nonexistent/preload2.so')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const sync = t.capture(b, 'nftLoad')
+  t.match(libnftablesUnavailable('/nonexistent/preload2.so'), /cannot open shared object file/)
+  t.equal(sync.args().length, 0, 'answered from the preload')
+  sync.restore()
+  // Asked while a preload is still under way: the synchronous load waits for it in the addon, then answers.
+  preloadLibnftables('/nonexistent/preload3.so')
+  t.match(libnftablesUnavailable('/nonexistent/preload3.so'), /cannot open shared object file/)
 })
