@@ -8,7 +8,7 @@
  */
 import { isExists, ignoreNotFound } from '../errors.js'
 import type { Netns } from '../netns/index.js'
-import type { LinkInfo, LinkRef, Rtnl } from '../rtnl/index.js'
+import { noLinkLocal, type LinkInfo, type LinkRef, type Rtnl } from '../rtnl/index.js'
 import type { TapOptions } from './config.js'
 import { hostIfname, innerIfname, type AttachmentKey } from './identity.js'
 import { wireRedirects } from './tc.js'
@@ -58,7 +58,8 @@ async function clearLeftover(host: Rtnl, name: string, f: NetworkFacts): Promise
 async function bridgeVeth(host: Rtnl, cont: Rtnl, contNs: Netns, k: AttachmentKey, f: NetworkFacts, peer: { name: string; mac?: string }): Promise<LinkInfo> {
   const name = hostIfname(k)
   const mtu = f.mtu !== undefined ? { mtu: f.mtu } : {}
-  const create = () => host.addLink({ kind: 'veth', name, master: f.bridge, group: f.group, alias: f.alias, ...mtu, up: true, peer: { ...peer, netns: contNs } }, { offLoop: true })
+  const spec = { kind: 'veth', name, master: f.bridge, group: f.group, alias: f.alias, ...mtu, ...noLinkLocal(f.mtu), up: true, peer: { ...peer, netns: contNs } } as const
+  const create = () => host.addLink(spec, { offLoop: true })
   const made = await create().catch(async (err: unknown) => {
     if (!isExists(err) || !(await clearLeftover(host, name, f))) throw err
     return create()

@@ -44,6 +44,7 @@ export {
   setBridgeNfCallIptables,
 } from './sysctl.js'
 export { tapDevicePath } from './macvtap-index.js'
+export { noLinkLocal } from './no-link-local.js'
 export { isOwnNetlinkPort } from './open-raw-socket.js'
 export { parseRouteSpec } from './route-validate.js'
 export type { OperState, RouteType } from './wire/constants.js'

@@ -20,6 +20,12 @@ export interface LinkCommon {
   /** IFLA_IFALIAS, at most 255 bytes. */
   alias?: string
   up?: boolean
+  /**
+   * See LinkChange.addrGenMode. The kernel refuses it in a create (EAFNOSUPPORT), so it goes with the
+   * alias in the request right after: a link made up without carrier (a veth whose peer is still down)
+   * has no link-local address by then.
+   */
+  addrGenMode?: AddrGenMode
 }
 
 export interface BridgeSpec extends LinkCommon {

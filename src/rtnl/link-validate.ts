@@ -75,6 +75,11 @@ function checkCommon(issues: Issues, p: string, s: Record<string, unknown>): voi
   if (s.group !== undefined && !isU32(s.group)) issues.add(join(p, 'group'), 'must be an integer 0..4294967295')
   if (s.alias !== undefined) checkAlias(issues, join(p, 'alias'), s.alias)
   if (s.up !== undefined && typeof s.up !== 'boolean') issues.add(join(p, 'up'), 'must be a boolean')
+  if (s.addrGenMode !== undefined) checkAddrGenMode(issues, join(p, 'addrGenMode'), s.addrGenMode)
+}
+
+function checkAddrGenMode(issues: Issues, field: string, mode: unknown): void {
+  if (!(ADDR_GEN_MODES as readonly unknown[]).includes(mode)) issues.add(field, `must be one of ${ADDR_GEN_MODES.join(', ')}`)
 }
 
 /** Throws SpecError (field relative to `prefix`) when the spec cannot be created as given. */
@@ -181,7 +186,6 @@ export function validateLinkChange(change: LinkChange, prefix = ''): void {
   }
   if (change.netns !== undefined && (typeof change.netns !== 'object' || typeof change.netns.path !== 'string'))
     issues.add(f('netns'), 'must be a namespace reference { path }')
-  if (change.addrGenMode !== undefined && !(ADDR_GEN_MODES as readonly unknown[]).includes(change.addrGenMode))
-    issues.add(f('addrGenMode'), `must be one of ${ADDR_GEN_MODES.join(', ')}`)
+  if (change.addrGenMode !== undefined) checkAddrGenMode(issues, f('addrGenMode'), change.addrGenMode)
   issues.throwIfAny()
 }

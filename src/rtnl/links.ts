@@ -216,13 +216,16 @@ function echoedLink(replies: readonly { type: number; payload: Buffer }[], name:
 }
 
 /**
- * The kernel's create path (rtnl_create_link) ignores IFLA_IFALIAS, so the alias is a second request;
- * if that fails the new link is removed again.
+ * The kernel's create path (rtnl_create_link) ignores IFLA_IFALIAS and refuses IFLA_AF_SPEC, so the alias
+ * and the address generation mode are a second request; if that fails the new link is removed again.
  */
 async function setAliasAfterCreate(ctx: RtnlContext, target: LinkTarget, spec: LinkSpec): Promise<void> {
-  if (spec.alias === undefined) return
+  if (spec.alias === undefined && spec.addrGenMode === undefined) return
+  const change: ResolvedChange = {}
+  if (spec.alias !== undefined) change.alias = spec.alias
+  if (spec.addrGenMode !== undefined) change.addrGenMode = ADDR_GEN_MODE_VALUES[spec.addrGenMode]
   try {
-    await ctx.sock.requestQuiet(encodeSetLink(target, { alias: spec.alias }), { object: spec.name })
+    await ctx.sock.requestQuiet(encodeSetLink(target, change), { object: spec.name })
   } catch (err) {
     await undoThenThrow(err, () => ctx.sock.request(encodeDeleteLink(target), { object: spec.name }))
   }
@@ -237,6 +240,7 @@ function drift(link: LinkInfo, spec: LinkSpec, master: number | undefined): Link
   if (spec.group !== undefined && link.group !== spec.group) c.group = spec.group
   if (spec.alias !== undefined && (link.alias ?? '') !== spec.alias) c.alias = spec.alias
   if (spec.up !== undefined && link.up !== spec.up) c.up = spec.up
+  if (spec.addrGenMode !== undefined && link.addrGenMode !== undefined && link.addrGenMode !== spec.addrGenMode) c.addrGenMode = spec.addrGenMode
   return c
 }
 

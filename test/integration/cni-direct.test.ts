@@ -129,6 +129,11 @@ t.test('ADD (1.1.0 result), CHECK, STATUS with dnsmasq dead, GC', { skip }, asyn
   const spec = await recordedSpec(host, 'kvc6gc', stateRoot)
   t.same(spec?.ipv4.dhcp.hosts.map((h: { ip: string }) => `${h.ip}/24`), [results[0]?.ips[0]?.address], 'only its reservation is left')
   t.ok(await ping(ns[0]!, '10.232.3.1'), 'the valid attachment still works')
+  // The host end is a bridge port: with the container end up (carrier) it still has no host IPv6 address.
+  const hostEnd = results[0]!.interfaces[0]!.name
+  const detail = (JSON.parse(await host.run('ip', ['-j', '-d', 'link', 'show', hostEnd])) as { inet6_addr_gen_mode?: string; operstate?: string }[])[0]
+  t.match(detail, { inet6_addr_gen_mode: 'none', operstate: 'UP' }, 'the host end was made with addrgenmode none, and has carrier')
+  t.equal(await host.run('ip', ['-6', 'addr', 'show', 'dev', hostEnd]), '', 'and no IPv6 address')
 
   const gcAll = await invokePlugin(host, { command: 'GC', config: { ...conf, 'cni.dev/valid-attachments': [] } })
   t.equal(gcAll.exitCode, 0, gcAll.stdout)

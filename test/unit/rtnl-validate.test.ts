@@ -54,6 +54,8 @@ t.test('bad specs name the field', async (t) => {
   field(t, bad({ kind: 'vxlan', name: 'vx0', vni: 1, multicastGroup: '239.1.1.1' }), 'parent', 'multicast without parent')
   field(t, bad({ kind: 'vxlan', name: 'vx0', vni: 1, remote: '192.0.2.1', local: 'fd00::1' }), 'local', 'mixed families')
   field(t, bad({ kind: 'vxlan', name: 'vx0', vni: 1, port: 0 }), 'port', 'port 0')
+  field(t, bad({ kind: 'veth', name: 've0', peer: { name: 've1' }, addrGenMode: 'off' }), 'addrGenMode', 'address generation mode')
+  t.doesNotThrow(() => validateLinkSpec({ kind: 'veth', name: 've0', peer: { name: 've1' }, addrGenMode: 'none' }))
 
   try {
     validateLinkSpec({ kind: 'bridge', name: 'x'.repeat(20), mtu: 1, mac: 'no' })

@@ -5,9 +5,8 @@
  * network's and are re-enslaved if a converge moved the bridge; with `prune`, ports of this network that
  * the plan does not list are removed.
  */
-import { existsSync } from 'node:fs'
 import { KvmnetError, SpecError, isNotFound, ignoreNotFound } from '../../errors.js'
-import type { LinkInfo, Rtnl } from '../../rtnl/index.js'
+import { noLinkLocal, type LinkInfo, type Rtnl } from '../../rtnl/index.js'
 import { closeTaps, createTaps } from '../../tap/index.js'
 import { native } from '../../native/index.js'
 import type { ApplyContext } from '../driver.js'
@@ -84,7 +83,7 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
     if (kind !== p.kind) throw new SpecError(`${p.field}.name`, `${p.name} exists as ${have.kind}, not ${p.kind}`)
     // Not on the bridge (a converge renamed it), never tagged (an apply cut short), or set down by hand: set all.
     if ((bridgeIndex !== undefined && have.master !== bridgeIndex) || !have.alias || !have.up) misplaced.push(have)
-    if (kind === 'tap' && have.addrGenMode !== undefined && have.addrGenMode !== 'none' && noHostAddress(have.mtu).addrGenMode) hostAddressed.push(have)
+    if (kind === 'tap' && have.addrGenMode !== undefined && have.addrGenMode !== 'none' && noLinkLocal(have.mtu).addrGenMode) hostAddressed.push(have)
   }
 
   if (missing.length > 0) {
@@ -136,18 +135,6 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
 
 type OnUndo = (undo: () => Promise<void> | void) => void
 
-/**
- * A port is the guest's cable, not an interface of the host's: the kernel would give each tap an IPv6
- * link-local address of the host's once a guest brings carrier (then DAD, router solicitations and MLD
- * sent to the guest, and the host reachable at fe80::…%port — from a very-isolated network too, whose
- * bridge has no address). Asked for in the tagging message; left out where the kernel has no IPv6 (the
- * message would be refused) or the MTU is under IPv6's 1280 (the link then has no IPv6 at all).
- */
-function noHostAddress(mtu: number | undefined): { addrGenMode?: 'none' } {
-  hasIpv6 ??= existsSync('/proc/sys/net/ipv6')
-  return hasIpv6 && (mtu === undefined || mtu >= 1280) ? { addrGenMode: 'none' } : {}
-}
-let hasIpv6: boolean | undefined
 
 /**
  * Taps are created non-persistent and tagged (group, alias, host MAC) before they are made persistent: a
@@ -185,7 +172,7 @@ async function createTapPorts(ctx: ApplyContext, plan: NetworkPlan, bridge: numb
   await rtnl.setLinks(
     taps.map((p) => ({
       ref: p.name,
-      change: { group: plan.group, alias: plan.alias.port, mac: p.hostMac, ...(plan.mtu !== undefined ? { mtu: plan.mtu } : {}), ...noHostAddress(plan.mtu) },
+      change: { group: plan.group, alias: plan.alias.port, mac: p.hostMac, ...(plan.mtu !== undefined ? { mtu: plan.mtu } : {}), ...noLinkLocal(plan.mtu) },
     })),
   )
   taps.forEach((p, i) => {
