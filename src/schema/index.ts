@@ -1,3 +1,4 @@
 /** schema: the folder's face. */
-export { fieldPath, s } from './schema.js'
+export { s } from './constructors.js'
+export { fieldPath } from './field-path.js'
 export type { DiscriminatedSchema, Infer, Issue, Schema } from './schema.js'

@@ -335,7 +335,7 @@ export class UnionSchema<T> extends Schema<T> {
   }
 }
 
-type Variants<K extends string> = Record<string, ObjectSchema<Shape & Record<K, Schema<string>>>>
+export type Variants<K extends string> = Record<string, ObjectSchema<Shape & Record<K, Schema<string>>>>
 
 /**
  * Objects told apart by one field (`mode`): the variant is picked by that field's value, so errors speak
@@ -395,30 +395,4 @@ function hasField(s: Schema<unknown>, path: Path): boolean {
     cur = (cur.shape as Shape)[p]
   }
   return true
-}
-
-/** Constructors, so a schema reads like the data it describes. */
-export const s = {
-  string: () => new StringSchema(),
-  number: (opts?: { int?: boolean; min?: number; max?: number }) => new NumberSchema(opts),
-  int: (min: number, max: number) => new NumberSchema({ int: true, min, max }),
-  boolean: () => new BooleanSchema(),
-  unknown: () => new UnknownSchema(),
-  enum: <const L extends string>(values: readonly L[]) => new EnumSchema<L>(values),
-  literal: <const L extends string>(value: L) => new EnumSchema<L>([value]),
-  array: <T>(item: Schema<T>, maxItems?: number) => new ArraySchema<T>(item, maxItems),
-  tuple: <const T extends readonly unknown[]>(items: { [K in keyof T]: Schema<T[K]> }) => new TupleSchema<T>(items),
-  object: <S extends Shape>(shape: S) => new ObjectSchema<S>(shape),
-  union: <const O extends readonly Schema<unknown>[]>(options: O, message: string) => new UnionSchema<Infer<O[number]>>(options as readonly Schema<Infer<O[number]>>[], message),
-  discriminated: <K extends string, V extends Variants<K>>(key: K, variants: () => V) => new DiscriminatedSchema<K, V>(key, variants),
-}
-
-/** "ipv4.dhcp.hosts[0].mac": a path as the user wrote it in JSON. */
-export function fieldPath(path: Path): string {
-  let out = ''
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`
-    else out += out ? `.${p}` : p
-  }
-  return out
 }
