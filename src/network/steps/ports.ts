@@ -112,13 +112,11 @@ export async function ensurePorts(ctx: ApplyContext, plan: NetworkPlan, anchor: 
     // it now, and the link-local addresses the kernel already put on them are removed: the mode only
     // says how the next one is made. Only IPv6 link-local addresses, which only the kernel puts on a port.
     await tx.step({ name: 'unaddress-ports', detail: String(hostAddressed.length) }, 'links', async (s) => {
-      await Promise.all(
-        hostAddressed.map(async (l) => {
-          await rtnl.setLink(l.index, { addrGenMode: 'none' })
-          const own = (await rtnl.listAddresses(l.index)).filter((a) => a.family === 6 && isLinkLocal6(a.cidr))
-          await Promise.all(own.map((a) => rtnl.deleteAddress(l.index, a.cidr).catch(ignoreNotFound)))
-        }),
-      )
+      await Promise.all(hostAddressed.map((l) => rtnl.setLink(l.index, { addrGenMode: 'none' })))
+      // One dump of the namespace's addresses for all of them, not one per tap.
+      const indexes = new Set(hostAddressed.map((l) => l.index))
+      const own = (await rtnl.listAddresses()).filter((a) => indexes.has(a.index) && isLinkLocal6(a.cidr))
+      await Promise.all(own.map((a) => rtnl.deleteAddress(a.index, a.cidr).catch(ignoreNotFound)))
       s.outcome('updated')
     })
   }
