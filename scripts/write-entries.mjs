@@ -55,8 +55,12 @@ const LOAD_CORE = `function loadCore(builtin, dir, parent) {
   if (had) return had.exports
   if (process.sourceMapsEnabled) return Module.createRequire(file)(file)
   const MAGIC = Buffer.from('kvmnet-core-cache\\n')
-  /** V8's data from the cache when it is one to trust and was made from exactly this source. */
-  const trustedCache = (source, owner) => {
+  /**
+   * V8's data from the cache when it is one to trust and was made from exactly this source, read into
+   * spare when it fits: memory the source was read into and is done with, whose pages are already
+   * mapped (a fresh buffer for V8's ~250 KB is ~60 page faults more, ~0.7 ms where a fault costs 12 us).
+   */
+  const trustedCache = (source, owner, spare) => {
     let fd
     try {
       fd = openSync(file + '.v8-cache', constants.O_RDONLY | constants.O_NOFOLLOW)
@@ -80,7 +84,7 @@ const LOAD_CORE = `function loadCore(builtin, dir, parent) {
         if (got === 0 || !chunk.subarray(0, got).equals(source.subarray(off, off + got))) return undefined
         off += got
       }
-      const data = Buffer.allocUnsafe(st.size - end)
+      const data = st.size - end <= spare.length ? spare.subarray(0, st.size - end) : Buffer.allocUnsafe(st.size - end)
       let n = 0
       for (let got = -1; n < data.length && got !== 0; n += got) got = readSync(fd, data, n, data.length - n, end + n)
       return n === data.length ? data : undefined
@@ -109,7 +113,8 @@ const LOAD_CORE = `function loadCore(builtin, dir, parent) {
   // esbuild writes ASCII: a one-byte string straight from the bytes, without UTF-8 decoding.
   const wrapped = isAscii(bytes) ? framed.toString('latin1') : Module.wrap(bytes.toString('utf8'))
   const writing = process.env.KVMNET_WRITE_CORE_CACHE === '1'
-  const cachedData = writing ? undefined : trustedCache(bytes, owner)
+  // After the string is made: the source's buffer is then free to hold V8's data.
+  const cachedData = writing ? undefined : trustedCache(bytes, owner, framed)
   const script = new Script(wrapped, { filename: file, ...(cachedData ? { cachedData } : {}) })
   const m = new Module(file, parent)
   m.filename = file

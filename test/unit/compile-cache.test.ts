@@ -32,13 +32,13 @@ function scratch(t: Test): { dir: string; bundle: string; cache: string } {
 }
 
 /** Loads the bundle in a new process (key `up`); what it exported, and what went to stderr. */
-function load(bundle: string, env: Record<string, string> = {}): { exports: unknown; stderr: string } {
+function load(bundle: string, env: Record<string, string> = {}, nodeFlags: string[] = []): { exports: unknown; stderr: string } {
   // tsx (which loads the TypeScript here) turns source maps on; the built programs run without them.
   const script = `import { requireBundle } from ${JSON.stringify(loader)}
     if (!process.env.SOURCE_MAPS) process.setSourceMapsEnabled(false)
     const m = requireBundle(${JSON.stringify(bundle)}, 'up')
     console.log(JSON.stringify({ sum: m.sum, base: m.base, dir: m.dir, later: await m.later() }))`
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } })
+  const r = spawnSync(process.execPath, [...nodeFlags, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } })
   if (r.status !== 0) throw new Error(`load failed (${r.status}): ${r.stderr}`)
   return { exports: JSON.parse(r.stdout), stderr: r.stderr }
 }
@@ -102,6 +102,34 @@ t.test('a bundle that is not ASCII loads as UTF-8, from its cache too; an ASCII 
   for (const run of ['compiled', 'from the cache']) {
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', ascii], { cwd: root, encoding: 'utf8' })
     t.same(JSON.parse(r.stdout), { args: 5, wrapped: true, sum: 4950 }, run)
+  }
+})
+
+t.test('a cache V8 refuses (made under other V8 flags) is replaced by one holding the exact source, ASCII or not', async (t) => {
+  // V8's data is read into the buffer the source was read into, once its string is made: a cache V8 then
+  // refuses must be rewritten from the source itself, not from what overwrote it. A bundle much bigger than
+  // V8's data for it, so that the data does go into that buffer.
+  const padding = `// ${'x'.repeat(40_000)}\n`
+  for (const [what, source] of [
+    ['ASCII', BUNDLE + padding],
+    ['not ASCII', BUNDLE.replace('base: path.basename(__filename)', 'base: path.basename(__filename) + " \u00e9"') + padding],
+  ] as const) {
+    const { dir, bundle, cache } = scratch(t)
+    writeFileSync(bundle, source)
+    const want = { ...expected(dir), base: what === 'ASCII' ? 'x-bundle.cjs' : 'x-bundle.cjs \u00e9' }
+    const header = 'kvmnet-code-cache\n'.length + 4
+    const sourceCopy = () => readFileSync(cache).subarray(header, header + Buffer.byteLength(source))
+    t.same(load(bundle).exports, want, `${what}: compiled`)
+    t.ok(readFileSync(cache).length - header - Buffer.byteLength(source) < Buffer.byteLength(source), `${what}: V8's data is smaller than the source`)
+    for (const flags of [['--max-lazy'], []]) {
+      const before = statSync(cache).ino
+      t.same(load(bundle, {}, flags).exports, want, `${what}: runs under ${flags.join(' ') || 'no flags'} with the other flags' cache`)
+      t.not(statSync(cache).ino, before, `${what}: that cache refused and replaced`)
+      t.ok(sourceCopy().equals(Buffer.from(source)), `${what}: the new cache holds the exact source`)
+      const kept = statSync(cache).ino
+      t.same(load(bundle, {}, flags).exports, want, `${what}: from the new cache`)
+      t.equal(statSync(cache).ino, kept, `${what}: which V8 takes`)
+    }
   }
 })
 
