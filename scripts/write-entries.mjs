@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import ts from 'typescript'
 
 // The CommonJS bundles in pure ASCII. esbuild escapes every other character in code (strings, regular
 // expressions, identifiers) but copies comments as they are: one '…' in a doc comment made all of
@@ -45,8 +46,20 @@ const core = require('../dist/core.cjs')
 // its own (createRequire) and required a file with it would pay for a second module system's first use,
 // ~10M instructions, a sixth of `import('kvmnet')`'s own cost. core.cjs requires nothing but node:
 // builtins at load; anything else it is given a real require for.
-const LOAD_CORE = `function loadCore(builtin, dir, parent) {
-  const { closeSync, constants, fstatSync, openSync, readSync, writeFileSync } = builtin('node:fs')
+// The reading and checking of a code cache file, shared with the commands' loader (compile-cache.ts):
+// src/util/code-cache-file.ts compiled to plain functions (it imports nothing; node:fs is an argument).
+const CACHE_FILE = ts
+  .transpileModule(readFileSync(new URL('../src/util/code-cache-file.ts', import.meta.url), 'utf8'), {
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, removeComments: true },
+  })
+  .outputText.replace(/^export (?=function )/gm, '')
+  .replace(/^export \{\};?$/gm, '')
+  .trim()
+if (/\bimport\b|\brequire\(|[^\x00-\x7f]/.test(CACHE_FILE)) throw new Error('src/util/code-cache-file.ts must import nothing and stay ASCII: the entries run it before anything is loaded')
+
+const LOAD_CORE = `${CACHE_FILE}
+function loadCore(builtin, dir, parent) {
+  const fs = builtin('node:fs')
   const { isAscii } = builtin('node:buffer')
   const { Module } = builtin('node:module')
   const { Script } = builtin('node:vm')
@@ -55,66 +68,13 @@ const LOAD_CORE = `function loadCore(builtin, dir, parent) {
   if (had) return had.exports
   if (process.sourceMapsEnabled) return Module.createRequire(file)(file)
   const MAGIC = Buffer.from('kvmnet-core-cache\\n')
-  /**
-   * V8's data from the cache when it is one to trust and was made from exactly this source, read into
-   * spare when it fits: memory the source was read into and is done with, whose pages are already
-   * mapped (a fresh buffer for V8's ~250 KB is ~60 page faults more, ~0.7 ms where a fault costs 12 us).
-   */
-  const trustedCache = (source, owner, spare) => {
-    let fd
-    try {
-      fd = openSync(file + '.v8-cache', constants.O_RDONLY | constants.O_NOFOLLOW)
-    } catch (err) {
-      if (err.code === 'ENOENT' || err.code === 'ELOOP' || err.code === 'EACCES') return undefined
-      throw err
-    }
-    try {
-      const st = fstatSync(fd)
-      if (!st.isFile() || st.uid !== owner || (st.mode & 0o022) !== 0) return undefined
-      const start = MAGIC.length + 4
-      const head = Buffer.allocUnsafe(start)
-      if (st.size <= start || readSync(fd, head, 0, start, 0) !== start || !head.subarray(0, MAGIC.length).equals(MAGIC)) return undefined
-      const end = start + head.readUInt32LE(MAGIC.length)
-      if (end - start !== source.length || st.size <= end) return undefined
-      // The cache's copy of the source compared through one 64 KB buffer; only V8's part gets a buffer of
-      // its own (reading the whole 1.5 MB file was ~200 page faults more).
-      const chunk = Buffer.allocUnsafe(Math.min(source.length, 65536))
-      for (let off = 0; off < source.length; ) {
-        const got = readSync(fd, chunk, 0, Math.min(chunk.length, source.length - off), start + off)
-        if (got === 0 || !chunk.subarray(0, got).equals(source.subarray(off, off + got))) return undefined
-        off += got
-      }
-      const data = st.size - end <= spare.length ? spare.subarray(0, st.size - end) : Buffer.allocUnsafe(st.size - end)
-      let n = 0
-      for (let got = -1; n < data.length && got !== 0; n += got) got = readSync(fd, data, n, data.length - n, end + n)
-      return n === data.length ? data : undefined
-    } finally {
-      closeSync(fd)
-    }
-  }
-  // core.cjs read between Node's CommonJS wrapper, so that V8 gets one flat string: Module.wrap's
-  // concatenation is a rope V8 flattens into a second copy of the source before it takes the cache.
   const [HEAD, TAIL] = Module.wrap('\\0').split('\\0')
-  const fd = openSync(file, constants.O_RDONLY)
-  let framed, bytes, owner
-  try {
-    const st = fstatSync(fd)
-    owner = st.uid
-    framed = Buffer.allocUnsafe(HEAD.length + st.size + TAIL.length)
-    framed.write(HEAD, 0, 'latin1')
-    let n = 0
-    for (let got = -1; n < st.size && got !== 0; n += got) got = readSync(fd, framed, HEAD.length + n, st.size - n, null)
-    bytes = framed.subarray(HEAD.length, HEAD.length + n)
-    framed.write(TAIL, HEAD.length + n, 'latin1')
-    framed = framed.subarray(0, HEAD.length + n + TAIL.length)
-  } finally {
-    closeSync(fd)
-  }
+  const { framed, bytes, owner } = readFramedSource(fs, file, HEAD, TAIL)
   // esbuild writes ASCII: a one-byte string straight from the bytes, without UTF-8 decoding.
   const wrapped = isAscii(bytes) ? framed.toString('latin1') : Module.wrap(bytes.toString('utf8'))
   const writing = process.env.KVMNET_WRITE_CORE_CACHE === '1'
   // After the string is made: the source's buffer is then free to hold V8's data.
-  const cachedData = writing ? undefined : trustedCache(bytes, owner, framed)
+  const cachedData = writing ? undefined : trustedCodeCache(fs, file + '.v8-cache', MAGIC, owner, bytes, framed)
   const script = new Script(wrapped, { filename: file, ...(cachedData ? { cachedData } : {}) })
   const m = new Module(file, parent)
   m.filename = file
@@ -135,7 +95,7 @@ const LOAD_CORE = `function loadCore(builtin, dir, parent) {
     for (const ns of Object.values(m.exports)) for (const k of Object.keys(ns)) void ns[k]
     const length = Buffer.alloc(4)
     length.writeUInt32LE(bytes.length)
-    writeFileSync(file + '.v8-cache', Buffer.concat([MAGIC, length, bytes, script.createCachedData()]), { mode: 0o644 })
+    fs.writeFileSync(file + '.v8-cache', Buffer.concat([MAGIC, length, bytes, script.createCachedData()]), { mode: 0o644 })
   }
   return m.exports
 }`
