@@ -254,3 +254,10 @@ t.test('found by this test: what dnsmasq would refuse at up is refused by valida
   t.equal((thrown(() => validateSpec(twice)) as SpecError).field, 'dns.hosts[1]')
   t.equal(verdict({ ...twice, dns: { hosts: [{ name: 'www', ip: '10.0.0.7' }, { name: 'www', ip: '10.0.0.8' }] } }, networkJsonSchema()), undefined, 'one name, two addresses: fine')
 })
+
+t.test('a netns name the namespace code refuses is refused by validateSpec, naming netns', async (t) => {
+  // '..' (which is /run/netns/.., that is /run) and a name over 255 bytes passed the spec's pattern, then
+  // Netns.open refused them as a SpecError about 'name'.
+  for (const netns of ['..', '.', 'é'.repeat(200)]) t.equal((thrown(() => validateSpec({ name: 'n', mode: 'isolated', netns })) as SpecError).field, 'netns', JSON.stringify(netns).slice(0, 20))
+  t.ok(validateSpec({ name: 'n', mode: 'isolated', netns: '/proc/1/ns/net' }))
+})
