@@ -65,7 +65,7 @@ t.test(`configurations and environments: accepted as the commands need them, or 
   for (let i = 0; i < ITERATIONS && failures < 5; i++) {
     const command = rng.pick(COMMANDS)
     const data = mutate(rng, rng.pick(bases))
-    const text = rng.chance(0.1) ? rng.pick([JSON.stringify(data).slice(0, rng.int(200)), rng.bytes(rng.int(100)).toString('latin1'), '', 'null', '[]', '"x"', '1e999']) : JSON.stringify(data) ?? ''
+    const text = rng.chance(0.1) ? rng.pick([(JSON.stringify(data) ?? '').slice(0, rng.int(200)), rng.bytes(rng.int(100)).toString('latin1'), '', 'null', '[]', '"x"', '1e999']) : JSON.stringify(data) ?? ''
     const env = envOf(rng, command)
     let cfg: ReturnType<typeof parseConfig> | undefined
     const err = thrown(() => {
