@@ -4,6 +4,8 @@
  * a 'duid' line) carry an IAID instead of a MAC and end with the client's DUID.
  */
 import { readFile } from 'node:fs/promises'
+import { SystemError } from '../errors.js'
+import { ipaddr } from '../util/index.js'
 
 export interface Lease {
   /** null for an infinite lease. */
@@ -35,23 +37,40 @@ export function macOfDuid(duid: string): string {
   return ''
 }
 
+/**
+ * A line's expiry: null for 0 (infinite), undefined for one no Date can hold (a garbage line, skipped: an
+ * Invalid Date never expired, so the watcher re-armed its timer every millisecond, and printing it threw).
+ */
+function expiryOf(field: string): Date | null | undefined {
+  const expiry = Number(field)
+  if (expiry === 0) return null
+  const at = new Date(expiry * 1000)
+  return Number.isNaN(at.getTime()) ? undefined : at
+}
+
+/** A dotted quad of octets 0-255 (the pattern alone let 999.1.1.1 through). */
+const isIpv4 = (s: string): boolean => IPV4.test(s) && s.split('.').every((o) => Number(o) <= 255)
+
 export function parseLeases(text: string): Lease[] {
   const out: Lease[] = []
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/)
     if (f.length >= 4 && /^\d+$/.test(f[0]!) && /^\d+$/.test(f[1]!) && f[2]!.includes(':')) {
       // DHCPv6: <expiry> <iaid> <address> <hostname|*> <client DUID>
-      const expiry = Number(f[0])
+      const expiresAt = expiryOf(f[0]!)
+      if (expiresAt === undefined || !ipaddr.IPv6.isValid(f[2]!) || f[2]!.includes('%')) continue
       const duid = f[4] && f[4] !== '*' ? f[4].toLowerCase() : undefined
-      const lease: Lease = { expiresAt: expiry === 0 ? null : new Date(expiry * 1000), mac: duid ? macOfDuid(duid) : '', ip: f[2]!, family: 6, iaid: Number(f[1]) }
+      if (duid !== undefined && !MACLIKE.test(duid)) continue // hex bytes, as dnsmasq writes it: else its MAC would be garbage
+      const lease: Lease = { expiresAt, mac: duid ? macOfDuid(duid) : '', ip: f[2]!, family: 6, iaid: Number(f[1]) }
       if (duid) lease.duid = duid
       if (f[3] && f[3] !== '*') lease.hostname = f[3]
       out.push(lease)
       continue
     }
-    if (f.length < 4 || !/^\d+$/.test(f[0]!) || !MACLIKE.test(f[1]!) || !IPV4.test(f[2]!)) continue
-    const expiry = Number(f[0])
-    const lease: Lease = { expiresAt: expiry === 0 ? null : new Date(expiry * 1000), mac: f[1]!.toLowerCase(), ip: f[2]!, family: 4 }
+    if (f.length < 4 || !/^\d+$/.test(f[0]!) || !MACLIKE.test(f[1]!) || !isIpv4(f[2]!)) continue
+    const expiresAt = expiryOf(f[0]!)
+    if (expiresAt === undefined) continue
+    const lease: Lease = { expiresAt, mac: f[1]!.toLowerCase(), ip: f[2]!, family: 4 }
     if (f[3] && f[3] !== '*') lease.hostname = f[3]
     if (f[4] && f[4] !== '*') lease.clientId = f[4]
     out.push(lease)
@@ -68,8 +87,10 @@ export async function readLeaseFile(path: string): Promise<Lease[]> {
   try {
     return parseLeases(await readFile(path, 'utf8'))
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
+    const e = err as NodeJS.ErrnoException
+    if (e.code === 'ENOENT') return []
+    // Typed, as every error kvmnet throws on purpose (a directory in its place, no permission).
+    throw typeof e.errno === 'number' ? new SystemError({ errno: e.errno, syscall: 'read', path, cause: err }) : err
   }
 }
 

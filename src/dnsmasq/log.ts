@@ -9,6 +9,9 @@ import { open } from 'node:fs/promises'
 import { rotateLogIfLarge } from './log-rotate.js'
 
 const KEEP_LINES = 200
+/** dnsmasq's own lines are at most ~1 KB (its MAX_MESSAGE); anything longer is kept cut short. */
+const MAX_LINE = 8192
+const capped = (line: string): string => (line.length > MAX_LINE ? line.slice(0, MAX_LINE) : line)
 
 interface Waiter {
   test: (line: string) => boolean
@@ -22,9 +25,16 @@ export class DnsmasqLog {
 
   /** Feed raw output; complete lines are kept and offered to waiters. */
   push(chunk: string): string[] {
-    const parts = (this.partial + chunk).split('\n')
-    this.partial = parts.pop() ?? ''
-    const complete = parts.filter((l) => l.trim() !== '')
+    // Output without a newline waits in `partial`, cut at MAX_LINE: re-splitting an unbounded partial on
+    // every chunk made a long run without one quadratic (2 MB in 1 KB chunks: 21 s).
+    const nl = chunk.lastIndexOf('\n')
+    if (nl === -1) {
+      this.partial = capped(this.partial + chunk)
+      return []
+    }
+    const parts = (this.partial + chunk.slice(0, nl)).split('\n')
+    this.partial = capped(chunk.slice(nl + 1))
+    const complete = parts.filter((l) => l.trim() !== '').map(capped)
     for (const line of complete) {
       this.lines.push(line)
       for (const w of [...this.waiters]) {

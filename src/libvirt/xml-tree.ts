@@ -77,6 +77,9 @@ export class XmlElement {
   }
 }
 
+/** Far deeper than any libvirt network definition (<network><ip><dhcp><host> is four). */
+const MAX_DEPTH = 64
+
 /** Parses a document; a LibvirtImportError naming line and column for anything that is not well-formed XML. */
 export function parseXml(xml: string): XmlElement {
   const SaxesParser = parserClass()
@@ -88,6 +91,9 @@ export function parseXml(xml: string): XmlElement {
     failure ??= e
   })
   parser.on('opentag', (tag) => {
+    // saxes resolves each tag's namespaces through every enclosing one: nesting costs quadratic time
+    // (20000 levels: 5-8 s). libvirt's network XML is a few levels deep; the parse stops here.
+    if (stack.length >= MAX_DEPTH) throw new Error(`elements nested more than ${MAX_DEPTH} deep (line ${parser.line})`)
     const attrs = new Map<string, string>()
     for (const a of Object.values(tag.attributes)) {
       // Namespace declarations are how names are spelled, not settings.

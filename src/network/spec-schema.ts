@@ -178,6 +178,8 @@ export function defineSpecSchemas() {
     netns: s
       .string()
       .regex(/^[^/\0]{1,255}$|^\/[^\0]+$/, 'a namespace name under /run/netns or an absolute path')
+      // As Netns.open names them (validateNetnsName): '..' was accepted here, then refused there as 'name'.
+      .refine((x) => x.startsWith('/') || (x !== '.' && x !== '..' && Buffer.byteLength(x) <= 255), "a namespace name (at most 255 bytes, not '.' or '..') or an absolute path")
       .optional()
       .describe('Network namespace (name under /run/netns or a path) to build the network in; default: the current one'),
     mtu: s.int(68, 65535).optional().describe('MTU of the bridge and ports'),

@@ -5,7 +5,7 @@
  */
 import { readdir, rm, rmdir, unlink } from 'node:fs/promises'
 import type { Dirent } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { NotFoundError, StateError, ignoreNotFound } from '../errors.js'
 import { BoundedMemo, dirEntries, dirEntriesSync } from '../util/index.js'
@@ -248,14 +248,21 @@ export function readStateSync(dir: string): NetworkState | undefined {
     throw new StateError(path, `not valid JSON (${(err as Error).message})`)
   }
   const key = BoundedMemo.keyOf(text)
-  if (checkedStates.get(key)) return data as NetworkState
-  const issues: Issue[] = []
-  if (!stateSchema().check(data, [], issues)) {
-    const first = issues[0]
-    throw new StateError(path, first?.message ?? 'not a kvmnet state file', first ? fieldPath(first.path) : undefined)
+  if (!checkedStates.get(key)) {
+    const issues: Issue[] = []
+    if (!stateSchema().check(data, [], issues)) {
+      const first = issues[0]
+      throw new StateError(path, first?.message ?? 'not a kvmnet state file', first ? fieldPath(first.path) : undefined)
+    }
+    checkedStates.set(key, true)
   }
-  checkedStates.set(key, true)
-  return data as NetworkState
+  // A directory is its network's (stateDirFor): a state of another network there would have down and gc
+  // act on that network's links and rules. Checked per read, as the memo above is by text, not by file.
+  const state = data as NetworkState
+  const network = basename(dir)
+  if (state.name !== network) throw new StateError(path, `is the state of ${JSON.stringify(state.name)}, in the directory of ${network}`, 'name')
+  if (state.spec.name !== network) throw new StateError(path, `is a spec of ${JSON.stringify(state.spec.name)}, in the directory of ${network}`, 'spec.name')
+  return state
 }
 
 /** Written to a temporary file and renamed, so a crash never leaves half a state file. */

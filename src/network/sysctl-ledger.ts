@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { BusyError, StateError } from '../errors.js'
 import { acquireLock } from '../lock/index.js'
 import { dirEntriesSync } from '../util/index.js'
-import { openSysctls, writeSysctls } from '../rtnl/index.js'
+import { isSysctlKey, openSysctls, writeSysctls } from '../rtnl/index.js'
 import type { NetnsRef } from '../netns/index.js'
 import { fieldPath, s, type Issue } from '../schema/index.js'
 import type { WantedSysctl } from './plan.js'
@@ -55,6 +55,9 @@ function readLedger(file: string): Ledger {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new StateError(file, 'not a kvmnet sysctl ledger')
   const ledger: Ledger = {}
   for (const [key, value] of Object.entries(data)) {
+    // Each key is written back under /proc/sys on release: one that is no sysctl (or '__proto__', which
+    // the assignment below would take for the ledger's prototype) is a corrupt ledger, found here.
+    if (key === '__proto__' || !isSysctlKey(key)) throw new StateError(file, 'not a sysctl key', key)
     const issues: Issue[] = []
     if (!entrySchema.check(value, [key], issues)) {
       const first = issues[0]

@@ -36,6 +36,7 @@ export {
   type SysctlReader,
   sysctlKeys,
   sysctlPath,
+  isSysctlKey,
   setIpForward,
   setRouteLocalnet,
   setProxyArp,

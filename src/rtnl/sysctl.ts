@@ -10,12 +10,17 @@ import type { NetnsRef } from '../netns/index.js'
 /** 'net/ipv4/ip_forward' or 'net.ipv4.ip_forward' → the path under /proc/sys. */
 export function sysctlPath(key: string): string {
   if (typeof key !== 'string' || key === '') throw new SpecError('key', 'must be a non-empty sysctl key')
-  // With a '/', dots belong to names (an interface 'eth0.100'); without one, dots separate levels.
-  const rel = key.includes('/') ? key : key.replace(/\./g, '/')
-  const parts = rel.split('/')
-  if (rel.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..') || rel.includes('\0'))
-    throw new SpecError('key', `'${key}' is not a sysctl key`)
-  return `/proc/sys/${rel}`
+  if (!isSysctlKey(key)) throw new SpecError('key', `'${key}' is not a sysctl key`)
+  return `/proc/sys/${relativeKey(key)}`
+}
+
+// With a '/', dots belong to names (an interface 'eth0.100'); without one, dots separate levels.
+const relativeKey = (key: string): string => (key.includes('/') ? key : key.replace(/\./g, '/'))
+
+/** A key naming a file under /proc/sys: no empty, '.' or '..' part, no leading '/', no NUL. */
+export function isSysctlKey(key: string): boolean {
+  const rel = relativeKey(key)
+  return key !== '' && !rel.startsWith('/') && !rel.split('/').some((p) => p === '' || p === '.' || p === '..') && !rel.includes('\0')
 }
 
 function openIn(ns: NetnsRef | undefined, path: string, flags: 'r' | 'w'): number {

@@ -66,6 +66,7 @@ export class OptionalSchema<T> extends Schema<T | undefined> {
 
 function typeName(v: unknown): string {
   if (v === null) return 'null'
+  if (v === undefined) return 'undefined'
   if (Array.isArray(v)) return 'an array'
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`
 }
@@ -200,7 +201,13 @@ export class ArraySchema<T> extends Schema<readonly T[]> {
       return false
     }
     let ok = true
-    for (let i = 0; i < v.length; i++) if (i in v && !this.item.check(v[i], [...path, i], issues)) ok = false // holes skipped, as forEach
+    for (let i = 0; i < v.length; i++) {
+      // A hole (new Array(3), [, x]) is no item: skipped here, for...of would hand undefined to the code after.
+      if (!(i in v)) {
+        issues.push({ path: [...path, i], message: 'an empty slot of a sparse array, not a value' })
+        ok = false
+      } else if (!this.item.check(v[i], [...path, i], issues)) ok = false
+    }
     return ok
   }
   protected jsonBody(): JsonSchema {

@@ -34,6 +34,11 @@ function statOrUndefined(path: string, field: string): Stats | undefined {
   }
 }
 
+/** The shape a state root must have (absolute; what dnsmasq's config can name, no '..'), checked without the filesystem. */
+export function isStateRootPath(root: string): boolean {
+  return PATH_CHARS.test(root) && !root.split('/').includes('..')
+}
+
 /** The checks that create nothing: shape, every existing part a directory, ownership and write bits. */
 export function checkStateRoot(root: string, field: string): void {
   checkedAndPresent(root, field)
@@ -42,7 +47,7 @@ export function checkStateRoot(root: string, field: string): void {
 /** checkStateRoot's checks; true when every part of the root exists already (nothing to make). */
 function checkedAndPresent(root: string, field: string): boolean {
   if (!isAbsolute(root)) throw new SpecError(field, `'${root}' is not an absolute path`)
-  if (!PATH_CHARS.test(root) || root.split('/').includes('..'))
+  if (!isStateRootPath(root))
     throw new SpecError(field, `'${root}': dnsmasq's files live under the state root, and its config takes only letters, digits and ._/+- (no '..')`)
   const me = process.geteuid?.() ?? 0
   const dirs = prefixes(root)

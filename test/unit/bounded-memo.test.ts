@@ -35,8 +35,9 @@ t.test('keys are digests of the whole text: one byte apart is another key', asyn
 })
 
 t.test('readState: a state read (and checked) once, then corrupted in place, is refused', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kvhr-state-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const root = mkdtempSync(join(tmpdir(), 'kvhr-state-'))
+  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  const dir = join(root, 'memo') // a state lives in its network's directory (readState checks it)
   const state: NetworkState = {
     version: 1,
     name: 'memo',

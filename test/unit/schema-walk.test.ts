@@ -2,7 +2,7 @@
  * The schema checker walks objects and arrays without allocating per field list (issue 21: every `up`
  * validates its spec and new states): the same issues as before for the cases the old walk (Object.entries,
  * Object.keys, forEach) decided — own keys only, an own `__proto__` refused, inherited fields ignored,
- * holes in arrays skipped, tuples checked position by position, paths as the user wrote them.
+ * holes in arrays refused (they were skipped, and for...of after the check met them as undefined), tuples checked position by position, paths as the user wrote them.
  */
 import t from 'tap'
 import { fieldPath, s, type Issue } from '../../src/schema/index.js'
@@ -38,9 +38,10 @@ t.test('own keys only: inherited fields ignored, an own __proto__ refused', asyn
   t.same(issues(JSON.parse('{"items": [], "pair": ["x", 1], "__proto__": {}}')), ["__proto__: a JavaScript object's own key (__proto__, constructor, prototype), never a field"])
 })
 
-t.test('holes in an array are skipped, as forEach skipped them; a tuple checks every position', async (t) => {
+t.test('a hole in an array is refused (code after the check iterates with for...of); a tuple checks every position', async (t) => {
   // eslint-disable-next-line no-sparse-arrays
-  t.same(issues({ items: [, { name: 'b', size: { n: 2 } }], pair: ['x', 1] }), [])
+  t.same(issues({ items: [, { name: 'b', size: { n: 2 } }], pair: ['x', 1] }), ['items[0]: an empty slot of a sparse array, not a value'])
+  t.same(issues({ items: [undefined], pair: ['x', 1] }), ['items[0]: expected an object, got undefined'])
   // eslint-disable-next-line no-sparse-arrays
   t.match(issues({ items: [], pair: [, 1] }), [/^pair\[0\]: expected a string, got /])
 })

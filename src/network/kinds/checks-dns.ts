@@ -1,4 +1,4 @@
-/** Relational checks of a network's DNS section: SRV fields in dnsmasq's positional order, forwarder forms, localOnly. */
+/** Relational checks of a network's DNS section: SRV fields in dnsmasq's positional order, forwarder forms, localOnly, no host record twice. */
 import type { DnsSpec, IssueSink } from '../spec.js'
 
 export function checkDnsRecords(dns: DnsSpec | undefined, bad: IssueSink): void {
@@ -11,6 +11,14 @@ export function checkDnsRecords(dns: DnsSpec | undefined, bad: IssueSink): void 
       const before = order[j - 1]
       if (r[k] !== undefined && before !== undefined && r[before] === undefined) bad(`dns.srv[${i}].${k}`, `needs ${before}`)
     })
+  })
+  // The same record twice: dnsmasq's own check refuses it when its config is rendered, after the bridge is made.
+  const hosts = new Map<string, number>()
+  dns.hosts?.forEach((h, i) => {
+    const key = `${h.name.toLowerCase()} ${h.ip}`
+    const prev = hosts.get(key)
+    if (prev !== undefined) bad(`dns.hosts[${i}]`, `duplicates dns.hosts[${prev}]`)
+    else hosts.set(key, i)
   })
   dns.forwarders?.forEach((f, i) => {
     if (typeof f !== 'string' && f.address === undefined && f.domain === undefined) bad(`dns.forwarders[${i}]`, 'needs address, domain or both')

@@ -51,6 +51,8 @@ function rangesOf(dhcp: AnyDhcp, at: string): { start: string; end: string; fiel
 /** One subnet's DHCP: its ranges, and its reservations (IPv4 by MAC, IPv6 by DUID or MAC). */
 function checkDhcp(sub: Subnet, dhcp: AnyDhcp, at: string, bad: IssueSink): void {
   if (dhcp.range && dhcp.ranges) bad(`${at}.ranges`, `give range or ranges, not both`)
+  // dnsmasq's own check refuses [] when its config is rendered, after the bridge is made: refused here first.
+  if (dhcp.ranges?.length === 0) bad(`${at}.ranges`, 'lists no range: give one, or leave ranges out to serve reservations only')
   const seen: { lo: bigint; hi: bigint; field: string }[] = []
   const pos = (f: string, i: 0 | 1) => (f.endsWith('.range') ? `${f}[${i}]` : `${f}.${i === 0 ? 'start' : 'end'}`)
   for (const r of rangesOf(dhcp, at)) {

@@ -3,6 +3,7 @@
  * Requests are encoded with seq 0; the socket stamps the sequence number when it sends them, so the
  * same encoder output can be golden-tested and reused.
  */
+import { SystemError } from '../../errors.js'
 import { NLMSG_HDRLEN } from './constants.js'
 import { align4 } from './attrs.js'
 
@@ -67,4 +68,19 @@ export function splitMessages(buf: Buffer): NlMsg[] {
     off += align4(header.len)
   }
   return out
+}
+
+const EPROTO = 71
+
+/**
+ * A message shorter than its fixed family header (ifinfomsg, rtmsg, ...) is no message the kernel sends:
+ * a typed EPROTO, not the RangeError a Buffer read past its end would throw from deep inside a decoder.
+ */
+export function needLength(b: Buffer, len: number, what: string): void {
+  if (b.length < len) throw protocolError(`a netlink message of ${b.length} bytes is shorter than its ${what} (${len})`)
+}
+
+/** What the kernel would never send, found while decoding: EPROTO. */
+export function protocolError(message: string): SystemError {
+  return new SystemError({ errno: EPROTO, syscall: 'recvmsg', message })
 }

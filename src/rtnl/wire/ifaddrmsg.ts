@@ -1,4 +1,5 @@
 /** struct ifaddrmsg { u8 family; u8 prefixlen; u8 flags; u8 scope; u32 index } — 8 bytes. */
+import { needLength } from './header.js'
 export const IFADDRMSG_LEN = 8
 
 export interface IfAddrMsg {
@@ -20,6 +21,7 @@ export function encodeIfAddrMsg(m: Partial<IfAddrMsg> = {}): Buffer {
 }
 
 export function decodeIfAddrMsg(b: Buffer): IfAddrMsg {
+  needLength(b, IFADDRMSG_LEN, 'ifaddrmsg')
   return {
     family: b.readUInt8(0),
     prefixLength: b.readUInt8(1),

@@ -1,4 +1,5 @@
 /** struct ifinfomsg { u8 family; u8 pad; u16 type; s32 index; u32 flags; u32 change } — 16 bytes. */
+import { needLength } from './header.js'
 export const IFINFOMSG_LEN = 16
 
 export interface IfInfoMsg {
@@ -20,6 +21,7 @@ export function encodeIfInfoMsg(m: Partial<IfInfoMsg> = {}): Buffer {
 }
 
 export function decodeIfInfoMsg(b: Buffer): IfInfoMsg {
+  needLength(b, IFINFOMSG_LEN, 'ifinfomsg')
   return {
     family: b.readUInt8(0),
     type: b.readUInt16LE(2),

@@ -1,6 +1,7 @@
 /** IP addresses between strings (ipaddr.js parses) and network-order bytes. */
 import { ipaddr, ipv6Text } from '../../util/index.js'
 import { AF_INET, AF_INET6 } from './constants.js'
+import { protocolError } from './header.js'
 
 export type Family = 4 | 6
 
@@ -28,6 +29,7 @@ export function ipBytes(addr: ipaddr.IPv4 | ipaddr.IPv6): Buffer {
  */
 export function ipString(bytes: Uint8Array): string {
   if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`
-  if (bytes.length !== 16) return ipaddr.fromByteArray([...bytes]).toString()
+  // ipaddr.fromByteArray took the other lengths, only to throw an untyped Error for each.
+  if (bytes.length !== 16) throw protocolError(`an address of ${bytes.length} bytes is neither IPv4 (4) nor IPv6 (16)`)
   return ipv6Text(bytes)
 }

@@ -1,4 +1,5 @@
 /** struct ndmsg { u8 family; u8 pad1; u16 pad2; s32 ifindex; u16 state; u8 flags; u8 type } — 12 bytes. */
+import { needLength } from './header.js'
 export const NDMSG_LEN = 12
 
 export interface NdMsg {
@@ -22,6 +23,7 @@ export function encodeNdMsg(m: Partial<NdMsg> = {}): Buffer {
 }
 
 export function decodeNdMsg(b: Buffer): NdMsg {
+  needLength(b, NDMSG_LEN, 'ndmsg')
   return {
     family: b.readUInt8(0),
     index: b.readInt32LE(4),

@@ -32,7 +32,8 @@ export function parseNlError(payload: Buffer, flags: number): NlError {
   if (flags & NLM_F_ACK_TLVS && request) {
     // Capped acks echo only the request header; uncapped ones echo the whole request before the TLVs.
     const echoed = flags & NLM_F_CAPPED ? NLMSG_HDRLEN : request.len
-    const start = 4 + ((echoed + 3) & ~3)
+    // Not `& ~3`: an echoed length of 2^31 or more would come out negative, and the TLVs read before the payload.
+    const start = 4 + Math.ceil(echoed / 4) * 4
     if (start <= payload.length) {
       const tlv = attrMap(payload, start)
       message = readString(tlv.get(NLMSGERR_ATTR_MSG))

@@ -1,4 +1,5 @@
 /** struct rtmsg { u8 family, dst_len, src_len, tos, table, protocol, scope, type; u32 flags } — 12 bytes. */
+import { needLength } from './header.js'
 export const RTMSG_LEN = 12
 
 export interface RtMsg {
@@ -28,6 +29,7 @@ export function encodeRtMsg(m: Partial<RtMsg> = {}): Buffer {
 }
 
 export function decodeRtMsg(b: Buffer): RtMsg {
+  needLength(b, RTMSG_LEN, 'rtmsg')
   return {
     family: b.readUInt8(0),
     dstLen: b.readUInt8(1),

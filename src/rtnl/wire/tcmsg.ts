@@ -2,6 +2,7 @@
  * struct tcmsg { u8 family; u8 pad1; u16 pad2; s32 ifindex; u32 handle; u32 parent; u32 info } — 20 bytes.
  * For filters `info` is (prio << 16) | htons(protocol).
  */
+import { needLength } from './header.js'
 export const TCMSG_LEN = 20
 
 export interface TcMsg {
@@ -21,6 +22,7 @@ export function encodeTcMsg(m: Partial<TcMsg> = {}): Buffer {
 }
 
 export function decodeTcMsg(b: Buffer): TcMsg {
+  needLength(b, TCMSG_LEN, 'tcmsg')
   return { ifindex: b.readInt32LE(4), handle: b.readUInt32LE(8), parent: b.readUInt32LE(12), info: b.readUInt32LE(16) }
 }
 
