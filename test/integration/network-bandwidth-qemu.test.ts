@@ -33,6 +33,8 @@ const UP = 128
 const RAISED = 512
 const CAP = 512
 const FLOOR = 384
+/** HTB counts whole frames: ~4.5% more than the TCP payload measured here, with a 1448-byte MSS. */
+const FRAMING = 1.045
 
 const kib = (bps: number): string => (bps / KIB).toFixed(0)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -150,11 +152,15 @@ async function answers(host: TestNs, ip: string, ms = 30000): Promise<true | str
  * kernel answers, what the host knows of its address, the ports and the qdiscs on the way.
  */
 async function whyNot(host: TestNs, g: Guest): Promise<string> {
+  // The links' counters and the qdiscs' before and after one more try: which hop the ARP stops at (the
+  // bridge's HTB, the tap's queue, a guest that reads nothing or sends nothing back).
+  const counters = async () => (await host.try('ip', ['-s', 'link', 'show'])).stdout + (await host.try('tc', ['-s', 'qdisc', 'show'])).stdout
+  const before = await counters()
   const out = [`guest ${g.mac}: ${g.ended() ?? 'its qemu still runs'}`, `a closed port of ${g.ip}: ${await answers(host, g.ip, 5000)}`]
+  out.push(`$ ip -s link show; tc -s qdisc show (before that try)\n${before}`, `(after it)\n${await counters()}`)
   for (const [cmd, args] of [
     ['ip', ['neigh', 'show', g.ip]],
     ['bridge', ['link']],
-    ['tc', ['-s', 'qdisc', 'show']],
     ['tc', ['-s', 'class', 'show', 'dev', 'kvbr-kbq']],
     ['ss', ['-tin']],
   ] as const) {
@@ -246,11 +252,12 @@ t.test('QEMU guests: limits held within 20%, an unlimited guest faster, a live r
   t.equal((await net.leases()).find((l) => l.mac === g0.mac)?.ip, g0.ip, 'the guest keeps its lease')
 
   // Floor: the network capped, the other guest saturating it, the floored guest still gets its floor.
-  // The unlimited guest was last used minutes ago: whether it still answers before the up and right after
-  // tells a guest that stopped answering from a converge that cut it off (one CI run saw EHOSTUNREACH here).
-  t.equal(await answers(host, g1.ip), true, 'the unlimited guest answers before the network is capped')
+  // One CI run saw the unlimited guest (last used a minute before) answer no ARP for 90 s after this up.
+  // Not asked before the up: that would refresh the host's neighbour entry, which is stale here otherwise.
   await net.up(spec({ inbound: { floor: FLOOR } }, { inbound: { average: CAP } }))
-  t.equal(await answers(host, g1.ip), true, 'and right after')
+  const answered = await answers(host, g1.ip)
+  t.equal(answered, true, 'the unlimited guest answers right after the network is capped')
+  if (answered !== true) t.comment(await whyNot(host, g1))
   const other = await download(host, g1)
   await other.rate(2000)
   const floored = await download(host, g0)
@@ -259,7 +266,17 @@ t.test('QEMU guests: limits held within 20%, an unlimited guest faster, a live r
   floored.stop()
   other.stop()
   t.comment(`floor: floored guest ${kib(f0)} KiB/s (floor ${FLOOR}), other ${kib(f1)} KiB/s, network cap ${CAP}`)
-  t.ok(f0 >= 0.9 * FLOOR * KIB, `the floored guest gets its floor (${kib(f0)} KiB/s, within 10% measuring slack)`)
+  // The floor in TCP payload is FLOOR / FRAMING. On a loaded host (a busy loop beside other work, load 5-13)
+  // HTB's timers fire late and both guests stay under their own rates, together short of the cap (336 + 113
+  // of 512 KiB/s seen, 2 runs in 19): the floor then shows as the floored guest's share of what passed
+  // (75% there, the floor's 384/512). Without a floor each would get half.
+  const floorPayload = (FLOOR * KIB) / FRAMING
+  const short = f0 + f1 < (0.9 * CAP * KIB) / FRAMING
+  const share = f0 / (f0 + f1)
+  t.ok(
+    f0 >= 0.9 * floorPayload || (short && share >= 0.9 * (FLOOR / CAP)),
+    `the floored guest gets its floor (${kib(f0)} KiB/s of ${kib(floorPayload)} in payload, within 10% measuring slack; ${(share * 100).toFixed(0)}% of what passed)`,
+  )
   t.ok(f0 + f1 <= 1.2 * CAP * KIB, `both together stay under the cap (${kib(f0 + f1)} KiB/s)`)
 
   const reports = await Promise.all([stopGuest(host, g0), stopGuest(host, g1)])
