@@ -7,15 +7,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LeaseWatcher, parseLeases, type Lease } from '../../src/dnsmasq/index.js'
+import { LEASE_LINES } from '../helpers/lease-lines.js'
 
 t.test('parseLeases', async (t) => {
   const text = [
-    '1767225600 52:54:00:AA:00:01 192.168.100.20 vm1 01:52:54:00:aa:00:01',
-    '0 52:54:00:aa:00:02 192.168.100.21 * *',
-    'duid 00:01:00:01:2c:00:00:00:52:54:00:00:00:01',
-    '1767225600 12345678 fd00::20 vm1 00:01:00:01',
-    '1767225600 1 fd00::21 vm2 00:03:00:01:52:54:00:aa:00:03',
-    '0 7 fd00::22 * 00:01:00:01:2c:00:00:00:52:54:00:aa:00:04',
+    ...LEASE_LINES,
     'garbage',
     '',
   ].join('\n')

@@ -13,18 +13,12 @@ import { parseLeases, readLeaseFile, type Lease } from '../../src/dnsmasq/index.
 import { DnsmasqLog } from '../../src/dnsmasq/log.js'
 import { ipaddr } from '../../src/util/index.js'
 import { INJECTIONS, Rng, fuzzSeed, show } from '../helpers/fuzz.js'
+import { LEASE_LINES } from '../helpers/lease-lines.js'
 
 const seed = fuzzSeed()
 const ITERATIONS = Number(process.env.KVMNET_FUZZ_ITERATIONS ?? 800)
 
-const VALID = [
-  '1767225600 52:54:00:AA:00:01 192.168.100.20 vm1 01:52:54:00:aa:00:01',
-  '0 52:54:00:aa:00:02 192.168.100.21 * *',
-  'duid 00:01:00:01:2c:00:00:00:52:54:00:00:00:01',
-  '1767225600 12345678 fd00::20 vm1 00:01:00:01',
-  '1767225600 1 fd00::21 vm2 00:03:00:01:52:54:00:aa:00:03',
-  '0 7 fd00::22 * 00:01:00:01:2c:00:00:00:52:54:00:aa:00:04',
-]
+const VALID = LEASE_LINES
 
 const TOKENS = ['0', '1', '99999999999999999999', '1e3', '-1', '4294967296', '52:54:00:aa:bb:cc', 'ff', '::', 'fd00::1', '::zz::', 'fe80::1%eth0', '999.1.1.1', '10.0.0.1', '1.2.3', '*', 'duid', 'é', '\t', '\r', '\0', 'a'.repeat(5000)]
 
