@@ -19,7 +19,7 @@ import { parsePrevResult } from './prev-result.js'
 import type { CniResult } from './result.js'
 import { isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from './version.js'
 import { isIP, isMac } from '../util/index.js'
-import { isStateRootPath } from '../state-root/index.js'
+import { stateRootShapeProblem } from '../state-root/index.js'
 
 /** The kinds whose guests get addresses from kvmnet's own DHCP range on kvmnet's own bridge. */
 export type CniNetworkSpec = Extract<NetworkSpec, { mode: 'nat' | 'routed' | 'open' | 'isolated' }>
@@ -165,7 +165,8 @@ export function parseConfig(data: Record<string, unknown>, command: CniCommand, 
   const rootIn = data.stateRoot ?? env.KVMNET_STATE_ROOT ?? DEFAULT_STATE_ROOT
   if (typeof rootIn !== 'string' || !rootIn.startsWith('/')) throw invalid('stateRoot', 'must be an absolute path')
   // Refused here, before the commands read other networks' states under it (a NUL made Node's fs throw a TypeError, code 100).
-  if (!isStateRootPath(rootIn)) throw invalid('stateRoot', `'${rootIn}': dnsmasq's files live under the state root, and its config takes only letters, digits and ._/+- (no '..')`)
+  const shape = stateRootShapeProblem(rootIn)
+  if (shape) throw invalid('stateRoot', shape)
   const rc = data.runtimeConfig
   if (rc !== undefined && !isObject(rc)) throw invalid('runtimeConfig', 'must be an object')
   const mac = rc?.mac

@@ -34,9 +34,13 @@ function statOrUndefined(path: string, field: string): Stats | undefined {
   }
 }
 
-/** The shape a state root must have (absolute; what dnsmasq's config can name, no '..'), checked without the filesystem. */
-export function isStateRootPath(root: string): boolean {
-  return PATH_CHARS.test(root) && !root.split('/').includes('..')
+/**
+ * What is wrong with a state root's shape (the characters dnsmasq's config can name, no '..'), checked
+ * without the filesystem; undefined when nothing is. The caller names the field.
+ */
+export function stateRootShapeProblem(root: string): string | undefined {
+  if (PATH_CHARS.test(root) && !root.split('/').includes('..')) return undefined
+  return `'${root}': dnsmasq's files live under the state root, and its config takes only letters, digits and ._/+- (no '..')`
 }
 
 /** The checks that create nothing: shape, every existing part a directory, ownership and write bits. */
@@ -47,8 +51,8 @@ export function checkStateRoot(root: string, field: string): void {
 /** checkStateRoot's checks; true when every part of the root exists already (nothing to make). */
 function checkedAndPresent(root: string, field: string): boolean {
   if (!isAbsolute(root)) throw new SpecError(field, `'${root}' is not an absolute path`)
-  if (!isStateRootPath(root))
-    throw new SpecError(field, `'${root}': dnsmasq's files live under the state root, and its config takes only letters, digits and ._/+- (no '..')`)
+  const shape = stateRootShapeProblem(root)
+  if (shape) throw new SpecError(field, shape)
   const me = process.geteuid?.() ?? 0
   const dirs = prefixes(root)
   for (const [i, dir] of dirs.entries()) {
